@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs every tool runwatch needs, idempotently: each step checks first and is
+# skipped quickly when its tool is already present. Safe to run on every build.
+#   - the wasm32 target for the one rustup toolchain
+#   - wasm-bindgen-cli at exactly the version the crate pins (they must match)
+#   - Debian's Chromium and ChromeDriver (tool-downloaded browsers do not work here)
+#   - the npm packages of the JavaScript test/bench/demo tooling (playwright-core,
+#     typescript, vite, binaryen's wasm-opt), from package-lock.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Single source of truth for the pin: the `wasm-bindgen = "=X"` line in Cargo.toml.
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml | head -n1)
+: "${WASM_BINDGEN_VERSION:?could not read the wasm-bindgen pin from Cargo.toml}"
+
+step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "wasm32-unknown-unknown: present"
+else
+  step "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" = "$WASM_BINDGEN_VERSION" ]; then
+  step "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
+else
+  step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  # --locked can fail when the CLI's lockfile names a crate version the registry no longer
+  # serves (seen: webpki-roots 1.0.11); the version pin is what must match, so retry unlocked.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force ||
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  step "chromium + chromedriver: present"
+else
+  step "installing Debian chromium + chromium-driver"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# npm packages: reinstall only when package-lock.json changed since the last install.
+if [ -f package-lock.json ]; then
+  stamp=node_modules/.runwatch-lock-stamp
+  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
+    step "npm packages: up to date"
+  else
+    step "installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json "$stamp"
+  fi
+fi
+step "done"

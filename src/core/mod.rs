@@ -1,0 +1,22 @@
+//! The sans-IO engine: deterministic building blocks with no sockets, no clock and no
+//! randomness of their own. Time comes in as [`time::Instant`] values and randomness from
+//! an injected, seedable [`rng::Rng`], so every behaviour is testable natively.
+//!
+//! ```text
+//!   shell (src/web)                      core + protocol
+//!   ───────────────                      ───────────────
+//!   socket open/frame/close  ──handle_*──▶  state machine
+//!   timer fired              ──handle_timeout──▶
+//!   frames to send           ◀──poll_transmit──
+//!   events for the app       ◀──poll_event──
+//!   next wake-up             ◀──poll_timeout──
+//!   open/close the socket    ◀──poll_action──
+//! ```
+pub mod backoff;
+pub mod lifecycle;
+pub mod queue;
+pub mod requests;
+pub mod rng;
+pub mod seq;
+pub mod time;
+pub mod timers;

@@ -1,0 +1,12 @@
+//! The RocketRide engine's DAP monitor protocol (`../shared/protocols/rocketride.md`).
+pub mod client;
+pub mod commands;
+pub mod dashboard;
+pub mod directory;
+pub mod envelope;
+pub mod events;
+pub mod json;
+pub mod monitor_types;
+pub mod scope;
+pub mod subscriptions;
+pub mod task_status;
