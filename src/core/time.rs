@@ -1,1 +1,116 @@
+//! Time as a plain value.
+//!
+//! The core never reads a clock: the shell samples its monotonic clock (in the browser,
+//! `performance.now()`) and passes the reading in as an [`Instant`]. Because an `Instant` is
+//! only a number of milliseconds, tests can drive the core through hours of virtual time in
+//! microseconds, and the same code runs natively and on wasm32 (where
+//! `std::time::Instant::now()` panics).
+//!
+//! All arithmetic saturates: a shell that hands in a slightly earlier reading, or a huge
+//! timeout, must never make the core panic or wrap around.
 
+use core::ops::{Add, Sub};
+
+pub use std::time::Duration;
+
+/// A point on a monotonic clock chosen by the shell, in whole milliseconds.
+///
+/// Only differences between two instants from the same clock are meaningful; the origin is
+/// whatever the shell picked (page load, process start, zero in tests).
+///
+/// ```
+/// use runwatch::core::time::{Duration, Instant};
+///
+/// let start = Instant::from_millis(1_000);
+/// let later = start + Duration::from_millis(250);
+/// assert_eq!(later.as_millis(), 1_250);
+/// assert_eq!(later - start, Duration::from_millis(250));
+/// // Going backwards saturates to zero instead of panicking.
+/// assert_eq!(start - later, Duration::ZERO);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The instant `ms` milliseconds after the clock's origin.
+    #[must_use]
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(ms)
+    }
+
+    /// Milliseconds since the clock's origin.
+    #[must_use]
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// Time elapsed from `earlier` to `self`, or zero if `earlier` is actually later.
+    #[must_use]
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// Whole milliseconds in `d`, saturating at `u64::MAX` (sub-millisecond parts are dropped).
+fn duration_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+
+    /// Adds `rhs` truncated to whole milliseconds; saturates at the end of time.
+    fn add(self, rhs: Duration) -> Instant {
+        Instant(self.0.saturating_add(duration_millis(rhs)))
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+
+    /// Same as [`Instant::saturating_duration_since`].
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_duration_since(rhs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_millis() {
+        assert_eq!(Instant::from_millis(42).as_millis(), 42);
+        assert_eq!(Instant::default(), Instant::from_millis(0));
+    }
+
+    #[test]
+    fn add_truncates_to_millis() {
+        let t = Instant::from_millis(10) + Duration::from_micros(2_999);
+        assert_eq!(t, Instant::from_millis(12));
+    }
+
+    #[test]
+    fn add_saturates() {
+        let t = Instant::from_millis(u64::MAX - 1) + Duration::from_millis(5);
+        assert_eq!(t.as_millis(), u64::MAX);
+        assert_eq!(
+            (Instant::from_millis(1) + Duration::MAX).as_millis(),
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn sub_saturates_at_zero() {
+        let a = Instant::from_millis(100);
+        let b = Instant::from_millis(40);
+        assert_eq!(a - b, Duration::from_millis(60));
+        assert_eq!(b - a, Duration::ZERO);
+        assert_eq!(b.saturating_duration_since(a), Duration::ZERO);
+    }
+
+    #[test]
+    fn orders_by_millis() {
+        assert!(Instant::from_millis(1) < Instant::from_millis(2));
+    }
+}

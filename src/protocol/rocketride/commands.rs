@@ -1,1 +1,135 @@
+//! Building DAP requests (spec §2, §5) and reading the few command results the client
+//! itself learns from (tokens, the dashboard's task list).
 
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Command names used by the client and its typed helpers.
+pub struct Command;
+
+impl Command {
+    pub const AUTH: &'static str = "auth";
+    pub const MONITOR: &'static str = "rrext_monitor";
+    pub const PING: &'static str = "rrext_ping";
+    pub const GET_TASK_STATUS: &'static str = "rrext_get_task_status";
+    pub const GET_TOKEN: &'static str = "rrext_get_token";
+    pub const DASHBOARD: &'static str = "rrext_dashboard";
+    pub const EXECUTE: &'static str = "execute";
+    pub const TERMINATE: &'static str = "terminate";
+}
+
+/// One request frame: `{"type":"request","seq":…,"command":…,"arguments":…}`.
+///
+/// ```
+/// use runwatch::protocol::rocketride::commands::request_frame;
+/// let frame: serde_json::Value = serde_json::from_str(&request_frame(7, "rrext_ping", &serde_json::json!({}))).unwrap();
+/// assert_eq!(frame, serde_json::json!({"type":"request","seq":7,"command":"rrext_ping","arguments":{}}));
+/// ```
+pub fn request_frame(seq: u64, command: &str, args: &Value) -> String {
+    json!({"type": "request", "seq": seq, "command": command, "arguments": args}).to_string()
+}
+
+/// `auth` arguments. The credential travels only here, never in the URL (spec §1.2).
+pub fn auth_arguments(credential: &str, client_name: &str, client_version: &str) -> Value {
+    json!({"auth": credential, "clientName": client_name, "clientVersion": client_version})
+}
+
+/// `{token}` arguments of `rrext_get_task_status` and `terminate`.
+pub fn token_arguments(token: &str) -> Value {
+    json!({ "token": token })
+}
+
+/// `{projectId, source}` arguments of `rrext_get_token`.
+pub fn project_source_arguments(project_id: &str, source: &str) -> Value {
+    json!({ "projectId": project_id, "source": source })
+}
+
+/// The task display id a token's task has: `"<first 8 hex of the token>.<source>"` (spec §0.5).
+///
+/// ```
+/// use runwatch::protocol::rocketride::commands::task_id_of;
+/// assert_eq!(task_id_of("tk_bee3a8ea46c24f6e1ac107ba9e8b63a8", "chat_1"), "bee3a8ea.chat_1");
+/// ```
+pub fn task_id_of(token: &str, source: &str) -> String {
+    let hex = token.strip_prefix("tk_").unwrap_or(token);
+    let prefix: String = hex.chars().take(8).collect();
+    format!("{prefix}.{source}")
+}
+
+/// A token the server told us about, with the task it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedToken {
+    pub token: String,
+    pub project_id: String,
+    pub source: String,
+}
+
+/// Tokens from `execute` results (`{token, projectId, source, …}`), so token-scoped
+/// subscriptions can be merged with project ones and statuses re-seeded after reconnect.
+pub fn learn_from_result(command: &str, body: Option<&serde_json::value::RawValue>) -> Option<LearnedToken> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Execute {
+        token: String,
+        project_id: String,
+        source: String,
+    }
+    if command != Command::EXECUTE {
+        return None;
+    }
+    let e: Execute = serde_json::from_str(body?.get()).ok()?;
+    Some(LearnedToken { token: e.token, project_id: e.project_id, source: e.source })
+}
+
+/// `(id, projectId, source)` of every task in an `rrext_dashboard` body; lenient, since it
+/// only refreshes the directory.
+pub fn dashboard_tasks(body: &str) -> Vec<(String, String, String)> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Task {
+        id: String,
+        project_id: String,
+        source: String,
+    }
+    #[derive(Deserialize)]
+    struct Dashboard {
+        #[serde(default)]
+        tasks: Vec<Value>,
+    }
+    let Ok(d) = serde_json::from_str::<Dashboard>(body) else { return Vec::new() };
+    d.tasks
+        .into_iter()
+        .filter_map(|t| serde_json::from_value::<Task>(t).ok())
+        .map(|t| (t.id, t.project_id, t.source))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_carries_the_credential_in_arguments() {
+        let v = auth_arguments("k", "runwatch", "0.1.0");
+        assert_eq!(v, json!({"auth":"k","clientName":"runwatch","clientVersion":"0.1.0"}));
+    }
+
+    #[test]
+    fn execute_results_teach_tokens() {
+        let body = serde_json::value::RawValue::from_string(
+            r#"{"id":"bee3a8ea.chat_1","token":"tk_bee3a8ea46c24f6e1ac107ba9e8b63a8","publicToken":"pk_x","projectId":"p","source":"chat_1","provider":"chat"}"#.into(),
+        )
+        .unwrap();
+        let learned = learn_from_result("execute", Some(&body)).unwrap();
+        assert_eq!(learned.project_id, "p");
+        assert_eq!(task_id_of(&learned.token, &learned.source), "bee3a8ea.chat_1");
+        assert_eq!(learn_from_result("rrext_ping", Some(&body)), None);
+    }
+
+    #[test]
+    fn dashboard_tasks_skip_malformed_entries() {
+        let body = r#"{"tasks":[{"id":"a.s","projectId":"p","source":"s"},{"id":3}]}"#;
+        assert_eq!(dashboard_tasks(body), vec![("a.s".into(), "p".into(), "s".into())]);
+        assert!(dashboard_tasks("not json").is_empty());
+    }
+}

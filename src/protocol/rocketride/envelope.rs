@@ -1,1 +1,453 @@
+//! The DAP envelope (spec §2): one received text frame → [`Frame`].
+//!
+//! Decoding reads the envelope first, keeping `body` as raw JSON text, and then parses
+//! the body straight into the concrete type its `event` name calls for
+//! ([`decode_event`]). An internally tagged enum would buffer every field first and cost
+//! about twice as much (DESIGN.md, "Performance facts").
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tsify::Tsify;
+
+use super::events::{decode_event, RocketRideEvent};
+use super::json::sanitize_non_finite;
+
+/// Longest piece of a serde message kept in a [`DecodeError`] reason, so a reason never
+/// carries a whole frame (serde quotes offending string values verbatim).
+const MAX_REASON_CHARS: usize = 120;
+
+/// One decoded frame from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// The server's per-connection sequence number (shared by responses and events).
+    pub seq: Option<u64>,
+    /// What the frame carries.
+    pub body: FrameBody,
+}
+
+/// What a frame carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameBody {
+    /// A reply to one of our requests.
+    Response(Response),
+    /// A typed event.
+    Event(RocketRideEvent),
+    /// An event whose body did not decode; the frame's `seq` is still known.
+    UndecodableEvent {
+        /// The event name (`""` if the frame had none).
+        event: String,
+        /// Why it did not decode.
+        error: DecodeError,
+    },
+    /// A frame the client does not act on (`type: "request"` from the server, other types).
+    Ignored {
+        /// The frame's `type`.
+        kind: String,
+    },
+}
+
+/// A reply to a request, matched by `request_seq`.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The `seq` of the request this answers (`None` if the request had none).
+    pub request_seq: Option<u64>,
+    /// The request's command, echoed.
+    pub command: String,
+    /// Whether the command succeeded.
+    pub success: bool,
+    /// The error text of a failed command (may contain newlines).
+    pub message: Option<String>,
+    /// Where on the server the error was raised.
+    pub trace: Option<ErrorTrace>,
+    /// The result, as raw JSON text; absent for e.g. `rrext_monitor` and `terminate`.
+    pub body: Option<Box<RawValue>>,
+}
+
+// `RawValue` has no `PartialEq`; compare its text.
+impl PartialEq for Response {
+    fn eq(&self, other: &Self) -> bool {
+        self.request_seq == other.request_seq
+            && self.command == other.command
+            && self.success == other.success
+            && self.message == other.message
+            && self.trace == other.trace
+            && self.body.as_ref().map(|b| b.get()) == other.body.as_ref().map(|b| b.get())
+    }
+}
+
+/// Server source location of an error: file basename and line.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ErrorTrace {
+    /// Source file basename, e.g. `"task_server.py"`.
+    pub file: String,
+    /// Line number.
+    pub lineno: u64,
+}
+
+/// Why a frame or an event body could not be decoded.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// What kind of failure.
+    pub kind: DecodeErrorKind,
+    /// A human-readable reason with the position; never the whole frame.
+    pub reason: String,
+}
+
+/// The kinds of decode failure.
+#[derive(Tsify, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum DecodeErrorKind {
+    /// The frame is not UTF-8.
+    InvalidUtf8,
+    /// The frame is not JSON (or is truncated).
+    InvalidJson,
+    /// JSON, but not a DAP envelope: not an object, or no usable `type`.
+    NotAnEnvelope,
+    /// An envelope or body with fields of the wrong type or missing.
+    WrongShape,
+    /// Nested deeper than the parser's recursion limit (128).
+    TooDeep,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            DecodeErrorKind::InvalidUtf8 => "invalid UTF-8",
+            DecodeErrorKind::InvalidJson => "invalid JSON",
+            DecodeErrorKind::NotAnEnvelope => "not a DAP envelope",
+            DecodeErrorKind::WrongShape => "wrong shape",
+            DecodeErrorKind::TooDeep => "nested too deep",
+        };
+        write!(f, "{kind}: {}", self.reason)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Builds a [`DecodeError`] from a serde_json error met while reading `what`
+/// (e.g. `"apaevt_flow body"`). Data errors count as [`DecodeErrorKind::WrongShape`].
+pub(crate) fn json_error(what: &str, err: &serde_json::Error) -> DecodeError {
+    let message = err.to_string();
+    let kind = match err.classify() {
+        _ if message.starts_with("recursion limit exceeded") => DecodeErrorKind::TooDeep,
+        serde_json::error::Category::Data => DecodeErrorKind::WrongShape,
+        _ => DecodeErrorKind::InvalidJson,
+    };
+    DecodeError { kind, reason: format!("{what}: {}", elide_middle(&message)) }
+}
+
+/// Shortens a message to about [`MAX_REASON_CHARS`], keeping its start (what went wrong)
+/// and its end (serde's "at line L column C").
+fn elide_middle(message: &str) -> Cow<'_, str> {
+    let count = message.chars().count();
+    if count <= MAX_REASON_CHARS {
+        return Cow::Borrowed(message);
+    }
+    let head: String = message.chars().take(MAX_REASON_CHARS - 30).collect();
+    let tail: String = message.chars().skip(count - 29).collect();
+    Cow::Owned(format!("{head}…{tail}"))
+}
+
+/// Every envelope field of every frame type; `body` stays raw JSON text.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    seq: Option<u64>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    command: Option<String>,
+    request_seq: Option<u64>,
+    success: Option<bool>,
+    message: Option<String>,
+    trace: Option<ErrorTrace>,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
+}
+
+/// Decodes one frame received from the server.
+///
+/// `Err` only when the envelope itself is unreadable: not UTF-8, not JSON, not an object,
+/// no string `type`, or a response without `command`/`success`. A known event whose body
+/// does not decode is `Ok` with [`FrameBody::UndecodableEvent`], so its `seq` still counts.
+/// Bare `NaN`/`Infinity` tokens are accepted (see [`sanitize_non_finite`]).
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, DecodeError> {
+    let clean = sanitize_non_finite(bytes);
+    let text = std::str::from_utf8(&clean)
+        .map_err(|e| DecodeError { kind: DecodeErrorKind::InvalidUtf8, reason: format!("frame: {e}") })?;
+    let envelope: Envelope = serde_json::from_str(text).map_err(envelope_error)?;
+    let seq = envelope.seq;
+    let body = match envelope.kind.as_ref() {
+        "event" => event_body(&envelope),
+        "response" => FrameBody::Response(response(envelope)?),
+        other => FrameBody::Ignored { kind: other.to_owned() },
+    };
+    Ok(Frame { seq, body })
+}
+
+/// Envelope-level data errors mean "not an envelope" (an array, a number, no `type`).
+fn envelope_error(err: serde_json::Error) -> DecodeError {
+    let mut error = json_error("frame", &err);
+    if error.kind == DecodeErrorKind::WrongShape {
+        error.kind = DecodeErrorKind::NotAnEnvelope;
+    }
+    error
+}
+
+fn event_body(envelope: &Envelope<'_>) -> FrameBody {
+    let Some(name) = envelope.event.as_deref() else {
+        return undecodable("", DecodeErrorKind::NotAnEnvelope, "event frame without an `event` name");
+    };
+    let Some(body) = envelope.body else {
+        return undecodable(name, DecodeErrorKind::WrongShape, &format!("{name}: event frame without a `body`"));
+    };
+    match decode_event(name, body) {
+        Ok(event) => FrameBody::Event(event),
+        Err(error) => FrameBody::UndecodableEvent { event: name.to_owned(), error },
+    }
+}
+
+fn undecodable(event: &str, kind: DecodeErrorKind, reason: &str) -> FrameBody {
+    FrameBody::UndecodableEvent { event: event.to_owned(), error: DecodeError { kind, reason: reason.to_owned() } }
+}
+
+fn response(envelope: Envelope<'_>) -> Result<Response, DecodeError> {
+    let missing = |field: &str| DecodeError {
+        kind: DecodeErrorKind::NotAnEnvelope,
+        reason: format!("response without `{field}`"),
+    };
+    Ok(Response {
+        request_seq: envelope.request_seq,
+        command: envelope.command.ok_or_else(|| missing("command"))?,
+        success: envelope.success.ok_or_else(|| missing("success"))?,
+        message: envelope.message,
+        trace: envelope.trace,
+        body: envelope.body.map(RawValue::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::rocketride::events::{TaskEvent, TaskStatusEvent};
+    use crate::protocol::rocketride::task_status::TaskState;
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = include_str!("../../../tests/fixtures/rocketride-sample.jsonl");
+
+    fn sample_frames() -> Vec<&'static str> {
+        SAMPLE.lines().filter(|l| !l.trim().is_empty()).collect()
+    }
+
+    fn event(frame: &Frame) -> &RocketRideEvent {
+        match &frame.body {
+            FrameBody::Event(e) => e,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    fn response_of(frame: &Frame) -> &Response {
+        match &frame.body {
+            FrameBody::Response(r) => r,
+            other => panic!("not a response: {other:?}"),
+        }
+    }
+
+    fn err(bytes: &[u8]) -> DecodeError {
+        decode_frame(bytes).expect_err("should not decode")
+    }
+
+    #[test]
+    fn every_sample_frame_decodes_to_what_it_says() {
+        let frames: Vec<Frame> = sample_frames().iter().map(|l| decode_frame(l.as_bytes()).unwrap()).collect();
+        assert_eq!(frames.len(), 15);
+        // Client requests, as the server would see them.
+        for i in [0, 2, 5, 13] {
+            assert_eq!(frames[i].body, FrameBody::Ignored { kind: "request".into() }, "line {}", i + 1);
+        }
+        let auth = response_of(&frames[1]);
+        assert_eq!(
+            (frames[1].seq, auth.request_seq, auth.command.as_str(), auth.success),
+            (Some(1), Some(1), "auth", true)
+        );
+        assert!(auth.body.as_ref().unwrap().get().contains("\"userId\":\"local\""));
+
+        let RocketRideEvent::Task(TaskEvent::Running { tasks }) = event(&frames[3]) else { panic!() };
+        assert_eq!((frames[3].seq, tasks.len(), tasks[0].id.as_str()), (Some(2), 1, "95fe269c.webhook_1"));
+
+        let monitor = response_of(&frames[4]);
+        assert_eq!((monitor.command.as_str(), monitor.success, monitor.body.is_none()), ("rrext_monitor", true, true));
+
+        let RocketRideEvent::Task(TaskEvent::Begin(begin)) = event(&frames[6]) else { panic!() };
+        assert_eq!(
+            (frames[6].seq, begin.task_id.as_str(), begin.name.as_str()),
+            (Some(5), "bee3a8ea.chat_1", "Support Agent.chat_1")
+        );
+
+        let RocketRideEvent::TaskStatus(TaskStatusEvent { task_id, status }) = event(&frames[7]) else { panic!() };
+        assert_eq!(
+            (task_id.as_str(), status.state, status.start_time, status.service_up),
+            ("bee3a8ea.chat_1", TaskState::Running, 1780052401.5123, true)
+        );
+        assert_eq!((status.metrics.cpu_memory_mb, status.tokens.total), (387.5, 0.0013));
+
+        let execute = response_of(&frames[8]);
+        assert_eq!((frames[8].seq, execute.request_seq, execute.command.as_str()), (Some(8), Some(3), "execute"));
+
+        let RocketRideEvent::Flow(flow) = event(&frames[9]) else { panic!() };
+        assert_eq!(
+            (flow.pipe_id, flow.pipes.0.clone(), flow.trace["lane"].as_str()),
+            (0, vec!["Question 1".to_string(), "agent_rocketride_1".into()], Some("questions"))
+        );
+
+        let RocketRideEvent::Sse(sse) = event(&frames[10]) else { panic!() };
+        assert_eq!(
+            (sse.kind.as_str(), sse.data.as_ref().unwrap()["message"].as_str()),
+            ("thinking", Some("Analyzing your request..."))
+        );
+
+        let RocketRideEvent::Output(output) = event(&frames[11]) else { panic!() };
+        assert_eq!(output.output, "agent_rocketride_1: wave 1 planned 2 tool calls\n");
+
+        assert!(matches!(event(&frames[12]), RocketRideEvent::Task(TaskEvent::End(t)) if t.source == "chat_1"));
+        assert_eq!(frames[12].seq, Some(15));
+
+        let failed = response_of(&frames[14]);
+        assert_eq!((failed.success, failed.message.as_deref()), (false, Some("Your pipeline is not running")));
+        assert_eq!(failed.trace, Some(ErrorTrace { file: "task_server.py".into(), lineno: 674 }));
+    }
+
+    #[test]
+    fn response_fields_may_be_null_or_absent() {
+        let frame = decode_frame(
+            br#"{"type":"response","seq":9,"request_seq":null,"command":"deauth","success":true,"body":{}}"#,
+        )
+        .unwrap();
+        let response = response_of(&frame);
+        assert_eq!((response.request_seq, response.body.as_ref().map(|b| b.get())), (None, Some("{}")));
+        assert_eq!(err(br#"{"type":"response","seq":9,"command":"x"}"#).reason, "response without `success`");
+        assert_eq!(err(br#"{"type":"response","seq":9,"success":true}"#).kind, DecodeErrorKind::NotAnEnvelope);
+    }
+
+    #[test]
+    fn unreadable_envelopes_are_errors() {
+        assert_eq!(err(b"{\"type\":\"event\",").kind, DecodeErrorKind::InvalidJson);
+        assert_eq!(err(b"not json").kind, DecodeErrorKind::InvalidJson);
+        assert_eq!(err(b"").kind, DecodeErrorKind::InvalidJson);
+        assert_eq!(err(&[0x00, 0x9f, 0x92, 0x96, 0xff]).kind, DecodeErrorKind::InvalidUtf8);
+        assert_eq!(err(b"{\"type\":\"event\",\"x\":\"\xff\"}").kind, DecodeErrorKind::InvalidUtf8);
+        assert_eq!(err(b"[1,2]").kind, DecodeErrorKind::NotAnEnvelope);
+        assert_eq!(err(b"42").kind, DecodeErrorKind::NotAnEnvelope);
+        assert_eq!(err(br#"{"seq":1,"event":"output"}"#).kind, DecodeErrorKind::NotAnEnvelope);
+        assert_eq!(err(br#"{"type":5}"#).kind, DecodeErrorKind::NotAnEnvelope);
+        let e = err(br#"{"seq":1}"#);
+        assert_eq!(e.to_string(), format!("not a DAP envelope: {}", e.reason));
+        assert!(e.reason.starts_with("frame: missing field `type`"), "{}", e.reason);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        // A bare array is refused before any nesting is read.
+        assert_eq!(err(deep.as_bytes()).kind, DecodeErrorKind::NotAnEnvelope);
+        // serde_json skips unknown fields and raw bodies without recursing...
+        let in_envelope = format!(r#"{{"type":"request","seq":3,"extra":{deep}}}"#);
+        assert_eq!(decode_frame(in_envelope.as_bytes()).unwrap().body, FrameBody::Ignored { kind: "request".into() });
+        // ...and the typed body parse stops at the recursion limit; the seq survives.
+        let in_body = format!(
+            r#"{{"type":"event","seq":3,"event":"apaevt_sse","body":{{"pipe_id":0,"type":"x","__id":"t","data":{deep}}}}}"#
+        );
+        let frame = decode_frame(in_body.as_bytes()).unwrap();
+        let FrameBody::UndecodableEvent { event, error } = frame.body else { panic!("{frame:?}") };
+        assert_eq!((frame.seq, event.as_str(), error.kind), (Some(3), "apaevt_sse", DecodeErrorKind::TooDeep));
+        assert!(error.reason.chars().count() < 140);
+        // Just under the limit is fine.
+        let shallow = format!(
+            r#"{{"type":"event","seq":3,"event":"apaevt_sse","body":{{"pipe_id":0,"type":"x","__id":"t","data":{}{}}}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(matches!(decode_frame(shallow.as_bytes()).unwrap().body, FrameBody::Event(_)));
+    }
+
+    #[test]
+    fn undecodable_events_keep_seq_and_name() {
+        let frame =
+            decode_frame(br#"{"type":"event","seq":12,"event":"apaevt_flow","body":{"id":0,"pipes":[],"__id":"t"}}"#)
+                .unwrap();
+        assert_eq!(frame.seq, Some(12));
+        let FrameBody::UndecodableEvent { event, error } = frame.body else { panic!() };
+        assert_eq!((event.as_str(), error.kind), ("apaevt_flow", DecodeErrorKind::WrongShape));
+        assert!(error.reason.starts_with("apaevt_flow body: missing field"), "{}", error.reason);
+        let no_name = decode_frame(br#"{"type":"event","seq":13,"body":{}}"#).unwrap();
+        assert!(matches!(no_name.body, FrameBody::UndecodableEvent { ref event, .. } if event.is_empty()));
+        let no_body = decode_frame(br#"{"type":"event","seq":14,"event":"output"}"#).unwrap();
+        assert!(
+            matches!(no_body.body, FrameBody::UndecodableEvent { ref error, .. } if error.reason == "output: event frame without a `body`")
+        );
+    }
+
+    #[test]
+    fn reasons_never_carry_the_whole_frame() {
+        let long = "x".repeat(10_000);
+        let e = err(format!(r#"{{"type":"event","seq":"{long}"}}"#).as_bytes());
+        assert_eq!(e.kind, DecodeErrorKind::NotAnEnvelope);
+        assert!(e.reason.chars().count() < 140, "{}", e.reason);
+        assert!(
+            e.reason.contains("invalid type: string") && e.reason.ends_with("at line 1 column 10024"),
+            "{}",
+            e.reason
+        );
+        let frame = decode_frame(
+            format!(r#"{{"type":"event","seq":1,"event":"output","body":{{"output":5,"category":"{long}"}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let FrameBody::UndecodableEvent { error, .. } = frame.body else { panic!() };
+        assert!(error.reason.chars().count() < 140, "{}", error.reason);
+    }
+
+    #[test]
+    fn decode_error_serialises_with_camel_case_kind() {
+        let e = err(b"[]");
+        assert_eq!(serde_json::to_value(&e).unwrap()["kind"], "notAnEnvelope");
+        assert_eq!(
+            DecodeError::DECL,
+            "/**\n * Why a frame or an event body could not be decoded.\n */\nexport interface DecodeError {\n    /**\n     * What kind of failure.\n     */\n    kind: DecodeErrorKind;\n    /**\n     * A human-readable reason with the position; never the whole frame.\n     */\n    reason: string;\n}"
+        );
+        assert!(DecodeErrorKind::DECL.ends_with("export type DecodeErrorKind = \"invalidUtf8\" | \"invalidJson\" | \"notAnEnvelope\" | \"wrongShape\" | \"tooDeep\";"));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_frame(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_mutated_sample_frames(
+            line in 0usize..15,
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
+        ) {
+            let mut bytes = sample_frames()[line].as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                if bytes.is_empty() { break; }
+                let i = at.index(bytes.len());
+                match op {
+                    0 => bytes[i] = byte,
+                    1 => { bytes.remove(i); }
+                    _ => bytes.truncate(i),
+                }
+            }
+            if let Ok(frame) = decode_frame(&bytes) {
+                // Whatever survived, a decoded frame serialises for JS without failing.
+                if let FrameBody::Event(event) = frame.body {
+                    prop_assert!(serde_json::to_value(&event).is_ok());
+                }
+            }
+        }
+    }
+}

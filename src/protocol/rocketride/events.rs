@@ -1,1 +1,968 @@
+//! Typed RocketRide events (spec §4), presented to JavaScript as one union discriminated
+//! on `type`.
+//!
+//! Each event name maps to one concrete body type that is decoded directly from the raw
+//! body ([`decode_event`]); the `type`-tagged enum is only ever *serialised*, which is
+//! cheap. Wire `__id` becomes `taskId`; snake_case wire names become camelCase.
 
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tsify::Tsify;
+
+use super::dashboard::DashboardEvent;
+use super::envelope::{json_error, DecodeError};
+use super::json::OrDefault;
+use super::monitor_types::MonitorTypes;
+use super::task_status::{TaskMetrics, TaskStatus};
+
+/// An event from a RocketRide server. `switch (ev.type)` narrows it.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase")]
+#[tsify(hashmap_as_object)]
+pub enum RocketRideEvent {
+    /// `apaevt_task`: task lifecycle, discriminated by `action`.
+    Task(TaskEvent),
+    /// `apaevt_status_update`: a `TASK_STATUS` snapshot.
+    TaskStatus(TaskStatusEvent),
+    /// `apaevt_flow`: a component entered or left a pipe.
+    Flow(FlowEvent),
+    /// `apaevt_sse`: a node-defined event of one pipe.
+    Sse(SseEvent),
+    /// `output`: one console line of the engine.
+    Output(OutputEvent),
+    /// `apaevt_status_object` (DETAIL): the object being processed.
+    StatusObject(StatusObjectEvent),
+    /// `apaevt_status_counts` (DETAIL): processing counters.
+    StatusCounts(StatusCountsEvent),
+    /// `apaevt_status_error` (DETAIL): an engine error line.
+    StatusError(StatusTextEvent),
+    /// `apaevt_status_warning` (DETAIL): an engine warning line.
+    StatusWarning(StatusTextEvent),
+    /// `apaevt_status_message` (DETAIL): an engine message line.
+    StatusMessage(StatusTextEvent),
+    /// `apaevt_status_download` (DETAIL): download progress.
+    StatusDownload(StatusDownloadEvent),
+    /// `apaevt_status_metrics` (DETAIL): raw resource metrics.
+    StatusMetrics(StatusMetricsEvent),
+    /// `apaevt_status_user` (DETAIL): user notes.
+    StatusUser(StatusUserEvent),
+    /// `apaevt_status_info` (DETAIL): engine info.
+    StatusInfo(StatusInfoEvent),
+    /// `apaevt_dashboard`: a server-level event, discriminated by `action`.
+    Dashboard(DashboardEvent),
+    /// `apaext_account`: the account changed (SaaS).
+    Account(AccountEvent),
+    /// An event this SDK does not know (or a known one with an unknown `action`).
+    Unknown(UnknownEvent),
+}
+
+/// `apaevt_task`, discriminated by `action`.
+//
+// Internally tagged on decode too: the buffering cost is fine for one event per run.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum TaskEvent {
+    /// The subscribe seed: every task in states 1–4 the caller can see, whatever the
+    /// subscribed scope.
+    Running {
+        /// The running tasks.
+        tasks: Vec<TaskRef>,
+    },
+    /// A task started.
+    Begin(TaskLifecycle),
+    /// A task ended (completion or termination; a final status still follows).
+    End(TaskLifecycle),
+    /// A task restarted in place (instead of `begin`).
+    Restart(TaskLifecycle),
+}
+
+/// One entry of the `running` task event.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRef {
+    /// Task id, `"<8 hex of token>.<source>"`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Project id.
+    pub project_id: String,
+    /// Source component id.
+    pub source: String,
+}
+
+/// Body of `begin`, `end` and `restart`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskLifecycle {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// Display name.
+    pub name: String,
+    /// Project id.
+    pub project_id: String,
+    /// Source component id.
+    pub source: String,
+}
+
+/// `apaevt_status_update`.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatusEvent {
+    /// Task id, or `"<projectId>.<source>"` for the synthetic "Not running" seed.
+    pub task_id: String,
+    /// The snapshot. Boxed: it is four times the size of any other event.
+    pub status: Box<TaskStatus>,
+}
+
+/// Step of a flow event.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowOp {
+    /// An object entered the pipe; `pipes` is `[objectName]`.
+    Begin,
+    /// A component was pushed onto the stack.
+    Enter,
+    /// A component was popped.
+    Leave,
+    /// The object left the pipe; `pipes` is empty.
+    End,
+}
+
+/// `apaevt_flow`: the live component stack of one pipe.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct FlowEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// Pipe index (wire `id`). Not a subscription pipe id: pipe-scoped subscriptions
+    /// never receive flow events.
+    #[serde(rename(deserialize = "id"))]
+    pub pipe_id: u64,
+    /// What happened.
+    pub op: FlowOp,
+    /// The stack after this step, outermost first.
+    pub pipes: OrDefault<Vec<String>>,
+    /// By op: `{}` on begin; `{lane, invoke?, data, result?, error?}` on enter/leave;
+    /// the object's pipeline result on end (at trace level summary and up).
+    #[tsify(type = "unknown")]
+    pub trace: Value,
+    /// Project id (wire `project_id`).
+    pub project_id: String,
+    /// Source component id.
+    pub source: String,
+}
+
+/// `apaevt_sse`: a node-defined event (`thinking`, `acting`, `confirm`, …).
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct SseEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// The pipe (wire `pipe_id`); pipe-scoped subscriptions match on it.
+    pub pipe_id: u64,
+    /// The node-defined kind (wire `type`, renamed: `type` is the union's discriminant).
+    #[serde(rename(deserialize = "type"))]
+    pub kind: String,
+    /// Node-defined payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(type = "unknown")]
+    pub data: Option<Value>,
+}
+
+/// `output`: one engine stdout/stderr line (no stream distinction, no timestamp).
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct OutputEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// Always `"console"` on current servers.
+    pub category: String,
+    /// The line, ending with `"\n"`.
+    pub output: String,
+}
+
+/// `apaevt_status_object`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct StatusObjectEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// The object being processed.
+    pub object: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// `apaevt_status_counts`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCountsEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// Total bytes.
+    pub total_size: u64,
+    /// Total objects.
+    pub total_count: u64,
+    /// Bytes completed.
+    pub completed_size: u64,
+    /// Objects completed.
+    pub completed_count: u64,
+    /// Bytes failed.
+    pub failed_size: u64,
+    /// Objects failed.
+    pub failed_count: u64,
+    /// Size of extracted words.
+    pub words_size: u64,
+    /// Number of extracted words.
+    pub words_count: u64,
+    /// Bytes per second.
+    pub rate_size: u64,
+    /// Objects per second.
+    pub rate_count: u64,
+}
+
+/// `apaevt_status_error`, `_warning` and `_message`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct StatusTextEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// The text.
+    pub message: String,
+}
+
+/// `apaevt_status_download`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct StatusDownloadEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// What is being downloaded.
+    pub info: DownloadInfo,
+}
+
+/// Progress of one download.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DownloadInfo {
+    /// What is downloaded.
+    pub name: String,
+    /// Engine status text.
+    pub status: String,
+    /// Error text, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub error: Option<String>,
+}
+
+/// `apaevt_status_metrics`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct StatusMetricsEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// The metrics sample.
+    pub metrics: TaskMetrics,
+}
+
+/// `apaevt_status_user`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct StatusUserEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// Notes as the pipeline wrote them.
+    #[tsify(type = "unknown")]
+    pub notes: Value,
+}
+
+/// `apaevt_status_info`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct StatusInfoEvent {
+    /// Task id (wire `__id`).
+    #[serde(rename(deserialize = "__id"))]
+    pub task_id: String,
+    /// Engine info, as sent.
+    #[tsify(type = "unknown")]
+    pub info: Value,
+}
+
+/// `apaext_account`: pushed without subscription when the account changes.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
+pub struct AccountEvent {
+    /// The body, as sent.
+    #[tsify(type = "unknown")]
+    pub body: Value,
+}
+
+/// An event this SDK has no type for; nothing is dropped.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UnknownEvent {
+    /// The wire event name.
+    pub event: String,
+    /// The body's `__id`, when it has a non-empty one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub task_id: Option<String>,
+    /// The body's JSON text, unparsed.
+    pub raw: String,
+}
+
+/// Decodes an event body by its event name. Unknown names become
+/// [`RocketRideEvent::Unknown`]; so do `apaevt_task`/`apaevt_dashboard` bodies with an
+/// `action` this SDK does not know. The body must already be free of `NaN` tokens
+/// (as it is inside a frame given to `decode_frame`).
+pub fn decode_event(name: &str, body: &RawValue) -> Result<RocketRideEvent, DecodeError> {
+    use RocketRideEvent as E;
+    let event = match name {
+        "apaevt_task" => match parse(name, body) {
+            Err(e) if is_unknown_action(&e) => unknown(name, body),
+            other => E::Task(other?),
+        },
+        "apaevt_status_update" => E::TaskStatus(status_event(name, body)?),
+        "apaevt_flow" => E::Flow(parse(name, body)?),
+        "apaevt_sse" => E::Sse(parse(name, body)?),
+        "output" => E::Output(parse(name, body)?),
+        "apaevt_status_object" => E::StatusObject(parse(name, body)?),
+        "apaevt_status_counts" => E::StatusCounts(parse(name, body)?),
+        "apaevt_status_error" => E::StatusError(parse(name, body)?),
+        "apaevt_status_warning" => E::StatusWarning(parse(name, body)?),
+        "apaevt_status_message" => E::StatusMessage(parse(name, body)?),
+        "apaevt_status_download" => E::StatusDownload(parse(name, body)?),
+        "apaevt_status_metrics" => E::StatusMetrics(parse(name, body)?),
+        "apaevt_status_user" => E::StatusUser(parse(name, body)?),
+        "apaevt_status_info" => E::StatusInfo(parse(name, body)?),
+        "apaevt_dashboard" => match parse(name, body) {
+            Err(e) if is_unknown_action(&e) => unknown(name, body),
+            other => E::Dashboard(other?),
+        },
+        "apaext_account" => E::Account(AccountEvent { body: parse(name, body)? }),
+        _ => unknown(name, body),
+    };
+    Ok(event)
+}
+
+fn parse<'a, T: Deserialize<'a>>(name: &str, body: &'a RawValue) -> Result<T, DecodeError> {
+    serde_json::from_str(body.get()).map_err(|e| json_error(&format!("{name} body"), &e))
+}
+
+fn status_event(name: &str, body: &RawValue) -> Result<TaskStatusEvent, DecodeError> {
+    let mut status: Box<TaskStatus> = parse(name, body)?;
+    Ok(TaskStatusEvent { task_id: status.take_wire_id(), status })
+}
+
+/// serde's message for an internally tagged enum meeting a tag value it lacks.
+fn is_unknown_action(error: &DecodeError) -> bool {
+    error.reason.contains(" body: unknown variant `")
+}
+
+fn unknown(name: &str, body: &RawValue) -> RocketRideEvent {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        #[serde(rename = "__id")]
+        id: Option<String>,
+    }
+    let task_id = serde_json::from_str::<IdOnly>(body.get()).ok().and_then(|b| b.id).filter(|id| !id.is_empty());
+    RocketRideEvent::Unknown(UnknownEvent { event: name.to_owned(), task_id, raw: body.get().to_owned() })
+}
+
+impl RocketRideEvent {
+    /// A status event for `task_id`, e.g. from an `rrext_get_task_status` reply (whose
+    /// body has no `__id`).
+    pub fn task_status(task_id: impl Into<String>, status: TaskStatus) -> RocketRideEvent {
+        RocketRideEvent::TaskStatus(TaskStatusEvent { task_id: task_id.into(), status: Box::new(status) })
+    }
+
+    /// The subscription bit that gates this event; `None` for events no subscription
+    /// gates (`account`, `unknown`).
+    pub fn monitor_type(&self) -> Option<MonitorTypes> {
+        use RocketRideEvent as E;
+        Some(match self {
+            E::Task(_) => MonitorTypes::TASK,
+            E::TaskStatus(_) => MonitorTypes::SUMMARY,
+            E::Flow(_) => MonitorTypes::FLOW,
+            E::Sse(_) => MonitorTypes::SSE,
+            E::Output(_) => MonitorTypes::OUTPUT,
+            E::StatusObject(_)
+            | E::StatusCounts(_)
+            | E::StatusError(_)
+            | E::StatusWarning(_)
+            | E::StatusMessage(_)
+            | E::StatusDownload(_)
+            | E::StatusMetrics(_)
+            | E::StatusUser(_)
+            | E::StatusInfo(_) => MonitorTypes::DETAIL,
+            E::Dashboard(_) => MonitorTypes::DASHBOARD,
+            E::Account(_) | E::Unknown(_) => return None,
+        })
+    }
+
+    /// The task this event is about (wire `__id`); `None` for server-level events and
+    /// the `running` seed, whose `__id` is `""`.
+    pub fn task_id(&self) -> Option<&str> {
+        use RocketRideEvent as E;
+        let id = match self {
+            E::Task(TaskEvent::Begin(t) | TaskEvent::End(t) | TaskEvent::Restart(t)) => &t.task_id,
+            E::TaskStatus(e) => &e.task_id,
+            E::Flow(e) => &e.task_id,
+            E::Sse(e) => &e.task_id,
+            E::Output(e) => &e.task_id,
+            E::StatusObject(e) => &e.task_id,
+            E::StatusCounts(e) => &e.task_id,
+            E::StatusError(e) | E::StatusWarning(e) | E::StatusMessage(e) => &e.task_id,
+            E::StatusDownload(e) => &e.task_id,
+            E::StatusMetrics(e) => &e.task_id,
+            E::StatusUser(e) => &e.task_id,
+            E::StatusInfo(e) => &e.task_id,
+            E::Unknown(e) => return e.task_id.as_deref(),
+            E::Task(TaskEvent::Running { .. }) | E::Dashboard(_) | E::Account(_) => return None,
+        };
+        Some(id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    /// `(projectId, source)` for events whose body names them (task lifecycle, status,
+    /// flow); other task events are routed by [`task_id`](Self::task_id).
+    pub fn project_source(&self) -> Option<(&str, &str)> {
+        use RocketRideEvent as E;
+        match self {
+            E::Task(TaskEvent::Begin(t) | TaskEvent::End(t) | TaskEvent::Restart(t)) => {
+                Some((&t.project_id, &t.source))
+            }
+            E::TaskStatus(e) => Some((&e.status.project_id, &e.status.source)),
+            E::Flow(e) => Some((&e.project_id, &e.source)),
+            _ => None,
+        }
+    }
+
+    /// The `pipe_id` pipe-scoped subscriptions match on: only `apaevt_sse` carries one
+    /// (a flow event's pipe index is not matched by the server, spec §3.2).
+    pub fn pipe_id(&self) -> Option<u64> {
+        match self {
+            RocketRideEvent::Sse(e) => Some(e.pipe_id),
+            _ => None,
+        }
+    }
+
+    /// True for server-level events (dashboard), which only the `{token:"*"}` scope gets.
+    pub fn is_server_event(&self) -> bool {
+        matches!(self, RocketRideEvent::Dashboard(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::rocketride::dashboard::MonitorChange;
+    use crate::protocol::rocketride::envelope::{decode_frame, DecodeErrorKind, FrameBody};
+    use crate::protocol::rocketride::task_status::TaskState;
+    use serde_json::json;
+
+    const PROJECT: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+
+    fn decode(name: &str, body: Value) -> Result<RocketRideEvent, DecodeError> {
+        decode_event(name, &RawValue::from_string(body.to_string()).unwrap())
+    }
+
+    fn ok(name: &str, body: Value) -> RocketRideEvent {
+        decode(name, body).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// A full TASK_STATUS body as spec §4.2 lists it, wire names and order.
+    fn status_body(id: &str, state: i64, metrics_scale: f64) -> Value {
+        let m = metrics_scale;
+        json!({
+            "name": "Support Agent.chat_1", "project_id": PROJECT, "source": "chat_1",
+            "completed": state >= 5, "state": state, "startTime": 1780052401.5, "endTime": 0.0,
+            "debuggerAttached": false, "status": "Downloading \"model\"",
+            "warnings": ["w1"], "errors": ["e1", "e2"], "currentObject": "doc.pdf", "currentSize": 10,
+            "notes": ["plain", {"token": "tk_x"}],
+            "totalSize": 100, "totalCount": 4, "completedSize": 50, "completedCount": 2,
+            "failedSize": 1, "failedCount": 1, "wordsSize": 7, "wordsCount": 3, "rateSize": 9, "rateCount": 1,
+            "serviceUp": true, "exitCode": 0, "exitMessage": "",
+            "pipeflow": {"totalPipes": 2, "byPipe": {"0": ["Question 1", "agent_rocketride_1"], "1": []}},
+            "metrics": {"cpu_percent": 2.5 * m, "cpu_memory_mb": 387.5 * m, "gpu_memory_mb": 0.0,
+                "peak_cpu_percent": 41.0 * m, "peak_cpu_memory_mb": 391.0 * m, "peak_gpu_memory_mb": 0.0,
+                "avg_cpu_percent": 18.5 * m, "avg_cpu_memory_mb": 301.5 * m, "avg_gpu_memory_mb": 0.0},
+            "tokens": {"cpu_utilization": 0.5, "cpu_memory": 0.25, "gpu_memory": 0.0, "gpu_inference": 1.5,
+                "custom": {"llm_openai": 3.0}, "total": 5.25},
+            "__id": id
+        })
+    }
+
+    fn status_of(event: &RocketRideEvent) -> &TaskStatusEvent {
+        match event {
+            RocketRideEvent::TaskStatus(s) => s,
+            other => panic!("not a status: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn task_running_seed_lists_tasks_and_has_no_task_id() {
+        let event = ok(
+            "apaevt_task",
+            json!({"action": "running", "__id": "",
+            "tasks": [{"id": "95fe269c.webhook_1", "name": "Ingest.webhook_1", "projectId": "p1", "source": "webhook_1"}]}),
+        );
+        let RocketRideEvent::Task(TaskEvent::Running { tasks }) = &event else { panic!("{event:?}") };
+        assert_eq!(
+            tasks[0],
+            TaskRef {
+                id: "95fe269c.webhook_1".into(),
+                name: "Ingest.webhook_1".into(),
+                project_id: "p1".into(),
+                source: "webhook_1".into()
+            }
+        );
+        assert_eq!(event.task_id(), None);
+        assert_eq!(event.project_source(), None);
+        assert_eq!(event.monitor_type(), Some(MonitorTypes::TASK));
+    }
+
+    #[test]
+    fn task_begin_end_restart_carry_the_task() {
+        for action in ["begin", "end", "restart"] {
+            let event = ok(
+                "apaevt_task",
+                json!({"action": action, "name": "A.chat_1", "projectId": PROJECT, "source": "chat_1", "__id": "bee3a8ea.chat_1"}),
+            );
+            let RocketRideEvent::Task(task) = &event else { panic!() };
+            let lifecycle = match (action, task) {
+                ("begin", TaskEvent::Begin(t)) | ("end", TaskEvent::End(t)) | ("restart", TaskEvent::Restart(t)) => t,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(lifecycle.name, "A.chat_1");
+            assert_eq!(event.task_id(), Some("bee3a8ea.chat_1"));
+            assert_eq!(event.project_source(), Some((PROJECT, "chat_1")));
+            let js = serde_json::to_value(&event).unwrap();
+            assert_eq!(
+                js,
+                json!({"type": "task", "action": action, "taskId": "bee3a8ea.chat_1", "name": "A.chat_1", "projectId": PROJECT, "source": "chat_1"})
+            );
+        }
+    }
+
+    #[test]
+    fn status_update_decodes_every_field() {
+        let event = ok("apaevt_status_update", status_body("bee3a8ea.chat_1", 3, 1.0));
+        let TaskStatusEvent { task_id, status: s } = status_of(&event);
+        assert_eq!(task_id, "bee3a8ea.chat_1");
+        assert_eq!(
+            (s.name.as_str(), s.project_id.as_str(), s.source.as_str()),
+            ("Support Agent.chat_1", PROJECT, "chat_1")
+        );
+        assert_eq!((s.completed, s.state, s.start_time, s.end_time), (false, TaskState::Running, 1780052401.5, 0.0));
+        assert_eq!(s.status, "Downloading \"model\"");
+        assert_eq!((s.warnings.0.clone(), s.errors.len()), (vec!["w1".to_string()], 2));
+        assert_eq!((s.current_object.as_str(), s.current_size), ("doc.pdf", 10));
+        assert_eq!(s.notes.0, vec![json!("plain"), json!({"token": "tk_x"})]);
+        assert_eq!(
+            [s.total_size, s.total_count, s.completed_size, s.completed_count, s.failed_size],
+            [100, 4, 50, 2, 1]
+        );
+        assert_eq!([s.failed_count, s.words_size, s.words_count, s.rate_size, s.rate_count], [1, 7, 3, 9, 1]);
+        assert_eq!((s.service_up, s.exit_code, s.exit_message.as_str()), (true, 0, ""));
+        assert_eq!(s.pipeflow.total_pipes, 2);
+        assert_eq!(s.pipeflow.by_pipe["0"], vec!["Question 1", "agent_rocketride_1"]);
+        assert_eq!(
+            (s.metrics.cpu_percent, s.metrics.avg_cpu_memory_mb, s.metrics.peak_cpu_percent),
+            (2.5, 301.5, 41.0)
+        );
+        assert_eq!((s.tokens.gpu_inference, s.tokens.custom["llm_openai"], s.tokens.total), (1.5, 3.0, 5.25));
+        assert_eq!(event.monitor_type(), Some(MonitorTypes::SUMMARY));
+        assert_eq!(event.project_source(), Some((PROJECT, "chat_1")));
+    }
+
+    #[test]
+    fn status_serialises_camel_case_without_the_wire_id() {
+        let js = serde_json::to_value(ok("apaevt_status_update", status_body("t.chat_1", 3, 1.0))).unwrap();
+        assert_eq!(js["type"], "taskStatus");
+        assert_eq!(js["taskId"], "t.chat_1");
+        let status = &js["status"];
+        assert_eq!(status["projectId"], PROJECT);
+        assert_eq!(status["state"], "running");
+        assert_eq!(status["metrics"]["cpuPercent"], 2.5);
+        assert_eq!(status["metrics"]["peakCpuMemoryMb"], 391.0);
+        assert_eq!(status["tokens"]["gpuInference"], 1.5);
+        assert_eq!(status["pipeflow"]["byPipe"]["0"][1], "agent_rocketride_1");
+        let text = js.to_string();
+        for wire_only in ["__id", "project_id", "cpu_percent", "gpu_inference", "wireId"] {
+            assert!(!text.contains(wire_only), "{wire_only} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn synthetic_not_running_seed_keeps_its_project_source_id() {
+        let body = json!({"name": "", "project_id": "p1", "source": "*", "completed": false, "state": 0,
+            "startTime": 0.0, "endTime": 0.0, "debuggerAttached": false, "status": "Not running",
+            "warnings": [], "errors": [], "currentObject": "", "currentSize": 0, "notes": [],
+            "totalSize": 0, "totalCount": 0, "completedSize": 0, "completedCount": 0, "failedSize": 0, "failedCount": 0,
+            "wordsSize": 0, "wordsCount": 0, "rateSize": 0, "rateCount": 0, "serviceUp": false, "exitCode": 0,
+            "exitMessage": "", "pipeflow": {"totalPipes": 0, "byPipe": {}},
+            "metrics": {"cpu_percent": 0.0, "cpu_memory_mb": 0.0, "gpu_memory_mb": 0.0, "peak_cpu_percent": 0.0,
+                "peak_cpu_memory_mb": 0.0, "peak_gpu_memory_mb": 0.0, "avg_cpu_percent": 0.0, "avg_cpu_memory_mb": 0.0, "avg_gpu_memory_mb": 0.0},
+            "tokens": {"cpu_utilization": 0.0, "cpu_memory": 0.0, "gpu_memory": 0.0, "gpu_inference": 0.0, "custom": {}, "total": 0.0},
+            "__id": "p1.*"});
+        let event = ok("apaevt_status_update", body);
+        let s = &status_of(&event).status;
+        assert_eq!((s.state, s.status.as_str(), s.name.as_str()), (TaskState::None, "Not running", ""));
+        assert_eq!(event.task_id(), Some("p1.*"));
+        assert_eq!(event.project_source(), Some(("p1", "*")));
+    }
+
+    #[test]
+    fn final_status_has_zeroed_metrics_but_keeps_tokens() {
+        let event = ok("apaevt_status_update", status_body("t.chat_1", 5, 0.0));
+        let s = &status_of(&event).status;
+        assert!(s.completed);
+        assert_eq!(s.state, TaskState::Completed);
+        assert_eq!((s.metrics.cpu_percent, s.metrics.peak_cpu_memory_mb), (0.0, 0.0));
+        assert_eq!(s.tokens.total, 5.25);
+    }
+
+    #[test]
+    fn lenient_status_missing_collections_unknown_state_and_extra_fields() {
+        let mut body = status_body("t.x", 9, 1.0);
+        let obj = body.as_object_mut().unwrap();
+        for key in ["warnings", "errors", "notes"] {
+            obj.remove(key);
+        }
+        obj["pipeflow"] = json!({"totalPipes": 0});
+        obj.insert("logSeq".into(), json!(41));
+        obj.insert("eventTime".into(), json!(1780052402.0));
+        let event = ok("apaevt_status_update", body);
+        let s = &status_of(&event).status;
+        assert!(s.warnings.is_empty() && s.errors.is_empty() && s.notes.is_empty() && s.pipeflow.by_pipe.is_empty());
+        assert_eq!(s.state, TaskState::Other(9));
+        assert_eq!(serde_json::to_value(&event).unwrap()["status"]["state"], 9);
+    }
+
+    #[test]
+    fn non_finite_metrics_decode_as_nan() {
+        let frame = r#"{"type":"event","seq":7,"event":"apaevt_status_update","body":BODY}"#
+            .replace("BODY", &status_body("t.c", 3, 1.0).to_string())
+            .replace(r#""cpu_percent":2.5"#, r#""cpu_percent":NaN"#)
+            .replace(r#""peak_cpu_percent":41.0"#, r#""peak_cpu_percent":Infinity"#)
+            .replace(r#""llm_openai":3.0"#, r#""llm_openai":-Infinity"#);
+        assert!(frame.contains("NaN") && frame.contains("-Infinity"));
+        let FrameBody::Event(event) = decode_frame(frame.as_bytes()).unwrap().body else { panic!() };
+        let s = &status_of(&event).status;
+        assert!(
+            s.metrics.cpu_percent.is_nan()
+                && s.metrics.peak_cpu_percent.is_nan()
+                && s.tokens.custom["llm_openai"].is_nan()
+        );
+        assert_eq!(s.metrics.avg_cpu_percent, 18.5);
+    }
+
+    #[test]
+    fn flow_ops_and_pipe_index_is_not_a_routing_pipe_id() {
+        for (op, expect) in
+            [("begin", FlowOp::Begin), ("enter", FlowOp::Enter), ("leave", FlowOp::Leave), ("end", FlowOp::End)]
+        {
+            let event = ok(
+                "apaevt_flow",
+                json!({"id": 2, "op": op, "pipes": ["Question 1"],
+                "trace": {"lane": "questions", "data": null, "result": "continue"}, "project_id": PROJECT, "source": "chat_1", "__id": "t.chat_1"}),
+            );
+            let RocketRideEvent::Flow(flow) = &event else { panic!() };
+            assert_eq!((flow.op, flow.pipe_id, flow.trace["result"].as_str()), (expect, 2, Some("continue")));
+            assert_eq!(event.pipe_id(), None);
+            assert_eq!(event.project_source(), Some((PROJECT, "chat_1")));
+            assert_eq!(event.monitor_type(), Some(MonitorTypes::FLOW));
+            let js = serde_json::to_value(&event).unwrap();
+            assert_eq!(
+                (js["type"].as_str(), js["pipeId"].as_u64(), js["projectId"].as_str(), js["op"].as_str()),
+                (Some("flow"), Some(2), Some(PROJECT), Some(op))
+            );
+        }
+    }
+
+    #[test]
+    fn sse_kind_data_and_pipe_id() {
+        let event = ok("apaevt_sse", json!({"pipe_id": 4, "type": "confirm", "data": {"q": 1}, "__id": "t.c"}));
+        assert_eq!(event.pipe_id(), Some(4));
+        assert_eq!(event.monitor_type(), Some(MonitorTypes::SSE));
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            json!({"type": "sse", "taskId": "t.c", "pipeId": 4, "kind": "confirm", "data": {"q": 1}})
+        );
+        let bare = ok("apaevt_sse", json!({"pipe_id": 0, "type": "acting", "__id": "t.c"}));
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"type": "sse", "taskId": "t.c", "pipeId": 0, "kind": "acting"})
+        );
+    }
+
+    #[test]
+    fn output_line() {
+        let event = ok("output", json!({"category": "console", "output": "hi\n", "__id": "t.c"}));
+        assert_eq!(
+            event,
+            RocketRideEvent::Output(OutputEvent {
+                task_id: "t.c".into(),
+                category: "console".into(),
+                output: "hi\n".into()
+            })
+        );
+        assert_eq!(event.monitor_type(), Some(MonitorTypes::OUTPUT));
+    }
+
+    #[test]
+    fn every_detail_event() {
+        let id = json!("t.c");
+        let metrics = status_body("", 3, 1.0)["metrics"].clone();
+        let counts = json!({"totalSize": 1, "totalCount": 2, "completedSize": 3, "completedCount": 4, "failedSize": 5,
+            "failedCount": 6, "wordsSize": 7, "wordsCount": 8, "rateSize": 9, "rateCount": 10, "__id": id});
+        let cases = [
+            ("apaevt_status_object", json!({"object": "a.pdf", "size": 12, "__id": id}), "statusObject"),
+            ("apaevt_status_counts", counts, "statusCounts"),
+            ("apaevt_status_error", json!({"message": "boom", "__id": id}), "statusError"),
+            ("apaevt_status_warning", json!({"message": "hmm", "__id": id}), "statusWarning"),
+            ("apaevt_status_message", json!({"message": "ok", "__id": id}), "statusMessage"),
+            (
+                "apaevt_status_download",
+                json!({"info": {"name": "m", "status": "50%", "error": null}, "__id": id}),
+                "statusDownload",
+            ),
+            ("apaevt_status_metrics", json!({"metrics": metrics, "__id": id}), "statusMetrics"),
+            ("apaevt_status_user", json!({"notes": ["n"], "__id": id}), "statusUser"),
+            ("apaevt_status_info", json!({"info": {"v": 1}, "__id": id}), "statusInfo"),
+        ];
+        for (name, body, tag) in cases {
+            let event = ok(name, body);
+            assert_eq!(event.monitor_type(), Some(MonitorTypes::DETAIL), "{name}");
+            assert_eq!(event.task_id(), Some("t.c"), "{name}");
+            let js = serde_json::to_value(&event).unwrap();
+            assert_eq!((js["type"].as_str(), js["taskId"].as_str()), (Some(tag), Some("t.c")), "{name}");
+        }
+        let counts = serde_json::to_value(ok("apaevt_status_counts", json!({"totalSize": 1, "totalCount": 2, "completedSize": 3,
+            "completedCount": 4, "failedSize": 5, "failedCount": 6, "wordsSize": 7, "wordsCount": 8, "rateSize": 9, "rateCount": 10, "__id": "x"}))).unwrap();
+        assert_eq!((counts["rateCount"].as_u64(), counts["wordsSize"].as_u64()), (Some(10), Some(7)));
+        let RocketRideEvent::StatusError(e) = ok("apaevt_status_error", json!({"message": "boom", "__id": "x"})) else {
+            panic!()
+        };
+        assert_eq!(e.message, "boom");
+    }
+
+    #[test]
+    fn every_dashboard_action() {
+        let base = |action: &str, extra: Value| {
+            let mut body = json!({"action": action, "timestamp": 1780052400.25, "__id": ""});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            ok("apaevt_dashboard", body)
+        };
+        let client =
+            json!({"connectionId": 7, "clientName": "rr-wasm-dashboard", "clientVersion": "0.1.0", "clientId": null});
+        let events = [
+            base("connection_added", client.clone()),
+            base("connection_removed", client.clone()),
+            base(
+                "monitor_changed",
+                json!({"connectionId": 7, "clientName": null, "clientVersion": null, "key": "<all>", "change": "unsubscribed"}),
+            ),
+            base("auth_failed", json!({"connectionId": 8, "reason": "Invalid API key", "code": 401})),
+            base("task_removed", json!({"taskId": "t.c"})),
+            base("task_error", json!({"taskId": "t.c", "exitCode": 1, "exitMessage": "Stopped"})),
+        ];
+        let RocketRideEvent::Dashboard(DashboardEvent::ConnectionAdded {
+            connection_id,
+            client_name,
+            client_id,
+            timestamp,
+            ..
+        }) = &events[0]
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (*connection_id, client_name.as_deref(), client_id, *timestamp),
+            (7, Some("rr-wasm-dashboard"), &None, 1780052400.25)
+        );
+        let RocketRideEvent::Dashboard(DashboardEvent::MonitorChanged { change, key, .. }) = &events[2] else {
+            panic!()
+        };
+        assert_eq!((*change, key.as_str()), (MonitorChange::Unsubscribed, "<all>"));
+        let RocketRideEvent::Dashboard(DashboardEvent::AuthFailed { code, reason, .. }) = &events[3] else { panic!() };
+        assert_eq!((*code, reason.as_str()), (401, "Invalid API key"));
+        let RocketRideEvent::Dashboard(removed) = &events[4] else { panic!() };
+        assert_eq!(removed.removed_task_id(), Some("t.c"));
+        let RocketRideEvent::Dashboard(DashboardEvent::TaskError { exit_code, exit_message, .. }) = &events[5] else {
+            panic!()
+        };
+        assert_eq!((*exit_code, exit_message.as_deref()), (1, Some("Stopped")));
+        for event in &events {
+            assert!(event.is_server_event());
+            assert_eq!(event.task_id(), None);
+            assert_eq!(event.monitor_type(), Some(MonitorTypes::DASHBOARD));
+        }
+        let js = serde_json::to_value(&events[5]).unwrap();
+        assert_eq!(
+            js,
+            json!({"type": "dashboard", "action": "task_error", "timestamp": 1780052400.25, "taskId": "t.c", "exitCode": 1, "exitMessage": "Stopped"})
+        );
+    }
+
+    #[test]
+    fn account_event_keeps_its_body() {
+        let event = ok("apaext_account", json!({"userId": "u", "apps": []}));
+        assert_eq!(event, RocketRideEvent::Account(AccountEvent { body: json!({"userId": "u", "apps": []}) }));
+        assert_eq!((event.monitor_type(), event.task_id()), (None, None));
+    }
+
+    #[test]
+    fn unknown_events_and_actions_arrive_raw() {
+        let event = ok("apaevt_status_state", json!({"state": 2, "__id": "t.c"}));
+        let RocketRideEvent::Unknown(unknown) = &event else { panic!() };
+        assert_eq!((unknown.event.as_str(), unknown.task_id.as_deref()), ("apaevt_status_state", Some("t.c")));
+        assert_eq!(serde_json::from_str::<Value>(&unknown.raw).unwrap(), json!({"state": 2, "__id": "t.c"}));
+        assert_eq!((event.task_id(), event.monitor_type()), (Some("t.c"), None));
+        let js = serde_json::to_value(&event).unwrap();
+        assert_eq!(js["type"], "unknown");
+        let newer = ok(
+            "apaevt_dashboard",
+            json!({"action": "connection_updated", "connectionId": 3, "timestamp": 1.0, "__id": ""}),
+        );
+        assert!(
+            matches!(&newer, RocketRideEvent::Unknown(u) if u.event == "apaevt_dashboard" && u.task_id.is_none() && u.raw.contains("connection_updated"))
+        );
+        let not_object = ok("something_new", json!([1, 2]));
+        assert!(matches!(&not_object, RocketRideEvent::Unknown(u) if u.task_id.is_none() && u.raw == "[1,2]"));
+    }
+
+    #[test]
+    fn malformed_bodies_give_a_reason() {
+        let err = decode(
+            "apaevt_flow",
+            json!({"id": 0, "pipes": [], "trace": {}, "project_id": "p", "source": "s", "__id": "t"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::WrongShape);
+        assert!(err.reason.starts_with("apaevt_flow body: missing field `op` at line 1 column"), "{}", err.reason);
+        let err = decode("apaevt_status_update", json!({"state": "three"})).unwrap_err();
+        assert!(err.reason.starts_with("apaevt_status_update body: "), "{}", err.reason);
+        let err = decode("apaevt_task", json!({"name": "no action"})).unwrap_err();
+        assert!(err.reason.contains("missing field `action`"), "{}", err.reason);
+        let err = decode("output", json!("a string")).unwrap_err();
+        assert!(err.reason.contains("invalid type: string"), "{}", err.reason);
+    }
+
+    #[test]
+    fn prototype_keys_are_plain_data() {
+        let event = ok(
+            "apaevt_sse",
+            json!({"pipe_id": 1, "type": "x", "__id": "t", "data": {"__proto__": {"polluted": true}, "constructor": "c"}}),
+        );
+        let js = serde_json::to_value(&event).unwrap();
+        assert_eq!(js["data"]["__proto__"]["polluted"], true);
+        assert_eq!(js["data"]["constructor"], "c");
+        let mut body = status_body("t", 3, 1.0);
+        body["pipeflow"]["byPipe"] = json!({"__proto__": ["a"], "constructor": ["b"]});
+        body["tokens"]["custom"] = json!({"__proto__": 1.0});
+        let event = ok("apaevt_status_update", body);
+        let s = &status_of(&event).status;
+        assert_eq!((s.pipeflow.by_pipe["__proto__"][0].as_str(), s.tokens.custom["__proto__"]), ("a", 1.0));
+    }
+
+    #[test]
+    fn task_status_from_response_body_without_id() {
+        let mut body = status_body("ignored", 3, 1.0);
+        body.as_object_mut().unwrap().remove("__id");
+        let text = body.to_string().replace(r#""cpu_percent":2.5"#, r#""cpu_percent":NaN"#);
+        let status = TaskStatus::from_json(&text).unwrap();
+        assert!(status.metrics.cpu_percent.is_nan());
+        let event = RocketRideEvent::task_status("bee3a8ea.chat_1", status);
+        assert_eq!(event.task_id(), Some("bee3a8ea.chat_1"));
+        let err = TaskStatus::from_json("{\"state\":3}").unwrap_err();
+        assert!(err.reason.starts_with("TASK_STATUS: missing field"), "{}", err.reason);
+    }
+
+    #[test]
+    fn decl_of_the_event_union() {
+        assert_eq!(
+            RocketRideEvent::DECL,
+            "/**\n * An event from a RocketRide server. `switch (ev.type)` narrows it.\n */\nexport type RocketRideEvent = \
+({ type: \"task\" } & TaskEvent) | ({ type: \"taskStatus\" } & TaskStatusEvent) | ({ type: \"flow\" } & FlowEvent) | \
+({ type: \"sse\" } & SseEvent) | ({ type: \"output\" } & OutputEvent) | ({ type: \"statusObject\" } & StatusObjectEvent) | \
+({ type: \"statusCounts\" } & StatusCountsEvent) | ({ type: \"statusError\" } & StatusTextEvent) | \
+({ type: \"statusWarning\" } & StatusTextEvent) | ({ type: \"statusMessage\" } & StatusTextEvent) | \
+({ type: \"statusDownload\" } & StatusDownloadEvent) | ({ type: \"statusMetrics\" } & StatusMetricsEvent) | \
+({ type: \"statusUser\" } & StatusUserEvent) | ({ type: \"statusInfo\" } & StatusInfoEvent) | \
+({ type: \"dashboard\" } & DashboardEvent) | ({ type: \"account\" } & AccountEvent) | ({ type: \"unknown\" } & UnknownEvent);"
+        );
+        assert_eq!(
+            TaskEvent::DECL.lines().last().unwrap(),
+            "export type TaskEvent = { action: \"running\"; tasks: TaskRef[] } | ({ action: \"begin\" } & TaskLifecycle) | \
+({ action: \"end\" } & TaskLifecycle) | ({ action: \"restart\" } & TaskLifecycle);"
+        );
+    }
+
+    #[test]
+    fn decl_of_events_uses_camel_case_and_renames() {
+        for field in [
+            "taskId: string;",
+            "pipeId: number;",
+            "op: FlowOp;",
+            "pipes: OrDefault<string[]>;",
+            "trace: unknown;",
+            "projectId: string;",
+        ] {
+            assert!(FlowEvent::DECL.contains(field), "FlowEvent lacks {field}");
+        }
+        for field in ["pipeId: number;", "kind: string;", "data?: unknown;"] {
+            assert!(SseEvent::DECL.contains(field), "SseEvent lacks {field}");
+        }
+        assert!(UnknownEvent::DECL.contains("taskId?: string;") && UnknownEvent::DECL.contains("raw: string;"));
+        assert!(DashboardEvent::DECL.contains("{ action: \"task_error\"; timestamp: number; taskId: string; exitCode: number; exitMessage: string | undefined }"));
+        for decl in
+            [FlowEvent::DECL, SseEvent::DECL, StatusCountsEvent::DECL, TaskLifecycle::DECL, DashboardEvent::DECL]
+        {
+            let code: String = decl.lines().filter(|l| !l.trim_start().starts_with(['*', '/'])).collect();
+            assert!(!code.contains("__id") && !code.contains("project_id") && !code.contains("pipe_id"), "{code}");
+        }
+    }
+
+    #[test]
+    fn decl_of_task_status() {
+        let decl = TaskStatus::DECL;
+        assert!(decl.contains("export interface TaskStatus {"));
+        for field in [
+            "name: string;",
+            "projectId: string;",
+            "state: TaskState;",
+            "startTime: number;",
+            "debuggerAttached: boolean;",
+            "warnings: OrDefault<string[]>;",
+            "notes: unknown[];",
+            "currentSize: number;",
+            "rateCount: number;",
+            "exitCode: number;",
+            "pipeflow: Pipeflow;",
+            "metrics: TaskMetrics;",
+            "tokens: TaskTokens;",
+        ] {
+            assert!(decl.contains(field), "TaskStatus lacks {field}");
+        }
+        // Everything is always present (no `?:`), the captured wire id is not exposed.
+        let code: String = decl.lines().filter(|l| !l.trim_start().starts_with(['*', '/'])).collect();
+        assert!(!code.contains("?:") && !code.contains("__id") && !code.contains("wireId"), "{code}");
+        assert!(
+            TaskMetrics::DECL.contains("cpuPercent: number;") && TaskMetrics::DECL.contains("avgGpuMemoryMb: number;")
+        );
+        assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("gpuInference: number;"));
+        assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("custom: Record<string, number>;"));
+        assert!(crate::protocol::rocketride::task_status::Pipeflow::DECL
+            .contains("byPipe: OrDefault<Record<string, string[]>>;"));
+    }
+}

@@ -1,1 +1,227 @@
+//! JSON leniency the RocketRide server needs (spec §2.4, §8.4).
+//!
+//! The server serialises with Python's `json.dumps`, which writes a non-finite float as a
+//! bare `NaN`, `Infinity` or `-Infinity` token. serde_json rejects those, so frames are
+//! passed through [`sanitize_non_finite`] first, which turns them into `null`, and float
+//! fields read `null` back as `NaN` through [`lenient_f64`].
 
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use tsify::Tsify;
+
+const NAN: &[u8] = b"NaN";
+const INFINITY: &[u8] = b"Infinity";
+const NEG_INFINITY: &[u8] = b"-Infinity";
+const NULL: &[u8] = b"null";
+
+/// Rewrites bare `NaN`, `Infinity` and `-Infinity` tokens outside strings to `null`.
+///
+/// Returns the input unchanged (borrowed, no copy) when no such token is present, which
+/// is the case for almost every frame. String contents are never touched, escaped quotes
+/// included, so a log line that says "NaN" stays as it was.
+pub fn sanitize_non_finite(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if !may_contain_non_finite(bytes) {
+        return Cow::Borrowed(bytes);
+    }
+    match rewrite_tokens(bytes) {
+        Some(rewritten) => Cow::Owned(rewritten),
+        None => Cow::Borrowed(bytes),
+    }
+}
+
+/// The fast path: one pass looking for the two token spellings anywhere.
+fn may_contain_non_finite(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'N' => bytes[i..].starts_with(NAN),
+        b'I' => bytes[i..].starts_with(INFINITY),
+        _ => false,
+    })
+}
+
+/// Walks the JSON, tracking whether we are inside a string, and copies it with the
+/// tokens replaced. `None` when every occurrence was inside a string.
+fn rewrite_tokens(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0; // bytes[..copied] are already in `out`
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1, // skip the escaped byte, which may be a quote
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        let token_len = non_finite_token_at(&bytes[i..]);
+        if token_len == 0 {
+            i += 1;
+            continue;
+        }
+        let buf = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+        buf.extend_from_slice(&bytes[copied..i]);
+        buf.extend_from_slice(NULL);
+        i += token_len;
+        copied = i;
+    }
+    out.map(|mut buf| {
+        buf.extend_from_slice(&bytes[copied..]);
+        buf
+    })
+}
+
+/// Length of the non-finite token starting here, or 0.
+fn non_finite_token_at(rest: &[u8]) -> usize {
+    [NAN, INFINITY, NEG_INFINITY].into_iter().find(|token| rest.starts_with(token)).map_or(0, <[u8]>::len)
+}
+
+/// serde `deserialize_with` helpers for floats the server may send as `NaN`
+/// (which [`sanitize_non_finite`] has turned into `null`).
+pub mod lenient_f64 {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    /// A float that reads `null` as `NaN`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
+
+    /// A string-keyed map of floats whose values read `null` as `NaN`.
+    pub fn map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HashMap<String, f64>, D::Error> {
+        let raw = HashMap::<String, Option<f64>>::deserialize(deserializer)?;
+        Ok(raw.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
+    }
+}
+
+/// A value the server may leave out (or send as `null`); it then decodes as
+/// `T::default()`: an empty list, an empty map. Always present in what the SDK hands you.
+//
+// Why not `#[serde(default)]`: tsify 0.5.8 marks every defaulted field optional (`?:`) in
+// the generated TypeScript, although we always serialise it. A missing field reaches the
+// type's `Deserialize` as `deserialize_option` → `visit_none`, which this type maps to the
+// default, so the field stays required in TypeScript and lenient on the wire.
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(transparent)]
+pub struct OrDefault<T>(pub T);
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for OrDefault<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(OrDefault(Option::<T>::deserialize(deserializer)?.unwrap_or_default()))
+    }
+}
+
+impl<T> std::ops::Deref for OrDefault<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sanitized(s: &str) -> String {
+        String::from_utf8(sanitize_non_finite(s.as_bytes()).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn finite_json_is_borrowed_unchanged() {
+        let s = br#"{"a":1.5,"b":"Not running","c":[true,null]}"#;
+        assert!(matches!(sanitize_non_finite(s), Cow::Borrowed(b) if b == s));
+    }
+
+    #[test]
+    fn tokens_outside_strings_become_null() {
+        assert_eq!(sanitized(r#"{"a":NaN,"b":Infinity,"c":-Infinity}"#), r#"{"a":null,"b":null,"c":null}"#);
+        assert_eq!(sanitized("[NaN, [ -Infinity ,{\"x\":[Infinity]}]]"), "[null, [ null ,{\"x\":[null]}]]");
+    }
+
+    #[test]
+    fn tokens_inside_strings_are_untouched_and_borrowed() {
+        let s = br#"{"NaN":"Infinity -Infinity NaN"}"#;
+        assert!(matches!(sanitize_non_finite(s), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escaped_quotes_do_not_end_the_string() {
+        let s = r#"{"m":"say \"NaN\" \\","v":NaN,"w":"\\\"Infinity"}"#;
+        assert_eq!(sanitized(s), r#"{"m":"say \"NaN\" \\","v":null,"w":"\\\"Infinity"}"#);
+    }
+
+    #[test]
+    fn sanitized_output_parses() {
+        let v: serde_json::Value = serde_json::from_str(&sanitized(r#"{"m":{"cpu":NaN,"x":[1,-Infinity]}}"#)).unwrap();
+        assert_eq!(v["m"]["cpu"], serde_json::Value::Null);
+        assert_eq!(v["m"]["x"][1], serde_json::Value::Null);
+    }
+
+    #[derive(Deserialize)]
+    struct Floats {
+        #[serde(deserialize_with = "lenient_f64::deserialize")]
+        f: f64,
+        #[serde(deserialize_with = "lenient_f64::map")]
+        m: std::collections::HashMap<String, f64>,
+    }
+
+    #[test]
+    fn lenient_f64_reads_null_as_nan() {
+        let v: Floats = serde_json::from_slice(&sanitize_non_finite(br#"{"f":NaN,"m":{"a":null,"b":2.5}}"#)).unwrap();
+        assert!(v.f.is_nan());
+        assert!(v.m["a"].is_nan());
+        assert_eq!(v.m["b"], 2.5);
+        let v: Floats = serde_json::from_str(r#"{"f":1.25,"m":{}}"#).unwrap();
+        assert_eq!(v.f, 1.25);
+    }
+
+    #[derive(Deserialize)]
+    struct Defaulted {
+        list: OrDefault<Vec<String>>,
+    }
+
+    #[test]
+    fn or_default_fills_missing_and_null_but_keeps_values() {
+        assert!(serde_json::from_str::<Defaulted>("{}").unwrap().list.is_empty());
+        assert!(serde_json::from_str::<Defaulted>(r#"{"list":null}"#).unwrap().list.is_empty());
+        assert_eq!(serde_json::from_str::<Defaulted>(r#"{"list":["a"]}"#).unwrap().list.0, vec!["a"]);
+        assert!(serde_json::from_str::<Defaulted>(r#"{"list":3}"#).is_err());
+    }
+
+    fn finite_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            // strings made to contain the tokens, quotes and backslashes
+            "(NaN|Infinity|-Infinity|\"|\\\\|[a-zA-Z ]){0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("(NaN|Infinity|[a-z]){0,6}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn sanitize_never_changes_valid_finite_json(value in finite_json()) {
+            let text = serde_json::to_string(&value).unwrap();
+            let out = sanitize_non_finite(text.as_bytes());
+            prop_assert_eq!(out.as_ref(), text.as_bytes());
+        }
+    }
+}

@@ -1,1 +1,301 @@
+//! `TASK_STATUS` (spec §4.2): the body of `apaevt_status_update` and of the
+//! `rrext_get_task_status` response.
+//!
+//! Wire names are kept for decoding (`project_id`, `cpu_percent`, …); JavaScript sees
+//! camelCase. Collections the server may omit decode as empty ([`OrDefault`]); floats the
+//! server may send as `NaN` decode as `NaN` ([`lenient_f64`]); unknown fields are ignored.
 
+use std::collections::HashMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use tsify::Tsify;
+
+use super::envelope::{json_error, DecodeError};
+use super::json::{lenient_f64, sanitize_non_finite, OrDefault};
+
+/// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
+/// resource metrics. Sent about once a second per running task.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[tsify(hashmap_as_object)]
+pub struct TaskStatus {
+    /// `"<execute name | task id>.<component name | source id>"`; `""` in the
+    /// synthetic "Not running" seed.
+    pub name: String,
+    /// Project id (wire `project_id`).
+    #[serde(rename(deserialize = "project_id"))]
+    pub project_id: String,
+    /// Source component id; `"*"` in the seed for a project-wide subscription.
+    pub source: String,
+    /// True once the task has terminated.
+    pub completed: bool,
+    /// Lifecycle state.
+    pub state: TaskState,
+    /// Epoch seconds; kept across restarts, so it tells runs of the same task apart.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub start_time: f64,
+    /// Epoch seconds; `0` until terminated.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub end_time: f64,
+    /// Whether a debugger is attached.
+    pub debugger_attached: bool,
+    /// Free-form status text (`""`, engine job text, `"Not running"`, `"Completed"`, …).
+    pub status: String,
+    /// The last 50 warnings.
+    pub warnings: OrDefault<Vec<String>>,
+    /// The last 50 errors.
+    pub errors: OrDefault<Vec<String>>,
+    /// The object being processed.
+    pub current_object: String,
+    /// Size of the object being processed.
+    pub current_size: u64,
+    /// Notes: strings or objects, as the pipeline wrote them.
+    #[tsify(type = "unknown[]")]
+    pub notes: OrDefault<Vec<Value>>,
+    /// Total bytes to process.
+    pub total_size: u64,
+    /// Total objects to process.
+    pub total_count: u64,
+    /// Bytes completed.
+    pub completed_size: u64,
+    /// Objects completed.
+    pub completed_count: u64,
+    /// Bytes failed.
+    pub failed_size: u64,
+    /// Objects failed.
+    pub failed_count: u64,
+    /// Size of extracted words.
+    pub words_size: u64,
+    /// Number of extracted words.
+    pub words_count: u64,
+    /// Current rate, bytes per second.
+    pub rate_size: u64,
+    /// Current rate, objects per second.
+    pub rate_count: u64,
+    /// Whether the engine service is up.
+    pub service_up: bool,
+    /// Exit code; unreliable on the spec's server snapshot (spec §4.2, "Bug").
+    pub exit_code: i64,
+    /// Exit message.
+    pub exit_message: String,
+    /// The live per-pipe component stacks.
+    pub pipeflow: Pipeflow,
+    /// Resource metrics (all zero in the final status of a run).
+    pub metrics: TaskMetrics,
+    /// Token (billing) usage.
+    pub tokens: TaskTokens,
+    // The event body carries `__id`, which belongs to the event, not to the status.
+    // Captured here so the body decodes in one pass (no `flatten`, which buffers);
+    // `TaskStatusEvent` moves it out. Skipped by serde and tsify on the way to JS.
+    #[serde(rename = "__id", default, skip_serializing)]
+    pub(crate) wire_id: Option<String>,
+}
+
+impl TaskStatus {
+    /// Decodes a `TASK_STATUS` from JSON text, e.g. the `rrext_get_task_status`
+    /// response body (which has no `__id`). `NaN` tokens are accepted.
+    pub fn from_json(raw: &str) -> Result<TaskStatus, DecodeError> {
+        let clean = sanitize_non_finite(raw.as_bytes());
+        let mut status: TaskStatus = serde_json::from_slice(&clean).map_err(|e| json_error("TASK_STATUS", &e))?;
+        status.wire_id = None;
+        Ok(status)
+    }
+
+    /// Moves the wire `__id` out of a status decoded from an event body.
+    pub(crate) fn take_wire_id(&mut self) -> String {
+        self.wire_id.take().unwrap_or_default()
+    }
+}
+
+/// Lifecycle state of a task (wire: an integer 0–6).
+///
+/// A state number this SDK does not know is kept as the number, so a newer server never
+/// makes a whole status undecodable and the UI can still show what it got.
+#[derive(Tsify, Debug, Clone, Copy, PartialEq, Eq)]
+#[tsify(
+    type = "\"none\" | \"starting\" | \"initializing\" | \"running\" | \"stopping\" | \"completed\" | \"cancelled\" | number"
+)]
+pub enum TaskState {
+    /// 0: not running (the synthetic seed).
+    None,
+    /// 1: starting (sent before `apaevt_task begin`).
+    Starting,
+    /// 2: initializing.
+    Initializing,
+    /// 3: running.
+    Running,
+    /// 4: stopping.
+    Stopping,
+    /// 5: completed.
+    Completed,
+    /// 6: cancelled, stopped, or restarting.
+    Cancelled,
+    /// Any other number the server sent; serialised as that number.
+    Other(i64),
+}
+
+const STATE_NAMES: [&str; 7] = ["none", "starting", "initializing", "running", "stopping", "completed", "cancelled"];
+const STATES: [TaskState; 7] = [
+    TaskState::None,
+    TaskState::Starting,
+    TaskState::Initializing,
+    TaskState::Running,
+    TaskState::Stopping,
+    TaskState::Completed,
+    TaskState::Cancelled,
+];
+
+impl TaskState {
+    /// The state for a wire number.
+    pub fn from_wire(n: i64) -> TaskState {
+        usize::try_from(n).ok().and_then(|i| STATES.get(i).copied()).unwrap_or(TaskState::Other(n))
+    }
+
+    /// The wire number of this state.
+    pub fn to_wire(self) -> i64 {
+        match self {
+            TaskState::Other(n) => n,
+            named => STATES.iter().position(|s| *s == named).map_or(-1, |i| i as i64),
+        }
+    }
+
+    /// The lower-case name JavaScript sees, or `None` for [`TaskState::Other`].
+    pub fn name(self) -> Option<&'static str> {
+        STATES.iter().position(|s| *s == self).map(|i| STATE_NAMES[i])
+    }
+}
+
+impl Serialize for TaskState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.name() {
+            Some(name) => serializer.serialize_str(name),
+            None => serializer.serialize_i64(self.to_wire()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskState {
+    /// Reads the wire integer; also reads back the names and numbers this type
+    /// serialises, so a status handed back from JavaScript round-trips.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Number(i64),
+            Name(String),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Number(n) => Ok(TaskState::from_wire(n)),
+            Wire::Name(name) => STATE_NAMES
+                .iter()
+                .position(|s| *s == name)
+                .map(|i| STATES[i])
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown task state {name:?}"))),
+        }
+    }
+}
+
+/// The live component stack of each pipe, mirrored from `apaevt_flow`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[tsify(hashmap_as_object)]
+pub struct Pipeflow {
+    /// Number of pipes.
+    pub total_pipes: u64,
+    /// Pipe index (as a string, as on the wire: `"0"`) → stack, outermost first.
+    pub by_pipe: OrDefault<HashMap<String, Vec<String>>>,
+}
+
+/// Resource metrics of the engine process. A `NaN` on the wire stays `NaN`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct TaskMetrics {
+    /// CPU use, percent.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub cpu_percent: f64,
+    /// Resident memory, MB.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub cpu_memory_mb: f64,
+    /// GPU memory, MB.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub gpu_memory_mb: f64,
+    /// Peak CPU use, percent.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub peak_cpu_percent: f64,
+    /// Peak resident memory, MB.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub peak_cpu_memory_mb: f64,
+    /// Peak GPU memory, MB.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub peak_gpu_memory_mb: f64,
+    /// Average CPU use, percent.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub avg_cpu_percent: f64,
+    /// Average resident memory, MB.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub avg_cpu_memory_mb: f64,
+    /// Average GPU memory, MB.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub avg_gpu_memory_mb: f64,
+}
+
+/// Token (billing) usage of the run so far.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+#[tsify(hashmap_as_object)]
+pub struct TaskTokens {
+    /// CPU utilisation tokens.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub cpu_utilization: f64,
+    /// CPU memory tokens.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub cpu_memory: f64,
+    /// GPU memory tokens.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub gpu_memory: f64,
+    /// GPU inference tokens.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub gpu_inference: f64,
+    /// Node-defined token counters.
+    #[serde(deserialize_with = "lenient_f64::map")]
+    pub custom: HashMap<String, f64>,
+    /// Sum of all tokens.
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub total: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_reads_wire_numbers_and_keeps_unknown_ones() {
+        assert_eq!(TaskState::from_wire(0), TaskState::None);
+        assert_eq!(TaskState::from_wire(3), TaskState::Running);
+        assert_eq!(TaskState::from_wire(6), TaskState::Cancelled);
+        assert_eq!(TaskState::from_wire(7), TaskState::Other(7));
+        assert_eq!(TaskState::from_wire(-1), TaskState::Other(-1));
+    }
+
+    #[test]
+    fn state_serialises_as_name_or_number_and_round_trips() {
+        assert_eq!(serde_json::to_value(TaskState::Running).unwrap(), "running");
+        assert_eq!(serde_json::to_value(TaskState::Other(9)).unwrap(), 9);
+        for n in -1..9 {
+            let state = TaskState::from_wire(n);
+            let back: TaskState = serde_json::from_value(serde_json::to_value(state).unwrap()).unwrap();
+            assert_eq!(back, state);
+        }
+        assert!(serde_json::from_str::<TaskState>(r#""flying""#).is_err());
+        assert_eq!(TaskState::Completed.to_wire(), 5);
+    }
+
+    #[test]
+    fn decl_of_task_state_includes_number() {
+        assert_eq!(
+            TaskState::DECL,
+            "/**\n * Lifecycle state of a task (wire: an integer 0–6).\n *\n * A state number this SDK does not know is kept as the number, so a newer server never\n * makes a whole status undecodable and the UI can still show what it got.\n */\nexport type TaskState = \"none\" | \"starting\" | \"initializing\" | \"running\" | \"stopping\" | \"completed\" | \"cancelled\" | number;"
+        );
+    }
+}

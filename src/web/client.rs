@@ -1,0 +1,290 @@
+//! The `RocketRideClient` and `Subscription` classes JavaScript sees.
+
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Promise};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+
+use super::dispatch::{to_js, Decoder, Dispatch, Kind};
+use super::errors::usage_error;
+use super::options::ClientOptions;
+use super::shell::{now, Shell};
+use crate::core::time::Duration;
+use crate::protocol::rocketride::client::Client;
+use crate::protocol::rocketride::commands::{self, Command};
+use crate::protocol::rocketride::monitor_types::MonitorTypes;
+use crate::protocol::rocketride::outputs::RequestError;
+use crate::protocol::rocketride::results::{DashboardSnapshot, ExecuteResult, PingResult, TokenResult};
+use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
+use crate::protocol::rocketride::subscriptions::SubId;
+use crate::protocol::rocketride::task_status::TaskStatus;
+use crate::protocol::rocketride::url;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Monitor type names (case-insensitive at runtime). */
+export type MonitorTypeName = "DETAIL" | "SUMMARY" | "OUTPUT" | "FLOW" | "TASK" | "SSE" | "DASHBOARD" | "DEBUGGER" | "ALL";
+/** Event types to subscribe to: names, or the server's bitmask (1..255). */
+export type MonitorTypesArg = MonitorTypeName[] | number;
+"#;
+
+/// A live client of one RocketRide engine. It connects at once, re-connects on any loss
+/// (full-jitter backoff), re-authenticates, re-subscribes and reports a `resync`.
+///
+/// ```ts
+/// import init, { RocketRideClient } from "runwatch";
+/// await init();
+/// const client = new RocketRideClient({ url: "wss://engine:5565", auth: () => getKey() });
+/// const sub = client.subscribe({ token: "*" }, ["TASK", "SUMMARY"], (events) => {
+///   for (const ev of events) if (ev.type === "taskStatus") console.log(ev.status.completedCount);
+/// });
+/// ```
+#[wasm_bindgen]
+pub struct RocketRideClient {
+    shell: Rc<Shell>,
+}
+
+/// One subscription; `unsubscribe()` stops its callback (idempotent).
+#[wasm_bindgen]
+pub struct Subscription {
+    shell: Weak<Shell>,
+    id: SubId,
+}
+
+#[wasm_bindgen]
+impl RocketRideClient {
+    /// Creates the client and starts connecting. Throws a `RunwatchError` (with `code`)
+    /// for invalid options: an unknown option, a bad URL, plain `ws://` to a remote host
+    /// without `allowInsecure`, or a credential in the URL.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<RocketRideClient, JsValue> {
+        let options: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
+        let url = url::normalize(&options.url, options.allow_insecure.unwrap_or(false))
+            .map_err(|e| usage_error("invalidUrl", &e.to_string()))?;
+        let has_auth = options.auth.is_string() || options.auth.is_function();
+        if !has_auth {
+            return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
+        }
+        let seed = (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64);
+        let core = Client::new(options.client_config(seed), now());
+        let dispatch = Dispatch::new(options.batch.unwrap_or_default(), options.max_batch_events.unwrap_or(10_000) as usize);
+        let shell = Shell::new(core, dispatch, url, options.auth);
+        let weak = Rc::downgrade(&shell);
+        shell.dispatch.set_flush(Closure::new(move |_| {
+            if let Some(shell) = weak.upgrade() {
+                shell.dispatch.flush_now();
+            }
+        }));
+        Ok(RocketRideClient { shell })
+    }
+
+    /// Subscribes `callback` to events of `scope` with the given types. The callback gets
+    /// arrays of events, batched per microtask (or animation frame), in server order.
+    /// Throws `RunwatchError` for an invalid scope or an unknown type name — a typo never
+    /// silently unsubscribes, as it would on the raw protocol.
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ScopeSpec")] scope: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MonitorTypesArg")] types: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(events: Delivered[]) => void")] callback: Function,
+    ) -> Result<Subscription, JsValue> {
+        let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
+        let scope = Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
+        let types = parse_types(&types)?;
+        let id = self.shell.with_core(|c| c.subscribe(scope, types));
+        self.shell.dispatch.add_subscription(id, callback);
+        Ok(Subscription { shell: Rc::downgrade(&self.shell), id })
+    }
+
+    /// Calls `callback` with every state change `{ newState, oldState, epoch, reason?,
+    /// message? }`. Returns a function that removes the listener.
+    #[wasm_bindgen(js_name = onState, unchecked_return_type = "() => void")]
+    pub fn on_state(&self, #[wasm_bindgen(unchecked_param_type = "(change: StateChange) => void")] callback: Function) -> JsValue {
+        self.listen(Kind::State, callback)
+    }
+
+    /// Calls `callback` with every diagnostic (`gap`, `resync`, `decodeError`, …).
+    /// Returns a function that removes the listener.
+    #[wasm_bindgen(js_name = onDiagnostic, unchecked_return_type = "() => void")]
+    pub fn on_diagnostic(&self, #[wasm_bindgen(unchecked_param_type = "(diagnostic: Diagnostic) => void")] callback: Function) -> JsValue {
+        self.listen(Kind::Diagnostic, callback)
+    }
+
+    /// Sends any command once the connection is live. Resolves with the response body
+    /// (parsed JSON, or `undefined`); rejects with a `RunwatchRequestError` whose `code`
+    /// is `server` (with `message` and `trace`), `timeout`, `connectionLost`, `closed`,
+    /// `busy` or `invalid`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn request(&self, command: String, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
+        let args = if args.is_undefined() || args.is_null() { Ok(serde_json::json!({})) } else { serde_wasm_bindgen::from_value(args) };
+        match args {
+            Ok(args) => self.send(&command, args, timeout_ms, raw_json),
+            Err(e) => Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() })),
+        }
+    }
+
+    /// `rrext_get_task_status`: the task's current `TaskStatus`.
+    #[wasm_bindgen(js_name = getTaskStatus, unchecked_return_type = "Promise<TaskStatus>")]
+    pub fn get_task_status(&self, token: String) -> Promise {
+        self.send(Command::GET_TASK_STATUS, commands::token_arguments(&token), None, task_status)
+    }
+
+    /// `rrext_get_token`: the token of the task of `projectId` + `source`.
+    #[wasm_bindgen(js_name = getToken, unchecked_return_type = "Promise<TokenResult>")]
+    pub fn get_token(&self, #[wasm_bindgen(js_name = projectId)] project_id: String, source: String) -> Promise {
+        self.send(Command::GET_TOKEN, commands::project_source_arguments(&project_id, &source), None, typed::<TokenResult>)
+    }
+
+    /// `rrext_dashboard`: connections, tasks and monitors on the server.
+    #[wasm_bindgen(unchecked_return_type = "Promise<DashboardSnapshot>")]
+    pub fn dashboard(&self) -> Promise {
+        self.send(Command::DASHBOARD, serde_json::json!({}), None, typed::<DashboardSnapshot>)
+    }
+
+    /// `rrext_ping`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PingResult>")]
+    pub fn ping(&self) -> Promise {
+        self.send(Command::PING, serde_json::json!({}), None, typed::<PingResult>)
+    }
+
+    /// `execute`: starts a pipeline. `args` are the engine's (`pipeline`, `name`,
+    /// `pipelineTraceLevel` — needed for FLOW events —, `ttl`, …). Resolves once the task
+    /// is running. Its token is remembered so token subscriptions merge with project ones.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
+    pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
+        match serde_wasm_bindgen::from_value(args) {
+            Ok(args) => self.send(Command::EXECUTE, args, timeout_ms.or(Some(300_000)), typed::<ExecuteResult>),
+            Err(e) => Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() })),
+        }
+    }
+
+    /// `terminate`: stops the task of `token`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn terminate(&self, token: String) -> Promise {
+        self.send(Command::TERMINATE, commands::token_arguments(&token), None, empty)
+    }
+
+    /// The connection state.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnState")]
+    pub fn state(&self) -> JsValue {
+        to_js(&self.shell.core.borrow().state())
+    }
+
+    /// Counters: frames, deliveries, duplicates, gaps, reconnects, requests in flight.
+    #[wasm_bindgen(unchecked_return_type = "ClientStats")]
+    pub fn stats(&self) -> JsValue {
+        to_js(&self.shell.core.borrow().stats())
+    }
+
+    /// The server keys and type names this client believes the server holds.
+    #[wasm_bindgen(js_name = serverSubscriptions, unchecked_return_type = "Array<{ key: string, types: MonitorTypeName[] }>")]
+    pub fn server_subscriptions(&self) -> JsValue {
+        #[derive(Serialize)]
+        struct Held {
+            key: String,
+            types: Vec<&'static str>,
+        }
+        let held: Vec<Held> = self.shell.core.borrow().held_subscriptions().into_iter().map(|(key, t)| Held { key, types: t.names() }).collect();
+        to_js(&held)
+    }
+
+    /// Closes the connection and removes every listener and timer. Pending requests reject
+    /// with `closed`. Idempotent.
+    pub fn close(&self) {
+        self.shell.shutdown();
+    }
+
+    fn listen(&self, kind: Kind, callback: Function) -> JsValue {
+        let id = self.shell.dispatch.add_listener(kind, callback);
+        let weak = Rc::downgrade(&self.shell);
+        Closure::once_into_js(move || {
+            if let Some(shell) = weak.upgrade() {
+                shell.dispatch.remove_listener(id);
+            }
+        })
+    }
+
+    fn send(&self, command: &str, args: serde_json::Value, timeout_ms: Option<u32>, decode: Decoder) -> Promise {
+        let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.into()));
+        let shell = self.shell.clone();
+        let command = command.to_string();
+        Promise::new(&mut move |resolve, reject| {
+            let id = shell.core.borrow_mut().request(&command, args.clone(), timeout);
+            match id {
+                Ok(id) => {
+                    shell.dispatch.add_reply(id, resolve, reject, decode);
+                    shell.with_core(|_| ());
+                }
+                Err(e) => {
+                    let _ = reject.call1(&JsValue::UNDEFINED, &super::dispatch::request_error(&e));
+                }
+            }
+        })
+    }
+}
+
+impl Drop for RocketRideClient {
+    /// `free()` closes too, so a forgotten `close()` leaves no socket or timer behind.
+    fn drop(&mut self) {
+        self.shell.shutdown();
+    }
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    /// Stops this subscription. The server subscription is narrowed or removed only when
+    /// no other subscription still needs it.
+    pub fn unsubscribe(&self) {
+        if let Some(shell) = self.shell.upgrade() {
+            shell.dispatch.remove_subscription(self.id);
+            shell.with_core(|c| c.unsubscribe(self.id));
+        }
+    }
+
+    /// The subscription's id (unique per client).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+fn parse_types(types: &JsValue) -> Result<MonitorTypes, JsValue> {
+    let invalid = |m: String| usage_error("invalidTypes", &m);
+    if let Some(mask) = types.as_f64() {
+        if mask.fract() != 0.0 {
+            return Err(invalid(format!("monitor type bitmask {mask} is not an integer")));
+        }
+        return MonitorTypes::from_mask(mask as i64).map_err(|e| invalid(e.to_string()));
+    }
+    if types.is_string() {
+        // The raw protocol turns a bare string into "unsubscribe"; refuse it outright.
+        return Err(invalid("types must be an array of names or a bitmask, not a single string".into()));
+    }
+    let names: Vec<String> = serde_wasm_bindgen::from_value(types.clone()).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
+    MonitorTypes::parse_names(&names).map_err(|e| invalid(e.to_string()))
+}
+
+fn raw_json(body: Option<&str>) -> Result<JsValue, RequestError> {
+    match body {
+        None => Ok(JsValue::UNDEFINED),
+        // JSON.parse makes `__proto__` an own property, never a prototype.
+        Some(text) => js_sys::JSON::parse(text).map_err(|_| RequestError::BadResponse { message: "the response body is not valid JSON".into() }),
+    }
+}
+
+fn empty(_: Option<&str>) -> Result<JsValue, RequestError> {
+    Ok(JsValue::UNDEFINED)
+}
+
+fn task_status(body: Option<&str>) -> Result<JsValue, RequestError> {
+    let status = TaskStatus::from_json(body.unwrap_or("null")).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
+    Ok(to_js(&status))
+}
+
+fn typed<T: DeserializeOwned + Serialize>(body: Option<&str>) -> Result<JsValue, RequestError> {
+    let value: T = serde_json::from_str(body.unwrap_or("null")).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
+    Ok(to_js(&value))
+}

@@ -1,0 +1,112 @@
+//! The options object of `new RocketRideClient(options)`.
+
+use serde::Deserialize;
+use tsify::Tsify;
+use wasm_bindgen::JsValue;
+
+use crate::core::backoff::BackoffConfig;
+use crate::core::time::Duration;
+use crate::protocol::rocketride::client::ClientConfig;
+
+/// How events are batched before callbacks run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub enum BatchMode {
+    /// Once per microtask: lowest latency (default).
+    #[default]
+    Microtask,
+    /// Once per animation frame: fewest renders. Falls back to microtasks while the page
+    /// is hidden (browsers pause animation frames there).
+    Frame,
+}
+
+/// Reconnect backoff: full jitter between `minDelayMs` and an exponentially growing cap.
+#[derive(Clone, Debug, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReconnectOptions {
+    /// Smallest delay before a reconnect (default 250).
+    #[tsify(optional)]
+    pub min_delay_ms: Option<u32>,
+    /// Largest delay (default 30000).
+    #[tsify(optional)]
+    pub max_delay_ms: Option<u32>,
+    /// Give up (state `closed`) after this many failed attempts in a row. Default: never.
+    #[tsify(optional)]
+    pub max_attempts: Option<u32>,
+}
+
+/// Options of a [`crate::web::RocketRideClient`]. Unknown keys are an error, so a typo
+/// never silently falls back to a default.
+#[derive(Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientOptions {
+    /// `wss://host:port` of the engine; `/task/service` is added when no path is given.
+    /// Plain `ws://` is accepted only for loopback hosts unless `allowInsecure` is set.
+    pub url: String,
+    /// The credential (API key or token), or a function returning it (or a Promise of
+    /// it). A function is called for every connection attempt, so tokens can be refreshed.
+    /// It is sent only inside the first `auth` request, never in the URL or diagnostics.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "string | (() => string | Promise<string>)")]
+    pub auth: JsValue,
+    /// Allow plain `ws://` to a non-loopback host (the credential then travels unencrypted).
+    #[tsify(optional)]
+    pub allow_insecure: Option<bool>,
+    /// Shown in the engine's dashboards (default `"runwatch"`).
+    #[tsify(optional)]
+    pub client_name: Option<String>,
+    #[tsify(optional)]
+    pub batch: Option<BatchMode>,
+    #[tsify(optional)]
+    pub reconnect: Option<ReconnectOptions>,
+    /// Send a ping after this long without any frame (default 20000).
+    #[tsify(optional)]
+    pub heartbeat_interval_ms: Option<u32>,
+    /// Declare the socket dead when a ping is unanswered this long (default 10000).
+    #[tsify(optional)]
+    pub heartbeat_timeout_ms: Option<u32>,
+    /// Connect + authenticate + subscribe must finish within this (default 15000).
+    #[tsify(optional)]
+    pub connect_timeout_ms: Option<u32>,
+    /// Default timeout of requests (default 30000).
+    #[tsify(optional)]
+    pub request_timeout_ms: Option<u32>,
+    /// How long to wait for a missing frame before reporting a gap (default 150).
+    #[tsify(optional)]
+    pub reorder_window_ms: Option<u32>,
+    /// Frames larger than this are dropped with an `oversizedFrame` diagnostic (default 8 MiB).
+    #[tsify(optional)]
+    pub max_frame_bytes: Option<u32>,
+    /// Events buffered per subscription between batches; the oldest are dropped beyond
+    /// this, with an `overflow` diagnostic (default 10000).
+    #[tsify(optional)]
+    pub max_batch_events: Option<u32>,
+}
+
+impl ClientOptions {
+    /// The core configuration these options describe; `seed` feeds the backoff jitter.
+    pub(crate) fn client_config(&self, seed: u64) -> ClientConfig {
+        let mut c = ClientConfig { rng_seed: seed, ..ClientConfig::default() };
+        let ms = |v: Option<u32>, default: Duration| v.map_or(default, |v| Duration::from_millis(v.into()));
+        if let Some(r) = &self.reconnect {
+            let d = BackoffConfig::default();
+            c.backoff = BackoffConfig {
+                min_delay: ms(r.min_delay_ms, d.min_delay),
+                max_delay: ms(r.max_delay_ms, d.max_delay),
+                max_attempts: r.max_attempts,
+            };
+        }
+        c.heartbeat_interval = ms(self.heartbeat_interval_ms, c.heartbeat_interval);
+        c.heartbeat_timeout = ms(self.heartbeat_timeout_ms, c.heartbeat_timeout);
+        c.connect_timeout = ms(self.connect_timeout_ms, c.connect_timeout);
+        c.request_timeout = ms(self.request_timeout_ms, c.request_timeout);
+        c.seq.reorder_window = ms(self.reorder_window_ms, c.seq.reorder_window);
+        if let Some(max) = self.max_frame_bytes {
+            c.max_frame_bytes = max as usize;
+        }
+        if let Some(name) = &self.client_name {
+            c.client_name = name.clone();
+        }
+        c
+    }
+}

@@ -1,0 +1,92 @@
+//! One browser `WebSocket` with its handlers. Handlers hold only a weak reference to the
+//! shell and the socket's epoch, so a dead socket's late events are recognisably stale
+//! and a dropped client is never kept alive by its socket.
+
+use std::rc::Weak;
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+use super::shell::Shell;
+
+/// An open (or opening) socket. Dropping it detaches the handlers and closes it.
+pub(crate) struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    /// Opens `url` (no subprotocols: the engine uses none) and wires its events to `shell`.
+    pub(crate) fn open(url: &str, epoch: u32, shell: Weak<Shell>) -> Result<Self, JsValue> {
+        let ws = WebSocket::new(url)?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let on_open = {
+            let shell = shell.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_| with(&shell, |s| s.on_open(epoch)))
+        };
+        let on_message = {
+            let shell = shell.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                if let Some(bytes) = frame_bytes(&e.data()) {
+                    with(&shell, |s| s.on_frame(epoch, &bytes));
+                }
+            })
+        };
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            with(&shell, |s| s.on_close(epoch, e.code(), &e.reason()));
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Self { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+    }
+
+    /// Sends a text frame. A socket that is not open drops it: the core notices the loss
+    /// through the close event or its heartbeat, and re-sends state on the next socket.
+    pub(crate) fn send(&self, text: &str) {
+        if self.ws.ready_state() == WebSocket::OPEN {
+            let _ = self.ws.send_with_str(text);
+        }
+    }
+
+    /// Closes with a code the browser accepts from script (1000 or 3000–4999).
+    pub(crate) fn close(self, code: u16, reason: &str) {
+        let code = if code == 1000 || (3000..5000).contains(&code) { code } else { 1000 };
+        self.detach();
+        let _ = self.ws.close_with_code_and_reason(code, reason);
+    }
+
+    fn detach(&self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.detach();
+        if self.ws.ready_state() <= WebSocket::OPEN {
+            let _ = self.ws.close();
+        }
+    }
+}
+
+/// Text frames arrive as strings, binary ones as ArrayBuffers; both reach the decoder
+/// as bytes (which reports a binary frame that is not JSON as a decode error).
+fn frame_bytes(data: &JsValue) -> Option<Vec<u8>> {
+    if let Some(text) = data.as_string() {
+        return Some(text.into_bytes());
+    }
+    data.dyn_ref::<ArrayBuffer>().map(|buf| Uint8Array::new(buf).to_vec())
+}
+
+fn with(shell: &Weak<Shell>, f: impl FnOnce(&std::rc::Rc<Shell>)) {
+    if let Some(shell) = shell.upgrade() {
+        f(&shell);
+    }
+}

@@ -1,0 +1,665 @@
+//! The sans-IO RocketRide client driven natively, deterministically, against a small
+//! in-test engine that applies `rrext_monitor` calls with the server's replace-per-key
+//! semantics (spec §3). Time is virtual; nothing sleeps.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use runwatch::core::backoff::BackoffConfig;
+use runwatch::core::lifecycle::{Action, ConnState, LossReason};
+use runwatch::core::time::{Duration, Instant};
+use runwatch::protocol::rocketride::client::{Client, ClientConfig};
+use runwatch::protocol::rocketride::monitor_types::MonitorTypes;
+use runwatch::protocol::rocketride::outputs::{Diagnostic, Output, RequestError};
+use runwatch::protocol::rocketride::scope::{Scope, ScopeSpec};
+use serde_json::{json, Value};
+
+const KEY: &str = "secret-key-123";
+
+/// A minimal engine: auth, rrext_monitor registry, ping, and canned replies.
+#[derive(Default)]
+struct Engine {
+    seq: u64,
+    keys: BTreeMap<String, u8>,
+    /// Token → "p.<proj>.<src>" (what the real server resolves tokens to).
+    tokens: BTreeMap<String, String>,
+    /// When false, requests are recorded but not answered.
+    answering: bool,
+    unanswered: Vec<Value>,
+}
+
+impl Engine {
+    fn frame(&mut self, mut v: Value) -> String {
+        self.seq += 1;
+        v["seq"] = json!(self.seq);
+        v.to_string()
+    }
+
+    fn respond(&mut self, req: &Value, success: bool, body: Option<Value>, message: Option<&str>) -> String {
+        let mut r = json!({"type":"response","request_seq":req["seq"],"command":req["command"],"success":success});
+        if let Some(b) = body {
+            r["body"] = b;
+        }
+        if let Some(m) = message {
+            r["message"] = json!(m);
+        }
+        self.frame(r)
+    }
+
+    fn event(&mut self, name: &str, body: Value) -> String {
+        self.frame(json!({"type":"event","event":name,"body":body}))
+    }
+
+    fn handle(&mut self, req: Value) -> Vec<String> {
+        if !self.answering {
+            self.unanswered.push(req);
+            return vec![];
+        }
+        let args = &req["arguments"];
+        match req["command"].as_str().unwrap() {
+            "auth" if args["auth"] == KEY => vec![self.respond(&req, true, Some(json!({"userId":"local","userToken":KEY})), None)],
+            "auth" => vec![self.respond(&req, false, None, Some("Invalid API key"))],
+            "rrext_monitor" => {
+                let key = self.key_of(args);
+                let mask = args["types"].as_array().unwrap().iter().map(|n| MonitorTypes::parse_names([n.as_str().unwrap()]).unwrap().bits()).fold(0, |a, b| a | b);
+                if mask == 0 {
+                    self.keys.remove(&key);
+                } else {
+                    self.keys.insert(key, mask);
+                }
+                vec![self.respond(&req, true, None, None)]
+            }
+            "rrext_ping" => vec![self.respond(&req, true, Some(json!({"pong":true})), None)],
+            _ => vec![self.respond(&req, true, Some(json!({"ok":true})), None)],
+        }
+    }
+
+    fn key_of(&self, args: &Value) -> String {
+        let base = match (args["token"].as_str(), args["projectId"].as_str()) {
+            (Some("*"), _) => "*".to_string(),
+            (Some(token), _) => self.tokens.get(token).cloned().unwrap_or_else(|| format!("unresolved:{token}")),
+            (None, Some(p)) => format!("p.{p}.{}", args["source"].as_str().unwrap()),
+            _ => panic!("monitor call without a scope: {args}"),
+        };
+        match args["pipeId"].as_u64() {
+            Some(pipe) => format!("{base}.{pipe}"),
+            None => base,
+        }
+    }
+}
+
+/// The client, the engine, a virtual clock and everything the client produced.
+struct Harness {
+    client: Client,
+    engine: Engine,
+    now: Instant,
+    epoch: u32,
+    socket_open: bool,
+    sent: Vec<Value>,
+    outputs: Vec<Output>,
+    credential: String,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(ClientConfig { rng_seed: 42, ..ClientConfig::default() })
+    }
+
+    fn with(config: ClientConfig) -> Self {
+        let now = Instant::from_millis(1_000);
+        let mut h = Self {
+            client: Client::new(config, now),
+            engine: Engine { answering: true, ..Engine::default() },
+            now,
+            epoch: 0,
+            socket_open: false,
+            sent: vec![],
+            outputs: vec![],
+            credential: KEY.into(),
+        };
+        h.pump();
+        h
+    }
+
+    /// Drains the client; the engine answers requests at once (when answering).
+    fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(action) = self.client.poll_action() {
+                progressed = true;
+                match action {
+                    Action::Open { epoch } => {
+                        self.epoch = epoch;
+                        self.socket_open = false;
+                    }
+                    Action::Close { .. } => self.socket_open = false,
+                }
+            }
+            while let Some(frame) = self.client.poll_transmit() {
+                progressed = true;
+                let req: Value = serde_json::from_str(&frame).unwrap();
+                self.sent.push(req.clone());
+                for reply in self.engine.handle(req) {
+                    self.client.handle_frame(self.now, self.epoch, reply.as_bytes());
+                }
+            }
+            while let Some(out) = self.client.poll_output() {
+                progressed = true;
+                if let Output::NeedCredential { epoch } = out {
+                    let credential = self.credential.clone();
+                    self.client.provide_credential(self.now, epoch, Ok(credential));
+                } else {
+                    self.outputs.push(out);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Opens the pending socket (a fresh server connection: seq restarts, keys are empty).
+    fn open(&mut self) {
+        self.engine.seq = 0;
+        self.engine.keys.clear();
+        self.socket_open = true;
+        self.client.handle_open(self.now, self.epoch);
+        self.pump();
+    }
+
+    fn close(&mut self, code: u16) {
+        self.socket_open = false;
+        self.client.handle_close(self.now, self.epoch, code, "gone");
+        self.pump();
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.now = self.now + Duration::from_millis(ms);
+        self.client.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// Advances virtual time to each deadline in turn until `until` holds (bounded).
+    fn run_until(&mut self, until: impl Fn(&Harness) -> bool) {
+        for _ in 0..10_000 {
+            if until(self) {
+                return;
+            }
+            let next = self.client.poll_timeout().expect("nothing left to wait for");
+            self.now = self.now.max(next);
+            self.client.handle_timeout(self.now);
+            self.pump();
+            if !self.socket_open && self.client.state() == ConnState::Connecting {
+                self.open();
+            }
+        }
+        panic!("condition not reached");
+    }
+
+    fn push(&mut self, frame: String) {
+        self.client.handle_frame(self.now, self.epoch, frame.as_bytes());
+        self.pump();
+    }
+
+    fn subscribe(&mut self, spec: Value, types: &[&str]) -> u32 {
+        let spec: ScopeSpec = serde_json::from_value(spec).unwrap();
+        let id = self.client.subscribe(Scope::try_from(spec).unwrap(), MonitorTypes::parse_names(types).unwrap());
+        self.pump();
+        id
+    }
+
+    fn states(&self) -> Vec<ConnState> {
+        self.outputs.iter().filter_map(|o| match o { Output::State(s) => Some(s.new_state), _ => None }).collect()
+    }
+
+    fn diagnostics(&self) -> Vec<&Diagnostic> {
+        self.outputs.iter().filter_map(|o| match o { Output::Diagnostic(d) => Some(d), _ => None }).collect()
+    }
+
+    /// `(subscription, event type, seq)` of every delivery, in order.
+    fn deliveries(&self) -> Vec<(u32, String, Option<u64>)> {
+        self.outputs
+            .iter()
+            .filter_map(|o| match o { Output::Deliver(d) => Some(d), _ => None })
+            .flat_map(|d| {
+                let v = serde_json::to_value(d.event.as_ref()).unwrap();
+                let ty = v["type"].as_str().unwrap().to_string();
+                d.subscriptions.iter().map(move |s| (*s, ty.clone(), d.event.seq)).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn monitor_calls(&self) -> Vec<&Value> {
+        self.sent.iter().filter(|r| r["command"] == "rrext_monitor").collect()
+    }
+
+    fn live(mut self) -> Self {
+        self.open();
+        assert_eq!(self.client.state(), ConnState::Live);
+        self
+    }
+}
+
+fn status_body(project: &str, source: &str, id: &str) -> Value {
+    json!({"name":"n","project_id":project,"source":source,"completed":false,"state":3,"startTime":1.0,"endTime":0.0,
+      "debuggerAttached":false,"status":"","warnings":[],"errors":[],"currentObject":"","currentSize":0,"notes":[],
+      "totalSize":0,"totalCount":0,"completedSize":0,"completedCount":7,"failedSize":0,"failedCount":0,"wordsSize":0,
+      "wordsCount":0,"rateSize":0,"rateCount":0,"serviceUp":true,"exitCode":0,"exitMessage":"",
+      "pipeflow":{"totalPipes":0,"byPipe":{}},
+      "metrics":{"cpu_percent":2.4,"cpu_memory_mb":387.5,"gpu_memory_mb":0.0,"peak_cpu_percent":41.3,"peak_cpu_memory_mb":391.2,
+        "peak_gpu_memory_mb":0.0,"avg_cpu_percent":18.9,"avg_cpu_memory_mb":301.7,"avg_gpu_memory_mb":0.0},
+      "tokens":{"cpu_utilization":0.0012,"cpu_memory":0.0001,"gpu_memory":0.0,"gpu_inference":0.0,"custom":{},"total":0.0013},"__id":id})
+}
+
+fn begin_body(project: &str, source: &str, id: &str) -> Value {
+    json!({"action":"begin","name":"n","projectId":project,"source":source,"__id":id})
+}
+
+#[test]
+fn first_connection_walks_every_state_and_authenticates_first() {
+    let mut h = Harness::new();
+    h.subscribe(json!({"token":"*"}), &["TASK"]);
+    h.open();
+    use ConnState::*;
+    assert_eq!(h.states(), vec![Connecting, Authenticating, Subscribing, Live]);
+    assert_eq!(h.sent[0]["command"], "auth", "auth is the first request");
+    assert_eq!(h.sent[0]["arguments"]["auth"], KEY);
+    assert_eq!(h.sent[1]["arguments"], json!({"token":"*","types":["TASK"]}));
+}
+
+#[test]
+fn without_subscriptions_auth_goes_straight_to_live() {
+    let mut h = Harness::new();
+    h.open();
+    assert_eq!(h.client.state(), ConnState::Live);
+    assert!(h.monitor_calls().is_empty());
+}
+
+#[test]
+fn auth_rejection_is_final_and_surfaces_the_message_but_never_the_credential() {
+    let mut h = Harness::new();
+    h.credential = "wrong-credential".into();
+    h.open();
+    assert_eq!(h.client.state(), ConnState::AuthFailed);
+    let last = h.outputs.iter().rev().find_map(|o| match o { Output::State(s) => Some(s.clone()), _ => None }).unwrap();
+    assert_eq!(last.message.as_deref(), Some("Invalid API key"));
+    h.close(1000);
+    h.advance(120_000);
+    assert_eq!(h.client.state(), ConnState::AuthFailed, "no reconnect after a rejection");
+    assert_eq!(h.client.poll_timeout(), None);
+    let everything = format!("{:?}", h.outputs);
+    assert!(!everything.contains("wrong-credential"));
+}
+
+#[test]
+fn the_credential_and_user_token_never_reach_outputs() {
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"token":"*"}), &["TASK"]);
+    h.close(1006);
+    h.run_until(|h| h.client.state() == ConnState::Live);
+    assert!(!format!("{:?}", h.outputs).contains(KEY));
+}
+
+#[test]
+fn merged_subscriptions_send_the_or_and_replace_per_key() {
+    let mut h = Harness::new().live();
+    let a = h.subscribe(json!({"projectId":"p","source":"s"}), &["SUMMARY"]);
+    let _b = h.subscribe(json!({"projectId":"p","source":"s"}), &["FLOW"]);
+    assert_eq!(h.engine.keys.get("p.p.s"), Some(&(4 | 16)), "the server holds the OR");
+    let calls = h.monitor_calls();
+    assert_eq!(calls.last().unwrap()["arguments"]["types"], json!(["SUMMARY", "FLOW"]));
+    h.client.unsubscribe(a);
+    h.pump();
+    assert_eq!(h.engine.keys.get("p.p.s"), Some(&16), "the remaining bits replace the key's mask");
+}
+
+#[test]
+fn identical_subscriptions_are_ref_counted() {
+    let mut h = Harness::new().live();
+    let a = h.subscribe(json!({"token":"*"}), &["TASK"]);
+    let b = h.subscribe(json!({"token":"*"}), &["TASK"]);
+    let calls = h.monitor_calls().len();
+    h.client.unsubscribe(a);
+    h.pump();
+    assert_eq!(h.monitor_calls().len(), calls, "nothing sent while another identical sub remains");
+    h.client.unsubscribe(b);
+    h.pump();
+    assert!(h.engine.keys.is_empty(), "the last unsubscribe removes the key");
+}
+
+#[test]
+fn reconnect_resends_exactly_the_desired_set_and_reports_one_resync() {
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"token":"*"}), &["TASK", "DASHBOARD"]);
+    h.subscribe(json!({"projectId":"p","source":"s"}), &["SUMMARY"]);
+    h.subscribe(json!({"projectId":"p","source":"s"}), &["OUTPUT"]);
+    let gone = h.subscribe(json!({"projectId":"q","source":"*"}), &["FLOW"]);
+    h.client.unsubscribe(gone);
+    h.pump();
+    let desired = h.engine.keys.clone();
+    h.sent.clear();
+    h.close(1006);
+    assert_eq!(h.client.state(), ConnState::Backoff);
+    h.run_until(|h| h.client.state() == ConnState::Live);
+    assert_eq!(h.engine.keys, desired, "the fresh server holds exactly the desired set");
+    assert_eq!(h.monitor_calls().len(), 2, "one call per merged key, nothing else");
+    let resyncs: Vec<_> = h.diagnostics().into_iter().filter(|d| matches!(d, Diagnostic::Resync { .. })).cloned().collect();
+    assert_eq!(resyncs.len(), 1);
+    let Diagnostic::Resync { epoch, offline_ms, resubscribed, .. } = &resyncs[0] else { unreachable!() };
+    assert_eq!(*epoch, 2);
+    assert!(*offline_ms >= 250, "offline for at least the first backoff: {offline_ms}");
+    assert_eq!(resubscribed, &vec!["*".to_string(), "p.p.s".to_string()]);
+}
+
+#[test]
+fn backoff_delays_grow_with_jitter_and_stay_within_bounds() {
+    let mut h = Harness::with(ClientConfig {
+        backoff: BackoffConfig { min_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1_000), max_attempts: None },
+        rng_seed: 9,
+        ..ClientConfig::default()
+    });
+    let mut delays = vec![];
+    for _ in 0..8 {
+        h.close(1006);
+        let wake = h.client.poll_timeout().unwrap();
+        delays.push(wake.as_millis() - h.now.as_millis());
+        h.now = wake;
+        h.client.handle_timeout(wake);
+        h.pump();
+    }
+    for (i, d) in delays.iter().enumerate() {
+        let cap = (100u64 << i).min(1_000);
+        assert!((100..=cap).contains(d), "attempt {i}: {d} not in [100, {cap}]");
+    }
+    assert!(delays.iter().collect::<std::collections::BTreeSet<_>>().len() > 3, "jittered: {delays:?}");
+}
+
+#[test]
+fn requests_correlate_out_of_order_and_time_out() {
+    let mut h = Harness::new().live();
+    h.engine.answering = false;
+    let a = h.client.request("rrext_a", json!({}), Some(Duration::from_secs(5))).unwrap();
+    let b = h.client.request("rrext_b", json!({}), Some(Duration::from_secs(5))).unwrap();
+    let c = h.client.request("rrext_c", json!({}), Some(Duration::from_secs(1))).unwrap();
+    h.pump();
+    let reqs = std::mem::take(&mut h.engine.unanswered);
+    let (ra, rb) = (reqs[0].clone(), reqs[1].clone());
+    // b answers before a.
+    let fb = h.engine.respond(&rb, true, Some(json!({"who":"b"})), None);
+    let fa = h.engine.respond(&ra, false, None, Some("nope"));
+    h.push(fb);
+    h.push(fa);
+    h.advance(1_000);
+    let replies: BTreeMap<u32, Result<Option<String>, RequestError>> =
+        h.outputs.iter().filter_map(|o| match o { Output::Reply { id, result } => Some((*id, result.clone())), _ => None }).collect();
+    assert_eq!(replies[&b], Ok(Some(r#"{"who":"b"}"#.into())));
+    assert!(matches!(&replies[&a], Err(RequestError::Server { message, .. }) if message == "nope"));
+    assert_eq!(replies[&c], Err(RequestError::Timeout { timeout_ms: 1_000 }));
+}
+
+#[test]
+fn requests_made_while_offline_wait_for_live_and_in_flight_ones_fail_on_loss() {
+    let mut h = Harness::new();
+    let queued = h.client.request("rrext_x", json!({}), None).unwrap();
+    h.pump();
+    assert!(h.sent.is_empty(), "nothing is sent before live");
+    h.open();
+    assert!(h.sent.iter().any(|r| r["command"] == "rrext_x"));
+    assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id, result: Ok(_) } if *id == queued)));
+    h.engine.answering = false;
+    let lost = h.client.request("rrext_y", json!({}), None).unwrap();
+    h.pump();
+    h.close(1006);
+    assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id, result: Err(RequestError::ConnectionLost) } if *id == lost)));
+    assert!(matches!(h.client.request("auth", json!({}), None), Err(RequestError::Invalid { .. })));
+}
+
+#[test]
+fn seq_duplicates_are_dropped_holes_reported_and_order_kept() {
+    let mut h = Harness::new().live();
+    let sub = h.subscribe(json!({"token":"*"}), &["TASK"]);
+    let base = h.engine.seq;
+    let f1 = h.engine.event("apaevt_task", begin_body("p", "s", "aaaaaaaa.s"));
+    let f2 = h.engine.event("apaevt_task", begin_body("p", "s2", "bbbbbbbb.s2"));
+    let f3 = h.engine.event("apaevt_task", begin_body("p", "s3", "cccccccc.s3"));
+    let _lost = h.engine.event("apaevt_task", begin_body("p", "s4", "dddddddd.s4"));
+    let f5 = h.engine.event("apaevt_task", begin_body("p", "s5", "eeeeeeee.s5"));
+    h.push(f2.clone()); // arrives before f1: buffered
+    h.push(f1);
+    h.push(f2); // duplicate
+    h.push(f3);
+    h.push(f5); // hole at base+4
+    h.advance(200); // past the reorder window
+    let seqs: Vec<u64> = h.deliveries().into_iter().filter(|d| d.0 == sub).filter_map(|d| d.2).collect();
+    assert_eq!(seqs, vec![base + 1, base + 2, base + 3, base + 5]);
+    let diags = h.diagnostics();
+    assert!(diags.iter().any(|d| matches!(d, Diagnostic::Duplicate { seq, .. } if *seq == base + 2)));
+    assert!(diags.iter().any(|d| matches!(d, Diagnostic::Gap { first, last, .. } if *first == base + 4 && *last == base + 4)));
+    assert_eq!(h.client.stats().duplicates, 1);
+}
+
+#[test]
+fn events_route_only_to_matching_scopes() {
+    let mut h = Harness::new().live();
+    let all = h.subscribe(json!({"token":"*"}), &["SUMMARY", "OUTPUT"]);
+    let ps = h.subscribe(json!({"projectId":"p","source":"s"}), &["OUTPUT"]);
+    let proj = h.subscribe(json!({"projectId":"p","source":"*"}), &["SUMMARY"]);
+    let other = h.subscribe(json!({"projectId":"q","source":"s"}), &["OUTPUT", "SUMMARY"]);
+    let status = h.engine.event("apaevt_status_update", status_body("p", "s", "aaaaaaaa.s"));
+    h.push(status);
+    // `output` carries only the task id: routed through what the status taught.
+    let out = h.engine.event("output", json!({"category":"console","output":"hi\n","__id":"aaaaaaaa.s"}));
+    h.push(out);
+    let got: Vec<(u32, String)> = h.deliveries().into_iter().map(|(s, t, _)| (s, t)).collect();
+    assert!(got.contains(&(all, "taskStatus".into())) && got.contains(&(proj, "taskStatus".into())));
+    assert!(got.contains(&(all, "output".into())) && got.contains(&(ps, "output".into())));
+    assert!(!got.iter().any(|(s, _)| *s == other), "no event reaches a non-matching scope");
+    assert!(!got.contains(&(ps, "taskStatus".into())), "types are respected");
+}
+
+#[test]
+fn the_running_seed_is_filtered_per_subscription() {
+    let mut h = Harness::new().live();
+    let all = h.subscribe(json!({"token":"*"}), &["TASK"]);
+    let mine = h.subscribe(json!({"projectId":"p","source":"s"}), &["TASK"]);
+    let seed = h.engine.event("apaevt_task", json!({"action":"running","__id":"","tasks":[
+        {"id":"aaaaaaaa.s","name":"a","projectId":"p","source":"s"},
+        {"id":"bbbbbbbb.t","name":"b","projectId":"q","source":"t"}]}));
+    h.push(seed);
+    let tasks_for = |sub: u32| -> Vec<Value> {
+        h.outputs.iter().filter_map(|o| match o { Output::Deliver(d) if d.subscriptions == vec![sub] => Some(serde_json::to_value(d.event.as_ref()).unwrap()["tasks"].clone()), _ => None })
+            .flat_map(|t| t.as_array().unwrap().clone()).collect()
+    };
+    assert_eq!(tasks_for(all).len(), 2);
+    let mine = tasks_for(mine);
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["projectId"], "p");
+}
+
+#[test]
+fn a_silent_socket_is_detected_by_the_heartbeat() {
+    let mut h = Harness::new().live();
+    h.engine.answering = false; // half-open: the server stops answering
+    h.advance(20_000); // heartbeat interval: a ping goes out
+    assert!(h.engine.unanswered.iter().any(|r| r["command"] == "rrext_ping"));
+    assert_eq!(h.client.state(), ConnState::Live);
+    h.advance(10_000); // heartbeat timeout
+    assert_eq!(h.client.state(), ConnState::Backoff);
+    let reason = h.outputs.iter().rev().find_map(|o| match o { Output::State(s) => s.reason.clone(), _ => None });
+    assert_eq!(reason, Some(LossReason::HeartbeatTimeout));
+}
+
+#[test]
+fn task_removed_reasserts_the_deleted_project_subscription() {
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"token":"*"}), &["DASHBOARD"]);
+    h.subscribe(json!({"projectId":"p","source":"s"}), &["SUMMARY"]);
+    let status = h.engine.event("apaevt_status_update", status_body("p", "s", "aaaaaaaa.s"));
+    h.push(status);
+    h.engine.keys.remove("p.p.s"); // the server's cleanup deletes it silently
+    let removed = h.engine.event("apaevt_dashboard", json!({"action":"task_removed","taskId":"aaaaaaaa.s","timestamp":1.0,"__id":""}));
+    h.push(removed);
+    assert_eq!(h.engine.keys.get("p.p.s"), Some(&4), "re-asserted");
+    assert!(h.diagnostics().iter().any(|d| matches!(d, Diagnostic::Reasserted { key, .. } if key == "p.p.s")));
+}
+
+#[test]
+fn a_task_end_schedules_a_reassert_after_the_cleanup_delay() {
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"projectId":"p","source":"s"}), &["TASK"]);
+    let end = h.engine.event("apaevt_task", json!({"action":"end","name":"n","projectId":"p","source":"s","__id":"aaaaaaaa.s"}));
+    h.push(end);
+    h.engine.keys.clear(); // deleted without any notice (no DASHBOARD subscription)
+    h.engine.answering = true;
+    h.run_until(|h| h.engine.keys.contains_key("p.p.s"));
+    assert!(h.now.as_millis() >= 1_000 + 370_000);
+}
+
+#[test]
+fn token_subscriptions_merge_with_project_ones_once_the_token_is_known() {
+    let mut h = Harness::new().live();
+    let token = "tk_bee3a8ea46c24f6e1ac107ba9e8b63a8";
+    h.engine.tokens.insert(token.into(), "p.p.chat".into());
+    h.subscribe(json!({"token": token}), &["SUMMARY"]);
+    h.subscribe(json!({"projectId":"p","source":"chat"}), &["FLOW"]);
+    // Execute teaches the SDK which project key the token is.
+    let id = h.client.request("execute", json!({"pipeline":{}}), None).unwrap();
+    h.engine.answering = false;
+    h.pump();
+    let req = h.engine.unanswered.pop().unwrap();
+    let body = json!({"id":"bee3a8ea.chat","token":token,"publicToken":"pk_x","projectId":"p","source":"chat","provider":"chat"});
+    h.engine.answering = true;
+    let resp = h.engine.respond(&req, true, Some(body), None);
+    h.push(resp);
+    assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id: i, result: Ok(_) } if *i == id)));
+    assert_eq!(h.engine.keys.get("p.p.chat"), Some(&(4 | 16)), "one server key with the OR of both");
+}
+
+#[test]
+fn oversized_and_undecodable_frames_are_reported_and_later_events_still_arrive() {
+    let mut h = Harness::with(ClientConfig { max_frame_bytes: 1_000, rng_seed: 1, ..ClientConfig::default() });
+    h.open();
+    let sub = h.subscribe(json!({"token":"*"}), &["TASK"]);
+    h.push("x".repeat(2_000));
+    h.push("{not json".into());
+    let bad = h.engine.event("apaevt_task", json!({"action":"begin","name":5}));
+    h.push(bad);
+    let good = h.engine.event("apaevt_task", begin_body("p", "s", "aaaaaaaa.s"));
+    h.push(good);
+    let kinds: Vec<&str> = h.diagnostics().iter().map(|d| match d {
+        Diagnostic::OversizedFrame { .. } => "oversized",
+        Diagnostic::DecodeError { .. } => "decode",
+        _ => "other",
+    }).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "oversized").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "decode").count(), 2);
+    assert!(h.deliveries().iter().any(|(s, t, _)| *s == sub && t == "task"));
+    assert_eq!(h.client.state(), ConnState::Live);
+}
+
+#[test]
+fn frames_from_an_old_socket_are_ignored() {
+    let mut h = Harness::new().live();
+    let sub = h.subscribe(json!({"token":"*"}), &["TASK"]);
+    let old_epoch = h.epoch;
+    h.close(1006);
+    h.run_until(|h| h.client.state() == ConnState::Live);
+    let stale = h.engine.event("apaevt_task", begin_body("p", "s", "aaaaaaaa.s"));
+    h.client.handle_frame(h.now, old_epoch, stale.as_bytes());
+    h.client.handle_close(h.now, old_epoch, 1006, "late close of the old socket");
+    h.pump();
+    assert_eq!(h.client.state(), ConnState::Live);
+    assert!(!h.deliveries().iter().any(|(s, _, _)| *s == sub));
+}
+
+#[test]
+fn close_fails_pending_requests_and_stops_everything() {
+    let mut h = Harness::new().live();
+    h.engine.answering = false;
+    let id = h.client.request("rrext_x", json!({}), None).unwrap();
+    h.pump();
+    h.client.close();
+    h.pump();
+    assert_eq!(h.client.state(), ConnState::Closed);
+    assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id: i, result: Err(RequestError::Closed) } if *i == id)));
+    assert_eq!(h.client.poll_timeout(), None, "no timer left");
+    assert!(matches!(h.client.request("rrext_x", json!({}), None), Err(RequestError::Closed)));
+}
+
+/// One step of a random fault schedule.
+#[derive(Debug, Clone)]
+enum Step {
+    Event { source: u8 },
+    Duplicate,
+    Drop,
+    Close,
+    Silence(u32),
+    Subscribe { project: u8, types: u8 },
+    Unsubscribe(u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0u8..3).prop_map(|source| Step::Event { source }),
+        1 => Just(Step::Duplicate),
+        1 => Just(Step::Drop),
+        1 => Just(Step::Close),
+        1 => (1u32..40_000).prop_map(Step::Silence),
+        2 => (0u8..3, 1u8..=255).prop_map(|(project, types)| Step::Subscribe { project, types }),
+        1 => (0u8..8).prop_map(Step::Unsubscribe),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Under random events, duplicates, drops, closes, silences and subscription changes:
+    /// per epoch, deliveries are in strictly increasing seq order with no repeats; every
+    /// live event either reached each matching subscription or lies in a reported gap; and
+    /// once live again, the server holds exactly the desired set.
+    #[test]
+    fn invariants_hold_under_random_fault_schedules(steps in proptest::collection::vec(step(), 1..60)) {
+        let mut h = Harness::new().live();
+        let mut subs: Vec<u32> = vec![h.subscribe(json!({"token":"*"}), &["TASK"])];
+        let mut last_frame: Option<String> = None;
+        for s in steps {
+            match s {
+                Step::Event { source } => {
+                    let f = h.engine.event("apaevt_task", begin_body("p0", &format!("s{source}"), &format!("aaaaaaa{source}.s{source}")));
+                    last_frame = Some(f.clone());
+                    if h.client.state() == ConnState::Live { h.push(f); }
+                }
+                Step::Duplicate => if let Some(f) = last_frame.clone() { if h.client.state() == ConnState::Live { h.push(f); } },
+                Step::Drop => { let _ = h.engine.event("apaevt_task", begin_body("p0", "s0", "aaaaaaa0.s0")); }
+                Step::Close => if h.client.state().has_socket() { h.close(1006); },
+                Step::Silence(ms) => h.advance(u64::from(ms)),
+                Step::Subscribe { project, types } => {
+                    let spec: ScopeSpec = serde_json::from_value(json!({"projectId": format!("p{project}"), "source":"*"})).unwrap();
+                    subs.push(h.client.subscribe(Scope::try_from(spec).unwrap(), MonitorTypes::from_bits_retain(types)));
+                    h.pump();
+                }
+                Step::Unsubscribe(i) => if let Some(id) = subs.get(usize::from(i)).copied() { h.client.unsubscribe(id); h.pump(); },
+            }
+            if !h.socket_open && h.client.state() == ConnState::Connecting { h.open(); }
+        }
+        h.engine.answering = true;
+        h.run_until(|h| h.client.state() == ConnState::Live);
+        h.advance(1_000);
+
+        // Order and uniqueness per (epoch, subscription).
+        let mut seen: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+        for o in &h.outputs {
+            if let Output::Deliver(d) = o {
+                if let Some(seq) = d.event.seq {
+                    for s in &d.subscriptions {
+                        let last = seen.insert((d.event.epoch, *s), seq);
+                        prop_assert!(last.is_none_or(|l| l < seq), "epoch {} sub {} seq {} after {:?}", d.event.epoch, s, seq, last);
+                    }
+                }
+            }
+        }
+        // The server's registry equals the desired set.
+        let held: BTreeMap<String, u8> = h.client.held_subscriptions().into_iter().map(|(k, t)| (k, t.bits())).collect();
+        prop_assert_eq!(&h.engine.keys, &held);
+    }
+}
