@@ -1,1 +1,95 @@
+//! `runwatch-sim`: a RocketRide engine simulator with fault injection.
+//!
+//! It speaks the observability subset of the engine's WebSocket/DAP protocol as
+//! `shared/protocols/rocketride.md` describes it (Errata first), runs scripted
+//! pipelines, and injects faults on command. Tests start it in-process with [`start`];
+//! the binary wraps the same function.
+//!
+//! Module map:
+//! - wire: [`json`] (ordered JSON text), [`dap`] (envelope), [`server`] (HTTP + upgrade),
+//!   [`conn`] (per-socket reader/writer), [`dispatch`] (command table);
+//! - protocol: [`auth`], [`monitor`] + [`registry`] (subscriptions), [`tasks`],
+//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`replay`] (newer-server `logSeq`);
+//! - simulation: [`pipeline`] (task lifecycle runner), [`script`] (activity),
+//!   [`scenario`] (demo/load), [`lifecycle`] (cleanup, reset), [`clock`];
+//! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`].
 
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod conn;
+pub mod control;
+pub mod dap;
+pub mod dashboard;
+pub mod dispatch;
+pub mod faults;
+pub mod hub;
+pub mod inject;
+pub mod json;
+pub mod lifecycle;
+pub mod monitor;
+pub mod pipeline;
+pub mod registry;
+pub mod replay;
+pub mod scenario;
+pub mod script;
+pub mod sendlog;
+pub mod server;
+pub mod status;
+pub mod tasks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::{Cli, Config, Scenario};
+pub use hub::Hub;
+
+/// A running simulator.
+pub struct Handle {
+    /// The bound address (resolves `--port 0`).
+    pub addr: SocketAddr,
+    /// The shared state, for in-process inspection.
+    pub hub: Arc<Hub>,
+}
+
+impl Handle {
+    /// `ws://<addr>/task/service`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/task/service", self.addr)
+    }
+
+    /// `http://<addr>` (the control API lives under `/_sim/`).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops background loops, closes every connection and stops accepting.
+    pub fn shutdown(&self) {
+        self.hub.shut_down();
+    }
+}
+
+/// Binds, applies start-up faults, starts the scenario and the cleanup scan, and serves
+/// in the background on the current tokio runtime.
+pub async fn start(config: Config) -> std::io::Result<Handle> {
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
+    let addr = listener.local_addr()?;
+    let faults = config.faults.clone();
+    let hub = Hub::new(config)?;
+    for spec in &faults {
+        inject::apply(&hub, spec).map_err(std::io::Error::other)?;
+    }
+    lifecycle::spawn_cleanup(hub.clone());
+    scenario::spawn(hub.clone(), 0);
+    let app = server::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut shutdown = hub.shutdown_signal();
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!("server stopped: {e}");
+        }
+    });
+    Ok(Handle { addr, hub })
+}
