@@ -42,6 +42,17 @@ else
   $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# Node.js and npm come with the machine. Vite 8 needs Node >= 20.19, and installs with npm 11
+# (with npm 10 its install was seen failing here).
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "[setup] Node.js >= 20.19 is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+npm_major=$(npm --version 2>/dev/null | cut -d. -f1)
+if [ "${npm_major:-0}" -lt 11 ]; then
+  step "warning: npm $(npm --version 2>/dev/null) found; npm 11 is known to work (try: npm install -g npm@11)"
+fi
+
 # npm packages: reinstall only when package-lock.json changed since the last install.
 if [ -f package-lock.json ]; then
   stamp=node_modules/.runwatch-lock-stamp

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use super::dispatch::{to_js, Decoder, Dispatch, Kind};
 use super::errors::usage_error;
-use super::options::ClientOptions;
+use super::options::{check_option_names, ClientOptions};
 use super::shell::{now, Shell};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::client::Client;
@@ -61,6 +61,7 @@ impl RocketRideClient {
     /// without `allowInsecure`, or a credential in the URL.
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<RocketRideClient, JsValue> {
+        check_option_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
         let options: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
         let url = url::normalize(&options.url, options.allow_insecure.unwrap_or(false))
             .map_err(|e| usage_error("invalidUrl", &e.to_string()))?;

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use tsify::Tsify;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::backoff::BackoffConfig;
 use crate::core::time::Duration;
@@ -81,6 +81,34 @@ pub struct ClientOptions {
     /// this, with an `overflow` diagnostic (default 10000).
     #[tsify(optional)]
     pub max_batch_events: Option<u32>,
+}
+
+/// Every option name. serde-wasm-bindgen reads only the fields a struct names, so
+/// `deny_unknown_fields` alone never sees a typo; [`check_option_names`] does.
+const OPTION_NAMES: &[&str] = &[
+    "url", "auth", "allowInsecure", "clientName", "batch", "reconnect", "heartbeatIntervalMs", "heartbeatTimeoutMs",
+    "connectTimeoutMs", "requestTimeoutMs", "reorderWindowMs", "maxFrameBytes", "maxBatchEvents",
+];
+const RECONNECT_NAMES: &[&str] = &["minDelayMs", "maxDelayMs", "maxAttempts"];
+
+/// Refuses option names runwatch does not know (a typo would otherwise silently mean "default").
+pub(crate) fn check_option_names(options: &JsValue) -> Result<(), String> {
+    unknown_key(options, OPTION_NAMES)?;
+    let reconnect = js_sys::Reflect::get(options, &"reconnect".into()).unwrap_or(JsValue::UNDEFINED);
+    if reconnect.is_object() {
+        unknown_key(&reconnect, RECONNECT_NAMES)?;
+    }
+    Ok(())
+}
+
+fn unknown_key(object: &JsValue, known: &[&str]) -> Result<(), String> {
+    let Some(object) = object.dyn_ref::<js_sys::Object>() else { return Err("options must be an object".into()) };
+    for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
+        if !known.contains(&key.as_str()) {
+            return Err(format!("unknown option `{key}`; expected one of {}", known.join(", ")));
+        }
+    }
+    Ok(())
 }
 
 impl ClientOptions {

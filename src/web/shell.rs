@@ -43,7 +43,15 @@ impl Shell {
             listeners: RefCell::new(Vec::new()),
         });
         shell.listen();
-        shell.drive();
+        // Start on the next microtask, so listeners and subscriptions registered right
+        // after `new RocketRideClient(...)` see the first state change and join the first
+        // subscribe round.
+        let weak = Rc::downgrade(&shell);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(shell) = weak.upgrade() {
+                shell.drive();
+            }
+        });
         shell
     }
 

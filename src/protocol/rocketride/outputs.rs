@@ -18,16 +18,25 @@ use crate::core::lifecycle::{ConnState, LossReason};
 ///
 /// `epoch` numbers the connection; `seq` is the server's frame number on it (absent for
 /// events the SDK synthesised from a command result while re-seeding after a reconnect).
-#[derive(Clone, Debug, PartialEq, Serialize, Tsify)]
+///
+/// Its TypeScript type is declared below rather than derived: tsify renders a flattened
+/// union as `interface Delivered extends RocketRideEvent`, which TypeScript rejects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivered {
     pub epoch: u32,
-    #[tsify(optional)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
     #[serde(flatten)]
     pub event: RocketRideEvent,
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+const DELIVERED_TS: &'static str = r#"
+/** An event as delivered: `switch (ev.type)` narrows it. `epoch` numbers the connection;
+ * `seq` is the server's frame number on it (absent for events re-seeded from a command). */
+export type Delivered = RocketRideEvent & { epoch: number; seq?: number };
+"#;
 
 /// One event and the subscriptions it goes to, in ascending id order.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# THE demo command (README): `bash scripts/demo.sh`.
+#   1. scripts/setup.sh and scripts/build-pkg.sh (the npm package in pkg/dist)
+#   2. builds and starts the simulator: runwatch-sim --scenario demo --port 5565
+#   3. serves the repository root on http://127.0.0.1:8080/ (tests/support/server.mjs), so the
+#      demo page www/index.html can import /pkg/index.js
+#   4. prints the URLs and runs until Ctrl-C, then stops both.
+# Ports: RUNWATCH_SIM_PORT (default 5565), RUNWATCH_HTTP_PORT (default 8080).
+# Logs: target/demo-logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNWATCH_SCRIPT=demo
+source scripts/lib.sh
+
+SIM_PORT=${RUNWATCH_SIM_PORT:-5565}
+HTTP_PORT=${RUNWATCH_HTTP_PORT:-8080}
+
+bash scripts/setup.sh
+bash scripts/build-pkg.sh
+step "cargo build -p runwatch-sim"
+cargo build -p runwatch-sim
+sim_bin="$(target_dir)/debug/runwatch-sim"
+[ -f www/index.html ] || step "warning: www/index.html does not exist yet; the page will 404"
+
+logs="$(target_dir)/demo-logs"
+mkdir -p "$logs"
+sim_pid=""; http_pid=""
+stop() {
+  trap - EXIT INT TERM
+  step "stopping"
+  for pid in $http_pid $sim_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $http_pid $sim_pid; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+step "starting runwatch-sim --scenario demo --port $SIM_PORT (log: $logs/sim.log)"
+"$sim_bin" --scenario demo --port "$SIM_PORT" >"$logs/sim.log" 2>&1 &
+sim_pid=$!
+for _ in $(seq 100); do
+  grep -q 'runwatch-sim listening on' "$logs/sim.log" 2>/dev/null && break
+  kill -0 "$sim_pid" 2>/dev/null || { tail -n 20 "$logs/sim.log" >&2; die "runwatch-sim exited (port $SIM_PORT busy? set RUNWATCH_SIM_PORT)"; }
+  sleep 0.2
+done
+grep -q 'runwatch-sim listening on' "$logs/sim.log" || die "runwatch-sim did not start within 20 s; see $logs/sim.log"
+
+step "serving the repository root on port $HTTP_PORT (log: $logs/http.log)"
+node tests/support/server.mjs --root . --port "$HTTP_PORT" >"$logs/http.log" 2>&1 &
+http_pid=$!
+for _ in $(seq 50); do
+  grep -q 'static server on' "$logs/http.log" 2>/dev/null && break
+  kill -0 "$http_pid" 2>/dev/null || { cat "$logs/http.log" >&2; die "static server exited (port $HTTP_PORT busy? set RUNWATCH_HTTP_PORT)"; }
+  sleep 0.1
+done
+
+engine=$(sed -n 's/.*runwatch-sim listening on \(ws:[^ ]*\).*/\1/p' "$logs/sim.log" | head -n1)
+cat <<EOF
+
+  demo page:  http://127.0.0.1:$HTTP_PORT/www/
+  engine:     $engine   (control API: http://127.0.0.1:$SIM_PORT/_sim/)
+  package:    http://127.0.0.1:$HTTP_PORT/pkg/index.js
+
+  Ctrl-C stops both.
+EOF
+# Returns when either process exits (Ctrl-C reaches both); the EXIT trap stops the other.
+rc=0
+wait -n "$sim_pid" "$http_pid" || rc=$?
+step "demo stopped (exit status $rc); logs: $logs/"
+exit "$rc"

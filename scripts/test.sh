@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# THE test command (README, .ci/run): `bash scripts/test.sh`. From a fresh clone it installs
+# what is missing and runs every test layer:
+#   1. scripts/setup.sh                 tools: wasm32 target, wasm-bindgen-cli, Chromium, npm ci
+#   2. sans-IO guard                    src/core and src/protocol use no web-sys/js-sys/gloo,
+#                                       host clock or Math.random (comment lines ignored)
+#   3. cargo test --workspace           native unit, property and integration tests (incl. sim/)
+#   4. wasm-bindgen-test                the crate's wasm32 tests in headless Chromium via
+#                                       chromedriver; "skip" until Cargo.toml has the dev-dep
+#   5. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug)
+#   6. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
+#   7. node --test                      every tests/**/*.test.mjs, one file at a time, spec
+#                                       reporter: harness, typings (tsc), npm pack + Vite,
+#                                       browser and end-to-end tests
+# Steps 2–7 all run even when one fails, so one run shows every failure; the summary at the end
+# lists each step (ok / skip / FAIL), and the exit status is non-zero if any step failed.
+# Extra arguments are passed to `node --test` (e.g. --test-name-pattern=auth).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNWATCH_SCRIPT=test
+source scripts/lib.sh
+
+results=()
+failed=0
+SKIP=99 # a step function returns this when it has nothing to run yet; the summary says so
+run_step() { # run_step <name> <command...>
+  local name=$1; shift
+  local t0=$SECONDS rc=0
+  step "── $name"
+  if "$@"; then rc=0; else rc=$?; fi
+  local took=$((SECONDS - t0))
+  case $rc in
+    0) results+=("$(printf 'ok    %4ss  %s' "$took" "$name")") ;;
+    "$SKIP") results+=("$(printf 'skip  %4ss  %s' "$took" "$name")") ;;
+    *) results+=("$(printf 'FAIL  %4ss  %s' "$took" "$name")"); failed=1 ;;
+  esac
+}
+
+summary() {
+  printf '\n\033[1m[test] summary\033[0m\n'
+  for r in "${results[@]}"; do printf '  %s\n' "$r"; done
+  if [ "$failed" = 0 ]; then printf '\033[1;32mall steps passed\033[0m (%ss)\n' "$SECONDS"
+  else printf '\033[1;31msome steps failed\033[0m (%ss)\n' "$SECONDS"; fi
+}
+trap summary EXIT
+
+# Setup failing means nothing else can run: stop here.
+run_step "setup (scripts/setup.sh)" bash scripts/setup.sh
+[ "$failed" = 0 ] || exit 1
+
+sans_io_guard() {
+  # The core and the protocol decoders must stay testable natively (DESIGN.md "The core is
+  # sans-IO"): no browser bindings, no host clock, no host randomness.
+  local hits
+  hits=$(grep -rnE '\b(web_sys|js_sys|gloo_[a-z]+|wasm_bindgen_futures)::|Math\.random|Date::now|Instant::now|SystemTime::now' \
+    src/core src/protocol 2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
+  if [ -n "$hits" ]; then
+    printf 'src/core or src/protocol reaches for IO, a clock or randomness:\n%s\n' "$hits" >&2
+    return 1
+  fi
+}
+run_step "sans-IO guard (src/core, src/protocol)" sans_io_guard
+run_step "cargo test --workspace" cargo test --workspace
+
+wasm_browser_tests() {
+  # The web shell's own tests (wasm-bindgen-test) in headless Chromium through chromedriver.
+  # Runs once the crate has the dev-dependency; until then the summary says "skipped".
+  if ! grep -qE '^wasm-bindgen-test *=' Cargo.toml; then
+    echo "skip: Cargo.toml has no wasm-bindgen-test dev-dependency yet"
+    return "$SKIP"
+  fi
+  local caps
+  mkdir -p "$(target_dir)"
+  caps="$(cd "$(target_dir)" && pwd)/webdriver.json"
+  # The runner adds headless, no-sandbox and disable-dev-shm-usage itself; these are the other flags Chromium
+  # needs on these machines (tests/support/browser.mjs has the same list).
+  cat >"$caps" <<'JSON'
+{ "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": ["--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync" ] } }
+JSON
+  CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$caps" WASM_BINDGEN_USE_BROWSER=1 \
+    WASM_BINDGEN_TEST_TIMEOUT=120 \
+    cargo test --target wasm32-unknown-unknown -p runwatch ${RUNWATCH_WASM_TEST_ARGS:-}
+}
+run_step "wasm-bindgen-test in headless Chromium" wasm_browser_tests
+run_step "cargo build -p runwatch-sim" cargo build -p runwatch-sim
+run_step "build npm package (scripts/build-pkg.sh)" bash scripts/build-pkg.sh
+
+js_tests() {
+  local files
+  mapfile -t files < <(find tests -name '*.test.mjs' -not -path '*/node_modules/*' | sort)
+  [ "${#files[@]}" -gt 0 ] || { echo "no tests/**/*.test.mjs found" >&2; return 1; }
+  printf '  %s\n' "${files[@]}"
+  # One file at a time: browser tests share two cores with Chromium and the simulator.
+  # A test that hangs fails after 5 minutes instead of stalling the run.
+  node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@" "${files[@]}"
+}
+run_step "JavaScript tests (node --test tests/**/*.test.mjs)" js_tests "$@"
+
+[ "$failed" = 0 ]

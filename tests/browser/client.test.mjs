@@ -1,0 +1,248 @@
+// The SDK through the real path: the built npm package in headless Chromium, a real browser
+// WebSocket, and the runwatch-sim process as the engine. Each test drives the page with
+// `page.evaluate` and checks what the app's callbacks saw.
+import { test, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, BLANK_PAGE } from "../support/server.mjs";
+import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
+import { startSim } from "../support/sim.mjs";
+
+const KEY = "sim-key";
+let server, browser, sim, page;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  sim = await startSim({ args: ["--api-key", KEY] });
+});
+
+after(async () => {
+  await sim?.stop();
+  await browser?.close();
+  await server?.close();
+});
+
+afterEach(async () => {
+  if (page) {
+    await page.evaluate(() => window.rw?.client?.close()).catch(() => {});
+    await page.close();
+    page = undefined;
+  }
+});
+
+/** A page with the package loaded and a client recording everything into `window.rw`. */
+async function openClient(options = {}, asyncAuth = undefined) {
+  page = await browser.newPage();
+  await page.goto(new URL(BLANK_PAGE, server.url).href);
+  await page.evaluate(
+    async ({ url, options, asyncAuth }) => {
+      const { default: init, RocketRideClient } = await import("runwatch");
+      await init();
+      const rw = (window.rw = { states: [], diags: [], subs: {} });
+      // Functions cannot cross page.evaluate: `asyncAuth` becomes an async credential callback.
+      const auth = asyncAuth === undefined ? "sim-key" : () => Promise.resolve(asyncAuth);
+      rw.client = new RocketRideClient({ url, auth, reconnect: { minDelayMs: 50, maxDelayMs: 500 }, ...options });
+      rw.client.onState((s) => rw.states.push(s));
+      rw.client.onDiagnostic((d) => rw.diags.push(d));
+      rw.subscribe = (name, scope, types, { throwEvery = 0 } = {}) => {
+        const log = (rw.subs[name] = { batches: 0, events: [] });
+        let calls = 0;
+        rw.client.subscribe(scope, types, (events) => {
+          log.batches += 1;
+          log.events.push(...events);
+          if (throwEvery && ++calls % throwEvery === 0) throw new Error(`boom from ${name}`);
+        });
+      };
+    },
+    { url: sim.url, options, asyncAuth },
+  );
+  return page;
+}
+
+const waitLive = (p) => p.waitForFunction(() => window.rw.client.state === "live");
+
+async function execute(projectId, source, extra = {}) {
+  return sim.control("_sim/execute", { projectId, source, name: `${source} run`, pipelineTraceLevel: "summary", ...extra });
+}
+
+test("authenticates, subscribes and receives typed events in seq order", async () => {
+  const p = await openClient();
+  await p.evaluate(() => window.rw.subscribe("all", { token: "*" }, ["TASK", "SUMMARY", "FLOW", "OUTPUT"]));
+  await waitLive(p);
+  await execute("proj-typed", "chat_1");
+  await p.waitForFunction(() => {
+    const types = new Set(window.rw.subs.all.events.map((e) => e.type));
+    return ["task", "taskStatus", "flow", "output"].every((t) => types.has(t));
+  });
+  const events = await p.evaluate(() => window.rw.subs.all.events);
+  const begin = events.find((e) => e.type === "task" && e.action === "begin");
+  assert.equal(begin.projectId, "proj-typed");
+  assert.match(begin.taskId, /^[0-9a-f]{8}\.chat_1$/);
+  const status = events.find((e) => e.type === "taskStatus");
+  assert.equal(typeof status.status.completedCount, "number");
+  assert.ok(["starting", "initializing", "running", "stopping", "completed", "cancelled"].includes(status.status.state));
+  const seqs = events.filter((e) => e.seq !== undefined).map((e) => e.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "events arrive in seq order");
+  assert.equal(new Set(seqs).size, seqs.length, "no event is delivered twice");
+  assert.ok(events.every((e) => e.epoch === 1));
+  const states = await p.evaluate(() => window.rw.states.map((s) => s.newState));
+  assert.deepEqual(states.slice(0, 4), ["connecting", "authenticating", "subscribing", "live"]);
+  assertNoPageErrors(p);
+});
+
+test("a scoped subscription gets only its project's events", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    window.rw.subscribe("mine", { projectId: "proj-a", source: "*" }, ["TASK"]);
+    window.rw.subscribe("all", { token: "*" }, ["TASK"]);
+  });
+  await waitLive(p);
+  await execute("proj-b", "src_b");
+  await execute("proj-a", "src_a");
+  await p.waitForFunction(() => window.rw.subs.mine.events.some((e) => e.action === "begin"));
+  await p.waitForFunction(() => window.rw.subs.all.events.some((e) => e.action === "begin" && e.projectId === "proj-b"));
+  const mine = await p.evaluate(() => window.rw.subs.mine.events);
+  for (const e of mine) {
+    if (e.action === "running") assert.ok(e.tasks.every((t) => t.projectId === "proj-a"), "the running seed is filtered to the scope");
+    else assert.equal(e.projectId, "proj-a");
+  }
+  assertNoPageErrors(p);
+});
+
+test("an unknown type name or a bare string throws instead of unsubscribing", async () => {
+  const p = await openClient();
+  const errors = await p.evaluate(() => {
+    const attempt = (types) => {
+      try {
+        window.rw.client.subscribe({ token: "*" }, types, () => {});
+        return null;
+      } catch (e) {
+        return { name: e.name, code: e.code, message: e.message };
+      }
+    };
+    return [attempt(["apaevt_status_upload"]), attempt("SUMMARY"), attempt(256), attempt(["summary"])];
+  });
+  assert.equal(errors[0].code, "invalidTypes");
+  assert.match(errors[0].message, /apaevt_status_upload/);
+  assert.equal(errors[1].code, "invalidTypes");
+  assert.equal(errors[2].code, "invalidTypes");
+  assert.equal(errors[3], null, "lower-case names are fine");
+});
+
+test("plain ws:// to a remote host and credentials in the URL are refused", async () => {
+  page = await browser.newPage();
+  await page.goto(new URL(BLANK_PAGE, server.url).href);
+  const codes = await page.evaluate(async () => {
+    const { default: init, RocketRideClient } = await import("runwatch");
+    await init();
+    const attempt = (opts) => {
+      try {
+        new RocketRideClient({ auth: "k", ...opts }).close();
+        return "ok";
+      } catch (e) {
+        return `${e.code}: ${e.message}`;
+      }
+    };
+    return [
+      attempt({ url: "ws://192.0.2.1:5565" }),
+      attempt({ url: "wss://user:hunter2@192.0.2.1:5565" }),
+      attempt({ url: "ws://127.0.0.1:1", urlTypo: true }),
+    ];
+  });
+  assert.match(codes[0], /^invalidUrl: .*allowInsecure/);
+  assert.match(codes[1], /^invalidUrl/);
+  assert.doesNotMatch(codes[1], /hunter2/);
+  assert.match(codes[2], /^invalidOptions: .*urlTypo/);
+});
+
+test("a rejected credential stops reconnecting and surfaces the server's message", async () => {
+  const p = await openClient({}, "wrong-key");
+  await p.waitForFunction(() => window.rw.client.state === "authFailed");
+  const last = await p.evaluate(() => window.rw.states.at(-1));
+  assert.equal(last.message, "Invalid API key");
+  await new Promise((r) => setTimeout(r, 400));
+  const after = await p.evaluate(() => ({ state: window.rw.client.state, n: window.rw.states.length, stats: window.rw.client.stats() }));
+  assert.equal(after.state, "authFailed");
+  assert.equal(after.stats.reconnects, 0, "no reconnect after an auth rejection");
+  const everything = JSON.stringify(await p.evaluate(() => ({ s: window.rw.states, d: window.rw.diags })));
+  assert.doesNotMatch(everything, /wrong-key/, "the credential never appears in states or diagnostics");
+});
+
+test("a throwing callback is reported and does not stop delivery", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    window.rw.subscribe("thrower", { token: "*" }, ["TASK", "SUMMARY"], { throwEvery: 1 });
+    window.rw.subscribe("calm", { token: "*" }, ["TASK", "SUMMARY"]);
+  });
+  await waitLive(p);
+  await execute("proj-throw", "src_t");
+  await p.waitForFunction(() => window.rw.subs.thrower.batches >= 3 && window.rw.subs.calm.events.some((e) => e.type === "taskStatus"));
+  const diags = await p.evaluate(() => window.rw.diags.filter((d) => d.kind === "callbackError"));
+  assert.ok(diags.length >= 3);
+  assert.match(diags[0].message, /boom from thrower/);
+  assert.equal(await p.evaluate(() => window.rw.client.state), "live");
+});
+
+test("after the server dies and restarts, the client reconnects, resubscribes and reports resync", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    window.rw.subscribe("all", { token: "*" }, ["TASK", "DASHBOARD"]);
+    window.rw.subscribe("proj", { projectId: "proj-r", source: "src_r" }, ["SUMMARY", "OUTPUT"]);
+    window.rw.subscribe("proj2", { projectId: "proj-r", source: "src_r" }, ["FLOW"]);
+  });
+  await waitLive(p);
+  await sim.restart({ signal: "SIGKILL" });
+  await p.waitForFunction(() => window.rw.diags.some((d) => d.kind === "resync"));
+  await waitLive(p);
+  const resync = await p.evaluate(() => window.rw.diags.find((d) => d.kind === "resync"));
+  assert.ok(resync.epoch >= 2, "a later connection (the first retry may hit the restarting server)");
+  assert.ok(resync.offlineMs >= 0);
+  assert.deepEqual([...resync.resubscribed].sort(), ["*", "p.proj-r.src_r"]);
+  // The server's real registry equals the desired set, with the merged bitmask.
+  const conns = await sim.control("_sim/connections");
+  const mine = conns.filter((c) => c.authenticated && c.monitors.length > 0);
+  assert.equal(mine.length, 1);
+  const monitors = Object.fromEntries(mine[0].monitors.map((m) => [m.key, m.mask]));
+  assert.deepEqual(monitors, { "*": 32 | 128, "p.proj-r.src_r": 4 | 8 | 16 });
+  const states = await p.evaluate(() => window.rw.states.map((s) => s.newState));
+  assert.ok(states.includes("backoff"));
+  // Events flow again on the new connection.
+  await execute("proj-r", "src_r");
+  await p.waitForFunction(() => window.rw.subs.proj.events.some((e) => e.epoch === 2 && e.type === "output"));
+  assertNoPageErrors(p);
+});
+
+test("close() removes every timer and closes the socket", async () => {
+  page = await browser.newPage();
+  await page.goto(new URL(BLANK_PAGE, server.url).href);
+  const result = await page.evaluate(async (url) => {
+    // Count live timers: wrap the globals before the SDK starts using them.
+    const live = new Set();
+    const { setTimeout: st, clearTimeout: ct } = globalThis;
+    globalThis.setTimeout = (fn, ms, ...a) => {
+      const id = st(() => { live.delete(id); fn(...a); }, ms);
+      live.add(id);
+      return id;
+    };
+    globalThis.clearTimeout = (id) => { live.delete(id); ct(id); };
+    const sockets = [];
+    const WS = globalThis.WebSocket;
+    globalThis.WebSocket = class extends WS {
+      constructor(...args) { super(...args); sockets.push(this); }
+    };
+    const { default: init, RocketRideClient } = await import("runwatch");
+    await init();
+    const client = new RocketRideClient({ url, auth: "sim-key" });
+    client.subscribe({ token: "*" }, ["TASK"], () => {});
+    const t0 = performance.now();
+    while (client.state !== "live" && performance.now() - t0 < 10000) await new Promise((r) => st(r, 20));
+    const timersWhileLive = live.size;
+    client.close();
+    await new Promise((r) => st(r, 100));
+    return { timersWhileLive, timersAfterClose: live.size, state: client.state, socketStates: sockets.map((s) => s.readyState) };
+  }, sim.url);
+  assert.ok(result.timersWhileLive >= 1, "the heartbeat timer runs while live");
+  assert.equal(result.timersAfterClose, 0);
+  assert.equal(result.state, "closed");
+  assert.ok(result.socketStates.every((s) => s === 2 || s === 3), `sockets closing or closed: ${result.socketStates}`);
+});

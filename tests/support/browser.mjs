@@ -1,0 +1,88 @@
+// Launch Debian's headless Chromium through playwright-core (never a downloaded browser).
+//
+//   const b = await launchBrowser();
+//   const page = await b.newPage();          // a fresh, isolated browser context per page
+//   await page.goto(url);
+//   ...
+//   assertNoPageErrors(page);                // no uncaught exception, no console.error
+//   await b.close();
+//
+// Every page records what it printed: `page.consoleMessages` ({type, text, location}) and
+// `page.pageErrors` (uncaught exceptions and unhandled rejections, as Errors). A test reads
+// them or calls `assertNoPageErrors(page)`.
+//
+// Flags: the set known to work on these machines (see .library env notes): without the
+// background-networking flags Chromium keeps dialing out and the closed network refuses it.
+// Set RUNWATCH_CHROMIUM to use another binary. Playwright kills the browser when the test
+// process exits, also after a failure.
+//
+// Measurement note (DESIGN.md): Playwright mirrors every WebSocket frame of pages it drives
+// back to Node. Use this for correctness tests; benchmarks need a raw-CDP page instead.
+import { chromium } from "playwright-core";
+
+export const CHROMIUM = process.env.RUNWATCH_CHROMIUM || "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const LAUNCH_TIMEOUT_MS = 30_000;
+const PAGE_TIMEOUT_MS = 15_000;
+
+/**
+ * @param {object} [opts]
+ * @param {string[]} [opts.args]  extra Chromium flags
+ * @param {number} [opts.timeoutMs]  default timeout for page actions and waits
+ */
+export async function launchBrowser({ args = [], timeoutMs = PAGE_TIMEOUT_MS } = {}) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...args],
+    timeout: LAUNCH_TIMEOUT_MS,
+  });
+  const contexts = new Set();
+  return {
+    browser,
+    /** A new page in its own browser context, recording console output and page errors. */
+    async newPage() {
+      const context = await browser.newContext();
+      contexts.add(context);
+      context.setDefaultTimeout(timeoutMs);
+      const page = await context.newPage();
+      page.consoleMessages = [];
+      page.pageErrors = [];
+      page.on("console", (msg) => {
+        page.consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location() });
+        if (process.env.RUNWATCH_ECHO_CONSOLE) console.log(`[page ${msg.type()}] ${msg.text()}`);
+      });
+      page.on("pageerror", (err) => page.pageErrors.push(err));
+      page.once("close", () => contexts.delete(context));
+      return page;
+    },
+    async close() {
+      for (const c of contexts) await c.close().catch(() => {});
+      await browser.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Throw if the page had an uncaught error or printed a console error.
+ * @param {import("playwright-core").Page} page
+ * @param {{ allowConsole?: RegExp }} [opts]  console errors matching this are tolerated
+ */
+export function assertNoPageErrors(page, { allowConsole } = {}) {
+  const problems = [
+    ...page.pageErrors.map((e) => `uncaught: ${e.stack || e.message || e}`),
+    ...page.consoleMessages
+      .filter((m) => m.type === "error" && !(allowConsole && allowConsole.test(m.text)))
+      .map((m) => `console.error: ${m.text} (${m.location?.url ?? "?"}:${m.location?.lineNumber ?? "?"})`),
+  ];
+  if (problems.length) throw new Error(`page reported ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
+}
