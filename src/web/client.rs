@@ -123,7 +123,7 @@ impl RocketRideClient {
         let args = if args.is_undefined() || args.is_null() { Ok(serde_json::json!({})) } else { serde_wasm_bindgen::from_value(args) };
         match args {
             Ok(args) => self.send(&command, args, timeout_ms, raw_json),
-            Err(e) => Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() })),
+            Err(e) => invalid_arguments(&e),
         }
     }
 
@@ -158,7 +158,7 @@ impl RocketRideClient {
     pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
         match serde_wasm_bindgen::from_value(args) {
             Ok(args) => self.send(Command::EXECUTE, args, timeout_ms.or(Some(300_000)), typed::<ExecuteResult>),
-            Err(e) => Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() })),
+            Err(e) => invalid_arguments(&e),
         }
     }
 
@@ -250,6 +250,11 @@ impl Subscription {
     pub fn id(&self) -> u32 {
         self.id
     }
+}
+
+/// A request refused before sending because its arguments did not convert.
+fn invalid_arguments(e: &serde_wasm_bindgen::Error) -> Promise {
+    Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() }))
 }
 
 fn parse_types(types: &JsValue) -> Result<MonitorTypes, JsValue> {

@@ -219,21 +219,11 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
 
 /// A rejected request: an `Error` named `RunwatchRequestError` with `code` (and `trace`).
 pub(crate) fn request_error(e: &RequestError) -> JsValue {
-    let error = js_error("RunwatchRequestError", error_code(e), &e.to_string());
+    // The `code` is the serde tag of the error, so it cannot drift from the TS type.
+    let code = serde_json::to_value(e).ok().and_then(|v| v["code"].as_str().map(str::to_owned)).unwrap_or_default();
+    let error = js_error("RunwatchRequestError", &code, &e.to_string());
     if let RequestError::Server { trace: Some(trace), .. } = e {
         let _ = js_sys::Reflect::set(&error, &"trace".into(), &to_js(trace));
     }
     error
-}
-
-fn error_code(e: &RequestError) -> &'static str {
-    match e {
-        RequestError::Server { .. } => "server",
-        RequestError::Timeout { .. } => "timeout",
-        RequestError::ConnectionLost => "connectionLost",
-        RequestError::Closed => "closed",
-        RequestError::Busy => "busy",
-        RequestError::Invalid { .. } => "invalid",
-        RequestError::BadResponse { .. } => "badResponse",
-    }
 }

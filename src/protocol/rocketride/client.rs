@@ -137,7 +137,7 @@ pub struct Client {
     subscribing: usize,
     /// A heartbeat ping is in flight.
     pinging: bool,
-    /// Task tokens the app used or the server returned: token → task id (for re-seeding).
+    /// Task tokens the server returned (`execute`): token → task id, for re-seeding.
     tokens: BTreeMap<String, String>,
     /// Source keys to re-assert, by when (after their task ended).
     reassert: Vec<(Instant, String, String)>,
@@ -324,9 +324,6 @@ impl Client {
 
     /// Adds a subscription; its events are delivered with its id.
     pub fn subscribe(&mut self, scope: Scope, types: MonitorTypes) -> SubId {
-        if let Scope::Token { token, .. } = &scope {
-            self.tokens.entry(token.clone()).or_default();
-        }
         let id = self.registry.subscribe(scope, types);
         self.sync_subscriptions();
         id
@@ -529,13 +526,18 @@ impl Client {
         }
     }
 
-    /// Fails every request: in flight with `err()`, queued ones too.
-    fn fail_pending(&mut self, err: impl Fn() -> RequestError) {
+    /// Fails every app request in flight with `err()`; other requests are dropped.
+    fn fail_in_flight(&mut self, err: impl Fn() -> RequestError) {
         for (_, pending) in self.requests.drain() {
             if let Pending::App { id, .. } = pending {
                 self.outputs.push_back(Output::Reply { id, result: Err(err()) });
             }
         }
+    }
+
+    /// Fails every request: in flight with `err()`, queued ones too.
+    fn fail_pending(&mut self, err: impl Fn() -> RequestError) {
+        self.fail_in_flight(&err);
         for q in std::mem::take(&mut self.queued) {
             self.outputs.push_back(Output::Reply { id: q.id, result: Err(err()) });
         }
@@ -632,11 +634,7 @@ impl Client {
         self.seq.flush(&mut out);
         self.apply_seq(out);
         self.seq.reset();
-        for (_, pending) in self.requests.drain() {
-            if let Pending::App { id, .. } = pending {
-                self.outputs.push_back(Output::Reply { id, result: Err(RequestError::ConnectionLost) });
-            }
-        }
+        self.fail_in_flight(|| RequestError::ConnectionLost);
         self.transmit.clear();
         self.subscribing = 0;
         self.pinging = false;
@@ -659,10 +657,14 @@ impl Client {
         }
         let subscriptions = self.registry.route(&route_of(&event));
         if !subscriptions.is_empty() {
-            self.stats.events_delivered += 1;
-            let event = Arc::new(Delivered { epoch, seq, event });
-            self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
+            self.deliver(subscriptions, epoch, seq, event);
         }
+    }
+
+    fn deliver(&mut self, subscriptions: Vec<SubId>, epoch: u32, seq: Option<u64>, event: RocketRideEvent) {
+        self.stats.events_delivered += 1;
+        let event = Arc::new(Delivered { epoch, seq, event });
+        self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
     }
 
     /// The `running` seed lists every visible task whatever the scope (spec §3.4): each
@@ -684,9 +686,7 @@ impl Client {
         }
         let epoch = self.epoch();
         for (id, tasks) in per_sub {
-            let event = Arc::new(Delivered { epoch, seq, event: RocketRideEvent::Task(TaskEvent::Running { tasks }) });
-            self.stats.events_delivered += 1;
-            self.outputs.push_back(Output::Deliver(Delivery { subscriptions: vec![id], event }));
+            self.deliver(vec![id], epoch, seq, RocketRideEvent::Task(TaskEvent::Running { tasks }));
         }
     }
 
@@ -788,7 +788,7 @@ impl Client {
         let mut reseeded = Vec::new();
         let tokens: Vec<(String, String)> = self.tokens.iter().map(|(t, id)| (t.clone(), id.clone())).collect();
         for (token, task_id) in tokens {
-            if task_id.is_empty() || !self.wants_status(&task_id) {
+            if !self.wants_status(&task_id) {
                 continue;
             }
             let args = commands::token_arguments(&token);
