@@ -62,11 +62,14 @@ pub enum SeqEvent<T> {
         /// The repeated seq.
         seq: u64,
     },
-    /// A frame that arrived after its seq had been reported in a [`SeqEvent::Gap`]; it was
-    /// dropped, because delivering it now would break ordering.
+    /// A frame that arrived after its seq had been reported in a [`SeqEvent::Gap`]. It is
+    /// not delivered in order, because that would break ordering; the caller decides what
+    /// is still worth doing with it (a response still answers its request).
     Late {
         /// The late seq.
         seq: u64,
+        /// The frame.
+        item: T,
     },
     /// An implausible seq (0, or more than `max_jump` ahead of `expected`). The frame
     /// follows as a [`SeqEvent::Deliver`] but does not move the counter.
@@ -173,7 +176,7 @@ impl<T> SeqTracker<T> {
         } else if seq > self.expected {
             self.hold(now, seq, item, out);
         } else {
-            self.stale(seq, out);
+            self.stale(seq, item, out);
         }
     }
 
@@ -267,7 +270,7 @@ impl<T> SeqTracker<T> {
 
     /// Handles a seq below `expected`: late if it falls in a remembered gap it has not
     /// already filled, otherwise a duplicate.
-    fn stale(&mut self, seq: u64, out: &mut Vec<SeqEvent<T>>) {
+    fn stale(&mut self, seq: u64, item: T, out: &mut Vec<SeqEvent<T>>) {
         let Some(i) = self.gaps.iter().position(|&(a, b)| (a..=b).contains(&seq)) else {
             self.duplicate(seq, out);
             return;
@@ -283,7 +286,7 @@ impl<T> SeqTracker<T> {
         }
         self.trim_gap_history();
         self.stats.late += 1;
-        out.push(SeqEvent::Late { seq });
+        out.push(SeqEvent::Late { seq, item });
     }
 
     /// Declares `expected..first_buffered` a gap and delivers the run that follows it.
@@ -435,7 +438,7 @@ mod tests {
             timeout(&mut t, 160),
             [Gap { first: 2, last: 2 }, d(3), d(4)]
         );
-        assert_eq!(push(&mut t, 200, 2), [Late { seq: 2 }]);
+        assert_eq!(push(&mut t, 200, 2), [Late { seq: 2, item: 2 }]);
         assert_eq!(
             push(&mut t, 210, 2),
             [Duplicate { seq: 2 }],
@@ -518,7 +521,7 @@ mod tests {
         let mut t = tracker(0);
         push(&mut t, 0, 1);
         assert_eq!(push(&mut t, 0, 3), [Gap { first: 2, last: 2 }, d(3)]);
-        assert_eq!(push(&mut t, 0, 2), [Late { seq: 2 }]);
+        assert_eq!(push(&mut t, 0, 2), [Late { seq: 2, item: 2 }]);
     }
 
     #[test]
@@ -628,10 +631,10 @@ mod tests {
         let mut t = tracker(0);
         push(&mut t, 0, 1);
         assert_eq!(push(&mut t, 0, 5)[0], Gap { first: 2, last: 4 });
-        assert_eq!(push(&mut t, 0, 3), [Late { seq: 3 }]);
+        assert_eq!(push(&mut t, 0, 3), [Late { seq: 3, item: 3 }]);
         assert_eq!(push(&mut t, 0, 3), [Duplicate { seq: 3 }]);
-        assert_eq!(push(&mut t, 0, 2), [Late { seq: 2 }]);
-        assert_eq!(push(&mut t, 0, 4), [Late { seq: 4 }]);
+        assert_eq!(push(&mut t, 0, 2), [Late { seq: 2, item: 2 }]);
+        assert_eq!(push(&mut t, 0, 4), [Late { seq: 4, item: 4 }]);
         assert_eq!(push(&mut t, 0, 4), [Duplicate { seq: 4 }]);
     }
 
@@ -649,7 +652,7 @@ mod tests {
             [Duplicate { seq: 2 }],
             "oldest gap forgotten"
         );
-        assert_eq!(push(&mut t, 0, 2 * gaps), [Late { seq: 2 * gaps }]);
+        assert_eq!(push(&mut t, 0, 2 * gaps), [Late { seq: 2 * gaps, item: 2 * gaps }]);
     }
 
     /// One step of a fault schedule.
@@ -728,7 +731,7 @@ mod tests {
                 assert_eq!(seq, item, "an item travels with its own seq");
                 seq
             }
-            Duplicate { seq } | Late { seq } | Anomaly { seq, .. } => seq,
+            Duplicate { seq } | Late { seq, .. } | Anomaly { seq, .. } => seq,
             Gap { first, .. } => first,
         }
     }
@@ -778,7 +781,7 @@ mod tests {
                 );
             }
             for e in &events {
-                if let Late { seq } = *e {
+                if let Late { seq, .. } = *e {
                     prop_assert!(got.binary_search(&seq).is_err());
                 }
             }

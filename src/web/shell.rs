@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::dispatch::Dispatch;
 use super::errors::thrown_message;
-use super::socket::Socket;
+use super::socket::{self, Frame, Socket};
 use crate::core::lifecycle::{Action, Wake};
 use crate::core::time::Instant;
 use crate::protocol::rocketride::client::Client;
@@ -66,8 +66,13 @@ impl Shell {
         self.with_core(|c| c.handle_open(now(), epoch));
     }
 
-    pub(crate) fn on_frame(&self, epoch: u32, bytes: &[u8]) {
-        self.with_core(|c| c.handle_frame(now(), epoch, bytes));
+    pub(crate) fn on_message(&self, epoch: u32, data: &JsValue) {
+        let max = self.core.borrow().max_frame_bytes();
+        match socket::frame(data, max) {
+            Some(Frame::Bytes(bytes)) => self.with_core(|c| c.handle_frame(now(), epoch, &bytes)),
+            Some(Frame::TooLarge(bytes)) => self.with_core(|c| c.handle_oversized_frame(now(), epoch, bytes)),
+            None => {}
+        }
     }
 
     pub(crate) fn on_close(&self, epoch: u32, code: u16, reason: &str) {

@@ -4,7 +4,7 @@
 
 use std::rc::Weak;
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::{ArrayBuffer, JsString, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
@@ -31,9 +31,7 @@ impl Socket {
         let on_message = {
             let shell = shell.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                if let Some(bytes) = frame_bytes(&e.data()) {
-                    with(&shell, |s| s.on_frame(epoch, &bytes));
-                }
+                with(&shell, |s| s.on_message(epoch, &e.data()));
             })
         };
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
@@ -76,13 +74,30 @@ impl Drop for Socket {
     }
 }
 
+/// A received frame, as the core takes it.
+pub(crate) enum Frame {
+    /// The frame's bytes (text as UTF-8).
+    Bytes(Vec<u8>),
+    /// Over the limit: at least this many bytes, left uncopied in JavaScript.
+    TooLarge(usize),
+}
+
 /// Text frames arrive as strings, binary ones as ArrayBuffers; both reach the decoder
-/// as bytes (which reports a binary frame that is not JSON as a decode error).
-fn frame_bytes(data: &JsValue) -> Option<Vec<u8>> {
-    if let Some(text) = data.as_string() {
-        return Some(text.into_bytes());
+/// as bytes (which reports a binary frame that is not JSON as a decode error). A frame
+/// that is certainly over `max` bytes is measured but not copied into the module, so a
+/// hostile 16 MiB frame costs no WebAssembly memory.
+pub(crate) fn frame(data: &JsValue, max: usize) -> Option<Frame> {
+    if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
+        let len = buf.byte_length() as usize;
+        return Some(if len > max { Frame::TooLarge(len) } else { Frame::Bytes(Uint8Array::new(buf).to_vec()) });
     }
-    data.dyn_ref::<ArrayBuffer>().map(|buf| Uint8Array::new(buf).to_vec())
+    let text = data.dyn_ref::<JsString>()?;
+    // Every UTF-16 unit takes at least one UTF-8 byte, so the length is a lower bound.
+    let units = text.length() as usize;
+    if units > max {
+        return Some(Frame::TooLarge(units));
+    }
+    Some(Frame::Bytes(String::from(text).into_bytes()))
 }
 
 fn with(shell: &Weak<Shell>, f: impl FnOnce(&std::rc::Rc<Shell>)) {

@@ -22,7 +22,7 @@ use super::commands::{self, Command};
 use super::envelope::{decode_frame, FrameBody, Response};
 use super::events::{RocketRideEvent, TaskEvent, TaskRef};
 use super::monitor_types::MonitorTypes;
-use super::outputs::{Delivered, Delivery, Diagnostic, Output, RequestError, StateChange};
+use super::outputs::{Delivered, Delivery, Diagnostic, LostTail, Output, RequestError, StateChange};
 use super::scope::Scope;
 use super::subscriptions::{EventRoute, MonitorCall, Registry, SubId};
 use super::task_status::TaskStatus;
@@ -32,6 +32,9 @@ use crate::core::requests::Requests;
 use crate::core::seq::{SeqConfig, SeqEvent, SeqTracker};
 use crate::core::time::{Duration, Instant};
 use crate::core::timers::Timers;
+
+/// How many lost connections one `resync` reports at most (the newest are kept).
+const MAX_LOST_TAILS: usize = 32;
 
 /// Tunables. `Default` is what a browser dashboard wants.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,6 +145,8 @@ pub struct Client {
     /// Source keys to re-assert, by when (after their task ended).
     reassert: Vec<(Instant, String, String)>,
     auth_message: Option<String>,
+    /// Subscribed connections lost since the last live one (for the next `resync`).
+    lost: Vec<LostTail>,
     stats: ClientStats,
     now: Instant,
 }
@@ -170,6 +175,7 @@ impl Client {
             tokens: BTreeMap::new(),
             reassert: Vec::new(),
             auth_message: None,
+            lost: Vec::new(),
             stats: ClientStats::default(),
             now,
             config,
@@ -252,8 +258,7 @@ impl Client {
         self.stats.frames_received += 1;
         self.arm_heartbeat();
         if bytes.len() > self.config.max_frame_bytes {
-            let (bytes, limit) = (bytes.len() as u64, self.config.max_frame_bytes as u64);
-            self.diagnostic(Diagnostic::OversizedFrame { epoch, bytes, limit });
+            self.oversized(epoch, bytes.len());
             return;
         }
         match decode_frame(bytes) {
@@ -268,6 +273,29 @@ impl Client {
             },
         }
         self.pump_lifecycle();
+    }
+
+    /// A frame of at least `bytes` bytes arrived that the shell dropped unread because it
+    /// is over [`Self::max_frame_bytes`] (so a huge frame is never copied into the module).
+    pub fn handle_oversized_frame(&mut self, now: Instant, epoch: u32, bytes: usize) {
+        if !self.is_current(epoch, now) || !self.state().has_socket() {
+            return;
+        }
+        self.stats.frames_received += 1;
+        self.arm_heartbeat();
+        self.oversized(epoch, bytes);
+        self.pump_lifecycle();
+    }
+
+    /// The largest frame the client decodes.
+    #[must_use]
+    pub fn max_frame_bytes(&self) -> usize {
+        self.config.max_frame_bytes
+    }
+
+    fn oversized(&mut self, epoch: u32, bytes: usize) {
+        let limit = self.config.max_frame_bytes as u64;
+        self.diagnostic(Diagnostic::OversizedFrame { epoch, bytes: bytes as u64, limit });
     }
 
     /// The socket of `epoch` closed (or failed to open).
@@ -435,7 +463,14 @@ impl Client {
                     self.diagnostic(Diagnostic::Gap { epoch, first, last, missing });
                 }
                 SeqEvent::Duplicate { seq } => self.diagnostic(Diagnostic::Duplicate { epoch, seq }),
-                SeqEvent::Late { seq } => self.diagnostic(Diagnostic::Late { epoch, seq }),
+                SeqEvent::Late { seq, item } => {
+                    self.diagnostic(Diagnostic::Late { epoch, seq });
+                    // Dropping a late event keeps order; a late response still answers its
+                    // request (dropping it would only turn into a timeout).
+                    if let FrameBody::Response(response) = item {
+                        self.on_response(response);
+                    }
+                }
                 SeqEvent::Anomaly { seq, expected } => self.diagnostic(Diagnostic::SeqAnomaly { epoch, seq, expected }),
             }
         }
@@ -499,6 +534,9 @@ impl Client {
                 let key = call.key.to_string();
                 self.diagnostic(Diagnostic::SubscribeError { key, message: "no response to rrext_monitor".into() });
                 self.monitor_answered();
+                // The server may have applied the call all the same: send the key's desired
+                // mask again, or it could keep a mask nobody wants until the next reconnect.
+                self.sync_subscriptions();
             }
             Pending::App { id, timeout } => {
                 let timeout_ms = timeout.as_millis() as u64;
@@ -595,7 +633,8 @@ impl Client {
         if let Some(offline) = self.lifecycle.subscribed(self.now) {
             let reseeded = self.reseed();
             let (epoch, offline_ms) = (self.epoch(), offline.as_millis() as u64);
-            self.diagnostic(Diagnostic::Resync { epoch, offline_ms, resubscribed, reseeded });
+            let lost = std::mem::take(&mut self.lost);
+            self.diagnostic(Diagnostic::Resync { epoch, offline_ms, lost, resubscribed, reseeded });
         }
         self.arm_heartbeat();
         self.flush_queued();
@@ -633,6 +672,7 @@ impl Client {
         let mut out = Vec::new();
         self.seq.flush(&mut out);
         self.apply_seq(out);
+        self.note_lost_tail();
         self.seq.reset();
         self.fail_in_flight(|| RequestError::ConnectionLost);
         self.transmit.clear();
@@ -643,6 +683,19 @@ impl Client {
         self.lifecycle.lost(self.now, reason);
         if self.state().is_final() {
             self.fail_pending(|| RequestError::Closed);
+        }
+    }
+
+    /// Remembers where a subscribed connection's stream broke off, for the next `resync`.
+    /// Only subscribed connections can have had events; the list is bounded because a
+    /// server that keeps failing mid-subscribe would otherwise grow it while offline.
+    fn note_lost_tail(&mut self) {
+        if matches!(self.state(), ConnState::Subscribing | ConnState::Live) {
+            if self.lost.len() == MAX_LOST_TAILS {
+                self.lost.remove(0);
+            }
+            let last_seq = self.seq.expected().saturating_sub(1);
+            self.lost.push(LostTail { epoch: self.epoch(), last_seq });
         }
     }
 

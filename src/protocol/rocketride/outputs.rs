@@ -71,7 +71,8 @@ pub enum Diagnostic {
     Gap { epoch: u32, first: u64, last: u64, missing: u64 },
     /// A frame arrived twice; the copy was dropped.
     Duplicate { epoch: u32, seq: u64 },
-    /// A frame arrived after its gap had been reported; it was dropped to keep order.
+    /// A frame arrived after its gap had been reported. An event is dropped to keep order;
+    /// a response still completes its request.
     Late { epoch: u32, seq: u64 },
     /// A frame's `seq` was implausibly far ahead; it was delivered without moving the
     /// sequence, so later frames still arrive.
@@ -81,6 +82,9 @@ pub enum Diagnostic {
     Resync {
         epoch: u32,
         offline_ms: u64,
+        /// The subscribed connections lost since the previous live one, oldest first: on
+        /// each, whatever the server sent after `lastSeq` never arrived.
+        lost: Vec<LostTail>,
         /// Server keys re-subscribed (task tokens redacted).
         resubscribed: Vec<String>,
         /// What was re-seeded: task ids whose status was re-fetched, and `"dashboard"`.
@@ -107,7 +111,8 @@ pub enum Diagnostic {
         request_seq: Option<u64>,
         command: String,
     },
-    /// The server refused a subscription call. The SDK retries it after the next reconnect.
+    /// The server refused a subscription call (the SDK retries it after the next reconnect)
+    /// or did not answer it (the SDK sends it again at once).
     SubscribeError { key: String, message: String },
     /// A server-side subscription was re-asserted because the server may have dropped it
     /// silently (task cleanup).
@@ -118,6 +123,15 @@ pub enum Diagnostic {
     CallbackError { message: String },
     /// A bounded buffer overflowed and dropped its oldest entries.
     Overflow { queue: String, dropped: u64 },
+}
+
+/// Where a lost connection's stream broke off: frames of connection `epoch` after
+/// `lastSeq` never arrived (every frame up to it was delivered or reported in a `gap`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct LostTail {
+    pub epoch: u32,
+    pub last_seq: u64,
 }
 
 /// Why a request failed. Discriminated on `code`; `message` is human-readable.
