@@ -21,12 +21,12 @@ const REORDER_WAIT: Duration = Duration::from_millis(50);
 /// How long the peer gets to answer our close frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Serves one upgraded socket until it closes or is killed.
-pub async fn serve<S>(hub: Arc<Hub>, ws: WebSocketStream<S>)
+/// Serves one upgraded socket (requested as `path`) until it closes or is killed.
+pub async fn serve<S>(hub: Arc<Hub>, ws: WebSocketStream<S>, path: &str)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let handles = hub.lock().register();
+    let handles = hub.lock().register(path);
     let id = handles.id;
     let (sink, stream) = ws.split();
     let kill = handles.kill.clone();

@@ -181,10 +181,11 @@ pub struct ConnHandles {
 }
 
 impl State {
-    /// Registers a new connection.
-    pub fn register(&mut self) -> ConnHandles {
+    /// Registers a new connection, upgraded from a request to `path`, and logs its start.
+    pub fn register(&mut self, path: &str) -> ConnHandles {
         let id = self.next_conn;
         self.next_conn += 1;
+        self.log.push(Entry::upgrade(id, EntryKind::Open, path));
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
         let (kill, killed) = watch::channel(false);
         let kill = Arc::new(kill);

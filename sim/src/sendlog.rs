@@ -15,6 +15,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
+    /// A WebSocket upgrade was accepted: connection `conn` starts (its `path` is logged).
+    Open,
     /// A DAP event frame.
     Event,
     /// A DAP response frame.
@@ -88,6 +90,10 @@ pub struct Entry {
     /// Frame size in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<usize>,
+    /// Request path and query of an `open` or `refused` upgrade (lets a test tell its
+    /// connections apart, e.g. `?attempt=3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// Epoch milliseconds when the frame was queued.
     pub at_ms: u64,
 }
@@ -108,8 +114,16 @@ impl Entry {
             fault: None,
             code: None,
             bytes: None,
+            path: None,
             at_ms: 0,
         }
+    }
+
+    /// An `open` or `refused` entry for an upgrade request to `path`.
+    pub fn upgrade(conn: u64, kind: EntryKind, path: &str) -> Self {
+        let mut entry = Entry::new(conn, kind);
+        entry.path = Some(path.to_owned());
+        entry
     }
 
     /// Sets the fault label.

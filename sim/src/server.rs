@@ -35,10 +35,11 @@ pub fn router(hub: Arc<Hub>) -> Router {
 /// Accepts a WebSocket upgrade by hand (so raw frames can be injected later), or
 /// answers 503 while the `refuse` fault is active.
 async fn upgrade(State(hub): State<Arc<Hub>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, mut req: Request) -> Response {
+    let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
     {
         let mut st = hub.lock();
         if st.faults.refusing() {
-            st.log.push(Entry::new(0, EntryKind::Refused).with_fault("refuse"));
+            st.log.push(Entry::upgrade(0, EntryKind::Refused, &path).with_fault("refuse"));
             return (StatusCode::SERVICE_UNAVAILABLE, "refused by runwatch-sim fault").into_response();
         }
     }
@@ -51,7 +52,7 @@ async fn upgrade(State(hub): State<Arc<Hub>>, ConnectInfo(peer): ConnectInfo<Soc
             Ok(upgraded) => {
                 let config = WebSocketConfig::default().max_message_size(Some(MAX_INBOUND)).max_frame_size(Some(MAX_INBOUND));
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                conn::serve(hub, ws).await;
+                conn::serve(hub, ws, &path).await;
             }
             Err(e) => tracing::debug!(%peer, "upgrade failed: {e}"),
         }

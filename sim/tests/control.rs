@@ -51,10 +51,13 @@ async fn send_log_records_routing_facts_and_pages() {
     c.until(|v| is_event(v, "apaevt_sse")).await;
     let log = log_since(&sim, 0).await;
     let entries = log["entries"].as_array().unwrap();
-    assert_eq!(entries[0]["kind"], "response");
-    assert_eq!(entries[0]["command"], "auth");
-    assert_eq!(entries[0]["seq"], 1);
+    assert_eq!(entries[0]["kind"], "open", "the connection's start comes first");
     assert_eq!(entries[0]["conn"], 1);
+    assert_eq!(entries[0]["path"], "/task/service");
+    assert_eq!(entries[1]["kind"], "response");
+    assert_eq!(entries[1]["command"], "auth");
+    assert_eq!(entries[1]["seq"], 1);
+    assert_eq!(entries[1]["conn"], 1);
     let sse = entries.iter().find(|e| e["event"] == "apaevt_sse").unwrap();
     assert_eq!(sse["bit"], 64);
     assert_eq!(sse["pipeId"], 0);
@@ -76,9 +79,10 @@ async fn send_log_capacity_reports_truncation() {
     for _ in 0..3 {
         c.call("rrext_ping", json!({})).await;
     }
+    // open, auth response, three ping responses: the first three are gone.
     let log = log_since(&sim, 0).await;
     assert_eq!(log["truncated"], true);
-    assert_eq!(log["oldest"], 2);
+    assert_eq!(log["oldest"], 3);
     assert_eq!(log["entries"].as_array().unwrap().len(), 2);
 }
 

@@ -148,9 +148,12 @@ async fn drop_all_refuse_and_revoke_key() {
     assert_eq!(logged(&sim, "drop_all").await[0]["kind"], "close");
 
     fault(&sim, json!({"kind":"refuse","seconds":0.3})).await;
-    let err = tokio_tungstenite::connect_async(sim.ws_url()).await.unwrap_err().to_string();
+    let err = tokio_tungstenite::connect_async(format!("{}?attempt=2", sim.ws_url())).await.unwrap_err().to_string();
     assert!(err.contains("503"), "{err}");
-    assert_eq!(log_since(&sim, 0).await["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "refused").count(), 1);
+    let log = log_since(&sim, 0).await;
+    let refused: Vec<_> = log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "refused").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["path"], "/task/service?attempt=2", "the request path tells attempts apart");
     tokio::time::sleep(Duration::from_millis(350)).await;
 
     let mut a = Client::connect(&sim).await;
