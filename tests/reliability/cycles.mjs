@@ -1,0 +1,365 @@
+// Fault cycles: the built npm package in headless Chromium, subscribed with several scopes,
+// against a runwatch-sim process running load pipelines, while the simulator injects one
+// fault kind after another. After every cycle the Ledger (ledger.mjs) compares the send log
+// with what the page's callbacks got, and the cycle also checks the server-side
+// subscriptions, page errors, WebAssembly memory and that the API key appears nowhere.
+//
+//   const report = await runCycles({ cycles: 200 });   // throws on the first broken cycle
+//
+// Used by faults.test.mjs (CI, ≥ 200 cycles) and soak.mjs (10,000+, writes RELIABILITY.md).
+// Every wait is bounded; a cycle that cannot settle fails with what it was waiting for.
+import crypto from "node:crypto";
+import { startServer, BLANK_PAGE } from "../support/server.mjs";
+import { launchBrowser } from "../support/browser.mjs";
+import { startSim } from "../support/sim.mjs";
+import { Ledger, desiredKeys } from "./ledger.mjs";
+
+const LOAD_PROJECT = "10ad0000-0000-4000-8000-000000000000"; // sim/src/scenario.rs
+const OTHER_PROJECT = "proj-other";
+
+/** The subscriptions of every client: overlapping scopes, so routing is exercised. */
+export const SUBSCRIPTIONS = [
+  { name: "all", scope: { token: "*" }, types: ["TASK", "SUMMARY", "FLOW", "OUTPUT", "SSE", "DASHBOARD"] },
+  { name: "source", scope: { projectId: LOAD_PROJECT, source: "load_0" }, types: ["OUTPUT", "FLOW"] },
+  { name: "project", scope: { projectId: LOAD_PROJECT, source: "*" }, types: ["SUMMARY", "SSE", "TASK"] },
+  { name: "other", scope: { projectId: OTHER_PROJECT, source: "*" }, types: ["OUTPUT", "TASK", "SUMMARY"] },
+];
+
+/** Client options: fast reconnects and heartbeats so a cycle takes a fraction of a second. */
+const CLIENT_OPTIONS = {
+  reconnect: { minDelayMs: 10, maxDelayMs: 200 },
+  heartbeatIntervalMs: 200,
+  heartbeatTimeoutMs: 300,
+  reorderWindowMs: 50,
+  connectTimeoutMs: 3000,
+  requestTimeoutMs: 2000,
+};
+
+const MEMORY_BOUND = 64 * 1024 * 1024;
+/** Chromium itself logs a refused handshake (the `refuse` fault); the SDK never logs. */
+const BROWSER_NETWORK_ERROR = /^WebSocket connection to '\S+' failed: /;
+const SETTLE_TIMEOUT_MS = 15_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The fault kinds, one per cycle in this order; `revoke_key` ends a round (the client is
+ * rejected for good), and the next cycle starts a new client.
+ * `act(ctx)` injects the fault and waits for its effect; the cycle then clears faults and
+ * settles.
+ */
+export const FAULTS = [
+  { kind: "drop", act: (c) => c.standing({ kind: "drop", rate: 0.2 }, 200) },
+  { kind: "duplicate", act: (c) => c.standing({ kind: "duplicate", rate: 0.3 }, 200) },
+  { kind: "reorder", act: (c) => c.standing({ kind: "reorder", rate: 0.3 }, 200) },
+  { kind: "slow_writer", act: (c) => c.standing({ kind: "slow_writer", delayMs: 3 }, 200) },
+  { kind: "garbage", act: (c) => c.oneShot({ kind: "garbage", count: 3 }) },
+  { kind: "half_open", act: (c) => c.reconnectAfter({ kind: "half_open", seconds: 10 }) },
+  { kind: "truncated", act: (c) => c.oneShot({ kind: "truncated" }) },
+  { kind: "drop_all", act: (c) => c.reconnectAfter({ kind: "drop_all" }) },
+  { kind: "nan", act: (c) => c.oneShot({ kind: "nan" }) },
+  { kind: "binary", act: (c) => c.oneShot({ kind: "binary" }) },
+  { kind: "refuse", act: (c) => c.refuse() },
+  { kind: "invalid_utf8", act: (c) => c.oneShot({ kind: "invalid_utf8" }) },
+  { kind: "proto_keys", act: (c) => c.oneShot({ kind: "proto_keys" }) },
+  { kind: "restart", act: (c) => c.reconnectAfter({ kind: "restart" }) },
+  { kind: "unknown_event", act: (c) => c.oneShot({ kind: "unknown_event" }) },
+  { kind: "bad_types", act: (c) => c.oneShot({ kind: "bad_types" }) },
+  { kind: "deep_nesting", act: (c) => c.oneShot({ kind: "deep_nesting" }) },
+  { kind: "unknown_response", act: (c) => c.oneShot({ kind: "unknown_response" }) },
+  { kind: "lying_seq", act: (c) => c.oneShot({ kind: "lying_seq" }) },
+  { kind: "oversized", act: (c) => c.oneShot({ kind: "oversized", bytes: 9 * 1024 * 1024 }) },
+  { kind: "revoke_key", act: (c) => c.revoke() },
+];
+
+/** Installed in the page before the package loads: records everything the SDK emits. */
+function pageHarness({ url, key, subscriptions, options }) {
+  const rw = (window.rw = { attempts: 0, base: 0, urls: [], deliveries: [], diags: [], states: [], errors: [] });
+  const WS = window.WebSocket;
+  // Number every socket the SDK opens, so the simulator's log ties it to its connection.
+  window.WebSocket = class extends WS {
+    constructor(u, protocols) {
+      rw.urls.push(String(u));
+      const numbered = new URL(u);
+      numbered.searchParams.set("attempt", String(++rw.attempts));
+      super(numbered.href, protocols);
+    }
+  };
+  const withG = (d) => {
+    const out = { ...d };
+    if (d.epoch !== undefined) out.g = rw.base + d.epoch;
+    if (d.lost) out.lost = d.lost.map((t) => ({ ...t, g: rw.base + t.epoch }));
+    return out;
+  };
+  rw.start = async () => {
+    const { default: init, RocketRideClient } = await import("runwatch");
+    rw.wasm = await init();
+    rw.base = rw.attempts; // this client's epoch 1 is the next attempt
+    rw.client = new RocketRideClient({ url, auth: () => Promise.resolve(key), ...options });
+    rw.client.onState((s) => rw.states.push(withG(s)));
+    rw.client.onDiagnostic((d) => rw.diags.push(withG(d)));
+    for (const s of subscriptions) {
+      rw.client.subscribe(s.scope, s.types, (events) => {
+        for (const e of events) rw.deliveries.push([s.name, rw.base + e.epoch, e.seq ?? null, e.type, e.taskId ?? null]);
+      });
+    }
+  };
+  rw.drain = () => {
+    const out = {
+      deliveries: rw.deliveries, diagnostics: rw.diags, states: rw.states, errors: rw.errors,
+      state: rw.client?.state, g: rw.base + (rw.client?.stats().epoch ?? 0),
+      memory: rw.wasm?.memory.buffer.byteLength ?? 0, urls: rw.urls,
+      stats: rw.client?.stats(), held: rw.client?.serverSubscriptions(),
+    };
+    rw.deliveries = []; rw.diags = []; rw.states = []; rw.errors = []; rw.urls = [];
+    return out;
+  };
+  // Resolves once a ping was answered on a live connection (retrying across reconnects).
+  rw.ping = async (deadline) => {
+    while (performance.now() < deadline) {
+      if (rw.client.state === "live") {
+        try { await rw.client.ping(); return rw.base + rw.client.stats().epoch; } catch (e) { rw.errors.push(String(e?.message ?? e)); }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no answered ping within the deadline (state ${rw.client.state})`);
+  };
+}
+
+class Run {
+  constructor({ sim, page, key, log }) {
+    this.sim = sim;
+    this.page = page;
+    this.key = key;
+    this.log = log;
+    this.logNext = 0;
+    this.ledger = new Ledger(SUBSCRIPTIONS);
+    this.desired = desiredKeys(SUBSCRIPTIONS);
+    this.maxMemory = 0;
+    this.faults = {};
+    this.reconnects = 0;
+    this.rounds = 0;
+    this.clientLive = false;
+  }
+
+  fault(spec) { return this.sim.control("_sim/faults", spec); }
+  clear() { return this.sim.control("_sim/faults", undefined, { method: "DELETE" }); }
+  state() { return this.page.evaluate(() => window.rw.client.state); }
+  waitFor(fn, arg, what) {
+    return this.page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
+      throw new Error(`waiting for ${what}: ${e.message}`);
+    });
+  }
+
+  /** A standing fault for `ms`, then cleared. */
+  async standing(spec, ms) {
+    await this.fault(spec);
+    await sleep(ms);
+    await this.clear();
+  }
+
+  /** An injected frame, then a little traffic after it. */
+  async oneShot(spec) {
+    await this.fault(spec);
+    await sleep(60);
+  }
+
+  /** A fault that costs the connection: wait for the SDK's resync on a later connection. */
+  async reconnectAfter(spec) {
+    const before = await this.page.evaluate(() => window.rw.client.stats().reconnects);
+    await this.fault(spec);
+    await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, `a reconnect after ${spec.kind}`);
+    await this.clear();
+  }
+
+  /** Refuse upgrades for a while and drop the connection: the retries get 503 until it ends. */
+  async refuse() {
+    await this.fault({ kind: "refuse", seconds: 0.25 });
+    await this.reconnectAfter({ kind: "drop_all" });
+  }
+
+  /** Revoke the key: the SDK must stop with `authFailed`, say why, and not retry. */
+  async revoke() {
+    await this.fault({ kind: "revoke_key", key: this.key });
+    await this.waitFor(() => window.rw.client.state === "authFailed", undefined, "authFailed after revoke_key");
+    const { stats, message } = await this.page.evaluate(() => ({
+      stats: window.rw.client.stats(),
+      message: window.rw.states.findLast?.((s) => s.newState === "authFailed")?.message,
+    }));
+    await sleep(150);
+    const later = await this.page.evaluate(() => window.rw.client.stats());
+    if (later.epoch !== stats.epoch) throw new Error("the client kept reconnecting after its key was revoked");
+    if (message !== undefined && message !== "Invalid API key") throw new Error(`authFailed says ${message}`);
+    await this.clear(); // un-revokes the key for the next client
+  }
+
+  async startClient() {
+    await this.page.evaluate(() => window.rw.start());
+    await this.waitFor(() => window.rw.client.state === "live", undefined, "the first live state");
+    this.clientLive = true;
+    this.rounds += 1;
+  }
+
+  /** Pulls the send log from where the last pull ended. */
+  async pullLog() {
+    const entries = [];
+    for (;;) {
+      const page = await this.sim.control(`_sim/log?since=${this.logNext}&limit=20000`);
+      if (page.truncated) throw new Error(`the send log overflowed: entries from ${this.logNext} are gone (oldest ${page.oldest})`);
+      entries.push(...page.entries);
+      if (page.entries.length === 0 || page.next === this.logNext) break;
+      this.logNext = page.next;
+      if (page.entries.length < 20000) break;
+    }
+    return entries;
+  }
+
+  /** The send-log index of the last answered ping on connection `conn`. */
+  static pingCutoff(entries, conn) {
+    for (let k = entries.length - 1; k >= 0; k--) {
+      const e = entries[k];
+      if (e.conn === conn && e.kind === "response" && e.command === "rrext_ping") return e.i;
+    }
+    return undefined;
+  }
+
+  /** After a fault: the page's records against the send log, the server's registry, memory. */
+  async check(cycle, kind, { ended = false } = {}) {
+    let g;
+    if (!ended) g = await this.page.evaluate((d) => window.rw.ping(performance.now() + d), SETTLE_TIMEOUT_MS);
+    await sleep(CLIENT_OPTIONS.reorderWindowMs + 30);
+    const rec = await this.page.evaluate(() => window.rw.drain());
+    const entries = await this.pullLog();
+    this.ledger.addLog(entries);
+    this.ledger.addPage(rec);
+    const current = ended ? rec.g : g;
+    const conn = this.ledger.connOf.get(current);
+    const cutoff = Run.pingCutoff(entries, conn) ?? -1;
+    if (ended) this.ledger.finish({ current, cutoff });
+    else this.ledger.settle({ current, cutoff });
+    this.reconnects += rec.states.filter((s) => s.newState === "backoff").length;
+    this.maxMemory = Math.max(this.maxMemory, rec.memory);
+    const where = `cycle ${cycle} (${kind})`;
+    if (this.ledger.problems.length) {
+      throw new Error(`${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}`);
+    }
+    if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
+    this.assertNoPageErrors(where);
+    this.assertNoKey(where, rec);
+    if (!ended) await this.assertServerKeys(where, conn, rec.held);
+  }
+
+  assertNoPageErrors(where) {
+    const errors = [
+      ...this.page.pageErrors.map((e) => `uncaught: ${e.stack || e.message}`),
+      ...this.page.consoleMessages
+        .filter((m) => m.type === "error" && !BROWSER_NETWORK_ERROR.test(m.text))
+        .map((m) => `console.error: ${m.text}`),
+    ];
+    if (errors.length) throw new Error(`${where}: ${errors.join("\n  ")}`);
+  }
+
+  /** The key appears in nothing the SDK emitted: records, console, socket URLs. */
+  assertNoKey(where, rec) {
+    const text = JSON.stringify(rec) + JSON.stringify(this.page.consoleMessages);
+    if (text.includes(this.key)) throw new Error(`${where}: the API key appears in what the SDK emitted`);
+    this.page.consoleMessages.length = 0;
+  }
+
+  /** The server holds exactly the desired keys and masks, and the SDK knows it. */
+  async assertServerKeys(where, conn, held) {
+    const conns = await this.sim.control("_sim/connections");
+    const mine = conns.filter((c) => c.authenticated);
+    if (mine.length !== 1 || mine[0].id !== conn) {
+      throw new Error(`${where}: expected one authenticated connection (${conn}), the simulator has ${JSON.stringify(mine.map((c) => c.id))}`);
+    }
+    const server = Object.fromEntries(mine[0].monitors.map((m) => [m.key, m.mask]));
+    const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    if (!same(server, this.desired)) {
+      throw new Error(`${where}: the server holds ${JSON.stringify(server)}, desired ${JSON.stringify(this.desired)}`);
+    }
+    const sdkKeys = Object.fromEntries(held.map((h) => [h.key, h.types.length]));
+    const want = Object.fromEntries(Object.keys(this.desired).map((k) => [k, undefined]));
+    if (!same(Object.fromEntries(Object.keys(sdkKeys).map((k) => [k, undefined])), want)) {
+      throw new Error(`${where}: the SDK believes the server holds ${JSON.stringify(held)}`);
+    }
+  }
+
+  async cycle(n) {
+    const fault = FAULTS[n % FAULTS.length];
+    if (!this.clientLive) await this.startClient();
+    // Now and then a task in the other project, so the "other" subscription has traffic.
+    if (n % 5 === 0) {
+      await this.sim.control("_sim/execute", { projectId: OTHER_PROJECT, source: `other_${n % 3}`, name: "Other", durationMs: 1500 }).catch(() => {});
+    }
+    await fault.act(this);
+    this.faults[fault.kind] = (this.faults[fault.kind] ?? 0) + 1;
+    const ended = fault.kind === "revoke_key";
+    await this.check(n, fault.kind, { ended });
+    if (ended) {
+      await this.page.evaluate(() => window.rw.client.close());
+      this.clientLive = false;
+    }
+  }
+
+  report(cycles, ms) {
+    return {
+      cycles, rounds: this.rounds, seconds: Math.round(ms / 1000), faults: this.faults,
+      reconnects: this.reconnects, maxMemoryBytes: this.maxMemory, ...this.ledger.figures,
+    };
+  }
+}
+
+/**
+ * Runs `cycles` fault cycles; throws on the first cycle whose checks fail.
+ * @param {{cycles: number, onProgress?: (n: number, report: object) => void, progressEvery?: number}} opts
+ */
+export async function runCycles({ cycles, onProgress, progressEvery = 100 }) {
+  const key = `rw-secret-${crypto.randomBytes(6).toString("hex")}`;
+  const server = await startServer();
+  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS });
+  const sim = await startSim({ args: ["--api-key", key, "--scenario", "load", "--tasks", "3", "--rate", "120", "--seed", "7"] });
+  const t0 = Date.now();
+  try {
+    const page = await browser.newPage();
+    await page.goto(new URL(BLANK_PAGE, server.url).href);
+    await page.evaluate(pageHarness, { url: sim.url, key, subscriptions: SUBSCRIPTIONS, options: CLIENT_OPTIONS });
+    const run = new Run({ sim, page, key });
+    for (let n = 0; n < cycles; n++) {
+      await run.cycle(n);
+      if (onProgress && (n + 1) % progressEvery === 0) onProgress(n + 1, run.report(n + 1, Date.now() - t0));
+    }
+    return run.report(cycles, Date.now() - t0);
+  } finally {
+    await sim.stop();
+    await browser.close();
+    await server.close();
+  }
+}
+
+/** The figures as a Markdown table. */
+export function formatReport(r) {
+  const rows = [
+    ["cycles run", r.cycles],
+    ["client rounds (one per revoked key)", r.rounds],
+    ["wall time", `${r.seconds} s`],
+    ["reconnects", r.reconnects],
+    ["frames sent to subscriptions (decided)", r.framesSent],
+    ["... delivered to every matching subscription", r.framesDelivered],
+    ["... reported missing (gap, resync tail, decode error)", r.framesReportedMissing],
+    ["lost without a report", r.lost],
+    ["duplicates delivered", r.duplicatesDelivered],
+    ["deliveries (event × subscription)", r.deliveries],
+    ["re-seeded deliveries (no seq)", r.reseeded],
+    ["frames the log cannot route (multi-task seeds)", r.framesUndecidable],
+    ["frames in flight when a client ended", r.framesUnsettled],
+    ["max WebAssembly memory", `${(r.maxMemoryBytes / 1048576).toFixed(1)} MiB`],
+  ];
+  const faults = Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(", ");
+  return [
+    "| figure | value |",
+    "|---|---|",
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    "",
+    `Faults by kind: ${faults}.`,
+  ].join("\n");
+}
