@@ -32,7 +32,7 @@ pub enum FaultKind {
     Truncated,
     /// A valid event frame of about `bytes` bytes (default 16 MiB).
     Oversized,
-    /// An event whose body nests arrays `depth` deep (default 100000).
+    /// An SSE event whose untyped `data` nests arrays `depth` deep (default 100000).
     DeepNesting,
     /// A status update with bare `NaN` tokens, as Python `json.dumps` emits.
     Nan,
@@ -40,7 +40,7 @@ pub enum FaultKind {
     Binary,
     /// A text frame that is not valid UTF-8.
     InvalidUtf8,
-    /// An event whose body has `__proto__` and `constructor` keys.
+    /// An SSE event with `__proto__` and `constructor` keys in its body and in its untyped `data`.
     ProtoKeys,
     /// An event with an unknown name.
     UnknownEvent,

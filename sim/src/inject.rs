@@ -177,8 +177,9 @@ fn build(st: &mut State, spec: &FaultSpec, conn: u64) -> Option<(EntryKind, &'st
             let seq = st.next_seq(conn)?;
             let depth = spec.depth.unwrap_or(DEPTH_DEFAULT);
             let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-            let body = Obj::new().set("category", "console").set("output", "deep\n").raw("nested", &nested).set("__id", "").done();
-            (EntryKind::Event, "output", Message::Text(text_event(seq, "output", body).into()), Some(seq))
+            // In `data`, the untyped payload a client must walk, not in a field it can skip.
+            let body = Obj::new().set("pipe_id", &0).set("type", "deep").raw("data", &nested).set("__id", "").done();
+            (EntryKind::Event, "apaevt_sse", Message::Text(text_event(seq, "apaevt_sse", body).into()), Some(seq))
         }
         FaultKind::Nan => {
             let seq = st.next_seq(conn)?;
@@ -196,14 +197,18 @@ fn build(st: &mut State, spec: &FaultSpec, conn: u64) -> Option<(EntryKind, &'st
         }
         FaultKind::ProtoKeys => {
             let seq = st.next_seq(conn)?;
+            // Both in the typed envelope and inside `data`, the untyped payload a client
+            // hands to the app as is: a naive JSON-to-object copy pollutes prototypes there.
+            let hostile = r#"{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1}"#;
             let body = Obj::new()
-                .set("category", "console")
-                .set("output", "prototype keys\n")
+                .set("pipe_id", &0)
+                .set("type", "prototype keys")
+                .raw("data", hostile)
                 .raw("__proto__", r#"{"polluted":true}"#)
                 .raw("constructor", r#"{"prototype":{"polluted":true}}"#)
                 .set("__id", "")
                 .done();
-            (EntryKind::Event, "output", Message::Text(text_event(seq, "output", body).into()), Some(seq))
+            (EntryKind::Event, "apaevt_sse", Message::Text(text_event(seq, "apaevt_sse", body).into()), Some(seq))
         }
         FaultKind::UnknownEvent => {
             let seq = st.next_seq(conn)?;

@@ -211,10 +211,18 @@ impl Dispatch {
     }
 }
 
-/// Serialises a Rust value for JS: maps as plain objects, large integers as numbers.
+/// Serialises a Rust value for JS through JSON text and `JSON.parse`.
+///
+/// Why not serde-wasm-bindgen: it builds objects with `obj[key] = value`, so a key named
+/// `__proto__` in an untyped payload (SSE data, flow traces) would replace the nested
+/// object's prototype instead of becoming data. `JSON.parse` always creates own data
+/// properties, and one native parse beats a boundary call per field. A non-finite float
+/// becomes `null`, which is how the typings declare the fields that can carry one.
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::UNDEFINED)
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|text| js_sys::JSON::parse(&text).ok())
+        .unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A rejected request: an `Error` named `RunwatchRequestError` with `code` (and `trace`).

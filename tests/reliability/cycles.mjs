@@ -29,7 +29,7 @@ export const SUBSCRIPTIONS = [
 const CLIENT_OPTIONS = {
   reconnect: { minDelayMs: 10, maxDelayMs: 200 },
   heartbeatIntervalMs: 200,
-  heartbeatTimeoutMs: 300,
+  heartbeatTimeoutMs: 800,
   reorderWindowMs: 50,
   connectTimeoutMs: 3000,
   requestTimeoutMs: 2000,
@@ -39,6 +39,10 @@ const MEMORY_BOUND = 64 * 1024 * 1024;
 /** Chromium itself logs a refused handshake (the `refuse` fault); the SDK never logs. */
 const BROWSER_NETWORK_ERROR = /^WebSocket connection to '\S+' failed: /;
 const SETTLE_TIMEOUT_MS = 15_000;
+/** Checks in a row a cycle may need because the client reconnected while one ran. */
+const CHECK_PASSES = 3;
+/** States and diagnostics kept for a failure report. */
+const HISTORY = 60;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -139,6 +143,10 @@ class Run {
     this.reconnects = 0;
     this.rounds = 0;
     this.clientLive = false;
+    /** The last states and diagnostics, for the error message of a failed check. */
+    this.history = [];
+    /** Connection → send-log index of its last answered settle ping. */
+    this.cutoffs = new Map();
   }
 
   fault(spec) { return this.sim.control("_sim/faults", spec); }
@@ -222,8 +230,23 @@ class Run {
     return undefined;
   }
 
-  /** After a fault: the page's records against the send log, the server's registry, memory. */
+  /**
+   * After a fault: the page's records against the send log, the server's registry, memory.
+   * Under load the client may lose its connection again while this runs (a heartbeat that
+   * times out behind a 9 MiB frame); the server's registry is then compared on a later pass.
+   */
   async check(cycle, kind, { ended = false } = {}) {
+    const where = `cycle ${cycle} (${kind})`;
+    for (let pass = 1; ; pass++) {
+      const { conn, held, g } = await this.settle(where, ended);
+      if (ended) return;
+      if (await this.assertServerKeys(where, conn, held, g)) return;
+      if (pass === CHECK_PASSES) throw new Error(`${where}: the client changed connections during ${CHECK_PASSES} checks in a row`);
+    }
+  }
+
+  /** One pass: ping (unless the client ended), drain the page, pull the log, settle. */
+  async settle(where, ended) {
     let g;
     if (!ended) g = await this.page.evaluate((d) => window.rw.ping(performance.now() + d), SETTLE_TIMEOUT_MS);
     await sleep(CLIENT_OPTIONS.reorderWindowMs + 30);
@@ -233,19 +256,22 @@ class Run {
     this.ledger.addPage(rec);
     const current = ended ? rec.g : g;
     const conn = this.ledger.connOf.get(current);
-    const cutoff = Run.pingCutoff(entries, conn) ?? -1;
+    this.cutoffs.set(conn, Run.pingCutoff(entries, conn) ?? this.cutoffs.get(conn) ?? -1);
+    const cutoff = this.cutoffs.get(conn);
     if (ended) this.ledger.finish({ current, cutoff });
     else this.ledger.settle({ current, cutoff });
     this.reconnects += rec.states.filter((s) => s.newState === "backoff").length;
     this.maxMemory = Math.max(this.maxMemory, rec.memory);
-    const where = `cycle ${cycle} (${kind})`;
+    this.history.push(...rec.states.map((x) => ({ state: x })), ...rec.diagnostics.map((x) => ({ diagnostic: x })));
+    this.history.splice(0, Math.max(0, this.history.length - HISTORY));
     if (this.ledger.problems.length) {
-      throw new Error(`${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}`);
+      const recent = this.history.map((h) => JSON.stringify(h)).join("\n    ");
+      throw new Error(`${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}\n  recent states and diagnostics:\n    ${recent}`);
     }
     if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
     this.assertNoPageErrors(where);
     this.assertNoKey(where, rec);
-    if (!ended) await this.assertServerKeys(where, conn, rec.held);
+    return { conn, held: rec.held, g };
   }
 
   assertNoPageErrors(where) {
@@ -265,9 +291,14 @@ class Run {
     this.page.consoleMessages.length = 0;
   }
 
-  /** The server holds exactly the desired keys and masks, and the SDK knows it. */
-  async assertServerKeys(where, conn, held) {
+  /**
+   * The server holds exactly the desired keys and masks on the client's connection, and the
+   * SDK knows it. False when the client has moved to another attempt since `g` (try again).
+   */
+  async assertServerKeys(where, conn, held, g) {
     const conns = await this.sim.control("_sim/connections");
+    const now = await this.page.evaluate(() => ({ g: window.rw.base + window.rw.client.stats().epoch, state: window.rw.client.state }));
+    if (now.g !== g || now.state !== "live") return false;
     const mine = conns.filter((c) => c.authenticated);
     if (mine.length !== 1 || mine[0].id !== conn) {
       throw new Error(`${where}: expected one authenticated connection (${conn}), the simulator has ${JSON.stringify(mine.map((c) => c.id))}`);
@@ -277,11 +308,11 @@ class Run {
     if (!same(server, this.desired)) {
       throw new Error(`${where}: the server holds ${JSON.stringify(server)}, desired ${JSON.stringify(this.desired)}`);
     }
-    const sdkKeys = Object.fromEntries(held.map((h) => [h.key, h.types.length]));
-    const want = Object.fromEntries(Object.keys(this.desired).map((k) => [k, undefined]));
-    if (!same(Object.fromEntries(Object.keys(sdkKeys).map((k) => [k, undefined])), want)) {
+    const sdkKeys = held.map((h) => h.key).sort();
+    if (JSON.stringify(sdkKeys) !== JSON.stringify(Object.keys(this.desired).sort())) {
       throw new Error(`${where}: the SDK believes the server holds ${JSON.stringify(held)}`);
     }
+    return true;
   }
 
   async cycle(n) {

@@ -25,7 +25,11 @@ function onEvents(events: Delivered[]): void {
       case "taskStatus": {
         const s: TaskStatus = ev.status;
         const done: number = s.completedCount;
-        const cpu: number = s.metrics.cpuPercent;
+        // A metric the engine sent as NaN arrives as null.
+        const cpu: number | null = s.metrics.cpuPercent;
+        // @ts-expect-error: nullable metrics must be narrowed before use as a number.
+        const strict: number = s.metrics.cpuPercent;
+        void strict;
         const pipes: string[] | undefined = s.pipeflow.byPipe["0"];
         void done, cpu, pipes;
         break;

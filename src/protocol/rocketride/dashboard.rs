@@ -18,6 +18,7 @@ pub enum DashboardEvent {
     /// A connection authenticated.
     ConnectionAdded {
         /// Epoch seconds.
+        #[tsify(type = "number | null")]
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         timestamp: f64,
         /// Server-wide monotonic connection id.
@@ -36,6 +37,7 @@ pub enum DashboardEvent {
     /// A connection closed.
     ConnectionRemoved {
         /// Epoch seconds.
+        #[tsify(type = "number | null")]
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         timestamp: f64,
         /// Server-wide monotonic connection id.
@@ -52,6 +54,7 @@ pub enum DashboardEvent {
     /// included).
     MonitorChanged {
         /// Epoch seconds.
+        #[tsify(type = "number | null")]
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         timestamp: f64,
         /// Server-wide monotonic connection id.
@@ -72,6 +75,7 @@ pub enum DashboardEvent {
     /// An authentication attempt failed somewhere on the server (not tenant-filtered).
     AuthFailed {
         /// Epoch seconds.
+        #[tsify(type = "number | null")]
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         timestamp: f64,
         /// Server-wide monotonic connection id.
@@ -85,6 +89,7 @@ pub enum DashboardEvent {
     /// A completed task was cleaned up; its project subscriptions are gone with it.
     TaskRemoved {
         /// Epoch seconds.
+        #[tsify(type = "number | null")]
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         timestamp: f64,
         /// The task id.
@@ -94,6 +99,7 @@ pub enum DashboardEvent {
     /// A task exited with a non-zero exit code.
     TaskError {
         /// Epoch seconds.
+        #[tsify(type = "number | null")]
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         timestamp: f64,
         /// The task id.

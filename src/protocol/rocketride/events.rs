@@ -924,7 +924,7 @@ mod tests {
             assert!(SseEvent::DECL.contains(field), "SseEvent lacks {field}");
         }
         assert!(UnknownEvent::DECL.contains("taskId?: string;") && UnknownEvent::DECL.contains("raw: string;"));
-        assert!(DashboardEvent::DECL.contains("{ action: \"task_error\"; timestamp: number; taskId: string; exitCode: number; exitMessage: string | undefined }"));
+        assert!(DashboardEvent::DECL.contains("{ action: \"task_error\"; timestamp: number | null; taskId: string; exitCode: number; exitMessage: string | undefined }"));
         for decl in
             [FlowEvent::DECL, SseEvent::DECL, StatusCountsEvent::DECL, TaskLifecycle::DECL, DashboardEvent::DECL]
         {
@@ -941,7 +941,7 @@ mod tests {
             "name: string;",
             "projectId: string;",
             "state: TaskState;",
-            "startTime: number;",
+            "startTime: number | null;",
             "debuggerAttached: boolean;",
             "warnings: OrDefault<string[]>;",
             "notes: unknown[];",
@@ -958,10 +958,10 @@ mod tests {
         let code: String = decl.lines().filter(|l| !l.trim_start().starts_with(['*', '/'])).collect();
         assert!(!code.contains("?:") && !code.contains("__id") && !code.contains("wireId"), "{code}");
         assert!(
-            TaskMetrics::DECL.contains("cpuPercent: number;") && TaskMetrics::DECL.contains("avgGpuMemoryMb: number;")
+            TaskMetrics::DECL.contains("cpuPercent: number | null;") && TaskMetrics::DECL.contains("avgGpuMemoryMb: number | null;")
         );
-        assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("gpuInference: number;"));
-        assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("custom: Record<string, number>;"));
+        assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("gpuInference: number | null;"));
+        assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("custom: Record<string, number | null>;"));
         assert!(crate::protocol::rocketride::task_status::Pipeflow::DECL
             .contains("byPipe: OrDefault<Record<string, string[]>>;"));
     }

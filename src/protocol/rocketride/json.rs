@@ -3,7 +3,9 @@
 //! The server serialises with Python's `json.dumps`, which writes a non-finite float as a
 //! bare `NaN`, `Infinity` or `-Infinity` token. serde_json rejects those, so frames are
 //! passed through [`sanitize_non_finite`] first, which turns them into `null`, and float
-//! fields read `null` back as `NaN` through [`lenient_f64`].
+//! fields read `null` back as `NaN` through [`lenient_f64`]. JavaScript receives such a
+//! value as `null` (the web shell hands events over as JSON), so those fields are typed
+//! `number | null` there.
 
 use std::borrow::Cow;
 

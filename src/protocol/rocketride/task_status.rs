@@ -33,9 +33,11 @@ pub struct TaskStatus {
     /// Lifecycle state.
     pub state: TaskState,
     /// Epoch seconds; kept across restarts, so it tells runs of the same task apart.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub start_time: f64,
     /// Epoch seconds; `0` until terminated.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub end_time: f64,
     /// Whether a debugger is attached.
@@ -212,30 +214,39 @@ pub struct Pipeflow {
 #[serde(rename_all(serialize = "camelCase"))]
 pub struct TaskMetrics {
     /// CPU use, percent.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_percent: f64,
     /// Resident memory, MB.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_memory_mb: f64,
     /// GPU memory, MB.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub gpu_memory_mb: f64,
     /// Peak CPU use, percent.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub peak_cpu_percent: f64,
     /// Peak resident memory, MB.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub peak_cpu_memory_mb: f64,
     /// Peak GPU memory, MB.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub peak_gpu_memory_mb: f64,
     /// Average CPU use, percent.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub avg_cpu_percent: f64,
     /// Average resident memory, MB.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub avg_cpu_memory_mb: f64,
     /// Average GPU memory, MB.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub avg_gpu_memory_mb: f64,
 }
@@ -246,21 +257,27 @@ pub struct TaskMetrics {
 #[tsify(hashmap_as_object)]
 pub struct TaskTokens {
     /// CPU utilisation tokens.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_utilization: f64,
     /// CPU memory tokens.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_memory: f64,
     /// GPU memory tokens.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub gpu_memory: f64,
     /// GPU inference tokens.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub gpu_inference: f64,
     /// Node-defined token counters.
+    #[tsify(type = "Record<string, number | null>")]
     #[serde(deserialize_with = "lenient_f64::map")]
     pub custom: HashMap<String, f64>,
     /// Sum of all tokens.
+    #[tsify(type = "number | null")]
     #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub total: f64,
 }
