@@ -1,6 +1,7 @@
 //! One WebSocket connection: a reader that dispatches inbound frames and a writer that
 //! drains the outbound queue (applying the writer-side faults).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,12 +22,12 @@ const REORDER_WAIT: Duration = Duration::from_millis(50);
 /// How long the peer gets to answer our close frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Serves one upgraded socket (requested as `path`) until it closes or is killed.
-pub async fn serve<S>(hub: Arc<Hub>, ws: WebSocketStream<S>, path: &str)
+/// Serves one upgraded socket (requested as `path` from `peer`) until it closes or is killed.
+pub async fn serve<S>(hub: Arc<Hub>, ws: WebSocketStream<S>, path: &str, peer: IpAddr)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let handles = hub.lock().register(path);
+    let handles = hub.lock().register(path, peer);
     let id = handles.id;
     let (sink, stream) = ws.split();
     let kill = handles.kill.clone();
@@ -61,10 +62,21 @@ where
                     dispatch::handle_text(hub, id, text);
                 }
             }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+            Some(Ok(Message::Close(_))) => return echo_close(&mut stream).await,
+            None | Some(Err(_)) => return,
             Some(Ok(_)) => {}
         }
     }
+}
+
+/// Answers a peer's close frame like the real server (uvicorn/websockets echo it, so a
+/// browser sees a clean close, not 1006). tungstenite queues the reply when it reads
+/// the close but writes it only on the next read, so read once more.
+async fn echo_close<S>(stream: &mut SplitStream<WebSocketStream<S>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_GRACE, stream.next()).await;
 }
 
 type Sink<S> = SplitSink<WebSocketStream<S>, Message>;

@@ -38,7 +38,7 @@ pub fn dashboard(st: &State, started: Instant) -> CmdResult {
         .set("serverUptime", &started.elapsed().as_secs_f64())
         .done();
     let conns: Vec<String> = st.conns.values().map(|c| connection(st, c)).collect();
-    let tasks: Vec<String> = st.tasks.values().map(task).collect();
+    let tasks: Vec<String> = st.tasks_in_order().into_iter().map(task).collect();
     Ok(Some(
         Obj::new()
             .raw("overview", &overview)
@@ -57,10 +57,7 @@ fn label(st: &State, key: &str) -> String {
     }
     let rest = key.strip_prefix("p.").unwrap_or(key);
     let (project, source) = rest.split_once('.').unwrap_or((rest, ""));
-    let named = st.tasks.values().find(|t| t.project_id == project).and_then(|t| {
-        let suffix = format!(".{}", t.source);
-        t.status.name.strip_suffix(&suffix).map(str::to_owned)
-    });
+    let named = st.tasks_in_order().into_iter().find(|t| t.project_id == project).map(|t| t.name_prefix.clone());
     let prefix = named.unwrap_or_else(|| project.chars().take(8).collect());
     format!("{prefix}.{source}")
 }

@@ -5,6 +5,7 @@
 //! lock is held, so the log order is each connection's wire order.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -49,6 +50,8 @@ pub enum Scope {
 pub struct ConnEntry {
     /// Connection id (also `connectionId` in dashboard events).
     pub id: u64,
+    /// Client IP (admission counts unauthenticated sockets per IP).
+    pub peer: IpAddr,
     /// Last server seq used (spec §2.3: starts at 1 per connection).
     pub seq: u64,
     /// Whether `auth` succeeded (and no `deauth` since).
@@ -182,7 +185,7 @@ pub struct ConnHandles {
 
 impl State {
     /// Registers a new connection, upgraded from a request to `path`, and logs its start.
-    pub fn register(&mut self, path: &str) -> ConnHandles {
+    pub fn register(&mut self, path: &str, peer: IpAddr) -> ConnHandles {
         let id = self.next_conn;
         self.next_conn += 1;
         self.log.push(Entry::upgrade(id, EntryKind::Open, path));
@@ -194,6 +197,7 @@ impl State {
             id,
             ConnEntry {
                 id,
+                peer,
                 seq: 0,
                 authenticated: false,
                 auth_attempts: 0,
@@ -214,6 +218,11 @@ impl State {
             },
         );
         ConnHandles { id, rx, killed, kill }
+    }
+
+    /// Open sockets from `ip` that have not authenticated (spec §1.3 admission).
+    pub fn unauthenticated_from(&self, ip: IpAddr) -> usize {
+        self.conns.values().filter(|c| c.peer == ip && !c.authenticated && !c.closing).count()
     }
 
     /// Forgets a closed connection; an authenticated one is announced as
@@ -367,6 +376,13 @@ impl State {
             Some(Scope::Task { token, .. }) => Some(token.clone()),
             _ => req.token().filter(|t| !t.is_empty()).map(str::to_owned),
         }
+    }
+
+    /// Registered tasks in the server's dict order (registration; re-runs in place).
+    pub fn tasks_in_order(&self) -> Vec<&TaskEntry> {
+        let mut tasks: Vec<&TaskEntry> = self.tasks.values().collect();
+        tasks.sort_by_key(|t| t.order);
+        tasks
     }
 
     /// The `TaskRef` of a registered task.

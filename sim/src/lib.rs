@@ -9,7 +9,7 @@
 //! - wire: [`json`] (ordered JSON text), [`dap`] (envelope), [`server`] (HTTP + upgrade),
 //!   [`conn`] (per-socket reader/writer), [`dispatch`] (command table);
 //! - protocol: [`auth`], [`monitor`] + [`registry`] (subscriptions), [`tasks`],
-//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`replay`] (newer-server `logSeq`);
+//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`trace`] (flow levels), [`replay`] (newer-server `logSeq`);
 //! - simulation: [`pipeline`] (task lifecycle runner), [`script`] (activity),
 //!   [`scenario`] (demo/load), [`lifecycle`] (cleanup, reset), [`clock`];
 //! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`].
@@ -37,6 +37,7 @@ pub mod sendlog;
 pub mod server;
 pub mod status;
 pub mod tasks;
+pub mod trace;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -114,7 +114,7 @@ fn seed(st: &mut State, conn: u64, target: &Target, new_bits: u8) {
 /// "Not running" one with `__id "<projectId>.<source>"`; always synthetic for source `*`.
 fn summary_seed(st: &State, project: &str, source: &str) -> (TaskStatus, String) {
     let task = (source != "*")
-        .then(|| st.tasks.values().find(|t| t.project_id == project && t.source == source))
+        .then(|| st.tasks_in_order().into_iter().find(|t| t.project_id == project && t.source == source))
         .flatten();
     match task {
         Some(t) => (t.status.clone(), t.id.clone()),
@@ -126,8 +126,8 @@ fn summary_seed(st: &State, project: &str, source: &str) -> (TaskStatus, String)
 fn running_seed(st: &State, conn: u64) -> String {
     let scope = st.conns.get(&conn).map(|c| c.scope.clone()).unwrap_or(Scope::Account);
     let items: Vec<String> = st
-        .tasks
-        .values()
+        .tasks_in_order()
+        .into_iter()
         .filter(|t| (state::STARTING..=state::STOPPING).contains(&t.status.state))
         .filter(|t| match &scope {
             Scope::Account => true,

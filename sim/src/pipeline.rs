@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::epoch_s;
@@ -14,6 +14,7 @@ use crate::registry::bit;
 use crate::script::{Script, ScriptKind, Step};
 use crate::status::{sample_metrics, state, Metrics, TaskStatus};
 use crate::tasks::TaskCmd;
+use crate::trace::TraceLevel;
 
 /// Everything a runner needs to know about its task.
 #[derive(Debug, Clone)]
@@ -24,8 +25,8 @@ pub struct Plan {
     pub run: u64,
     /// Server generation; the runner stops after a reset/restart.
     pub generation: u64,
-    /// Forward `apaevt_flow` (truthy `pipelineTraceLevel`, spec §4.3).
-    pub trace: bool,
+    /// The engine trace level: which `apaevt_flow` frames exist (spec §4.3).
+    pub trace: TraceLevel,
     /// End naturally after this much simulated time.
     pub duration_ms: Option<u64>,
     /// STARTING → RUNNING in simulated ms.
@@ -287,12 +288,16 @@ fn emit_task_action(st: &mut State, p: &Plan, action: &str) {
 /// Applies one script step: state changes, then its event.
 fn apply(st: &mut State, p: &Plan, step: Step) {
     match step {
-        Step::FlowBegin { pipe, object } => flow(st, p, pipe, "begin", json!({}), |stack| *stack = vec![object]),
-        Step::Enter { pipe, comp, trace } => flow(st, p, pipe, "enter", trace, |stack| stack.push(comp)),
-        Step::Leave { pipe, trace } => flow(st, p, pipe, "leave", trace, |stack| {
+        Step::FlowBegin { pipe, object } => flow(st, p, pipe, "begin", "{}", |stack| *stack = vec![object]),
+        Step::Enter { pipe, comp, trace } => flow(st, p, pipe, "enter", &trace, |stack| stack.push(comp)),
+        Step::Leave { pipe, trace } => flow(st, p, pipe, "leave", &trace, |stack| {
             stack.pop();
         }),
-        Step::FlowEnd { pipe, result } => flow(st, p, pipe, "end", result, Vec::clear),
+        // Below SUMMARY the engine does not attach the object's result to `end`.
+        Step::FlowEnd { pipe, result } => {
+            let trace = if p.trace.end_has_result() { result.as_str() } else { "{}" };
+            flow(st, p, pipe, "end", trace, Vec::clear)
+        }
         Step::Sse { pipe, kind, data } => {
             let body = Obj::new().set("pipe_id", &pipe).set("type", kind).set("data", &data);
             st.emit_task_event(&p.task, "apaevt_sse", bit::SSE, body, Some(i64::from(pipe)));
@@ -313,21 +318,22 @@ fn apply(st: &mut State, p: &Plan, step: Step) {
     }
 }
 
-/// Updates the pipe's stack (mirrored into `pipeflow.byPipe`) and, when tracing, sends
-/// `apaevt_flow {id, op, pipes, trace, project_id, source}` (spec §4.3).
-fn flow(st: &mut State, p: &Plan, pipe: u32, op: &str, trace: Value, edit: impl FnOnce(&mut Vec<String>)) {
+/// Updates the pipe's stack (mirrored into `pipeflow.byPipe`) and sends
+/// `apaevt_flow {id, op, pipes, trace, project_id, source}` (spec §4.3). Without an
+/// engine trace level there is no trace frame, so neither happens.
+fn flow(st: &mut State, p: &Plan, pipe: u32, op: &str, trace: &str, edit: impl FnOnce(&mut Vec<String>)) {
+    if !p.trace.traces() {
+        return;
+    }
     let Some(t) = st.tasks.get_mut(&p.task.token) else { return };
     let stack = t.status.pipeflow.by_pipe.entry(pipe).or_default();
     edit(stack);
     let pipes = stack.clone();
-    if !p.trace {
-        return;
-    }
     let body = Obj::new()
         .set("id", &pipe)
         .set("op", op)
         .set("pipes", &pipes)
-        .set("trace", &trace)
+        .raw("trace", trace)
         .set("project_id", &p.task.project_id)
         .set("source", &p.task.source);
     st.emit_task_event(&p.task, "apaevt_flow", bit::FLOW, body, None);

@@ -1,8 +1,6 @@
 //! Monitor registry: `EVENT_TYPE` bits, `types` parsing, registry keys and delivery
 //! (spec §3).
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 /// `EVENT_TYPE` bits (spec §3.1 table).
@@ -29,8 +27,48 @@ const NAMES: [(&str, u8); 8] = [
     ("DASHBOARD", bit::DASHBOARD),
 ];
 
-/// One connection's registry: key → bitmask.
-pub type Monitors = BTreeMap<String, u8>;
+/// One connection's registry: key → bitmask, in insertion order like the server's
+/// Python dict (`rrext_dashboard` lists monitors in this order). Re-setting a key keeps
+/// its place; a popped key that comes back goes to the end.
+#[derive(Debug, Clone, Default)]
+pub struct Monitors {
+    entries: Vec<(String, u8)>,
+}
+
+impl Monitors {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bitmask of `key`.
+    pub fn get(&self, key: &str) -> Option<&u8> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, m)| m)
+    }
+
+    /// Sets `key` to `mask`, in place if present, else at the end.
+    pub fn insert(&mut self, key: String, mask: u8) {
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = mask,
+            None => self.entries.push((key, mask)),
+        }
+    }
+
+    /// Pops `key` (absent is fine).
+    pub fn remove(&mut self, key: &str) {
+        self.entries.retain(|(k, _)| k != key);
+    }
+
+    /// Keeps the keys for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, u8) -> bool) {
+        self.entries.retain(|(k, m)| keep(k, *m));
+    }
+
+    /// `(key, mask)` pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &u8)> {
+        self.entries.iter().map(|(k, m)| (k, m))
+    }
+}
 
 /// The server-wide key of `token:"*"`.
 pub const ALL_KEY: &str = "*";
@@ -43,12 +81,15 @@ pub const ALL_KEY: &str = "*";
 pub fn parse_types(types: Option<&Value>, listen_type: Option<&Value>) -> Result<u8, String> {
     match types {
         Some(Value::Array(items)) => Ok(items.iter().filter_map(Value::as_str).fold(0, |m, n| m | name_bit(n))),
-        Some(Value::Number(n)) => int_mask(n.as_i64()),
+        // Python: floats are not ints (they fall through below); bools are (True == 1).
+        Some(Value::Number(n)) if !n.is_f64() => int_mask(n.as_i64()),
+        Some(Value::Bool(b)) => Ok(u8::from(*b)),
         Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
             int_mask(s.parse::<i64>().ok())
         }
         _ => match listen_type {
-            Some(Value::Number(n)) => int_mask(n.as_i64()),
+            Some(Value::Number(n)) if !n.is_f64() => int_mask(n.as_i64()),
+            Some(Value::Bool(b)) => Ok(u8::from(*b)),
             _ => Ok(0),
         },
     }
@@ -117,7 +158,7 @@ pub fn candidate_keys(project_id: &str, source: &str, pipe_id: Option<i64>) -> V
 
 /// The keys of `monitors` that deliver an event with `event_bit` (empty = not delivered).
 pub fn matching_keys(monitors: &Monitors, candidates: &[String], event_bit: u8) -> Vec<String> {
-    candidates.iter().filter(|k| monitors.get(*k).is_some_and(|m| m & event_bit != 0)).cloned().collect()
+    candidates.iter().filter(|k| monitors.get(k).is_some_and(|m| m & event_bit != 0)).cloned().collect()
 }
 
 /// Whether `key` belongs to the task `p.<project>.<source>`, i.e. is removed by
@@ -150,6 +191,8 @@ mod tests {
         assert_eq!(err, "<flag 'EVENT_TYPE'> invalid value -300\n    given 0b1 011010100\n  allowed 0b0 011111111");
         assert_eq!(parse_types(Some(&json!(-1)), None), Ok(255));
         assert_eq!(parse_types(Some(&json!(-256)), None), Ok(0));
+        assert_eq!(parse_types(Some(&json!(4.0)), None), Ok(0), "a float is not an int: unsubscribe");
+        assert_eq!(parse_types(Some(&json!(true)), None), Ok(bit::DEBUGGER), "True is the int 1");
     }
 
     #[test]
@@ -170,6 +213,15 @@ mod tests {
         assert!(is_task_key("p.P.S.3", "p.P.S"));
         assert!(!is_task_key("p.P.S2", "p.P.S"));
         assert!(!is_task_key("p.P.*", "p.P.S"));
+        let mut m = Monitors::new();
+        m.insert("p.b".into(), 1);
+        m.insert("*".into(), 2);
+        m.insert("p.b".into(), 4);
+        let order: Vec<(&String, &u8)> = m.iter().collect();
+        assert_eq!(order, vec![(&"p.b".to_owned(), &4), (&"*".to_owned(), &2)], "insertion order, updates in place");
+        m.remove("p.b");
+        m.insert("p.b".into(), 8);
+        assert_eq!(m.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["*", "p.b"]);
         assert_eq!(flag_names(bit::SUMMARY | bit::TASK), vec!["summary", "task"]);
     }
 }

@@ -10,11 +10,12 @@ use crate::config::Scenario;
 use crate::hub::Hub;
 use crate::script::ScriptKind;
 use crate::tasks::{self, LaunchArgs};
+use crate::trace::TraceLevel;
 
 /// One demo pipeline and its rhythm (simulated ms).
 struct DemoPipeline {
     name: &'static str,
-    trace: bool,
+    trace: TraceLevel,
     run_ms: u64,
     pause_ms: u64,
     delay_ms: u64,
@@ -23,9 +24,9 @@ struct DemoPipeline {
 
 /// The demo set: a traced chat agent, a traced document ingest, an untraced crawler.
 const DEMO: [DemoPipeline; 3] = [
-    DemoPipeline { name: "Support Agent", trace: true, run_ms: 45_000, pause_ms: 5_000, delay_ms: 0, pipeline: support_agent },
-    DemoPipeline { name: "Document Ingest", trace: true, run_ms: 30_000, pause_ms: 4_000, delay_ms: 1_500, pipeline: document_ingest },
-    DemoPipeline { name: "Web Crawler", trace: false, run_ms: 60_000, pause_ms: 8_000, delay_ms: 3_000, pipeline: web_crawler },
+    DemoPipeline { name: "Support Agent", trace: TraceLevel::Summary, run_ms: 45_000, pause_ms: 5_000, delay_ms: 0, pipeline: support_agent },
+    DemoPipeline { name: "Document Ingest", trace: TraceLevel::Summary, run_ms: 30_000, pause_ms: 4_000, delay_ms: 1_500, pipeline: document_ingest },
+    DemoPipeline { name: "Web Crawler", trace: TraceLevel::Off, run_ms: 60_000, pause_ms: 8_000, delay_ms: 3_000, pipeline: web_crawler },
 ];
 
 /// The chat pipeline of the protocol sample.
@@ -116,7 +117,7 @@ fn spawn_load(hub: Arc<Hub>, generation: u64) {
         let args = LaunchArgs {
             pipeline,
             name: Some(format!("Load {i}")),
-            trace: true,
+            trace: TraceLevel::Summary,
             script: Some(ScriptKind::Load { rate }),
             seed: Some(hub.config.seed.wrapping_add(u64::from(i))),
             startup_ms: Some(0),

@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Value};
 
+use crate::json::Obj;
+
 /// The kind of workload a task simulates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ScriptKind {
@@ -43,12 +45,12 @@ impl ScriptKind {
 pub enum Step {
     /// `apaevt_flow begin`: the pipe's stack becomes `[object]`.
     FlowBegin { pipe: u32, object: String },
-    /// `apaevt_flow enter`: push `comp`.
-    Enter { pipe: u32, comp: String, trace: Value },
-    /// `apaevt_flow leave`: pop.
-    Leave { pipe: u32, trace: Value },
-    /// `apaevt_flow end` with the object's result as `trace`; clears the stack.
-    FlowEnd { pipe: u32, result: Value },
+    /// `apaevt_flow enter`: push `comp`; `trace` is ordered JSON text.
+    Enter { pipe: u32, comp: String, trace: String },
+    /// `apaevt_flow leave`: pop; `trace` is ordered JSON text.
+    Leave { pipe: u32, trace: String },
+    /// `apaevt_flow end` with the object's result (ordered JSON text) as `trace`; clears the stack.
+    FlowEnd { pipe: u32, result: String },
     /// `apaevt_sse`.
     Sse { pipe: u32, kind: &'static str, data: Value },
     /// An `output` line (without the trailing newline).
@@ -116,18 +118,17 @@ fn chain_of(pipeline: &Value, source: &str, kind: ScriptKind) -> Vec<Component> 
     }
 }
 
-/// `enter`/`leave` trace at METADATA level (spec §4.3).
-fn lane_trace(c: &Component, result: Option<&str>) -> Value {
-    let data = if c.lane == "text" || c.lane == "table" { json!({"length": 512}) } else { Value::Null };
-    let mut t = json!({"lane": c.lane});
-    if let Some(inv) = &c.invoke {
-        t["invoke"] = json!(inv);
-    }
-    t["data"] = data;
-    if let Some(r) = result {
-        t["result"] = json!(r);
-    }
-    t
+/// `enter`/`leave` trace at METADATA level, in wire order `{lane, invoke?, data,
+/// result?}` (spec §4.3; the sample has `{"lane":"questions","data":null}`). Built as
+/// text because `serde_json::Value` would sort the keys.
+fn lane_trace(c: &Component, result: Option<&str>) -> String {
+    let data = if c.lane == "text" || c.lane == "table" { r#"{"length":512}"# } else { "null" };
+    Obj::new()
+        .set("lane", &c.lane)
+        .set_opt("invoke", c.invoke.as_ref())
+        .raw("data", data)
+        .set_opt("result", result.as_ref())
+        .done()
 }
 
 impl Script {
@@ -198,7 +199,8 @@ impl Script {
         }
         let words = 40 + (n * 17) % 120;
         let answer = format!("Answer {n}: here is what I found.");
-        q.push_back(Step::FlowEnd { pipe: 0, result: json!({"name": object, "answers": [answer], "result_types": {"answers": "answers"}}) });
+        let result = Obj::new().set("name", &object).set("answers", &[answer]).raw("result_types", r#"{"answers":"answers"}"#);
+        q.push_back(Step::FlowEnd { pipe: 0, result: result.done() });
         q.push_back(Step::Progress { object, size: words * 6, words, failed: false });
     }
 
@@ -230,7 +232,8 @@ impl Script {
             steps.push(Step::Enter { pipe, comp: c.id.clone(), trace: lane_trace(c, None) });
             steps.push(Step::Leave { pipe, trace: lane_trace(c, Some(if failed { "error" } else { "continue" })) });
         }
-        steps.push(Step::FlowEnd { pipe, result: json!({"name": object, "objectId": format!("obj-{n}"), "result_types": {}}) });
+        let result = Obj::new().set("name", &object).set("objectId", &format!("obj-{n}")).raw("result_types", "{}");
+        steps.push(Step::FlowEnd { pipe, result: result.done() });
         let chunks = size / 4096 + 1;
         steps.push(Step::Output(format!("Indexed {object}: {chunks} chunks")));
         steps.push(Step::Progress { object, size, words: size / 6, failed });
@@ -255,7 +258,7 @@ impl Script {
             0 => Step::Output(format!("load line {n} {:08x}", self.rng.u32(..))),
             1 => Step::FlowBegin { pipe, object: format!("item_{n}") },
             2 => Step::Sse { pipe, kind: "progress", data: json!({"n": n, "v": self.rng.u32(..1000)}) },
-            _ => Step::FlowEnd { pipe, result: json!({"n": n}) },
+            _ => Step::FlowEnd { pipe, result: Obj::new().set("n", &n).done() },
         }
     }
 }
@@ -270,7 +273,8 @@ mod tests {
         let chain = chain_of(&p, "chat_1", ScriptKind::Chat);
         assert_eq!(chain.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
         assert_eq!(chain[0].lane, "questions");
-        assert_eq!(lane_trace(&chain[1], Some("continue")), json!({"lane":"invoke","invoke":"llm","data":null,"result":"continue"}));
+        assert_eq!(lane_trace(&chain[1], Some("continue")), r#"{"lane":"invoke","invoke":"llm","data":null,"result":"continue"}"#);
+        assert_eq!(lane_trace(&chain[0], None), r#"{"lane":"questions","data":null}"#, "sample key order");
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub enum EntryKind {
     Raw,
     /// The server closed or dropped the connection.
     Close,
-    /// A WebSocket upgrade was refused (HTTP 503).
+    /// A WebSocket upgrade was refused: HTTP 503 by the `refuse` fault (labelled), or
+    /// HTTP 403 past the unauthenticated-sockets-per-IP limit (no fault label).
     Refused,
 }
 

@@ -22,6 +22,8 @@ use crate::sendlog::{Entry, EntryKind};
 
 /// Largest inbound frame/message the real server accepts (spec §7: 250 MB).
 const MAX_INBOUND: usize = 250 * 1024 * 1024;
+/// Unauthenticated sockets one client IP may hold (`CONST_MAX_UNAUTHED_CONNS_PER_IP`).
+const MAX_UNAUTHED_PER_IP: usize = 10;
 
 /// The router of the whole server.
 pub fn router(hub: Arc<Hub>) -> Router {
@@ -33,7 +35,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
 }
 
 /// Accepts a WebSocket upgrade by hand (so raw frames can be injected later), or
-/// answers 503 while the `refuse` fault is active.
+/// answers 503 while the `refuse` fault is active, or 403 past the admission limit.
 async fn upgrade(State(hub): State<Arc<Hub>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, mut req: Request) -> Response {
     let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
     {
@@ -41,6 +43,12 @@ async fn upgrade(State(hub): State<Arc<Hub>>, ConnectInfo(peer): ConnectInfo<Soc
         if st.faults.refusing() {
             st.log.push(Entry::upgrade(0, EntryKind::Refused, &path).with_fault("refuse"));
             return (StatusCode::SERVICE_UNAVAILABLE, "refused by runwatch-sim fault").into_response();
+        }
+        // Spec §1.3: past 10 unauthenticated sockets per IP the server closes with 1008
+        // before accept, which Starlette/uvicorn turn into HTTP 403 on the upgrade.
+        if st.unauthenticated_from(peer.ip()) >= MAX_UNAUTHED_PER_IP {
+            st.log.push(Entry::upgrade(0, EntryKind::Refused, &path));
+            return StatusCode::FORBIDDEN.into_response();
         }
     }
     let Some(accept) = accept_key(req.headers()) else {
@@ -52,7 +60,7 @@ async fn upgrade(State(hub): State<Arc<Hub>>, ConnectInfo(peer): ConnectInfo<Soc
             Ok(upgraded) => {
                 let config = WebSocketConfig::default().max_message_size(Some(MAX_INBOUND)).max_frame_size(Some(MAX_INBOUND));
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                conn::serve(hub, ws, &path).await;
+                conn::serve(hub, ws, &path, peer.ip()).await;
             }
             Err(e) => tracing::debug!(%peer, "upgrade failed: {e}"),
         }

@@ -16,6 +16,7 @@ use crate::json::{array_of, to_text, Obj};
 use crate::pipeline::{self, Plan};
 use crate::script::ScriptKind;
 use crate::status::{state, TaskStatus};
+use crate::trace::TraceLevel;
 
 /// The OSS user every API key maps to (spec §1.3).
 pub const USER_ID: &str = "local";
@@ -55,6 +56,11 @@ pub struct TaskEntry {
     pub completed_at: Option<Instant>,
     /// Run number of the live runner.
     pub run: u64,
+    /// Registration order: the server's task dict keeps insertion order, and a re-run
+    /// replaces the completed control in place (spec §3.6), so listings follow this.
+    pub order: u64,
+    /// The execute `name` (or the task id without one): the first part of `name`.
+    pub name_prefix: String,
     /// Idle TTL in seconds (reported only).
     pub ttl: u64,
     /// Channel to the runner.
@@ -77,8 +83,8 @@ pub struct LaunchArgs {
     pub source: Option<String>,
     /// `name` display prefix.
     pub name: Option<String>,
-    /// Truthy `pipelineTraceLevel` (spec §4.3 gating).
-    pub trace: bool,
+    /// `pipelineTraceLevel` as the engine reads it (spec §4.3 gating).
+    pub trace: TraceLevel,
     /// `ttl` seconds.
     pub ttl: Option<u64>,
     /// Simulator: end naturally after this many simulated ms (absent: run until terminated).
@@ -99,25 +105,13 @@ impl LaunchArgs {
             pipeline: args.get("pipeline").cloned().unwrap_or(Value::Null),
             source: args.get("source").and_then(Value::as_str).map(str::to_owned),
             name: args.get("name").and_then(Value::as_str).map(str::to_owned),
-            trace: args.get("pipelineTraceLevel").is_some_and(truthy),
+            trace: TraceLevel::from_arg(args.get("pipelineTraceLevel")),
             ttl: u64_arg("ttl"),
             duration_ms: u64_arg("durationMs"),
             startup_ms: u64_arg("startupMs"),
             script: None,
             seed: u64_arg("seed"),
         }
-    }
-}
-
-/// Python truthiness of a JSON value.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 
@@ -214,8 +208,10 @@ pub fn launch(hub: &Arc<Hub>, args: LaunchArgs) -> Result<(String, oneshot::Rece
     if st.tasks.get(&token).is_some_and(|t| t.completed_at.is_none()) {
         return Err(CmdError::new("Pipeline is already running.", "task_server.py", 1141));
     }
-    let name = format!("{}.{}", args.name.clone().unwrap_or_else(|| id.clone()), r.component_name);
+    let name_prefix = args.name.clone().unwrap_or_else(|| id.clone());
+    let name = format!("{name_prefix}.{}", r.component_name);
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let order = st.tasks.get(&token).map_or(run, |t| t.order);
     let (ctl, ctl_rx) = mpsc::channel(4);
     let (running_tx, running_rx) = oneshot::channel();
     let script = args.script.unwrap_or_else(|| ScriptKind::for_provider(&r.provider));
@@ -237,6 +233,8 @@ pub fn launch(hub: &Arc<Hub>, args: LaunchArgs) -> Result<(String, oneshot::Rece
         status,
         completed_at: None,
         run,
+        order,
+        name_prefix,
         ttl: args.ttl.unwrap_or(900),
         ctl,
     };
@@ -326,8 +324,8 @@ pub fn get_task_status(st: &State, token: Option<&str>) -> CmdResult {
 /// `rrext_get_token`: the first registered task of projectId+source (spec §5.3).
 pub fn get_token(st: &State, project_id: Option<&str>, source: Option<&str>) -> CmdResult {
     let task = st
-        .tasks
-        .values()
+        .tasks_in_order()
+        .into_iter()
         .find(|t| Some(t.project_id.as_str()) == project_id && Some(t.source.as_str()) == source)
         .ok_or_else(|| CmdError::new("Your pipeline is not running", "task_server.py", 629))?;
     Ok(Some(Obj::new().set("token", &task.token).done()))
@@ -336,8 +334,8 @@ pub fn get_token(st: &State, project_id: Option<&str>, source: Option<&str>) -> 
 /// `rrext_get_tasks`: RUNNING tasks with their full pipeline (spec §5.5).
 pub fn get_tasks(st: &State) -> CmdResult {
     let items: Vec<String> = st
-        .tasks
-        .values()
+        .tasks_in_order()
+        .into_iter()
         .filter(|t| t.status.state == state::RUNNING)
         .map(|t| {
             Obj::new()
@@ -380,6 +378,5 @@ mod tests {
         assert_eq!(resolve(&args).err().unwrap().message, "Pipeline does not have a source component defined");
         let args = LaunchArgs { source: Some("b".into()), ..args };
         assert_eq!(resolve(&args).err().unwrap().message, "Pipeline source component \"b\" not found in components list");
-        assert!(truthy(&serde_json::json!("none")) && !truthy(&serde_json::json!("")));
     }
 }

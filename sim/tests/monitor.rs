@@ -36,7 +36,8 @@ async fn response_has_no_body_and_keys_replace_per_key_and_add_across_keys() {
     c.monitor(json!({"projectId":"p","source":"s","pipeId":2,"types":["sse"]})).await;
     c.monitor(json!({"token":"*","pipeId":3,"types":["dashboard"]})).await;
     let got = monitors(&sim).await;
-    let want = vec![("*".to_owned(), 128), ("p.p.*".to_owned(), 32), ("p.p.s".to_owned(), 8), ("p.p.s.2".to_owned(), 64)];
+    // Registry order is insertion order (a Python dict); replacing a mask keeps its place.
+    let want = vec![("p.p.s".to_owned(), 8), ("p.p.*".to_owned(), 32), ("p.p.s.2".to_owned(), 64), ("*".to_owned(), 128)];
     assert_eq!(got, want, "latest call per key wins; pipeId ignored for *");
 }
 
@@ -135,4 +136,44 @@ async fn pipe_keys_match_only_events_with_pipe_id() {
         }
     }
     assert_eq!(names.into_iter().collect::<Vec<_>>(), vec!["apaevt_sse".to_owned()]);
+}
+
+#[tokio::test]
+async fn dashboard_lists_monitors_in_registry_order_with_execute_name_labels() {
+    let sim = sim().await;
+    let mut c = Client::authed(&sim).await;
+    c.monitor(json!({"projectId":"61e1aa6b-0000","source":"webhook_1","types":["summary","flow"]})).await;
+    c.monitor(json!({"token":"*","types":["summary","task"]})).await;
+    let d = c.call("rrext_dashboard", json!({})).await;
+    // Errata 1: labels, not keys, in the server's dict (insertion) order.
+    let want = json!([{"key":"61e1aa6b.webhook_1","flags":["summary","flow"]},{"key":"All tasks","flags":["summary","task"]}]);
+    assert_eq!(d["body"]["connections"][0]["monitors"], want);
+    // Once a task of the project exists, the label takes its execute name, even when the
+    // source component has its own display name.
+    let pipeline = json!({"source":"webhook_1","project_id":"61e1aa6b-0000","components":[
+        {"id":"webhook_1","provider":"webhook","name":"Inbox"}]});
+    sim_execute(&sim, json!({"pipeline": pipeline, "name":"Scopes"})).await;
+    let d = c.call("rrext_dashboard", json!({})).await;
+    assert_eq!(d["body"]["connections"][0]["monitors"][0]["key"], "Scopes.webhook_1");
+    assert_eq!(d["body"]["tasks"][0]["name"], "Scopes.Inbox");
+}
+
+#[tokio::test]
+async fn running_seed_lists_tasks_in_registration_order() {
+    let sim = sim().await;
+    // Register in descending token order so a token-sorted listing would be reversed.
+    let mut projects: Vec<String> = (0..3).map(|i| format!("order-{i}")).collect();
+    projects.sort_by_key(|p| std::cmp::Reverse(runwatch_sim::tasks::task_token("local", p, "chat_1")));
+    for p in &projects {
+        sim_execute(&sim, json!({"projectId": p, "source":"chat_1"})).await;
+    }
+    let mut c = Client::authed(&sim).await;
+    let seq = c.request("rrext_monitor", json!({"token":"*","types":["task"]})).await;
+    let seed = c.until(|v| is_event(v, "apaevt_task")).await.pop().unwrap();
+    let got: Vec<&str> = seed["body"]["tasks"].as_array().unwrap().iter().map(|t| t["projectId"].as_str().unwrap()).collect();
+    assert_eq!(got, projects.iter().map(String::as_str).collect::<Vec<_>>());
+    c.until(|v| is_response_to(v, seq)).await;
+    let d = c.call("rrext_dashboard", json!({})).await;
+    let listed: Vec<&str> = d["body"]["tasks"].as_array().unwrap().iter().map(|t| t["projectId"].as_str().unwrap()).collect();
+    assert_eq!(listed, got, "rrext_dashboard lists tasks in the same order");
 }

@@ -99,6 +99,32 @@ impl Client {
         }
     }
 
+    /// Receives the next frame as its exact text (for key-order checks), which must be text.
+    pub async fn text(&mut self) -> String {
+        match tokio::time::timeout(WAIT, self.ws.next()).await.expect("a frame within the wait") {
+            Some(Ok(Message::Text(t))) => t.to_string(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// Receives text frames until one parses to a value matching `pred`; returns its text.
+    pub async fn until_text(&mut self, mut pred: impl FnMut(&Value) -> bool) -> String {
+        for _ in 0..10_000 {
+            let t = self.text().await;
+            if serde_json::from_str(&t).is_ok_and(|v: Value| pred(&v)) {
+                return t;
+            }
+        }
+        panic!("no matching frame in 10000 frames");
+    }
+
+    /// Sends a close frame with `code`.
+    pub async fn send_close(&mut self, code: u16) {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let frame = CloseFrame { code: code.into(), reason: "".into() };
+        self.ws.send(Message::Close(Some(frame))).await.expect("send close");
+    }
+
     /// Receives the next frame, which must be JSON.
     pub async fn json(&mut self) -> Value {
         match self.recv().await {
