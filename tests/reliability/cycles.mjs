@@ -35,6 +35,11 @@ const CLIENT_OPTIONS = {
   requestTimeoutMs: 2000,
 };
 
+/**
+ * The request whose answer marks "everything sent before this has reached the SDK": a
+ * command the SDK never sends by itself.
+ */
+const MARKER = "rrext_get_tasks";
 const MEMORY_BOUND = 64 * 1024 * 1024;
 /** Chromium itself logs a refused handshake (the `refuse` fault); the SDK never logs. */
 const BROWSER_NETWORK_ERROR = /^WebSocket connection to '\S+' failed: /;
@@ -76,7 +81,7 @@ export const FAULTS = [
 ];
 
 /** Installed in the page before the package loads: records everything the SDK emits. */
-function pageHarness({ url, key, subscriptions, options }) {
+function pageHarness({ url, key, subscriptions, options, MARKER }) {
   const rw = (window.rw = { attempts: 0, base: 0, urls: [], deliveries: [], diags: [], states: [], errors: [] });
   const WS = window.WebSocket;
   // Number every socket the SDK opens, so the simulator's log ties it to its connection.
@@ -117,11 +122,12 @@ function pageHarness({ url, key, subscriptions, options }) {
     rw.deliveries = []; rw.diags = []; rw.states = []; rw.errors = []; rw.urls = [];
     return out;
   };
-  // Resolves once a ping was answered on a live connection (retrying across reconnects).
+  // Resolves once a marker request was answered on a live connection (retrying across
+  // reconnects). Not rrext_ping: the SDK's own heartbeat pings could be mistaken for it.
   rw.ping = async (deadline) => {
     while (performance.now() < deadline) {
       if (rw.client.state === "live") {
-        try { await rw.client.ping(); return rw.base + rw.client.stats().epoch; } catch (e) { rw.errors.push(String(e?.message ?? e)); }
+        try { await rw.client.request(MARKER, {}); return rw.base + rw.client.stats().epoch; } catch (e) { rw.errors.push(String(e?.message ?? e)); }
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -221,11 +227,11 @@ class Run {
     return entries;
   }
 
-  /** The send-log index of the last answered ping on connection `conn`. */
+  /** The send-log index of the last answered marker request on connection `conn`. */
   static pingCutoff(entries, conn) {
     for (let k = entries.length - 1; k >= 0; k--) {
       const e = entries[k];
-      if (e.conn === conn && e.kind === "response" && e.command === "rrext_ping") return e.i;
+      if (e.conn === conn && e.kind === "response" && e.command === MARKER) return e.i;
     }
     return undefined;
   }
@@ -353,7 +359,7 @@ export async function runCycles({ cycles, onProgress, progressEvery = 100 }) {
   try {
     const page = await browser.newPage();
     await page.goto(new URL(BLANK_PAGE, server.url).href);
-    await page.evaluate(pageHarness, { url: sim.url, key, subscriptions: SUBSCRIPTIONS, options: CLIENT_OPTIONS });
+    await page.evaluate(pageHarness, { url: sim.url, key, subscriptions: SUBSCRIPTIONS, options: CLIENT_OPTIONS, MARKER });
     const run = new Run({ sim, page, key });
     for (let n = 0; n < cycles; n++) {
       await run.cycle(n);

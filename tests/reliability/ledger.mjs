@@ -19,7 +19,7 @@
 // reported it missing: inside a `gap` of its connection, named by a `decodeError`,
 // `seqAnomaly`, `late` or `duplicate` of that seq, or after the `lastSeq` that a `resync`
 // gave for its lost connection. Frames of the live connection are decided only up to
-// `cutoff` (the send-log index of an answered ping: everything before it has reached the
+// `cutoff` (the send-log index of an answered marker request: everything before it has reached the
 // SDK); the rest wait for a later `settle`.
 
 /** Monitor type bits (spec §3.1), as the send log's `bit` gives them. */
