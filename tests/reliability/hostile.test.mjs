@@ -205,6 +205,31 @@ async function assertUnharmed(t, p, before, { allowConsole } = {}) {
 
 // ── one test per hostile frame ──────────────────────────────────────────────────────────
 
+/** A frame the SDK accepts by design: no diagnostic, and the event at its seq arrived. */
+function acceptedEvent({ diags, events, faults }, why) {
+  const seq = faults[0].seq;
+  assert.deepEqual(diags, [], why);
+  const ev = events.find((e) => e.seq === seq);
+  assert.ok(ev, `the event at seq ${seq} is delivered`);
+  return ev;
+}
+
+/**
+ * One event frame whose envelope was readable but whose body was not: exactly one
+ * `decodeError` naming its seq and event, nothing delivered for that seq, no gap opened.
+ * Returns the diagnostic.
+ */
+function assertSkippedEvent({ diags, events, delta, seq }, event, kind) {
+  assert.equal(diags.length, 1, JSON.stringify(diags));
+  const [d] = diags;
+  assert.deepEqual({ kind: d.kind, epoch: d.epoch, seq: d.seq, event: d.event, error: d.error.kind }, { kind: "decodeError", epoch: 1, seq, event, error: kind });
+  assert.ok(d.error.reason.length < 140, "the reason is short, never the frame");
+  assert.ok(!events.some((e) => e.seq === seq), "nothing delivered for that seq");
+  assert.equal(delta.decodeErrors, 1);
+  assert.equal(delta.gaps, 0, "the envelope was readable, so the seq is known and no gap opens");
+  return d;
+}
+
 /**
  * Each case: the fault and its parameters, how many frames the simulator injects, and a
  * `check({ diags, events, faults, delta })` of what the client must have made of them:
@@ -280,16 +305,7 @@ const CASES = [
       assert.ok(bytes > 200_000, `the frame really is deep (${bytes} bytes)`);
       // The nesting is in `data`, which the SDK must walk: serde_json's recursion limit
       // stops it, and the envelope (seq, event name) is still read.
-      assert.equal(diags.length, 1, JSON.stringify(diags));
-      const [d] = diags;
-      assert.equal(d.kind, "decodeError");
-      assert.equal(d.seq, seq);
-      assert.equal(d.event, "apaevt_sse");
-      assert.equal(d.error.kind, "tooDeep");
-      assert.ok(d.error.reason.length < 140, "the reason is short, never the frame");
-      assert.ok(!events.some((e) => e.seq === seq));
-      assert.equal(delta.decodeErrors, 1);
-      assert.equal(delta.gaps, 0);
+      assertSkippedEvent({ diags, events, delta, seq }, "apaevt_sse", "tooDeep");
     },
   },
   {
@@ -298,10 +314,7 @@ const CASES = [
     outcome: "delivered with the NaN metric as null, no error",
     frames: 1,
     check({ diags, events, faults }) {
-      const seq = faults[0].seq;
-      assert.deepEqual(diags, [], "NaN is accepted, not an error");
-      const ev = events.find((e) => e.seq === seq);
-      assert.ok(ev, `the status at seq ${seq} is delivered`);
+      const ev = acceptedEvent({ diags, events, faults }, "NaN is accepted, not an error");
       assert.equal(ev.type, "taskStatus");
       // JSON has no NaN: the typings declare such metrics `number | null`.
       assert.equal(ev.status.metrics.cpuPercent, null);
@@ -314,12 +327,9 @@ const CASES = [
     outcome: "delivered like a text frame, no error",
     frames: 1,
     check({ diags, events, faults }) {
-      const seq = faults[0].seq;
       // src/web/socket.rs: binary frames reach the decoder as bytes like text frames do;
       // one that holds a valid event is delivered (one that does not is a decodeError).
-      assert.deepEqual(diags, [], "a binary frame holding a valid event is accepted");
-      const ev = events.find((e) => e.seq === seq);
-      assert.ok(ev, `the event at seq ${seq} is delivered`);
+      const ev = acceptedEvent({ diags, events, faults }, "a binary frame holding a valid event is accepted");
       assert.equal(ev.output, "sent as a binary frame\n");
     },
   },
@@ -329,10 +339,8 @@ const CASES = [
     outcome: "delivered; the keys are plain own data, no prototype changes",
     frames: 1,
     async check({ diags, events, faults, page: p }) {
-      const seq = faults[0].seq;
-      assert.deepEqual(diags, []);
-      const ev = events.find((e) => e.seq === seq);
-      assert.ok(ev, `the event at seq ${seq} is delivered`);
+      const ev = acceptedEvent({ diags, events, faults }, "hostile keys are not an error");
+      const { seq } = ev;
       assert.equal(ev.type, "sse");
       // The typed envelope keeps only the fields it knows: the top-level hostile keys are gone.
       assert.deepEqual(Object.keys(ev).sort(), ["data", "epoch", "kind", "pipeId", "seq", "taskId", "type"]);
@@ -358,13 +366,10 @@ const CASES = [
     outcome: "delivered as type \"unknown\"",
     frames: 1,
     check({ diags, events, faults }) {
-      const seq = faults[0].seq;
       // events.rs: an unknown name decodes as type "unknown" with the raw body, and
       // matches any types, so a `{token:"*"}` subscription receives it; nothing is dropped.
-      assert.deepEqual(diags, []);
-      const ev = events.find((e) => e.seq === seq);
-      assert.ok(ev, `the event at seq ${seq} is delivered`);
-      assert.deepEqual({ ...ev }, { epoch: 1, seq, type: "unknown", event: "apaevt_sim_unknown", raw: '{"action":"surprise","value":42,"__id":""}' });
+      const ev = acceptedEvent({ diags, events, faults }, "an unknown event is delivered, not an error");
+      assert.deepEqual({ ...ev }, { epoch: 1, seq: ev.seq, type: "unknown", event: "apaevt_sim_unknown", raw: '{"action":"surprise","value":42,"__id":""}' });
     },
   },
   {
@@ -373,19 +378,8 @@ const CASES = [
     outcome: "decodeError wrongShape with seq and event",
     frames: 1,
     check({ diags, events, faults, delta }) {
-      const seq = faults[0].seq;
-      assert.equal(diags.length, 1, JSON.stringify(diags));
-      const [d] = diags;
-      assert.equal(d.kind, "decodeError");
-      assert.equal(d.epoch, 1);
-      assert.equal(d.seq, seq, "the envelope was readable, so the seq is known (and no gap opens)");
-      assert.equal(d.event, "apaevt_status_update");
-      assert.equal(d.error.kind, "wrongShape");
+      const d = assertSkippedEvent({ diags, events, delta, seq: faults[0].seq }, "apaevt_status_update", "wrongShape");
       assert.match(d.error.reason, /^apaevt_status_update body: invalid type/);
-      assert.ok(d.error.reason.length < 140, "the reason is short, never the frame");
-      assert.ok(!events.some((e) => e.seq === seq));
-      assert.equal(delta.decodeErrors, 1);
-      assert.equal(delta.gaps, 0);
     },
   },
   {
