@@ -151,13 +151,12 @@ class Run {
     this.clientLive = false;
     /** The last states and diagnostics, for the error message of a failed check. */
     this.history = [];
-    /** Connection → send-log index of its last answered settle ping. */
+    /** Connection → send-log index of its last answered marker request. */
     this.cutoffs = new Map();
   }
 
   fault(spec) { return this.sim.control("_sim/faults", spec); }
   clear() { return this.sim.control("_sim/faults", undefined, { method: "DELETE" }); }
-  state() { return this.page.evaluate(() => window.rw.client.state); }
   waitFor(fn, arg, what) {
     return this.page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
       throw new Error(`waiting for ${what}: ${e.message}`);
@@ -197,12 +196,12 @@ class Run {
     await this.waitFor(() => window.rw.client.state === "authFailed", undefined, "authFailed after revoke_key");
     const { stats, message } = await this.page.evaluate(() => ({
       stats: window.rw.client.stats(),
-      message: window.rw.states.findLast?.((s) => s.newState === "authFailed")?.message,
+      message: window.rw.states.findLast((s) => s.newState === "authFailed")?.message,
     }));
     await sleep(150);
     const later = await this.page.evaluate(() => window.rw.client.stats());
     if (later.epoch !== stats.epoch) throw new Error("the client kept reconnecting after its key was revoked");
-    if (message !== undefined && message !== "Invalid API key") throw new Error(`authFailed says ${message}`);
+    if (message !== "Invalid API key") throw new Error(`authFailed should carry the server's message, got ${message}`);
     await this.clear(); // un-revokes the key for the next client
   }
 
