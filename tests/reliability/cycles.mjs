@@ -124,14 +124,14 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
   };
   // Resolves once a marker request was answered on a live connection (retrying across
   // reconnects). Not rrext_ping: the SDK's own heartbeat pings could be mistaken for it.
-  rw.ping = async (deadline) => {
+  rw.settle = async (deadline) => {
     while (performance.now() < deadline) {
       if (rw.client.state === "live") {
         try { await rw.client.request(MARKER, {}); return rw.base + rw.client.stats().epoch; } catch (e) { rw.errors.push(String(e?.message ?? e)); }
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error(`no answered ping within the deadline (state ${rw.client.state})`);
+    throw new Error(`no answered marker request within the deadline (state ${rw.client.state})`);
   };
 }
 
@@ -227,7 +227,7 @@ class Run {
   }
 
   /** The send-log index of the last answered marker request on connection `conn`. */
-  static pingCutoff(entries, conn) {
+  static markerCutoff(entries, conn) {
     for (let k = entries.length - 1; k >= 0; k--) {
       const e = entries[k];
       if (e.conn === conn && e.kind === "response" && e.command === MARKER) return e.i;
@@ -250,10 +250,10 @@ class Run {
     }
   }
 
-  /** One pass: ping (unless the client ended), drain the page, pull the log, settle. */
+  /** One pass: a marker request (unless the client ended), drain the page, pull the log, settle. */
   async settle(where, ended) {
     let g;
-    if (!ended) g = await this.page.evaluate((d) => window.rw.ping(performance.now() + d), SETTLE_TIMEOUT_MS);
+    if (!ended) g = await this.page.evaluate((d) => window.rw.settle(performance.now() + d), SETTLE_TIMEOUT_MS);
     await sleep(CLIENT_OPTIONS.reorderWindowMs + 30);
     const rec = await this.page.evaluate(() => window.rw.drain());
     const entries = await this.pullLog();
@@ -261,7 +261,7 @@ class Run {
     this.ledger.addPage(rec);
     const current = ended ? rec.g : g;
     const conn = this.ledger.connOf.get(current);
-    this.cutoffs.set(conn, Run.pingCutoff(entries, conn) ?? this.cutoffs.get(conn) ?? -1);
+    this.cutoffs.set(conn, Run.markerCutoff(entries, conn) ?? this.cutoffs.get(conn) ?? -1);
     const cutoff = this.cutoffs.get(conn);
     if (ended) this.ledger.finish({ current, cutoff });
     else this.ledger.settle({ current, cutoff });

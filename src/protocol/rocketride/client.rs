@@ -252,11 +252,9 @@ impl Client {
 
     /// A text (or binary) frame arrived on the socket of `epoch`.
     pub fn handle_frame(&mut self, now: Instant, epoch: u32, bytes: &[u8]) {
-        if !self.is_current(epoch, now) || !self.state().has_socket() {
+        if !self.frame_arrived(now, epoch) {
             return;
         }
-        self.stats.frames_received += 1;
-        self.arm_heartbeat();
         if bytes.len() > self.config.max_frame_bytes {
             self.oversized(epoch, bytes.len());
             return;
@@ -278,13 +276,21 @@ impl Client {
     /// A frame of at least `bytes` bytes arrived that the shell dropped unread because it
     /// is over [`Self::max_frame_bytes`] (so a huge frame is never copied into the module).
     pub fn handle_oversized_frame(&mut self, now: Instant, epoch: u32, bytes: usize) {
+        if self.frame_arrived(now, epoch) {
+            self.oversized(epoch, bytes);
+            self.pump_lifecycle();
+        }
+    }
+
+    /// Counts a frame of the current socket (any frame proves it alive); false for a frame
+    /// of an old socket or one that arrives with no socket in use, which is ignored.
+    fn frame_arrived(&mut self, now: Instant, epoch: u32) -> bool {
         if !self.is_current(epoch, now) || !self.state().has_socket() {
-            return;
+            return false;
         }
         self.stats.frames_received += 1;
         self.arm_heartbeat();
-        self.oversized(epoch, bytes);
-        self.pump_lifecycle();
+        true
     }
 
     /// The largest frame the client decodes.
