@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use runwatch::core::backoff::BackoffConfig;
+use runwatch::core::connection::EngineConfig;
 use runwatch::core::lifecycle::{Action, ConnState, LossReason};
 use runwatch::core::time::{Duration, Instant};
 use runwatch::protocol::rocketride::client::{Client, ClientConfig};
@@ -102,7 +103,7 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        Self::with(ClientConfig { rng_seed: 42, ..ClientConfig::default() })
+        Self::with(ClientConfig { engine: EngineConfig { rng_seed: 42, ..EngineConfig::default() }, ..ClientConfig::default() })
     }
 
     fn with(config: ClientConfig) -> Self {
@@ -353,11 +354,9 @@ fn reconnect_resends_exactly_the_desired_set_and_reports_one_resync() {
 
 #[test]
 fn backoff_delays_grow_with_jitter_and_stay_within_bounds() {
-    let mut h = Harness::with(ClientConfig {
-        backoff: BackoffConfig { min_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1_000), max_attempts: None },
-        rng_seed: 9,
-        ..ClientConfig::default()
-    });
+    let backoff = BackoffConfig { min_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1_000), max_attempts: None };
+    let engine = EngineConfig { backoff, rng_seed: 9, ..EngineConfig::default() };
+    let mut h = Harness::with(ClientConfig { engine, ..ClientConfig::default() });
     let mut delays = vec![];
     for _ in 0..8 {
         h.close(1006);
@@ -537,7 +536,7 @@ fn token_subscriptions_merge_with_project_ones_once_the_token_is_known() {
 
 #[test]
 fn oversized_and_undecodable_frames_are_reported_and_later_events_still_arrive() {
-    let mut h = Harness::with(ClientConfig { max_frame_bytes: 1_000, rng_seed: 1, ..ClientConfig::default() });
+    let mut h = Harness::with(ClientConfig { engine: EngineConfig { max_frame_bytes: 1_000, rng_seed: 1, ..EngineConfig::default() }, ..ClientConfig::default() });
     h.open();
     let sub = h.subscribe(json!({"token":"*"}), &["TASK"]);
     h.push("x".repeat(2_000));

@@ -291,6 +291,13 @@ impl Lifecycle {
         slept
     }
 
+    /// True when connecting + authenticating + subscribing has taken too long: the
+    /// engine then drops the connection (`lost` with [`LossReason::ConnectTimeout`]).
+    #[must_use]
+    pub fn connect_deadline_passed(&self, now: Instant) -> bool {
+        self.timers.get(Timer::ConnectDeadline).is_some_and(|at| at <= now)
+    }
+
     /// The earliest deadline the lifecycle needs a `handle_timeout` for.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

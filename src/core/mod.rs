@@ -1,5 +1,6 @@
-//! The sans-IO engine: deterministic building blocks with no sockets, no clock and no
-//! randomness of their own. Time comes in as [`time::Instant`] values and randomness from
+//! The sans-IO engine: [`connection::Connection`], generic over a protocol plug-in, and
+//! its deterministic building blocks, with no sockets, no clock and no randomness of
+//! their own. Time comes in as [`time::Instant`] values and randomness from
 //! an injected, seedable [`rng::Rng`], so every behaviour is testable natively.
 //!
 //! ```text
@@ -8,15 +9,18 @@
 //!   socket open/frame/close  ──handle_*──▶  state machine
 //!   timer fired              ──handle_timeout──▶
 //!   frames to send           ◀──poll_transmit──
-//!   events for the app       ◀──poll_event──
+//!   events for the app       ◀──poll_output──
 //!   next wake-up             ◀──poll_timeout──
 //!   open/close the socket    ◀──poll_action──
 //! ```
 pub mod backoff;
+pub mod connection;
 pub mod lifecycle;
+pub mod outputs;
 pub mod queue;
 pub mod requests;
 pub mod rng;
 pub mod seq;
 pub mod time;
 pub mod timers;
+pub mod wire;

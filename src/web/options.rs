@@ -6,6 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::backoff::BackoffConfig;
 use crate::core::time::Duration;
+use crate::core::connection::EngineConfig;
 use crate::protocol::rocketride::client::ClientConfig;
 
 /// How events are batched before callbacks run.
@@ -114,7 +115,17 @@ fn unknown_key(object: &JsValue, known: &[&str]) -> Result<(), String> {
 impl ClientOptions {
     /// The core configuration these options describe; `seed` feeds the backoff jitter.
     pub(crate) fn client_config(&self, seed: u64) -> ClientConfig {
-        let mut c = ClientConfig { rng_seed: seed, ..ClientConfig::default() };
+        let mut c = ClientConfig::default();
+        c.engine = self.engine_config(seed);
+        if let Some(name) = &self.client_name {
+            c.client_name = name.clone();
+        }
+        c
+    }
+
+    /// The engine's tunables these options describe.
+    fn engine_config(&self, seed: u64) -> EngineConfig {
+        let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
         let ms = |v: Option<u32>, default: Duration| v.map_or(default, |v| Duration::from_millis(v.into()));
         if let Some(r) = &self.reconnect {
             let d = BackoffConfig::default();
@@ -131,9 +142,6 @@ impl ClientOptions {
         c.seq.reorder_window = ms(self.reorder_window_ms, c.seq.reorder_window);
         if let Some(max) = self.max_frame_bytes {
             c.max_frame_bytes = max as usize;
-        }
-        if let Some(name) = &self.client_name {
-            c.client_name = name.clone();
         }
         c
     }

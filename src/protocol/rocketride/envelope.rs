@@ -6,150 +6,18 @@
 //! about twice as much (DESIGN.md, "Performance facts").
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
-use tsify::Tsify;
 
 use super::events::{decode_event, RocketRideEvent};
 use super::json::sanitize_non_finite;
+pub use crate::core::wire::{json_error, DecodeError, DecodeErrorKind, ErrorTrace, Response};
 
-/// Longest piece of a serde message kept in a [`DecodeError`] reason, so a reason never
-/// carries a whole frame (serde quotes offending string values verbatim).
-const MAX_REASON_CHARS: usize = 120;
-
-/// One decoded frame from the server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Frame {
-    /// The server's per-connection sequence number (shared by responses and events).
-    pub seq: Option<u64>,
-    /// What the frame carries.
-    pub body: FrameBody,
-}
-
-/// What a frame carries.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FrameBody {
-    /// A reply to one of our requests.
-    Response(Response),
-    /// A typed event.
-    Event(RocketRideEvent),
-    /// An event whose body did not decode; the frame's `seq` is still known.
-    UndecodableEvent {
-        /// The event name (`""` if the frame had none).
-        event: String,
-        /// Why it did not decode.
-        error: DecodeError,
-    },
-    /// A frame the client does not act on (`type: "request"` from the server, other types).
-    Ignored {
-        /// The frame's `type`.
-        kind: String,
-    },
-}
-
-/// A reply to a request, matched by `request_seq`.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// The `seq` of the request this answers (`None` if the request had none).
-    pub request_seq: Option<u64>,
-    /// The request's command, echoed.
-    pub command: String,
-    /// Whether the command succeeded.
-    pub success: bool,
-    /// The error text of a failed command (may contain newlines).
-    pub message: Option<String>,
-    /// Where on the server the error was raised.
-    pub trace: Option<ErrorTrace>,
-    /// The result, as raw JSON text; absent for e.g. `rrext_monitor` and `terminate`.
-    pub body: Option<Box<RawValue>>,
-}
-
-// `RawValue` has no `PartialEq`; compare its text.
-impl PartialEq for Response {
-    fn eq(&self, other: &Self) -> bool {
-        self.request_seq == other.request_seq
-            && self.command == other.command
-            && self.success == other.success
-            && self.message == other.message
-            && self.trace == other.trace
-            && self.body.as_ref().map(|b| b.get()) == other.body.as_ref().map(|b| b.get())
-    }
-}
-
-/// Server source location of an error: file basename and line.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ErrorTrace {
-    /// Source file basename, e.g. `"task_server.py"`.
-    pub file: String,
-    /// Line number.
-    pub lineno: u64,
-}
-
-/// Why a frame or an event body could not be decoded.
-#[derive(Tsify, Serialize, Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
-    /// What kind of failure.
-    pub kind: DecodeErrorKind,
-    /// A human-readable reason with the position; never the whole frame.
-    pub reason: String,
-}
-
-/// The kinds of decode failure.
-#[derive(Tsify, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum DecodeErrorKind {
-    /// The frame is not UTF-8.
-    InvalidUtf8,
-    /// The frame is not JSON (or is truncated).
-    InvalidJson,
-    /// JSON, but not a DAP envelope: not an object, or no usable `type`.
-    NotAnEnvelope,
-    /// An envelope or body with fields of the wrong type or missing.
-    WrongShape,
-    /// Nested deeper than the parser's recursion limit (128).
-    TooDeep,
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            DecodeErrorKind::InvalidUtf8 => "invalid UTF-8",
-            DecodeErrorKind::InvalidJson => "invalid JSON",
-            DecodeErrorKind::NotAnEnvelope => "not a DAP envelope",
-            DecodeErrorKind::WrongShape => "wrong shape",
-            DecodeErrorKind::TooDeep => "nested too deep",
-        };
-        write!(f, "{kind}: {}", self.reason)
-    }
-}
-
-impl std::error::Error for DecodeError {}
-
-/// Builds a [`DecodeError`] from a serde_json error met while reading `what`
-/// (e.g. `"apaevt_flow body"`). Data errors count as [`DecodeErrorKind::WrongShape`].
-pub(crate) fn json_error(what: &str, err: &serde_json::Error) -> DecodeError {
-    let message = err.to_string();
-    let kind = match err.classify() {
-        _ if message.starts_with("recursion limit exceeded") => DecodeErrorKind::TooDeep,
-        serde_json::error::Category::Data => DecodeErrorKind::WrongShape,
-        _ => DecodeErrorKind::InvalidJson,
-    };
-    DecodeError { kind, reason: format!("{what}: {}", elide_middle(&message)) }
-}
-
-/// Shortens a message to about [`MAX_REASON_CHARS`], keeping its start (what went wrong)
-/// and its end (serde's "at line L column C").
-fn elide_middle(message: &str) -> Cow<'_, str> {
-    let count = message.chars().count();
-    if count <= MAX_REASON_CHARS {
-        return Cow::Borrowed(message);
-    }
-    let head: String = message.chars().take(MAX_REASON_CHARS - 30).collect();
-    let tail: String = message.chars().skip(count - 29).collect();
-    Cow::Owned(format!("{head}…{tail}"))
-}
+/// One decoded RocketRide frame.
+pub type Frame = crate::core::wire::Frame<RocketRideEvent>;
+/// What a RocketRide frame carries.
+pub type FrameBody = crate::core::wire::FrameBody<RocketRideEvent>;
 
 /// Every envelope field of every frame type; `body` stays raw JSON text.
 #[derive(Deserialize)]
@@ -235,6 +103,7 @@ mod tests {
     use crate::protocol::rocketride::events::{TaskEvent, TaskStatusEvent};
     use crate::protocol::rocketride::task_status::TaskState;
     use proptest::prelude::*;
+    use tsify::Tsify;
 
     const SAMPLE: &str = include_str!("../../../tests/fixtures/rocketride-sample.jsonl");
 

@@ -15,8 +15,7 @@ use super::directory::Directory;
 use super::monitor_types::MonitorTypes;
 use super::scope::{BaseKey, Scope, ServerKey};
 
-/// Identifies one app subscription. Ids are handed out in increasing order and never reused.
-pub type SubId = u32;
+pub use crate::core::outputs::SubId;
 
 /// One `rrext_monitor` call: set `key` to `types`. Empty `types` unsubscribes the key.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,817 @@
+//! The connection engine every protocol shares: [`Connection<P>`].
+//!
+//! It owns what any engine's stream needs, written once: the lifecycle (connect,
+//! authenticate, subscribe, live, backoff), one timer table, the request table and the
+//! offline queue of app requests, heartbeats, seq ordering, loss handling and one output
+//! queue in which state changes, events, diagnostics and replies leave in the order they
+//! happened. A [`Protocol`] plug-in supplies the wire: decoding, its auth/ping frames,
+//! its subscribe round, routing events to subscriptions and re-seeding after a reconnect.
+//! The plug-in acts on the connection only through a [`Link`].
+//!
+//! Like quinn-proto's `Connection` it does no IO. The shell feeds it socket events and
+//! time and drains it after every input, in this order:
+//!
+//! 1. [`Connection::poll_action`] — open or close a socket;
+//! 2. [`Connection::poll_transmit`] — frames to send on the current socket;
+//! 3. [`Connection::poll_output`] — state changes, events, diagnostics, replies;
+//! 4. [`Connection::poll_timeout`] — when to call [`Connection::handle_timeout`] next.
+//!
+//! Inputs carry the socket's epoch (from [`Action::Open`]); anything from an older socket
+//! is ignored, so a late close or frame of a dead socket can never corrupt the new one.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::backoff::BackoffConfig;
+use super::lifecycle::{Action, ConnState, Lifecycle, LifecycleConfig, LossReason, Wake};
+use super::outputs::{Delivered, Delivery, Diagnostic, LostTail, Output, RequestError, StateChange, SubId};
+use super::requests::Requests;
+use super::seq::{SeqConfig, SeqEvent, SeqTracker};
+use super::time::{Duration, Instant};
+use super::timers::Timers;
+use super::wire::{DecodeError, Frame, FrameBody, Response};
+
+/// How many lost connections one `resync` reports at most (the newest are kept).
+const MAX_LOST_TAILS: usize = 32;
+
+/// A protocol plug-in: what one engine's wire needs beyond the shared engine.
+///
+/// Every hook gets the [`Link`] to send requests, deliver events, report diagnostics and
+/// set its own timers. Hooks run in the order the inputs happened; outputs they produce
+/// leave in that order too.
+pub trait Protocol: Sized {
+    /// The typed event subscriptions receive.
+    type Event: Clone + fmt::Debug;
+    /// Tags of the requests the plug-in sends itself (subscribe calls, re-seed reads).
+    type Request: Clone + fmt::Debug;
+    /// The plug-in's own timers.
+    type Timer: Copy + Eq + Ord + fmt::Debug;
+
+    /// Decodes one inbound frame (`Err` when not even the envelope is readable).
+    fn decode(&mut self, bytes: &[u8]) -> Result<Frame<Self::Event>, DecodeError>;
+    /// Encodes one request frame.
+    fn request_frame(seq: u64, command: &str, args: &Value) -> String;
+    /// The first request on a new socket, carrying the credential; it never goes into a
+    /// URL, a log or a diagnostic.
+    fn auth_request(&mut self, credential: &str) -> (&'static str, Value);
+    /// Refuses an app request the plug-in manages itself (e.g. `auth`), with the reason.
+    fn check_request(_command: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// The heartbeat request, sent after a silence.
+    fn ping_request() -> (&'static str, Value);
+    /// The credential was accepted (`body` is the server's answer): (re-)establish the
+    /// desired subscriptions with [`Link::send`] and call [`Link::subscribed`] once they
+    /// are all answered (at once when there is nothing to send).
+    fn on_authenticated(&mut self, link: &mut Link<Self>, body: Option<&RawValue>);
+    /// A response to one of the plug-in's own requests.
+    fn on_response(&mut self, link: &mut Link<Self>, request: Self::Request, response: Response);
+    /// One of the plug-in's requests got no answer in time.
+    fn on_request_expired(&mut self, link: &mut Link<Self>, request: Self::Request);
+    /// A successful answer to an app request (e.g. to learn what `execute` started).
+    fn on_app_reply(&mut self, _link: &mut Link<Self>, _response: &Response) {}
+    /// A typed event, in the connection's order; route it with [`Link::deliver`].
+    fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: Self::Event);
+    /// The connection is live again after a loss: re-seed what the offline interval may
+    /// have changed. Returns the keys re-subscribed and what was re-seeded, for `resync`.
+    fn on_reconnected(&mut self, link: &mut Link<Self>) -> Resynced;
+    /// The connection is gone: the server forgot everything it held for it.
+    fn on_lost(&mut self, link: &mut Link<Self>);
+    /// One of the plug-in's timers fired.
+    fn on_timer(&mut self, link: &mut Link<Self>, timer: Self::Timer);
+}
+
+/// What a reconnect re-established, reported in the `resync` diagnostic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resynced {
+    /// Server keys re-subscribed (credentials redacted).
+    pub resubscribed: Vec<String>,
+    /// What was re-seeded.
+    pub reseeded: Vec<String>,
+}
+
+/// Tunables of the engine. `Default` is what a browser dashboard wants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    pub backoff: BackoffConfig,
+    pub seq: SeqConfig,
+    /// Connecting + authenticating + subscribing must finish within this.
+    pub connect_timeout: Duration,
+    /// Default timeout of app requests.
+    pub request_timeout: Duration,
+    /// Send a ping after this long without any inbound frame.
+    pub heartbeat_interval: Duration,
+    /// Declare the socket dead when a ping gets no answer within this.
+    pub heartbeat_timeout: Duration,
+    /// Frames larger than this are dropped unread.
+    pub max_frame_bytes: usize,
+    /// Requests in flight (including queued ones) at most.
+    pub max_requests: usize,
+    /// Seed of the injected RNG (backoff jitter); the browser shell draws it from
+    /// `crypto.getRandomValues`.
+    pub rng_seed: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            backoff: BackoffConfig::default(),
+            seq: SeqConfig::default(),
+            connect_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(30),
+            heartbeat_interval: Duration::from_secs(20),
+            heartbeat_timeout: Duration::from_secs(10),
+            max_frame_bytes: 8 << 20,
+            max_requests: 1024,
+            rng_seed: 0,
+        }
+    }
+}
+
+/// Counters the app can read at any time. Every frame received is counted once by its
+/// outcome, so `framesReceived` = `responses + eventsDelivered + eventsUnmatched +
+/// duplicates + late + decodeErrors + oversized + ignored + buffered`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientStats {
+    pub epoch: u32,
+    pub frames_received: u64,
+    /// Frames that answered a request (ours or the app's), or that matched none.
+    pub responses: u64,
+    /// Event frames delivered to at least one subscription.
+    pub events_delivered: u64,
+    /// Event frames no subscription matched (e.g. a seed for tasks outside every scope).
+    pub events_unmatched: u64,
+    /// Frames dropped as copies of one already received.
+    pub duplicates: u64,
+    /// Event frames dropped because they arrived after their gap was reported.
+    pub late: u64,
+    pub decode_errors: u64,
+    /// Frames over `maxFrameBytes`, dropped unread.
+    pub oversized: u64,
+    /// Frames the client does not act on (e.g. a request from the server).
+    pub ignored: u64,
+    /// Frames waiting in the reorder buffer for a missing predecessor.
+    pub buffered: u64,
+    /// Holes reported (`gap` diagnostics) and the frames they cover (never received).
+    pub gaps: u64,
+    pub missing: u64,
+    /// Events dropped from full per-subscription buffers (`overflow` diagnostics).
+    pub overflowed: u64,
+    pub reconnects: u64,
+    pub requests_in_flight: u32,
+}
+
+/// What a request in flight is for.
+#[derive(Clone, Debug)]
+enum Pending<R> {
+    Auth,
+    Ping,
+    App { id: u32, timeout: Duration },
+    Protocol(R),
+}
+
+/// An app request waiting for the connection to be live.
+struct Queued {
+    id: u32,
+    command: String,
+    args: Value,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer<T> {
+    Heartbeat,
+    Protocol(T),
+}
+
+/// The engine's side of a connection, as the plug-in sees it.
+pub struct Link<P: Protocol> {
+    config: EngineConfig,
+    lifecycle: Lifecycle,
+    requests: Requests<Pending<P::Request>>,
+    timers: Timers<Timer<P::Timer>>,
+    transmit: VecDeque<String>,
+    outputs: VecDeque<Output<P::Event>>,
+    queued: VecDeque<Queued>,
+    /// A heartbeat ping is in flight.
+    pinging: bool,
+    /// The connection went live during the current input (`Some(offline)` after a loss).
+    went_live: Option<Option<Duration>>,
+    auth_message: Option<String>,
+    /// Subscribed connections lost since the last live one (for the next `resync`).
+    lost: Vec<LostTail>,
+    stats: ClientStats,
+    now: Instant,
+}
+
+impl<P: Protocol> Link<P> {
+    /// The current time, as of the input being handled.
+    #[must_use]
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The current connection number.
+    #[must_use]
+    pub fn epoch(&self) -> u32 {
+        self.lifecycle.epoch()
+    }
+
+    /// The connection state.
+    #[must_use]
+    pub fn state(&self) -> ConnState {
+        self.lifecycle.state()
+    }
+
+    /// True while subscribing or live: requests can be sent now.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state(), ConnState::Subscribing | ConnState::Live)
+    }
+
+    /// The default request timeout.
+    #[must_use]
+    pub fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+
+    /// Sends a request of the plug-in's own; its answer comes to
+    /// [`Protocol::on_response`]. False (nothing sent) when too many are in flight.
+    pub fn send(&mut self, command: &str, args: Value, request: P::Request) -> bool {
+        let timeout = Some(self.config.request_timeout);
+        self.send_request(command, args, timeout, Pending::Protocol(request))
+    }
+
+    /// Hands `event` to `subscriptions` (ascending ids). An empty list counts the event
+    /// as unmatched.
+    pub fn deliver(&mut self, subscriptions: Vec<SubId>, seq: Option<u64>, event: P::Event) {
+        if subscriptions.is_empty() {
+            self.stats.events_unmatched += 1;
+            return;
+        }
+        self.stats.events_delivered += 1;
+        let event = Arc::new(Delivered { epoch: self.epoch(), seq, event });
+        self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
+    }
+
+    /// Reports a diagnostic, in order with everything else.
+    pub fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.outputs.push_back(Output::Diagnostic(diagnostic));
+    }
+
+    /// The subscribe round after authentication is complete: the connection goes live.
+    pub fn subscribed(&mut self) {
+        if self.state() != ConnState::Subscribing {
+            return;
+        }
+        let offline = self.lifecycle.subscribed(self.now);
+        self.pump();
+        self.went_live = Some(offline);
+    }
+
+    /// Arms (or moves) one of the plug-in's timers.
+    pub fn set_timer(&mut self, timer: P::Timer, at: Instant) {
+        self.timers.set(Timer::Protocol(timer), at);
+    }
+
+    /// Disarms one of the plug-in's timers.
+    pub fn clear_timer(&mut self, timer: P::Timer) {
+        self.timers.clear(Timer::Protocol(timer));
+    }
+
+    fn send_request(&mut self, command: &str, args: Value, timeout: Option<Duration>, pending: Pending<P::Request>) -> bool {
+        match self.requests.start(self.now, timeout, pending) {
+            Ok(seq) => {
+                self.transmit.push_back(P::request_frame(seq, command, &args));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Moves lifecycle transitions to the output queue at once, so a state change always
+    /// precedes what happens in the new state.
+    fn pump(&mut self) {
+        while let Some(t) = self.lifecycle.poll_transition() {
+            let message = (t.new_state == ConnState::AuthFailed).then(|| self.auth_message.take()).flatten();
+            if t.new_state == ConnState::Connecting && t.epoch > 1 {
+                self.stats.reconnects += 1;
+            }
+            let change = StateChange { new_state: t.new_state, old_state: t.old_state, epoch: t.epoch, reason: t.reason, message };
+            self.outputs.push_back(Output::State(change));
+        }
+    }
+
+    fn reply(&mut self, id: u32, result: Result<Option<String>, RequestError>) {
+        self.outputs.push_back(Output::Reply { id, result });
+    }
+
+    fn arm_heartbeat(&mut self) {
+        if self.state() == ConnState::Live {
+            self.timers.set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
+        }
+    }
+
+    fn send_ping(&mut self) {
+        if self.state() == ConnState::Live && !self.pinging {
+            let (command, args) = P::ping_request();
+            let timeout = Some(self.config.heartbeat_timeout);
+            self.pinging = self.send_request(command, args, timeout, Pending::Ping);
+        }
+    }
+
+    fn flush_queued(&mut self) {
+        while self.state() == ConnState::Live {
+            let Some(q) = self.queued.pop_front() else { break };
+            let pending = Pending::App { id: q.id, timeout: q.timeout };
+            if !self.send_request(&q.command, q.args, Some(q.timeout), pending) {
+                self.reply(q.id, Err(RequestError::Busy));
+            }
+        }
+    }
+
+    fn expire_queued(&mut self, now: Instant) {
+        let (expired, kept): (Vec<_>, Vec<_>) = self.queued.drain(..).partition(|q| q.deadline <= now);
+        self.queued = kept.into();
+        for q in expired {
+            self.reply(q.id, Err(RequestError::Timeout { timeout_ms: q.timeout.as_millis() as u64 }));
+        }
+    }
+
+    /// Fails every app request in flight with `err()`; the plug-in's are dropped.
+    fn fail_in_flight(&mut self, err: impl Fn() -> RequestError) {
+        for (_, pending) in self.requests.drain() {
+            if let Pending::App { id, .. } = pending {
+                self.reply(id, Err(err()));
+            }
+        }
+    }
+
+    /// Fails every request: in flight with `err()`, queued ones too.
+    fn fail_pending(&mut self, err: impl Fn() -> RequestError) {
+        self.fail_in_flight(&err);
+        for q in std::mem::take(&mut self.queued) {
+            self.reply(q.id, Err(err()));
+        }
+    }
+
+    /// Reports a frame (`seq`) or a command result that could not be decoded.
+    pub fn decode_error(&mut self, seq: Option<u64>, event: Option<String>, error: DecodeError) {
+        self.stats.decode_errors += 1;
+        let epoch = self.epoch();
+        self.diagnostic(Diagnostic::DecodeError { epoch, seq, event, error });
+    }
+}
+
+/// One connection to one engine, generic over its protocol. See the module docs for the
+/// poll order.
+pub struct Connection<P: Protocol> {
+    protocol: P,
+    link: Link<P>,
+    seq: SeqTracker<FrameBody<P::Event>>,
+    next_app_id: u32,
+}
+
+impl<P: Protocol> Connection<P> {
+    /// A connection that immediately asks the shell to open its first socket.
+    pub fn start(protocol: P, config: EngineConfig, now: Instant) -> Self {
+        let lifecycle_config = LifecycleConfig {
+            backoff: config.backoff.clone(),
+            connect_timeout: config.connect_timeout,
+            ..LifecycleConfig::default()
+        };
+        let link = Link {
+            lifecycle: Lifecycle::start(lifecycle_config, config.rng_seed, now),
+            requests: Requests::new(config.max_requests),
+            timers: Timers::new(),
+            transmit: VecDeque::new(),
+            outputs: VecDeque::new(),
+            queued: VecDeque::new(),
+            pinging: false,
+            went_live: None,
+            auth_message: None,
+            lost: Vec::new(),
+            stats: ClientStats::default(),
+            now,
+            config: config.clone(),
+        };
+        let mut connection = Self { protocol, link, seq: SeqTracker::new(config.seq), next_app_id: 1 };
+        connection.link.pump();
+        connection
+    }
+
+    // ── getters ─────────────────────────────────────────────────────────────
+
+    /// The connection state.
+    #[must_use]
+    pub fn state(&self) -> ConnState {
+        self.link.state()
+    }
+
+    /// The current connection number.
+    #[must_use]
+    pub fn epoch(&self) -> u32 {
+        self.link.epoch()
+    }
+
+    /// The time of the latest input.
+    #[must_use]
+    pub fn now(&self) -> Instant {
+        self.link.now
+    }
+
+    /// The largest frame the connection decodes.
+    #[must_use]
+    pub fn max_frame_bytes(&self) -> usize {
+        self.link.config.max_frame_bytes
+    }
+
+    /// The protocol plug-in (its own getters).
+    #[must_use]
+    pub fn protocol(&self) -> &P {
+        &self.protocol
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> ClientStats {
+        let seq = self.seq.stats();
+        ClientStats {
+            epoch: self.epoch(),
+            duplicates: seq.duplicates,
+            gaps: seq.gaps,
+            missing: seq.missing,
+            buffered: self.seq.buffered() as u64,
+            requests_in_flight: (self.link.requests.len() + self.link.queued.len()) as u32,
+            ..self.link.stats.clone()
+        }
+    }
+
+    // ── inputs from the shell ───────────────────────────────────────────────
+
+    /// The socket of `epoch` opened: the shell is asked for the credential.
+    pub fn handle_open(&mut self, now: Instant, epoch: u32) {
+        if !self.is_current(epoch, now) || self.state() != ConnState::Connecting {
+            return;
+        }
+        self.link.lifecycle.opened();
+        self.link.pump();
+        self.link.outputs.push_back(Output::NeedCredential { epoch });
+    }
+
+    /// The credential for the socket of `epoch` (or why obtaining it failed).
+    pub fn provide_credential(&mut self, now: Instant, epoch: u32, credential: Result<String, String>) {
+        if !self.is_current(epoch, now) || self.state() != ConnState::Authenticating {
+            return;
+        }
+        match credential {
+            Ok(credential) => {
+                let (command, args) = self.protocol.auth_request(&credential);
+                self.link.send_request(command, args, None, Pending::Auth);
+            }
+            Err(message) => {
+                self.link.diagnostic(Diagnostic::CredentialError { message });
+                self.lose(LossReason::Protocol { message: "the credential callback failed".into() });
+            }
+        }
+    }
+
+    /// A frame arrived on the socket of `epoch`.
+    pub fn handle_frame(&mut self, now: Instant, epoch: u32, bytes: &[u8]) {
+        if !self.frame_arrived(now, epoch) {
+            return;
+        }
+        if bytes.len() > self.link.config.max_frame_bytes {
+            self.oversized(epoch, bytes.len());
+            return;
+        }
+        match self.protocol.decode(bytes) {
+            Err(error) => self.link.decode_error(None, None, error),
+            Ok(frame) => match frame.seq.filter(|&s| s > 0) {
+                Some(seq) => {
+                    let mut out = Vec::new();
+                    self.seq.push(now, seq, frame.body, &mut out);
+                    self.apply_seq(out);
+                }
+                None => self.process(None, frame.body),
+            },
+        }
+        self.settle();
+    }
+
+    /// A frame of at least `bytes` bytes arrived that the shell dropped unread because it
+    /// is over [`Self::max_frame_bytes`] (so a huge frame is never copied into the module).
+    pub fn handle_oversized_frame(&mut self, now: Instant, epoch: u32, bytes: usize) {
+        if self.frame_arrived(now, epoch) {
+            self.oversized(epoch, bytes);
+        }
+    }
+
+    /// The socket of `epoch` closed (or failed to open).
+    pub fn handle_close(&mut self, now: Instant, epoch: u32, code: u16, reason: &str) {
+        if self.is_current(epoch, now) {
+            self.lose(LossReason::Closed { code, reason: reason.to_string() });
+        }
+    }
+
+    /// The browser came back online or the page became visible.
+    pub fn handle_wake(&mut self, now: Instant, why: Wake) {
+        self.link.now = now;
+        // A socket that survived a network change may be a zombie: check it now.
+        self.link.send_ping();
+        self.link.lifecycle.wake(now, why);
+        self.link.pump();
+    }
+
+    /// Feeds the wall clock beside the monotonic one; after a detected sleep the current
+    /// socket is checked with an immediate ping.
+    pub fn handle_clocks(&mut self, now: Instant, wall_ms: u64) {
+        self.link.now = now;
+        if self.link.lifecycle.observe_clocks(now, wall_ms) {
+            self.link.send_ping();
+        }
+        self.link.pump();
+    }
+
+    /// Fires every deadline that is due. A spurious call is a no-op.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.link.now = now;
+        if self.link.lifecycle.connect_deadline_passed(now) {
+            self.lose(LossReason::ConnectTimeout);
+        }
+        self.link.lifecycle.handle_timeout(now);
+        self.link.pump();
+        let mut out = Vec::new();
+        self.seq.handle_timeout(now, &mut out);
+        self.apply_seq(out);
+        for (_, pending) in self.link.requests.expire(now) {
+            self.request_expired(pending);
+        }
+        self.link.expire_queued(now);
+        for timer in self.link.timers.pop_expired(now) {
+            match timer {
+                Timer::Heartbeat => self.link.send_ping(),
+                Timer::Protocol(t) => self.protocol.on_timer(&mut self.link, t),
+            }
+        }
+        self.settle();
+    }
+
+    // ── app intents ─────────────────────────────────────────────────────────
+
+    /// Runs a plug-in intent (subscribe, unsubscribe, …) with the link, then settles.
+    pub fn with_protocol<R>(&mut self, now: Instant, f: impl FnOnce(&mut P, &mut Link<P>) -> R) -> R {
+        self.link.now = now.max(self.link.now);
+        let result = f(&mut self.protocol, &mut self.link);
+        self.settle();
+        result
+    }
+
+    /// Sends `command` with `args` once the connection is live; the result arrives as
+    /// [`Output::Reply`] with the returned id.
+    pub fn request(&mut self, command: &str, args: Value, timeout: Option<Duration>) -> Result<u32, RequestError> {
+        if self.state().is_final() {
+            return Err(RequestError::Closed);
+        }
+        if let Err(message) = P::check_request(command) {
+            return Err(RequestError::Invalid { message });
+        }
+        let link = &mut self.link;
+        if link.requests.len() + link.queued.len() >= link.config.max_requests {
+            return Err(RequestError::Busy);
+        }
+        let id = self.next_app_id;
+        self.next_app_id += 1;
+        let timeout = timeout.unwrap_or(link.config.request_timeout);
+        let deadline = link.now + timeout;
+        link.queued.push_back(Queued { id, command: command.to_string(), args, deadline, timeout });
+        link.flush_queued();
+        Ok(id)
+    }
+
+    /// Closes for good: the socket is closed, requests fail with `closed`, timers stop.
+    pub fn close(&mut self) {
+        if self.state().is_final() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.seq.flush(&mut out);
+        self.apply_seq(out);
+        self.link.fail_pending(|| RequestError::Closed);
+        self.link.lifecycle.close();
+        self.link.pump();
+        self.forget_connection();
+        self.link.timers.clear_all();
+    }
+
+    // ── outputs ─────────────────────────────────────────────────────────────
+
+    /// Next socket action for the shell.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.link.lifecycle.poll_action()
+    }
+
+    /// Next frame to send on the current socket.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<String> {
+        self.link.transmit.pop_front()
+    }
+
+    /// Next output for the app.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output<P::Event>> {
+        self.link.outputs.pop_front()
+    }
+
+    /// When [`Connection::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let queued = self.link.queued.iter().map(|q| q.deadline).min();
+        let link = &self.link;
+        [link.lifecycle.poll_timeout(), self.seq.poll_timeout(), link.requests.poll_timeout(), link.timers.next(), queued]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ── internals ───────────────────────────────────────────────────────────
+
+    fn is_current(&mut self, epoch: u32, now: Instant) -> bool {
+        self.link.now = now;
+        epoch == self.epoch()
+    }
+
+    /// Counts a frame of the current socket (any frame proves it alive); false for a frame
+    /// of an old socket or one that arrives with no socket in use, which is ignored.
+    fn frame_arrived(&mut self, now: Instant, epoch: u32) -> bool {
+        if !self.is_current(epoch, now) || !self.state().has_socket() {
+            return false;
+        }
+        self.link.stats.frames_received += 1;
+        self.link.arm_heartbeat();
+        true
+    }
+
+    fn oversized(&mut self, epoch: u32, bytes: usize) {
+        self.link.stats.oversized += 1;
+        let limit = self.link.config.max_frame_bytes as u64;
+        self.link.diagnostic(Diagnostic::OversizedFrame { epoch, bytes: bytes as u64, limit });
+    }
+
+    /// After every input: a connection that went live reports its resync, starts its
+    /// heartbeat and sends the requests that waited for it.
+    fn settle(&mut self) {
+        if let Some(offline) = self.link.went_live.take() {
+            if let Some(offline) = offline {
+                let resynced = self.protocol.on_reconnected(&mut self.link);
+                let lost = std::mem::take(&mut self.link.lost);
+                let (epoch, offline_ms) = (self.epoch(), offline.as_millis() as u64);
+                let Resynced { resubscribed, reseeded } = resynced;
+                self.link.diagnostic(Diagnostic::Resync { epoch, offline_ms, lost, resubscribed, reseeded });
+            }
+            self.link.arm_heartbeat();
+            self.link.flush_queued();
+        }
+    }
+
+    fn apply_seq(&mut self, out: Vec<SeqEvent<FrameBody<P::Event>>>) {
+        let epoch = self.epoch();
+        for ev in out {
+            match ev {
+                SeqEvent::Deliver { seq, item } => self.process(Some(seq), item),
+                SeqEvent::Gap { first, last } => {
+                    let missing = last - first + 1;
+                    self.link.diagnostic(Diagnostic::Gap { epoch, first, last, missing });
+                }
+                SeqEvent::Duplicate { seq } => self.link.diagnostic(Diagnostic::Duplicate { epoch, seq }),
+                SeqEvent::Late { seq, item } => {
+                    self.link.diagnostic(Diagnostic::Late { epoch, seq });
+                    // Dropping a late event keeps order; a late response still answers its
+                    // request (dropping it would only turn into a timeout).
+                    match item {
+                        FrameBody::Response(response) => self.on_response(response),
+                        _ => self.link.stats.late += 1,
+                    }
+                }
+                SeqEvent::Anomaly { seq, expected } => {
+                    self.link.diagnostic(Diagnostic::SeqAnomaly { epoch, seq, expected });
+                }
+            }
+        }
+    }
+
+    fn process(&mut self, seq: Option<u64>, body: FrameBody<P::Event>) {
+        match body {
+            FrameBody::Response(response) => self.on_response(response),
+            FrameBody::Event(event) => self.protocol.on_event(&mut self.link, seq, event),
+            FrameBody::UndecodableEvent { event, error } => self.link.decode_error(seq, Some(event), error),
+            FrameBody::Ignored { .. } => self.link.stats.ignored += 1,
+        }
+    }
+
+    fn on_response(&mut self, response: Response) {
+        self.link.stats.responses += 1;
+        let Some(pending) = response.request_seq.and_then(|s| self.link.requests.complete(s)) else {
+            let (epoch, request_seq, command) = (self.epoch(), response.request_seq, response.command);
+            self.link.diagnostic(Diagnostic::UnknownResponse { epoch, request_seq, command });
+            return;
+        };
+        match pending {
+            Pending::Auth => self.on_auth(response),
+            Pending::Ping => self.link.pinging = false,
+            Pending::App { id, .. } => {
+                let result = if response.success {
+                    self.protocol.on_app_reply(&mut self.link, &response);
+                    Ok(response.body.map(|b| b.get().to_string()))
+                } else {
+                    Err(server_error(&response))
+                };
+                self.link.reply(id, result);
+            }
+            Pending::Protocol(request) => self.protocol.on_response(&mut self.link, request, response),
+        }
+    }
+
+    fn on_auth(&mut self, response: Response) {
+        if !response.success {
+            // Every auth failure is a rejection of the credential: stop.
+            self.link.auth_message = response.message.clone().or_else(|| Some("authentication failed".into()));
+            self.link.lifecycle.auth_rejected();
+            self.link.pump();
+            self.forget_connection();
+            self.link.fail_pending(|| RequestError::Closed);
+            return;
+        }
+        self.link.lifecycle.authenticated();
+        self.link.pump();
+        self.protocol.on_authenticated(&mut self.link, response.body.as_deref());
+    }
+
+    fn request_expired(&mut self, pending: Pending<P::Request>) {
+        match pending {
+            Pending::Auth => {} // the connect deadline handles a silent handshake
+            Pending::Ping => self.lose(LossReason::HeartbeatTimeout),
+            Pending::App { id, timeout } => {
+                self.link.reply(id, Err(RequestError::Timeout { timeout_ms: timeout.as_millis() as u64 }));
+            }
+            Pending::Protocol(request) => self.protocol.on_request_expired(&mut self.link, request),
+        }
+    }
+
+    /// Gives up on the current connection: flushes what the seq buffer holds, fails
+    /// requests in flight, lets the plug-in forget the server's state, backs off.
+    fn lose(&mut self, reason: LossReason) {
+        if !self.state().has_socket() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.seq.flush(&mut out);
+        self.apply_seq(out);
+        self.note_lost_tail();
+        self.link.lifecycle.lost(self.link.now, reason);
+        self.link.pump();
+        self.forget_connection();
+        if self.state().is_final() {
+            self.link.fail_pending(|| RequestError::Closed);
+        }
+    }
+
+    /// Everything tied to the socket that is gone: seq state, requests in flight, unsent
+    /// frames, the heartbeat, and what the server held for it.
+    fn forget_connection(&mut self) {
+        self.seq.reset();
+        self.link.fail_in_flight(|| RequestError::ConnectionLost);
+        self.link.transmit.clear();
+        self.link.pinging = false;
+        self.link.went_live = None;
+        self.link.timers.clear(Timer::Heartbeat);
+        self.protocol.on_lost(&mut self.link);
+    }
+
+    /// Remembers where a subscribed connection's stream broke off, for the next `resync`.
+    /// Only subscribed connections can have had events; the list is bounded because a
+    /// server that keeps failing mid-subscribe would otherwise grow it while offline.
+    fn note_lost_tail(&mut self) {
+        if self.link.is_connected() {
+            if self.link.lost.len() == MAX_LOST_TAILS {
+                self.link.lost.remove(0);
+            }
+            let last_seq = self.seq.expected().saturating_sub(1);
+            self.link.lost.push(LostTail { epoch: self.epoch(), last_seq });
+        }
+    }
+}
+
+fn server_error(response: &Response) -> RequestError {
+    RequestError::Server {
+        message: response.message.clone().unwrap_or_else(|| format!("{} failed", response.command)),
+        trace: response.trace.clone(),
+    }
+}
