@@ -16,6 +16,9 @@ use runwatch::protocol::rocketride::scope::{Scope, ScopeSpec};
 use serde_json::{json, Value};
 
 const KEY: &str = "secret-key-123";
+/// A public task token (spec §3.2): the server accepts it and forces every subscription
+/// of the connection onto its task.
+const PK: &str = "pk_0123456789abcdef";
 
 /// A minimal engine: auth, rrext_monitor registry, ping, and canned replies.
 #[derive(Default)]
@@ -27,6 +30,8 @@ struct Engine {
     /// When false, requests are recorded but not answered.
     answering: bool,
     unanswered: Vec<Value>,
+    /// The `tasks` of `rrext_dashboard` replies.
+    dashboard_tasks: Vec<Value>,
 }
 
 impl Engine {
@@ -58,7 +63,7 @@ impl Engine {
         }
         let args = &req["arguments"];
         match req["command"].as_str().unwrap() {
-            "auth" if args["auth"] == KEY => vec![self.respond(&req, true, Some(json!({"userId":"local","userToken":KEY})), None)],
+            "auth" if args["auth"] == KEY || args["auth"] == PK => vec![self.respond(&req, true, Some(json!({"userId":"local","userToken":KEY})), None)],
             "auth" => vec![self.respond(&req, false, None, Some("Invalid API key"))],
             "rrext_monitor" => {
                 let key = self.key_of(args);
@@ -71,6 +76,10 @@ impl Engine {
                 vec![self.respond(&req, true, None, None)]
             }
             "rrext_ping" => vec![self.respond(&req, true, Some(json!({"pong":true})), None)],
+            "rrext_dashboard" => {
+                let tasks = json!({"tasks": self.dashboard_tasks.clone()});
+                vec![self.respond(&req, true, Some(tasks), None)]
+            }
             _ => vec![self.respond(&req, true, Some(json!({"ok":true})), None)],
         }
     }
@@ -197,6 +206,17 @@ impl Harness {
         panic!("condition not reached");
     }
 
+    /// Answers every request held while the engine was not answering.
+    fn answer_held(&mut self) {
+        self.engine.answering = true;
+        for req in std::mem::take(&mut self.engine.unanswered) {
+            for reply in self.engine.handle(req) {
+                self.client.handle_frame(self.now, self.epoch, reply.as_bytes());
+            }
+        }
+        self.pump();
+    }
+
     fn push(&mut self, frame: String) {
         self.client.handle_frame(self.now, self.epoch, frame.as_bytes());
         self.pump();
@@ -250,6 +270,10 @@ fn status_body(project: &str, source: &str, id: &str) -> Value {
       "metrics":{"cpu_percent":2.4,"cpu_memory_mb":387.5,"gpu_memory_mb":0.0,"peak_cpu_percent":41.3,"peak_cpu_memory_mb":391.2,
         "peak_gpu_memory_mb":0.0,"avg_cpu_percent":18.9,"avg_cpu_memory_mb":301.7,"avg_gpu_memory_mb":0.0},
       "tokens":{"cpu_utilization":0.0012,"cpu_memory":0.0001,"gpu_memory":0.0,"gpu_inference":0.0,"custom":{},"total":0.0013},"__id":id})
+}
+
+fn output_body(id: &str, line: &str) -> Value {
+    json!({"category":"console","output":line,"__id":id})
 }
 
 fn begin_body(project: &str, source: &str, id: &str) -> Value {
@@ -583,6 +607,56 @@ fn close_fails_pending_requests_and_stops_everything() {
     assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id: i, result: Err(RequestError::Closed) } if *i == id)));
     assert_eq!(h.client.poll_timeout(), None, "no timer left");
     assert!(matches!(h.client.request("rrext_x", json!({}), None), Err(RequestError::Closed)));
+}
+
+#[test]
+fn a_late_joiner_on_a_source_scope_gets_output_of_a_task_it_never_saw() {
+    // Only p1.chat_1 holds OUTPUT: the server sent this because of that key.
+    let mut h = Harness::new().live();
+    let only = h.subscribe(json!({"projectId":"p1","source":"chat_1"}), &["OUTPUT"]);
+    let f = h.engine.event("output", output_body("cafe0001.chat_1", "hello\n"));
+    h.push(f);
+    assert_eq!(h.deliveries(), vec![(only, "output".to_string(), Some(3))]);
+    assert!(!h.sent.iter().any(|r| r["command"] == "rrext_dashboard"), "no lookup needed");
+}
+
+#[test]
+fn an_unplaceable_task_is_looked_up_and_its_events_arrive_in_order_for_every_scope() {
+    let mut h = Harness::new().live();
+    let all = h.subscribe(json!({"token":"*"}), &["OUTPUT"]);
+    let project = h.subscribe(json!({"projectId":"p1","source":"*"}), &["OUTPUT", "SSE"]);
+    h.engine.dashboard_tasks = vec![json!({"id":"cafe0001.chat_1","projectId":"p1","source":"chat_1"})];
+    h.engine.answering = false;
+    let first = h.engine.event("output", output_body("cafe0001.chat_1", "one\n"));
+    h.push(first);
+    let second = h.engine.event("output", output_body("beef0002.other", "two\n"));
+    h.push(second);
+    assert!(h.deliveries().is_empty(), "held until the lookup answers");
+    assert!(h.engine.unanswered.iter().any(|r| r["command"] == "rrext_dashboard"));
+    h.answer_held();
+    let got = h.deliveries();
+    assert_eq!(got[..3], [(all, "output".to_string(), Some(4)), (project, "output".to_string(), Some(4)), (all, "output".to_string(), Some(5))]);
+    // The second task is in no list: `*` got it, and the project scope is told.
+    let unroutable: Vec<_> = h.diagnostics().into_iter().filter(|d| matches!(d, Diagnostic::Unroutable { .. })).collect();
+    assert!(matches!(unroutable.as_slice(), [Diagnostic::Unroutable { task_id, seq: Some(5), .. }] if task_id == "beef0002.other"));
+    // Once known, the first task routes at once.
+    let third = h.engine.event("output", output_body("cafe0001.chat_1", "three\n"));
+    h.push(third);
+    assert_eq!(h.deliveries().len(), got.len() + 2);
+}
+
+#[test]
+fn a_task_token_connection_delivers_everything_the_server_sends_it() {
+    let mut h = Harness::new();
+    h.credential = PK.into();
+    h.engine.tokens.insert(PK.into(), "p.p1.chat_1".into());
+    let sub = h.subscribe(json!({"token": PK}), &["SSE"]);
+    h.open();
+    assert_eq!(h.client.state(), ConnState::Live);
+    let sse = h.engine.event("apaevt_sse", json!({"pipe_id":0,"type":"thinking","data":{},"__id":"cafe0001.chat_1"}));
+    h.push(sse);
+    assert_eq!(h.deliveries(), vec![(sub, "sse".to_string(), Some(3))]);
+    assert!(!h.sent.iter().any(|r| r["command"] == "rrext_dashboard"), "nothing to look up");
 }
 
 /// One step of a random fault schedule.

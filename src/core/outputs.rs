@@ -113,6 +113,18 @@ pub enum Diagnostic {
     /// A server-side subscription was re-asserted because the server may have dropped it
     /// silently (task cleanup).
     Reasserted { key: String, reason: String },
+    /// An event named a task the SDK could not place in a project (its body carries only
+    /// the task id and the server's task list did not name it). It was delivered to the
+    /// subscriptions that match without knowing (e.g. `token:"*"`); project or source
+    /// subscriptions may have missed it.
+    Unroutable {
+        epoch: u32,
+        #[tsify(optional)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        task_id: String,
+        reason: String,
+    },
     /// The app's credential callback failed; the SDK backs off and asks again.
     CredentialError { message: String },
     /// An app callback threw; delivery continued.

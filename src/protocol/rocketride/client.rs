@@ -8,7 +8,7 @@
 //! needs (lifecycle, requests, heartbeat, seq order, loss handling, the output queue) is
 //! [`Connection`]'s; see its docs for the poll order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -19,10 +19,16 @@ use super::events::{RocketRideEvent, TaskEvent, TaskRef};
 use super::monitor_types::MonitorTypes;
 use super::outputs::Diagnostic;
 use super::scope::{Scope, ServerKey};
-use super::subscriptions::{EventRoute, MonitorCall, Registry, SubId};
+use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
 use super::task_status::TaskStatus;
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::time::{Duration, Instant};
+
+/// Events held back (in order) while the server is asked where an unknown task belongs;
+/// past this many they are released with a report rather than held without bound.
+const MAX_HELD: usize = 10_000;
+/// Tasks remembered as "looked up and still unknown", so they are not looked up again.
+const MAX_LOOKED_UP: usize = 1024;
 
 /// The connection engine speaking RocketRide's DAP monitor protocol.
 pub type Client = Connection<RocketRide>;
@@ -57,6 +63,8 @@ pub enum Request {
     Monitor(MonitorCall),
     ReseedStatus { task_id: String },
     ReseedDashboard,
+    /// `rrext_dashboard`, to learn where the tasks of held events belong.
+    Lookup,
 }
 
 /// The plug-in's timers.
@@ -75,6 +83,13 @@ pub struct RocketRide {
     tokens: BTreeMap<String, String>,
     /// Source keys to re-assert, by when (after their task ended).
     reassert: Vec<(Instant, String, String)>,
+    /// The connection authenticated with a task token (`tk_`/`pk_`, spec §3.2): the server
+    /// forces every subscription onto that one task, so everything it sends is that task's.
+    task_scoped: bool,
+    /// Events of the current connection held, in order, behind one whose task is unknown.
+    held: VecDeque<(Option<u64>, RocketRideEvent)>,
+    lookup_in_flight: bool,
+    looked_up: BTreeSet<String>,
 }
 
 impl Connection<RocketRide> {
@@ -87,6 +102,10 @@ impl Connection<RocketRide> {
             subscribing: 0,
             tokens: BTreeMap::new(),
             reassert: Vec::new(),
+            task_scoped: false,
+            held: VecDeque::new(),
+            lookup_in_flight: false,
+            looked_up: BTreeSet::new(),
         };
         Connection::start(protocol, engine, now)
     }
@@ -132,6 +151,8 @@ impl Protocol for RocketRide {
     }
 
     fn auth_request(&mut self, credential: &str) -> (&'static str, Value) {
+        let bare = credential.strip_prefix("Bearer ").unwrap_or(credential);
+        self.task_scoped = bare.starts_with("tk_") || bare.starts_with("pk_");
         let args = commands::auth_arguments(credential, &self.config.client_name, &self.config.client_version);
         (Command::AUTH, args)
     }
@@ -164,10 +185,19 @@ impl Protocol for RocketRide {
             Request::Monitor(call) => self.on_monitor(link, call, response),
             Request::ReseedStatus { task_id } => self.on_reseed_status(link, task_id, response),
             Request::ReseedDashboard => self.on_reseed_dashboard(link, response),
+            Request::Lookup => {
+                self.lookup_in_flight = false;
+                self.learn_dashboard_tasks(link, &response);
+                self.release(link, "the server's task list does not name it");
+            }
         }
     }
 
     fn on_request_expired(&mut self, link: &mut Link<Self>, request: Request) {
+        if let Request::Lookup = request {
+            self.lookup_in_flight = false;
+            self.release(link, "the server did not answer the task lookup");
+        }
         if let Request::Monitor(call) = request {
             self.registry.call_failed(&call);
             let key = call.key.to_string();
@@ -187,12 +217,10 @@ impl Protocol for RocketRide {
 
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
         self.learn_from_event(link, &event);
-        if let RocketRideEvent::Task(TaskEvent::Running { tasks }) = &event {
-            let tasks = tasks.clone();
-            return self.deliver_running(link, seq, tasks);
+        if !self.held.is_empty() || self.must_look_up(link, &event) {
+            return self.hold(link, seq, event);
         }
-        let subscriptions = self.registry.route(&route_of(&event));
-        link.deliver(subscriptions, seq, event);
+        self.route(link, seq, event);
     }
 
     fn on_reconnected(&mut self, link: &mut Link<Self>) -> Resynced {
@@ -200,7 +228,9 @@ impl Protocol for RocketRide {
         Resynced { resubscribed, reseeded: self.reseed(link) }
     }
 
-    fn on_lost(&mut self, _link: &mut Link<Self>) {
+    fn on_lost(&mut self, link: &mut Link<Self>) {
+        self.lookup_in_flight = false;
+        self.release(link, "the connection was lost before the task lookup answered");
         self.subscribing = 0;
         self.registry.connection_lost();
     }
@@ -251,6 +281,78 @@ impl RocketRide {
     }
 
     // ── events ──────────────────────────────────────────────────────────────
+
+    /// Delivers one event to every subscription it matches.
+    fn route(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
+        if self.task_scoped {
+            // Every frame is the credential's task's: scope cannot narrow it further.
+            let route = EventRoute { types: event.monitor_type(), server_event: event.is_server_event(), ..EventRoute::default() };
+            let subscriptions = self.registry.route_any_scope(&route);
+            return link.deliver(subscriptions, seq, event);
+        }
+        if let RocketRideEvent::Task(TaskEvent::Running { tasks }) = &event {
+            let tasks = tasks.clone();
+            return self.deliver_running(link, seq, tasks);
+        }
+        let subscriptions = self.registry.route(&route_of(&event));
+        link.deliver(subscriptions, seq, event);
+    }
+
+    /// True when `event` names a task the SDK cannot place yet and a project or source
+    /// subscription may want it (`output`, `apaevt_sse` and DETAIL bodies carry only the
+    /// task id). A placement the held keys imply is learned on the spot.
+    fn must_look_up(&mut self, link: &mut Link<Self>, event: &RocketRideEvent) -> bool {
+        let (Some(task_id), Some(types)) = (event.task_id(), event.monitor_type()) else { return false };
+        let known = event.project_source().is_some() || self.registry.directory().lookup(task_id).is_some();
+        if task_id.is_empty() || known || self.task_scoped || self.looked_up.contains(task_id) {
+            return false;
+        }
+        match self.registry.place_unknown(task_id, types) {
+            Placement::Complete => false,
+            Placement::Project(project_id) => {
+                let (task_id, source) = (task_id.to_string(), task_id.split_once('.').map_or("", |(_, s)| s).to_string());
+                self.learn_task(link, &task_id, &project_id, &source);
+                false
+            }
+            Placement::Ambiguous => true,
+        }
+    }
+
+    /// Holds `event` (and, to keep order, everything after it) until the server's task
+    /// list says where its task belongs.
+    fn hold(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
+        self.held.push_back((seq, event));
+        if self.held.len() >= MAX_HELD {
+            return self.release(link, "too many events waited for the task lookup");
+        }
+        if !self.lookup_in_flight {
+            self.lookup_in_flight = link.send(Command::DASHBOARD, Value::Object(Default::default()), Request::Lookup);
+            if !self.lookup_in_flight {
+                self.release(link, "the task lookup could not be sent");
+            }
+        }
+    }
+
+    /// Delivers every held event in order. Events whose task is still unknown go to the
+    /// subscriptions that match regardless (e.g. `*`), and an `unroutable` diagnostic
+    /// names the task, so a scoped subscription that may have missed it is told why.
+    fn release(&mut self, link: &mut Link<Self>, why: &str) {
+        let held: Vec<_> = self.held.drain(..).collect();
+        if self.looked_up.len() > MAX_LOOKED_UP {
+            self.looked_up.clear();
+        }
+        for (seq, event) in held {
+            let task_id = event.task_id().unwrap_or_default().to_string();
+            let unknown = self.registry.directory().lookup(&task_id).is_none() && event.project_source().is_none();
+            if unknown && event.monitor_type().is_some_and(|t| self.registry.place_unknown(&task_id, t) == Placement::Ambiguous) {
+                let epoch = link.epoch();
+                let reason = format!("could not tell which project task {task_id} belongs to: {why}; delivered only to subscriptions that match it without knowing");
+                link.diagnostic(Diagnostic::Unroutable { epoch, seq, task_id: task_id.clone(), reason });
+                self.looked_up.insert(task_id);
+            }
+            self.route(link, seq, event);
+        }
+    }
 
     /// The `running` seed lists every visible task whatever the scope (spec §3.4): each
     /// TASK subscription gets only the tasks its scope matches (all-task scopes get all).
@@ -410,7 +512,11 @@ impl RocketRide {
     }
 
     fn on_reseed_dashboard(&mut self, link: &mut Link<Self>, response: Response) {
-        let Some(body) = response.body.filter(|_| response.success) else { return };
+        self.learn_dashboard_tasks(link, &response);
+    }
+
+    fn learn_dashboard_tasks(&mut self, link: &mut Link<Self>, response: &Response) {
+        let Some(body) = response.body.as_ref().filter(|_| response.success) else { return };
         for (task_id, project_id, source) in commands::dashboard_tasks(body.get()) {
             self.learn_task(link, &task_id, &project_id, &source);
         }

@@ -56,6 +56,20 @@ pub struct EventRoute<'a> {
     pub server_event: bool,
 }
 
+/// Where an event of a task the directory does not know yet belongs, judged from the keys
+/// that could have made the server send it (spec §3.2: it ORs the task's source key, its
+/// project wildcard key, `*` and, for SSE, pipe keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// No scoped subscription with the event's type could be about this task: routing by
+    /// what is known (e.g. `*`) is complete.
+    Complete,
+    /// Only keys of this project could have matched: the task is in it.
+    Project(String),
+    /// Several projects, `*` or an unresolved token key could explain it: ask the server.
+    Ambiguous,
+}
+
 /// The desired subscriptions, the server keys they need, and what the server holds.
 ///
 /// ```
@@ -229,9 +243,58 @@ impl Registry {
         });
     }
 
+    /// Where an event of unknown task `task_id` (`"<prefix>.<source>"`) with gate bit
+    /// `types` belongs. See [`Placement`].
+    pub fn place_unknown(&self, task_id: &str, types: MonitorTypes) -> Placement {
+        let Some((_, id_source)) = task_id.split_once('.') else { return Placement::Complete };
+        let mut projects: Vec<&str> = Vec::new();
+        let mut everything = false;
+        let mut unresolved_token = false;
+        for (key, mask) in self.desired_map_ref() {
+            if !mask.intersects(types) {
+                continue;
+            }
+            match &key.base {
+                BaseKey::All => everything = true,
+                BaseKey::Source { project_id, source } if source == id_source => projects.push(project_id),
+                BaseKey::Source { .. } => {}
+                BaseKey::Project { project_id } => projects.push(project_id),
+                BaseKey::Token { token } => {
+                    let prefix = task_id.split('.').next();
+                    if Directory::token_prefix(token).is_none_or(|p| Some(p) == prefix) {
+                        unresolved_token = true;
+                    }
+                }
+            }
+        }
+        projects.sort_unstable();
+        projects.dedup();
+        match (projects.as_slice(), everything || unresolved_token) {
+            ([], false) => Placement::Complete,
+            ([], true) if !unresolved_token => Placement::Complete,
+            ([only], false) => Placement::Project((*only).to_string()),
+            _ => Placement::Ambiguous,
+        }
+    }
+
+    fn desired_map_ref(&self) -> impl Iterator<Item = (&ServerKey, MonitorTypes)> {
+        self.subs.values().filter(|sub| !sub.types.is_empty()).map(|sub| (&sub.key, sub.types))
+    }
+
     /// Every subscription that should get this event, each once, ascending.
     pub fn route(&self, ev: &EventRoute) -> Vec<SubId> {
         self.subs.iter().filter(|(_, sub)| self.delivers(sub, ev)).map(|(id, _)| *id).collect()
+    }
+
+    /// Every subscription whose types match, whatever its scope (a connection authenticated
+    /// with a task token receives only that task's events). Server events still go only
+    /// to `token:"*"` subscriptions with DASHBOARD.
+    pub fn route_any_scope(&self, ev: &EventRoute) -> Vec<SubId> {
+        let matches = |sub: &Sub| {
+            ev.types.is_none_or(|bit| sub.types.intersects(bit))
+                && (!ev.server_event || (sub.scope == Scope::All && sub.types.contains(MonitorTypes::DASHBOARD)))
+        };
+        self.subs.iter().filter(|(_, sub)| matches(sub)).map(|(id, _)| *id).collect()
     }
 
     /// Whether subscription `id`'s scope covers this task (ignoring types), e.g. to filter
