@@ -11,7 +11,8 @@
 // - `RocketRideClient`: the generated class behind a Proxy whose only job is to throw a clear
 //   Error when it is constructed before `init()` has finished, instead of wasm-bindgen's
 //   "Cannot read properties of undefined". Statics, `instanceof` and subclassing behave as
-//   on the generated class.
+//   on the generated class. It also keeps open clients and their subscriptions reachable
+//   (see "Lifetime rule" below).
 import wbgInit, * as wasm from "./dist/runwatch.js";
 
 export * from "./dist/runwatch.js";
@@ -43,6 +44,58 @@ const requireInit = (Class) => Class && new Proxy(Class, {
   },
 });
 
+// Lifetime rule: an open client and its subscriptions stay reachable until `close()`/`free()`
+// (or `unsubscribe()`/`free()` of a subscription), so garbage collection of a forgotten
+// reference never closes a live connection or silences a callback. wasm-bindgen frees a
+// collected wrapper through a FinalizationRegistry, and freeing closes (or unsubscribes), so
+// the wrappers are held here, strongly, for exactly as long as they are in use.
+const openClients = new Set();
+const heldBy = new WeakMap(); // Subscription → the Set of its client that keeps it reachable
+
+function release(method) {
+  return function (...args) {
+    heldBy.get(this)?.delete(this);
+    openClients.delete(this);
+    return method.apply(this, args);
+  };
+}
+
+function keptAlive(Base) {
+  if (!Base) return Base;
+  for (const name of ["unsubscribe", "free"]) {
+    const method = wasm.Subscription?.prototype?.[name];
+    if (method) wasm.Subscription.prototype[name] = release(method);
+  }
+  const subscribe = Base.prototype.subscribe;
+  const close = Base.prototype.close;
+  const free = Base.prototype.free;
+  Base.prototype.subscribe = function (...args) {
+    const sub = subscribe.apply(this, args);
+    let held = heldBy.get(this);
+    if (!held) heldBy.set(this, (held = new Set()));
+    held.add(sub);
+    heldBy.set(sub, held);
+    return sub;
+  };
+  Base.prototype.close = function () {
+    openClients.delete(this);
+    heldBy.get(this)?.clear();
+    return close.call(this);
+  };
+  Base.prototype.free = function () {
+    openClients.delete(this);
+    heldBy.get(this)?.clear();
+    return free.call(this);
+  };
+  return new Proxy(Base, {
+    construct(target, args, newTarget) {
+      const client = Reflect.construct(target, args, newTarget);
+      openClients.add(client);
+      return client;
+    },
+  });
+}
+
 // Looked up through the namespace so this module still loads while the generated code has no
 // such export (e.g. a build of the core without the web shell).
-export const RocketRideClient = requireInit(wasm.RocketRideClient);
+export const RocketRideClient = requireInit(keptAlive(wasm.RocketRideClient));

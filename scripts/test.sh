@@ -5,14 +5,14 @@
 #   2. sans-IO guard                    src/core and src/protocol use no web-sys/js-sys/gloo,
 #                                       host clock or Math.random (comment lines ignored)
 #   3. cargo test --workspace           native unit, property and integration tests (incl. sim/)
-#   4. wasm-bindgen-test                the crate's wasm32 tests in headless Chromium via
-#                                       chromedriver; "skip" until Cargo.toml has the dev-dep
-#   5. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug)
-#   6. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
-#   7. node --test                      every tests/**/*.test.mjs, one file at a time, spec
+#   4. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug)
+#   5. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
+#   6. node --test                      every tests/**/*.test.mjs, one file at a time, spec
 #                                       reporter: harness, typings (tsc), npm pack + Vite,
 #                                       browser and end-to-end tests
-# Steps 2–7 all run even when one fails, so one run shows every failure; the summary at the end
+# The web shell (src/web) is tested where it runs, by the browser tests of step 6 (the built
+# package in headless Chromium against the simulator); it holds no logic a native test could
+# reach. Steps 2–6 all run even when one fails, so one run shows every failure; the summary at the end
 # lists each step (ok / skip / FAIL), and the exit status is non-zero if any step failed.
 # Extra arguments are passed to `node --test` (e.g. --test-name-pattern=auth).
 set -euo pipefail
@@ -62,27 +62,6 @@ sans_io_guard() {
 run_step "sans-IO guard (src/core, src/protocol)" sans_io_guard
 run_step "cargo test --workspace" cargo test --workspace
 
-wasm_browser_tests() {
-  # The web shell's own tests (wasm-bindgen-test) in headless Chromium through chromedriver.
-  # Runs once the crate has the dev-dependency; until then the summary says "skipped".
-  if ! grep -qE '^wasm-bindgen-test *=' Cargo.toml; then
-    echo "skip: Cargo.toml has no wasm-bindgen-test dev-dependency yet"
-    return "$SKIP"
-  fi
-  local caps
-  mkdir -p "$(target_dir)"
-  caps="$(cd "$(target_dir)" && pwd)/webdriver.json"
-  # The runner adds headless, no-sandbox and disable-dev-shm-usage itself; these are the other flags Chromium
-  # needs on these machines (tests/support/browser.mjs has the same list).
-  cat >"$caps" <<'JSON'
-{ "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": ["--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync" ] } }
-JSON
-  CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$caps" WASM_BINDGEN_USE_BROWSER=1 \
-    WASM_BINDGEN_TEST_TIMEOUT=120 \
-    cargo test --target wasm32-unknown-unknown -p runwatch ${RUNWATCH_WASM_TEST_ARGS:-}
-}
-run_step "wasm-bindgen-test in headless Chromium" wasm_browser_tests
 run_step "cargo build -p runwatch-sim" cargo build -p runwatch-sim
 run_step "build npm package (scripts/build-pkg.sh)" bash scripts/build-pkg.sh
 

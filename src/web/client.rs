@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::dispatch::{to_js, Decoder, Dispatch, Kind};
 use super::errors::usage_error;
@@ -69,7 +70,7 @@ impl RocketRideClient {
         if !has_auth {
             return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
         }
-        let seed = (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64);
+        let seed = random_seed();
         let core = Client::new(options.client_config(seed), now());
         let dispatch = Dispatch::new(options.batch.unwrap_or_default(), options.max_batch_events.unwrap_or(10_000) as usize);
         let shell = Shell::new(core, dispatch, url, options.auth);
@@ -174,10 +175,13 @@ impl RocketRideClient {
         to_js(&self.shell.core.borrow().state())
     }
 
-    /// Counters: frames, deliveries, duplicates, gaps, reconnects, requests in flight.
+    /// Counters: every frame received by outcome, gaps, overflowed events, reconnects,
+    /// requests in flight.
     #[wasm_bindgen(unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
-        to_js(&self.shell.core.borrow().stats())
+        let mut stats = self.shell.core.borrow().stats();
+        stats.overflowed = self.shell.dispatch.overflowed();
+        to_js(&stats)
     }
 
     /// The server keys and type names this client believes the server holds.
@@ -198,14 +202,16 @@ impl RocketRideClient {
         self.shell.shutdown();
     }
 
+    /// Adds a listener; the returned remover may be called any number of times.
     fn listen(&self, kind: Kind, callback: Function) -> JsValue {
         let id = self.shell.dispatch.add_listener(kind, callback);
         let weak = Rc::downgrade(&self.shell);
-        Closure::once_into_js(move || {
+        Closure::<dyn FnMut()>::new(move || {
             if let Some(shell) = weak.upgrade() {
                 shell.dispatch.remove_listener(id);
             }
         })
+        .into_js_value()
     }
 
     fn send(&self, command: &str, args: serde_json::Value, timeout_ms: Option<u32>, decode: Decoder) -> Promise {
@@ -228,9 +234,20 @@ impl RocketRideClient {
 }
 
 impl Drop for RocketRideClient {
-    /// `free()` closes too, so a forgotten `close()` leaves no socket or timer behind.
+    /// `free()` (and `[Symbol.dispose]`) close too. The package entry keeps an open
+    /// client's wrapper reachable until `close()`/`free()`, so garbage collection of a
+    /// forgotten reference never closes a live connection.
     fn drop(&mut self) {
         self.shell.shutdown();
+    }
+}
+
+impl Drop for Subscription {
+    /// `free()` and `[Symbol.dispose]` unsubscribe (the package entry keeps a
+    /// subscription's wrapper reachable while its client is open, so garbage collection
+    /// never does).
+    fn drop(&mut self) {
+        self.unsubscribe();
     }
 }
 
@@ -249,6 +266,27 @@ impl Subscription {
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> u32 {
         self.id
+    }
+}
+
+/// 64 random bits for the backoff jitter, from `crypto.getRandomValues` (also in Workers).
+fn random_seed() -> u64 {
+    let bytes = js_sys::Uint8Array::new_with_length(8);
+    let filled = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .filter(|c| !c.is_undefined())
+        .and_then(|crypto| {
+            let get = js_sys::Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into::<Function>().ok()?;
+            get.call1(&crypto, &bytes).ok()
+        })
+        .is_some();
+    let mut seed = [0u8; 8];
+    bytes.copy_to(&mut seed);
+    if filled {
+        u64::from_le_bytes(seed)
+    } else {
+        // No Web Crypto (very old runtimes): still different per tab.
+        (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64)
     }
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct Dispatch {
     next_listener: Cell<u32>,
     replies: RefCell<HashMap<u32, Pending>>,
     flush_scheduled: Rc<Cell<bool>>,
+    /// Events dropped from full subscription buffers, for `stats()`.
+    overflowed: Cell<u64>,
     /// Set by the owner so scheduled flushes can find their way back.
     flush: RefCell<Option<Closure<dyn FnMut(JsValue)>>>,
 }
@@ -60,6 +62,7 @@ impl Dispatch {
             next_listener: Cell::new(1),
             replies: RefCell::new(HashMap::new()),
             flush_scheduled: Rc::new(Cell::new(false)),
+            overflowed: Cell::new(0),
             flush: RefCell::new(None),
         }
     }
@@ -87,6 +90,11 @@ impl Dispatch {
 
     pub(crate) fn remove_listener(&self, id: u32) {
         self.listeners.borrow_mut().retain(|(i, _, _)| *i != id);
+    }
+
+    /// Events dropped from full subscription buffers so far.
+    pub(crate) fn overflowed(&self) -> u64 {
+        self.overflowed.get()
     }
 
     pub(crate) fn add_reply(&self, id: u32, resolve: Function, reject: Function, decode: Decoder) {
@@ -129,6 +137,7 @@ impl Dispatch {
             }
         }
         if dropped > 0 {
+            self.overflowed.set(self.overflowed.get() + dropped);
             self.diagnose(&Diagnostic::Overflow { queue: "subscription batch".into(), dropped });
         }
         self.schedule();

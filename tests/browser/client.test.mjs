@@ -246,3 +246,43 @@ test("close() removes every timer and closes the socket", async () => {
   assert.equal(result.state, "closed");
   assert.ok(result.socketStates.every((s) => s === 2 || s === 3), `sockets closing or closed: ${result.socketStates}`);
 });
+
+test("free() of a subscription unsubscribes, listener removers are idempotent, garbage collection closes nothing", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    const rw = window.rw;
+    rw.freed = rw.client.subscribe({ projectId: "proj-free", source: "src_free" }, ["OUTPUT"], () => {});
+    rw.client.subscribe({ projectId: "proj-kept", source: "src_kept" }, ["OUTPUT"], () => {});
+    const off = rw.client.onState(() => {});
+    off();
+    off(); // a second call is a no-op, not a throw
+  });
+  await waitLive(p);
+  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 2);
+  await p.evaluate(() => window.rw.freed.free());
+  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 1);
+  const conns = await sim.control("_sim/connections");
+  const held = conns.filter((c) => c.monitors.length > 0).flatMap((c) => c.monitors.map((m) => m.key));
+  assert.deepEqual(held, ["p.proj-kept.src_kept"]);
+
+  // A client and subscription nobody references: after forced garbage collection they
+  // still deliver (the package keeps open clients reachable), here a run this client never
+  // saw start, on a source scope with OUTPUT only and no {token:"*"} companion.
+  await p.evaluate((url) => {
+    const rw = window.rw;
+    rw.gcEvents = [];
+    rw.gcStates = [];
+    import("runwatch").then(({ RocketRideClient }) => {
+      const c = new RocketRideClient({ url, auth: "sim-key" });
+      c.onState((s) => rw.gcStates.push(s.newState));
+      c.subscribe({ projectId: "proj-gc", source: "src_gc" }, ["OUTPUT"], (events) => rw.gcEvents.push(...events));
+    });
+  }, sim.url);
+  await p.waitForFunction(() => window.rw.gcStates.includes("live"));
+  const cdp = await p.context().newCDPSession(p);
+  for (let i = 0; i < 3; i += 1) await cdp.send("HeapProfiler.collectGarbage");
+  await execute("proj-gc", "src_gc");
+  await p.waitForFunction(() => window.rw.gcEvents.some((e) => e.type === "output"));
+  assert.ok(!(await p.evaluate(() => window.rw.gcStates.includes("closed"))));
+  assertNoPageErrors(p);
+});

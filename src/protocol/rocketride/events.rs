@@ -327,10 +327,8 @@ pub struct UnknownEvent {
 pub fn decode_event(name: &str, body: &RawValue) -> Result<RocketRideEvent, DecodeError> {
     use RocketRideEvent as E;
     let event = match name {
-        "apaevt_task" => match parse(name, body) {
-            Err(e) if is_unknown_action(&e) => unknown(name, body),
-            other => E::Task(other?),
-        },
+        "apaevt_task" if is_unknown_action(body, TASK_ACTIONS) => unknown(name, body),
+        "apaevt_task" => E::Task(parse(name, body)?),
         "apaevt_status_update" => E::TaskStatus(status_event(name, body)?),
         "apaevt_flow" => E::Flow(parse(name, body)?),
         "apaevt_sse" => E::Sse(parse(name, body)?),
@@ -344,10 +342,8 @@ pub fn decode_event(name: &str, body: &RawValue) -> Result<RocketRideEvent, Deco
         "apaevt_status_metrics" => E::StatusMetrics(parse(name, body)?),
         "apaevt_status_user" => E::StatusUser(parse(name, body)?),
         "apaevt_status_info" => E::StatusInfo(parse(name, body)?),
-        "apaevt_dashboard" => match parse(name, body) {
-            Err(e) if is_unknown_action(&e) => unknown(name, body),
-            other => E::Dashboard(other?),
-        },
+        "apaevt_dashboard" if is_unknown_action(body, DASHBOARD_ACTIONS) => unknown(name, body),
+        "apaevt_dashboard" => E::Dashboard(parse(name, body)?),
         "apaext_account" => E::Account(AccountEvent { body: parse(name, body)? }),
         _ => unknown(name, body),
     };
@@ -363,9 +359,25 @@ fn status_event(name: &str, body: &RawValue) -> Result<TaskStatusEvent, DecodeEr
     Ok(TaskStatusEvent { task_id: status.take_wire_id(), status })
 }
 
-/// serde's message for an internally tagged enum meeting a tag value it lacks.
-fn is_unknown_action(error: &DecodeError) -> bool {
-    error.reason.contains(" body: unknown variant `")
+/// The `action` values [`TaskEvent`] knows.
+const TASK_ACTIONS: &[&str] = &["running", "begin", "end", "restart"];
+/// The `action` values [`DashboardEvent`] knows.
+const DASHBOARD_ACTIONS: &[&str] =
+    &["connection_added", "connection_removed", "monitor_changed", "auth_failed", "task_removed", "task_error"];
+
+/// True when the body's `action` is a string this SDK does not know (a newer server's):
+/// the event is then passed on as `unknown` rather than failing to decode. A missing or
+/// non-string `action` is left to the typed decode, which reports it.
+fn is_unknown_action(body: &RawValue, known: &[&str]) -> bool {
+    #[derive(Deserialize)]
+    struct ActionOnly<'a> {
+        #[serde(borrow)]
+        action: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<ActionOnly>(body.get())
+        .ok()
+        .and_then(|b| b.action)
+        .is_some_and(|action| !known.contains(&action.as_ref()))
 }
 
 fn unknown(name: &str, body: &RawValue) -> RocketRideEvent {
@@ -964,5 +976,23 @@ mod tests {
         assert!(crate::protocol::rocketride::task_status::TaskTokens::DECL.contains("custom: Record<string, number | null>;"));
         assert!(crate::protocol::rocketride::task_status::Pipeflow::DECL
             .contains("byPipe: OrDefault<Record<string, string[]>>;"));
+    }
+
+    #[test]
+    fn the_known_action_lists_name_every_variant_and_nothing_else() {
+        let task = r#"{"tasks":[],"name":"n","projectId":"p","source":"s","__id":"a.s"}"#;
+        for action in TASK_ACTIONS {
+            let body = task.replacen('{', &format!(r#"{{"action":"{action}","#), 1);
+            assert!(serde_json::from_str::<TaskEvent>(&body).is_ok(), "{action}");
+        }
+        let body = task.replacen('{', r#"{"action":"paused","#, 1);
+        assert!(serde_json::from_str::<TaskEvent>(&body).is_err(), "the list is what serde knows");
+        let raw = RawValue::from_string(body).unwrap();
+        assert!(matches!(decode_event("apaevt_task", &raw), Ok(RocketRideEvent::Unknown(_))));
+        for action in DASHBOARD_ACTIONS {
+            let raw = RawValue::from_string(format!(r#"{{"action":"{action}","timestamp":1.0}}"#)).unwrap();
+            let decoded = decode_event("apaevt_dashboard", &raw);
+            assert!(!matches!(decoded, Ok(RocketRideEvent::Unknown(_))), "{action} is known");
+        }
     }
 }
