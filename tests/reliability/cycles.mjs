@@ -12,7 +12,7 @@ import crypto from "node:crypto";
 import { startServer, BLANK_PAGE } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
-import { Ledger, desiredKeys } from "./ledger.mjs";
+import { Ledger, desiredKeys, serverKey } from "./ledger.mjs";
 
 const LOAD_PROJECT = "10ad0000-0000-4000-8000-000000000000"; // sim/src/scenario.rs
 const OTHER_PROJECT = "proj-other";
@@ -24,6 +24,59 @@ export const SUBSCRIPTIONS = [
   { name: "project", scope: { projectId: LOAD_PROJECT, source: "*" }, types: ["SUMMARY", "SSE", "TASK"] },
   { name: "other", scope: { projectId: OTHER_PROJECT, source: "*" }, types: ["OUTPUT", "TASK", "SUMMARY"] },
 ];
+
+/**
+ * The sets a run can use. `default` is the CI suite. The others are the strict sets of
+ * issue 9: no `{token:"*"}` companion that would teach the SDK every task, source and
+ * project scopes with only OUTPUT/SSE/DETAIL (events that carry only a task id), pipe
+ * scopes, and a connection authenticated with a task's public `pk_` token subscribed to
+ * that token. Today's SDK drops events of tasks it has not seen on such scopes without a
+ * diagnostic, so these sets fail against it; they run only with RUNWATCH_STRICT_SETS=1
+ * (faults.test.mjs). Once the SDK delivers them (issue 9 item 2), turn them on by default
+ * in faults.test.mjs; do not loosen the oracle to make them pass.
+ * `subscriptions(ctx)` may use `ctx.publicToken` (load_0's `pk_` token); `credential`
+ * says what the client authenticates with; `skip` lists fault kinds the set cannot take.
+ */
+export const SETS = {
+  default: { subscriptions: () => SUBSCRIPTIONS },
+  scoped: {
+    // The default scopes without `*`: nothing but the scopes themselves tells the SDK the tasks.
+    subscriptions: () => [
+      { name: "source", scope: { projectId: LOAD_PROJECT, source: "load_0" }, types: ["OUTPUT", "FLOW"] },
+      { name: "project", scope: { projectId: LOAD_PROJECT, source: "*" }, types: ["SUMMARY", "SSE", "TASK"] },
+      { name: "other", scope: { projectId: OTHER_PROJECT, source: "*" }, types: ["OUTPUT", "TASK", "SUMMARY", "DETAIL"] },
+    ],
+  },
+  taskIdOnly: {
+    // Only events that carry nothing but a task id: the SDK must find out where they belong.
+    subscriptions: () => [
+      { name: "out1", scope: { projectId: LOAD_PROJECT, source: "load_1" }, types: ["OUTPUT"] },
+      { name: "sse2", scope: { projectId: LOAD_PROJECT, source: "load_2" }, types: ["SSE"] },
+      { name: "otherAll", scope: { projectId: OTHER_PROJECT, source: "*" }, types: ["OUTPUT", "SSE", "DETAIL"] },
+      { name: "other0", scope: { projectId: OTHER_PROJECT, source: "other_0" }, types: ["OUTPUT", "SSE", "DETAIL"] },
+    ],
+  },
+  pipes: {
+    subscriptions: () => [
+      { name: "pipe1", scope: { projectId: LOAD_PROJECT, source: "load_0", pipeId: 1 }, types: ["SSE"] },
+      { name: "pipe2", scope: { projectId: LOAD_PROJECT, source: "load_1", pipeId: 2 }, types: ["SSE", "SUMMARY"] },
+      { name: "flow0", scope: { projectId: LOAD_PROJECT, source: "load_0" }, types: ["FLOW", "SSE"] },
+    ],
+  },
+  publicToken: {
+    // A `pk_` connection gets only its task's seeds and SSE (spec §3.2, sim/src/hub.rs may_see).
+    credential: "publicToken",
+    subscriptions: ({ publicToken }) => [
+      { name: "pk", scope: { token: publicToken }, types: ["SSE", "SUMMARY", "TASK", "OUTPUT"] },
+    ],
+    // A revoked API key does not touch it; a restart unregisters its task for a moment, and
+    // a task credential that names no task fails `auth` for good.
+    skip: ["revoke_key", "restart"],
+  },
+};
+
+/** The strict sets (RUNWATCH_STRICT_SETS=1). */
+export const STRICT_SETS = ["scoped", "taskIdOnly", "pipes", "publicToken"];
 
 /** Client options: fast reconnects and heartbeats so a cycle takes a fraction of a second. */
 const CLIENT_OPTIONS = {
@@ -108,7 +161,12 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
     rw.client.onDiagnostic((d) => rw.diags.push(withG(d)));
     for (const s of subscriptions) {
       rw.client.subscribe(s.scope, s.types, (events) => {
-        for (const e of events) rw.deliveries.push([s.name, rw.base + e.epoch, e.seq ?? null, e.type, e.taskId ?? null]);
+        for (const e of events) {
+          const rec = [s.name, rw.base + e.epoch, e.seq ?? null, e.type, e.taskId ?? null];
+          // The multi-task seed: which tasks this subscription was given (checked by the oracle).
+          if (e.type === "task" && e.action === "running") rec.push((e.tasks ?? []).map((t) => [t.id, t.projectId, t.source]));
+          rw.deliveries.push(rec);
+        }
       });
     }
   };
@@ -136,14 +194,22 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
 }
 
 class Run {
-  constructor({ sim, page, key, log }) {
+  constructor({ sim, page, key, secrets, subscriptions, tokens, skip = [] }) {
     this.sim = sim;
     this.page = page;
+    /** The account's API key (revoke_key revokes it). */
     this.key = key;
-    this.log = log;
+    /** Credentials that must appear in nothing the SDK emits. */
+    this.secrets = secrets;
     this.logNext = 0;
-    this.ledger = new Ledger(SUBSCRIPTIONS);
-    this.desired = desiredKeys(SUBSCRIPTIONS);
+    this.ledger = new Ledger(subscriptions, { tokens });
+    this.desired = desiredKeys(subscriptions, tokens);
+    /** Desired keys that come from a token scope (the SDK may name them by the token). */
+    this.tokenKeys = new Set(subscriptions.filter((x) => x.scope.token !== undefined && x.scope.token !== "*").map((x) => serverKey(x.scope, tokens)));
+    this.faultKinds = FAULTS.filter((f) => !skip.includes(f.kind));
+    this.keepGoing = false;
+    /** Cycles whose oracle checks failed (only collected with `keepGoing`). */
+    this.failures = [];
     this.maxMemory = 0;
     this.faults = {};
     this.reconnects = 0;
@@ -155,7 +221,12 @@ class Run {
     this.cutoffs = new Map();
   }
 
-  fault(spec) { return this.sim.control("_sim/faults", spec); }
+  /** Injects a fault, noting in the oracle's journal where in the send log it began. */
+  async fault(spec) {
+    const { logNext } = await this.sim.control("_sim/health");
+    this.ledger.noteFault(spec.kind, logNext);
+    return this.sim.control("_sim/faults", spec);
+  }
   clear() { return this.sim.control("_sim/faults", undefined, { method: "DELETE" }); }
   waitFor(fn, arg, what) {
     return this.page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
@@ -172,7 +243,18 @@ class Run {
 
   /** An injected frame, then a little traffic after it. */
   async oneShot(spec) {
+    // `nan` sends the status of the simulator's first task (by token): tell the oracle
+    // which, when no task came or went around the injection.
+    const first = async () => (await this.sim.control("_sim/tasks"))[0];
+    const before = spec.kind === "nan" ? await first() : undefined;
+    const { logNext } = spec.kind === "nan" ? await this.sim.control("_sim/health") : {};
     await this.fault(spec);
+    if (before) {
+      const after = await first();
+      if (after?.token === before.token) {
+        this.ledger.annotate("nan", logNext, { taskId: before.id, projectId: before.projectId, source: before.source });
+      }
+    }
     await sleep(60);
   }
 
@@ -271,7 +353,11 @@ class Run {
     this.history.splice(0, Math.max(0, this.history.length - HISTORY));
     if (this.ledger.problems.length) {
       const recent = this.history.map((h) => JSON.stringify(h)).join("\n    ");
-      throw new Error(`${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}\n  recent states and diagnostics:\n    ${recent}`);
+      const message = `${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}\n  recent states and diagnostics:\n    ${recent}`;
+      if (!this.keepGoing) throw new Error(message);
+      // Diagnosis mode: keep every problem, go on with the next cycle.
+      this.failures.push({ where, problems: this.ledger.problems.slice() });
+      this.ledger.problems.length = 0;
     }
     if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
     this.assertNoPageErrors(where);
@@ -292,7 +378,7 @@ class Run {
   /** The key appears in nothing the SDK emitted: records, console, socket URLs. */
   assertNoKey(where, rec) {
     const text = JSON.stringify(rec) + JSON.stringify(this.page.consoleMessages);
-    if (text.includes(this.key)) throw new Error(`${where}: the API key appears in what the SDK emitted`);
+    if (this.secrets.some((k) => text.includes(k))) throw new Error(`${where}: a credential appears in what the SDK emitted`);
     this.page.consoleMessages.length = 0;
   }
 
@@ -313,7 +399,8 @@ class Run {
     if (!same(server, this.desired)) {
       throw new Error(`${where}: the server holds ${JSON.stringify(server)}, desired ${JSON.stringify(this.desired)}`);
     }
-    const sdkKeys = held.map((h) => h.key).sort();
+    // A token scope's key may be named by its (redacted) token until the SDK resolves it.
+    const sdkKeys = held.map((h) => (h.key.startsWith("t.") && this.tokenKeys.size === 1 ? [...this.tokenKeys][0] : h.key)).sort();
     if (JSON.stringify(sdkKeys) !== JSON.stringify(Object.keys(this.desired).sort())) {
       throw new Error(`${where}: the SDK believes the server holds ${JSON.stringify(held)}`);
     }
@@ -321,7 +408,7 @@ class Run {
   }
 
   async cycle(n) {
-    const fault = FAULTS[n % FAULTS.length];
+    const fault = this.faultKinds[n % this.faultKinds.length];
     if (!this.clientLive) await this.startClient();
     // Now and then a task in the other project, so the "other" subscription has traffic.
     if (n % 5 === 0) {
@@ -341,35 +428,58 @@ class Run {
     return {
       cycles, rounds: this.rounds, seconds: Math.round(ms / 1000), faults: this.faults,
       reconnects: this.reconnects, maxMemoryBytes: this.maxMemory, ...this.ledger.figures,
+      discards: { ...this.ledger.figures.discards }, failures: this.failures,
     };
   }
 }
 
 /**
- * Runs `cycles` fault cycles; throws on the first cycle whose checks fail.
- * @param {{cycles: number, onProgress?: (n: number, report: object) => void, progressEvery?: number}} opts
+ * Runs `cycles` fault cycles with one subscription set (SETS); throws on the first cycle
+ * whose checks fail, unless `keepGoing` (diagnosis: the oracle's problems of every cycle are
+ * collected in `report.failures`; other checks still throw).
+ * @param {{cycles: number, set?: string, keepGoing?: boolean, onProgress?: (n: number, report: object) => void, progressEvery?: number}} opts
  */
-export async function runCycles({ cycles, onProgress, progressEvery = 100 }) {
+export async function runCycles({ cycles, set = "default", keepGoing = false, onProgress, progressEvery = 100 }) {
+  const spec = SETS[set];
+  if (!spec) throw new Error(`no subscription set ${set} (${Object.keys(SETS)})`);
   const key = `rw-secret-${crypto.randomBytes(6).toString("hex")}`;
   const server = await startServer();
   const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS });
   const sim = await startSim({ args: ["--api-key", key, "--scenario", "load", "--tasks", "3", "--rate", "120", "--seed", "7"] });
   const t0 = Date.now();
   try {
+    // The load tasks register right after the simulator starts; a token set needs them.
+    const load0 = await waitForTask(sim, "load_0");
+    const ctx = { publicToken: load0.publicToken };
+    const subscriptions = spec.subscriptions(ctx);
+    const tokens = { [load0.publicToken]: { projectId: load0.projectId, source: load0.source } };
+    const credential = spec.credential === "publicToken" ? load0.publicToken : key;
     const page = await browser.newPage();
     await page.goto(new URL(BLANK_PAGE, server.url).href);
-    await page.evaluate(pageHarness, { url: sim.url, key, subscriptions: SUBSCRIPTIONS, options: CLIENT_OPTIONS, MARKER });
-    const run = new Run({ sim, page, key });
+    await page.evaluate(pageHarness, { url: sim.url, key: credential, subscriptions, options: CLIENT_OPTIONS, MARKER });
+    const run = new Run({ sim, page, key, secrets: [key, load0.token, load0.publicToken], subscriptions, tokens, skip: spec.skip });
+    run.keepGoing = keepGoing;
     for (let n = 0; n < cycles; n++) {
       await run.cycle(n);
       if (onProgress && (n + 1) % progressEvery === 0) onProgress(n + 1, run.report(n + 1, Date.now() - t0));
     }
-    return run.report(cycles, Date.now() - t0);
+    return { set, ...run.report(cycles, Date.now() - t0) };
   } finally {
     await sim.stop();
     await browser.close();
     await server.close();
   }
+}
+
+/** Waits (bounded) until the simulator lists the task of `source`. */
+async function waitForTask(sim, source) {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const task = (await sim.control("_sim/tasks")).find((t) => t.source === source);
+    if (task) return task;
+    await sleep(20);
+  }
+  throw new Error(`the simulator did not register the ${source} task within ${SETTLE_TIMEOUT_MS} ms`);
 }
 
 /** The figures as a Markdown table. */
@@ -381,21 +491,27 @@ export function formatReport(r) {
     ["reconnects", r.reconnects],
     ["frames sent to subscriptions (decided)", r.framesSent],
     ["... delivered to every matching subscription", r.framesDelivered],
-    ["... reported missing (gap, resync tail, decode error)", r.framesReportedMissing],
+    ["... reported missing, for an injected fault (by cause below)", r.framesReportedMissing],
     ["lost without a report", r.lost],
+    ["reported missing with no injected fault to explain it", r.unexplainedDiscards],
     ["duplicates delivered", r.duplicatesDelivered],
+    ["frames no subscription matches", r.framesNotForUs],
+    ["(frame, subscription) pairs checked", r.pairsChecked],
+    ["pairs the log cannot decide (running seed without an all-task subscription, injected task frame)", r.pairsUndecidable],
     ["deliveries (event × subscription)", r.deliveries],
     ["re-seeded deliveries (no seq)", r.reseeded],
-    ["frames the log cannot route (multi-task seeds)", r.framesUndecidable],
     ["frames in flight when a client ended", r.framesUnsettled],
     ["max WebAssembly memory", `${(r.maxMemoryBytes / 1048576).toFixed(1)} MiB`],
   ];
   const faults = Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(", ");
+  const discards = Object.entries(r.discards ?? {}).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
   return [
     "| figure | value |",
     "|---|---|",
     ...rows.map(([k, v]) => `| ${k} | ${v} |`),
     "",
     `Faults by kind: ${faults}.`,
+    "",
+    `Frames reported missing, by report and cause: ${discards}.`,
   ].join("\n");
 }

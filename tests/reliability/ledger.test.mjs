@@ -1,121 +1,388 @@
 // The oracle itself is tested: fed a made-up send log and page records, the Ledger must
-// accept an honest run and catch every kind of violation the fault cycles rely on it for.
+// accept an honest run and catch every kind of planted violation, in particular every way a
+// lost event could hide: behind an unrelated diagnostic, behind a subscription that did get
+// the frame, in a seed or an injected frame, behind an `unknown` type, or in a discard that no
+// injected fault explains.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Ledger, desiredKeys, matches, maskOf, BITS } from "./ledger.mjs";
+import { Ledger, desiredKeys, matches, maskOf, serverKey, BITS } from "./ledger.mjs";
 
+const TOKENS = { pk_abc: { projectId: "p3", source: "s3" } };
 const SUBS = [
-  { name: "all", scope: { token: "*" }, types: ["TASK", "OUTPUT", "DASHBOARD"] },
-  { name: "p1", scope: { projectId: "p1", source: "*" }, types: ["OUTPUT"] },
-  { name: "p2s", scope: { projectId: "p2", source: "s" }, types: ["OUTPUT"] },
+  { name: "all", scope: { token: "*" }, types: ["TASK", "SUMMARY", "OUTPUT", "SSE", "DASHBOARD"] },
+  { name: "p1", scope: { projectId: "p1", source: "*" }, types: ["OUTPUT", "SUMMARY", "TASK"] },
+  { name: "p2s", scope: { projectId: "p2", source: "s" }, types: ["OUTPUT", "SSE"] },
+  { name: "pipe", scope: { projectId: "p2", source: "s", pipeId: 1 }, types: ["SSE", "OUTPUT"] },
+  { name: "tok", scope: { token: "pk_abc" }, types: ["SSE", "SUMMARY"] },
 ];
+/** The same scopes without the `{token:"*"}` companion. */
+const SCOPED = SUBS.filter((s) => s.name !== "all");
 
-let i = 0;
-const open = (conn, attempt) => ({ i: i++, conn, kind: "open", path: `/task/service?attempt=${attempt}` });
-const out = (conn, seq, projectId, source = "s", extra = {}) => ({
-  i: i++, conn, seq, kind: "event", event: "output", bit: BITS.OUTPUT, taskId: `t.${source}`, projectId, source, ...extra,
-});
-const ping = (conn, seq) => ({ i: i++, conn, seq, kind: "response", command: "rrext_ping" });
-
-/** A ledger that has seen attempt 1 = connection 7 and frames 1..3 of project p1. */
-function setup() {
-  const l = new Ledger(SUBS);
-  const log = [open(7, 1), out(7, 1, "p1"), out(7, 2, "p1"), out(7, 3, "p1"), ping(7, 4)];
-  l.addLog(log);
-  return { l, cutoff: log.at(-1).i };
+/** A send-log builder: indices increase, connections are numbered by attempt. */
+class Log {
+  constructor() { this.i = 0; this.entries = []; }
+  push(e) { const entry = { i: this.i++, ...e }; this.entries.push(entry); return entry; }
+  open(conn, attempt) { return this.push({ conn, kind: "open", path: `/task/service?attempt=${attempt}` }); }
+  close(conn, fault) { return this.push({ conn, kind: "close", ...(fault ? { fault } : {}) }); }
+  event(conn, seq, event, bit, facts = {}) { return this.push({ conn, seq, kind: "event", event, bit, ...facts }); }
+  task(conn, seq, event, bit, projectId, source, extra = {}) {
+    return this.event(conn, seq, event, bit, { taskId: `t.${projectId}.${source}`, projectId, source, ...extra });
+  }
+  out(conn, seq, projectId, source = "s", extra = {}) { return this.task(conn, seq, "output", BITS.OUTPUT, projectId, source, extra); }
+  sse(conn, seq, projectId, source, pipeId, extra = {}) { return this.task(conn, seq, "apaevt_sse", BITS.SSE, projectId, source, { pipeId, ...extra }); }
+  /** A frame the simulator injected outside the filters: no routing facts, a fault label. */
+  injected(conn, seq, event, fault, kind = "event") { return this.push({ conn, seq, kind, event, fault }); }
+  summarySeed(conn, seq, projectId, source, key) {
+    return this.event(conn, seq, "apaevt_status_update", BITS.SUMMARY, { projectId, source, keys: [key] });
+  }
+  runningSeed(conn, seq, key, place = {}) { return this.event(conn, seq, "apaevt_task", BITS.TASK, { keys: [key], ...place }); }
+  dashboard(conn, seq) { return this.event(conn, seq, "apaevt_dashboard", BITS.DASHBOARD, { keys: ["*"] }); }
+  marker(conn, seq) { return this.push({ conn, seq, kind: "response", command: "rrext_get_tasks" }); }
 }
-const both = (g, seq) => [["all", g, seq, "output", "t.s"], ["p1", g, seq, "output", "t.s"]];
 
-test("an honest run is accepted and counted", () => {
-  const { l, cutoff } = setup();
-  l.addPage({ deliveries: [...both(1, 1), ...both(1, 2), ...both(1, 3)], diagnostics: [] });
-  l.settle({ current: 1, cutoff });
+const d = (name, g, seq, type, taskId = null, tasks) => [name, g, seq, type, taskId, ...(tasks ? [tasks] : [])];
+const outTo = (names, g, seq, projectId = "p1", source = "s") => names.map((n) => d(n, g, seq, "output", `t.${projectId}.${source}`));
+
+/** Feeds a log and page records, settles at the end of the log, returns the ledger. */
+function run(log, { deliveries = [], diagnostics = [], subs = SUBS, current = 1, faults = [] } = {}) {
+  const l = new Ledger(subs, { tokens: TOKENS });
+  for (const [kind, i] of faults) l.noteFault(kind, i);
+  l.addLog(log.entries);
+  l.addPage({ deliveries, diagnostics });
+  l.settle({ current, cutoff: log.i });
+  return l;
+}
+
+/** Attempt 1 = connection 7 with outputs 1..3 of p1 (for `all` and `p1`). */
+function basic() {
+  const log = new Log();
+  log.open(7, 1);
+  for (const seq of [1, 2, 3]) log.out(7, seq, "p1");
+  log.marker(7, 4);
+  return log;
+}
+const all3 = (except = []) => [1, 2, 3].filter((s) => !except.includes(s)).flatMap((s) => outTo(["all", "p1"], 1, s));
+
+const caught = (l, re) => assert.ok(l.problems.some((p) => re.test(p)), `expected a problem matching ${re}, got: ${JSON.stringify(l.problems)}`);
+
+test("an honest run with seeds, injected frames, explained discards and a reconnect is accepted", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.summarySeed(7, 1, "p1", "*", "p.p1.*"); // all + p1
+  log.runningSeed(7, 2, "*");
+  log.runningSeed(7, 3, "p.p1.*", { projectId: "p1", source: "*" });
+  log.out(7, 4, "p1", "a");
+  log.out(7, 5, "p1", "a", { fault: "dropped" }); // withheld: gap
+  log.sse(7, 6, "p2", "s", 1); // all + p2s + pipe
+  log.sse(7, 7, "p2", "s", 2); // all + p2s
+  log.sse(7, 8, "p3", "s3", 0); // all + tok
+  log.injected(7, 9, "output", "binary", "raw"); // `__id: ""`: all only
+  log.injected(7, 10, "apaevt_sse", "deep_nesting"); // undecodable: decodeError
+  log.injected(7, 11, "apaevt_sim_unknown", "unknown_event"); // all, as `unknown`
+  log.injected(7, 1_000_011, "output", "lying_seq"); // all, out of order after a seqAnomaly
+  log.injected(7, 12, "output", "truncated", "raw"); // unreadable: seqless decodeError + gap
+  log.dashboard(7, 13);
+  log.marker(7, 14);
+  log.out(7, 15, "p1", "a"); // in flight when drop_all kills the connection: lost tail
+  log.close(7, "drop_all");
+  log.open(8, 2);
+  log.out(8, 1, "p1", "b");
+  log.marker(8, 2);
+  const tasks = [["t.p1.a", "p1", "a"], ["t.p9.z", "p9", "z"]];
+  const deliveries = [
+    d("all", 1, 1, "taskStatus", "p1.*"), d("p1", 1, 1, "taskStatus", "p1.*"),
+    d("all", 1, 2, "task", null, tasks), d("p1", 1, 2, "task", null, [tasks[0]]),
+    d("all", 1, 3, "task", null, tasks), d("p1", 1, 3, "task", null, [tasks[0]]),
+    ...outTo(["all", "p1"], 1, 4, "p1", "a"),
+    d("all", 1, 6, "sse", "t.p2.s"), d("p2s", 1, 6, "sse", "t.p2.s"), d("pipe", 1, 6, "sse", "t.p2.s"),
+    d("all", 1, 7, "sse", "t.p2.s"), d("p2s", 1, 7, "sse", "t.p2.s"),
+    d("all", 1, 8, "sse", "t.p3.s3"), d("tok", 1, 8, "sse", "t.p3.s3"),
+    d("all", 1, 9, "output"),
+    d("all", 1, 11, "unknown"),
+    d("all", 1, 1_000_011, "output"),
+    d("all", 1, 13, "dashboard"),
+    ...outTo(["all", "p1"], 2, 1, "p1", "b"),
+    d("all", 2, null, "taskStatus", "t.p1.a"), d("p1", 2, null, "taskStatus", "t.p1.a"),
+  ];
+  const diagnostics = [
+    { kind: "gap", g: 1, first: 5, last: 5 },
+    { kind: "decodeError", g: 1, seq: 10 },
+    { kind: "seqAnomaly", g: 1, seq: 1_000_011, expected: 12 },
+    { kind: "decodeError", g: 1 }, // the truncated frame, whose seq could not be read
+    { kind: "gap", g: 1, first: 12, last: 12 },
+    { kind: "duplicate", g: 1, seq: 4 },
+    { kind: "resync", g: 2, lost: [{ g: 1, lastSeq: 14 }] },
+  ];
+  const l = run(log, { deliveries, diagnostics, current: 2 });
   assert.deepEqual(l.problems, []);
-  assert.equal(l.figures.framesSent, 3);
-  assert.equal(l.figures.framesDelivered, 3);
+  const f = l.figures;
+  assert.equal(f.lost, 0);
+  assert.equal(f.unexplainedDiscards, 0);
+  assert.equal(f.pairsUndecidable, 0, "the all-task subscription's running seed lists the tasks");
+  assert.deepEqual(f.discards, { "gap: dropped": 1, "decodeError: deep_nesting": 1, "gap: truncated": 1, "lost tail: drop_all": 1 });
+  assert.equal(f.framesReportedMissing, 4);
+  assert.equal(f.framesDelivered, 12);
+  assert.equal(f.reseeded, 2);
 });
 
 test("a frame missing for one subscription without a report is lost", () => {
-  const { l, cutoff } = setup();
-  l.addPage({ deliveries: [...both(1, 1), ["all", 1, 2, "output", "t.s"], ...both(1, 3)], diagnostics: [] });
-  l.settle({ current: 1, cutoff });
+  const l = run(basic(), { deliveries: [...outTo(["all", "p1"], 1, 1), d("all", 1, 2, "output", "t.p1.s"), ...outTo(["all", "p1"], 1, 3)] });
   assert.equal(l.figures.lost, 1);
-  assert.match(l.problems[0], /seq 2 .* never reached p1/);
+  caught(l, /seq 2 .* never reached p1 and no gap/);
 });
 
-test("a gap, a decode error or a resync tail covers a missing frame", () => {
-  for (const diag of [
-    { kind: "gap", g: 1, first: 2, last: 2 },
-    { kind: "decodeError", g: 1, seq: 2 },
-  ]) {
-    const { l, cutoff } = setup();
-    l.addPage({ deliveries: [...both(1, 1), ...both(1, 3)], diagnostics: [diag] });
-    l.settle({ current: 1, cutoff });
-    assert.deepEqual(l.problems, [], diag.kind);
-    assert.equal(l.figures.framesReportedMissing, 1);
+test("a frame missing for every subscription without a report is lost", () => {
+  const l = run(basic(), { deliveries: all3([2]) });
+  assert.equal(l.figures.lost, 1);
+  caught(l, /seq 2 .* never reached all, p1 and no gap/);
+});
+
+test("only a diagnostic that names the frame excuses it: duplicate, late, seqAnomaly and others' ranges do not", () => {
+  const unrelated = [
+    { kind: "duplicate", g: 1, seq: 2 },
+    { kind: "late", g: 1, seq: 2 },
+    { kind: "seqAnomaly", g: 1, seq: 2, expected: 2 },
+    { kind: "gap", g: 1, first: 3, last: 9 }, // another range
+    { kind: "gap", g: 2, first: 1, last: 9 }, // another epoch
+    { kind: "decodeError", g: 1, seq: 3 }, // another seq
+    { kind: "decodeError", g: 2, seq: 2 }, // another epoch
+    { kind: "resync", g: 2, lost: [{ g: 1, lastSeq: 2 }] }, // a tail after the frame
+    { kind: "resync", g: 2, lost: [{ g: 5, lastSeq: 0 }] }, // another epoch's tail
+  ];
+  for (const diag of unrelated) {
+    const log = basic();
+    log.push({ conn: 7, seq: 2, kind: "event", event: "output", bit: BITS.OUTPUT, taskId: "t.p1.s", projectId: "p1", source: "s", fault: "duplicated" });
+    const l = run(log, { deliveries: all3([2]), diagnostics: [diag] });
+    assert.equal(l.figures.lost, 1, JSON.stringify(diag));
+    caught(l, /seq 2 .* never reached all, p1/);
   }
-  // Connection 1 ends after seq 1; the resync of attempt 2 says its stream broke off there.
-  const { l } = setup();
-  l.addLog([open(8, 2), ping(8, 1)]);
-  l.addPage({ deliveries: both(1, 1), diagnostics: [{ kind: "resync", g: 2, lost: [{ g: 1, lastSeq: 1 }] }] });
-  l.settle({ current: 2, cutoff: i });
-  assert.deepEqual(l.problems, []);
-  assert.equal(l.figures.framesReportedMissing, 2);
 });
 
-test("an ended connection waits for its resync, and a tail does not excuse frames before it", () => {
-  const { l } = setup();
-  l.addLog([open(8, 2)]);
-  l.addPage({ deliveries: both(1, 1), diagnostics: [] });
-  l.settle({ current: 2, cutoff: i });
+test("a gap excuses exactly its seq range on its epoch, a decode error exactly its seq", () => {
+  const log = new Log();
+  log.open(7, 1);
+  for (const seq of [1, 2, 3, 4, 5]) log.out(7, seq, "p1", "s", seq === 1 ? {} : { fault: "dropped" });
+  log.marker(7, 6);
+  const l = run(log, { deliveries: outTo(["all", "p1"], 1, 1), diagnostics: [{ kind: "gap", g: 1, first: 2, last: 4 }] });
+  assert.equal(l.figures.lost, 1, "seq 5 is outside [2, 4]");
+  caught(l, /seq 5 /);
+  assert.equal(l.figures.discards["gap: dropped"], 3);
+});
+
+test("a resync tail excuses only the frames after lastSeq of its epoch", () => {
+  const log = basic();
+  log.close(7, "drop_all");
+  log.open(8, 2);
+  log.marker(8, 1);
+  const l = new Ledger(SUBS, { tokens: TOKENS });
+  l.addLog(log.entries);
+  l.addPage({ deliveries: all3([2, 3]), diagnostics: [] });
+  l.settle({ current: 2, cutoff: log.i });
   assert.equal(l.figures.framesSent, 1, "2 and 3 wait for the resync");
   l.addPage({ deliveries: [], diagnostics: [{ kind: "resync", g: 2, lost: [{ g: 1, lastSeq: 2 }] }] });
-  l.settle({ current: 2, cutoff: i });
+  l.settle({ current: 2, cutoff: log.i });
   assert.equal(l.figures.lost, 1, "seq 2 is at or before lastSeq: it should have arrived");
-  assert.equal(l.figures.framesReportedMissing, 1, "seq 3 is in the tail");
+  assert.deepEqual(l.figures.discards, { "lost tail: drop_all": 1 });
+});
+
+test("a frame that only one of several matching subscriptions got is lost for the others", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.sse(7, 1, "p2", "s", 1); // all, p2s, pipe
+  log.sse(7, 2, "p3", "s3", 0); // all, tok
+  log.marker(7, 3);
+  const l = run(log, { deliveries: [d("p2s", 1, 1, "sse", "t.p2.s"), d("all", 1, 2, "sse", "t.p3.s3")] });
+  assert.equal(l.figures.lost, 2);
+  caught(l, /seq 1 apaevt_sse .* pipe 1 .*never reached all, pipe /);
+  caught(l, /seq 2 apaevt_sse .*never reached tok /);
+});
+
+test("withheld seeds are caught: summary, running, and the seed of a pipe key", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.summarySeed(7, 1, "p1", "*", "p.p1.*");
+  log.runningSeed(7, 2, "*");
+  log.runningSeed(7, 3, "p.p1.*", { projectId: "p1", source: "*" });
+  log.summarySeed(7, 4, "p2", "s", "p.p2.s.1");
+  log.marker(7, 5);
+  const subs = [...SUBS.slice(0, 3), { name: "pipeSummary", scope: { projectId: "p2", source: "s", pipeId: 1 }, types: ["SUMMARY"] }];
+  const tasks = [["t.p1.a", "p1", "a"]];
+  // Only `all` got the summary seed, nobody the running seed of `*`, and `p1` not the one of
+  // its own key although `all`'s copy lists a task of p1.
+  const l = run(log, {
+    subs,
+    deliveries: [d("all", 1, 1, "taskStatus", "p1.*"), d("all", 1, 3, "task", null, tasks), d("all", 1, 4, "taskStatus", "t.p2.s")],
+  });
+  caught(l, /seq 1 apaevt_status_update \(summary seed for p.p1.\*\).* never reached p1 /);
+  caught(l, /seq 2 apaevt_task \(running seed for \*\).* never reached all /);
+  caught(l, /seq 3 apaevt_task \(running seed for p.p1.\*\).* never reached p1 /);
+  caught(l, /seq 4 .*summary seed for p.p2.s.1.* never reached pipeSummary /);
+  assert.equal(l.figures.lost, 4);
+});
+
+test("a running seed listing a task outside the subscription's scope is a leak", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.runningSeed(7, 1, "p.p1.*", { projectId: "p1", source: "*" });
+  log.marker(7, 2);
+  const l = run(log, { deliveries: [d("all", 1, 1, "task", null, [["t.p9.z", "p9", "z"]]), d("p1", 1, 1, "task", null, [["t.p9.z", "p9", "z"]])] });
+  caught(l, /p1 .* running seed .* outside its scope: t.p9.z/);
+});
+
+test("without an all-task subscription a scoped running seed is counted undecidable, and nothing else is", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.runningSeed(7, 1, "p.p1.*", { projectId: "p1", source: "*" });
+  log.out(7, 2, "p1", "a");
+  log.marker(7, 3);
+  const l = run(log, { subs: SCOPED, deliveries: [d("p1", 1, 2, "output", "t.p1.a")] });
+  assert.deepEqual(l.problems, []);
+  assert.equal(l.figures.pairsUndecidable, 1);
+  assert.equal(l.figures.pairsChecked, 2 * SCOPED.length - 1);
+  const lost = run(log, { subs: SCOPED, deliveries: [] });
+  caught(lost, /seq 2 output .* never reached p1 /);
+});
+
+test("withheld injected frames are caught: binary, proto keys, unknown event, lying seq, nan", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.injected(7, 1, "output", "binary", "raw");
+  log.injected(7, 2, "apaevt_sse", "proto_keys");
+  log.injected(7, 3, "apaevt_sim_unknown", "unknown_event");
+  log.injected(7, 1_000_003, "output", "lying_seq");
+  const nan = log.injected(7, 4, "apaevt_status_update", "nan");
+  log.marker(7, 5);
+  const l = new Ledger(SUBS, { tokens: TOKENS });
+  l.annotate("nan", nan.i, { taskId: "t.p1.a", projectId: "p1", source: "a" });
+  l.addLog(log.entries);
+  // nan went to `all` only; `p1` (SUMMARY on p1/*) should have had it too.
+  l.addPage({ deliveries: [d("all", 1, 4, "taskStatus", "t.p1.a")], diagnostics: [{ kind: "seqAnomaly", g: 1, seq: 1_000_003, expected: 4 }] });
+  l.settle({ current: 1, cutoff: log.i });
+  for (const re of [/seq 1 output .* never reached all /, /seq 2 apaevt_sse .* never reached all /, /seq 3 apaevt_sim_unknown .* never reached all /,
+    /seq 1000003 output .* never reached all /, /seq 4 apaevt_status_update of p1\/a .* never reached p1 /]) caught(l, re);
+  assert.equal(l.figures.lost, 5);
+});
+
+test("unknown deliveries are type-checked: a known event delivered as unknown, an unknown event outside its scope or types", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.out(7, 1, "p1", "a");
+  log.injected(7, 2, "apaevt_sim_unknown", "unknown_event");
+  log.event(7, 3, "apaevt_sim_unknown", BITS.DETAIL, { taskId: "t.p1.a", projectId: "p1", source: "a" }); // an unknown event with a bit
+  log.marker(7, 4);
+  const l = run(log, {
+    deliveries: [
+      d("all", 1, 1, "unknown", "t.p1.a"), d("p1", 1, 1, "output", "t.p1.a"),
+      d("all", 1, 2, "unknown"), d("p2s", 1, 2, "unknown"),
+      d("p1", 1, 3, "unknown", "t.p1.a"),
+    ],
+  });
+  caught(l, /all got unknown for attempt 1 seq 1, but that frame was output/);
+  caught(l, /p2s .* got apaevt_sim_unknown .* seq 2: scope or types do not match/);
+  caught(l, /p1 .* got apaevt_sim_unknown of p1\/a \(bit 2, .* seq 3: scope or types do not match/);
+});
+
+test("a discard that no injected fault explains is a failure", () => {
+  const cases = [
+    // A gap over a frame that was sent and not reordered.
+    [(log) => log.out(7, 2, "p1"), [{ kind: "gap", g: 1, first: 2, last: 2 }], /reported it \(gap\) but no injected fault/],
+    // A decode error of a frame the simulator built correctly.
+    [(log) => log.out(7, 2, "p1"), [{ kind: "decodeError", g: 1, seq: 2 }], /reported it \(decodeError\) but no injected fault/],
+    // A decode error of a dropped frame (it never arrived, so it cannot have failed to decode).
+    [(log) => log.out(7, 2, "p1", "s", { fault: "dropped" }), [{ kind: "decodeError", g: 1, seq: 2 }], /reported it \(decodeError\)/],
+  ];
+  for (const [second, diagnostics, re] of cases) {
+    const log = new Log();
+    log.open(7, 1);
+    log.out(7, 1, "p1");
+    second(log);
+    log.marker(7, 3);
+    const l = run(log, { deliveries: outTo(["all", "p1"], 1, 1), diagnostics });
+    caught(l, re);
+    assert.equal(l.figures.unexplainedDiscards, 1);
+  }
+  // A lost tail of a connection that no fault touched (the client gave it up by itself).
+  const log = basic();
+  log.open(8, 2);
+  log.marker(8, 1);
+  const l = run(log, { current: 2, deliveries: all3([3]), diagnostics: [{ kind: "resync", g: 2, lost: [{ g: 1, lastSeq: 2 }] }] });
+  caught(l, /seq 3 .* reported it \(lost tail\) but no injected fault/);
+  // ... which a fault that can cost a connection, injected during its life, does explain,
+  // but one injected before the connection opened, or one that cannot cost it, does not.
+  for (const [faults, ok] of [[[["half_open", 3]], true], [[["half_open", -1]], false], [[["nan", 3]], false]]) {
+    const again = run(log, { current: 2, faults, deliveries: all3([3]), diagnostics: [{ kind: "resync", g: 2, lost: [{ g: 1, lastSeq: 2 }] }] });
+    assert.equal(again.problems.length === 0, ok, JSON.stringify(faults) + again.problems);
+  }
+  // Seqless decode errors and oversized frames need an injected frame on that connection.
+  const bare = basic();
+  const seqless = run(bare, { deliveries: all3(), diagnostics: [{ kind: "decodeError", g: 1 }, { kind: "oversizedFrame", g: 1 }] });
+  caught(seqless, /decodeError #1 without a seq, but only 0 injected/);
+  caught(seqless, /oversizedFrame #2 without a seq/);
+  const garbage = basic();
+  garbage.push({ conn: 7, kind: "raw", fault: "garbage" });
+  assert.deepEqual(run(garbage, { deliveries: all3(), diagnostics: [{ kind: "decodeError", g: 1 }] }).problems, []);
+});
+
+test("pipe and token scopes: leaks into them are caught", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.sse(7, 1, "p2", "s", 2);
+  log.out(7, 2, "p2", "s");
+  log.sse(7, 3, "p1", "a", 0);
+  log.marker(7, 4);
+  const l = run(log, {
+    deliveries: [
+      d("all", 1, 1, "sse", "t.p2.s"), d("p2s", 1, 1, "sse", "t.p2.s"), d("pipe", 1, 1, "sse", "t.p2.s"),
+      d("all", 1, 2, "output", "t.p2.s"), d("p2s", 1, 2, "output", "t.p2.s"), d("pipe", 1, 2, "output", "t.p2.s"),
+      d("all", 1, 3, "sse", "t.p1.a"), d("tok", 1, 3, "sse", "t.p1.a"),
+    ],
+  });
+  caught(l, /pipe .* got apaevt_sse of p2\/s .*pipe 2.* seq 1: scope or types/);
+  caught(l, /pipe .* got output of p2\/s .* seq 2: scope or types/);
+  caught(l, /tok .* got apaevt_sse of p1\/a .* seq 3: scope or types/);
+  assert.equal(l.problemCount, 3);
 });
 
 test("duplicates, disorder, phantoms, withheld frames and wrong types are problems", () => {
   const cases = [
-    [[...both(1, 1), ...both(1, 1)], /2 times/],
-    [[...both(1, 2), ...both(1, 1)], /out of order/],
-    [[["all", 1, 9, "output", "t.s"]], /never sent/],
-    [[["all", 1, 1, "task", "t.s"]], /but that frame was output/],
+    [[...all3(), ...outTo(["p1"], 1, 1)], /2 times/],
+    [[...outTo(["all", "p1"], 1, 2), ...outTo(["all", "p1"], 1, 1)], /out of order/],
+    [[d("all", 1, 9, "output", "t.p1.s")], /never sent/],
+    [[d("all", 1, 1, "task", "t.p1.s")], /but that frame was output/],
+    [[d("nobody", 1, 1, "output", "t.p1.s")], /unknown subscription/],
   ];
-  for (const [deliveries, want] of cases) {
-    const { l } = setup();
-    l.addPage({ deliveries, diagnostics: [] });
-    assert.ok(l.problems.some((p) => want.test(p)), `${want}: ${l.problems}`);
-  }
-  const l = new Ledger(SUBS);
-  l.addLog([open(7, 1), out(7, 1, "p1", "s", { fault: "dropped" })]);
-  l.addPage({ deliveries: [["all", 1, 1, "output", "t.s"]], diagnostics: [] });
-  assert.match(l.problems[0], /withheld \(dropped\)/);
+  for (const [deliveries, want] of cases) caught(run(basic(), { deliveries }), want);
+  const log = new Log();
+  log.open(7, 1);
+  log.out(7, 1, "p1", "s", { fault: "dropped" });
+  caught(run(log, { deliveries: outTo(["all"], 1, 1) }), /withheld \(dropped\)/);
 });
 
-test("a delivery outside the subscription's scope or types is a leak", () => {
-  const l = new Ledger(SUBS);
-  l.addLog([open(7, 1), out(7, 1, "p2", "other"), { i: i++, conn: 7, seq: 2, kind: "event", event: "apaevt_task", bit: BITS.TASK, taskId: "t.s", projectId: "p1", source: "s" }]);
-  l.addPage({ deliveries: [["p2s", 1, 1, "output", "t.other"], ["p1", 1, 2, "task", "t.s"]], diagnostics: [] });
-  assert.equal(l.problems.length, 2);
-  assert.ok(l.problems.every((p) => /scope or types do not match/.test(p)));
+test("a delivery outside the subscription's scope or types is a leak, dashboard events only go to * + DASHBOARD", () => {
+  const log = new Log();
+  log.open(7, 1);
+  log.out(7, 1, "p2", "other");
+  log.task(7, 2, "apaevt_task", BITS.TASK, "p1", "s");
+  log.dashboard(7, 3);
+  log.marker(7, 4);
+  const l = run(log, { deliveries: [d("p2s", 1, 1, "output", "t.p2.other"), d("p2s", 1, 2, "task", "t.p1.s"), d("p1", 1, 3, "dashboard")] });
+  assert.equal(l.problemCount, 6, l.problems.join("\n")); // + the 3 frames `all` never got
+  assert.equal(l.problems.filter((p) => /scope or types do not match/.test(p)).length, 3);
 });
 
-test("a lying seq reported as seqAnomaly is delivered out of order without a problem", () => {
-  const { l, cutoff } = setup();
-  l.addLog([out(7, 1_000_002, "p1")]);
-  l.addPage({
-    deliveries: [...both(1, 1), ...both(1, 2), ...both(1, 1_000_002), ...both(1, 3)],
-    diagnostics: [{ kind: "seqAnomaly", g: 1, seq: 1_000_002, expected: 3 }],
-  });
-  l.settle({ current: 1, cutoff });
-  assert.deepEqual(l.problems, []);
+test("a re-seeded delivery outside the subscription's scope is a leak", () => {
+  const log = basic();
+  const l = run(log, { deliveries: [...all3(), d("p2s", 1, null, "taskStatus", "t.p1.s")] });
+  caught(l, /re-seeded taskStatus of p1\/s: scope or types do not match/);
 });
 
 test("frames after the cutoff of the live connection wait; a finished client counts them unsettled", () => {
-  const { l, cutoff } = setup();
-  l.addLog([out(7, 5, "p1")]);
-  l.addPage({ deliveries: [...both(1, 1), ...both(1, 2), ...both(1, 3)], diagnostics: [] });
+  const log = basic();
+  const l = new Ledger(SUBS, { tokens: TOKENS });
+  l.addLog(log.entries);
+  const cutoff = log.i - 1;
+  l.addLog([log.out(7, 5, "p1")]);
+  l.addPage({ deliveries: all3(), diagnostics: [] });
   l.settle({ current: 1, cutoff });
   assert.equal(l.pending.size, 1);
   l.finish({ current: 1, cutoff });
@@ -123,16 +390,30 @@ test("frames after the cutoff of the live connection wait; a finished client cou
   assert.deepEqual(l.problems, []);
 });
 
-test("a connection the page did not number is reported", () => {
-  const l = new Ledger(SUBS);
-  l.addLog([{ i: 0, conn: 3, kind: "open", path: "/task/service" }, out(3, 1, "p1")]);
+test("a connection the page did not number, and an event without routing facts or fault, are reported", () => {
+  const l = new Ledger(SUBS, { tokens: TOKENS });
+  l.addLog([{ i: 0, conn: 3, kind: "open", path: "/task/service" }, { i: 1, conn: 3, seq: 1, kind: "event", event: "output" }]);
   assert.equal(l.problems.length, 2);
+  const m = new Ledger(SUBS, { tokens: TOKENS });
+  m.addLog([{ i: 0, conn: 3, kind: "open", path: "/x?attempt=1" }, { i: 1, conn: 3, seq: 1, kind: "event", event: "output" }]);
+  caught(m, /without routing facts that no fault injected/);
 });
 
 test("routing facts and desired keys follow the spec's key rules", () => {
-  assert.deepEqual(desiredKeys(SUBS), { "*": maskOf(["TASK", "OUTPUT", "DASHBOARD"]), "p.p1.*": 8, "p.p2.s": 8 });
+  assert.deepEqual(desiredKeys(SUBS, TOKENS), {
+    "*": maskOf(["TASK", "SUMMARY", "OUTPUT", "SSE", "DASHBOARD"]), "p.p1.*": maskOf(["OUTPUT", "SUMMARY", "TASK"]),
+    "p.p2.s": maskOf(["OUTPUT", "SSE"]), "p.p2.s.1": maskOf(["SSE", "OUTPUT"]), "p.p3.s3": maskOf(["SSE", "SUMMARY"]),
+  });
+  assert.throws(() => serverKey({ token: "tk_unknown" }), /needs the task of every token scope/);
   const all = { scope: { token: "*" }, mask: maskOf(["DASHBOARD"]) };
   assert.equal(matches(all, { bit: BITS.DASHBOARD }), true, "server events go to * + DASHBOARD");
-  assert.equal(matches({ scope: { projectId: "p" , source: "*" }, mask: BITS.TASK }, { bit: BITS.TASK }), null, "seed without a task: undecidable");
-  assert.equal(matches(all, { bit: undefined }), null, "injected frame without facts: undecidable");
+  assert.equal(matches({ scope: { projectId: "p", source: "*" }, mask: BITS.DASHBOARD }, { bit: BITS.DASHBOARD }), false);
+  const scoped = { scope: { projectId: "p", source: "*" }, mask: BITS.TASK };
+  assert.equal(matches(scoped, { bit: BITS.TASK, seed: "running", keys: ["p.p.*"] }), null, "running seed without its task list");
+  assert.equal(matches(scoped, { bit: BITS.TASK, seed: "running", keys: ["p.p.*"], tasks: [["t", "p", "x"]] }), true);
+  assert.equal(matches(scoped, { bit: BITS.TASK, seed: "running", keys: ["p.p.*"], tasks: [["t", "q", "x"]] }), false);
+  assert.equal(matches({ scope: { token: "*" }, mask: BITS.OUTPUT }, { event: "output", injected: "none" }), true, "injected output: bit from its name");
+  assert.equal(matches({ scope: { token: "*" }, mask: BITS.SSE }, { event: "output", injected: "none" }), false);
+  assert.equal(matches(scoped, { event: "apaevt_status_update", injected: "task" }), false, "no SUMMARY");
+  assert.equal(matches({ ...scoped, mask: BITS.SUMMARY }, { event: "apaevt_status_update", injected: "task" }), null, "nan without its task");
 });
