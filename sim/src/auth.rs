@@ -33,13 +33,14 @@ pub fn auth(st: &mut State, api_keys: &[String], conn: u64, req: &Request) {
     };
     let Some(c) = st.conns.get_mut(&conn) else { return };
     c.authenticated = true;
+    c.identified = true;
     c.scope = scope;
     c.credential = Some(credential.clone());
     c.client_name = req.str_arg("clientName").unwrap_or_default().to_owned();
     c.client_version = req.str_arg("clientVersion").unwrap_or_default().to_owned();
-    c.client_id = req.str_arg("clientId").unwrap_or_default().to_owned();
-    let body = Obj::new()
-        .set("action", "connection_added")
+    // The recorded server reports the account's user id as `clientId` ("local" in OSS).
+    c.client_id = crate::tasks::USER_ID.to_owned();
+    let body = crate::hub::dashboard_body("connection_added")
         .set("connectionId", &conn)
         .set("clientName", &c.client_name)
         .set("clientVersion", &c.client_version)
@@ -72,8 +73,7 @@ fn check(st: &State, api_keys: &[String], credential: &str) -> Result<Scope, Cmd
 /// code 401), the error, then a graceful close with 1000 (Errata 6).
 fn fail(st: &mut State, conn: u64, req: &Request, err: CmdError, broadcast: bool) {
     if broadcast {
-        let body = Obj::new()
-            .set("action", "auth_failed")
+        let body = crate::hub::dashboard_body("auth_failed")
             .set("connectionId", &conn)
             .set("reason", &err.message)
             .set("code", &401);

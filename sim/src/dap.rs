@@ -31,8 +31,11 @@ pub type CmdResult = Result<Option<String>, CmdError>;
 pub struct Request {
     /// `type`.
     pub kind: String,
-    /// `command` (empty when absent).
+    /// `command` (empty when absent or not a string).
     pub command: String,
+    /// `command` as sent (`null` when absent), echoed by the response (spec §2.1; a frame
+    /// without `command` is answered with `"command":null`).
+    pub command_echo: Value,
     /// The request `seq`, echoed as `request_seq` (`null` when absent).
     pub seq: Value,
     /// `arguments` (empty when absent or not an object).
@@ -44,10 +47,12 @@ pub struct Request {
 impl Request {
     /// Reads a parsed JSON object as a request.
     pub fn from_object(mut msg: Map<String, Value>) -> Self {
-        let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let text = |v: Option<&Value>| v.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let command_echo = msg.remove("command").unwrap_or(Value::Null);
         Request {
-            kind: text(msg.remove("type")),
-            command: text(msg.remove("command")),
+            kind: text(msg.remove("type").as_ref()),
+            command: text(Some(&command_echo)),
+            command_echo,
             seq: msg.remove("seq").unwrap_or(Value::Null),
             args: match msg.remove("arguments") {
                 Some(Value::Object(m)) => m,
@@ -82,8 +87,8 @@ pub enum Frame {
     },
     /// A response to `request_seq`.
     Response {
-        /// Echoed command.
-        command: String,
+        /// Echoed command (`null` when the request had none).
+        command: Value,
         /// Echoed request seq.
         request_seq: Value,
         /// Body or error.
@@ -94,7 +99,7 @@ pub enum Frame {
 impl Frame {
     /// The response frame answering `req`.
     pub fn response(req: &Request, result: CmdResult) -> Self {
-        Frame::Response { command: req.command.clone(), request_seq: req.seq.clone(), result }
+        Frame::Response { command: req.command_echo.clone(), request_seq: req.seq.clone(), result }
     }
 
     /// Renders the frame with `seq`, in the server's field order (see the sample).
@@ -133,7 +138,7 @@ impl Frame {
             }
             Frame::Response { command, request_seq, result } => {
                 let mut e = Entry::new(conn, EntryKind::Response);
-                e.command = Some(command.clone());
+                e.command = command.as_str().map(str::to_owned);
                 e.request_seq = Some(request_seq.clone());
                 e.success = Some(result.is_ok());
                 e
@@ -172,5 +177,8 @@ mod tests {
         let req = Request::from_object(json!({"type":"request","command":"x","token":"tk_a"}).as_object().unwrap().clone());
         assert_eq!(req.token(), Some("tk_a"));
         assert_eq!(req.seq, Value::Null);
+        let no_command = Request::from_object(json!({"type":"event","seq":2}).as_object().unwrap().clone());
+        let text = Frame::response(&no_command, Err(CmdError::new("Not authenticated", "task_conn.py", 264))).render(1);
+        assert!(text.starts_with(r#"{"type":"response","seq":1,"request_seq":2,"command":null,"success":false"#), "{text}");
     }
 }

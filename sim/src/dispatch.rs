@@ -36,7 +36,7 @@ pub fn handle_text(hub: &Arc<Hub>, conn: u64, text: &str) {
         return auth::auth(&mut st, &hub.config.api_keys, conn, &req);
     }
     if is_request && req.command.starts_with("rrext_public_") {
-        let result = public(&req, hub.config.newer);
+        let result = public(&req);
         return st.respond(conn, &req, result);
     }
     if !authenticated {
@@ -49,9 +49,9 @@ pub fn handle_text(hub: &Arc<Hub>, conn: u64, text: &str) {
 }
 
 /// `rrext_public_*` commands, allowed before auth.
-fn public(req: &Request, newer: bool) -> CmdResult {
+fn public(req: &Request) -> CmdResult {
     match req.command.as_str() {
-        "rrext_public_probe" => dashboard::probe(newer),
+        "rrext_public_probe" => dashboard::probe(),
         other => Err(invalid_command(other)),
     }
 }

@@ -56,6 +56,8 @@ pub struct ConnEntry {
     pub seq: u64,
     /// Whether `auth` succeeded (and no `deauth` since).
     pub authenticated: bool,
+    /// Whether `auth` ever succeeded: the client name and version are known.
+    pub identified: bool,
     /// Lifetime `auth` calls (spec §1.3: more than 5 fail).
     pub auth_attempts: u32,
     /// Credential of the current authentication.
@@ -200,6 +202,7 @@ impl State {
                 peer,
                 seq: 0,
                 authenticated: false,
+                identified: false,
                 auth_attempts: 0,
                 credential: None,
                 scope: Scope::Account,
@@ -225,19 +228,23 @@ impl State {
         self.conns.values().filter(|c| c.peer == ip && !c.authenticated && !c.closing).count()
     }
 
-    /// Forgets a closed connection; an authenticated one is announced as
-    /// `connection_removed` (spec §4.7: none for never-authenticated sockets).
+    /// Forgets a closed connection and announces it as `connection_removed` (spec §4.7).
+    /// The real server announces every socket that goes away, including one whose `auth`
+    /// failed: that one has no tenant, so its event carries `clientName`/`clientVersion`
+    /// `null` and goes to every `*`+DASHBOARD subscriber (recorded `auth_bad_key`).
     pub fn unregister(&mut self, id: u64) {
         let Some(c) = self.conns.remove(&id) else { return };
         c.kill.send_replace(true);
-        if c.authenticated {
-            let body = Obj::new()
-                .set("action", "connection_removed")
-                .set("connectionId", &c.id)
-                .set("clientName", &c.client_name)
-                .set("clientVersion", &c.client_version);
-            self.emit_dashboard(body);
-        }
+        let (name, version) = if c.identified {
+            (Some(c.client_name.as_str()), Some(c.client_version.as_str()))
+        } else {
+            (None, None)
+        };
+        let body = crate::hub::dashboard_body("connection_removed")
+            .set("connectionId", &c.id)
+            .set("clientName", &name)
+            .set("clientVersion", &version);
+        self.emit_dashboard(body);
     }
 
     /// Sends `frame` to connection `conn` with its next seq, through the fault filters.
@@ -354,9 +361,10 @@ impl State {
         body
     }
 
-    /// Sends a server event to every `*`+DASHBOARD connection (spec §3.2, §4.7).
+    /// Sends a server event to every `*`+DASHBOARD connection (spec §3.2, §4.7). `fields`
+    /// starts from [`dashboard_body`].
     pub fn emit_dashboard(&mut self, fields: Obj) {
-        let body = fields.set("timestamp", &epoch_s()).set("__id", "").done();
+        let body = fields.set("__id", "").done();
         let targets: Vec<u64> = self
             .conns
             .values()
@@ -389,6 +397,12 @@ impl State {
     pub fn task_ref(&self, token: &str) -> Option<TaskRef> {
         self.tasks.get(token).map(TaskEntry::task_ref)
     }
+}
+
+/// The head of an `apaevt_dashboard` body: `action`, then `timestamp`, as recorded; the
+/// action's own fields follow and `__id: ""` ends it.
+pub fn dashboard_body(action: &str) -> Obj {
+    Obj::new().set("action", action).set("timestamp", &epoch_s())
 }
 
 /// Whether a connection's credential lets it receive this task event (spec §1.3:

@@ -22,6 +22,7 @@ pub mod control;
 pub mod dap;
 pub mod dashboard;
 pub mod dispatch;
+pub mod fake;
 pub mod faults;
 pub mod hub;
 pub mod inject;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::faults::Faults;
 use crate::hub::{Hub, State};
-use crate::json::Obj;
 use crate::registry::{is_task_key, project_key};
 use crate::replay::Replay;
 use crate::scenario;
@@ -81,5 +80,5 @@ fn remove_task(st: &mut State, token: &str) {
     for c in st.conns.values_mut() {
         c.monitors.retain(|k, _| !is_task_key(k, &key));
     }
-    st.emit_dashboard(Obj::new().set("action", "task_removed").set("taskId", &task.id));
+    st.emit_dashboard(crate::hub::dashboard_body("task_removed").set("taskId", &task.id));
 }

@@ -29,7 +29,7 @@ pub fn monitor(st: &mut State, conn: u64, req: &Request) {
 fn set_monitor(st: &mut State, conn: u64, req: &Request) -> CmdResult {
     // cmd_monitor.py parses `types` before resolving the scope; IntFlag errors come from enum.py.
     let mask = parse_types(req.args.get("types"), req.args.get("listenType"))
-        .map_err(|m| CmdError::new(m, "enum.py", 1400))?;
+        .map_err(|m| CmdError::new(m, "enum.py", 1426))?;
     let target = resolve(st, conn, req)?;
     let Some(c) = st.conns.get_mut(&conn) else { return Ok(None) };
     let prev = c.monitors.get(&target.key).copied().unwrap_or(0);
@@ -50,7 +50,7 @@ fn set_monitor(st: &mut State, conn: u64, req: &Request) -> CmdResult {
 fn resolve(st: &State, conn: u64, req: &Request) -> Result<Target, CmdError> {
     let project = req.str_arg("projectId").filter(|s| !s.is_empty());
     let source = req.str_arg("source").filter(|s| !s.is_empty());
-    let both = || CmdError::new("You must specifiy either token or project_id/source, not both", "cmd_monitor.py", 508);
+    let both = || CmdError::new("You must specifiy either token or project_id/source, not both", "cmd_monitor.py", 365);
     let base = match st.request_token(conn, req).as_deref() {
         Some(_) if project.is_some() || source.is_some() => return Err(both()),
         Some("*") => Target { key: ALL_KEY.into(), label: "<all>".into(), project: None },
@@ -68,7 +68,7 @@ fn resolve(st: &State, conn: u64, req: &Request) -> Result<Target, CmdError> {
                 label: format!("<Project:{}.{s}>", p.chars().take(8).collect::<String>()),
                 project: Some((p.to_owned(), s.to_owned())),
             },
-            _ => return Err(CmdError::new("You must specifiy either token or project_id/source", "cmd_monitor.py", 512)),
+            _ => return Err(CmdError::new("You must specifiy either token or project_id/source", "cmd_monitor.py", 414)),
         },
     };
     // pipeId narrows a project key; it is ignored for `*` (spec §3.1).
@@ -85,8 +85,7 @@ fn resolve(st: &State, conn: u64, req: &Request) -> Result<Target, CmdError> {
 /// `apaevt_dashboard monitor_changed` to every `*`+DASHBOARD connection (spec §3.3).
 fn monitor_changed(st: &mut State, conn: u64, label: &str, change: &str) {
     let Some(c) = st.conns.get(&conn) else { return };
-    let body = Obj::new()
-        .set("action", "monitor_changed")
+    let body = crate::hub::dashboard_body("monitor_changed")
         .set("connectionId", &conn)
         .set("clientName", &c.client_name)
         .set("clientVersion", &c.client_version)

@@ -1,6 +1,7 @@
 //! The runner of one scripted task: the lifecycle frames of spec §4.2 (and Errata 2 and
 //! 5) around the activity of a [`Script`].
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::epoch_s;
+use crate::fake::{self, Fake, Graph, Mode};
 use crate::hub::{Hub, State, TaskRef};
 use crate::json::Obj;
 use crate::registry::bit;
@@ -37,6 +39,9 @@ pub struct Plan {
     pub pipeline: Value,
     /// Script seed.
     pub seed: u64,
+    /// The pipeline's `fake` script: when present the run follows it (see [`crate::fake`])
+    /// instead of the simulator's own script content.
+    pub fake: Option<Fake>,
 }
 
 /// Simulated milliseconds per activity tick of chat and ingest scripts.
@@ -63,6 +68,9 @@ struct Runner {
 
 impl Runner {
     async fn run(mut self, mut ctl: mpsc::Receiver<TaskCmd>, running: oneshot::Sender<()>) {
+        if let Some(fake) = self.plan.fake.clone() {
+            return self.run_fake(fake, ctl, running).await;
+        }
         if !self.start_sequence("begin").await {
             return;
         }
@@ -185,19 +193,9 @@ impl Runner {
         let finished = locked(&self.hub, &self.plan, |st, p| {
             // Spec §4.2 bug: the engine's `>EXIT` is read as exitCode 1 → state 6 "Stopped".
             let (code, st_code, text) = if bug { (1, state::CANCELLED, "Stopped") } else { (0, state::COMPLETED, "Completed") };
-            set_status(st, p, |s| finish(s, st_code, text, code));
-            emit_task_action(st, p, "end");
-            if bug {
-                let body = Obj::new()
-                    .set("action", "task_error")
-                    .set("taskId", &p.task.id)
-                    .set("exitCode", &code)
-                    .set("exitMessage", "");
-                st.emit_dashboard(body);
-            }
-            mark_completed(st, p);
+            end_run(st, p, st_code, text, code);
         });
-        if finished.is_none() {
+        if finished.is_none() || self.hub.config.newer {
             return;
         }
         tokio::time::sleep(beat).await;
@@ -209,9 +207,7 @@ impl Runner {
         locked(&self.hub, &self.plan, |st, p| {
             set_status(st, p, |s| s.service_up = false);
             set_status(st, p, stopping);
-            set_status(st, p, |s| finish(s, state::CANCELLED, "Stopped", 0));
-            emit_task_action(st, p, "end");
-            mark_completed(st, p);
+            end_run(st, p, state::CANCELLED, "Stopped", 0);
         });
     }
 
@@ -227,6 +223,205 @@ impl Runner {
         });
         ok.is_some() && self.start_sequence("restart").await
     }
+}
+
+/// One timed step of a scripted (`fake`) run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FakeAt {
+    /// The engine is up: banner line and "Loading pipeline".
+    Banner,
+    /// "Running" and the service is up: RUNNING.
+    Up,
+    /// Object `i` (1-based).
+    Object(u64),
+    /// Service mode after the last object: "Waiting for data".
+    Idle,
+    /// Batch mode after the last object: the run ends.
+    Exit,
+}
+
+impl Runner {
+    /// The timeline of a scripted run whose engine starts at `t0` (simulated durations
+    /// scaled by `--speed`).
+    fn fake_timeline(&self, fake: &Fake, t0: Instant) -> VecDeque<(Instant, FakeAt)> {
+        let clock = self.hub.clock;
+        let banner = t0 + clock.scaled(fake::BOOT_MS);
+        let up = banner + clock.scaled(fake.startup_delay_ms);
+        let mut line = VecDeque::from([(banner, FakeAt::Banner), (up, FakeAt::Up)]);
+        let mut last = up;
+        for i in 1..=fake.objects {
+            last = up + clock.scaled(fake.interval_ms.saturating_mul(i));
+            line.push_back((last, FakeAt::Object(i)));
+        }
+        line.push_back((last, if fake.mode == Mode::Batch { FakeAt::Exit } else { FakeAt::Idle }));
+        line
+    }
+
+    /// A scripted run (spec: the kit's `fake` convention, see [`crate::fake`]): the
+    /// lifecycle frames of spec §4.2 around the stand-in engine's activity, with the ~1 Hz
+    /// status (at most one per second, on a one-second grid from the start, also while
+    /// starting up), terminate and restart at any time.
+    async fn run_fake(mut self, fake: Fake, mut ctl: mpsc::Receiver<TaskCmd>, running: oneshot::Sender<()>) {
+        let graph = Graph::new(&self.plan.pipeline);
+        let mut running = Some(running);
+        let mut restarted: Option<oneshot::Sender<()>> = None;
+        if !self.fake_start("begin") {
+            return;
+        }
+        let t0 = Instant::now();
+        let mut timeline = self.fake_timeline(&fake, t0);
+        let every = self.hub.clock.scaled(STATUS_MS);
+        let mut tick = tokio::time::interval_at((t0 + every).into(), every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut shutdown = self.hub.shutdown_signal();
+        loop {
+            let next = timeline.front().map(|(at, _)| *at);
+            let wake = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                cmd = ctl.recv() => match cmd {
+                    Some(TaskCmd::Terminate(reply)) => {
+                        self.terminate_sequence();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(TaskCmd::Restart(reply)) => {
+                        let ok = locked(&self.hub, &self.plan, |st, p| {
+                            set_status(st, p, |s| {
+                                s.state = state::CANCELLED;
+                                s.status = "Restarting".into();
+                                s.service_up = false;
+                            })
+                        });
+                        if ok.is_none() || !self.fake_start("restart") {
+                            return;
+                        }
+                        timeline = self.fake_timeline(&fake, Instant::now());
+                        restarted = Some(reply);
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake.into()), if next.is_some() => {
+                    let Some((_, at)) = timeline.pop_front() else { continue };
+                    let alive = match at {
+                        FakeAt::Banner => {
+                            let banner = fake.banner(&self.plan.task.token, &self.plan.task.source, self.plan.trace);
+                            self.steps(vec![Step::Output(banner), Step::Message("Loading pipeline".into())])
+                        }
+                        FakeAt::Up => {
+                            let rng = self.script.rng();
+                            let up = locked(&self.hub, &self.plan, |st, p| {
+                                apply(st, p, Step::Message("Running".into()));
+                                set_status(st, p, |s| {
+                                    sample_metrics(s, rng, 1);
+                                    s.state = state::RUNNING;
+                                    s.service_up = true;
+                                });
+                            });
+                            if let Some(tx) = running.take() {
+                                let _ = tx.send(());
+                            }
+                            if let Some(tx) = restarted.take() {
+                                let _ = tx.send(());
+                            }
+                            up.is_some()
+                        }
+                        FakeAt::Object(i) => {
+                            let steps = fake::object_steps(&fake, &graph, &self.plan.task.source, self.plan.trace, i);
+                            self.steps(steps)
+                        }
+                        FakeAt::Idle => self.steps(vec![Step::Message("Waiting for data".into())]),
+                        FakeAt::Exit => {
+                            self.fake_exit(&fake).await;
+                            return;
+                        }
+                    };
+                    if !alive {
+                        return;
+                    }
+                }
+                _ = tick.tick() => {
+                    if !self.fake_status_tick(every) {
+                        return;
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// STARTING, `begin`/`restart` and INITIALIZING at once (recorded within a few ms).
+    fn fake_start(&mut self, action: &str) -> bool {
+        locked(&self.hub, &self.plan, |st, p| {
+            set_status(st, p, |s| {
+                s.state = state::STARTING;
+                s.status = String::new();
+            });
+            emit_task_action(st, p, action);
+            set_status(st, p, |s| s.state = state::INITIALIZING);
+        })
+        .is_some()
+    }
+
+    /// Applies engine steps at once.
+    fn steps(&mut self, steps: Vec<Step>) -> bool {
+        locked(&self.hub, &self.plan, |st, p| steps.into_iter().for_each(|s| apply(st, p, s))).is_some()
+    }
+
+    /// The periodic status of a scripted run: at most one per `every`, while the task is
+    /// starting or running, with sampled metrics and rates.
+    fn fake_status_tick(&mut self, every: Duration) -> bool {
+        let due = {
+            let st = self.hub.lock();
+            st.tasks
+                .get(&self.plan.task.token)
+                .filter(|t| t.run == self.plan.run && t.completed_at.is_none())
+                .map(|t| t.last_status.elapsed() >= every && (state::STARTING..=state::RUNNING).contains(&t.status.state))
+        };
+        match due {
+            None => false,
+            Some(false) => true,
+            Some(true) => self.status_tick(),
+        }
+    }
+
+    /// Natural end of a batch run: the job "Completed", the service down (a status),
+    /// then the exit: STOPPING, the final status, `end`, `task_error` for a non-zero exit
+    /// code, and one more final status (Errata 2; not in `--newer` mode, spec §8.6).
+    /// With `exitLine` the snapshot server reads the `>EXIT` line's code as 1 (spec §4.2).
+    async fn fake_exit(&mut self, fake: &Fake) {
+        let code = if fake.exit_line && self.hub.config.exit_code_bug { 1 } else { fake.exit_code };
+        let finished = locked(&self.hub, &self.plan, |st, p| {
+            apply(st, p, Step::Message("Completed".into()));
+            set_status(st, p, |s| s.service_up = false);
+            set_status(st, p, |s| {
+                stopping(s);
+                s.exit_code = code;
+            });
+            let (state_code, text) = if code == 0 { (state::COMPLETED, "Completed") } else { (state::CANCELLED, "Stopped") };
+            end_run(st, p, state_code, text, code);
+        });
+        if finished.is_none() || self.hub.config.newer {
+            return;
+        }
+        tokio::time::sleep(self.hub.clock.scaled(5)).await;
+        locked(&self.hub, &self.plan, |st, p| set_status(st, p, |_| ()));
+    }
+}
+
+/// The end of a run after STOPPING: the final status (completed, `final` in `--newer`
+/// mode), `apaevt_task end`, and `task_error` for a non-zero exit code (spec §4.1, §4.2,
+/// §4.7). Marks the task completed.
+fn end_run(st: &mut State, p: &Plan, state_code: u8, text: &str, code: i64) {
+    set_status(st, p, |s| finish(s, state_code, text, code));
+    emit_task_action(st, p, "end");
+    if code != 0 {
+        let body = crate::hub::dashboard_body("task_error")
+            .set("taskId", &p.task.id)
+            .set("exitCode", &code)
+            .set("exitMessage", "");
+        st.emit_dashboard(body);
+    }
+    mark_completed(st, p);
 }
 
 /// Runs `f` on the state if the runner's task is still the registered run.
@@ -254,9 +449,8 @@ fn finish(s: &mut TaskStatus, state_code: u8, text: &str, exit_code: i64) {
     s.metrics = Metrics::default();
     s.rate_count = 0;
     s.rate_size = 0;
-    s.current_object.clear();
-    s.current_size = 0;
-    s.pipeflow.by_pipe.clear();
+    // The recorded final statuses keep `currentObject` and the pipes (with empty stacks).
+    s.pipeflow.by_pipe.values_mut().for_each(Vec::clear);
 }
 
 fn mark_completed(st: &mut State, p: &Plan) {
@@ -269,6 +463,7 @@ fn mark_completed(st: &mut State, p: &Plan) {
 fn set_status<R>(st: &mut State, p: &Plan, f: impl FnOnce(&mut TaskStatus) -> R) -> R {
     let Some(t) = st.tasks.get_mut(&p.task.token) else { return f(&mut TaskStatus::default()) };
     let out = f(&mut t.status);
+    t.last_status = Instant::now();
     let body = Obj::from_struct(&t.status);
     st.emit_task_event(&p.task, "apaevt_status_update", bit::SUMMARY, body, None);
     out
@@ -314,6 +509,43 @@ fn apply(st: &mut State, p: &Plan, step: Step) {
             }
             let body = Obj::new().set("message", &message);
             st.emit_task_event(&p.task, "apaevt_status_warning", bit::DETAIL, body, None);
+        }
+        Step::Error(message) => {
+            if let Some(t) = st.tasks.get_mut(&p.task.token) {
+                t.status.push_error(message.clone());
+            }
+            let body = Obj::new().set("message", &message);
+            st.emit_task_event(&p.task, "apaevt_status_error", bit::DETAIL, body, None);
+        }
+        Step::Message(message) => {
+            if let Some(t) = st.tasks.get_mut(&p.task.token) {
+                t.status.status = message.clone();
+            }
+            let body = Obj::new().set("message", &message);
+            st.emit_task_event(&p.task, "apaevt_status_message", bit::DETAIL, body, None);
+        }
+        Step::Object { object, size } => {
+            if let Some(t) = st.tasks.get_mut(&p.task.token) {
+                t.status.current_object = object.clone();
+                t.status.current_size = size;
+            }
+            let body = Obj::new().set("object", &object).set("size", &size);
+            st.emit_task_event(&p.task, "apaevt_status_object", bit::DETAIL, body, None);
+        }
+        Step::Done { size, words, words_size, pipes } => {
+            if let Some(t) = st.tasks.get_mut(&p.task.token) {
+                let s = &mut t.status;
+                s.total_count += 1;
+                s.total_size += size;
+                s.completed_count += 1;
+                s.completed_size += size;
+                s.words_count += words;
+                s.words_size += words_size;
+                s.pipeflow.total_pipes = pipes;
+                for pipe in 0..pipes.min(64) {
+                    s.pipeflow.by_pipe.entry(pipe).or_default();
+                }
+            }
         }
     }
 }

@@ -61,6 +61,15 @@ pub enum Step {
     Counts,
     /// A warning: status `warnings` and `apaevt_status_warning`.
     Warning(String),
+    /// An error: status `errors` and `apaevt_status_error`.
+    Error(String),
+    /// The engine's job text (`>JOB`): status `status` and `apaevt_status_message`.
+    Message(String),
+    /// The engine starts an object (`>OBJ`): status `currentObject`/`currentSize` and
+    /// `apaevt_status_object`.
+    Object { object: String, size: u64 },
+    /// The current object is done: the counts grow (no event; `Counts` reports them).
+    Done { size: u64, words: u64, words_size: u64, pipes: u32 },
 }
 
 /// One component of the chain a flow passes through.

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::epoch_s;
 use crate::dap::{CmdError, CmdResult};
+use crate::fake::Fake;
 use crate::hub::{Hub, State, TaskRef};
 use crate::json::{array_of, to_text, Obj};
 use crate::pipeline::{self, Plan};
@@ -63,6 +64,9 @@ pub struct TaskEntry {
     pub name_prefix: String,
     /// Idle TTL in seconds (reported only).
     pub ttl: u64,
+    /// When the last `apaevt_status_update` of this task was built (status cadence:
+    /// at most one periodic update per second).
+    pub last_status: Instant,
     /// Channel to the runner.
     pub ctl: mpsc::Sender<TaskCmd>,
 }
@@ -236,10 +240,12 @@ pub fn launch(hub: &Arc<Hub>, args: LaunchArgs) -> Result<(String, oneshot::Rece
         order,
         name_prefix,
         ttl: args.ttl.unwrap_or(900),
+        last_status: Instant::now(),
         ctl,
     };
     let body = execute_body(&entry);
     let task = entry.task_ref();
+    let task_source = task.source.clone();
     st.tasks.insert(token, entry);
     let plan = Plan {
         task,
@@ -249,6 +255,7 @@ pub fn launch(hub: &Arc<Hub>, args: LaunchArgs) -> Result<(String, oneshot::Rece
         duration_ms: args.duration_ms,
         startup_ms: args.startup_ms.unwrap_or(400),
         script,
+        fake: Fake::from_pipeline(&args.pipeline, &task_source),
         pipeline: args.pipeline,
         seed: args.seed.unwrap_or(hub.config.seed ^ run),
     };

@@ -32,6 +32,16 @@ impl TraceLevel {
         }
     }
 
+    /// The engine's numeric level (0 none … 3 full), as its banner line prints it.
+    pub fn engine_level(self) -> u8 {
+        match self {
+            TraceLevel::Off => 0,
+            TraceLevel::Metadata => 1,
+            TraceLevel::Summary => 2,
+            TraceLevel::Full => 3,
+        }
+    }
+
     /// Whether the engine emits any flow frames.
     pub fn traces(self) -> bool {
         self != TraceLevel::Off

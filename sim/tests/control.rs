@@ -134,8 +134,6 @@ async fn load_scenario_produces_its_rate() {
 async fn newer_mode_stamps_events_and_replays_them() {
     let sim = sim_with(Config { newer: true, exit_code_bug: false, ..Config::default() }).await;
     let mut c = Client::authed(&sim).await;
-    let probe = c.call("rrext_public_probe", json!({})).await;
-    assert!(probe["body"]["capabilities"].as_array().unwrap().contains(&json!("taskEventLog")));
     c.monitor(json!({"projectId":"p","source":"chat_1","types":["task","output"]})).await;
     sim_execute(&sim, json!({"projectId":"p","source":"chat_1"})).await;
     let out = c.until(|v| is_event(v, "output")).await;
