@@ -498,6 +498,10 @@ export class Ledger {
       this.figures.lost += 1;
       const why = f.onWire ? "sent" : `withheld (${f.fault})`;
       this.problem(`${what} was ${why} but never reached ${names} and no gap, decode error or resync tail names it`);
+    } else if (missing.length < wanted) {
+      // Reported missing, yet some subscriptions got it: the report hides a routing drop.
+      this.figures.lost += 1;
+      this.problem(`${what} reached ${wanted - missing.length} matching subscription(s) but never ${names}; the ${excuse.report} that names it does not excuse that`);
     } else if (excuse.cause === undefined) {
       this.figures.unexplainedDiscards += 1;
       this.problem(`${what} never reached ${names}: the SDK reported it (${excuse.report}) but no injected fault explains that (labels: ${[...f.labels].join(",") || "none"})`);

@@ -169,6 +169,14 @@ test("a gap excuses exactly its seq range on its epoch, a decode error exactly i
   assert.equal(l.figures.discards["gap: dropped"], 3);
 });
 
+test("a report does not excuse a frame that other matching subscriptions got", () => {
+  const log = basic();
+  log.entries[2].fault = "reordered";
+  const l = run(log, { deliveries: [...outTo(["all", "p1"], 1, 1), d("all", 1, 2, "output", "t.p1.s"), ...outTo(["all", "p1"], 1, 3)], diagnostics: [{ kind: "gap", g: 1, first: 2, last: 2 }] });
+  assert.equal(l.problemCount, 1, l.problems.join("\n"));
+  caught(l, /seq 2 .* reached 1 matching subscription\(s\) but never p1; the gap that names it/);
+});
+
 test("a resync tail excuses only the frames after lastSeq of its epoch", () => {
   const log = basic();
   log.close(7, "drop_all");
