@@ -9,7 +9,7 @@
 //! - wire: [`json`] (ordered JSON text), [`dap`] (envelope), [`server`] (HTTP + upgrade),
 //!   [`conn`] (per-socket reader/writer), [`dispatch`] (command table);
 //! - protocol: [`auth`], [`monitor`] + [`registry`] (subscriptions), [`tasks`],
-//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`trace`] (flow levels), [`replay`] (newer-server `logSeq`);
+//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`trace`] (flow levels), [`runlog`] (newer-server run log, `rrext_log`);
 //! - simulation: [`pipeline`] (task lifecycle runner), [`script`] (activity),
 //!   [`scenario`] (demo/load), [`lifecycle`] (cleanup, reset), [`clock`];
 //! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`].
@@ -31,7 +31,7 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod pipeline;
 pub mod registry;
-pub mod replay;
+pub mod runlog;
 pub mod scenario;
 pub mod script;
 pub mod sendlog;
@@ -42,6 +42,8 @@ pub mod trace;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use axum::serve::ListenerExt;
 
 pub use config::{Cli, Config, Scenario};
 pub use hub::Hub;
@@ -83,6 +85,11 @@ pub async fn start(config: Config) -> std::io::Result<Handle> {
     }
     lifecycle::spawn_cleanup(hub.clone());
     scenario::spawn(hub.clone(), 0);
+    // uvicorn sets TCP_NODELAY; without it a frame written right after another small one
+    // waits for the peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = server::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = hub.shutdown_signal();
     tokio::spawn(async move {
