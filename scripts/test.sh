@@ -8,11 +8,14 @@
 #   4. wasm-bindgen-test                the crate's wasm32 tests in headless Chromium via
 #                                       chromedriver; "skip" until Cargo.toml has the dev-dep
 #   5. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug)
-#   6. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
-#   7. node --test                      every tests/**/*.test.mjs, one file at a time, spec
+#   6. conformance kit                  ../shared/conformance/run.sh: that simulator against
+#                                       sessions recorded on the real RocketRide server; every
+#                                       scenario of the kit must match ("skip" without the kit)
+#   7. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
+#   8. node --test                      every tests/**/*.test.mjs, one file at a time, spec
 #                                       reporter: harness, typings (tsc), npm pack + Vite,
 #                                       browser and end-to-end tests
-# Steps 2–7 all run even when one fails, so one run shows every failure; the summary at the end
+# Steps 2–8 all run even when one fails, so one run shows every failure; the summary at the end
 # lists each step (ok / skip / FAIL), and the exit status is non-zero if any step failed.
 # Extra arguments are passed to `node --test` (e.g. --test-name-pattern=auth).
 set -euo pipefail
@@ -84,6 +87,28 @@ JSON
 }
 run_step "wasm-bindgen-test in headless Chromium" wasm_browser_tests
 run_step "cargo build -p runwatch-sim" cargo build -p runwatch-sim
+
+conformance_kit() {
+  # The kit lives next to the checkout (CI clones the repository beside ../shared). It records
+  # its scenarios against the simulator built in step 5 and compares their shapes and order
+  # with the real server's transcripts; see README "The simulator".
+  local kit=../shared/conformance/run.sh
+  if [ ! -f "$kit" ]; then
+    echo "skip: $kit not found (the conformance kit is expected next to this checkout)"
+    return "$SKIP"
+  fi
+  local work port
+  work="$(target_dir)/conformance"
+  mkdir -p "$work"
+  work=$(cd "$work" && pwd)
+  rm -rf "$work/recorded" # never compare a stale recording; the venv stays (run.sh reuses it)
+  # run.sh uses PORT and PORT+1; take a free one rather than its fixed default, so two
+  # checkouts on one machine can run this step at the same time.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  WORK="$work" SKIP_BUILD=1 SIM_CMD="$(target_dir)/debug/runwatch-sim --port {port} --api-key {key}" \
+    bash "$kit" . "$port"
+}
+run_step "conformance kit (../shared/conformance/run.sh)" conformance_kit
 run_step "build npm package (scripts/build-pkg.sh)" bash scripts/build-pkg.sh
 
 js_tests() {
