@@ -425,7 +425,8 @@ fn end_run(st: &mut State, p: &Plan, state_code: u8, text: &str, code: i64) {
         body = body.set("final", &true);
     }
     st.emit_task_event_with(&p.task, "apaevt_status_update", bit::SUMMARY, body, None, true);
-    st.log_only(&p.task, "exited", Obj::new().set("exitCode", &code));
+    let exited = Obj::new().set("exitReason", &exit_message(st, p)).set("exitCode", &code).set("message", text);
+    st.log_only(&p.task, "exited", exited);
     st.log_only(&p.task, "terminated", Obj::new());
     emit_task_action(st, p, "end");
     let outcome = match (state_code, code) {
@@ -435,13 +436,19 @@ fn end_run(st: &mut State, p: &Plan, state_code: u8, text: &str, code: i64) {
     };
     st.close_run_log(&p.task, outcome, text);
     if code != 0 {
+        // `exitMessage: status.exitMessage or None`: an empty message is sent as null.
+        let message = st.tasks.get(&p.task.token).map(|t| t.status.exit_message.clone()).filter(|m| !m.is_empty());
         let body = crate::hub::dashboard_body("task_error")
             .set("taskId", &p.task.id)
             .set("exitCode", &code)
-            .set("exitMessage", "");
+            .set("exitMessage", &message);
         st.emit_dashboard(body);
     }
     mark_completed(st, p);
+}
+
+fn exit_message(st: &State, p: &Plan) -> String {
+    st.tasks.get(&p.task.token).map(|t| t.status.exit_message.clone()).unwrap_or_default()
 }
 
 /// Runs `f` on the state if the runner's task is still the registered run.

@@ -147,7 +147,7 @@ async fn chapters_and_paged_reads_replay_the_run() {
         assert_eq!(stored["body"]["eventTime"], v["body"]["eventTime"]);
     }
     // Statuses are sampled; the final one is always kept.
-    let logged_final = replay.iter().filter(|e| is_event(e, "apaevt_status_update")).last().unwrap();
+    let logged_final = replay.iter().rfind(|e| is_event(e, "apaevt_status_update")).unwrap();
     assert_eq!(logged_final["body"]["final"], true);
     // Engine events carry __id at the top level, task-built ones in the body.
     let out = replay.iter().find(|e| is_event(e, "output")).unwrap();

@@ -61,6 +61,7 @@ async fn a_batch_script_runs_its_objects_then_exits_like_the_snapshot_server() {
     assert_eq!(&states[states.len() - 4..], &[3, 4, 6, 6], "Completed (service down), STOPPING, final, final again after end");
     let err = frames.iter().find(|v| label(v) == "apaevt_dashboard:task_error").unwrap();
     assert_eq!(err["body"]["exitCode"], 1);
+    assert!(err["body"]["exitMessage"].is_null(), "an empty exit message is sent as null");
     let last = frames.last().unwrap();
     assert_eq!((last["body"]["completed"].as_bool(), last["body"]["totalCount"].as_u64(), last["body"]["wordsCount"].as_u64()), (Some(true), Some(2), Some(18)));
     // Flow at metadata: one object's trace, begin … end, with the stack mirrored.
@@ -76,7 +77,7 @@ async fn without_an_exit_line_a_clean_exit_completes() {
     let sim = sim().await;
     let mut c = Client::authed(&sim).await;
     let (_, frames) = run(&mut c, json!({"objects":1,"interval":0.1,"exitLine":false,"sse":false}), "").await;
-    let fin = frames.iter().filter(|v| is_event(v, "apaevt_status_update")).last().unwrap();
+    let fin = frames.iter().rfind(|v| is_event(v, "apaevt_status_update")).unwrap();
     assert_eq!((fin["body"]["state"].as_u64(), fin["body"]["exitCode"].as_i64()), (Some(5), Some(0)));
     assert!(frames.iter().all(|v| label(v) != "apaevt_dashboard:task_error"));
     assert!(frames.iter().all(|v| !is_event(v, "apaevt_sse") && !is_event(v, "apaevt_flow")), "sse:false, untraced");
@@ -91,7 +92,7 @@ async fn a_non_zero_exit_code_fails_the_run_on_the_fixed_server() {
     assert_eq!(err["body"]["exitCode"], 3);
     let detail = frames.iter().find(|v| is_event(v, "apaevt_status_error")).unwrap();
     assert_eq!(detail["body"]["message"], "bad object");
-    let fin = frames.iter().filter(|v| is_event(v, "apaevt_status_update")).last().unwrap();
+    let fin = frames.iter().rfind(|v| is_event(v, "apaevt_status_update")).unwrap();
     assert_eq!(fin["body"]["state"], 6);
     assert_eq!(fin["body"]["errors"], json!(["bad object"]));
 }
