@@ -4,6 +4,8 @@
 #   - the wasm32 target for the one rustup toolchain
 #   - wasm-bindgen-cli at exactly the version the crate pins (they must match)
 #   - Debian's Chromium and ChromeDriver (tool-downloaded browsers do not work here)
+#   - Python 3 with venv, for the simulator conformance kit (../shared/conformance), whose
+#     run.sh makes its own venv with the recorder's one dependency
 #   - the npm packages of the JavaScript test/bench/demo tooling (playwright-core,
 #     typescript, vite, binaryen's wasm-opt), from package-lock.json
 set -euo pipefail
@@ -40,6 +42,17 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
+if command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  step "python3 + venv: present"
+else
+  step "installing Debian python3 + python3-venv"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
 fi
 
 # Node.js and npm come with the machine. Vite 8 needs Node >= 20.19, and installs with npm 11

@@ -6,13 +6,16 @@
 #                                       host clock or Math.random (comment lines ignored)
 #   3. cargo test --workspace           native unit, property and integration tests (incl. sim/)
 #   4. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug)
-#   5. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
-#   6. node --test                      every tests/**/*.test.mjs, one file at a time, spec
+#   5. conformance kit                  ../shared/conformance/run.sh: that simulator against
+#                                       sessions recorded on the real RocketRide server; every
+#                                       scenario of the kit must match ("skip" without the kit)
+#   6. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
+#   7. node --test                      every tests/**/*.test.mjs, one file at a time, spec
 #                                       reporter: harness, typings (tsc), npm pack + Vite,
 #                                       browser and end-to-end tests
-# The web shell (src/web) is tested where it runs, by the browser tests of step 6 (the built
+# The web shell (src/web) is tested where it runs, by the browser tests of step 7 (the built
 # package in headless Chromium against the simulator); it holds no logic a native test could
-# reach. Steps 2–6 all run even when one fails, so one run shows every failure; the summary at the end
+# reach. Steps 2–7 all run even when one fails, so one run shows every failure; the summary at the end
 # lists each step (ok / skip / FAIL), and the exit status is non-zero if any step failed.
 # Extra arguments are passed to `node --test` (e.g. --test-name-pattern=auth).
 set -euo pipefail
@@ -63,6 +66,28 @@ run_step "sans-IO guard (src/core, src/protocol)" sans_io_guard
 run_step "cargo test --workspace" cargo test --workspace
 
 run_step "cargo build -p runwatch-sim" cargo build -p runwatch-sim
+
+conformance_kit() {
+  # The kit lives next to the checkout (CI clones the repository beside ../shared). It records
+  # its scenarios against the simulator built in step 5 and compares their shapes and order
+  # with the real server's transcripts; see README "The simulator".
+  local kit=../shared/conformance/run.sh
+  if [ ! -f "$kit" ]; then
+    echo "skip: $kit not found (the conformance kit is expected next to this checkout)"
+    return "$SKIP"
+  fi
+  local work port
+  work="$(target_dir)/conformance"
+  mkdir -p "$work"
+  work=$(cd "$work" && pwd)
+  rm -rf "$work/recorded" # never compare a stale recording; the venv stays (run.sh reuses it)
+  # run.sh uses PORT and PORT+1; take a free one rather than its fixed default, so two
+  # checkouts on one machine can run this step at the same time.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  WORK="$work" SKIP_BUILD=1 SIM_CMD="$(target_dir)/debug/runwatch-sim --port {port} --api-key {key}" \
+    bash "$kit" . "$port"
+}
+run_step "conformance kit (../shared/conformance/run.sh)" conformance_kit
 run_step "build npm package (scripts/build-pkg.sh)" bash scripts/build-pkg.sh
 
 js_tests() {

@@ -13,9 +13,9 @@ use crate::auth;
 use crate::clock::epoch_s;
 use crate::dap::{CmdError, CmdResult, Request};
 use crate::dashboard;
-use crate::hub::{Hub, State};
-use crate::json::{array_of, Obj};
+use crate::hub::{Hub, Scope, State};
 use crate::monitor;
+use crate::runlog;
 use crate::tasks::{self, LaunchArgs};
 
 /// Handles one inbound text frame of connection `conn`.
@@ -73,7 +73,7 @@ fn command(hub: &Arc<Hub>, st: &mut State, conn: u64, req: Request) {
         "rrext_get_token" => tasks::get_token(st, req.str_arg("projectId"), req.str_arg("source")),
         "rrext_get_tasks" => tasks::get_tasks(st),
         "rrext_dashboard" => dashboard::dashboard(st, hub.started),
-        "rrext_log" if hub.config.newer => replay_log(st, &req),
+        "rrext_log" if hub.config.newer => run_log(st, conn, &req),
         c if c.starts_with("rrext_") => Err(invalid_command(c)),
         // Other names go to the debugger proxy, which needs a task (task_conn.py:494-582).
         _ if token.is_none() => Err(CmdError::new("Task token is required", "task_conn.py", 520)),
@@ -91,19 +91,10 @@ fn spawn_reply(hub: &Arc<Hub>, conn: u64, req: Request, fut: impl Future<Output 
     });
 }
 
-/// Newer mode `rrext_log {projectId, source, fromLogSeq, toLogSeq?}` →
-/// `{events:[{event, body}]}` in `logSeq` order (spec §8.3; shape chosen by the simulator).
-fn replay_log(st: &State, req: &Request) -> CmdResult {
-    let (Some(project), Some(source)) = (req.str_arg("projectId"), req.str_arg("source")) else {
-        return Err(CmdError::new("projectId and source are required", "cmd_log.py", 40));
-    };
-    let from = req.args.get("fromLogSeq").and_then(Value::as_u64).unwrap_or(1);
-    let to = req.args.get("toLogSeq").and_then(Value::as_u64);
-    let items: Vec<String> = st
-        .replay
-        .range(project, source, from, to)
-        .into_iter()
-        .map(|e| Obj::new().set("event", &e.event).raw("body", &e.body).done())
-        .collect();
-    Ok(Some(Obj::new().raw("events", &array_of(&items)).done()))
+/// `rrext_log` (newer mode, spec §8.5.4) with the caller's permissions: a `pk_` session
+/// holds only `task.data`.
+fn run_log(st: &mut State, conn: u64, req: &Request) -> CmdResult {
+    let public = st.conns.get(&conn).is_some_and(|c| matches!(c.scope, Scope::Task { public: true, .. }));
+    let perms = runlog::Perms { monitor: !public, control: !public };
+    runlog::command(&mut st.runlog, &req.args, perms)
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -18,9 +18,10 @@ use crate::dap::{CmdResult, Frame, Request};
 use crate::faults::{Faults, Verdict};
 use crate::json::Obj;
 use crate::registry::{bit, candidate_keys, matching_keys, Monitors, ALL_KEY};
-use crate::replay::Replay;
+use crate::runlog::RunLog;
 use crate::sendlog::{Entry, EntryKind, Meta, SendLog};
 use crate::tasks::TaskEntry;
+use crate::trace::TraceLevel;
 
 /// Per-connection outbound queue bound; frames beyond it are logged as `queue_full`.
 const OUT_QUEUE: usize = 65_536;
@@ -100,8 +101,10 @@ pub struct State {
     pub faults: Faults,
     /// Seeded RNG for fault decisions.
     pub rng: fastrand::Rng,
-    /// Newer-server event continuum (spec §8.3).
-    pub replay: Replay,
+    /// Newer-server run log (spec §8.5).
+    pub runlog: RunLog,
+    /// Newer mode: how often a status update is logged (5 s simulated).
+    status_sample: Duration,
     /// Bumped by reset/restart: runners and scenario loops of older generations stop.
     pub generation: u64,
     next_conn: u64,
@@ -143,7 +146,8 @@ impl Hub {
             log,
             faults: Faults::default(),
             rng: fastrand::Rng::with_seed(config.seed),
-            replay: Replay::default(),
+            runlog: RunLog::default(),
+            status_sample: Clock::new(config.speed).scaled(crate::runlog::STATUS_SAMPLE_MS),
             generation: 0,
             next_conn: 1,
             newer: config.newer,
@@ -331,7 +335,13 @@ impl State {
     /// Broadcasts a task event to every connection whose registry delivers it
     /// (spec §3.2 delivery rule: OR of pipe, project, project-wildcard and `*` keys).
     pub fn emit_task_event(&mut self, task: &TaskRef, event: &str, event_bit: u8, body: Obj, pipe_id: Option<i64>) {
-        let body = self.stamp(task, event, body).set("__id", &task.id).done();
+        self.emit_task_event_with(task, event, event_bit, body, pipe_id, false);
+    }
+
+    /// [`State::emit_task_event`]; `final_status` marks the run's final status, which the
+    /// newer server's log always keeps.
+    pub fn emit_task_event_with(&mut self, task: &TaskRef, event: &str, event_bit: u8, body: Obj, pipe_id: Option<i64>, final_status: bool) {
+        let body = self.stamp(task, event, body, final_status).set("__id", &task.id).done();
         let candidates = candidate_keys(&task.project_id, &task.source, pipe_id);
         let targets: Vec<(u64, Vec<String>)> = self
             .conns
@@ -348,17 +358,94 @@ impl State {
         }
     }
 
-    /// Newer-server mode: adds `eventTime` and `logSeq` and records the event for `rrext_log`.
-    fn stamp(&mut self, task: &TaskRef, event: &str, body: Obj) -> Obj {
+    /// Newer-server mode (spec §8.5.2): stamps `eventTime` and the task's next `logSeq`, adds
+    /// `project_id`/`source` to bodies that lack `project_id`, and records the event in the
+    /// run log while the run's writer is open (statuses sampled, the final one always).
+    fn stamp(&mut self, task: &TaskRef, event: &str, body: Obj, final_status: bool) -> Obj {
         if !self.newer {
             return body;
         }
+        let Some(t) = self.tasks.get_mut(&task.token) else { return body };
         let event_time = epoch_s();
-        let log_seq = self.replay.next_seq(&task.project_id, &task.source);
-        let body = body.set("eventTime", &event_time).set("logSeq", &log_seq);
-        let stored = body.clone().set("__id", &task.id).done();
-        self.replay.record(&task.project_id, &task.source, log_seq, event, stored);
+        let log_seq = t.log_next;
+        t.log_next += 1;
+        let mut body = body.set("eventTime", &event_time).set("logSeq", &log_seq);
+        let has_identity = matches!(event, "apaevt_status_update" | "apaevt_flow");
+        if !has_identity {
+            body = body.set("project_id", &task.project_id);
+            if event != "apaevt_task" {
+                body = body.set("source", &task.source);
+            }
+        }
+        if event == "apaevt_status_update" && !final_status {
+            let every = self.status_sample;
+            if t.status_logged.is_some_and(|at| at.elapsed() < every) || !self.runlog.is_open(&task.project_id, &task.source) {
+                return body;
+            }
+            t.status_logged = Some(Instant::now());
+        }
+        let line = log_line(task, event, &body);
+        self.runlog.record(&task.project_id, &task.source, log_seq, event_time, event, line);
         body
+    }
+
+    /// Newer mode: an event the task stamps and logs but never sends to monitors (the
+    /// debugger-only `exited`/`terminated`, spec §8.5.2 "holes are normal").
+    pub fn log_only(&mut self, task: &TaskRef, event: &str, body: Obj) {
+        if self.newer {
+            self.stamp(task, event, body, true);
+        }
+    }
+
+    /// Newer mode: opens the run's log writer after the STARTING status (spec §8.5.2): lifts
+    /// the task's counter past the stream's `lastSeq` and writes `run-begin`. Returns the
+    /// chapter's `beginSeq` (`None` outside newer mode).
+    pub fn open_run_log(&mut self, task: &TaskRef, trace: TraceLevel) -> Option<u64> {
+        if !self.newer {
+            return None;
+        }
+        let t = self.tasks.get_mut(&task.token)?;
+        let pipeline_hash = crate::tasks::short_hash(&t.pipeline.to_string());
+        let body = Obj::new()
+            .set("action", "run-begin")
+            .set("schemaVer", &1)
+            .set("projectId", &task.project_id)
+            .set("source", &task.source)
+            .set("runKind", crate::runlog::RUN_KIND)
+            .set("trigger", "execute")
+            .set("user", crate::tasks::USER_ID)
+            .set("pipelineHash", &pipeline_hash)
+            .set("traceLevel", trace.name());
+        let seq = self.runlog.open(&task.project_id, &task.source, &mut t.log_next, epoch_s(), body);
+        t.status_logged = None;
+        Some(seq)
+    }
+
+    /// Newer mode: a log-only marker in the open chapter (`restart`).
+    pub fn log_marker(&mut self, task: &TaskRef, action: &str) {
+        if !self.newer {
+            return;
+        }
+        let Some(t) = self.tasks.get_mut(&task.token) else { return };
+        let seq = t.log_next;
+        t.log_next += 1;
+        self.runlog.marker(&task.project_id, &task.source, seq, epoch_s(), Obj::new().set("action", action));
+    }
+
+    /// Newer mode: closes the run's log (`run-end {outcome, detail}`, spec §8.5.3).
+    pub fn close_run_log(&mut self, task: &TaskRef, outcome: &str, detail: &str) {
+        if !self.newer {
+            return;
+        }
+        let Some(t) = self.tasks.get_mut(&task.token) else { return };
+        let seq = t.log_next;
+        t.log_next += 1;
+        self.runlog.close(&task.project_id, &task.source, seq, epoch_s(), outcome, detail);
+    }
+
+    /// Whether the simulator runs as the newer server (`--newer`).
+    pub fn newer(&self) -> bool {
+        self.newer
     }
 
     /// Sends a server event to every `*`+DASHBOARD connection (spec §3.2, §4.7). `fields`
@@ -396,6 +483,19 @@ impl State {
     /// The `TaskRef` of a registered task.
     pub fn task_ref(&self, token: &str) -> Option<TaskRef> {
         self.tasks.get(token).map(TaskEntry::task_ref)
+    }
+}
+
+/// The stored line of a logged event (spec §8.5.3 "shape of a replayed event"): events the
+/// engine originated carry `__id` at the top level and not in `body`; events the task builds
+/// carry it in `body`.
+fn log_line(task: &TaskRef, event: &str, body: &Obj) -> String {
+    let engine = !matches!(event, "apaevt_status_update" | "apaevt_task" | "exited" | "terminated");
+    let head = Obj::new().set("type", "event").set("event", event);
+    if engine {
+        head.set("__id", &task.id).raw("body", &body.clone().done()).done()
+    } else {
+        head.raw("body", &body.clone().set("__id", &task.id).done()).done()
     }
 }
 

@@ -5,13 +5,46 @@
 //! pipelines, and injects faults on command. Tests start it in-process with [`start`];
 //! the binary wraps the same function.
 //!
+//! # Faithful, and how that is checked
+//!
+//! `../shared/conformance/run.sh` (a step of `scripts/test.sh`) records scenarios against the
+//! simulator and compares every frame's shape (keys and JSON kinds) and the order of frames
+//! with sessions recorded on the real server (upstream server code at the spec's snapshot,
+//! with a stand-in engine). Matched that way: auth, its failures and the `auth_failed` /
+//! `connection_added` / `connection_removed` dashboard events; the pre-auth gate and close;
+//! the envelope (`command: null` echoed for a frame without one); `rrext_monitor` parsing,
+//! keys, seeds, `monitor_changed` and errors; the task lifecycle and its ~1 Hz status (at
+//! most one per second, also while starting); `terminate`; the snapshot's `exit_code` bug and
+//! its `task_error`; `rrext_dashboard`; `rrext_public_probe`; cleanup that silently deletes
+//! project subscriptions.
+//!
+//! Scripted pipelines — a `fake` script in the source component's config, the kit's
+//! convention — run as the stand-in engine runs them ([`fake`]): timing, job texts, objects
+//! on pipes, SSE, DETAIL events, flow traces that follow the pipeline's components and lanes,
+//! batch exit or service wait. Pipelines without a script, and the `demo` and `load`
+//! scenarios, run the simulator's own content ([`script`]) inside the same lifecycle.
+//!
+//! `--newer` follows the newer server's run log (spec §8.5, [`runlog`]): `eventTime` and
+//! per-stream `logSeq` stamping, `beginSeq`, the final status with `final: true`, and
+//! `rrext_log` chapters / read (paged) / segment / delete.
+//!
+//! # Simplified
+//!
+//! One OSS user and team (`local`); no engine process, so metrics, rates and content are
+//! synthetic; which DETAIL events a scripted object produces, and their order, is this
+//! simulator's reading of the engine's control protocol (no recording shows them); the run
+//! log keeps plain JSON lines in scaled-down segments without age limits, and treats an
+//! in-place restart as a marker in the open chapter; no debugger and no data plane.
+//!
 //! Module map:
 //! - wire: [`json`] (ordered JSON text), [`dap`] (envelope), [`server`] (HTTP + upgrade),
 //!   [`conn`] (per-socket reader/writer), [`dispatch`] (command table);
 //! - protocol: [`auth`], [`monitor`] + [`registry`] (subscriptions), [`tasks`],
-//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`trace`] (flow levels), [`replay`] (newer-server `logSeq`);
-//! - simulation: [`pipeline`] (task lifecycle runner), [`script`] (activity),
-//!   [`scenario`] (demo/load), [`lifecycle`] (cleanup, reset), [`clock`];
+//!   [`dashboard`], [`status`] (`TASK_STATUS`), [`trace`] (flow levels), [`runlog`]
+//!   (newer-server run log, `rrext_log`);
+//! - simulation: [`pipeline`] (task lifecycle runner), [`fake`] (scripted pipelines),
+//!   [`script`] (the simulator's own activity), [`scenario`] (demo/load), [`lifecycle`]
+//!   (cleanup, reset), [`clock`];
 //! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`].
 
 pub mod auth;
@@ -31,7 +64,7 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod pipeline;
 pub mod registry;
-pub mod replay;
+pub mod runlog;
 pub mod scenario;
 pub mod script;
 pub mod sendlog;
@@ -42,6 +75,8 @@ pub mod trace;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use axum::serve::ListenerExt;
 
 pub use config::{Cli, Config, Scenario};
 pub use hub::Hub;
@@ -83,6 +118,11 @@ pub async fn start(config: Config) -> std::io::Result<Handle> {
     }
     lifecycle::spawn_cleanup(hub.clone());
     scenario::spawn(hub.clone(), 0);
+    // uvicorn sets TCP_NODELAY; without it a frame written right after another small one
+    // waits for the peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = server::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = hub.shutdown_signal();
     tokio::spawn(async move {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::faults::Faults;
 use crate::hub::{Hub, State};
 use crate::registry::{is_task_key, project_key};
-use crate::replay::Replay;
+use crate::runlog::RunLog;
 use crate::scenario;
 
 /// What a reset forgets.
@@ -35,7 +35,7 @@ pub fn reset(hub: &Arc<Hub>, kind: ResetKind) -> u64 {
         if kind == ResetKind::Full {
             st.faults = Faults::default();
             st.log.clear();
-            st.replay = Replay::default();
+            st.runlog = RunLog::default();
         }
         st.generation
     };

@@ -84,7 +84,7 @@ impl Runner {
         let pipes = self.plan.script.pipes();
         let started = locked(&self.hub, &self.plan, |st, p| {
             set_status(st, p, |s| s.state = state::STARTING);
-            emit_task_action(st, p, action);
+            begin_or_restart(st, p, action);
         });
         if started.is_none() {
             return false;
@@ -356,7 +356,7 @@ impl Runner {
                 s.state = state::STARTING;
                 s.status = String::new();
             });
-            emit_task_action(st, p, action);
+            begin_or_restart(st, p, action);
             set_status(st, p, |s| s.state = state::INITIALIZING);
         })
         .is_some()
@@ -411,17 +411,44 @@ impl Runner {
 /// The end of a run after STOPPING: the final status (completed, `final` in `--newer`
 /// mode), `apaevt_task end`, and `task_error` for a non-zero exit code (spec §4.1, §4.2,
 /// §4.7). Marks the task completed.
+///
+/// In `--newer` mode (spec §8.6): the final status carries `final: true` and zeroes only the
+/// current CPU/GPU figures; the debugger-only `exited`/`terminated` are stamped and logged
+/// between it and `end`; after `end` the run log closes with the run's outcome.
 fn end_run(st: &mut State, p: &Plan, state_code: u8, text: &str, code: i64) {
-    set_status(st, p, |s| finish(s, state_code, text, code));
+    let newer = st.newer();
+    let Some(t) = st.tasks.get_mut(&p.task.token) else { return };
+    finish(&mut t.status, state_code, text, code, newer);
+    t.last_status = Instant::now();
+    let mut body = Obj::from_struct(&t.status);
+    if newer {
+        body = body.set("final", &true);
+    }
+    st.emit_task_event_with(&p.task, "apaevt_status_update", bit::SUMMARY, body, None, true);
+    let exited = Obj::new().set("exitReason", &exit_message(st, p)).set("exitCode", &code).set("message", text);
+    st.log_only(&p.task, "exited", exited);
+    st.log_only(&p.task, "terminated", Obj::new());
     emit_task_action(st, p, "end");
+    let outcome = match (state_code, code) {
+        (_, c) if c != 0 => "error",
+        (state::COMPLETED, _) => "ok",
+        _ => "cancelled",
+    };
+    st.close_run_log(&p.task, outcome, text);
     if code != 0 {
+        // `exitMessage: status.exitMessage or None`: an empty message is sent as null.
+        let message = st.tasks.get(&p.task.token).map(|t| t.status.exit_message.clone()).filter(|m| !m.is_empty());
         let body = crate::hub::dashboard_body("task_error")
             .set("taskId", &p.task.id)
             .set("exitCode", &code)
-            .set("exitMessage", "");
+            .set("exitMessage", &message);
         st.emit_dashboard(body);
     }
     mark_completed(st, p);
+}
+
+fn exit_message(st: &State, p: &Plan) -> String {
+    st.tasks.get(&p.task.token).map(|t| t.status.exit_message.clone()).unwrap_or_default()
 }
 
 /// Runs `f` on the state if the runner's task is still the registered run.
@@ -438,15 +465,22 @@ fn stopping(s: &mut TaskStatus) {
     s.status = "Stopping".into();
 }
 
-/// The final status: completed, ended, metrics zeroed, tokens kept (Errata 5).
-fn finish(s: &mut TaskStatus, state_code: u8, text: &str, exit_code: i64) {
+/// The final status: completed, ended, metrics zeroed, tokens kept (Errata 5); the newer
+/// server zeroes only the current CPU/GPU figures (spec §8.6).
+fn finish(s: &mut TaskStatus, state_code: u8, text: &str, exit_code: i64, newer: bool) {
     s.completed = true;
     s.state = state_code;
     s.status = text.into();
     s.end_time = epoch_s();
     s.service_up = false;
     s.exit_code = exit_code;
-    s.metrics = Metrics::default();
+    if newer {
+        s.metrics.cpu_percent = 0.0;
+        s.metrics.cpu_memory_mb = 0.0;
+        s.metrics.gpu_memory_mb = 0.0;
+    } else {
+        s.metrics = Metrics::default();
+    }
     s.rate_count = 0;
     s.rate_size = 0;
     // The recorded final statuses keep `currentObject` and the pipes (with empty stacks).
@@ -469,14 +503,34 @@ fn set_status<R>(st: &mut State, p: &Plan, f: impl FnOnce(&mut TaskStatus) -> R)
     out
 }
 
+/// `apaevt_task begin` (opening the newer server's run log first, whose chapter id it then
+/// carries as `beginSeq`, spec §8.6) or `restart` (a log-only `restart` marker first).
+fn begin_or_restart(st: &mut State, p: &Plan, action: &str) {
+    if action == "begin" {
+        let begin_seq = st.open_run_log(&p.task, p.trace);
+        emit_task_action_with(st, p, action, st.newer().then_some(begin_seq));
+    } else {
+        st.log_marker(&p.task, action);
+        emit_task_action(st, p, action);
+    }
+}
+
 /// `apaevt_task {action, name, projectId, source}` (spec §4.1).
 fn emit_task_action(st: &mut State, p: &Plan, action: &str) {
+    emit_task_action_with(st, p, action, None);
+}
+
+/// [`emit_task_action`], with `beginSeq` when given (newer mode `begin`).
+fn emit_task_action_with(st: &mut State, p: &Plan, action: &str, begin_seq: Option<Option<u64>>) {
     let name = st.tasks.get(&p.task.token).map(|t| t.status.name.clone()).unwrap_or_default();
-    let body = Obj::new()
+    let mut body = Obj::new()
         .set("action", action)
         .set("name", &name)
         .set("projectId", &p.task.project_id)
         .set("source", &p.task.source);
+    if let Some(seq) = begin_seq {
+        body = body.set("beginSeq", &seq);
+    }
     st.emit_task_event(&p.task, "apaevt_task", bit::TASK, body, None);
 }
 
@@ -557,14 +611,25 @@ fn flow(st: &mut State, p: &Plan, pipe: u32, op: &str, trace: &str, edit: impl F
     if !p.trace.traces() {
         return;
     }
+    let newer = st.newer();
     let Some(t) = st.tasks.get_mut(&p.task.token) else { return };
     let stack = t.status.pipeflow.by_pipe.entry(pipe).or_default();
+    // The component the op refers to (newer servers, spec §8.6): the one entered or left;
+    // the source for begin and end.
+    let top = stack.last().filter(|_| stack.len() > 1).cloned();
     edit(stack);
     let pipes = stack.clone();
-    let body = Obj::new()
-        .set("id", &pipe)
-        .set("op", op)
-        .set("pipes", &pipes)
+    let component = match op {
+        "enter" => pipes.last().cloned(),
+        "leave" => top,
+        _ => None,
+    }
+    .unwrap_or_else(|| p.task.source.clone());
+    let mut body = Obj::new().set("id", &pipe).set("op", op).set("pipes", &pipes);
+    if newer {
+        body = body.set("component", &component);
+    }
+    let body = body
         .raw("trace", trace)
         .set("project_id", &p.task.project_id)
         .set("source", &p.task.source);

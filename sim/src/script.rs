@@ -127,16 +127,17 @@ fn chain_of(pipeline: &Value, source: &str, kind: ScriptKind) -> Vec<Component> 
     }
 }
 
-/// `enter`/`leave` trace at METADATA level, in wire order `{lane, invoke?, data,
-/// result?}` (spec §4.3; the sample has `{"lane":"questions","data":null}`). Built as
-/// text because `serde_json::Value` would sort the keys.
+/// `enter`/`leave` trace at METADATA level, in wire order `{lane, invoke?, result?,
+/// data}` (spec §4.3; the sample has `{"lane":"questions","data":null}`, the recorded
+/// `execute_full_trace` puts `result` before `data`). Built as text because
+/// `serde_json::Value` would sort the keys.
 fn lane_trace(c: &Component, result: Option<&str>) -> String {
     let data = if c.lane == "text" || c.lane == "table" { r#"{"length":512}"# } else { "null" };
     Obj::new()
         .set("lane", &c.lane)
         .set_opt("invoke", c.invoke.as_ref())
-        .raw("data", data)
         .set_opt("result", result.as_ref())
+        .raw("data", data)
         .done()
 }
 
@@ -282,7 +283,7 @@ mod tests {
         let chain = chain_of(&p, "chat_1", ScriptKind::Chat);
         assert_eq!(chain.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
         assert_eq!(chain[0].lane, "questions");
-        assert_eq!(lane_trace(&chain[1], Some("continue")), r#"{"lane":"invoke","invoke":"llm","data":null,"result":"continue"}"#);
+        assert_eq!(lane_trace(&chain[1], Some("continue")), r#"{"lane":"invoke","invoke":"llm","result":"continue","data":null}"#);
         assert_eq!(lane_trace(&chain[0], None), r#"{"lane":"questions","data":null}"#, "sample key order");
     }
 

@@ -67,6 +67,10 @@ pub struct TaskEntry {
     /// When the last `apaevt_status_update` of this task was built (status cadence:
     /// at most one periodic update per second).
     pub last_status: Instant,
+    /// Newer mode: this task's next `logSeq` (a fresh task counts from 1, spec §8.5.2).
+    pub log_next: u64,
+    /// Newer mode: when a status update was last written to the run log.
+    pub status_logged: Option<Instant>,
     /// Channel to the runner.
     pub ctl: mpsc::Sender<TaskCmd>,
 }
@@ -134,6 +138,11 @@ pub fn task_token(user_id: &str, project_id: &str, source: &str) -> String {
 /// The simulator's deterministic public token (the real one is not derivable from the sample).
 pub fn public_token(token: &str) -> String {
     format!("pk_{}", &sha256_hex(&format!("{token}.public"))[..32])
+}
+
+/// The first 16 hex digits of sha256(`text`) (the run log's `pipelineHash`).
+pub fn short_hash(text: &str) -> String {
+    sha256_hex(text)[..16].to_owned()
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -241,6 +250,8 @@ pub fn launch(hub: &Arc<Hub>, args: LaunchArgs) -> Result<(String, oneshot::Rece
         name_prefix,
         ttl: args.ttl.unwrap_or(900),
         last_status: Instant::now(),
+        log_next: 1,
+        status_logged: None,
         ctl,
     };
     let body = execute_body(&entry);

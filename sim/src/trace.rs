@@ -42,6 +42,16 @@ impl TraceLevel {
         }
     }
 
+    /// The level's argument name (`none` when off).
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceLevel::Off => "none",
+            TraceLevel::Metadata => "metadata",
+            TraceLevel::Summary => "summary",
+            TraceLevel::Full => "full",
+        }
+    }
+
     /// Whether the engine emits any flow frames.
     pub fn traces(self) -> bool {
         self != TraceLevel::Off

@@ -1,4 +1,4 @@
-//! Control API shapes, send log, dashboard, scenarios and newer-server mode.
+//! Control API shapes, send log, dashboard and scenarios.
 
 mod common;
 
@@ -128,23 +128,4 @@ async fn load_scenario_produces_its_rate() {
     let frames = c.until(|_| start.elapsed() >= Duration::from_millis(500)).await;
     // 2000/s for 0.5 s ≈ 1000 events; allow wide slack for a loaded CI machine.
     assert!(frames.len() > 300, "only {} events", frames.len());
-}
-
-#[tokio::test]
-async fn newer_mode_stamps_events_and_replays_them() {
-    let sim = sim_with(Config { newer: true, exit_code_bug: false, ..Config::default() }).await;
-    let mut c = Client::authed(&sim).await;
-    c.monitor(json!({"projectId":"p","source":"chat_1","types":["task","output"]})).await;
-    sim_execute(&sim, json!({"projectId":"p","source":"chat_1"})).await;
-    let out = c.until(|v| is_event(v, "output")).await;
-    let begin = out.iter().find(|v| label(v) == "apaevt_task:begin").unwrap();
-    assert!(begin["body"]["eventTime"].as_f64().unwrap() > 1.6e9);
-    let seqs: Vec<u64> = out.iter().filter(|v| v["type"] == "event" && v["body"]["logSeq"].is_u64()).map(|v| v["body"]["logSeq"].as_u64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
-    let r = c.call("rrext_log", json!({"projectId":"p","source":"chat_1","fromLogSeq":1,"toLogSeq":3})).await;
-    let events = r["body"]["events"].as_array().unwrap();
-    assert_eq!(events.len(), 3);
-    assert_eq!(events[0]["event"], "apaevt_status_update");
-    assert_eq!(events[0]["body"]["logSeq"], 1);
-    assert_eq!(events[1]["event"], "apaevt_task");
 }

@@ -23,7 +23,7 @@ async fn enter_and_leave_traces_keep_the_wire_key_order() {
     let invoke = c.until_text(|v| is_flow(v, "enter")).await;
     assert!(invoke.contains(r#""trace":{"lane":"invoke","invoke":"llm","data":null}"#), "{invoke}");
     let leave = c.until_text(|v| is_flow(v, "leave")).await;
-    assert!(leave.contains(r#""trace":{"lane":"invoke","invoke":"llm","data":null,"result":"continue"}"#), "{leave}");
+    assert!(leave.contains(r#""trace":{"lane":"invoke","invoke":"llm","result":"continue","data":null}"#), "{leave}");
     let end = c.until_text(|v| is_flow(v, "end")).await;
     assert!(end.contains(r#""trace":{"name":"Question 1","answers":"#), "SUMMARY: the result is the trace: {end}");
 }
