@@ -9,7 +9,8 @@ use runwatch::core::backoff::BackoffConfig;
 use runwatch::core::connection::EngineConfig;
 use runwatch::core::lifecycle::{Action, ConnState, LossReason};
 use runwatch::core::time::{Duration, Instant};
-use runwatch::protocol::rocketride::client::{Client, ClientConfig};
+use runwatch::protocol::rocketride::calls::Call;
+use runwatch::protocol::rocketride::client::{Client, ClientConfig, Intent};
 use runwatch::protocol::rocketride::monitor_types::MonitorTypes;
 use runwatch::protocol::rocketride::outputs::{Diagnostic, Output, RequestError};
 use runwatch::protocol::rocketride::scope::{Scope, ScopeSpec};
@@ -108,6 +109,9 @@ struct Harness {
     sent: Vec<Value>,
     outputs: Vec<Output>,
     credential: String,
+    /// The last subscription / request id handed out, as the app-facing side does.
+    next_sub: u32,
+    next_call: u32,
 }
 
 impl Harness {
@@ -126,6 +130,8 @@ impl Harness {
             sent: vec![],
             outputs: vec![],
             credential: KEY.into(),
+            next_sub: 0,
+            next_call: 0,
         };
         h.pump();
         h
@@ -224,9 +230,24 @@ impl Harness {
 
     fn subscribe(&mut self, spec: Value, types: &[&str]) -> u32 {
         let spec: ScopeSpec = serde_json::from_value(spec).unwrap();
-        let id = self.client.subscribe(Scope::try_from(spec).unwrap(), MonitorTypes::parse_names(types).unwrap());
+        self.next_sub += 1;
+        let id = self.next_sub;
+        let (scope, types) = (Scope::try_from(spec).unwrap(), MonitorTypes::parse_names(types).unwrap());
+        self.client.apply(Intent::Subscribe { id, scope, types });
         self.pump();
         id
+    }
+
+    /// An app request with the next id, as the app-facing side sends it.
+    fn request(&mut self, command: &str, args: Value, timeout: Option<Duration>) -> Result<u32, RequestError> {
+        self.next_call += 1;
+        let id = self.next_call;
+        self.client.call(id, Call::Raw { command: command.into(), args }, timeout)?;
+        Ok(id)
+    }
+
+    fn unsubscribe(&mut self, id: u32) {
+        self.client.apply(Intent::Unsubscribe { id });
     }
 
     fn states(&self) -> Vec<ConnState> {
@@ -333,7 +354,7 @@ fn merged_subscriptions_send_the_or_and_replace_per_key() {
     assert_eq!(h.engine.keys.get("p.p.s"), Some(&(4 | 16)), "the server holds the OR");
     let calls = h.monitor_calls();
     assert_eq!(calls.last().unwrap()["arguments"]["types"], json!(["SUMMARY", "FLOW"]));
-    h.client.unsubscribe(a);
+    h.unsubscribe(a);
     h.pump();
     assert_eq!(h.engine.keys.get("p.p.s"), Some(&16), "the remaining bits replace the key's mask");
 }
@@ -344,10 +365,10 @@ fn identical_subscriptions_are_ref_counted() {
     let a = h.subscribe(json!({"token":"*"}), &["TASK"]);
     let b = h.subscribe(json!({"token":"*"}), &["TASK"]);
     let calls = h.monitor_calls().len();
-    h.client.unsubscribe(a);
+    h.unsubscribe(a);
     h.pump();
     assert_eq!(h.monitor_calls().len(), calls, "nothing sent while another identical sub remains");
-    h.client.unsubscribe(b);
+    h.unsubscribe(b);
     h.pump();
     assert!(h.engine.keys.is_empty(), "the last unsubscribe removes the key");
 }
@@ -359,7 +380,7 @@ fn reconnect_resends_exactly_the_desired_set_and_reports_one_resync() {
     h.subscribe(json!({"projectId":"p","source":"s"}), &["SUMMARY"]);
     h.subscribe(json!({"projectId":"p","source":"s"}), &["OUTPUT"]);
     let gone = h.subscribe(json!({"projectId":"q","source":"*"}), &["FLOW"]);
-    h.client.unsubscribe(gone);
+    h.unsubscribe(gone);
     h.pump();
     let desired = h.engine.keys.clone();
     h.sent.clear();
@@ -401,9 +422,9 @@ fn backoff_delays_grow_with_jitter_and_stay_within_bounds() {
 fn requests_correlate_out_of_order_and_time_out() {
     let mut h = Harness::new().live();
     h.engine.answering = false;
-    let a = h.client.request("rrext_a", json!({}), Some(Duration::from_secs(5))).unwrap();
-    let b = h.client.request("rrext_b", json!({}), Some(Duration::from_secs(5))).unwrap();
-    let c = h.client.request("rrext_c", json!({}), Some(Duration::from_secs(1))).unwrap();
+    let a = h.request("rrext_a", json!({}), Some(Duration::from_secs(5))).unwrap();
+    let b = h.request("rrext_b", json!({}), Some(Duration::from_secs(5))).unwrap();
+    let c = h.request("rrext_c", json!({}), Some(Duration::from_secs(1))).unwrap();
     h.pump();
     let reqs = std::mem::take(&mut h.engine.unanswered);
     let (ra, rb) = (reqs[0].clone(), reqs[1].clone());
@@ -423,18 +444,18 @@ fn requests_correlate_out_of_order_and_time_out() {
 #[test]
 fn requests_made_while_offline_wait_for_live_and_in_flight_ones_fail_on_loss() {
     let mut h = Harness::new();
-    let queued = h.client.request("rrext_x", json!({}), None).unwrap();
+    let queued = h.request("rrext_x", json!({}), None).unwrap();
     h.pump();
     assert!(h.sent.is_empty(), "nothing is sent before live");
     h.open();
     assert!(h.sent.iter().any(|r| r["command"] == "rrext_x"));
     assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id, result: Ok(_) } if *id == queued)));
     h.engine.answering = false;
-    let lost = h.client.request("rrext_y", json!({}), None).unwrap();
+    let lost = h.request("rrext_y", json!({}), None).unwrap();
     h.pump();
     h.close(1006);
     assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id, result: Err(RequestError::ConnectionLost) } if *id == lost)));
-    assert!(matches!(h.client.request("auth", json!({}), None), Err(RequestError::Invalid { .. })));
+    assert!(matches!(h.request("auth", json!({}), None), Err(RequestError::Invalid { .. })));
 }
 
 #[test]
@@ -546,7 +567,7 @@ fn token_subscriptions_merge_with_project_ones_once_the_token_is_known() {
     h.subscribe(json!({"token": token}), &["SUMMARY"]);
     h.subscribe(json!({"projectId":"p","source":"chat"}), &["FLOW"]);
     // Execute teaches the SDK which project key the token is.
-    let id = h.client.request("execute", json!({"pipeline":{}}), None).unwrap();
+    let id = h.request("execute", json!({"pipeline":{}}), None).unwrap();
     h.engine.answering = false;
     h.pump();
     let req = h.engine.unanswered.pop().unwrap();
@@ -599,14 +620,14 @@ fn frames_from_an_old_socket_are_ignored() {
 fn close_fails_pending_requests_and_stops_everything() {
     let mut h = Harness::new().live();
     h.engine.answering = false;
-    let id = h.client.request("rrext_x", json!({}), None).unwrap();
+    let id = h.request("rrext_x", json!({}), None).unwrap();
     h.pump();
     h.client.close();
     h.pump();
     assert_eq!(h.client.state(), ConnState::Closed);
     assert!(h.outputs.iter().any(|o| matches!(o, Output::Reply { id: i, result: Err(RequestError::Closed) } if *i == id)));
     assert_eq!(h.client.poll_timeout(), None, "no timer left");
-    assert!(matches!(h.client.request("rrext_x", json!({}), None), Err(RequestError::Closed)));
+    assert!(matches!(h.request("rrext_x", json!({}), None), Err(RequestError::Closed)));
 }
 
 #[test]
@@ -718,10 +739,13 @@ proptest! {
                 Step::Silence(ms) => h.advance(u64::from(ms)),
                 Step::Subscribe { project, types } => {
                     let spec: ScopeSpec = serde_json::from_value(json!({"projectId": format!("p{project}"), "source":"*"})).unwrap();
-                    subs.push(h.client.subscribe(Scope::try_from(spec).unwrap(), MonitorTypes::from_bits_retain(types)));
+                    h.next_sub += 1;
+                    let id = h.next_sub;
+                    h.client.apply(Intent::Subscribe { id, scope: Scope::try_from(spec).unwrap(), types: MonitorTypes::from_bits_retain(types) });
+                    subs.push(id);
                     h.pump();
                 }
-                Step::Unsubscribe(i) => if let Some(id) = subs.get(usize::from(i)).copied() { h.client.unsubscribe(id); h.pump(); },
+                Step::Unsubscribe(i) => if let Some(id) = subs.get(usize::from(i)).copied() { h.unsubscribe(id); h.pump(); },
             }
             if !h.socket_open && h.client.state() == ConnState::Connecting { h.open(); }
         }

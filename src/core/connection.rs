@@ -50,6 +50,8 @@ pub trait Protocol: Sized {
     type Request: Clone + fmt::Debug;
     /// The plug-in's own timers.
     type Timer: Copy + Eq + Ord + fmt::Debug;
+    /// A typed request an app makes.
+    type Call: Clone + fmt::Debug;
 
     /// Decodes one inbound frame (`Err` when not even the envelope is readable).
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame<Self::Event>, DecodeError>;
@@ -58,10 +60,12 @@ pub trait Protocol: Sized {
     /// The first request on a new socket, carrying the credential; it never goes into a
     /// URL, a log or a diagnostic.
     fn auth_request(&mut self, credential: &str) -> (&'static str, Value);
-    /// Refuses an app request the plug-in manages itself (e.g. `auth`), with the reason.
-    fn check_request(_command: &str) -> Result<(), String> {
-        Ok(())
-    }
+    /// The command, arguments and default timeout (`None`: the engine's) of an app call;
+    /// `Err` with the reason refuses it before sending (e.g. `auth`, which the plug-in
+    /// manages itself).
+    fn call_request(call: &Self::Call) -> Result<(String, Value, Option<Duration>), String>;
+    /// Decodes the result body of a successful app call into JSON text (`None`: no value).
+    fn decode_reply(call: &Self::Call, body: Option<&str>) -> Result<Option<String>, RequestError>;
     /// The heartbeat request, sent after a silence.
     fn ping_request() -> (&'static str, Value);
     /// The credential was accepted (`body` is the server's answer): (re-)establish the
@@ -72,8 +76,8 @@ pub trait Protocol: Sized {
     fn on_response(&mut self, link: &mut Link<Self>, request: Self::Request, response: Response);
     /// One of the plug-in's requests got no answer in time.
     fn on_request_expired(&mut self, link: &mut Link<Self>, request: Self::Request);
-    /// A successful answer to an app request (e.g. to learn what `execute` started).
-    fn on_app_reply(&mut self, _link: &mut Link<Self>, _response: &Response) {}
+    /// A successful answer to an app call (e.g. to learn what `execute` started).
+    fn on_app_reply(&mut self, _link: &mut Link<Self>, _call: &Self::Call, _response: &Response) {}
     /// A typed event, in the connection's order; route it with [`Link::deliver`].
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: Self::Event);
     /// The connection is live again after a loss: re-seed what the offline interval may
@@ -168,20 +172,27 @@ pub struct ClientStats {
 
 /// What a request in flight is for.
 #[derive(Clone, Debug)]
-enum Pending<R> {
+enum Pending<R, C> {
     Auth,
     Ping,
-    App { id: u32, timeout: Duration },
+    App(AppCall<C>),
     Protocol(R),
 }
 
-/// An app request waiting for the connection to be live.
-struct Queued {
+/// An app call: its id (chosen by the app-facing side) and what it asked.
+#[derive(Clone, Debug)]
+struct AppCall<C> {
     id: u32,
+    call: C,
+    timeout: Duration,
+}
+
+/// An app call waiting for the connection to be live.
+struct Queued<C> {
+    app: AppCall<C>,
     command: String,
     args: Value,
     deadline: Instant,
-    timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -194,11 +205,11 @@ enum Timer<T> {
 pub struct Link<P: Protocol> {
     config: EngineConfig,
     lifecycle: Lifecycle,
-    requests: Requests<Pending<P::Request>>,
+    requests: Requests<Pending<P::Request, P::Call>>,
     timers: Timers<Timer<P::Timer>>,
     transmit: VecDeque<String>,
     outputs: VecDeque<Output<P::Event>>,
-    queued: VecDeque<Queued>,
+    queued: VecDeque<Queued<P::Call>>,
     /// A heartbeat ping is in flight.
     pinging: bool,
     /// The connection went live during the current input (`Some(offline)` after a loss).
@@ -285,7 +296,7 @@ impl<P: Protocol> Link<P> {
         self.timers.clear(Timer::Protocol(timer));
     }
 
-    fn send_request(&mut self, command: &str, args: Value, timeout: Option<Duration>, pending: Pending<P::Request>) -> bool {
+    fn send_request(&mut self, command: &str, args: Value, timeout: Option<Duration>, pending: Pending<P::Request, P::Call>) -> bool {
         match self.requests.start(self.now, timeout, pending) {
             Ok(seq) => {
                 self.transmit.push_back(P::request_frame(seq, command, &args));
@@ -329,9 +340,9 @@ impl<P: Protocol> Link<P> {
     fn flush_queued(&mut self) {
         while self.state() == ConnState::Live {
             let Some(q) = self.queued.pop_front() else { break };
-            let pending = Pending::App { id: q.id, timeout: q.timeout };
-            if !self.send_request(&q.command, q.args, Some(q.timeout), pending) {
-                self.reply(q.id, Err(RequestError::Busy));
+            let (id, timeout) = (q.app.id, q.app.timeout);
+            if !self.send_request(&q.command, q.args, Some(timeout), Pending::App(q.app)) {
+                self.reply(id, Err(RequestError::Busy));
             }
         }
     }
@@ -340,15 +351,15 @@ impl<P: Protocol> Link<P> {
         let (expired, kept): (Vec<_>, Vec<_>) = self.queued.drain(..).partition(|q| q.deadline <= now);
         self.queued = kept.into();
         for q in expired {
-            self.reply(q.id, Err(RequestError::Timeout { timeout_ms: q.timeout.as_millis() as u64 }));
+            self.reply(q.app.id, Err(RequestError::Timeout { timeout_ms: q.app.timeout.as_millis() as u64 }));
         }
     }
 
     /// Fails every app request in flight with `err()`; the plug-in's are dropped.
     fn fail_in_flight(&mut self, err: impl Fn() -> RequestError) {
         for (_, pending) in self.requests.drain() {
-            if let Pending::App { id, .. } = pending {
-                self.reply(id, Err(err()));
+            if let Pending::App(app) = pending {
+                self.reply(app.id, Err(err()));
             }
         }
     }
@@ -357,7 +368,7 @@ impl<P: Protocol> Link<P> {
     fn fail_pending(&mut self, err: impl Fn() -> RequestError) {
         self.fail_in_flight(&err);
         for q in std::mem::take(&mut self.queued) {
-            self.reply(q.id, Err(err()));
+            self.reply(q.app.id, Err(err()));
         }
     }
 
@@ -375,7 +386,6 @@ pub struct Connection<P: Protocol> {
     protocol: P,
     link: Link<P>,
     seq: SeqTracker<FrameBody<P::Event>>,
-    next_app_id: u32,
 }
 
 impl<P: Protocol> Connection<P> {
@@ -401,7 +411,7 @@ impl<P: Protocol> Connection<P> {
             now,
             config: config.clone(),
         };
-        let mut connection = Self { protocol, link, seq: SeqTracker::new(config.seq), next_app_id: 1 };
+        let mut connection = Self { protocol, link, seq: SeqTracker::new(config.seq) };
         connection.link.pump();
         connection
     }
@@ -573,26 +583,23 @@ impl<P: Protocol> Connection<P> {
         result
     }
 
-    /// Sends `command` with `args` once the connection is live; the result arrives as
-    /// [`Output::Reply`] with the returned id.
-    pub fn request(&mut self, command: &str, args: Value, timeout: Option<Duration>) -> Result<u32, RequestError> {
+    /// Sends app call `id` once the connection is live; its result arrives as
+    /// [`Output::Reply`] with that id. `id` is chosen by the app-facing side (so it can
+    /// cross a `postMessage` boundary); a refusal is returned and also not replied.
+    pub fn call(&mut self, id: u32, call: P::Call, timeout: Option<Duration>) -> Result<(), RequestError> {
         if self.state().is_final() {
             return Err(RequestError::Closed);
         }
-        if let Err(message) = P::check_request(command) {
-            return Err(RequestError::Invalid { message });
-        }
+        let (command, args, default_timeout) = P::call_request(&call).map_err(|message| RequestError::Invalid { message })?;
         let link = &mut self.link;
         if link.requests.len() + link.queued.len() >= link.config.max_requests {
             return Err(RequestError::Busy);
         }
-        let id = self.next_app_id;
-        self.next_app_id += 1;
-        let timeout = timeout.unwrap_or(link.config.request_timeout);
+        let timeout = timeout.or(default_timeout).unwrap_or(link.config.request_timeout);
         let deadline = link.now + timeout;
-        link.queued.push_back(Queued { id, command: command.to_string(), args, deadline, timeout });
+        link.queued.push_back(Queued { app: AppCall { id, call, timeout }, command, args, deadline });
         link.flush_queued();
-        Ok(id)
+        Ok(())
     }
 
     /// Closes for good: the socket is closed, requests fail with `closed`, timers stop.
@@ -726,14 +733,14 @@ impl<P: Protocol> Connection<P> {
         match pending {
             Pending::Auth => self.on_auth(response),
             Pending::Ping => self.link.pinging = false,
-            Pending::App { id, .. } => {
+            Pending::App(app) => {
                 let result = if response.success {
-                    self.protocol.on_app_reply(&mut self.link, &response);
-                    Ok(response.body.map(|b| b.get().to_string()))
+                    self.protocol.on_app_reply(&mut self.link, &app.call, &response);
+                    P::decode_reply(&app.call, response.body.as_deref().map(RawValue::get))
                 } else {
                     Err(server_error(&response))
                 };
-                self.link.reply(id, result);
+                self.link.reply(app.id, result);
             }
             Pending::Protocol(request) => self.protocol.on_response(&mut self.link, request, response),
         }
@@ -754,12 +761,12 @@ impl<P: Protocol> Connection<P> {
         self.protocol.on_authenticated(&mut self.link, response.body.as_deref());
     }
 
-    fn request_expired(&mut self, pending: Pending<P::Request>) {
+    fn request_expired(&mut self, pending: Pending<P::Request, P::Call>) {
         match pending {
             Pending::Auth => {} // the connect deadline handles a silent handshake
             Pending::Ping => self.lose(LossReason::HeartbeatTimeout),
-            Pending::App { id, timeout } => {
-                self.link.reply(id, Err(RequestError::Timeout { timeout_ms: timeout.as_millis() as u64 }));
+            Pending::App(app) => {
+                self.link.reply(app.id, Err(RequestError::Timeout { timeout_ms: app.timeout.as_millis() as u64 }));
             }
             Pending::Protocol(request) => self.protocol.on_request_expired(&mut self.link, request),
         }

@@ -13,11 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::calls::Call;
 use super::commands::{self, Command};
 use super::envelope::{decode_frame, DecodeError, Frame, Response};
 use super::events::{RocketRideEvent, TaskEvent, TaskRef};
 use super::monitor_types::MonitorTypes;
-use super::outputs::Diagnostic;
+use super::outputs::{Diagnostic, RequestError};
 use super::scope::{Scope, ServerKey};
 use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
 use super::task_status::TaskStatus;
@@ -67,6 +68,17 @@ pub enum Request {
     Lookup,
 }
 
+/// What an app asks of the subscriptions. Ids are chosen by the app-facing side, so an
+/// intent can cross a `postMessage` boundary and the app has its id at once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Intent {
+    /// Adds subscription `id`; its events are delivered with that id.
+    Subscribe { id: SubId, scope: Scope, types: MonitorTypes },
+    /// Removes subscription `id` (unknown ids are ignored); the server subscription is
+    /// narrowed only when no other subscription needs it.
+    Unsubscribe { id: SubId },
+}
+
 /// The plug-in's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
@@ -110,23 +122,19 @@ impl Connection<RocketRide> {
         Connection::start(protocol, engine, now)
     }
 
-    /// Adds a subscription; its events are delivered with its id.
-    pub fn subscribe(&mut self, scope: Scope, types: MonitorTypes) -> SubId {
+    /// Carries out one app intent (see [`Intent`]).
+    pub fn apply(&mut self, intent: Intent) {
         let now = self.now();
         self.with_protocol(now, |rr, link| {
-            let id = rr.registry.subscribe(scope, types);
-            rr.sync_subscriptions(link);
-            id
-        })
-    }
-
-    /// Removes a subscription. Unknown ids are ignored.
-    pub fn unsubscribe(&mut self, id: SubId) {
-        let now = self.now();
-        self.with_protocol(now, |rr, link| {
-            if rr.registry.unsubscribe(id) {
-                rr.sync_subscriptions(link);
+            match intent {
+                Intent::Subscribe { id, scope, types } => rr.registry.subscribe(id, scope, types),
+                Intent::Unsubscribe { id } => {
+                    if !rr.registry.unsubscribe(id) {
+                        return;
+                    }
+                }
             }
+            rr.sync_subscriptions(link);
         });
     }
 
@@ -141,6 +149,7 @@ impl Protocol for RocketRide {
     type Event = RocketRideEvent;
     type Request = Request;
     type Timer = Timer;
+    type Call = Call;
 
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame, DecodeError> {
         decode_frame(bytes)
@@ -157,11 +166,15 @@ impl Protocol for RocketRide {
         (Command::AUTH, args)
     }
 
-    fn check_request(command: &str) -> Result<(), String> {
-        match command {
+    fn call_request(call: &Call) -> Result<(String, Value, Option<Duration>), String> {
+        match call.command() {
             Command::AUTH => Err("`auth` is managed by the client; pass the credential in the options".into()),
-            _ => Ok(()),
+            command => Ok((command.to_string(), call.arguments(), call.default_timeout())),
         }
+    }
+
+    fn decode_reply(call: &Call, body: Option<&str>) -> Result<Option<String>, RequestError> {
+        call.decode(body)
     }
 
     fn ping_request() -> (&'static str, Value) {
@@ -209,7 +222,9 @@ impl Protocol for RocketRide {
         }
     }
 
-    fn on_app_reply(&mut self, link: &mut Link<Self>, response: &Response) {
+    /// `execute` teaches the task's token whether it was sent typed or raw, so the
+    /// response's command echo is what counts, not the call.
+    fn on_app_reply(&mut self, link: &mut Link<Self>, _call: &Call, response: &Response) {
         if let Some(learned) = commands::learn_from_result(&response.command, response.body.as_deref()) {
             self.learn_token(link, &learned.token, &learned.project_id, &learned.source);
         }

@@ -1,4 +1,5 @@
 //! The RocketRide engine's DAP monitor protocol (`../shared/protocols/rocketride.md`).
+pub mod calls;
 pub mod client;
 pub mod commands;
 pub mod dashboard;

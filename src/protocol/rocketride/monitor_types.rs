@@ -38,6 +38,20 @@ pub enum TypesError {
     OutOfRange(i64),
     #[error("no monitor types given; to stop receiving events, unsubscribe instead")]
     Empty,
+    #[error("monitor type bitmask {0} is not an integer")]
+    NotInteger(String),
+    #[error("types must be an array of names or a bitmask, not a single string")]
+    BareString,
+}
+
+/// The `types` argument as an app passes it: names or a bitmask. A bare string is
+/// recognised only to be refused: the raw protocol turns it into "unsubscribe" (spec §3.1).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum TypesArg {
+    Mask(f64),
+    Names(Vec<String>),
+    Name(String),
 }
 
 impl MonitorTypes {
@@ -78,6 +92,23 @@ impl MonitorTypes {
             Ok(0) => Err(TypesError::Empty),
             Ok(bits) => Ok(MonitorTypes::from_bits_retain(bits)),
             Err(_) => Err(TypesError::OutOfRange(mask)),
+        }
+    }
+
+    /// Checks an app's `types` argument.
+    ///
+    /// ```
+    /// use runwatch::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
+    /// assert_eq!(MonitorTypes::from_arg(TypesArg::Mask(36.0)).unwrap(), MonitorTypes::TASK | MonitorTypes::SUMMARY);
+    /// assert!(MonitorTypes::from_arg(TypesArg::Name("SUMMARY".into())).is_err());
+    /// assert!(MonitorTypes::from_arg(TypesArg::Mask(4.5)).is_err());
+    /// ```
+    pub fn from_arg(arg: TypesArg) -> Result<Self, TypesError> {
+        match arg {
+            TypesArg::Mask(mask) if mask.fract() != 0.0 || !mask.is_finite() => Err(TypesError::NotInteger(mask.to_string())),
+            TypesArg::Mask(mask) => Self::from_mask(mask as i64),
+            TypesArg::Names(names) => Self::parse_names(names),
+            TypesArg::Name(_) => Err(TypesError::BareString),
         }
     }
 

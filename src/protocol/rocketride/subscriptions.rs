@@ -78,8 +78,9 @@ pub enum Placement {
 /// use runwatch::protocol::rocketride::subscriptions::Registry;
 /// let mut reg = Registry::new(256);
 /// let project = Scope::Project { project_id: "p1".into(), pipe: None };
-/// reg.subscribe(project.clone(), MonitorTypes::TASK);
-/// let second = reg.subscribe(project, MonitorTypes::SUMMARY);
+/// reg.subscribe(1, project.clone(), MonitorTypes::TASK);
+/// let second = 2;
+/// reg.subscribe(second, project, MonitorTypes::SUMMARY);
 /// let calls = reg.sync();
 /// assert_eq!(calls[0].arguments(), serde_json::json!({"projectId": "p1", "source": "*", "types": ["SUMMARY", "TASK"]}));
 /// reg.unsubscribe(second);
@@ -90,7 +91,6 @@ pub enum Placement {
 pub struct Registry {
     directory: Directory,
     subs: BTreeMap<SubId, Sub>,
-    next_id: SubId,
     held: BTreeMap<ServerKey, Held>,
 }
 
@@ -117,19 +117,16 @@ impl Registry {
         Registry {
             directory: Directory::new(directory_capacity),
             subs: BTreeMap::new(),
-            next_id: 1,
             held: BTreeMap::new(),
         }
     }
 
-    /// Adds a subscription to the desired set; nothing is sent until [`Registry::sync`].
-    /// A subscription with no types is kept but asks the server for nothing.
-    pub fn subscribe(&mut self, scope: Scope, types: MonitorTypes) -> SubId {
-        let id = self.next_id;
-        self.next_id += 1;
+    /// Adds subscription `id` (chosen by the app-facing side: increasing, never reused)
+    /// to the desired set; nothing is sent until [`Registry::sync`]. A subscription with
+    /// no types is kept but asks the server for nothing. An id already in use is replaced.
+    pub fn subscribe(&mut self, id: SubId, scope: Scope, types: MonitorTypes) {
         let key = canonical(&self.directory, ServerKey::from(&scope));
         self.subs.insert(id, Sub { scope, types, key });
-        id
     }
 
     /// Removes a subscription from the desired set. False if `id` was unknown.
@@ -415,6 +412,19 @@ fn token_matches_id(sub: &Sub, task_id: Option<&str>) -> bool {
 mod tests {
     use super::*;
 
+    /// Subscribes with the next unused id, as the app-facing side would.
+    trait Add {
+        fn add(&mut self, scope: Scope, types: MonitorTypes) -> SubId;
+    }
+
+    impl Add for Registry {
+        fn add(&mut self, scope: Scope, types: MonitorTypes) -> SubId {
+            let id = self.subs.keys().last().map_or(1, |last| last + 1);
+            self.subscribe(id, scope, types);
+            id
+        }
+    }
+
     const TOKEN: &str = "tk_bee3a8ea46c2d1f0aa55e1c0ffee0123";
     const TASK_ID: &str = "bee3a8ea.chat_1";
     const TASK: MonitorTypes = MonitorTypes::TASK;
@@ -444,7 +454,7 @@ mod tests {
 
     fn synced(subs: &[(Scope, MonitorTypes)]) -> (Registry, Vec<SubId>) {
         let mut reg = Registry::new(64);
-        let ids = subs.iter().map(|(scope, types)| reg.subscribe(scope.clone(), *types)).collect();
+        let ids = subs.iter().map(|(scope, types)| reg.add(scope.clone(), *types)).collect();
         let _ = reg.sync();
         (reg, ids)
     }
@@ -452,8 +462,8 @@ mod tests {
     #[test]
     fn two_subscriptions_on_one_key_send_their_or_once() {
         let mut reg = Registry::new(64);
-        reg.subscribe(source("p1", "chat_1"), TASK);
-        reg.subscribe(source("p1", "chat_1"), SUMMARY);
+        reg.add(source("p1", "chat_1"), TASK);
+        reg.add(source("p1", "chat_1"), SUMMARY);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), TASK | SUMMARY)]);
     }
 
@@ -461,7 +471,7 @@ mod tests {
     fn changing_one_subscriptions_types_resends_the_new_or() {
         let (mut reg, ids) = synced(&[(project("p1"), TASK), (project("p1"), SUMMARY)]);
         reg.unsubscribe(ids[1]);
-        reg.subscribe(project("p1"), FLOW);
+        reg.add(project("p1"), FLOW);
         assert_eq!(reg.sync(), vec![call(&project("p1"), TASK | FLOW)]);
     }
 
@@ -486,7 +496,7 @@ mod tests {
     #[test]
     fn a_key_never_sent_is_not_unsubscribed() {
         let mut reg = Registry::new(64);
-        let id = reg.subscribe(project("p1"), TASK);
+        let id = reg.add(project("p1"), TASK);
         reg.unsubscribe(id);
         assert!(reg.sync().is_empty());
     }
@@ -503,8 +513,8 @@ mod tests {
     #[test]
     fn token_and_source_are_separate_keys_before_learning() {
         let mut reg = Registry::new(64);
-        reg.subscribe(token(None), TASK);
-        reg.subscribe(source("p1", "chat_1"), SUMMARY);
+        reg.add(token(None), TASK);
+        reg.add(source("p1", "chat_1"), SUMMARY);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), SUMMARY), call(&token(None), TASK)]);
     }
 
@@ -522,7 +532,7 @@ mod tests {
     fn a_merged_key_is_resent_even_when_the_or_equals_one_of_its_masks() {
         // The token call went first, so the server kept the source call's SUMMARY only.
         let (mut reg, _) = synced(&[(token(None), TASK | SUMMARY)]);
-        reg.subscribe(source("p1", "chat_1"), SUMMARY);
+        reg.add(source("p1", "chat_1"), SUMMARY);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), SUMMARY)]);
         reg.learn_task(TASK_ID, "p1", "chat_1");
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), TASK | SUMMARY)]);
@@ -540,7 +550,7 @@ mod tests {
     fn a_token_subscribed_after_learning_uses_the_source_key() {
         let mut reg = Registry::new(64);
         reg.learn_token(TOKEN, "p1", "chat_1");
-        reg.subscribe(token(None), TASK);
+        reg.add(token(None), TASK);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), TASK)]);
     }
 
@@ -564,7 +574,7 @@ mod tests {
     #[test]
     fn a_refused_subscribe_is_retried() {
         let mut reg = Registry::new(64);
-        reg.subscribe(project("p1"), TASK);
+        reg.add(project("p1"), TASK);
         let calls = reg.sync();
         reg.call_failed(&calls[0]);
         assert!(reg.held().is_empty());
@@ -584,7 +594,7 @@ mod tests {
     #[test]
     fn a_refused_token_call_is_retried_on_the_canonical_key() {
         let mut reg = Registry::new(64);
-        reg.subscribe(token(None), TASK);
+        reg.add(token(None), TASK);
         let calls = reg.sync();
         reg.learn_task(TASK_ID, "p1", "chat_1");
         reg.call_failed(&calls[0]);
@@ -645,11 +655,11 @@ mod tests {
     #[test]
     fn routing_matches_each_scope_kind() {
         let mut reg = Registry::new(64);
-        let all = reg.subscribe(Scope::All, TASK);
-        let p1 = reg.subscribe(project("p1"), TASK);
-        let chat = reg.subscribe(source("p1", "chat_1"), TASK);
-        let other = reg.subscribe(source("p1", "other"), TASK);
-        let p2 = reg.subscribe(project("p2"), TASK);
+        let all = reg.add(Scope::All, TASK);
+        let p1 = reg.add(project("p1"), TASK);
+        let chat = reg.add(source("p1", "chat_1"), TASK);
+        let other = reg.add(source("p1", "other"), TASK);
+        let p2 = reg.add(project("p2"), TASK);
         assert_eq!(reg.route(&task_event(TASK, "p1", "chat_1")), vec![all, p1, chat]);
         assert_eq!(reg.route(&task_event(TASK, "p2", "chat_1")), vec![all, p2]);
         assert!(!reg.route(&task_event(TASK, "p1", "other")).contains(&chat));
@@ -659,8 +669,8 @@ mod tests {
     #[test]
     fn routing_checks_the_gate_bit() {
         let mut reg = Registry::new(64);
-        let task = reg.subscribe(Scope::All, TASK);
-        let both = reg.subscribe(project("p1"), TASK | SUMMARY);
+        let task = reg.add(Scope::All, TASK);
+        let both = reg.add(project("p1"), TASK | SUMMARY);
         assert_eq!(reg.route(&task_event(SUMMARY, "p1", "s")), vec![both]);
         assert_eq!(reg.route(&task_event(TASK, "p1", "s")), vec![task, both]);
         assert!(reg.route(&task_event(FLOW, "p1", "s")).is_empty());
@@ -669,7 +679,7 @@ mod tests {
     #[test]
     fn unknown_events_match_any_types() {
         let mut reg = Registry::new(64);
-        let id = reg.subscribe(project("p1"), MonitorTypes::OUTPUT);
+        let id = reg.add(project("p1"), MonitorTypes::OUTPUT);
         let ev = EventRoute { types: None, ..task_event(TASK, "p1", "s") };
         assert_eq!(reg.route(&ev), vec![id]);
         assert!(reg.route(&EventRoute { types: None, ..task_event(TASK, "p2", "s") }).is_empty());
@@ -678,7 +688,7 @@ mod tests {
     #[test]
     fn token_scopes_route_by_id_prefix_and_by_learned_place() {
         let mut reg = Registry::new(64);
-        let id = reg.subscribe(token(None), TASK);
+        let id = reg.add(token(None), TASK);
         let by_id = EventRoute { types: Some(TASK), task_id: Some(TASK_ID), ..EventRoute::default() };
         assert_eq!(reg.route(&by_id), vec![id]);
         assert!(reg.route(&task_event(TASK, "p1", "chat_1")).is_empty());
@@ -691,8 +701,8 @@ mod tests {
     #[test]
     fn events_with_only_a_task_id_route_through_the_directory() {
         let mut reg = Registry::new(64);
-        let chat = reg.subscribe(source("p1", "chat_1"), MonitorTypes::OUTPUT);
-        let p1 = reg.subscribe(project("p1"), MonitorTypes::OUTPUT);
+        let chat = reg.add(source("p1", "chat_1"), MonitorTypes::OUTPUT);
+        let p1 = reg.add(project("p1"), MonitorTypes::OUTPUT);
         let output =
             EventRoute { types: Some(MonitorTypes::OUTPUT), task_id: Some("0000aaaa.chat_1"), ..EventRoute::default() };
         assert!(reg.route(&output).is_empty());
@@ -703,8 +713,8 @@ mod tests {
     #[test]
     fn pipe_scopes_get_only_events_with_their_pipe_id() {
         let mut reg = Registry::new(64);
-        let pipe3 = reg.subscribe(source_pipe(3), SSE | FLOW);
-        let whole = reg.subscribe(source("p1", "chat_1"), SSE | FLOW);
+        let pipe3 = reg.add(source_pipe(3), SSE | FLOW);
+        let whole = reg.add(source("p1", "chat_1"), SSE | FLOW);
         let sse = |pipe_id| EventRoute { pipe_id, ..task_event(SSE, "p1", "chat_1") };
         assert_eq!(reg.route(&sse(Some(3))), vec![pipe3, whole]);
         assert_eq!(reg.route(&sse(Some(4))), vec![whole]);
@@ -715,9 +725,9 @@ mod tests {
     #[test]
     fn dashboard_events_go_only_to_all_with_dashboard() {
         let mut reg = Registry::new(64);
-        let dash = reg.subscribe(Scope::All, MonitorTypes::DASHBOARD);
-        reg.subscribe(Scope::All, TASK);
-        reg.subscribe(project("p1"), MonitorTypes::all());
+        let dash = reg.add(Scope::All, MonitorTypes::DASHBOARD);
+        reg.add(Scope::All, TASK);
+        reg.add(project("p1"), MonitorTypes::all());
         let ev = EventRoute {
             types: Some(MonitorTypes::DASHBOARD),
             task_id: Some(""),
@@ -731,10 +741,10 @@ mod tests {
     #[test]
     fn matches_task_filters_the_running_seed_per_subscription() {
         let mut reg = Registry::new(64);
-        let all = reg.subscribe(Scope::All, TASK);
-        let tok = reg.subscribe(token(None), TASK);
-        let p2 = reg.subscribe(project("p2"), TASK);
-        let piped = reg.subscribe(source_pipe(1), TASK);
+        let all = reg.add(Scope::All, TASK);
+        let tok = reg.add(token(None), TASK);
+        let p2 = reg.add(project("p2"), TASK);
+        let piped = reg.add(source_pipe(1), TASK);
         assert!(reg.matches_task(all, TASK_ID, "p1", "chat_1"));
         assert!(reg.matches_task(tok, TASK_ID, "p1", "chat_1"));
         assert!(!reg.matches_task(tok, "0000aaaa.chat_1", "p1", "chat_1"));
@@ -744,12 +754,12 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_never_reused_and_subscriptions_are_readable() {
+    fn subscriptions_are_readable_by_the_ids_the_app_chose() {
         let mut reg = Registry::new(64);
-        let first = reg.subscribe(Scope::All, TASK);
+        let (first, second) = (7, 9);
+        reg.subscribe(first, Scope::All, TASK);
         reg.unsubscribe(first);
-        let second = reg.subscribe(project("p1"), FLOW);
-        assert!(second > first);
+        reg.subscribe(second, project("p1"), FLOW);
         assert_eq!(reg.subscription(second), Some((&project("p1"), FLOW)));
         assert_eq!(reg.subscription(first), None);
         assert_eq!((reg.len(), reg.is_empty()), (1, false));
@@ -758,7 +768,7 @@ mod tests {
     #[test]
     fn subscriptions_without_types_ask_for_nothing() {
         let mut reg = Registry::new(64);
-        reg.subscribe(project("p1"), MonitorTypes::empty());
+        reg.add(project("p1"), MonitorTypes::empty());
         assert!(reg.sync().is_empty());
         assert_eq!(reg.len(), 1);
     }
@@ -911,7 +921,7 @@ mod tests {
                 match op {
                     Op::Subscribe { kind, task, pipe, types } => {
                         let types = MonitorTypes::from_bits_retain(types << 2);
-                        let id = self.reg.subscribe(scope(kind, task, pipe), types);
+                        let id = self.reg.add(scope(kind, task, pipe), types);
                         self.ids.push(id);
                     }
                     Op::Unsubscribe(pick) if !self.ids.is_empty() => {
