@@ -1,27 +1,26 @@
-//! The `RocketRideClient` and `Subscription` classes JavaScript sees.
+//! The `RocketRideClient` and `Subscription` classes JavaScript sees: thin conversions
+//! over the app side ([`AppSide`]), which talks to the engine side in messages.
 
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::dispatch::{to_js, Decoder, Dispatch, Kind};
+use super::app_side::{rejected, AppSide};
+use super::dispatch::{to_js, Dispatch, Kind};
+use super::engine_side::{now, Driven, EngineSide};
 use super::errors::usage_error;
 use super::options::{check_option_names, ClientOptions};
-use super::shell::{now, Shell};
+use crate::core::connection::Connection;
+use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
-use crate::protocol::rocketride::client::Client;
-use crate::protocol::rocketride::commands::{self, Command};
-use crate::protocol::rocketride::monitor_types::MonitorTypes;
-use crate::protocol::rocketride::outputs::RequestError;
-use crate::protocol::rocketride::results::{DashboardSnapshot, ExecuteResult, PingResult, TokenResult};
+use crate::protocol::rocketride::calls::Call;
+use crate::protocol::rocketride::client::{Client, Intent, RocketRide};
+use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
 use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
-use crate::protocol::rocketride::subscriptions::SubId;
-use crate::protocol::rocketride::task_status::TaskStatus;
 use crate::protocol::rocketride::url;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -43,16 +42,35 @@ export type MonitorTypesArg = MonitorTypeName[] | number;
 ///   for (const ev of events) if (ev.type === "taskStatus") console.log(ev.status.completedCount);
 /// });
 /// ```
+/// A live client of one RocketRide engine. It connects at once, re-connects on any loss
+/// (full-jitter backoff), re-authenticates, re-subscribes and reports a `resync`.
+///
+/// ```ts
+/// import init, { RocketRideClient } from "runwatch";
+/// await init();
+/// const client = new RocketRideClient({ url: "wss://engine:5565", auth: () => getKey() });
+/// const sub = client.subscribe({ token: "*" }, ["TASK", "SUMMARY"], (events) => {
+///   for (const ev of events) if (ev.type === "taskStatus") console.log(ev.status.completedCount);
+/// });
+/// ```
 #[wasm_bindgen]
 pub struct RocketRideClient {
-    shell: Rc<Shell>,
+    app: Rc<AppSide<RocketRide>>,
 }
 
-/// One subscription; `unsubscribe()` stops its callback (idempotent).
+/// One subscription; `unsubscribe()` (or `free()`) stops its callback (idempotent).
 #[wasm_bindgen]
 pub struct Subscription {
-    shell: Weak<Shell>,
+    app: Weak<AppSide<RocketRide>>,
     id: SubId,
+}
+
+impl Driven for RocketRide {
+    type Intent = Intent;
+
+    fn apply(connection: &mut Connection<Self>, intent: Intent) {
+        connection.apply(intent);
+    }
 }
 
 #[wasm_bindgen]
@@ -70,23 +88,23 @@ impl RocketRideClient {
         if !has_auth {
             return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
         }
-        let seed = random_seed();
-        let core = Client::new(options.client_config(seed), now());
+        let core = Client::new(options.client_config(random_seed()), now());
         let dispatch = Dispatch::new(options.batch.unwrap_or_default(), options.max_batch_events.unwrap_or(10_000) as usize);
-        let shell = Shell::new(core, dispatch, url, options.auth);
-        let weak = Rc::downgrade(&shell);
-        shell.dispatch.set_flush(Closure::new(move |_| {
-            if let Some(shell) = weak.upgrade() {
-                shell.dispatch.flush_now();
+        let app = AppSide::new(EngineSide::new(core, url), dispatch, options.auth);
+        let weak = Rc::downgrade(&app);
+        app.dispatch.set_flush(Closure::new(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.dispatch.flush_now();
             }
         }));
-        Ok(RocketRideClient { shell })
+        Ok(RocketRideClient { app })
     }
 
     /// Subscribes `callback` to events of `scope` with the given types. The callback gets
     /// arrays of events, batched per microtask (or animation frame), in server order.
     /// Throws `RunwatchError` for an invalid scope or an unknown type name — a typo never
-    /// silently unsubscribes, as it would on the raw protocol.
+    /// silently unsubscribes, as it would on the raw protocol. Called from inside a
+    /// callback, it takes effect after the current delivery.
     pub fn subscribe(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ScopeSpec")] scope: JsValue,
@@ -95,21 +113,23 @@ impl RocketRideClient {
     ) -> Result<Subscription, JsValue> {
         let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
         let scope = Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
-        let types = parse_types(&types)?;
-        let id = self.shell.with_core(|c| c.subscribe(scope, types));
-        self.shell.dispatch.add_subscription(id, callback);
-        Ok(Subscription { shell: Rc::downgrade(&self.shell), id })
+        let invalid = |m: String| usage_error("invalidTypes", &m);
+        let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
+        let types = MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))?;
+        let id = self.app.subscribe(callback, |id| Intent::Subscribe { id, scope, types });
+        Ok(Subscription { app: Rc::downgrade(&self.app), id })
     }
 
     /// Calls `callback` with every state change `{ newState, oldState, epoch, reason?,
-    /// message? }`. Returns a function that removes the listener.
+    /// message? }`. Returns a function that removes the listener (calling it again does
+    /// nothing).
     #[wasm_bindgen(js_name = onState, unchecked_return_type = "() => void")]
     pub fn on_state(&self, #[wasm_bindgen(unchecked_param_type = "(change: StateChange) => void")] callback: Function) -> JsValue {
         self.listen(Kind::State, callback)
     }
 
     /// Calls `callback` with every diagnostic (`gap`, `resync`, `decodeError`, …).
-    /// Returns a function that removes the listener.
+    /// Returns a function that removes the listener (calling it again does nothing).
     #[wasm_bindgen(js_name = onDiagnostic, unchecked_return_type = "() => void")]
     pub fn on_diagnostic(&self, #[wasm_bindgen(unchecked_param_type = "(diagnostic: Diagnostic) => void")] callback: Function) -> JsValue {
         self.listen(Kind::Diagnostic, callback)
@@ -118,12 +138,12 @@ impl RocketRideClient {
     /// Sends any command once the connection is live. Resolves with the response body
     /// (parsed JSON, or `undefined`); rejects with a `RunwatchRequestError` whose `code`
     /// is `server` (with `message` and `trace`), `timeout`, `connectionLost`, `closed`,
-    /// `busy` or `invalid`.
+    /// `busy`, `invalid` or `badResponse`.
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn request(&self, command: String, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
         let args = if args.is_undefined() || args.is_null() { Ok(serde_json::json!({})) } else { serde_wasm_bindgen::from_value(args) };
         match args {
-            Ok(args) => self.send(&command, args, timeout_ms, raw_json),
+            Ok(args) => self.call(Call::Raw { command, args }, timeout_ms),
             Err(e) => invalid_arguments(&e),
         }
     }
@@ -131,34 +151,35 @@ impl RocketRideClient {
     /// `rrext_get_task_status`: the task's current `TaskStatus`.
     #[wasm_bindgen(js_name = getTaskStatus, unchecked_return_type = "Promise<TaskStatus>")]
     pub fn get_task_status(&self, token: String) -> Promise {
-        self.send(Command::GET_TASK_STATUS, commands::token_arguments(&token), None, task_status)
+        self.call(Call::GetTaskStatus { token }, None)
     }
 
     /// `rrext_get_token`: the token of the task of `projectId` + `source`.
     #[wasm_bindgen(js_name = getToken, unchecked_return_type = "Promise<TokenResult>")]
     pub fn get_token(&self, #[wasm_bindgen(js_name = projectId)] project_id: String, source: String) -> Promise {
-        self.send(Command::GET_TOKEN, commands::project_source_arguments(&project_id, &source), None, typed::<TokenResult>)
+        self.call(Call::GetToken { project_id, source }, None)
     }
 
     /// `rrext_dashboard`: connections, tasks and monitors on the server.
     #[wasm_bindgen(unchecked_return_type = "Promise<DashboardSnapshot>")]
     pub fn dashboard(&self) -> Promise {
-        self.send(Command::DASHBOARD, serde_json::json!({}), None, typed::<DashboardSnapshot>)
+        self.call(Call::Dashboard, None)
     }
 
     /// `rrext_ping`.
     #[wasm_bindgen(unchecked_return_type = "Promise<PingResult>")]
     pub fn ping(&self) -> Promise {
-        self.send(Command::PING, serde_json::json!({}), None, typed::<PingResult>)
+        self.call(Call::Ping, None)
     }
 
     /// `execute`: starts a pipeline. `args` are the engine's (`pipeline`, `name`,
     /// `pipelineTraceLevel` — needed for FLOW events —, `ttl`, …). Resolves once the task
-    /// is running. Its token is remembered so token subscriptions merge with project ones.
+    /// is running (default timeout 300 s). Its token is remembered so token subscriptions
+    /// merge with project ones.
     #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
     pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
         match serde_wasm_bindgen::from_value(args) {
-            Ok(args) => self.send(Command::EXECUTE, args, timeout_ms.or(Some(300_000)), typed::<ExecuteResult>),
+            Ok(args) => self.call(Call::Execute { args }, timeout_ms),
             Err(e) => invalid_arguments(&e),
         }
     }
@@ -166,21 +187,21 @@ impl RocketRideClient {
     /// `terminate`: stops the task of `token`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn terminate(&self, token: String) -> Promise {
-        self.send(Command::TERMINATE, commands::token_arguments(&token), None, empty)
+        self.call(Call::Terminate { token }, None)
     }
 
-    /// The connection state.
+    /// The connection state, as of the last state change delivered.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnState")]
     pub fn state(&self) -> JsValue {
-        to_js(&self.shell.core.borrow().state())
+        to_js(&self.app.state())
     }
 
     /// Counters: every frame received by outcome, gaps, overflowed events, reconnects,
     /// requests in flight.
     #[wasm_bindgen(unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
-        let mut stats = self.shell.core.borrow().stats();
-        stats.overflowed = self.shell.dispatch.overflowed();
+        let mut stats = self.app.engine().read(Connection::stats);
+        stats.overflowed = self.app.dispatch.overflowed();
         to_js(&stats)
     }
 
@@ -192,44 +213,32 @@ impl RocketRideClient {
             key: String,
             types: Vec<&'static str>,
         }
-        let held: Vec<Held> = self.shell.core.borrow().held_subscriptions().into_iter().map(|(key, t)| Held { key, types: t.names() }).collect();
+        let held = self.app.engine().read(Client::held_subscriptions);
+        let held: Vec<Held> = held.into_iter().map(|(key, t)| Held { key, types: t.names() }).collect();
         to_js(&held)
     }
 
     /// Closes the connection and removes every listener and timer. Pending requests reject
-    /// with `closed`. Idempotent.
+    /// with `closed`. Idempotent; from inside a callback it takes effect after the current
+    /// delivery.
     pub fn close(&self) {
-        self.shell.shutdown();
+        self.app.close();
     }
 
     /// Adds a listener; the returned remover may be called any number of times.
     fn listen(&self, kind: Kind, callback: Function) -> JsValue {
-        let id = self.shell.dispatch.add_listener(kind, callback);
-        let weak = Rc::downgrade(&self.shell);
+        let id = self.app.dispatch.add_listener(kind, callback);
+        let weak = Rc::downgrade(&self.app);
         Closure::<dyn FnMut()>::new(move || {
-            if let Some(shell) = weak.upgrade() {
-                shell.dispatch.remove_listener(id);
+            if let Some(app) = weak.upgrade() {
+                app.dispatch.remove_listener(id);
             }
         })
         .into_js_value()
     }
 
-    fn send(&self, command: &str, args: serde_json::Value, timeout_ms: Option<u32>, decode: Decoder) -> Promise {
-        let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.into()));
-        let shell = self.shell.clone();
-        let command = command.to_string();
-        Promise::new(&mut move |resolve, reject| {
-            let id = shell.core.borrow_mut().request(&command, args.clone(), timeout);
-            match id {
-                Ok(id) => {
-                    shell.dispatch.add_reply(id, resolve, reject, decode);
-                    shell.with_core(|_| ());
-                }
-                Err(e) => {
-                    let _ = reject.call1(&JsValue::UNDEFINED, &super::dispatch::request_error(&e));
-                }
-            }
-        })
+    fn call(&self, call: Call, timeout_ms: Option<u32>) -> Promise {
+        self.app.call(call, timeout_ms.map(|ms| Duration::from_millis(ms.into())))
     }
 }
 
@@ -238,7 +247,24 @@ impl Drop for RocketRideClient {
     /// client's wrapper reachable until `close()`/`free()`, so garbage collection of a
     /// forgotten reference never closes a live connection.
     fn drop(&mut self) {
-        self.shell.shutdown();
+        self.app.close();
+    }
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    /// Stops this subscription. The server subscription is narrowed or removed only when
+    /// no other subscription still needs it. Idempotent.
+    pub fn unsubscribe(&self) {
+        if let Some(app) = self.app.upgrade() {
+            app.unsubscribe(self.id, Intent::Unsubscribe { id: self.id });
+        }
+    }
+
+    /// The subscription's id (unique per client).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 }
 
@@ -248,24 +274,6 @@ impl Drop for Subscription {
     /// never does).
     fn drop(&mut self) {
         self.unsubscribe();
-    }
-}
-
-#[wasm_bindgen]
-impl Subscription {
-    /// Stops this subscription. The server subscription is narrowed or removed only when
-    /// no other subscription still needs it.
-    pub fn unsubscribe(&self) {
-        if let Some(shell) = self.shell.upgrade() {
-            shell.dispatch.remove_subscription(self.id);
-            shell.with_core(|c| c.unsubscribe(self.id));
-        }
-    }
-
-    /// The subscription's id (unique per client).
-    #[wasm_bindgen(getter)]
-    pub fn id(&self) -> u32 {
-        self.id
     }
 }
 
@@ -292,43 +300,5 @@ fn random_seed() -> u64 {
 
 /// A request refused before sending because its arguments did not convert.
 fn invalid_arguments(e: &serde_wasm_bindgen::Error) -> Promise {
-    Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() }))
-}
-
-fn parse_types(types: &JsValue) -> Result<MonitorTypes, JsValue> {
-    let invalid = |m: String| usage_error("invalidTypes", &m);
-    if let Some(mask) = types.as_f64() {
-        if mask.fract() != 0.0 {
-            return Err(invalid(format!("monitor type bitmask {mask} is not an integer")));
-        }
-        return MonitorTypes::from_mask(mask as i64).map_err(|e| invalid(e.to_string()));
-    }
-    if types.is_string() {
-        // The raw protocol turns a bare string into "unsubscribe"; refuse it outright.
-        return Err(invalid("types must be an array of names or a bitmask, not a single string".into()));
-    }
-    let names: Vec<String> = serde_wasm_bindgen::from_value(types.clone()).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
-    MonitorTypes::parse_names(&names).map_err(|e| invalid(e.to_string()))
-}
-
-fn raw_json(body: Option<&str>) -> Result<JsValue, RequestError> {
-    match body {
-        None => Ok(JsValue::UNDEFINED),
-        // JSON.parse makes `__proto__` an own property, never a prototype.
-        Some(text) => js_sys::JSON::parse(text).map_err(|_| RequestError::BadResponse { message: "the response body is not valid JSON".into() }),
-    }
-}
-
-fn empty(_: Option<&str>) -> Result<JsValue, RequestError> {
-    Ok(JsValue::UNDEFINED)
-}
-
-fn task_status(body: Option<&str>) -> Result<JsValue, RequestError> {
-    let status = TaskStatus::from_json(body.unwrap_or("null")).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
-    Ok(to_js(&status))
-}
-
-fn typed<T: DeserializeOwned + Serialize>(body: Option<&str>) -> Result<JsValue, RequestError> {
-    let value: T = serde_json::from_str(body.unwrap_or("null")).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
-    Ok(to_js(&value))
+    rejected(&RequestError::Invalid { message: e.to_string() })
 }

@@ -1,9 +1,11 @@
-//! The app-facing side: subscription callbacks with batching, state and diagnostic
-//! listeners, and request promises. Every app callback runs inside a try/catch; a throw
-//! becomes a `callbackError` diagnostic and delivery goes on.
+//! Delivery on the app side: subscription callbacks with batching, state and diagnostic
+//! listeners, and request promises, generic over the protocol's event type. Every app
+//! callback runs inside a try/catch; a throw becomes a `callbackError` diagnostic and
+//! delivery goes on. Outputs that arrive while a callback runs (because it called back
+//! into the client) wait until the current delivery is done, so order is kept.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -15,27 +17,25 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::errors::{js_error, thrown_message};
 use super::options::BatchMode;
 use crate::core::queue::{BoundedQueue, Overflow};
-use crate::protocol::rocketride::outputs::{Delivered, Diagnostic, Output, RequestError};
-use crate::protocol::rocketride::subscriptions::SubId;
+use crate::core::outputs::{Delivered, Diagnostic, Output, RequestError, SubId};
 
-/// How a request's result body is turned into a JS value.
-pub(crate) type Decoder = fn(Option<&str>) -> Result<JsValue, RequestError>;
+/// The closure a scheduled flush calls.
+type FlushClosure = Closure<dyn FnMut(JsValue)>;
 
 struct Pending {
     resolve: Function,
     reject: Function,
-    decode: Decoder,
 }
 
-struct SubEntry {
+struct SubEntry<E> {
     callback: Function,
-    queue: BoundedQueue<Arc<Delivered>>,
+    queue: BoundedQueue<Arc<Delivered<E>>>,
 }
 
-pub(crate) struct Dispatch {
+pub(crate) struct Dispatch<E> {
     batch: BatchMode,
     max_batch: usize,
-    subs: RefCell<BTreeMap<SubId, SubEntry>>,
+    subs: RefCell<BTreeMap<SubId, SubEntry<E>>>,
     listeners: RefCell<Vec<(u32, Kind, Function)>>,
     next_listener: Cell<u32>,
     replies: RefCell<HashMap<u32, Pending>>,
@@ -43,7 +43,17 @@ pub(crate) struct Dispatch {
     /// Events dropped from full subscription buffers, for `stats()`.
     overflowed: Cell<u64>,
     /// Set by the owner so scheduled flushes can find their way back.
-    flush: RefCell<Option<Closure<dyn FnMut(JsValue)>>>,
+    flush: RefCell<Option<FlushClosure>>,
+    /// An app callback is running: outputs, flushes and shutdown wait in `later`.
+    busy: Cell<bool>,
+    later: RefCell<VecDeque<Later<E>>>,
+}
+
+/// Work that waits for the delivery under way.
+enum Later<E> {
+    Output(Output<E>),
+    Flush,
+    Shutdown,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,7 +62,7 @@ pub(crate) enum Kind {
     Diagnostic,
 }
 
-impl Dispatch {
+impl<E: Serialize> Dispatch<E> {
     pub(crate) fn new(batch: BatchMode, max_batch: usize) -> Self {
         Self {
             batch,
@@ -64,11 +74,13 @@ impl Dispatch {
             flush_scheduled: Rc::new(Cell::new(false)),
             overflowed: Cell::new(0),
             flush: RefCell::new(None),
+            busy: Cell::new(false),
+            later: RefCell::new(VecDeque::new()),
         }
     }
 
     /// Installs the closure scheduled flushes call (it holds a weak ref to the owner).
-    pub(crate) fn set_flush(&self, flush: Closure<dyn FnMut(JsValue)>) {
+    pub(crate) fn set_flush(&self, flush: FlushClosure) {
         *self.flush.borrow_mut() = Some(flush);
     }
 
@@ -97,20 +109,43 @@ impl Dispatch {
         self.overflowed.get()
     }
 
-    pub(crate) fn add_reply(&self, id: u32, resolve: Function, reject: Function, decode: Decoder) {
-        self.replies.borrow_mut().insert(id, Pending { resolve, reject, decode });
+    pub(crate) fn add_reply(&self, id: u32, resolve: Function, reject: Function) {
+        self.replies.borrow_mut().insert(id, Pending { resolve, reject });
     }
 
-    /// Handles one output of the core.
-    pub(crate) fn output(&self, output: Output) {
+    /// Handles one output of the engine, after whatever delivery is under way.
+    pub(crate) fn output(&self, output: Output<E>) {
+        self.run(Later::Output(output));
+    }
+
+    /// Does `work` now, or after the delivery under way (it called back into the client),
+    /// then everything that arrived meanwhile, in order.
+    fn run(&self, work: Later<E>) {
+        self.later.borrow_mut().push_back(work);
+        if self.busy.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.later.borrow_mut().pop_front();
+            match next {
+                Some(Later::Output(output)) => self.handle(output),
+                Some(Later::Flush) => self.flush_batches(),
+                Some(Later::Shutdown) => self.shut_down(),
+                None => break,
+            }
+        }
+        self.busy.set(false);
+    }
+
+    fn handle(&self, output: Output<E>) {
         match output {
             Output::Deliver(d) => self.enqueue(d.subscriptions, d.event),
             Output::State(change) => {
-                self.flush_now();
+                self.flush_batches();
                 self.notify(Kind::State, &to_js(&change));
             }
             Output::Diagnostic(d) => {
-                self.flush_now();
+                self.flush_batches();
                 self.diagnose(&d);
             }
             Output::Reply { id, result } => self.settle(id, result),
@@ -118,15 +153,20 @@ impl Dispatch {
         }
     }
 
-    /// Delivers what is buffered, then forgets every callback.
+    /// Delivers what is buffered, then forgets every callback (after the delivery under
+    /// way, when called from a callback).
     pub(crate) fn shutdown(&self) {
-        self.flush_now();
-        self.subs.borrow_mut().clear();
-        self.listeners.borrow_mut().clear();
-        self.flush.borrow_mut().take();
+        self.run(Later::Shutdown);
     }
 
-    fn enqueue(&self, subs: Vec<SubId>, event: Arc<Delivered>) {
+    fn shut_down(&self) {
+        self.flush_batches();
+        self.subs.borrow_mut().clear();
+        self.listeners.borrow_mut().clear();
+        // The flush closure stays until the dispatch is dropped: this may run inside it.
+    }
+
+    fn enqueue(&self, subs: Vec<SubId>, event: Arc<Delivered<E>>) {
         let mut dropped = 0;
         {
             let mut map = self.subs.borrow_mut();
@@ -163,9 +203,13 @@ impl Dispatch {
 
     /// Calls each subscription's callback once with its buffered events, in id order.
     pub(crate) fn flush_now(&self) {
+        self.run(Later::Flush);
+    }
+
+    fn flush_batches(&self) {
         self.flush_scheduled.set(false);
         let ids: Vec<SubId> = self.subs.borrow().keys().copied().collect();
-        let mut converted: HashMap<*const Delivered, JsValue> = HashMap::new();
+        let mut converted: HashMap<*const Delivered<E>, JsValue> = HashMap::new();
         for id in ids {
             let batch = {
                 let mut map = self.subs.borrow_mut();
@@ -173,7 +217,7 @@ impl Dispatch {
                 if entry.queue.is_empty() {
                     continue;
                 }
-                let events: Vec<Arc<Delivered>> = entry.queue.drain().collect();
+                let events: Vec<Arc<Delivered<E>>> = entry.queue.drain().collect();
                 (entry.callback.clone(), events)
             };
             let (callback, events) = batch;
@@ -212,11 +256,20 @@ impl Dispatch {
 
     fn settle(&self, id: u32, result: Result<Option<String>, RequestError>) {
         let Some(p) = self.replies.borrow_mut().remove(&id) else { return };
-        let outcome = result.and_then(|body| (p.decode)(body.as_deref()));
+        let outcome = result.and_then(|body| parse(body.as_deref()));
         let _ = match outcome {
             Ok(value) => p.resolve.call1(&JsValue::UNDEFINED, &value),
             Err(e) => p.reject.call1(&JsValue::UNDEFINED, &request_error(&e)),
         };
+    }
+}
+
+/// A result's JSON text as a JS value (`undefined` for none); `JSON.parse` makes a
+/// `__proto__` key an own property, never a prototype.
+fn parse(body: Option<&str>) -> Result<JsValue, RequestError> {
+    match body {
+        None => Ok(JsValue::UNDEFINED),
+        Some(text) => js_sys::JSON::parse(text).map_err(|_| RequestError::BadResponse { message: "the response body is not valid JSON".into() }),
     }
 }
 

@@ -1,14 +1,16 @@
-//! The only browser-facing code: wasm-bindgen classes over the sans-IO client, the
+//! The only browser-facing code: wasm-bindgen classes over the sans-IO engine, the
 //! browser `WebSocket`, timers and `online`/`visibilitychange` listeners. No protocol
-//! logic lives here; see `protocol::rocketride::client` for that.
+//! logic lives here; see `core::connection` and `protocol::rocketride` for that.
 //!
-//! Split so a Worker mode can follow: [`shell`] owns the socket, timers and core;
-//! [`dispatch`] is the app-facing side (subscriptions, callbacks, batching, replies).
+//! Split along the line a Worker mode will cut: [`engine_side`] owns the socket, the timer
+//! and the engine; [`app_side`] (with [`dispatch`]) owns the callbacks, the credential
+//! callback and the ids. They talk only in `ToEngine` / `ToApp` messages.
+mod app_side;
 mod client;
 mod dispatch;
+mod engine_side;
 mod errors;
 mod options;
-mod shell;
 mod socket;
 
 pub use client::{RocketRideClient, Subscription};

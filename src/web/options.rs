@@ -115,8 +115,7 @@ fn unknown_key(object: &JsValue, known: &[&str]) -> Result<(), String> {
 impl ClientOptions {
     /// The core configuration these options describe; `seed` feeds the backoff jitter.
     pub(crate) fn client_config(&self, seed: u64) -> ClientConfig {
-        let mut c = ClientConfig::default();
-        c.engine = self.engine_config(seed);
+        let mut c = ClientConfig { engine: self.engine_config(seed), ..ClientConfig::default() };
         if let Some(name) = &self.client_name {
             c.client_name = name.clone();
         }

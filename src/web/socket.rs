@@ -1,6 +1,6 @@
 //! One browser `WebSocket` with its handlers. Handlers hold only a weak reference to the
-//! shell and the socket's epoch, so a dead socket's late events are recognisably stale
-//! and a dropped client is never kept alive by its socket.
+//! engine side and the socket's epoch, so a dead socket's late events are recognisably
+//! stale and a dropped client is never kept alive by its socket.
 
 use std::rc::Weak;
 
@@ -9,7 +9,17 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
-use super::shell::Shell;
+/// What a socket reports, tagged with its epoch.
+pub(crate) enum SocketEvent {
+    Open,
+    Message(JsValue),
+    Close { code: u16, reason: String },
+}
+
+/// Whoever owns the socket (the engine side) and takes its events.
+pub(crate) trait SocketSink {
+    fn socket_event(&self, epoch: u32, event: SocketEvent);
+}
 
 /// An open (or opening) socket. Dropping it detaches the handlers and closes it.
 pub(crate) struct Socket {
@@ -20,22 +30,22 @@ pub(crate) struct Socket {
 }
 
 impl Socket {
-    /// Opens `url` (no subprotocols: the engine uses none) and wires its events to `shell`.
-    pub(crate) fn open(url: &str, epoch: u32, shell: Weak<Shell>) -> Result<Self, JsValue> {
+    /// Opens `url` (no subprotocols: the engine uses none) and wires its events to `sink`.
+    pub(crate) fn open(url: &str, epoch: u32, sink: Weak<dyn SocketSink>) -> Result<Self, JsValue> {
         let ws = WebSocket::new(url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let on_open = {
-            let shell = shell.clone();
-            Closure::<dyn FnMut(Event)>::new(move |_| with(&shell, |s| s.on_open(epoch)))
+            let sink = sink.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_| report(&sink, epoch, SocketEvent::Open))
         };
         let on_message = {
-            let shell = shell.clone();
+            let sink = sink.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                with(&shell, |s| s.on_message(epoch, &e.data()));
+                report(&sink, epoch, SocketEvent::Message(e.data()));
             })
         };
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            with(&shell, |s| s.on_close(epoch, e.code(), &e.reason()));
+            report(&sink, epoch, SocketEvent::Close { code: e.code(), reason: e.reason() });
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -100,8 +110,8 @@ pub(crate) fn frame(data: &JsValue, max: usize) -> Option<Frame> {
     Some(Frame::Bytes(String::from(text).into_bytes()))
 }
 
-fn with(shell: &Weak<Shell>, f: impl FnOnce(&std::rc::Rc<Shell>)) {
-    if let Some(shell) = shell.upgrade() {
-        f(&shell);
+fn report(sink: &Weak<dyn SocketSink>, epoch: u32, event: SocketEvent) {
+    if let Some(sink) = sink.upgrade() {
+        sink.socket_event(epoch, event);
     }
 }

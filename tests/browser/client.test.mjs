@@ -288,3 +288,31 @@ test("free() of a subscription unsubscribes, listener removers are idempotent, g
   assert.ok(!(await p.evaluate(() => window.rw.gcStates.includes("closed"))));
   assertNoPageErrors(p);
 });
+
+test("calls from inside a callback take effect after the current delivery, in order", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    const rw = window.rw;
+    rw.log = [];
+    rw.client.onState((s) => {
+      rw.log.push(`state:${s.newState}`);
+      // Closing from the listener of the reconnect's `live`: the resync that completes
+      // this reconnect was produced first and must still reach the app before `closed`.
+      if (s.newState === "live" && s.epoch >= 2) rw.client.close();
+    });
+    rw.client.onDiagnostic((d) => rw.log.push(`diag:${d.kind}`));
+    rw.subscribe("all", { token: "*" }, ["TASK"]);
+  });
+  await waitLive(p);
+  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 1);
+  await sim.restart({ signal: "SIGKILL" });
+  await p.waitForFunction(() => window.rw.log.includes("state:closed"));
+  await new Promise((r) => setTimeout(r, 300));
+  const log = await p.evaluate(() => window.rw.log);
+  const live = log.lastIndexOf("state:live");
+  const resync = log.indexOf("diag:resync");
+  const closed = log.indexOf("state:closed");
+  assert.ok(live < resync && resync < closed, `live, then resync, then closed: ${log.join(" ")}`);
+  assert.equal(closed, log.length - 1, `nothing after closed: ${log.join(" ")}`);
+  assertNoPageErrors(p, { allowConsole: /ERR_CONNECTION_REFUSED/ });
+});

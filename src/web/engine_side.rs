@@ -1,0 +1,310 @@
+//! The engine side of a client: it owns the socket, the one timer, the browser wake-up
+//! listeners and the sans-IO [`Connection`], and knows nothing of app callbacks. It takes
+//! [`ToEngine`] messages and hands every output to the app side as a [`ToApp`] message;
+//! both are plain data, so this side can move into a Worker behind `postMessage`.
+//!
+//! Everything that reaches the engine goes through one inbox. While the engine is
+//! working (or the app side is handling what it produced), a new message waits in the
+//! inbox and is handled afterwards, in order: a call made from inside an app callback
+//! (subscribe, unsubscribe, a request, `close()`) takes effect after the current delivery,
+//! never in the middle of it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+
+use gloo_events::EventListener;
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::JsCast;
+
+use super::errors::thrown_message;
+use super::socket::{self, Frame, Socket, SocketEvent, SocketSink};
+use crate::core::connection::{Connection, Protocol};
+use crate::core::lifecycle::{Action, Wake};
+use crate::core::outputs::{Output, RequestError};
+use crate::core::time::{Duration, Instant};
+
+/// A protocol the browser shell can drive: its app intents (subscribe, …) are applied to
+/// the connection here.
+pub(crate) trait Driven: Protocol<Event: serde::Serialize> + 'static {
+    /// What the app asks of subscriptions.
+    type Intent;
+    fn apply(connection: &mut Connection<Self>, intent: Self::Intent);
+}
+
+/// What the app side sends the engine side.
+pub(crate) enum ToEngine<P: Driven> {
+    Intent(P::Intent),
+    Call { id: u32, call: P::Call, timeout: Option<Duration> },
+    Credential { epoch: u32, result: Result<String, String> },
+    Close,
+}
+
+/// What the engine side sends the app side, in order: the connection's outputs, and once
+/// `close()` has been carried out (every output it caused sent), `Closed`.
+pub(crate) enum ToApp<E> {
+    Output(Output<E>),
+    Closed,
+}
+
+/// Where the engine side's messages go.
+pub(crate) type AppSink<E> = Box<dyn Fn(ToApp<E>)>;
+
+/// Everything the engine reacts to, app messages and browser events alike.
+enum Input<P: Driven> {
+    App(ToEngine<P>),
+    Socket { epoch: u32, event: SocketEvent },
+    Timer,
+    Wake(Wake),
+}
+
+pub(crate) struct EngineSide<P: Driven> {
+    weak: Weak<EngineSide<P>>,
+    core: RefCell<Connection<P>>,
+    url: String,
+    /// Where outputs go (the app side); set once, right after construction.
+    app: RefCell<Option<AppSink<P::Event>>>,
+    inbox: RefCell<VecDeque<Input<P>>>,
+    busy: Cell<bool>,
+    closed: Cell<bool>,
+    said_closed: Cell<bool>,
+    socket: RefCell<Option<Socket>>,
+    timer: RefCell<Option<(Instant, Timeout)>>,
+    listeners: RefCell<Vec<EventListener>>,
+}
+
+impl<P: Driven> EngineSide<P> {
+    /// The engine side for `core`, connecting to `url`. It starts on the next microtask,
+    /// so listeners and subscriptions registered right after construction see the first
+    /// state change and join the first subscribe round.
+    pub(crate) fn new(core: Connection<P>, url: String) -> Rc<Self> {
+        let engine = Rc::new_cyclic(|weak| EngineSide {
+            weak: weak.clone(),
+            core: RefCell::new(core),
+            url,
+            app: RefCell::new(None),
+            inbox: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
+            closed: Cell::new(false),
+            said_closed: Cell::new(false),
+            socket: RefCell::new(None),
+            timer: RefCell::new(None),
+            listeners: RefCell::new(Vec::new()),
+        });
+        engine.listen();
+        let weak = Rc::downgrade(&engine);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(engine) = weak.upgrade() {
+                engine.run();
+            }
+        });
+        engine
+    }
+
+    /// Connects the app side.
+    pub(crate) fn set_app(&self, app: AppSink<P::Event>) {
+        *self.app.borrow_mut() = Some(app);
+    }
+
+    /// Takes one message from the app side.
+    pub(crate) fn post(&self, message: ToEngine<P>) {
+        self.input(Input::App(message));
+    }
+
+    /// Reads the connection (getters such as `stats()`).
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Connection<P>) -> R) -> R {
+        f(&self.core.borrow())
+    }
+
+    fn input(&self, input: Input<P>) {
+        if self.closed.get() && !self.busy.get() {
+            // Closed for good: only a call still needs an answer.
+            if let Input::App(ToEngine::Call { id, .. }) = input {
+                self.refused(id, RequestError::Closed);
+            }
+            return;
+        }
+        self.inbox.borrow_mut().push_back(input);
+        self.run();
+    }
+
+    /// Handles the inbox until it is empty, handing outputs to the app side as they come.
+    /// Re-entrant calls (from app callbacks) only add to the inbox.
+    fn run(&self) {
+        if self.busy.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.inbox.borrow_mut().pop_front();
+            if let Some(input) = next {
+                self.handle(input);
+            }
+            for output in self.drain_core() {
+                self.send(ToApp::Output(output));
+            }
+            if self.closed.get() && !self.said_closed.replace(true) {
+                self.send(ToApp::Closed);
+            }
+            if self.inbox.borrow().is_empty() {
+                break;
+            }
+        }
+        self.busy.set(false);
+        if self.closed.get() {
+            self.shut_down();
+        } else {
+            self.arm_timer();
+        }
+    }
+
+    fn handle(&self, input: Input<P>) {
+        let now = now();
+        let mut core = self.core.borrow_mut();
+        match input {
+            Input::App(ToEngine::Intent(intent)) => P::apply(&mut core, intent),
+            Input::App(ToEngine::Call { id, call, timeout }) => {
+                if let Err(error) = core.call(id, call, timeout) {
+                    drop(core);
+                    self.refused(id, error);
+                }
+            }
+            Input::App(ToEngine::Credential { epoch, result }) => core.provide_credential(now, epoch, result),
+            Input::App(ToEngine::Close) => {
+                core.close();
+                self.closed.set(true);
+            }
+            Input::Socket { epoch, event } => match event {
+                SocketEvent::Open => core.handle_open(now, epoch),
+                SocketEvent::Close { code, reason } => core.handle_close(now, epoch, code, &reason),
+                SocketEvent::Message(data) => match socket::frame(&data, core.max_frame_bytes()) {
+                    Some(Frame::Bytes(bytes)) => core.handle_frame(now, epoch, &bytes),
+                    Some(Frame::TooLarge(bytes)) => core.handle_oversized_frame(now, epoch, bytes),
+                    None => {}
+                },
+            },
+            Input::Timer => {
+                core.handle_clocks(now, js_sys::Date::now() as u64);
+                core.handle_timeout(now);
+            }
+            Input::Wake(why) => {
+                core.handle_clocks(now, js_sys::Date::now() as u64);
+                core.handle_wake(now, why);
+            }
+        }
+    }
+
+    fn refused(&self, id: u32, error: RequestError) {
+        self.send(ToApp::Output(Output::Reply { id, result: Err(error) }));
+    }
+
+    fn send(&self, message: ToApp<P::Event>) {
+        if let Some(app) = self.app.borrow().as_ref() {
+            app(message);
+        }
+    }
+
+    /// Carries out socket actions, sends frames, and returns the outputs for the app side.
+    fn drain_core(&self) -> Vec<Output<P::Event>> {
+        let (actions, frames, outputs) = {
+            let mut core = self.core.borrow_mut();
+            let actions: Vec<Action> = std::iter::from_fn(|| core.poll_action()).collect();
+            let frames: Vec<String> = std::iter::from_fn(|| core.poll_transmit()).collect();
+            let outputs: Vec<Output<P::Event>> = std::iter::from_fn(|| core.poll_output()).collect();
+            (actions, frames, outputs)
+        };
+        actions.into_iter().for_each(|a| self.act(a));
+        if let Some(socket) = self.socket.borrow().as_ref() {
+            frames.iter().for_each(|f| socket.send(f));
+        }
+        outputs
+    }
+
+    fn act(&self, action: Action) {
+        match action {
+            Action::Open { epoch } => {
+                self.socket.borrow_mut().take();
+                let sink: Weak<dyn SocketSink> = self.weak.clone();
+                match Socket::open(&self.url, epoch, sink) {
+                    Ok(socket) => *self.socket.borrow_mut() = Some(socket),
+                    // The constructor throws only for a malformed URL: a failed open.
+                    Err(e) => {
+                        let event = SocketEvent::Close { code: 1006, reason: thrown_message(&e) };
+                        self.inbox.borrow_mut().push_back(Input::Socket { epoch, event });
+                    }
+                }
+            }
+            Action::Close { code, reason } => {
+                if let Some(socket) = self.socket.borrow_mut().take() {
+                    socket.close(code, &reason);
+                }
+            }
+        }
+    }
+
+    /// Re-arms the single timer for the core's next deadline (if it changed).
+    fn arm_timer(&self) {
+        let next = self.core.borrow().poll_timeout();
+        let mut timer = self.timer.borrow_mut();
+        if timer.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        *timer = next.map(|at| {
+            let delay = at.as_millis().saturating_sub(now().as_millis()).min(u64::from(u32::MAX)) as u32;
+            let weak = self.weak.clone();
+            let timeout = Timeout::new(delay, move || {
+                if let Some(engine) = weak.upgrade() {
+                    engine.timer.borrow_mut().take();
+                    engine.input(Input::Timer);
+                }
+            });
+            (at, timeout)
+        });
+    }
+
+    /// After `close()`: every listener, timer and socket goes.
+    fn shut_down(&self) {
+        self.listeners.borrow_mut().clear();
+        self.timer.borrow_mut().take();
+        self.socket.borrow_mut().take();
+        self.inbox.borrow_mut().clear();
+    }
+
+    fn listen(&self) {
+        let Some(window) = web_sys::window() else { return };
+        let weak = self.weak.clone();
+        let online = EventListener::new(&window, "online", move |_| wake(&weak, Wake::Online));
+        let mut listeners = vec![online];
+        if let Some(document) = window.document() {
+            let weak = self.weak.clone();
+            let doc = document.clone();
+            listeners.push(EventListener::new(&document, "visibilitychange", move |_| {
+                if doc.visibility_state() == web_sys::VisibilityState::Visible {
+                    wake(&weak, Wake::Visible);
+                }
+            }));
+        }
+        *self.listeners.borrow_mut() = listeners;
+    }
+}
+
+impl<P: Driven> SocketSink for EngineSide<P> {
+    fn socket_event(&self, epoch: u32, event: SocketEvent) {
+        self.input(Input::Socket { epoch, event });
+    }
+}
+
+fn wake<P: Driven>(engine: &Weak<EngineSide<P>>, why: Wake) {
+    if let Some(engine) = engine.upgrade() {
+        engine.input(Input::Wake(why));
+    }
+}
+
+/// Monotonic milliseconds (`performance.now()`), from the global scope so it also works
+/// in a Worker.
+pub(crate) fn now() -> Instant {
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
+    let ms = performance.map_or_else(js_sys::Date::now, |p| p.now());
+    Instant::from_millis(ms as u64)
+}
