@@ -548,6 +548,24 @@ fn task_removed_reasserts_the_deleted_project_subscription() {
 }
 
 #[test]
+fn a_source_scope_of_any_types_is_repaired_when_its_task_is_cleaned_up() {
+    // The app asks for no dashboard events; the SDK's own watch on `*` hears the removal.
+    let mut h = Harness::new().live();
+    let sub = h.subscribe(json!({"projectId":"p","source":"s"}), &["OUTPUT"]);
+    assert_eq!(h.engine.keys.get("*"), Some(&128), "the cleanup watch");
+    h.engine.keys.remove("p.p.s"); // the server's cleanup deletes it silently
+    let removed = h.engine.event("apaevt_dashboard", json!({"action":"task_removed","taskId":"aaaaaaaa.s","timestamp":1.0,"__id":""}));
+    h.push(removed);
+    assert_eq!(h.engine.keys.get("p.p.s"), Some(&8), "re-asserted");
+    assert!(h.diagnostics().iter().any(|d| matches!(d, Diagnostic::Reasserted { key, .. } if key == "p.p.s")));
+    assert!(h.deliveries().iter().all(|(s, ..)| *s != sub), "the dashboard event reached no subscription");
+    // A rerun right after the cleanup is seen.
+    let out = h.engine.event("output", output_body("aaaaaaaa.s", "again\n"));
+    h.push(out);
+    assert_eq!(h.deliveries().last().map(|d| (d.0, d.1.as_str())), Some((sub, "output")));
+}
+
+#[test]
 fn a_task_end_schedules_a_reassert_after_the_cleanup_delay() {
     let mut h = Harness::new().live();
     h.subscribe(json!({"projectId":"p","source":"s"}), &["TASK"]);
@@ -636,8 +654,9 @@ fn a_late_joiner_on_a_source_scope_gets_output_of_a_task_it_never_saw() {
     let mut h = Harness::new().live();
     let only = h.subscribe(json!({"projectId":"p1","source":"chat_1"}), &["OUTPUT"]);
     let f = h.engine.event("output", output_body("cafe0001.chat_1", "hello\n"));
+    let seq = h.engine.seq;
     h.push(f);
-    assert_eq!(h.deliveries(), vec![(only, "output".to_string(), Some(3))]);
+    assert_eq!(h.deliveries(), vec![(only, "output".to_string(), Some(seq))]);
     assert!(!h.sent.iter().any(|r| r["command"] == "rrext_dashboard"), "no lookup needed");
 }
 

@@ -260,12 +260,13 @@ test("free() of a subscription unsubscribes, listener removers are idempotent, g
     off(); // a second call is a no-op, not a throw
   });
   await waitLive(p);
-  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 2);
+  // Two source keys, and `*` with DASHBOARD: the SDK's own watch for their cleanup.
+  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 3);
   await p.evaluate(() => window.rw.freed.free());
-  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 1);
+  await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 2);
   const conns = await sim.control("_sim/connections");
-  const held = conns.filter((c) => c.monitors.length > 0).flatMap((c) => c.monitors.map((m) => m.key));
-  assert.deepEqual(held, ["p.proj-kept.src_kept"]);
+  const held = conns.filter((c) => c.monitors.length > 0).flatMap((c) => c.monitors.map((m) => `${m.key}:${m.mask}`)).sort();
+  assert.deepEqual(held, ["*:128", "p.proj-kept.src_kept:8"]);
 
   // A client and subscription nobody references: after forced garbage collection they
   // still deliver (the package keeps open clients reachable), here a run this client never

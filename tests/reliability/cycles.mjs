@@ -194,7 +194,7 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
 }
 
 class Run {
-  constructor({ sim, page, key, secrets, subscriptions, tokens, skip = [] }) {
+  constructor({ sim, page, key, secrets, subscriptions, tokens, skip = [], taskScoped = false }) {
     this.sim = sim;
     this.page = page;
     /** The account's API key (revoke_key revokes it). */
@@ -203,7 +203,7 @@ class Run {
     this.secrets = secrets;
     this.logNext = 0;
     this.ledger = new Ledger(subscriptions, { tokens });
-    this.desired = desiredKeys(subscriptions, tokens);
+    this.desired = desiredKeys(subscriptions, tokens, { cleanupWatch: !taskScoped });
     /** Desired keys that come from a token scope (the SDK may name them by the token). */
     this.tokenKeys = new Set(subscriptions.filter((x) => x.scope.token !== undefined && x.scope.token !== "*").map((x) => serverKey(x.scope, tokens)));
     this.faultKinds = FAULTS.filter((f) => !skip.includes(f.kind));
@@ -457,7 +457,8 @@ export async function runCycles({ cycles, set = "default", keepGoing = false, on
     const page = await browser.newPage();
     await page.goto(new URL(BLANK_PAGE, server.url).href);
     await page.evaluate(pageHarness, { url: sim.url, key: credential, subscriptions, options: CLIENT_OPTIONS, MARKER });
-    const run = new Run({ sim, page, key, secrets: [key, load0.token, load0.publicToken], subscriptions, tokens, skip: spec.skip });
+    const taskScoped = spec.credential === "publicToken";
+    const run = new Run({ sim, page, key, secrets: [key, load0.token, load0.publicToken], subscriptions, tokens, skip: spec.skip, taskScoped });
     run.keepGoing = keepGoing;
     for (let n = 0; n < cycles; n++) {
       await run.cycle(n);

@@ -128,12 +128,20 @@ export function serverKey(scope, tokens = {}) {
   throw new Error(`the oracle does not model scope ${JSON.stringify(scope)}`);
 }
 
-/** Server key → OR of the masks of every subscription on it: what the server must hold. */
-export function desiredKeys(subscriptions, tokens = {}) {
+/**
+ * Server key → OR of the masks of every subscription on it: what the server must hold.
+ * Beside a source key (`p.<project>.<source>`, which the server's cleanup deletes) the SDK
+ * holds `*` with DASHBOARD to hear `task_removed` (its cleanup watch), except on a
+ * connection authenticated with a task token (`cleanupWatch: false`), where `*` is the task.
+ */
+export function desiredKeys(subscriptions, tokens = {}, { cleanupWatch = true } = {}) {
   const keys = {};
   for (const s of subscriptions) {
     const key = serverKey(s.scope, tokens);
     keys[key] = (keys[key] ?? 0) | maskOf(s.types);
+  }
+  if (cleanupWatch && Object.keys(keys).some((k) => k.startsWith("p.") && k.split(".")[2] !== "*")) {
+    keys["*"] = (keys["*"] ?? 0) | BITS.DASHBOARD;
   }
   return keys;
 }

@@ -412,6 +412,11 @@ test("routing facts and desired keys follow the spec's key rules", () => {
     "*": maskOf(["TASK", "SUMMARY", "OUTPUT", "SSE", "DASHBOARD"]), "p.p1.*": maskOf(["OUTPUT", "SUMMARY", "TASK"]),
     "p.p2.s": maskOf(["OUTPUT", "SSE"]), "p.p2.s.1": maskOf(["SSE", "OUTPUT"]), "p.p3.s3": maskOf(["SSE", "SUMMARY"]),
   });
+  // Without the `*` companion, the SDK's cleanup watch still holds `*` with DASHBOARD beside
+  // source keys; not on a task-token connection, and not for project-wide keys alone.
+  assert.equal(desiredKeys(SCOPED, TOKENS)["*"], BITS.DASHBOARD);
+  assert.equal(desiredKeys(SCOPED, TOKENS, { cleanupWatch: false })["*"], undefined);
+  assert.equal(desiredKeys([SUBS[1]], TOKENS)["*"], undefined);
   assert.throws(() => serverKey({ token: "tk_unknown" }), /needs the task of every token scope/);
   const all = { scope: { token: "*" }, mask: maskOf(["DASHBOARD"]) };
   assert.equal(matches(all, { bit: BITS.DASHBOARD }), true, "server events go to * + DASHBOARD");

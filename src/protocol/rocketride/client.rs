@@ -162,6 +162,7 @@ impl Protocol for RocketRide {
     fn auth_request(&mut self, credential: &str) -> (&'static str, Value) {
         let bare = credential.strip_prefix("Bearer ").unwrap_or(credential);
         self.task_scoped = bare.starts_with("tk_") || bare.starts_with("pk_");
+        self.registry.set_watch_cleanup(!self.task_scoped);
         let args = commands::auth_arguments(credential, &self.config.client_name, &self.config.client_version);
         (Command::AUTH, args)
     }

@@ -92,6 +92,7 @@ pub struct Registry {
     directory: Directory,
     subs: BTreeMap<SubId, Sub>,
     held: BTreeMap<ServerKey, Held>,
+    watch_cleanup: bool,
 }
 
 #[derive(Debug)]
@@ -118,6 +119,7 @@ impl Registry {
             directory: Directory::new(directory_capacity),
             subs: BTreeMap::new(),
             held: BTreeMap::new(),
+            watch_cleanup: true,
         }
     }
 
@@ -358,7 +360,22 @@ impl Registry {
         for sub in self.subs.values().filter(|sub| !sub.types.is_empty()) {
             *merged.entry(sub.key.clone()).or_insert_with(MonitorTypes::empty) |= sub.types;
         }
+        let deletable = merged.keys().any(|key| matches!(key.base, BaseKey::Source { .. } | BaseKey::Token { .. }));
+        if self.watch_cleanup && deletable {
+            *merged.entry(ServerKey { base: BaseKey::All, pipe: None }).or_insert_with(MonitorTypes::empty) |=
+                MonitorTypes::DASHBOARD;
+        }
         merged
+    }
+
+    /// Whether to hold `*` with DASHBOARD beside source and token keys (the default): the
+    /// server deletes those keys silently when their task is cleaned up (spec §3.6) and
+    /// says so only in `apaevt_dashboard task_removed`, which only that key receives. The
+    /// SDK then re-asserts the deleted keys at once, whatever the app subscribed to.
+    /// Must be off on a connection authenticated with a task token: there `*` *is* the
+    /// task's key, and setting it would replace the app's mask.
+    pub fn set_watch_cleanup(&mut self, on: bool) {
+        self.watch_cleanup = on;
     }
 
     /// A subscription's scope and types.
@@ -412,6 +429,31 @@ fn token_matches_id(sub: &Sub, task_id: Option<&str>) -> bool {
 mod tests {
     use super::*;
 
+    /// A registry without the cleanup watch, so key-merging tests see only the app's keys.
+    fn plain() -> Registry {
+        let mut reg = Registry::new(64);
+        reg.set_watch_cleanup(false);
+        reg
+    }
+
+    #[test]
+    fn source_and_token_keys_bring_a_dashboard_watch_on_all_tasks() {
+        let mut reg = Registry::new(64);
+        reg.subscribe(1, project("p1"), SUMMARY);
+        assert_eq!(reg.sync(), vec![MonitorCall { key: ServerKey::from(&project("p1")), types: SUMMARY }], "p.<proj>.* survives cleanup");
+        reg.subscribe(2, source("p1", "chat_1"), FLOW);
+        let all = ServerKey::from(&Scope::All);
+        assert_eq!(reg.sync(), vec![MonitorCall { key: all.clone(), types: MonitorTypes::DASHBOARD }, call(&source("p1", "chat_1"), FLOW)]);
+        reg.subscribe(3, Scope::All, TASK);
+        assert_eq!(reg.sync(), vec![MonitorCall { key: all.clone(), types: TASK | MonitorTypes::DASHBOARD }]);
+        // The watch brings dashboard events to no subscription that did not ask for them.
+        let removed = EventRoute { types: Some(MonitorTypes::DASHBOARD), server_event: true, ..EventRoute::default() };
+        assert!(reg.route(&removed).is_empty());
+        reg.unsubscribe(2);
+        reg.unsubscribe(3);
+        assert_eq!(reg.sync(), vec![MonitorCall { key: all, types: MonitorTypes::empty() }, call(&source("p1", "chat_1"), MonitorTypes::empty())]);
+    }
+
     /// Subscribes with the next unused id, as the app-facing side would.
     trait Add {
         fn add(&mut self, scope: Scope, types: MonitorTypes) -> SubId;
@@ -453,7 +495,7 @@ mod tests {
     }
 
     fn synced(subs: &[(Scope, MonitorTypes)]) -> (Registry, Vec<SubId>) {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let ids = subs.iter().map(|(scope, types)| reg.add(scope.clone(), *types)).collect();
         let _ = reg.sync();
         (reg, ids)
@@ -461,7 +503,7 @@ mod tests {
 
     #[test]
     fn two_subscriptions_on_one_key_send_their_or_once() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         reg.add(source("p1", "chat_1"), TASK);
         reg.add(source("p1", "chat_1"), SUMMARY);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), TASK | SUMMARY)]);
@@ -495,7 +537,7 @@ mod tests {
 
     #[test]
     fn a_key_never_sent_is_not_unsubscribed() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let id = reg.add(project("p1"), TASK);
         reg.unsubscribe(id);
         assert!(reg.sync().is_empty());
@@ -512,7 +554,7 @@ mod tests {
 
     #[test]
     fn token_and_source_are_separate_keys_before_learning() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         reg.add(token(None), TASK);
         reg.add(source("p1", "chat_1"), SUMMARY);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), SUMMARY), call(&token(None), TASK)]);
@@ -548,7 +590,7 @@ mod tests {
 
     #[test]
     fn a_token_subscribed_after_learning_uses_the_source_key() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         reg.learn_token(TOKEN, "p1", "chat_1");
         reg.add(token(None), TASK);
         assert_eq!(reg.sync(), vec![call(&source("p1", "chat_1"), TASK)]);
@@ -573,7 +615,7 @@ mod tests {
 
     #[test]
     fn a_refused_subscribe_is_retried() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         reg.add(project("p1"), TASK);
         let calls = reg.sync();
         reg.call_failed(&calls[0]);
@@ -593,7 +635,7 @@ mod tests {
 
     #[test]
     fn a_refused_token_call_is_retried_on_the_canonical_key() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         reg.add(token(None), TASK);
         let calls = reg.sync();
         reg.learn_task(TASK_ID, "p1", "chat_1");
@@ -654,7 +696,7 @@ mod tests {
 
     #[test]
     fn routing_matches_each_scope_kind() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let all = reg.add(Scope::All, TASK);
         let p1 = reg.add(project("p1"), TASK);
         let chat = reg.add(source("p1", "chat_1"), TASK);
@@ -668,7 +710,7 @@ mod tests {
 
     #[test]
     fn routing_checks_the_gate_bit() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let task = reg.add(Scope::All, TASK);
         let both = reg.add(project("p1"), TASK | SUMMARY);
         assert_eq!(reg.route(&task_event(SUMMARY, "p1", "s")), vec![both]);
@@ -678,7 +720,7 @@ mod tests {
 
     #[test]
     fn unknown_events_match_any_types() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let id = reg.add(project("p1"), MonitorTypes::OUTPUT);
         let ev = EventRoute { types: None, ..task_event(TASK, "p1", "s") };
         assert_eq!(reg.route(&ev), vec![id]);
@@ -687,7 +729,7 @@ mod tests {
 
     #[test]
     fn token_scopes_route_by_id_prefix_and_by_learned_place() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let id = reg.add(token(None), TASK);
         let by_id = EventRoute { types: Some(TASK), task_id: Some(TASK_ID), ..EventRoute::default() };
         assert_eq!(reg.route(&by_id), vec![id]);
@@ -700,7 +742,7 @@ mod tests {
 
     #[test]
     fn events_with_only_a_task_id_route_through_the_directory() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let chat = reg.add(source("p1", "chat_1"), MonitorTypes::OUTPUT);
         let p1 = reg.add(project("p1"), MonitorTypes::OUTPUT);
         let output =
@@ -712,7 +754,7 @@ mod tests {
 
     #[test]
     fn pipe_scopes_get_only_events_with_their_pipe_id() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let pipe3 = reg.add(source_pipe(3), SSE | FLOW);
         let whole = reg.add(source("p1", "chat_1"), SSE | FLOW);
         let sse = |pipe_id| EventRoute { pipe_id, ..task_event(SSE, "p1", "chat_1") };
@@ -724,7 +766,7 @@ mod tests {
 
     #[test]
     fn dashboard_events_go_only_to_all_with_dashboard() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let dash = reg.add(Scope::All, MonitorTypes::DASHBOARD);
         reg.add(Scope::All, TASK);
         reg.add(project("p1"), MonitorTypes::all());
@@ -740,7 +782,7 @@ mod tests {
 
     #[test]
     fn matches_task_filters_the_running_seed_per_subscription() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let all = reg.add(Scope::All, TASK);
         let tok = reg.add(token(None), TASK);
         let p2 = reg.add(project("p2"), TASK);
@@ -755,7 +797,7 @@ mod tests {
 
     #[test]
     fn subscriptions_are_readable_by_the_ids_the_app_chose() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         let (first, second) = (7, 9);
         reg.subscribe(first, Scope::All, TASK);
         reg.unsubscribe(first);
@@ -767,7 +809,7 @@ mod tests {
 
     #[test]
     fn subscriptions_without_types_ask_for_nothing() {
-        let mut reg = Registry::new(64);
+        let mut reg = plain();
         reg.add(project("p1"), MonitorTypes::empty());
         assert!(reg.sync().is_empty());
         assert_eq!(reg.len(), 1);
