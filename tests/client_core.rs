@@ -33,6 +33,8 @@ struct Engine {
     unanswered: Vec<Value>,
     /// The `tasks` of `rrext_dashboard` replies.
     dashboard_tasks: Vec<Value>,
+    /// `rrext_get_task_status` answers by token (others: "Your pipeline is not running").
+    statuses: BTreeMap<String, Value>,
 }
 
 impl Engine {
@@ -77,6 +79,17 @@ impl Engine {
                 vec![self.respond(&req, true, None, None)]
             }
             "rrext_ping" => vec![self.respond(&req, true, Some(json!({"pong":true})), None)],
+            "rrext_get_token" => {
+                let place = format!("p.{}.{}", args["projectId"].as_str().unwrap(), args["source"].as_str().unwrap());
+                match self.tokens.iter().find(|(_, p)| **p == place).map(|(t, _)| t.clone()) {
+                    Some(token) => vec![self.respond(&req, true, Some(json!({"token": token})), None)],
+                    None => vec![self.respond(&req, false, None, Some("Your pipeline is not running"))],
+                }
+            }
+            "rrext_get_task_status" => match self.statuses.get(args["token"].as_str().unwrap()).cloned() {
+                Some(status) => vec![self.respond(&req, true, Some(status), None)],
+                None => vec![self.respond(&req, false, None, Some("Your pipeline is not running"))],
+            },
             "rrext_dashboard" => {
                 let tasks = json!({"tasks": self.dashboard_tasks.clone()});
                 vec![self.respond(&req, true, Some(tasks), None)]
@@ -697,6 +710,68 @@ fn a_task_token_connection_delivers_everything_the_server_sends_it() {
     h.push(sse);
     assert_eq!(h.deliveries(), vec![(sub, "sse".to_string(), Some(3))]);
     assert!(!h.sent.iter().any(|r| r["command"] == "rrext_dashboard"), "nothing to look up");
+}
+
+/// The test engine's task `id` of `p`/`s`: listed by the dashboard, with a token and a status.
+fn engine_task(h: &mut Harness, p: &str, s: &str, id: &str, completed: bool) {
+    let token = format!("tk_{}{}", &id[..8], "0".repeat(24));
+    h.engine.tokens.insert(token.clone(), format!("p.{p}.{s}"));
+    let mut status = status_body(p, s, id);
+    status.as_object_mut().unwrap().remove("__id");
+    if completed {
+        status["completed"] = json!(true);
+        status["state"] = json!(5);
+    }
+    h.engine.statuses.insert(token, status);
+    h.engine.dashboard_tasks.retain(|t| t["id"] != id);
+    h.engine.dashboard_tasks.push(json!({"id": id, "projectId": p, "source": s, "completed": completed}));
+}
+
+#[test]
+fn an_all_tasks_summary_subscription_is_seeded_with_every_tasks_status() {
+    // The server sends no SUMMARY seed for token "*" (spec §3.4): the SDK fetches them.
+    let mut h = Harness::new();
+    engine_task(&mut h, "p1", "chat_1", "aaaa0001.chat_1", false);
+    engine_task(&mut h, "p2", "web_2", "bbbb0002.web_2", false);
+    let all = h.subscribe(json!({"token":"*"}), &["SUMMARY"]);
+    let proj = h.subscribe(json!({"projectId":"p2","source":"*"}), &["SUMMARY"]);
+    h.open();
+    let seeded: Vec<_> = h.deliveries().into_iter().filter(|d| d.2.is_none()).collect();
+    assert_eq!(seeded, vec![(all, "taskStatus".into(), None), (all, "taskStatus".into(), None), (proj, "taskStatus".into(), None)]);
+    assert_eq!(h.client.stats().reseeded, 2, "two statuses, no frames of their own");
+    assert!(!h.diagnostics().iter().any(|d| matches!(d, Diagnostic::Reseeded { .. })), "a first connection reports nothing");
+}
+
+#[test]
+fn after_a_reconnect_every_scope_is_reseeded_and_tasks_that_ended_offline_are_reported() {
+    let mut h = Harness::new();
+    let all = h.subscribe(json!({"token":"*"}), &["SUMMARY", "TASK"]);
+    h.open();
+    for (id, s) in [("aaaa0001.chat_1", "chat_1"), ("bbbb0002.web_2", "web_2"), ("cccc0003.gone", "gone")] {
+        let begin = h.engine.event("apaevt_task", begin_body("p1", s, id));
+        h.push(begin);
+    }
+    h.close(1006);
+    // While away: a finished, b still running, c finished and cleaned up.
+    engine_task(&mut h, "p1", "chat_1", "aaaa0001.chat_1", true);
+    engine_task(&mut h, "p1", "web_2", "bbbb0002.web_2", false);
+    h.run_until(|h| h.client.state() == ConnState::Live);
+    let reseeded = h.diagnostics().into_iter().find_map(|d| match d {
+        Diagnostic::Reseeded { statuses, ended, failed, .. } => Some((statuses.clone(), ended.clone(), failed.len())),
+        _ => None,
+    });
+    let expected_statuses = vec!["aaaa0001.chat_1".to_string(), "bbbb0002.web_2".to_string()];
+    assert_eq!(reseeded, Some((expected_statuses, vec!["aaaa0001.chat_1".to_string(), "cccc0003.gone".to_string()], 0)));
+    let resync = h.outputs.iter().position(|o| matches!(o, Output::Diagnostic(Diagnostic::Resync { .. }))).unwrap();
+    let after = h.outputs.iter().position(|o| matches!(o, Output::Diagnostic(Diagnostic::Reseeded { .. }))).unwrap();
+    assert!(resync < after, "the reseeded report follows the resync");
+    let finals: Vec<_> = h.outputs[resync..]
+        .iter()
+        .filter_map(|o| match o { Output::Deliver(d) if d.subscriptions == [all] => serde_json::to_value(d.event.as_ref()).ok(), _ => None })
+        .filter(|v| v["type"] == "taskStatus")
+        .map(|v| (v["taskId"].as_str().unwrap().to_string(), v["status"]["completed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(finals, vec![("aaaa0001.chat_1".to_string(), true), ("bbbb0002.web_2".to_string(), false)]);
 }
 
 /// One step of a random fault schedule.

@@ -164,6 +164,8 @@ pub struct ClientStats {
     /// Holes reported (`gap` diagnostics) and the frames they cover (never received).
     pub gaps: u64,
     pub missing: u64,
+    /// Events the SDK delivered from command results (re-seeded statuses; no frame).
+    pub reseeded: u64,
     /// Events dropped from full per-subscription buffers (`overflow` diagnostics).
     pub overflowed: u64,
     pub reconnects: u64,
@@ -259,14 +261,27 @@ impl<P: Protocol> Link<P> {
         self.send_request(command, args, timeout, Pending::Protocol(request))
     }
 
-    /// Hands `event` to `subscriptions` (ascending ids). An empty list counts the event
-    /// as unmatched.
+    /// Hands the event of a frame to `subscriptions` (ascending ids). An empty list counts
+    /// the event as unmatched.
     pub fn deliver(&mut self, subscriptions: Vec<SubId>, seq: Option<u64>, event: P::Event) {
         if subscriptions.is_empty() {
             self.stats.events_unmatched += 1;
             return;
         }
         self.stats.events_delivered += 1;
+        self.push_delivery(subscriptions, seq, event);
+    }
+
+    /// Hands an event the plug-in built from a command result (a re-seeded status) to
+    /// `subscriptions`; it has no `seq` and no frame of its own.
+    pub fn deliver_reseeded(&mut self, subscriptions: Vec<SubId>, event: P::Event) {
+        if !subscriptions.is_empty() {
+            self.stats.reseeded += 1;
+            self.push_delivery(subscriptions, None, event);
+        }
+    }
+
+    fn push_delivery(&mut self, subscriptions: Vec<SubId>, seq: Option<u64>, event: P::Event) {
         let event = Arc::new(Delivered { epoch: self.epoch(), seq, event });
         self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
     }

@@ -113,6 +113,20 @@ pub enum Diagnostic {
     /// A server-side subscription was re-asserted because the server may have dropped it
     /// silently (task cleanup).
     Reasserted { key: String, reason: String },
+    /// The state of the subscribed tasks was fetched after a reconnect (the server sends
+    /// no SUMMARY seed for `token:"*"` or `source:"*"` scopes, and a reconnect may have
+    /// missed anything). Follows the `resync` of the same connection.
+    Reseeded {
+        epoch: u32,
+        /// Tasks whose current status was delivered (without a `seq`).
+        statuses: Vec<String>,
+        /// Tasks that were running before the connection was lost and ended while the
+        /// client was away; their final status is among `statuses` while the server still
+        /// lists them (about 5 minutes after the end).
+        ended: Vec<String>,
+        /// Tasks whose status could not be fetched, and why.
+        failed: Vec<TaskNote>,
+    },
     /// An event named a task the SDK could not place in a project (its body carries only
     /// the task id and the server's task list did not name it). It was delivered to the
     /// subscriptions that match without knowing (e.g. `token:"*"`); project or source
@@ -131,6 +145,14 @@ pub enum Diagnostic {
     CallbackError { message: String },
     /// A bounded buffer overflowed and dropped its oldest entries.
     Overflow { queue: String, dropped: u64 },
+}
+
+/// A task and something about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskNote {
+    pub task_id: String,
+    pub reason: String,
 }
 
 /// Where a lost connection's stream broke off: frames of connection `epoch` after

@@ -20,9 +20,11 @@ use super::events::{RocketRideEvent, TaskEvent, TaskRef};
 use super::monitor_types::MonitorTypes;
 use super::outputs::{Diagnostic, RequestError};
 use super::scope::{Scope, ServerKey};
+use super::seed::{ListedTask, Report, Seeder};
 use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
 use super::task_status::TaskStatus;
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
+use crate::core::lifecycle::ConnState;
 use crate::core::time::{Duration, Instant};
 
 /// Events held back (in order) while the server is asked where an unknown task belongs;
@@ -62,8 +64,12 @@ impl Default for ClientConfig {
 #[derive(Clone, Debug)]
 pub enum Request {
     Monitor(MonitorCall),
-    ReseedStatus { task_id: String },
-    ReseedDashboard,
+    /// `rrext_dashboard` at the start of a seed round.
+    SeedList,
+    /// `rrext_get_token` for a listed task whose token is unknown.
+    SeedToken { task: ListedTask },
+    /// `rrext_get_task_status` for a listed task.
+    SeedStatus { task_id: String },
     /// `rrext_dashboard`, to learn where the tasks of held events belong.
     Lookup,
 }
@@ -91,8 +97,11 @@ pub struct RocketRide {
     registry: Registry,
     /// Monitor calls of the current (re)subscribe round still unanswered.
     subscribing: usize,
-    /// Task tokens the server returned (`execute`): token → task id, for re-seeding.
+    /// Task tokens learned (`execute`, `rrext_get_token`): task id → token, for seeding.
     tokens: BTreeMap<String, String>,
+    seeder: Seeder,
+    /// Some connection has been live (a later `live` completes a reconnect).
+    was_live: bool,
     /// Source keys to re-assert, by when (after their task ended).
     reassert: Vec<(Instant, String, String)>,
     /// The connection authenticated with a task token (`tk_`/`pk_`, spec §3.2): the server
@@ -113,6 +122,8 @@ impl Connection<RocketRide> {
             registry: Registry::new(4096),
             subscribing: 0,
             tokens: BTreeMap::new(),
+            seeder: Seeder::default(),
+            was_live: false,
             reassert: Vec::new(),
             task_scoped: false,
             held: VecDeque::new(),
@@ -127,7 +138,12 @@ impl Connection<RocketRide> {
         let now = self.now();
         self.with_protocol(now, |rr, link| {
             match intent {
-                Intent::Subscribe { id, scope, types } => rr.registry.subscribe(id, scope, types),
+                Intent::Subscribe { id, scope, types } => {
+                    rr.registry.subscribe(id, scope, types);
+                    if link.state() == ConnState::Live && rr.registry.has_unseeded_scopes() {
+                        rr.start_seed(link, false);
+                    }
+                }
                 Intent::Unsubscribe { id } => {
                     if !rr.registry.unsubscribe(id) {
                         return;
@@ -190,24 +206,31 @@ impl Protocol for RocketRide {
             self.send_monitor(link, call);
         }
         if self.subscribing == 0 {
-            link.subscribed();
+            self.went_live(link);
         }
     }
 
     fn on_response(&mut self, link: &mut Link<Self>, request: Request, response: Response) {
         match request {
             Request::Monitor(call) => self.on_monitor(link, call, response),
-            Request::ReseedStatus { task_id } => self.on_reseed_status(link, task_id, response),
-            Request::ReseedDashboard => self.on_reseed_dashboard(link, response),
+            Request::SeedList => self.on_seed_list(link, &response),
+            Request::SeedToken { task } => self.on_seed_token(link, task, response),
+            Request::SeedStatus { task_id } => self.on_seed_status(link, task_id, response),
             Request::Lookup => {
                 self.lookup_in_flight = false;
-                self.learn_dashboard_tasks(link, &response);
+                self.learn_listed(link, &response);
                 self.release(link, "the server's task list does not name it");
             }
         }
     }
 
     fn on_request_expired(&mut self, link: &mut Link<Self>, request: Request) {
+        match &request {
+            Request::SeedList => self.seeder.abandon(),
+            Request::SeedToken { task } => self.seed_answered(link, &task.id.clone(), Err("no answer to rrext_get_token".into())),
+            Request::SeedStatus { task_id } => self.seed_answered(link, &task_id.clone(), Err("no answer to rrext_get_task_status".into())),
+            _ => {}
+        }
         if let Request::Lookup = request {
             self.lookup_in_flight = false;
             self.release(link, "the server did not answer the task lookup");
@@ -233,18 +256,22 @@ impl Protocol for RocketRide {
 
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
         self.learn_from_event(link, &event);
+        self.seeder.observe(&event);
         if !self.held.is_empty() || self.must_look_up(link, &event) {
             return self.hold(link, seq, event);
         }
         self.route(link, seq, event);
     }
 
-    fn on_reconnected(&mut self, link: &mut Link<Self>) -> Resynced {
+    /// The seed round this reconnect started is reported in its own `reseeded`
+    /// diagnostic once every status it asked for has arrived.
+    fn on_reconnected(&mut self, _link: &mut Link<Self>) -> Resynced {
         let resubscribed = self.registry.held().iter().map(|(k, _)| k.to_string()).collect();
-        Resynced { resubscribed, reseeded: self.reseed(link) }
+        Resynced { resubscribed, reseeded: vec!["dashboard".into()] }
     }
 
     fn on_lost(&mut self, link: &mut Link<Self>) {
+        self.seeder.abandon();
         self.lookup_in_flight = false;
         self.release(link, "the connection was lost before the task lookup answered");
         self.subscribing = 0;
@@ -281,8 +308,18 @@ impl RocketRide {
         if self.subscribing > 0 {
             self.subscribing -= 1;
             if self.subscribing == 0 {
-                link.subscribed();
+                self.went_live(link);
             }
+        }
+    }
+
+    /// The subscribe round is done: the connection goes live and, after a reconnect or for
+    /// scopes the server does not seed, a seed round starts.
+    fn went_live(&mut self, link: &mut Link<Self>) {
+        link.subscribed();
+        let reconnect = std::mem::replace(&mut self.was_live, true);
+        if reconnect || self.registry.has_unseeded_scopes() {
+            self.start_seed(link, reconnect);
         }
     }
 
@@ -429,8 +466,7 @@ impl RocketRide {
     }
 
     fn learn_token(&mut self, link: &mut Link<Self>, token: &str, project_id: &str, source: &str) {
-        let task_id = commands::task_id_of(token, source);
-        self.tokens.insert(token.to_string(), task_id);
+        self.tokens.insert(commands::task_id_of(token, source), token.to_string());
         self.registry.learn_token(token, project_id, source);
         self.sync_subscriptions(link);
     }
@@ -487,54 +523,103 @@ impl RocketRide {
         }
     }
 
-    // ── re-seeding after a reconnect ────────────────────────────────────────
+    // ── seeding (see `seed.rs`) ─────────────────────────────────────────────
 
-    /// Requests fresh state the offline interval may have changed: the status of every
-    /// task whose token is known and that a SUMMARY subscription would see, and the
-    /// server dashboard (which also refreshes the task directory). Returns what was asked.
-    fn reseed(&mut self, link: &mut Link<Self>) -> Vec<String> {
-        let mut reseeded = Vec::new();
-        let tokens: Vec<(String, String)> = self.tokens.iter().map(|(t, id)| (t.clone(), id.clone())).collect();
-        for (token, task_id) in tokens {
-            if !self.wants_status(&task_id) {
-                continue;
-            }
-            let args = commands::token_arguments(&token);
-            if link.send(Command::GET_TASK_STATUS, args, Request::ReseedStatus { task_id: task_id.clone() }) {
-                reseeded.push(task_id);
-            }
+    fn start_seed(&mut self, link: &mut Link<Self>, reconnect: bool) {
+        if self.seeder.start(reconnect) && !link.send(Command::DASHBOARD, Value::Object(Default::default()), Request::SeedList) {
+            self.seeder.abandon();
         }
-        if link.send(Command::DASHBOARD, Value::Object(Default::default()), Request::ReseedDashboard) {
-            reseeded.push("dashboard".into());
-        }
-        reseeded
     }
 
-    fn wants_status(&self, task_id: &str) -> bool {
-        let (project_id, source) = match self.registry.directory().lookup(task_id) {
-            Some((p, s)) => (Some(p), Some(s)),
-            None => (None, None),
+    /// Learns where every task of an `rrext_dashboard` answer belongs; `None` if it failed.
+    fn learn_listed(&mut self, link: &mut Link<Self>, response: &Response) -> Option<Vec<ListedTask>> {
+        let body = response.body.as_ref().filter(|_| response.success)?;
+        let listed = commands::dashboard_tasks(body.get());
+        for t in &listed {
+            self.learn_task(link, &t.id, &t.project_id, &t.source);
+        }
+        Some(listed)
+    }
+
+    fn on_seed_list(&mut self, link: &mut Link<Self>, response: &Response) {
+        let Some(listed) = self.learn_listed(link, response) else { return self.seeder.abandon() };
+        let registry = &self.registry;
+        let fetch = self.seeder.plan(&listed, |t| registry.needs_client_seed(&t.id, &t.project_id, &t.source));
+        for task in fetch {
+            match self.tokens.get(&task.id).cloned() {
+                Some(token) => self.fetch_status(link, &task.id, &token),
+                None => {
+                    let args = commands::project_source_arguments(&task.project_id, &task.source);
+                    let id = task.id.clone();
+                    if !link.send(Command::GET_TOKEN, args, Request::SeedToken { task }) {
+                        self.seeder.not_sent(&id);
+                    }
+                }
+            }
+        }
+        self.seed_progress(link);
+    }
+
+    fn on_seed_token(&mut self, link: &mut Link<Self>, task: ListedTask, response: Response) {
+        #[derive(serde::Deserialize)]
+        struct Token {
+            token: String,
+        }
+        let token = response.body.as_ref().filter(|_| response.success).and_then(|b| serde_json::from_str::<Token>(b.get()).ok());
+        match token {
+            Some(Token { token }) => {
+                self.learn_token(link, &token, &task.project_id, &task.source);
+                self.fetch_status(link, &task.id, &token);
+            }
+            None => {
+                let reason = response.message.unwrap_or_else(|| "rrext_get_token gave no token".into());
+                self.seed_answered(link, &task.id, Err(reason));
+            }
+        }
+    }
+
+    fn fetch_status(&mut self, link: &mut Link<Self>, task_id: &str, token: &str) {
+        let request = Request::SeedStatus { task_id: task_id.to_owned() };
+        if !link.send(Command::GET_TASK_STATUS, commands::token_arguments(token), request) {
+            self.seeder.not_sent(task_id);
+        }
+    }
+
+    fn on_seed_status(&mut self, link: &mut Link<Self>, task_id: String, response: Response) {
+        let outcome = match response.body.as_ref().filter(|_| response.success) {
+            None => Err(response.message.clone().unwrap_or_else(|| "rrext_get_task_status failed".into())),
+            Some(body) => match TaskStatus::from_json(body.get()) {
+                Ok(status) => {
+                    let event = RocketRideEvent::task_status(task_id.clone(), status);
+                    self.learn_from_event(link, &event);
+                    self.seeder.observe(&event);
+                    link.deliver_reseeded(self.registry.route(&route_of(&event)), event);
+                    Ok(())
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    link.decode_error(None, Some(Command::GET_TASK_STATUS.into()), error);
+                    Err(reason)
+                }
+            },
         };
-        let route = EventRoute { types: Some(MonitorTypes::SUMMARY), task_id: Some(task_id), project_id, source, pipe_id: None, server_event: false };
-        !self.registry.route(&route).is_empty()
+        self.seed_answered(link, &task_id, outcome);
     }
 
-    fn on_reseed_status(&mut self, link: &mut Link<Self>, task_id: String, response: Response) {
-        let Some(body) = response.body.filter(|_| response.success) else { return };
-        match TaskStatus::from_json(body.get()) {
-            Ok(status) => self.on_event(link, None, RocketRideEvent::task_status(task_id, status)),
-            Err(error) => link.decode_error(None, Some(Command::GET_TASK_STATUS.into()), error),
+    fn seed_answered(&mut self, link: &mut Link<Self>, task_id: &str, outcome: Result<(), String>) {
+        self.seeder.answered(task_id, outcome);
+        self.seed_progress(link);
+    }
+
+    /// Reports a finished reconnect round and starts the round asked for meanwhile.
+    fn seed_progress(&mut self, link: &mut Link<Self>) {
+        let Some((report, again)) = self.seeder.finished() else { return };
+        if report.reconnect {
+            let Report { statuses, ended, failed, .. } = report;
+            link.diagnostic(Diagnostic::Reseeded { epoch: link.epoch(), statuses, ended, failed });
         }
-    }
-
-    fn on_reseed_dashboard(&mut self, link: &mut Link<Self>, response: Response) {
-        self.learn_dashboard_tasks(link, &response);
-    }
-
-    fn learn_dashboard_tasks(&mut self, link: &mut Link<Self>, response: &Response) {
-        let Some(body) = response.body.as_ref().filter(|_| response.success) else { return };
-        for (task_id, project_id, source) in commands::dashboard_tasks(body.get()) {
-            self.learn_task(link, &task_id, &project_id, &source);
+        if let Some(reconnect) = again {
+            self.start_seed(link, reconnect);
         }
     }
 }

@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::seed::ListedTask;
+
 /// Command names used by the client and its typed helpers.
 pub struct Command;
 
@@ -81,15 +83,17 @@ pub fn learn_from_result(command: &str, body: Option<&serde_json::value::RawValu
     Some(LearnedToken { token: e.token, project_id: e.project_id, source: e.source })
 }
 
-/// `(id, projectId, source)` of every task in an `rrext_dashboard` body; lenient, since it
-/// only refreshes the directory.
-pub fn dashboard_tasks(body: &str) -> Vec<(String, String, String)> {
+/// Every task of an `rrext_dashboard` body; lenient (a malformed entry is skipped), since
+/// it only refreshes the directory and plans a re-seed.
+pub fn dashboard_tasks(body: &str) -> Vec<ListedTask> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Task {
         id: String,
         project_id: String,
         source: String,
+        #[serde(default)]
+        completed: Option<bool>,
     }
     #[derive(Deserialize)]
     struct Dashboard {
@@ -100,7 +104,7 @@ pub fn dashboard_tasks(body: &str) -> Vec<(String, String, String)> {
     d.tasks
         .into_iter()
         .filter_map(|t| serde_json::from_value::<Task>(t).ok())
-        .map(|t| (t.id, t.project_id, t.source))
+        .map(|t| ListedTask { id: t.id, project_id: t.project_id, source: t.source, completed: t.completed.unwrap_or(false) })
         .collect()
 }
 
@@ -128,8 +132,9 @@ mod tests {
 
     #[test]
     fn dashboard_tasks_skip_malformed_entries() {
-        let body = r#"{"tasks":[{"id":"a.s","projectId":"p","source":"s"},{"id":3}]}"#;
-        assert_eq!(dashboard_tasks(body), vec![("a.s".into(), "p".into(), "s".into())]);
+        let body = r#"{"tasks":[{"id":"a.s","projectId":"p","source":"s","completed":true},{"id":3}]}"#;
+        let task = ListedTask { id: "a.s".into(), project_id: "p".into(), source: "s".into(), completed: true };
+        assert_eq!(dashboard_tasks(body), vec![task]);
         assert!(dashboard_tasks("not json").is_empty());
     }
 }

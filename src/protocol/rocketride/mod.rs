@@ -11,6 +11,7 @@ pub mod monitor_types;
 pub mod results;
 pub mod outputs;
 pub mod scope;
+pub mod seed;
 pub mod subscriptions;
 pub mod task_status;
 pub mod url;

@@ -285,6 +285,22 @@ impl Registry {
         self.subs.iter().filter(|(_, sub)| self.delivers(sub, ev)).map(|(id, _)| *id).collect()
     }
 
+    /// Whether a SUMMARY subscription covers this task through a scope the server does not
+    /// seed (`token:"*"`, `projectId + source:"*"`): the client must fetch its status.
+    pub fn needs_client_seed(&self, task_id: &str, project_id: &str, source: &str) -> bool {
+        let ev = EventRoute { types: Some(MonitorTypes::SUMMARY), task_id: Some(task_id), project_id: Some(project_id), source: Some(source), ..EventRoute::default() };
+        self.subs.values().any(|sub| {
+            matches!(sub.key.base, BaseKey::All | BaseKey::Project { .. }) && sub.key.pipe.is_none() && self.delivers(sub, &ev)
+        })
+    }
+
+    /// Whether some subscription would need [`Registry::needs_client_seed`] for some task.
+    pub fn has_unseeded_scopes(&self) -> bool {
+        self.subs.values().any(|sub| {
+            sub.types.contains(MonitorTypes::SUMMARY) && sub.key.pipe.is_none() && matches!(sub.key.base, BaseKey::All | BaseKey::Project { .. })
+        })
+    }
+
     /// Every subscription whose types match, whatever its scope (a connection authenticated
     /// with a task token receives only that task's events). Server events still go only
     /// to `token:"*"` subscriptions with DASHBOARD.
