@@ -156,7 +156,7 @@ impl RocketRideClient {
     /// `pipelineTraceLevel` — needed for FLOW events —, `ttl`, …). Resolves once the task
     /// is running. Its token is remembered so token subscriptions merge with project ones.
     #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
-    pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
+    pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "ExecuteArgs")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
         match serde_wasm_bindgen::from_value(args) {
             Ok(args) => self.send(Command::EXECUTE, args, timeout_ms.or(Some(300_000)), typed::<ExecuteResult>),
             Err(e) => invalid_arguments(&e),

@@ -983,6 +983,48 @@ mod tests {
     }
 
     #[test]
+    fn undeclared_fields_are_kept_in_extra_and_stamps_are_typed() {
+        let event = ok(
+            "output",
+            json!({"category": "console", "output": "x\n", "__id": "t.c", "eventTime": 1.5, "logSeq": 9,
+                "project_id": "p", "source": "s", "newField": {"a": [1, 2]}, "extra": "literal"}),
+        );
+        let RocketRideEvent::Output(out) = &event else { panic!() };
+        assert_eq!((out.event_time, out.log_seq, out.project_id.as_deref()), (Some(1.5), Some(9), Some("p")));
+        assert_eq!(out.extra.get("newField").map(|v| v.get()), Some(r#"{"a":[1,2]}"#));
+        let js = serde_json::to_value(&event).unwrap();
+        assert_eq!(js["extra"], json!({"newField": {"a": [1, 2]}, "extra": "literal"}));
+        assert_eq!((js["eventTime"].as_f64(), js["logSeq"].as_u64(), js["projectId"].as_str()), (Some(1.5), Some(9), Some("p")));
+        let plain = serde_json::to_value(ok("output", json!({"category": "c", "output": "", "__id": "t"}))).unwrap();
+        assert_eq!(plain, json!({"type": "output", "taskId": "t", "category": "c", "output": ""}), "absent stays absent");
+
+        let begin = ok("apaevt_task", json!({"action": "begin", "name": "n", "projectId": "p", "project_id": "p",
+            "source": "s", "__id": "t.s", "beginSeq": null, "logSeq": 3}));
+        let js = serde_json::to_value(&begin).unwrap();
+        assert_eq!((&js["beginSeq"], js.get("extra")), (&Value::Null, None), "beginSeq null = unlogged; no duplicate in extra");
+        let restart = serde_json::to_value(ok("apaevt_task", json!({"action": "restart", "name": "n", "projectId": "p", "source": "s", "__id": "t.s"}))).unwrap();
+        assert_eq!(restart.get("beginSeq"), None);
+
+        let mut body = status_body("t.c", 5, 0.0);
+        body["final"] = json!(true);
+        body["eventTime"] = json!(2.5);
+        body["componentStats"] = json!({"parse_1": {"calls": 2, "totalSeconds": 0.5, "maxSeconds": 0.25}});
+        body["brandNew"] = json!(7);
+        let event = ok("apaevt_status_update", body);
+        let js = serde_json::to_value(&event).unwrap();
+        assert_eq!((js["final"].as_bool(), js["eventTime"].as_f64()), (Some(true), Some(2.5)));
+        assert_eq!(js["status"]["componentStats"]["parse_1"]["maxSeconds"], 0.25);
+        assert_eq!(js["status"]["extra"], json!({"brandNew": 7}));
+        assert!(js["status"].get("final").is_none() && js["status"].get("eventTime").is_none());
+
+        let dash = ok("apaevt_dashboard", json!({"action": "task_error", "timestamp": 1.0, "__id": "", "taskId": "t",
+            "exitCode": 1, "exitMessage": null, "severity": "high"}));
+        let js = serde_json::to_value(&dash).unwrap();
+        assert_eq!(js, json!({"type": "dashboard", "action": "task_error", "timestamp": 1.0, "taskId": "t", "exitCode": 1,
+            "extra": {"severity": "high"}}));
+    }
+
+    #[test]
     fn output_line() {
         let event = ok("output", json!({"category": "console", "output": "hi\n", "__id": "t.c"}));
         assert_eq!(

@@ -195,9 +195,9 @@ pub trait HasExtra {
 /// Decodes a JSON object into `T` in one pass, collecting every top-level key `T` does not
 /// declare (nor `ignore` lists) into `T`'s [`Extra`] as raw JSON text.
 ///
-/// It wraps serde_json's deserializer: the derived `Deserialize` of a struct names its fields
-/// (`deserialize_struct(name, FIELDS, …)`); keys outside that list are read as `RawValue`
-/// (a borrowed scan, no allocation of the value's structure) instead of being skipped.
+/// It wraps serde_json's deserializer: the derived `Deserialize` of a struct
+/// asks for the value of a key it does not declare as `IgnoredAny`; the wrapper reads that
+/// value as `RawValue` instead (a borrowed scan, no allocation of the value's structure).
 /// `ignore` names wire keys the type deliberately drops (an event's `action` tag, a
 /// duplicate), so they are not reported as undeclared.
 pub fn from_str_capturing<'de, T>(text: &'de str, ignore: &'static [&'static str]) -> serde_json::Result<T>
@@ -220,7 +220,6 @@ mod capture {
     use serde::Deserializer;
     use serde_json::value::RawValue;
 
-    use super::EXTRA_DECODE_KEY;
 
     pub(super) struct Capture<'a, 'de> {
         pub de: &'a mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
@@ -238,10 +237,10 @@ mod capture {
         fn deserialize_struct<V: Visitor<'de>>(
             self,
             _name: &'static str,
-            fields: &'static [&'static str],
+            _fields: &'static [&'static str],
             visitor: V,
         ) -> Result<V::Value, Self::Error> {
-            self.de.deserialize_map(Wrap { inner: visitor, fields, ignore: self.ignore, extra: self.extra })
+            self.de.deserialize_map(Wrap { inner: visitor, ignore: self.ignore, extra: self.extra })
         }
 
         serde::forward_to_deserialize_any! {
@@ -253,7 +252,6 @@ mod capture {
 
     struct Wrap<'a, V> {
         inner: V,
-        fields: &'static [&'static str],
         ignore: &'static [&'static str],
         extra: &'a mut Vec<(String, Box<RawValue>)>,
     }
@@ -266,38 +264,47 @@ mod capture {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-            self.inner.visit_map(Keys { map, fields: self.fields, ignore: self.ignore, extra: self.extra })
+            self.inner.visit_map(Keys { map, key: Cow::Borrowed(""), ignore: self.ignore, extra: self.extra })
         }
     }
 
-    struct Keys<'a, A> {
+    /// The seed type of `MapAccess::next_value::<IgnoredAny>()`.
+    fn ignored_seed() -> &'static str {
+        std::any::type_name::<std::marker::PhantomData<de::IgnoredAny>>()
+    }
+
+    struct Keys<'a, 'de, A> {
         map: A,
-        fields: &'static [&'static str],
+        key: Cow<'de, str>,
         ignore: &'static [&'static str],
         extra: &'a mut Vec<(String, Box<RawValue>)>,
     }
 
-    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Keys<'_, A> {
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Keys<'_, 'de, A> {
         type Error = A::Error;
 
         fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
-            while let Some(Key(key)) = self.map.next_key::<Key<'de>>()? {
-                let key_str: &str = &key;
-                if self.fields.contains(&key_str) && key_str != EXTRA_DECODE_KEY {
-                    let de: de::value::CowStrDeserializer<'de, A::Error> = key.into_deserializer();
-                    return seed.deserialize(de).map(Some);
-                }
-                if self.ignore.contains(&key_str) {
-                    self.map.next_value::<de::IgnoredAny>()?;
-                } else {
-                    let value: Box<RawValue> = self.map.next_value()?;
-                    self.extra.push((key.into_owned(), value));
-                }
-            }
-            Ok(None)
+            // Every key goes to the derived visitor; it asks for an unknown key's value as
+            // `IgnoredAny`, which `next_value_seed` turns into a capture. No per-key search
+            // of the field list.
+            let Some(Key(key)) = self.map.next_key::<Key<'de>>()? else { return Ok(None) };
+            self.key = key.clone();
+            let de: de::value::CowStrDeserializer<'de, A::Error> = key.into_deserializer();
+            seed.deserialize(de).map(Some)
         }
 
         fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+            // The derived code reads a field it does not declare with
+            // `next_value::<IgnoredAny>()`, i.e. this seed type (zero-sized, same binary).
+            if std::mem::size_of::<S>() == 0 && std::any::type_name::<S>() == ignored_seed() {
+                let key: &str = &self.key;
+                if self.ignore.contains(&key) {
+                    return self.map.next_value_seed(seed);
+                }
+                let value: Box<RawValue> = self.map.next_value()?;
+                self.extra.push((std::mem::take(&mut self.key).into_owned(), value));
+                return seed.deserialize(().into_deserializer());
+            }
             self.map.next_value_seed(seed)
         }
 
