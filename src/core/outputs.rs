@@ -196,6 +196,34 @@ pub enum RequestError {
     BadResponse { message: String },
 }
 
+/// The `code` of a `RunwatchError`, thrown synchronously for a bad argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub enum UsageErrorCode {
+    /// An unknown option name, or an option of the wrong type.
+    InvalidOptions,
+    /// The URL does not parse, is plain `ws://` to a remote host without `allowInsecure`,
+    /// or carries a credential.
+    InvalidUrl,
+    /// `auth` is neither a string nor a function.
+    InvalidAuth,
+    /// The scope is not one of the scope forms.
+    InvalidScope,
+    /// An unknown type name, a bare string, or a bitmask out of range.
+    InvalidTypes,
+}
+
+// What is thrown, typed from the types above: a request's rejection is an `Error` carrying
+// every field of its `RequestError` variant (`code`, `message`, `timeoutMs`, `trace`), so
+// `switch (e.code)` narrows it like the union.
+#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+const ERRORS_TS: &'static str = r#"
+/** Thrown synchronously for a bad argument; recoverable by fixing the call. */
+export type RunwatchError = Error & { name: "RunwatchError"; code: UsageErrorCode };
+/** What a request's promise rejects with: an `Error` carrying its `RequestError` fields. */
+export type RunwatchRequestError = Error & { name: "RunwatchRequestError" } & RequestError;
+"#;
+
 /// Everything the client emits, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output<E> {

@@ -177,7 +177,7 @@ impl RocketRideClient {
     /// is running (default timeout 300 s). Its token is remembered so token subscriptions
     /// merge with project ones.
     #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
-    pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
+    pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "ExecuteArgs")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
         match serde_wasm_bindgen::from_value(args) {
             Ok(args) => self.call(Call::Execute { args }, timeout_ms),
             Err(e) => invalid_arguments(&e),

@@ -289,11 +289,9 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
 
 /// A rejected request: an `Error` named `RunwatchRequestError` with `code` (and `trace`).
 pub(crate) fn request_error(e: &RequestError) -> JsValue {
-    // The `code` is the serde tag of the error, so it cannot drift from the TS type.
-    let code = serde_json::to_value(e).ok().and_then(|v| v["code"].as_str().map(str::to_owned)).unwrap_or_default();
-    let error = js_error("RunwatchRequestError", &code, &e.to_string());
-    if let RequestError::Server { trace: Some(trace), .. } = e {
-        let _ = js_sys::Reflect::set(&error, &"trace".into(), &to_js(trace));
-    }
+    // Every field of the serialised variant (`code`, `message`, `timeoutMs`, `trace`), so the
+    // thrown value is exactly the exported `RunwatchRequestError` type.
+    let error = js_error("RunwatchRequestError", "", &e.to_string());
+    let _: js_sys::Object = js_sys::Object::assign(error.unchecked_ref(), to_js(e).unchecked_ref());
     error
 }

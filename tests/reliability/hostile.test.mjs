@@ -342,8 +342,8 @@ const CASES = [
       const ev = acceptedEvent({ diags, events, faults }, "hostile keys are not an error");
       const { seq } = ev;
       assert.equal(ev.type, "sse");
-      // The typed envelope keeps only the fields it knows: the top-level hostile keys are gone.
-      assert.deepEqual(Object.keys(ev).sort(), ["data", "epoch", "kind", "pipeId", "seq", "taskId", "type"]);
+      // Top-level keys the types do not declare are kept in `extra` (as plain own data, below).
+      assert.deepEqual(Object.keys(ev).sort(), ["data", "epoch", "extra", "kind", "pipeId", "seq", "taskId", "type"]);
       // In the untyped payload they are data: own properties, the prototype untouched.
       // Looked at in the page: copying the event out to Node would not keep `__proto__`.
       const data = await p.evaluate((s) => {
@@ -358,6 +358,13 @@ const CASES = [
         };
       }, seq);
       assert.deepEqual(data, { plainPrototype: true, protoValue: '{"polluted":true}', ownConstructor: true, polluted: undefined, ok: 1 });
+      const extra = await p.evaluate((s) => {
+        const { extra: x } = window.rw.events.find((e) => e.seq === s);
+        const own = Object.getOwnPropertyDescriptor(x, "__proto__");
+        return { plainPrototype: Object.getPrototypeOf(x) === Object.prototype, protoValue: own && "value" in own ? JSON.stringify(own.value) : null,
+          ownConstructor: Object.hasOwn(x, "constructor"), polluted: x.polluted };
+      }, seq);
+      assert.deepEqual(extra, { plainPrototype: true, protoValue: '{"polluted":true}', ownConstructor: true, polluted: undefined });
     },
   },
   {

@@ -2,7 +2,10 @@
 // tests/types/types.test.mjs. It narrows the generated unions the way an app would, so a
 // typing regression (an `any`, a lost discriminant, a renamed field) fails `tsc`.
 import init, { initSync, RocketRideClient, Subscription } from "runwatch";
-import type { Delivered, Diagnostic, StateChange, TaskStatus, ConnState, ExecuteResult, ClientStats } from "runwatch";
+import type {
+  Delivered, Diagnostic, StateChange, TaskStatus, TaskState, ConnState, ExecuteResult, ClientStats, DashboardSnapshot,
+  RunwatchError, RunwatchRequestError,
+} from "runwatch";
 
 const ready: Promise<unknown> = init();
 void init({ module_or_path: new URL("runwatch_bg.wasm", import.meta.url) });
@@ -35,23 +38,57 @@ function onEvents(events: Delivered[]): void {
         break;
       }
       case "flow":
-        void (ev.op satisfies "begin" | "enter" | "leave" | "end");
         void (ev.pipes satisfies string[]);
+        // The trace is typed by op.
+        if (ev.op === "enter" || ev.op === "leave") {
+          void (ev.trace.lane satisfies string);
+          const result: string | undefined = ev.trace.result;
+          void result;
+        } else {
+          void (ev.trace satisfies Record<string, unknown>);
+        }
+        void (ev.component satisfies string | undefined);
         break;
       case "sse":
         void (ev.kind satisfies string), ev.pipeId satisfies number;
         break;
-      case "output":
+      case "output": {
         void (ev.output satisfies string);
+        // Newer servers' stamps, and fields no SDK version declares.
+        const logSeq: number | undefined = ev.logSeq;
+        const extra: Record<string, unknown> | undefined = ev.extra;
+        void logSeq, extra?.["someNewField"];
+        break;
+      }
+      case "statusObject":
+      case "statusCounts":
+      case "statusError":
+      case "statusWarning":
+      case "statusMessage":
+      case "statusDownload":
+      case "statusMetrics":
+      case "statusInfo":
+        void (ev.taskId satisfies string);
+        break;
+      case "statusUser":
+        for (const note of ev.notes) void (typeof note === "string" ? note : note["token"]);
         break;
       case "dashboard":
         if (ev.action === "task_removed") void (ev.taskId satisfies string);
+        // Absent, never null.
+        if (ev.action === "task_error") void (ev.exitMessage satisfies string | undefined);
+        break;
+      case "account":
+        void (ev.body satisfies unknown);
         break;
       case "unknown":
         void (ev.raw satisfies string), ev.event satisfies string;
         break;
-      default:
-        break;
+      default: {
+        // Exhaustive: a new event type in the union is a compile error here.
+        const unhandled: never = ev;
+        void unhandled;
+      }
     }
   }
 }
@@ -89,9 +126,26 @@ export async function main(): Promise<void> {
   const offDiag: () => void = client.onDiagnostic(onDiagnostic);
 
   const status: TaskStatus = await client.getTaskStatus("tk_0");
-  void (status.state satisfies TaskStatus["state"]);
-  const run: ExecuteResult = await client.execute({ pipeline: {}, pipelineTraceLevel: "summary" });
+  void (status.state satisfies TaskState);
+  const run: ExecuteResult = await client.execute({ pipeline: { components: [{ id: "chat_1", provider: "chat" }] }, pipelineTraceLevel: "summary" });
   void (run.token satisfies string);
+  // @ts-expect-error: pipelineTraceLevel is a union, not any string.
+  void client.execute({ pipeline: { components: [] }, pipelineTraceLevel: "verbose" });
+  const snapshot: DashboardSnapshot = await client.dashboard();
+  for (const t of snapshot.tasks ?? []) void (t.state satisfies TaskState | undefined), t.metrics?.cpuPercent;
+  for (const c of snapshot.connections ?? []) void (c.clientInfo?.name satisfies string | undefined), c.attachedTasks satisfies string[] | undefined;
+  try {
+    await client.ping();
+  } catch (e) {
+    const err = e as RunwatchRequestError;
+    if (err.code === "timeout") void (err.timeoutMs satisfies number);
+    if (err.code === "server") void (err.trace?.lineno satisfies number | undefined);
+  }
+  try {
+    client.subscribe({ token: "*" }, ["TASK"], onEvents);
+  } catch (e) {
+    void ((e as RunwatchError).code satisfies "invalidOptions" | "invalidUrl" | "invalidAuth" | "invalidScope" | "invalidTypes");
+  }
   const reply: unknown = await client.request("rrext_dashboard", {});
   void reply;
   const state: ConnState = client.state;

@@ -17,3 +17,46 @@ test("tsc --strict accepts a consumer of the runwatch package", () => {
   assert.equal(r.error, undefined, `could not run tsc: ${r.error}`);
   assert.equal(r.status, 0, `tsc -p tests/types failed:\n${r.stdout}${r.stderr}`);
 });
+
+// The README's TypeScript snippets, extracted from README.md on every run (so they cannot
+// drift), each compiled as a module against the package with the same strict options. Names
+// the snippets leave to the reader (`getApiKey`, `render`, …) are declared in a prelude.
+const PRELUDE = `
+declare function getApiKey(): string;
+declare const projectId: string;
+declare const pipeline: import("runwatch").ExecuteArgs["pipeline"];
+declare function render(...args: unknown[]): void;
+declare function showStack(...args: unknown[]): void;
+declare function markDone(...args: unknown[]): void;
+declare function badge(...args: unknown[]): void;
+declare function warn(...args: unknown[]): void;
+declare module "react" {
+  export function useState<T>(init: T): [T, (update: (prev: T) => T) => void];
+  export function useEffect(effect: () => void | (() => void), deps: unknown[]): void;
+}
+`;
+
+test("tsc --strict compiles the README's TypeScript snippets", () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  const snippets = [...readme.matchAll(/^```(ts|tsx)\n([\s\S]*?)^```/gm)].map((m) => ({ ext: m[1], code: m[2] }));
+  assert.ok(snippets.length >= 2, `expected the README's TypeScript snippets, found ${snippets.length}`);
+  const dir = path.join(REPO_ROOT, "target", "types-readme");
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "prelude.d.ts"), PRELUDE);
+  const files = ["prelude.d.ts"];
+  snippets.forEach(({ ext, code }, i) => {
+    const name = `snippet${i}.${ext}`;
+    // `export {}` keeps each snippet a module of its own (top-level await, no name clashes).
+    fs.writeFileSync(path.join(dir, name), `${code}\nexport {};\n`);
+    files.push(name);
+  });
+  const base = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "tests/types/tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, ""));
+  base.compilerOptions.jsx = "preserve";
+  base.compilerOptions.noUnusedLocals = false;
+  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ ...base, files }, null, 2));
+  const tsc = path.join(REPO_ROOT, "node_modules", ".bin", "tsc");
+  const r = spawnSync(tsc, ["-p", dir, "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.error, undefined, `could not run tsc: ${r.error}`);
+  assert.equal(r.status, 0, `README snippets (extracted to ${dir}) do not compile:\n${r.stdout}${r.stderr}`);
+});

@@ -100,7 +100,7 @@ fn response(envelope: Envelope<'_>) -> Result<Response, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::rocketride::events::{TaskEvent, TaskStatusEvent};
+    use crate::protocol::rocketride::events::{FlowEvent, TaskEvent, TaskStatusEvent};
     use crate::protocol::rocketride::task_status::TaskState;
     use proptest::prelude::*;
     use tsify::Tsify;
@@ -156,7 +156,7 @@ mod tests {
             (Some(5), "bee3a8ea.chat_1", "Support Agent.chat_1")
         );
 
-        let RocketRideEvent::TaskStatus(TaskStatusEvent { task_id, status }) = event(&frames[7]) else { panic!() };
+        let RocketRideEvent::TaskStatus(TaskStatusEvent { task_id, status, .. }) = event(&frames[7]) else { panic!() };
         assert_eq!(
             (task_id.as_str(), status.state, status.start_time, status.service_up),
             ("bee3a8ea.chat_1", TaskState::Running, 1780052401.5123, true)
@@ -166,10 +166,10 @@ mod tests {
         let execute = response_of(&frames[8]);
         assert_eq!((frames[8].seq, execute.request_seq, execute.command.as_str()), (Some(8), Some(3), "execute"));
 
-        let RocketRideEvent::Flow(flow) = event(&frames[9]) else { panic!() };
+        let RocketRideEvent::Flow(FlowEvent::Enter(flow)) = event(&frames[9]) else { panic!() };
         assert_eq!(
-            (flow.pipe_id, flow.pipes.0.clone(), flow.trace["lane"].as_str()),
-            (0, vec!["Question 1".to_string(), "agent_rocketride_1".into()], Some("questions"))
+            (flow.pipe_id, flow.pipes.0.clone(), flow.trace.lane.as_str(), &flow.trace.data),
+            (0, vec!["Question 1".to_string(), "agent_rocketride_1".into()], "questions", &serde_json::Value::Null)
         );
 
         let RocketRideEvent::Sse(sse) = event(&frames[10]) else { panic!() };

@@ -4,9 +4,13 @@
 //! `serde_json::from_str(body.get())`. Snapshots and account info are lenient: a field a
 //! server leaves out takes its default. (tsify marks such fields optional in TypeScript.)
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tsify::Tsify;
+
+use super::task_status::{TaskMetrics, TaskState};
 
 /// `execute` result: the started task.
 #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -80,16 +84,27 @@ pub struct DashboardConnection {
     pub messages_out: u64,
     /// Whether it has authenticated.
     pub authenticated: bool,
-    /// Account identifier.
+    /// Account identifier (absent before authentication).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Client name and version from the auth handshake.
-    #[tsify(type = "unknown")]
-    pub client_info: Value,
+    pub client_info: ClientInfo,
     /// Its monitor subscriptions. Keys are display labels, not registry keys (Errata 1).
     pub monitors: Vec<DashboardMonitor>,
-    /// The tasks it watches.
-    #[tsify(type = "unknown")]
-    pub attached_tasks: Value,
+    /// Display names of the tasks it watches (every task for a `{token:"*"}` monitor).
+    pub attached_tasks: Vec<String>,
+}
+
+/// The client name and version a connection gave in its `auth` request.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default)]
+pub struct ClientInfo {
+    /// `clientName` of the handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `clientVersion` of the handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// One monitor subscription as `rrext_dashboard` reports it.
@@ -124,23 +139,27 @@ pub struct DashboardTask {
     pub elapsed_time: f64,
     /// Whether it has finished.
     pub completed: bool,
-    /// Status text (running tasks).
+    /// Status text (running tasks; absent once completed).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// Exit code (completed tasks).
+    /// Exit code (completed tasks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
-    /// Epoch seconds of completion (completed tasks).
+    /// Epoch seconds of completion (completed tasks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<f64>,
     /// Attached client connections.
     pub connections: u64,
-    /// The wire `TASK_STATE` number.
-    pub state: i64,
+    /// Lifecycle state, as in `TaskStatus`.
+    pub state: TaskState,
     /// Seconds since the last activity.
     pub idle_time: f64,
     /// Time to live in seconds (0 = none).
     pub ttl: f64,
-    /// Engine metrics, as sent.
-    #[tsify(type = "unknown")]
-    pub metrics: Value,
+    /// Resource metrics, as in `TaskStatus` (absent if the server sent none, or a shape
+    /// this SDK does not know).
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "metrics_or_none")]
+    pub metrics: Option<TaskMetrics>,
     /// Objects to process.
     pub total_count: u64,
     /// Objects completed.
@@ -149,6 +168,13 @@ pub struct DashboardTask {
     pub rate_count: f64,
     /// Bytes per second.
     pub rate_size: f64,
+}
+
+/// Metrics of a dashboard row; a shape that does not read as [`TaskMetrics`] is left out
+/// rather than failing the whole snapshot.
+fn metrics_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TaskMetrics>, D::Error> {
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// The `auth` result: who we are and what we may do.
@@ -182,11 +208,96 @@ pub struct AccountInfo {
     pub default_team: String,
     /// Organisations and their teams.
     pub organizations: Vec<Organization>,
-    /// Installed apps, as sent.
-    #[tsify(type = "unknown[]")]
-    pub apps: Vec<Value>,
+    /// Installed apps (OSS: from apps.json).
+    pub apps: Vec<App>,
     /// Server capabilities, e.g. `["oss"]`.
     pub capabilities: Vec<String>,
+}
+
+/// An installed app (spec §1.3: `{id, appStatus, onDesktop}` in OSS).
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct App {
+    /// App id.
+    pub id: String,
+    /// E.g. `"free"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_status: Option<String>,
+    /// Whether it is shown on the desktop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_desktop: Option<bool>,
+}
+
+/// Arguments of `execute` (spec §5.1). Only `pipeline` is required.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteArgs {
+    /// The pipeline: `{components, source?, project_id?, …}`.
+    pub pipeline: Pipeline,
+    /// Overrides `pipeline.source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Normally omitted: the server derives a deterministic `tk_` token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Attach to a running task of the same token instead of failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_existing: Option<bool>,
+    /// Seconds to live; default 900, `0` = never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<f64>,
+    /// Engine threads; default 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// Flow tracing: FLOW events are sent only when this is set (the engine traces only
+    /// `metadata`, `summary` and `full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_trace_level: Option<TraceLevel>,
+    /// Display name prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Environment; only `ROCKETRIDE_*` keys are kept by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<HashMap<String, String>>,
+    /// Team to run under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// Engine command-line arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+}
+
+/// `pipelineTraceLevel` of `execute`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceLevel {
+    /// Forwarding of FLOW is switched on, but the engine traces nothing.
+    None,
+    /// Lanes and invocations, without content.
+    Metadata,
+    /// Plus each object's pipeline result on `end`.
+    Summary,
+    /// Plus the content of text and question/answer lanes.
+    Full,
+}
+
+/// A pipeline as `execute` takes it: a flat object. Fields beyond the ones named here are
+/// passed to the server as they are.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// The components: `{id, provider, config?, input?, control?, …}`.
+    #[tsify(type = "Array<{ id: string; provider: string; config?: Record<string, unknown>; [key: string]: unknown }>")]
+    pub components: Vec<Value>,
+    /// The source component's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The project id (snake_case, as the server reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Any other pipeline field.
+    #[serde(flatten)]
+    #[tsify(type = "Record<string, unknown>")]
+    pub rest: serde_json::Map<String, Value>,
 }
 
 /// An organisation the user belongs to.
@@ -267,7 +378,7 @@ mod tests {
         let connection = &snapshot.connections[0];
         assert_eq!((connection.id, connection.messages_in, connection.monitors[0].flags.len()), (1, 0, 2));
         let task = &snapshot.tasks[0];
-        assert_eq!((task.state, task.status.clone(), task.rate_count, task.name.as_str()), (3, None, 2.5, ""));
+        assert_eq!((task.state, task.status.clone(), task.rate_count, task.name.as_str()), (TaskState::Running, None, 2.5, ""));
         let js = serde_json::to_value(&snapshot).unwrap();
         assert_eq!(js["tasks"][0]["projectId"], "p");
         assert_eq!(js["connections"][0]["connectedAt"], 1.5);

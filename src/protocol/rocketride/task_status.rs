@@ -12,7 +12,7 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use super::envelope::{json_error, DecodeError};
-use super::json::{lenient_f64, sanitize_non_finite, OrDefault};
+use super::json::{from_str_capturing, lenient_f64, sanitize_non_finite, Extra, HasExtra, OrDefault};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
 /// resource metrics. Sent about once a second per running task.
@@ -52,9 +52,9 @@ pub struct TaskStatus {
     pub current_object: String,
     /// Size of the object being processed.
     pub current_size: u64,
-    /// Notes: strings or objects, as the pipeline wrote them.
-    #[tsify(type = "unknown[]")]
-    pub notes: OrDefault<Vec<Value>>,
+    /// Notes: text, or objects, as the pipeline wrote them (`{token}`, `{public_auth}`,
+    /// and on newer servers `{project_id}`, `{source}` placeholders substituted).
+    pub notes: OrDefault<Vec<TaskNote>>,
     /// Total bytes to process.
     pub total_size: u64,
     /// Total objects to process.
@@ -87,11 +87,115 @@ pub struct TaskStatus {
     pub metrics: TaskMetrics,
     /// Token (billing) usage.
     pub tokens: TaskTokens,
-    // The event body carries `__id`, which belongs to the event, not to the status.
-    // Captured here so the body decodes in one pass (no `flatten`, which buffers);
-    // `TaskStatusEvent` moves it out. Skipped by serde and tsify on the way to JS.
+    /// Newer servers with tracing on (spec §8.6): per component, how often it ran and for
+    /// how long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_stats: Option<HashMap<String, ComponentStats>>,
+    /// Newer servers with tracing on (spec §8.6): the slowest documents, slowest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowest_docs: Option<Vec<SlowDoc>>,
+    /// Newer servers with tracing on (spec §8.6): seconds to complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_seconds: Option<f64>,
+    /// Newer servers with tracing on (spec §8.6): seconds idle in total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_seconds: Option<f64>,
+    /// Newer servers with tracing on (spec §8.6): the longest idle stretch, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_longest_seconds: Option<f64>,
+    /// Newer servers with tracing on (spec §8.6): when the longest idle stretch began,
+    /// epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_longest_at: Option<f64>,
+    /// Status fields this SDK version does not declare, exactly as the server sent them.
+    /// Absent when there are none.
+    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[tsify(optional, type = "Record<string, unknown>")]
+    pub extra: Extra,
+    // The event body carries `__id`, `eventTime`, `logSeq` and `final`, which belong to the
+    // event, not to the status. Captured here so the body decodes in one pass (no
+    // `flatten`, which buffers); `TaskStatusEvent` moves them out. Skipped by serde and
+    // tsify on the way to JS.
     #[serde(rename = "__id", default, skip_serializing)]
     pub(crate) wire_id: Option<String>,
+    #[serde(rename = "eventTime", default, skip_serializing)]
+    pub(crate) wire_event_time: Option<f64>,
+    #[serde(rename = "logSeq", default, skip_serializing)]
+    pub(crate) wire_log_seq: Option<u64>,
+    #[serde(rename = "final", default, skip_serializing)]
+    pub(crate) wire_final: Option<bool>,
+}
+
+impl HasExtra for TaskStatus {
+    fn extra_mut(&mut self) -> &mut Extra {
+        &mut self.extra
+    }
+}
+
+/// The event-level fields of an `apaevt_status_update` body.
+pub(crate) struct StatusEventFields {
+    pub task_id: String,
+    pub event_time: Option<f64>,
+    pub log_seq: Option<u64>,
+    pub is_final: Option<bool>,
+}
+
+/// How often a component ran and for how long (newer servers, spec §8.6).
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStats {
+    /// Invocations.
+    pub calls: u64,
+    /// Seconds spent in total.
+    #[tsify(type = "number | null")]
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub total_seconds: f64,
+    /// The longest single invocation, seconds.
+    #[tsify(type = "number | null")]
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub max_seconds: f64,
+}
+
+/// One of the slowest documents of a run (newer servers, spec §8.6).
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SlowDoc {
+    /// The object's name.
+    pub name: String,
+    /// Seconds it took.
+    #[tsify(type = "number | null")]
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub elapsed: f64,
+    /// When it began, epoch seconds.
+    #[tsify(type = "number | null")]
+    #[serde(deserialize_with = "lenient_f64::deserialize")]
+    pub begin_time: f64,
+    /// The `logSeq` of its flow `begin`, usable with `rrext_log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begin_seq: Option<u64>,
+}
+
+/// One entry of `notes`: text, or an object, as the pipeline wrote it. Any other JSON value
+/// (a number, a list) is kept as its JSON text, so one odd note never makes a status
+/// undecodable.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+#[tsify(type = "string | Record<string, unknown>")]
+pub enum TaskNote {
+    /// A text note.
+    Text(String),
+    /// An object note (e.g. `{token}` with the placeholder substituted).
+    Object(serde_json::Map<String, Value>),
+}
+
+impl<'de> Deserialize<'de> for TaskNote {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::String(text) => TaskNote::Text(text),
+            Value::Object(map) => TaskNote::Object(map),
+            other => TaskNote::Text(other.to_string()),
+        })
+    }
 }
 
 impl TaskStatus {
@@ -99,14 +203,23 @@ impl TaskStatus {
     /// response body (which has no `__id`). `NaN` tokens are accepted.
     pub fn from_json(raw: &str) -> Result<TaskStatus, DecodeError> {
         let clean = sanitize_non_finite(raw.as_bytes());
-        let mut status: TaskStatus = serde_json::from_slice(&clean).map_err(|e| json_error("TASK_STATUS", &e))?;
-        status.wire_id = None;
+        let text = std::str::from_utf8(&clean).map_err(|e| DecodeError {
+            kind: super::envelope::DecodeErrorKind::InvalidUtf8,
+            reason: format!("TASK_STATUS: {e}"),
+        })?;
+        let mut status: TaskStatus = from_str_capturing(text, &[]).map_err(|e| json_error("TASK_STATUS", &e))?;
+        let _ = status.take_event_fields();
         Ok(status)
     }
 
-    /// Moves the wire `__id` out of a status decoded from an event body.
-    pub(crate) fn take_wire_id(&mut self) -> String {
-        self.wire_id.take().unwrap_or_default()
+    /// Moves the event-level fields out of a status decoded from an event body.
+    pub(crate) fn take_event_fields(&mut self) -> StatusEventFields {
+        StatusEventFields {
+            task_id: self.wire_id.take().unwrap_or_default(),
+            event_time: self.wire_event_time.take(),
+            log_seq: self.wire_log_seq.take(),
+            is_final: self.wire_final.take(),
+        }
     }
 }
 
@@ -135,6 +248,12 @@ pub enum TaskState {
     Cancelled,
     /// Any other number the server sent; serialised as that number.
     Other(i64),
+}
+
+impl Default for TaskState {
+    fn default() -> Self {
+        TaskState::None
+    }
 }
 
 const STATE_NAMES: [&str; 7] = ["none", "starting", "initializing", "running", "stopping", "completed", "cancelled"];
