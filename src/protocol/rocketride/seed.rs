@@ -153,15 +153,15 @@ impl Seeder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::rocketride::events::TaskLifecycle;
+    use crate::protocol::rocketride::events::decode_event;
 
     fn listed(id: &str, completed: bool) -> ListedTask {
         ListedTask { id: id.into(), project_id: "p".into(), source: id.split('.').nth(1).unwrap_or("s").into(), completed }
     }
 
     fn begin(id: &str) -> RocketRideEvent {
-        let t = TaskLifecycle { task_id: id.into(), name: "n".into(), project_id: "p".into(), source: "s".into() };
-        RocketRideEvent::Task(TaskEvent::Begin(t))
+        let body = format!(r#"{{"action":"begin","name":"n","projectId":"p","source":"s","__id":"{id}"}}"#);
+        decode_event("apaevt_task", &serde_json::value::RawValue::from_string(body).unwrap()).unwrap()
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Decode-time micro-benchmark (not a test): `cargo test --release --test decode_bench -- --ignored --nocapture`.
+//! Decode-time micro-benchmark: `cargo run --release --example decode_bench`.
 //! Decodes the sample's event frames (and their newer-server form with `eventTime`/`logSeq`
 //! and one undeclared field) many times and prints ns per frame, decode alone and decode +
 //! the JSON text the shell hands to `JSON.parse`.
@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use runwatch::protocol::rocketride::envelope::{decode_frame, FrameBody};
 
-const SAMPLE: &str = include_str!("fixtures/rocketride-sample.jsonl");
+const SAMPLE: &str = include_str!("../tests/fixtures/rocketride-sample.jsonl");
 
 fn frames() -> (Vec<String>, Vec<String>) {
     let plain: Vec<String> =
@@ -47,9 +47,7 @@ fn once(frames: &[String], serialise: bool) -> f64 {
     t0.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64
 }
 
-#[test]
-#[ignore]
-fn decode_time() {
+fn main() {
     let (plain, newer) = frames();
     {
         run("sample events: decode", &plain, false);
