@@ -214,6 +214,8 @@ pub enum UnreplayableReason {
     Overflow,
     /// The connection was lost during the replay; it resumes after the next reconnect.
     Interrupted,
+    /// Entries of the log this SDK could not decode (`message` counts them).
+    Undecodable,
 }
 
 /// Why a request failed. Discriminated on `code`; `message` is human-readable.

@@ -97,8 +97,10 @@ pub struct Stamp {
 /// Reads the stamps of an event frame; `None` without a numeric `body.logSeq` (old servers,
 /// seeds, dashboard events, responses). Frames that do not mention `logSeq` cost one scan.
 pub fn stamp_of(frame: &[u8]) -> Option<Stamp> {
+    // `q` is rare in frames: look for it, then for the key around it.
     const NEEDLE: &[u8] = b"\"logSeq\"";
-    if !frame.windows(NEEDLE.len()).any(|w| w == NEEDLE) {
+    let found = frame.iter().enumerate().any(|(i, &b)| b == b'q' && i >= 6 && frame[i - 6..].starts_with(NEEDLE));
+    if !found {
         return None;
     }
     #[derive(Deserialize)]
@@ -272,6 +274,8 @@ struct Gap {
     seed: Option<RocketRideEvent>,
     live: Vec<(u64, Option<u64>, RocketRideEvent)>,
     new_run: bool,
+    /// Log entries of wanted names that did not decode.
+    undecodable: u64,
     /// Why (part of) the window could not be replayed; reported when it is delivered.
     notes: Vec<Unreplayable>,
     complete: bool,
@@ -290,6 +294,7 @@ impl Gap {
             seed: None,
             live: Vec::new(),
             new_run: false,
+            undecodable: 0,
             notes: Vec::new(),
             complete: false,
         }
@@ -713,9 +718,13 @@ impl Replay {
         let received = page.events.len();
         let mut highest = None;
         for entry in page.events {
-            let Some((log_seq, event)) = replayed_event(entry, &gap.names, task_id.as_deref())
-            else {
-                continue;
+            let (log_seq, event) = match replayed_event(entry, &gap.names, task_id.as_deref()) {
+                Entry::Event(log_seq, event) => (log_seq, event),
+                Entry::Unwanted => continue,
+                Entry::Undecodable => {
+                    gap.undecodable += 1;
+                    continue;
+                }
             };
             highest = highest.max(Some(log_seq));
             let in_window = log_seq >= gap.from && gap.first_live.is_none_or(|f| log_seq < f);
@@ -870,6 +879,15 @@ impl Replay {
                     count,
                     new_run: gap.new_run,
                 });
+                if gap.undecodable > 0 {
+                    unreplayable.push(Unreplayable {
+                        stream: id.label(),
+                        reason: UnreplayableReason::Undecodable,
+                        message: format!("{} entries of the log could not be decoded and were skipped", gap.undecodable),
+                        from: None,
+                        to: None,
+                    });
+                }
                 if gap.names.contains(&"apaevt_status_update") {
                     unreplayable.push(Unreplayable {
                         stream: id.label(),
@@ -996,15 +1014,28 @@ pub fn event_names(types: MonitorTypes) -> Vec<&'static str> {
 /// Decodes one log entry (`{type, event, body, __id?}`) whose name is in `names`. A body
 /// without `__id` (engine events are logged before the server adds it per connection)
 /// gets the entry's top-level `__id`, or the stream's task id.
-fn replayed_event(
-    mut entry: Value,
-    names: &[&str],
-    task_id: Option<&str>,
-) -> Option<(u64, RocketRideEvent)> {
-    let name = entry.get("event")?.as_str()?.to_owned();
-    if !names.contains(&name.as_str()) {
-        return None;
+fn replayed_event(entry: Value, names: &[&str], task_id: Option<&str>) -> Entry {
+    let name = entry.get("event").and_then(Value::as_str).unwrap_or_default();
+    if !names.contains(&name) {
+        return Entry::Unwanted;
     }
+    let name = name.to_owned();
+    match decode_entry(entry, &name, task_id) {
+        Some((log_seq, event)) => Entry::Event(log_seq, event),
+        None => Entry::Undecodable,
+    }
+}
+
+/// A log entry, as [`replayed_event`] found it.
+enum Entry {
+    Event(u64, RocketRideEvent),
+    /// A name the subscriptions would not have received live.
+    Unwanted,
+    /// A wanted name that did not decode.
+    Undecodable,
+}
+
+fn decode_entry(mut entry: Value, name: &str, task_id: Option<&str>) -> Option<(u64, RocketRideEvent)> {
     let top_id = entry.get("__id").and_then(Value::as_str).map(str::to_owned);
     let body = entry.get_mut("body")?.as_object_mut()?;
     let log_seq = body.get("logSeq")?.as_u64()?;
@@ -1017,7 +1048,7 @@ fn replayed_event(
         body.insert("__id".into(), Value::String(id));
     }
     let raw = RawValue::from_string(Value::Object(std::mem::take(body)).to_string()).ok()?;
-    let event = decode_event(&name, &raw).ok()?;
+    let event = decode_event(name, &raw).ok()?;
     Some((log_seq, event))
 }
 
@@ -1562,10 +1593,12 @@ mod tests {
         let exited = json!({"type":"event","event":"exited","body":{"logSeq":4}});
         let flow = json!({"type":"event","event":"apaevt_flow","__id":TASK,"body":{"id":0,"op":"begin","pipes":[],"trace":{},"project_id":P,"source":S,"logSeq":5}});
         for entry in [marker, exited, flow] {
-            assert!(replayed_event(entry, &names, Some(TASK)).is_none());
+            assert!(matches!(replayed_event(entry, &names, Some(TASK)), Entry::Unwanted));
         }
         let no_id = json!({"type":"event","event":"output","body":{"category":"console","output":"x\n","logSeq":6}});
-        let (seq, event) = replayed_event(no_id, &names, Some(TASK)).unwrap();
+        let Entry::Event(seq, event) = replayed_event(no_id, &names, Some(TASK)) else { panic!("decodes") };
         assert_eq!((seq, event.task_id()), (6, Some(TASK)));
+        let bad = json!({"type":"event","event":"output","__id":TASK,"body":{"output":5,"logSeq":7}});
+        assert!(matches!(replayed_event(bad, &names, Some(TASK)), Entry::Undecodable));
     }
 }
