@@ -94,7 +94,7 @@ impl Protocol for Lines {
     }
 
     fn on_reconnected(&mut self, _link: &mut Link<Self>) -> Resynced {
-        Resynced { resubscribed: vec!["all".into()], reseeded: vec![] }
+        Resynced { resubscribed: vec!["all".into()], ..Resynced::default() }
     }
 
     fn on_lost(&mut self, _link: &mut Link<Self>) {

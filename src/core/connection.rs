@@ -28,7 +28,9 @@ use serde_json::Value;
 
 use super::backoff::BackoffConfig;
 use super::lifecycle::{Action, ConnState, Lifecycle, LifecycleConfig, LossReason, Wake};
-use super::outputs::{Delivered, Delivery, Diagnostic, LostTail, Output, RequestError, StateChange, SubId};
+use super::outputs::{
+    Delivered, Delivery, Diagnostic, LostTail, Output, ReplayedRange, RequestError, StateChange, SubId, Unreplayable,
+};
 use super::requests::Requests;
 use super::seq::{SeqConfig, SeqEvent, SeqTracker};
 use super::time::{Duration, Instant};
@@ -82,6 +84,9 @@ pub trait Protocol: Sized {
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: Self::Event);
     /// The connection is live again after a loss: re-seed what the offline interval may
     /// have changed. Returns the keys re-subscribed and what was re-seeded, for `resync`.
+    /// A plug-in that replays the offline interval from a server log sets
+    /// [`Resynced::replaying`] and calls [`Link::finish_resync`] when the replay is done;
+    /// the `resync` diagnostic waits until then.
     fn on_reconnected(&mut self, link: &mut Link<Self>) -> Resynced;
     /// The connection is gone: the server forgot everything it held for it.
     fn on_lost(&mut self, link: &mut Link<Self>);
@@ -96,6 +101,12 @@ pub struct Resynced {
     pub resubscribed: Vec<String>,
     /// What was re-seeded.
     pub reseeded: Vec<String>,
+    /// Missed windows closed from a server log (when known at once).
+    pub replayed: Vec<ReplayedRange>,
+    /// What could not be replayed (when known at once).
+    pub unreplayable: Vec<Unreplayable>,
+    /// A replay is under way: `resync` is reported by [`Link::finish_resync`].
+    pub replaying: bool,
 }
 
 /// Tunables of the engine. `Default` is what a browser dashboard wants.
@@ -168,6 +179,9 @@ pub struct ClientStats {
     pub reseeded: u64,
     /// Events dropped from full per-subscription buffers (`overflow` diagnostics).
     pub overflowed: u64,
+    /// Events missed while offline and delivered from the server's log (not frames:
+    /// they arrived inside log responses, which `responses` counts).
+    pub replayed: u64,
     pub reconnects: u64,
     pub requests_in_flight: u32,
 }
@@ -219,6 +233,12 @@ pub struct Link<P: Protocol> {
     auth_message: Option<String>,
     /// Subscribed connections lost since the last live one (for the next `resync`).
     lost: Vec<LostTail>,
+    /// A `resync` waiting for the plug-in's replay ([`Link::finish_resync`]).
+    pending_resync: Option<Diagnostic>,
+    /// A replay report given while `on_reconnected` runs (the replay ended at once).
+    early_report: Option<(Vec<ReplayedRange>, Vec<Unreplayable>)>,
+    /// `on_reconnected` is running.
+    reconnecting: bool,
     stats: ClientStats,
     now: Instant,
 }
@@ -282,8 +302,37 @@ impl<P: Protocol> Link<P> {
     }
 
     fn push_delivery(&mut self, subscriptions: Vec<SubId>, seq: Option<u64>, event: P::Event) {
-        let event = Arc::new(Delivered { epoch: self.epoch(), seq, event });
+        let event = Arc::new(Delivered { epoch: self.epoch(), seq, replayed: false, event });
         self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
+    }
+
+    /// Hands `event`, missed while offline and read back from the server's log, to
+    /// `subscriptions`, marked `replayed`. An empty list delivers nothing.
+    pub fn deliver_replayed(&mut self, subscriptions: Vec<SubId>, event: P::Event) {
+        if subscriptions.is_empty() {
+            return;
+        }
+        self.stats.replayed += 1;
+        let event = Arc::new(Delivered { epoch: self.epoch(), seq: None, replayed: true, event });
+        self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
+    }
+
+    /// The replay announced by [`Resynced::replaying`] is done: the `resync` diagnostic
+    /// leaves now, with what was replayed and what could not be. A no-op without one.
+    pub fn finish_resync(&mut self, replayed: Vec<ReplayedRange>, unreplayable: Vec<Unreplayable>) {
+        if self.reconnecting {
+            let (r, u) = self.early_report.get_or_insert_with(Default::default);
+            r.extend(replayed);
+            u.extend(unreplayable);
+            return;
+        }
+        if let Some(mut diagnostic) = self.pending_resync.take() {
+            if let Diagnostic::Resync { replayed: r, unreplayable: u, .. } = &mut diagnostic {
+                r.extend(replayed);
+                u.extend(unreplayable);
+            }
+            self.diagnostic(diagnostic);
+        }
     }
 
     /// Reports a diagnostic, in order with everything else.
@@ -422,6 +471,9 @@ impl<P: Protocol> Connection<P> {
             went_live: None,
             auth_message: None,
             lost: Vec::new(),
+            pending_resync: None,
+            early_report: None,
+            reconnecting: false,
             stats: ClientStats::default(),
             now,
             config: config.clone(),
@@ -692,11 +744,24 @@ impl<P: Protocol> Connection<P> {
     fn settle(&mut self) {
         if let Some(offline) = self.link.went_live.take() {
             if let Some(offline) = offline {
-                let resynced = self.protocol.on_reconnected(&mut self.link);
+                self.link.reconnecting = true;
+                let mut resynced = self.protocol.on_reconnected(&mut self.link);
+                self.link.reconnecting = false;
+                if let Some((replayed, unreplayable)) = self.link.early_report.take() {
+                    resynced.replayed.extend(replayed);
+                    resynced.unreplayable.extend(unreplayable);
+                    resynced.replaying = false;
+                }
                 let lost = std::mem::take(&mut self.link.lost);
                 let (epoch, offline_ms) = (self.epoch(), offline.as_millis() as u64);
-                let Resynced { resubscribed, reseeded } = resynced;
-                self.link.diagnostic(Diagnostic::Resync { epoch, offline_ms, lost, resubscribed, reseeded });
+                let Resynced { resubscribed, reseeded, replayed, unreplayable, replaying } = resynced;
+                let diagnostic =
+                    Diagnostic::Resync { epoch, offline_ms, lost, resubscribed, reseeded, replayed, unreplayable };
+                if replaying {
+                    self.link.pending_resync = Some(diagnostic);
+                } else {
+                    self.link.diagnostic(diagnostic);
+                }
             }
             self.link.arm_heartbeat();
             self.link.flush_queued();
@@ -815,6 +880,8 @@ impl<P: Protocol> Connection<P> {
         self.link.went_live = None;
         self.link.timers.clear(Timer::Heartbeat);
         self.protocol.on_lost(&mut self.link);
+        // A replay the loss cut short: report what the plug-in did not.
+        self.link.finish_resync(Vec::new(), Vec::new());
     }
 
     /// Remembers where a subscribed connection's stream broke off, for the next `resync`.

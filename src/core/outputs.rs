@@ -20,7 +20,9 @@ pub type SubId = u32;
 /// An event as delivered to subscriptions: the typed event plus where it came from.
 ///
 /// `epoch` numbers the connection; `seq` is the server's frame number on it (absent for
-/// events the SDK synthesised from a command result while re-seeding after a reconnect).
+/// events the SDK synthesised from a command result while re-seeding after a reconnect,
+/// and for replayed ones). `replayed` is true (and only then serialised) for an event
+/// missed while offline and read back from the server's log after the reconnect.
 ///
 /// Each protocol declares its TypeScript type by hand (`Event & { epoch; seq? }`): tsify
 /// renders a flattened union as `interface Delivered extends Event`, which TypeScript rejects.
@@ -30,6 +32,8 @@ pub struct Delivered<E> {
     pub epoch: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
     #[serde(flatten)]
     pub event: E,
 }
@@ -73,8 +77,11 @@ pub enum Diagnostic {
     /// A frame's `seq` was implausibly far ahead; it was delivered without moving the
     /// sequence, so later frames still arrive.
     SeqAnomaly { epoch: u32, seq: u64, expected: u64 },
-    /// The connection was re-established after a loss. Events of the offline interval are
-    /// lost (RocketRide has no replay); subscriptions were re-sent and state re-seeded.
+    /// The connection was re-established after a loss: subscriptions were re-sent and
+    /// state re-seeded. Events of the offline interval are lost unless the server keeps a
+    /// log the SDK could replay them from: `replayed` says which missed windows were closed
+    /// (those events were delivered, marked `replayed`, right after this diagnostic) and
+    /// `unreplayable` what could not be replayed and why.
     Resync {
         epoch: u32,
         offline_ms: u64,
@@ -85,6 +92,10 @@ pub enum Diagnostic {
         resubscribed: Vec<String>,
         /// What was re-seeded: task ids whose status was re-fetched, and `"dashboard"`.
         reseeded: Vec<String>,
+        /// Missed windows closed from the server's log, one per stream.
+        replayed: Vec<ReplayedRange>,
+        /// What could not be replayed, and why.
+        unreplayable: Vec<Unreplayable>,
     },
     /// A frame could not be decoded; it was skipped. `event` names it when known.
     DecodeError {
@@ -162,6 +173,71 @@ pub struct TaskNote {
 pub struct LostTail {
     pub epoch: u32,
     pub last_seq: u64,
+}
+
+/// One stream's missed window, read back from the server's log after a reconnect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayedRange {
+    /// The stream, as the protocol names it (RocketRide: `"<projectId>/<source>/<runKind>"`).
+    pub stream: String,
+    /// The window, inclusive: from the first position after the last event applied before
+    /// the loss to the one before the first event received live after it (the last
+    /// position read when nothing had arrived live).
+    pub from: u64,
+    pub to: u64,
+    /// Events delivered from the log (after dropping copies and events no subscription
+    /// would have received live).
+    pub count: u64,
+    /// A new run of the stream started while the client was offline.
+    pub new_run: bool,
+}
+
+/// Part of the offline interval the SDK could not replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct Unreplayable {
+    /// The stream (see [`ReplayedRange::stream`]); `"*"` for every stream.
+    pub stream: String,
+    pub reason: UnreplayableReason,
+    /// What happened, in words.
+    pub message: String,
+    /// The positions concerned, inclusive, when known.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<u64>,
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<u64>,
+}
+
+/// Why part of the offline interval could not be replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub enum UnreplayableReason {
+    /// The server keeps no log (it refused the log command); nothing is asked again.
+    Unsupported,
+    /// The server refused the log read (e.g. a permission); `message` says why.
+    Refused,
+    /// The oldest part of the window is no longer retained.
+    AgedOut,
+    /// Status snapshots are sampled in the log; the freshest state is the re-seed.
+    SampledStatuses,
+    /// Seeds, dashboard events and frames sent before a run's log opened are never logged.
+    NotLogged,
+    /// The log answered nothing for the stream (another owner, another run kind, an
+    /// unlogged run or an unreadable log).
+    EmptyLog,
+    /// The server's paging stopped advancing.
+    Stuck,
+    /// The server did not answer a log request in time.
+    Timeout,
+    /// Too many events were waiting; the rest of the window was given up.
+    Overflow,
+    /// The connection was lost during the replay; it resumes after the next reconnect.
+    Interrupted,
+    /// Entries of the log this SDK could not decode (`message` counts them).
+    Undecodable,
 }
 
 /// Why a request failed. Discriminated on `code`; `message` is human-readable.

@@ -15,10 +15,11 @@ use serde_json::Value;
 
 use super::calls::Call;
 use super::commands::{self, Command};
-use super::envelope::{decode_frame, DecodeError, Frame, Response};
+use super::envelope::{decode_frame, DecodeError, Frame, FrameBody, Response};
 use super::events::{RocketRideEvent, TaskEvent, TaskRef};
 use super::monitor_types::MonitorTypes;
 use super::outputs::{Diagnostic, RequestError};
+use super::replay::{self, LogRequest, Replay, ReplayConfig, Stamps, Step, StreamId};
 use super::scope::{Scope, ServerKey};
 use super::seed::{ListedTask, Report, Seeder};
 use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
@@ -72,6 +73,8 @@ pub enum Request {
     SeedStatus { task_id: String },
     /// `rrext_dashboard`, to learn where the tasks of held events belong.
     Lookup,
+    /// `rrext_log`, replaying what a stream missed while offline.
+    Log(LogRequest),
 }
 
 /// What an app asks of the subscriptions. Ids are chosen by the app-facing side, so an
@@ -111,6 +114,10 @@ pub struct RocketRide {
     held: VecDeque<(Option<u64>, RocketRideEvent)>,
     lookup_in_flight: bool,
     looked_up: BTreeSet<String>,
+    /// Gapless recovery from a newer server's run log (spec §8.5.6), and the stamps of
+    /// frames on their way to it.
+    replay: Replay,
+    stamps: Stamps,
 }
 
 impl Connection<RocketRide> {
@@ -129,6 +136,8 @@ impl Connection<RocketRide> {
             held: VecDeque::new(),
             lookup_in_flight: false,
             looked_up: BTreeSet::new(),
+            replay: Replay::new(ReplayConfig::default()),
+            stamps: Stamps::default(),
         };
         Connection::start(protocol, engine, now)
     }
@@ -168,7 +177,11 @@ impl Protocol for RocketRide {
     type Call = Call;
 
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame, DecodeError> {
-        decode_frame(bytes)
+        let frame = decode_frame(bytes)?;
+        if matches!(frame.body, FrameBody::Event(_)) {
+            self.stamps.note(frame.seq, bytes);
+        }
+        Ok(frame)
     }
 
     fn request_frame(seq: u64, command: &str, args: &Value) -> String {
@@ -221,6 +234,11 @@ impl Protocol for RocketRide {
                 self.learn_listed(link, &response);
                 self.release(link, "the server's task list does not name it");
             }
+            Request::Log(request) => {
+                let mut steps = Vec::new();
+                self.replay.on_response(request, &response, &mut steps);
+                self.run_replay(link, steps);
+            }
         }
     }
 
@@ -230,6 +248,11 @@ impl Protocol for RocketRide {
             Request::SeedToken { task } => self.seed_answered(link, &task.id.clone(), Err("no answer to rrext_get_token".into())),
             Request::SeedStatus { task_id } => self.seed_answered(link, &task_id.clone(), Err("no answer to rrext_get_task_status".into())),
             _ => {}
+        }
+        if let Request::Log(request) = request {
+            let mut steps = Vec::new();
+            self.replay.on_expired(request, &mut steps);
+            return self.run_replay(link, steps);
         }
         if let Request::Lookup = request {
             self.lookup_in_flight = false;
@@ -255,19 +278,25 @@ impl Protocol for RocketRide {
     }
 
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
-        self.learn_from_event(link, &event);
-        self.seeder.observe(&event);
-        if !self.held.is_empty() || self.must_look_up(link, &event) {
-            return self.hold(link, seq, event);
+        let stamp = self.stamps.take(seq);
+        if stamp.is_none() && !self.replay.recovering() {
+            return self.apply_live(link, seq, event);
         }
-        self.route(link, seq, event);
+        let stream = self.stream_of(&event);
+        let mut steps = Vec::new();
+        self.replay.on_live(seq, stamp, stream.as_ref().map(|(p, s)| (p.as_str(), s.as_str())), event, &mut steps);
+        self.run_replay(link, steps);
     }
 
     /// The seed round this reconnect started is reported in its own `reseeded`
     /// diagnostic once every status it asked for has arrived.
-    fn on_reconnected(&mut self, _link: &mut Link<Self>) -> Resynced {
+    fn on_reconnected(&mut self, link: &mut Link<Self>) -> Resynced {
         let resubscribed = self.registry.held().iter().map(|(k, _)| k.to_string()).collect();
-        Resynced { resubscribed, reseeded: vec!["dashboard".into()] }
+        let mut steps = Vec::new();
+        let registry = &self.registry;
+        let replaying = self.replay.start(|stream, task_id| wanted_names(registry, stream, task_id), &mut steps);
+        self.run_replay(link, steps);
+        Resynced { resubscribed, reseeded: vec!["dashboard".into()], replaying, ..Resynced::default() }
     }
 
     fn on_lost(&mut self, link: &mut Link<Self>) {
@@ -276,6 +305,10 @@ impl Protocol for RocketRide {
         self.release(link, "the connection was lost before the task lookup answered");
         self.subscribing = 0;
         self.registry.connection_lost();
+        self.stamps.clear();
+        let mut steps = Vec::new();
+        self.replay.on_lost(&mut steps);
+        self.run_replay(link, steps);
     }
 
     fn on_timer(&mut self, link: &mut Link<Self>, timer: Timer) {
@@ -286,6 +319,57 @@ impl Protocol for RocketRide {
 }
 
 impl RocketRide {
+    // ── replay (spec §8.5.6, see `replay.rs`) ───────────────────────────────
+
+    /// Carries out what the replay asks for, in order.
+    fn run_replay(&mut self, link: &mut Link<Self>, steps: Vec<Step>) {
+        let mut steps = VecDeque::from(steps);
+        while let Some(step) = steps.pop_front() {
+            match step {
+                Step::Send { args, request } => {
+                    if !link.send(replay::LOG_COMMAND, args, Request::Log(request.clone())) {
+                        let mut more = Vec::new();
+                        self.replay.on_expired(request, &mut more);
+                        steps.extend(more);
+                    }
+                }
+                Step::Live { seq, event } => self.apply_live(link, seq, event),
+                Step::Replayed { stream, event } => self.apply_replayed(link, &stream, event),
+                Step::Finished { replayed, unreplayable } => link.finish_resync(replayed, unreplayable),
+            }
+        }
+    }
+
+    /// The `(projectId, source)` of an event: its body's, or the directory's for its task.
+    fn stream_of(&self, event: &RocketRideEvent) -> Option<(String, String)> {
+        let (p, s) = event.project_source().or_else(|| self.registry.directory().lookup(event.task_id()?))?;
+        Some((p.to_owned(), s.to_owned()))
+    }
+
+    /// An event missed while offline, read back from the log: routed like a live one,
+    /// delivered marked replayed.
+    fn apply_replayed(&mut self, link: &mut Link<Self>, stream: &StreamId, event: RocketRideEvent) {
+        if let Some(task_id) = event.task_id().filter(|id| self.registry.directory().lookup(id).is_none()) {
+            let task_id = task_id.to_owned();
+            self.learn_task(link, &task_id, &stream.project_id, &stream.source);
+        }
+        self.learn_from_event(link, &event);
+        let route = route_of(&event);
+        let subscriptions = if self.task_scoped { self.registry.route_any_scope(&route) } else { self.registry.route(&route) };
+        link.deliver_replayed(subscriptions, event);
+    }
+
+    /// A live event (or a seed) applied: learned from, then routed or held for a lookup.
+    fn apply_live(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
+        self.learn_from_event(link, &event);
+        self.seeder.observe(&event);
+        // Without a socket (events a replay releases on a loss) nothing can be looked up.
+        if link.state().has_socket() && (!self.held.is_empty() || self.must_look_up(link, &event)) {
+            return self.hold(link, seq, event);
+        }
+        self.route(link, seq, event);
+    }
+
     // ── subscriptions ───────────────────────────────────────────────────────
 
     fn send_monitor(&mut self, link: &mut Link<Self>, call: MonitorCall) {
@@ -622,6 +706,18 @@ impl RocketRide {
             self.start_seed(link, reconnect);
         }
     }
+}
+
+/// The event names the subscriptions would receive live from `stream` (its task
+/// `task_id`, when known): what a replay reads and delivers.
+fn wanted_names(registry: &Registry, stream: &StreamId, task_id: Option<&str>) -> Vec<&'static str> {
+    let bits = [MonitorTypes::TASK, MonitorTypes::SUMMARY, MonitorTypes::FLOW, MonitorTypes::SSE, MonitorTypes::OUTPUT, MonitorTypes::DETAIL];
+    let (project_id, source) = (Some(stream.project_id.as_str()), Some(stream.source.as_str()));
+    let wanted = bits.into_iter().filter(|&bit| {
+        let route = EventRoute { types: Some(bit), task_id, project_id, source, pipe_id: None, server_event: false };
+        !registry.route(&route).is_empty()
+    });
+    replay::event_names(wanted.fold(MonitorTypes::empty(), |a, b| a | b))
 }
 
 /// The routing facts of an event.

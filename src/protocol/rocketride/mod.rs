@@ -10,6 +10,7 @@ pub mod json;
 pub mod monitor_types;
 pub mod results;
 pub mod outputs;
+pub mod replay;
 pub mod scope;
 pub mod seed;
 pub mod subscriptions;
