@@ -719,7 +719,7 @@ impl Replay {
         let mut highest = None;
         for entry in page.events {
             let (log_seq, event) = match replayed_event(entry, &gap.names, task_id.as_deref()) {
-                Entry::Event(log_seq, event) => (log_seq, event),
+                Entry::Event(log_seq, event) => (log_seq, *event),
                 Entry::Unwanted => continue,
                 Entry::Undecodable => {
                     gap.undecodable += 1;
@@ -1021,14 +1021,14 @@ fn replayed_event(entry: Value, names: &[&str], task_id: Option<&str>) -> Entry 
     }
     let name = name.to_owned();
     match decode_entry(entry, &name, task_id) {
-        Some((log_seq, event)) => Entry::Event(log_seq, event),
+        Some((log_seq, event)) => Entry::Event(log_seq, Box::new(event)),
         None => Entry::Undecodable,
     }
 }
 
 /// A log entry, as [`replayed_event`] found it.
 enum Entry {
-    Event(u64, RocketRideEvent),
+    Event(u64, Box<RocketRideEvent>),
     /// A name the subscriptions would not have received live.
     Unwanted,
     /// A wanted name that did not decode.

@@ -227,12 +227,13 @@ impl TaskStatus {
 ///
 /// A state number this SDK does not know is kept as the number, so a newer server never
 /// makes a whole status undecodable and the UI can still show what it got.
-#[derive(Tsify, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Tsify, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[tsify(
     type = "\"none\" | \"starting\" | \"initializing\" | \"running\" | \"stopping\" | \"completed\" | \"cancelled\" | number"
 )]
 pub enum TaskState {
     /// 0: not running (the synthetic seed).
+    #[default]
     None,
     /// 1: starting (sent before `apaevt_task begin`).
     Starting,
@@ -248,12 +249,6 @@ pub enum TaskState {
     Cancelled,
     /// Any other number the server sent; serialised as that number.
     Other(i64),
-}
-
-impl Default for TaskState {
-    fn default() -> Self {
-        TaskState::None
-    }
 }
 
 const STATE_NAMES: [&str; 7] = ["none", "starting", "initializing", "running", "stopping", "completed", "cancelled"];
