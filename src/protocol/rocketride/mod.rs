@@ -10,6 +10,7 @@ pub mod monitor_types;
 pub mod results;
 pub mod outputs;
 pub mod scope;
+pub mod store;
 pub mod subscriptions;
 pub mod task_status;
 pub mod url;
