@@ -13,6 +13,7 @@ use super::dispatch::{to_js, Decoder, Dispatch, Kind};
 use super::errors::usage_error;
 use super::options::{check_option_names, ClientOptions};
 use super::shell::{now, Shell};
+use super::store::TaskStore;
 use crate::core::time::Duration;
 use crate::protocol::rocketride::client::Client;
 use crate::protocol::rocketride::commands::{self, Command};
@@ -99,6 +100,17 @@ impl RocketRideClient {
         let id = self.shell.with_core(|c| c.subscribe(scope, types));
         self.shell.dispatch.add_subscription(id, callback);
         Ok(Subscription { shell: Rc::downgrade(&self.shell), id })
+    }
+
+    /// A {@link TaskStore} of the runs in `scope` (default `{ token: "*" }`), fed by its own
+    /// subscription: `getSnapshot()` and `subscribe()` for `useSyncExternalStore`. Throws
+    /// `RunwatchError` for an invalid scope, type name or option. See `TaskStore`.
+    pub fn tasks(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ScopeSpec")] scope: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "TaskStoreOptions")] options: Option<JsValue>,
+    ) -> Result<TaskStore, JsValue> {
+        TaskStore::open(&self.shell, scope, options)
     }
 
     /// Calls `callback` with every state change `{ newState, oldState, epoch, reason?,
@@ -295,7 +307,7 @@ fn invalid_arguments(e: &serde_wasm_bindgen::Error) -> Promise {
     Promise::reject(&super::dispatch::request_error(&RequestError::Invalid { message: e.to_string() }))
 }
 
-fn parse_types(types: &JsValue) -> Result<MonitorTypes, JsValue> {
+pub(super) fn parse_types(types: &JsValue) -> Result<MonitorTypes, JsValue> {
     let invalid = |m: String| usage_error("invalidTypes", &m);
     if let Some(mask) = types.as_f64() {
         if mask.fract() != 0.0 {

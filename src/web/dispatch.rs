@@ -28,8 +28,18 @@ struct Pending {
 }
 
 struct SubEntry {
-    callback: Function,
+    callback: Target,
     queue: BoundedQueue<Arc<Delivered>>,
+}
+
+/// Where a subscription's batches go.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// An app callback, called with the batch as JS objects.
+    Js(Function),
+    /// A consumer inside the SDK (the task store): it takes the batch as it is, with no
+    /// conversion, and returns what its own callbacks threw.
+    Native(Rc<dyn Fn(&[Arc<Delivered>]) -> Vec<JsValue>>),
 }
 
 pub(crate) struct Dispatch {
@@ -73,6 +83,10 @@ impl Dispatch {
     }
 
     pub(crate) fn add_subscription(&self, id: SubId, callback: Function) {
+        self.add_target(id, Target::Js(callback));
+    }
+
+    pub(crate) fn add_target(&self, id: SubId, callback: Target) {
         let queue = BoundedQueue::new(self.max_batch, Overflow::DropOldest);
         self.subs.borrow_mut().insert(id, SubEntry { callback, queue });
     }
@@ -177,6 +191,13 @@ impl Dispatch {
                 (entry.callback.clone(), events)
             };
             let (callback, events) = batch;
+            let callback = match callback {
+                Target::Js(f) => f,
+                Target::Native(sink) => {
+                    sink(&events).iter().for_each(|thrown| self.callback_threw(thrown));
+                    continue;
+                }
+            };
             // One JS object per event, shared by every subscription it goes to.
             let array: Array = events
                 .iter()

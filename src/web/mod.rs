@@ -10,5 +10,7 @@ mod errors;
 mod options;
 mod shell;
 mod socket;
+mod store;
 
 pub use client::{RocketRideClient, Subscription};
+pub use store::TaskStore;
