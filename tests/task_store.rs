@@ -279,6 +279,19 @@ fn after_a_reconnect_runs_go_stale_and_the_running_seed_ends_what_ended_offline(
 }
 
 #[test]
+fn an_inferred_end_is_undone_when_the_server_lists_the_task_again() {
+    let mut f = Feed::new();
+    f.push(status(TASK, 3, S1));
+    f.store.mark_ended_offline(f.now, TASK);
+    f.push(running(&[TASK]));
+    f.push(status(TASK, 3, S1));
+    let runs = f.runs();
+    assert_eq!(runs.len(), 1, "no second run for the same one");
+    assert!(!runs[0].lifecycle.ended && runs[0].lifecycle.listed);
+    assert_eq!(runs[0].phase, RunPhase::Running);
+}
+
+#[test]
 fn a_newer_connection_marks_runs_stale_by_itself() {
     let mut f = Feed::new();
     f.all([status(TASK, 3, S1), status("11111111.other", 3, S1)]);

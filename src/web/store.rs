@@ -173,7 +173,7 @@ impl TaskStore {
     }
 
     /// Calls `listener` (no arguments) after every delivery batch that changed the store,
-    /// at most once per batch. Returns a function that removes it (safe to call twice).
+    /// at most once per batch (and once when a reconnect marks runs stale). Returns a function that removes it (safe to call twice).
     /// A bound function, like `getSnapshot`. A listener that throws is reported as a
     /// `callbackError` diagnostic.
     #[wasm_bindgen(getter, unchecked_return_type = "(listener: () => void) => () => void")]
@@ -226,13 +226,27 @@ impl Inner {
         }
     }
 
-    /// A `resync` diagnostic: runs not heard of on the new connection become stale.
+    /// A `resync` diagnostic: runs not heard of on the new connection become stale, and
+    /// the tasks it lists in `endedOffline` (task ids, when the re-seed reports them) end.
     fn on_diagnostic(&self, d: &JsValue) {
         if self.closed.get() || Reflect::get(d, &"kind".into()).ok().and_then(|k| k.as_string()).as_deref() != Some("resync") {
             return;
         }
         let Some(epoch) = Reflect::get(d, &"epoch".into()).ok().and_then(|e| e.as_f64()) else { return };
-        if !self.store.borrow_mut().mark_resync(now(), epoch as u32) {
+        let ended: Vec<String> = Reflect::get(d, &"endedOffline".into())
+            .ok()
+            .filter(Array::is_array)
+            .map(|a| Array::from(&a).iter().filter_map(|id| id.as_string()).collect())
+            .unwrap_or_default();
+        let changed = {
+            let mut store = self.store.borrow_mut();
+            let mut changed = store.mark_resync(now(), epoch as u32);
+            for task_id in &ended {
+                changed |= store.mark_ended_offline(now(), task_id);
+            }
+            changed
+        };
+        if !changed {
             return;
         }
         let thrown = self.notify();

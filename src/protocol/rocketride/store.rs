@@ -590,9 +590,15 @@ impl TaskStore {
 
     fn on_running(&mut self, now: u64, epoch: u32, tasks: &[TaskRef]) {
         for t in tasks {
-            let id = match self.live_run(&t.id) {
-                Some(id) => id,
-                None => {
+            let inferred = |r: &TaskRun| matches!(r.lifecycle.ended_by, Some(EndCause::NotRunning | EndCause::Offline));
+            let id = match (self.live_run(&t.id), self.current_run(&t.id)) {
+                (Some(id), _) => id,
+                // The server lists it after all: an inferred end was wrong.
+                (None, Some(id)) if inferred(&self.runs[&id]) => {
+                    self.reopen(id, now);
+                    id
+                }
+                (None, _) => {
                     let id = self.create(now, epoch, &t.id, &t.source);
                     self.runs_mut(id).project_id = Some(t.project_id.clone());
                     id
