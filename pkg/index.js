@@ -66,6 +66,22 @@ function keptAlive(Base) {
     const method = wasm.Subscription?.prototype?.[name];
     if (method) wasm.Subscription.prototype[name] = release(method);
   }
+  // Task stores (`client.tasks()`) follow the same rule: reachable until close()/free().
+  for (const name of ["close", "free"]) {
+    const method = wasm.TaskStore?.prototype?.[name];
+    if (method) wasm.TaskStore.prototype[name] = release(method);
+  }
+  const tasks = Base.prototype.tasks;
+  if (tasks) {
+    Base.prototype.tasks = function (...args) {
+      const store = tasks.apply(this, args);
+      let held = heldBy.get(this);
+      if (!held) heldBy.set(this, (held = new Set()));
+      held.add(store);
+      heldBy.set(store, held);
+      return store;
+    };
+  }
   const subscribe = Base.prototype.subscribe;
   const close = Base.prototype.close;
   const free = Base.prototype.free;

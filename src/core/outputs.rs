@@ -136,7 +136,7 @@ pub enum Diagnostic {
         /// lists them (about 5 minutes after the end).
         ended: Vec<String>,
         /// Tasks whose status could not be fetched, and why.
-        failed: Vec<TaskNote>,
+        failed: Vec<TaskFailure>,
     },
     /// An event named a task the SDK could not place in a project (its body carries only
     /// the task id and the server's task list did not name it). It was delivered to the
@@ -158,10 +158,10 @@ pub enum Diagnostic {
     Overflow { queue: String, dropped: u64 },
 }
 
-/// A task and something about it.
+/// A task the SDK could not do something for, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
-pub struct TaskNote {
+pub struct TaskFailure {
     pub task_id: String,
     pub reason: String,
 }

@@ -10,7 +10,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::dispatch::{request_error, Dispatch};
+use super::dispatch::{request_error, Dispatch, Target};
 use super::engine_side::{Driven, EngineSide, ToApp, ToEngine};
 use super::errors::thrown_message;
 use crate::core::connection::Connection;
@@ -61,11 +61,11 @@ impl<P: Driven> AppSide<P> {
         self.state.get()
     }
 
-    /// Adds a subscription: its callback first, then the intent that asks the engine.
-    pub(crate) fn subscribe(&self, callback: Function, intent: impl FnOnce(SubId) -> P::Intent) -> SubId {
+    /// Adds a subscription: its consumer first, then the intent that asks the engine.
+    pub(crate) fn subscribe(&self, target: Target<P::Event>, intent: impl FnOnce(SubId) -> P::Intent) -> SubId {
         let id = self.last_sub.get() + 1;
         self.last_sub.set(id);
-        self.dispatch.add_subscription(id, callback);
+        self.dispatch.add_subscription(id, target);
         self.engine.post(ToEngine::Intent(intent(id)));
         id
     }

@@ -10,10 +10,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::app_side::{rejected, AppSide};
-use super::dispatch::{to_js, Dispatch, Kind};
+use super::dispatch::{to_js, Dispatch, Kind, Target};
 use super::engine_side::{now, Driven, EngineSide};
 use super::errors::usage_error;
 use super::options::{check_option_names, ClientOptions};
+use super::store::TaskStore;
 use crate::core::connection::Connection;
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
@@ -113,11 +114,20 @@ impl RocketRideClient {
     ) -> Result<Subscription, JsValue> {
         let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
         let scope = Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
-        let invalid = |m: String| usage_error("invalidTypes", &m);
-        let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
-        let types = MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))?;
-        let id = self.app.subscribe(callback, |id| Intent::Subscribe { id, scope, types });
+        let types = parse_types(types)?;
+        let id = self.app.subscribe(Target::Js(callback), |id| Intent::Subscribe { id, scope, types });
         Ok(Subscription { app: Rc::downgrade(&self.app), id })
+    }
+
+    /// A {@link TaskStore} of the runs in `scope` (default `{ token: "*" }`), fed by its own
+    /// subscription: `getSnapshot()` and `subscribe()` for `useSyncExternalStore`. Throws
+    /// `RunwatchError` for an invalid scope, type name or option. See `TaskStore`.
+    pub fn tasks(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ScopeSpec")] scope: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "TaskStoreOptions")] options: Option<JsValue>,
+    ) -> Result<TaskStore, JsValue> {
+        TaskStore::open(&self.app, scope, options)
     }
 
     /// Calls `callback` with every state change `{ newState, oldState, epoch, reason?,
@@ -296,6 +306,13 @@ fn random_seed() -> u64 {
         // No Web Crypto (very old runtimes): still different per tab.
         (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64)
     }
+}
+
+/// The `types` argument: names or a bitmask, checked by the protocol's rules.
+pub(super) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
+    let invalid = |m: String| usage_error("invalidTypes", &m);
+    let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
+    MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))
 }
 
 /// A request refused before sending because its arguments did not convert.

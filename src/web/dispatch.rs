@@ -28,8 +28,29 @@ struct Pending {
 }
 
 struct SubEntry<E> {
-    callback: Function,
+    callback: Target<E>,
     queue: BoundedQueue<Arc<Delivered<E>>>,
+}
+
+/// Where a subscription's batches go.
+pub(crate) enum Target<E> {
+    /// An app callback, called with the batch as JS objects.
+    Js(Function),
+    /// A consumer inside the SDK (the task store): it takes the batch as it is, with no
+    /// conversion, and returns what its own callbacks threw.
+    Native(NativeSink<E>),
+}
+
+/// A consumer of batches inside the SDK.
+pub(crate) type NativeSink<E> = Rc<dyn Fn(&[Arc<Delivered<E>>]) -> Vec<JsValue>>;
+
+impl<E> Clone for Target<E> {
+    fn clone(&self) -> Self {
+        match self {
+            Target::Js(f) => Target::Js(f.clone()),
+            Target::Native(sink) => Target::Native(sink.clone()),
+        }
+    }
 }
 
 pub(crate) struct Dispatch<E> {
@@ -84,7 +105,7 @@ impl<E: Serialize> Dispatch<E> {
         *self.flush.borrow_mut() = Some(flush);
     }
 
-    pub(crate) fn add_subscription(&self, id: SubId, callback: Function) {
+    pub(crate) fn add_subscription(&self, id: SubId, callback: Target<E>) {
         let queue = BoundedQueue::new(self.max_batch, Overflow::DropOldest);
         self.subs.borrow_mut().insert(id, SubEntry { callback, queue });
     }
@@ -221,6 +242,13 @@ impl<E: Serialize> Dispatch<E> {
                 (entry.callback.clone(), events)
             };
             let (callback, events) = batch;
+            let callback = match callback {
+                Target::Js(f) => f,
+                Target::Native(sink) => {
+                    sink(&events).iter().for_each(|thrown| self.callback_threw(thrown));
+                    continue;
+                }
+            };
             // One JS object per event, shared by every subscription it goes to.
             let array: Array = events
                 .iter()

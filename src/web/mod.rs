@@ -12,5 +12,7 @@ mod engine_side;
 mod errors;
 mod options;
 mod socket;
+mod store;
 
 pub use client::{RocketRideClient, Subscription};
+pub use store::TaskStore;

@@ -41,7 +41,7 @@ function onEvents(events: Delivered[]): void {
         void (ev.pipes satisfies string[]);
         // The trace is typed by op.
         if (ev.op === "enter" || ev.op === "leave") {
-          void (ev.trace.lane satisfies string);
+          void (ev.trace.lane satisfies string | undefined);
           const result: string | undefined = ev.trace.result;
           void result;
         } else {

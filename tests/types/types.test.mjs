@@ -30,9 +30,11 @@ declare function showStack(...args: unknown[]): void;
 declare function markDone(...args: unknown[]): void;
 declare function badge(...args: unknown[]): void;
 declare function warn(...args: unknown[]): void;
+declare const client: import("runwatch").RocketRideClient;
 declare module "react" {
-  export function useState<T>(init: T): [T, (update: (prev: T) => T) => void];
+  export function useState<T>(init?: T | (() => T)): [T, (update: T | ((prev: T) => T)) => void];
   export function useEffect(effect: () => void | (() => void), deps: unknown[]): void;
+  export function useSyncExternalStore<T>(subscribe: (onChange: () => void) => () => void, getSnapshot: () => T): T;
 }
 `;
 

@@ -168,7 +168,7 @@ mod tests {
 
         let RocketRideEvent::Flow(FlowEvent::Enter(flow)) = event(&frames[9]) else { panic!() };
         assert_eq!(
-            (flow.pipe_id, flow.pipes.0.clone(), flow.trace.lane.as_str(), &flow.trace.data),
+            (flow.pipe_id, flow.pipes.0.clone(), flow.trace.lane.as_deref().unwrap(), &flow.trace.data),
             (0, vec!["Question 1".to_string(), "agent_rocketride_1".into()], "questions", &serde_json::Value::Null)
         );
 

@@ -238,8 +238,10 @@ task_event_tail! {
 #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowTrace {
-    /// The lane, or `"invoke"` for a control invocation.
-    pub lane: String,
+    /// The lane, or `"invoke"` for a control invocation. Always sent by the engines
+    /// known; optional so a trace without it still arrives rather than failing to decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
     /// The invoked class type (`"llm"`, …) when `lane` is `"invoke"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoke: Option<String>,
@@ -574,9 +576,24 @@ impl FlowEvent {
     /// The fields every op shares (all but `trace`).
     fn step(&self) -> FlowStepRef<'_> {
         match self {
-            FlowEvent::Begin(s) | FlowEvent::End(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source },
-            FlowEvent::Enter(s) | FlowEvent::Leave(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source },
+            FlowEvent::Begin(s) | FlowEvent::End(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source, pipe_id: s.pipe_id },
+            FlowEvent::Enter(s) | FlowEvent::Leave(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source, pipe_id: s.pipe_id },
         }
+    }
+
+    /// The task id (wire `__id`).
+    pub fn task_id(&self) -> &str {
+        self.step().task_id
+    }
+
+    /// The project id.
+    pub fn project_id(&self) -> &str {
+        self.step().project_id
+    }
+
+    /// The pipe index (wire `id`).
+    pub fn pipe_id(&self) -> u64 {
+        self.step().pipe_id
     }
 
     /// What happened.
@@ -602,6 +619,7 @@ struct FlowStepRef<'a> {
     task_id: &'a String,
     project_id: &'a String,
     source: &'a String,
+    pipe_id: u64,
 }
 
 /// The body's `action` when it is a string; `None` when missing or of another type.
@@ -951,7 +969,7 @@ mod tests {
             assert_eq!((flow.op(), flow.pipes()), (expect, &["Question 1".to_string()][..]));
             match flow {
                 FlowEvent::Enter(s) | FlowEvent::Leave(s) => {
-                    assert_eq!((s.pipe_id, s.trace.lane.as_str(), s.trace.result.as_deref()), (2, "questions", Some("continue")))
+                    assert_eq!((s.pipe_id, s.trace.lane.as_deref().unwrap(), s.trace.result.as_deref()), (2, "questions", Some("continue")))
                 }
                 FlowEvent::Begin(s) | FlowEvent::End(s) => assert_eq!((s.pipe_id, s.trace.0["result"].as_str()), (2, Some("continue"))),
             }

@@ -13,6 +13,7 @@ pub mod outputs;
 pub mod replay;
 pub mod scope;
 pub mod seed;
+pub mod store;
 pub mod subscriptions;
 pub mod task_status;
 pub mod url;

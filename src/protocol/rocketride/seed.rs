@@ -28,7 +28,7 @@ pub struct ListedTask {
 }
 
 /// A task whose status a round could not re-seed, and why.
-pub use crate::core::outputs::TaskNote as SeedFailure;
+pub use crate::core::outputs::TaskFailure as SeedFailure;
 
 /// What a finished round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

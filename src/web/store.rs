@@ -1,0 +1,349 @@
+//! The `TaskStore` class: the task store (`protocol::rocketride::store`) fed by one
+//! subscription of a client, read through `getSnapshot()` and `subscribe()` in the shape
+//! React's `useSyncExternalStore` expects. No store logic lives here: this file converts
+//! snapshots for JavaScript, keeps the listeners and wires the store to the client.
+//!
+//! The store sits on the app-facing side of the shell: it consumes deliveries (which could
+//! cross a `postMessage` boundary in a Worker mode) without converting them to JS objects.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use js_sys::{Array, Function, Object, Reflect};
+use serde::Deserialize;
+use tsify::Tsify;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::dispatch::{to_js, Kind, Target};
+use super::errors::usage_error;
+use super::app_side::AppSide;
+use super::client::parse_types;
+use crate::core::lifecycle::ConnState;
+use crate::protocol::rocketride::client::{Intent, RocketRide};
+use crate::protocol::rocketride::monitor_types::MonitorTypes;
+use crate::protocol::rocketride::outputs::{Delivered, Diagnostic, Output};
+use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
+use crate::protocol::rocketride::store::{StoreConfig, TaskStore as Core};
+use crate::protocol::rocketride::subscriptions::SubId;
+
+/// Options of `client.tasks(scope, options)`. Unknown keys are an error.
+#[derive(Deserialize, Tsify, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskStoreOptions {
+    /// Event types the store subscribes to. Default: TASK, SUMMARY, FLOW, OUTPUT, DETAIL
+    /// and SSE. SUMMARY (statuses, with `startTime`) tells runs apart; TASK brings the
+    /// `running` seed that reports runs which ended while the client was offline.
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[tsify(optional, type = "MonitorTypesArg")]
+    pub types: JsValue,
+    /// Runs kept at most; the runs that ended longest ago are evicted first (default 200).
+    #[tsify(optional)]
+    pub max_runs: Option<u32>,
+    /// Output lines kept per run (default 200).
+    #[tsify(optional)]
+    pub max_output_lines: Option<u32>,
+    /// Errors kept per run (default 50).
+    #[tsify(optional)]
+    pub max_errors: Option<u32>,
+    /// Warnings kept per run (default 50).
+    #[tsify(optional)]
+    pub max_warnings: Option<u32>,
+}
+
+const OPTION_NAMES: &[&str] = &["types", "maxRuns", "maxOutputLines", "maxErrors", "maxWarnings"];
+
+/// The default types of a store.
+fn default_types() -> MonitorTypes {
+    MonitorTypes::TASK | MonitorTypes::SUMMARY | MonitorTypes::FLOW | MonitorTypes::OUTPUT | MonitorTypes::DETAIL | MonitorTypes::SSE
+}
+
+/// A live, bounded view of the task runs in one scope, kept up to date from the client's
+/// events, seeded on subscribe and re-seeded after every reconnect. Create it with
+/// `client.tasks(scope?, options?)`.
+///
+/// Runs of the same pipeline share a `taskId` (tokens are deterministic); each run is its
+/// own entry, told apart by `startTime`. `getSnapshot()` returns an immutable (frozen)
+/// object that stays the same object until something changed, and `subscribe(listener)`
+/// calls the listener at most once per delivery batch, so React can read it directly:
+///
+/// ```ts
+/// const store = client.tasks({ projectId, source: "*" });
+/// const snap = useSyncExternalStore(store.subscribe, store.getSnapshot);
+/// ```
+///
+/// `getSnapshot` and `subscribe` are bound functions: pass them around freely. The store
+/// stays alive while its client is open, until `close()` (or `free()`, or leaving a
+/// `using` block); dropping every reference to it does not stop it.
+#[wasm_bindgen]
+pub struct TaskStore {
+    inner: Rc<Inner>,
+    get_snapshot: Function,
+    subscribe: Function,
+}
+
+struct Inner {
+    store: RefCell<Core>,
+    listeners: RefCell<Vec<(u32, Function)>>,
+    next_listener: Cell<u32>,
+    view: RefCell<View>,
+    app: Weak<AppSide<RocketRide>>,
+    sub: Cell<SubId>,
+    resync_listener: Cell<Option<u32>>,
+    closed: Cell<bool>,
+}
+
+/// The JS side of the latest snapshot: the object handed out, and each run's object with
+/// the run version it shows, so an unchanged run keeps its object.
+#[derive(Default)]
+struct View {
+    version: Option<u64>,
+    snapshot: JsValue,
+    runs: HashMap<u64, (u64, JsValue)>,
+}
+
+impl TaskStore {
+    /// Subscribes a new store to `scope` on the client of `app`.
+    pub(crate) fn open(app: &Rc<AppSide<RocketRide>>, scope: Option<JsValue>, options: Option<JsValue>) -> Result<TaskStore, JsValue> {
+        let scope = match scope.filter(|s| !s.is_undefined() && !s.is_null()) {
+            Some(scope) => {
+                let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
+                Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?
+            }
+            None => Scope::All,
+        };
+        let options = match options.filter(|o| !o.is_undefined() && !o.is_null()) {
+            Some(o) => {
+                check_names(&o).map_err(|e| usage_error("invalidOptions", &e))?;
+                serde_wasm_bindgen::from_value::<TaskStoreOptions>(o).map_err(|e| usage_error("invalidOptions", &e.to_string()))?
+            }
+            None => TaskStoreOptions::default(),
+        };
+        let types = if options.types.is_undefined() { default_types() } else { parse_types(options.types.clone())? };
+        let d = StoreConfig::default();
+        let limit = |v: Option<u32>, default: usize| v.map_or(default, |v| v as usize);
+        let config = StoreConfig {
+            max_runs: limit(options.max_runs, d.max_runs),
+            max_output_lines: limit(options.max_output_lines, d.max_output_lines),
+            max_errors: limit(options.max_errors, d.max_errors),
+            max_warnings: limit(options.max_warnings, d.max_warnings),
+            max_pipes: d.max_pipes,
+        };
+
+        let inner = Rc::new(Inner {
+            store: RefCell::new(Core::new(config)),
+            listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(1),
+            view: RefCell::new(View::default()),
+            app: Rc::downgrade(app),
+            sub: Cell::new(0),
+            resync_listener: Cell::new(None),
+            closed: Cell::new(false),
+        });
+        let feed = inner.clone();
+        let target = Target::Native(Rc::new(move |batch: &[Arc<Delivered>]| feed.feed(batch)));
+        inner.sub.set(app.subscribe(target, |id| Intent::Subscribe { id, scope, types }));
+        let weak = Rc::downgrade(&inner);
+        let on_diagnostic = Closure::<dyn FnMut(JsValue)>::new(move |d: JsValue| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_diagnostic(&d);
+            }
+        });
+        inner.resync_listener.set(Some(app.dispatch.add_listener(Kind::Diagnostic, on_diagnostic.into_js_value().unchecked_into())));
+
+        let reader = inner.clone();
+        let get_snapshot = Closure::<dyn Fn() -> JsValue>::new(move || reader.snapshot()).into_js_value().unchecked_into();
+        let registrar = inner.clone();
+        let subscribe = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |listener: JsValue| registrar.add_listener(listener))
+            .into_js_value()
+            .unchecked_into();
+        Ok(TaskStore { inner, get_snapshot, subscribe })
+    }
+}
+
+#[wasm_bindgen]
+impl TaskStore {
+    /// Returns the current snapshot `{ version, runs }`: the same (frozen) object until the
+    /// content changes; an unchanged run keeps its object from one snapshot to the next.
+    /// A bound function: `useSyncExternalStore(store.subscribe, store.getSnapshot)`.
+    #[wasm_bindgen(getter, js_name = getSnapshot, unchecked_return_type = "() => TaskSnapshot")]
+    pub fn get_snapshot(&self) -> Function {
+        self.get_snapshot.clone()
+    }
+
+    /// Calls `listener` (no arguments) after every delivery batch that changed the store,
+    /// at most once per batch (and once when a reconnect marks runs stale). Returns a function that removes it (safe to call twice).
+    /// A bound function, like `getSnapshot`. A listener that throws is reported as a
+    /// `callbackError` diagnostic.
+    #[wasm_bindgen(getter, unchecked_return_type = "(listener: () => void) => () => void")]
+    pub fn subscribe(&self) -> Function {
+        self.subscribe.clone()
+    }
+
+    /// Counters: events applied, duplicates ignored, runs created and evicted, lines
+    /// dropped by the bounds, reconnects noticed. Reading them never changes the snapshot.
+    #[wasm_bindgen(unchecked_return_type = "StoreStats")]
+    pub fn stats(&self) -> JsValue {
+        to_js(self.inner.store.borrow().stats())
+    }
+
+    /// True after `close()` (or once the client closed: the store then keeps its last
+    /// snapshot but never changes again).
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        let client_closed = self.inner.app.upgrade().is_none_or(|app| app.state() == ConnState::Closed);
+        self.inner.closed.get() || client_closed
+    }
+
+    /// Stops the store: its subscription ends and its listeners are removed. The last
+    /// snapshot stays readable. Idempotent; `free()` and `[Symbol.dispose]` do the same.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
+
+impl Drop for TaskStore {
+    fn drop(&mut self) {
+        self.inner.close();
+    }
+}
+
+impl Inner {
+    /// One delivery batch of the store's subscription.
+    fn feed(&self, batch: &[Arc<Delivered>]) -> Vec<JsValue> {
+        if self.closed.get() {
+            return Vec::new();
+        }
+        let changed = self.store.borrow_mut().apply_batch(now(), batch.iter().map(|d| &**d));
+        if changed {
+            self.notify()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A `resync` diagnostic: runs not heard of on the new connection become stale. A
+    /// `reseeded` one: the tasks it lists in `ended` ended while the client was offline.
+    fn on_diagnostic(&self, d: &JsValue) {
+        let kind = Reflect::get(d, &"kind".into()).ok().and_then(|k| k.as_string());
+        if self.closed.get() || !matches!(kind.as_deref(), Some("resync" | "reseeded")) {
+            return;
+        }
+        let Some(epoch) = Reflect::get(d, &"epoch".into()).ok().and_then(|e| e.as_f64()) else { return };
+        let ended: Vec<String> = Reflect::get(d, &"ended".into())
+            .ok()
+            .filter(Array::is_array)
+            .map(|a| Array::from(&a).iter().filter_map(|id| id.as_string()).collect())
+            .unwrap_or_default();
+        let changed = {
+            let mut store = self.store.borrow_mut();
+            let mut changed = kind.as_deref() == Some("resync") && store.mark_resync(now(), epoch as u32);
+            for task_id in &ended {
+                changed |= store.mark_ended_offline(now(), task_id);
+            }
+            changed
+        };
+        if !changed {
+            return;
+        }
+        let thrown = self.notify();
+        if let Some(app) = self.app.upgrade() {
+            for t in thrown {
+                let message = super::errors::thrown_message(&t);
+                app.dispatch.output(Output::Diagnostic(Diagnostic::CallbackError { message }));
+            }
+        }
+    }
+
+    /// Calls every listener once; returns what they threw.
+    fn notify(&self) -> Vec<JsValue> {
+        let listeners: Vec<Function> = self.listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
+        listeners.iter().filter_map(|f| f.call0(&JsValue::UNDEFINED).err()).collect()
+    }
+
+    fn add_listener(self: &Rc<Self>, listener: JsValue) -> Result<JsValue, JsValue> {
+        let listener: Function = listener.dyn_into().map_err(|_| usage_error("invalidListener", "subscribe(listener) needs a function"))?;
+        let id = self.next_listener.get();
+        self.next_listener.set(id + 1);
+        if !self.closed.get() {
+            self.listeners.borrow_mut().push((id, listener));
+        }
+        let weak = Rc::downgrade(self);
+        Ok(Closure::<dyn Fn()>::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.listeners.borrow_mut().retain(|(i, _)| *i != id);
+            }
+        })
+        .into_js_value())
+    }
+
+    /// The JS snapshot of the current version, built only when the version moved.
+    fn snapshot(&self) -> JsValue {
+        let version = self.store.borrow().version();
+        {
+            let view = self.view.borrow();
+            if view.version == Some(version) {
+                return view.snapshot.clone();
+            }
+        }
+        let snap = self.store.borrow_mut().snapshot();
+        let mut view = self.view.borrow_mut();
+        let mut runs = HashMap::with_capacity(snap.runs.len());
+        let array = Array::new();
+        for run in &snap.runs {
+            let js = match view.runs.get(&run.run_id) {
+                Some((v, js)) if *v == run.version => js.clone(),
+                _ => frozen(to_js(&**run)),
+            };
+            array.push(&js);
+            runs.insert(run.run_id, (run.version, js));
+        }
+        let object = Object::new();
+        // Fixed keys on a fresh object: plain data properties.
+        let _ = Reflect::set(&object, &"version".into(), &JsValue::from_f64(snap.version as f64));
+        let _ = Reflect::set(&object, &"runs".into(), &frozen(array.into()));
+        let object = frozen(object.into());
+        *view = View { version: Some(version), snapshot: object.clone(), runs };
+        object
+    }
+
+    fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.listeners.borrow_mut().clear();
+        if let Some(app) = self.app.upgrade() {
+            if let Some(id) = self.resync_listener.take() {
+                app.dispatch.remove_listener(id);
+            }
+            let id = self.sub.get();
+            app.unsubscribe(id, Intent::Unsubscribe { id });
+        }
+    }
+}
+
+fn frozen(value: JsValue) -> JsValue {
+    if let Some(object) = value.dyn_ref::<Object>() {
+        Object::freeze(object);
+    }
+    value
+}
+
+/// The store's clock: wall-clock milliseconds, so `updatedAt`/`endedAt` read as dates.
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Refuses option names the store does not know (a typo would otherwise mean "default").
+fn check_names(options: &JsValue) -> Result<(), String> {
+    let Some(object) = options.dyn_ref::<Object>() else { return Err("options must be an object".into()) };
+    for key in Object::keys(object).iter().filter_map(|k| k.as_string()) {
+        if !OPTION_NAMES.contains(&key.as_str()) {
+            return Err(format!("unknown option `{key}`; expected one of {}", OPTION_NAMES.join(", ")));
+        }
+    }
+    Ok(())
+}
