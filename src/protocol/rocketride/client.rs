@@ -31,6 +31,8 @@ use crate::core::time::{Duration, Instant};
 /// Events held back (in order) while the server is asked where an unknown task belongs;
 /// past this many they are released with a report rather than held without bound.
 const MAX_HELD: usize = 10_000;
+/// Task tokens remembered at most (for seeding statuses).
+const MAX_TOKENS: usize = 4096;
 /// Tasks remembered as "looked up and still unknown", so they are not looked up again.
 const MAX_LOOKED_UP: usize = 1024;
 
@@ -273,7 +275,7 @@ impl Protocol for RocketRide {
     /// response's command echo is what counts, not the call.
     fn on_app_reply(&mut self, link: &mut Link<Self>, _call: &Call, response: &Response) {
         if let Some(learned) = commands::learn_from_result(&response.command, response.body.as_deref()) {
-            self.learn_token(link, &learned.token, &learned.project_id, &learned.source);
+            self.learn_token(link, &learned.id, &learned.token, &learned.project_id, &learned.source);
         }
     }
 
@@ -549,8 +551,13 @@ impl RocketRide {
         self.sync_subscriptions(link);
     }
 
-    fn learn_token(&mut self, link: &mut Link<Self>, token: &str, project_id: &str, source: &str) {
-        self.tokens.insert(commands::task_id_of(token, source), token.to_string());
+    fn learn_token(&mut self, link: &mut Link<Self>, task_id: &str, token: &str, project_id: &str, source: &str) {
+        self.learn_task(link, task_id, project_id, source);
+        // Bounded like the directory: a dashboard of thousands of tasks keeps the newest.
+        if self.tokens.len() >= MAX_TOKENS && !self.tokens.contains_key(task_id) {
+            self.tokens.pop_first();
+        }
+        self.tokens.insert(task_id.to_owned(), token.to_owned());
         self.registry.learn_token(token, project_id, source);
         self.sync_subscriptions(link);
     }
@@ -652,7 +659,7 @@ impl RocketRide {
         let token = response.body.as_ref().filter(|_| response.success).and_then(|b| serde_json::from_str::<Token>(b.get()).ok());
         match token {
             Some(Token { token }) => {
-                self.learn_token(link, &token, &task.project_id, &task.source);
+                self.learn_token(link, &task.id, &token, &task.project_id, &task.source);
                 self.fetch_status(link, &task.id, &token);
             }
             None => {

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::results::ExecuteResult;
 use super::seed::ListedTask;
 
 /// Command names used by the client and its typed helpers.
@@ -46,41 +47,14 @@ pub fn project_source_arguments(project_id: &str, source: &str) -> Value {
     json!({ "projectId": project_id, "source": source })
 }
 
-/// The task display id a token's task has: `"<first 8 hex of the token>.<source>"` (spec §0.5).
-///
-/// ```
-/// use runwatch::protocol::rocketride::commands::task_id_of;
-/// assert_eq!(task_id_of("tk_bee3a8ea46c24f6e1ac107ba9e8b63a8", "chat_1"), "bee3a8ea.chat_1");
-/// ```
-pub fn task_id_of(token: &str, source: &str) -> String {
-    let hex = token.strip_prefix("tk_").unwrap_or(token);
-    let prefix: String = hex.chars().take(8).collect();
-    format!("{prefix}.{source}")
-}
-
-/// A token the server told us about, with the task it names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LearnedToken {
-    pub token: String,
-    pub project_id: String,
-    pub source: String,
-}
-
-/// Tokens from `execute` results (`{token, projectId, source, …}`), so token-scoped
-/// subscriptions can be merged with project ones and statuses re-seeded after reconnect.
-pub fn learn_from_result(command: &str, body: Option<&serde_json::value::RawValue>) -> Option<LearnedToken> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Execute {
-        token: String,
-        project_id: String,
-        source: String,
-    }
+/// The task an `execute` result started (`{id, token, projectId, source, …}`), so
+/// token-scoped subscriptions can be merged with project ones and its status seeded.
+/// Decoded as the same [`ExecuteResult`] the app receives.
+pub fn learn_from_result(command: &str, body: Option<&serde_json::value::RawValue>) -> Option<ExecuteResult> {
     if command != Command::EXECUTE {
         return None;
     }
-    let e: Execute = serde_json::from_str(body?.get()).ok()?;
-    Some(LearnedToken { token: e.token, project_id: e.project_id, source: e.source })
+    serde_json::from_str(body?.get()).ok()
 }
 
 /// Every task of an `rrext_dashboard` body; lenient (a malformed entry is skipped), since
@@ -125,8 +99,7 @@ mod tests {
         )
         .unwrap();
         let learned = learn_from_result("execute", Some(&body)).unwrap();
-        assert_eq!(learned.project_id, "p");
-        assert_eq!(task_id_of(&learned.token, &learned.source), "bee3a8ea.chat_1");
+        assert_eq!((learned.id.as_str(), learned.project_id.as_str()), ("bee3a8ea.chat_1", "p"));
         assert_eq!(learn_from_result("rrext_ping", Some(&body)), None);
     }
 
