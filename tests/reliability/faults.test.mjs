@@ -56,10 +56,11 @@ test(`${CYCLES} fault cycles lose nothing unreported, deliver nothing twice, lea
 });
 
 // Not registered at all without the switch: the default run shows no skipped test.
-// `scoped` and `taskIdOnly` pass since the SDK places tasks it has not seen (issue 9): they run
-// by default. `pipes` (the SUMMARY seed of a pipe key) and `publicToken` still fail some
-// cycles and run only with RUNWATCH_STRICT_SETS=1 until fixed.
-const DEFAULT_STRICT = ["scoped", "taskIdOnly"];
+// `scoped`, `taskIdOnly` and `publicToken` pass since the SDK places tasks it has not seen
+// and routes a task-token connection's task events to every subscription (issue 9): they run
+// by default. `pipes` (the SUMMARY seed of a pipe key) still fails some cycles and runs only
+// with RUNWATCH_STRICT_SETS=1 until fixed.
+const DEFAULT_STRICT = ["scoped", "taskIdOnly", "publicToken"];
 for (const set of STRICT ? STRICT_SETS : STRICT_SETS.filter((s) => DEFAULT_STRICT.includes(s))) {
   test(`strict set ${set}: ${STRICT_CYCLES} fault cycles lose nothing unreported`, { timeout: 20 * 60_000 }, async () => {
     await suite(set, STRICT_CYCLES);

@@ -356,9 +356,7 @@ impl RocketRide {
             self.learn_task(link, &task_id, &stream.project_id, &stream.source);
         }
         self.learn_from_event(link, &event);
-        let route = route_of(&event);
-        let subscriptions = if self.task_scoped { self.registry.route_any_scope(&route) } else { self.registry.route(&route) };
-        link.deliver_replayed(subscriptions, event);
+        link.deliver_replayed(self.subscribers(&event), event);
     }
 
     /// A live event (or a seed) applied: learned from, then routed or held for a lookup.
@@ -423,18 +421,23 @@ impl RocketRide {
 
     /// Delivers one event to every subscription it matches.
     fn route(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
-        if self.task_scoped {
-            // Every frame is the credential's task's: scope cannot narrow it further.
-            let route = EventRoute { types: event.monitor_type(), server_event: event.is_server_event(), ..EventRoute::default() };
-            let subscriptions = self.registry.route_any_scope(&route);
-            return link.deliver(subscriptions, seq, event);
-        }
         if let RocketRideEvent::Task(TaskEvent::Running { tasks }) = &event {
             let tasks = tasks.clone();
             return self.deliver_running(link, seq, tasks);
         }
-        let subscriptions = self.registry.route(&route_of(&event));
-        link.deliver(subscriptions, seq, event);
+        link.deliver(self.subscribers(&event), seq, event);
+    }
+
+    /// The subscriptions an event goes to. On a task-token connection every task event is
+    /// the credential's task's (the server forces every subscription onto it), so scope
+    /// cannot narrow it further; an event that names no task still needs a scope that
+    /// covers everything.
+    fn subscribers(&self, event: &RocketRideEvent) -> Vec<SubId> {
+        if self.task_scoped && event.task_id().is_some_and(|id| !id.is_empty()) {
+            let route = EventRoute { types: event.monitor_type(), server_event: event.is_server_event(), ..EventRoute::default() };
+            return self.registry.route_any_scope(&route);
+        }
+        self.registry.route(&route_of(event))
     }
 
     /// True when `event` names a task the SDK cannot place yet and a project or source
@@ -684,7 +687,7 @@ impl RocketRide {
                     let event = RocketRideEvent::task_status(task_id.clone(), status);
                     self.learn_from_event(link, &event);
                     self.seeder.observe(&event);
-                    link.deliver_reseeded(self.registry.route(&route_of(&event)), event);
+                    link.deliver_reseeded(self.subscribers(&event), event);
                     Ok(())
                 }
                 Err(error) => {
