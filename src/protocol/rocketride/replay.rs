@@ -282,6 +282,12 @@ struct Gap {
 }
 
 impl Gap {
+    /// Ends this window's replay: what is left of it, from `from`, cannot be replayed.
+    fn stop(&mut self, stream: String, reason: UnreplayableReason, message: String, from: Option<u64>) {
+        self.notes.push(Unreplayable { stream, reason, message, from, to: self.to() });
+        self.phase = Phase::Done;
+    }
+
     fn new(from: u64) -> Self {
         Gap {
             from,
@@ -620,15 +626,8 @@ impl Replay {
         let last = self.streams[id].last;
         let gap = self.gap(id);
         if chapters.chapters.is_empty() && chapters.segments.is_empty() {
-            gap.notes.push(Unreplayable {
-                stream: label,
-                reason: UnreplayableReason::EmptyLog,
-                message: "the server's log holds nothing for this stream (another owner, another run kind, or an unlogged run)".into(),
-                from: Some(gap.from),
-                to: gap.to(),
-            });
-            gap.phase = Phase::Done;
-            return;
+            let message = "the server's log holds nothing for this stream (another owner, another run kind, or an unlogged run)";
+            return gap.stop(label, UnreplayableReason::EmptyLog, message.into(), Some(gap.from));
         }
         gap.new_run = chapters
             .chapters
@@ -663,18 +662,10 @@ impl Replay {
             return;
         }
         if pages >= max_pages {
-            let (from, to) = (Some(cursor), gap.to());
+            let from = Some(cursor);
             let message =
                 format!("the window took more than {max_pages} pages; the rest was given up");
-            gap.notes.push(Unreplayable {
-                stream: id.label(),
-                reason: UnreplayableReason::Overflow,
-                message,
-                from,
-                to,
-            });
-            gap.phase = Phase::Done;
-            return;
+            return gap.stop(id.label(), UnreplayableReason::Overflow, message, from);
         }
         let mut args = id.args("read");
         if pages == 0 {
@@ -739,16 +730,7 @@ impl Replay {
             let message = format!(
                 "more than {max_replayed} events were missed; the rest of the window was given up"
             );
-            let (stream, to) = (id.label(), gap.to());
-            gap.notes.push(Unreplayable {
-                stream,
-                reason: UnreplayableReason::Overflow,
-                message,
-                from,
-                to,
-            });
-            gap.phase = Phase::Done;
-            return;
+            return gap.stop(id.label(), UnreplayableReason::Overflow, message, from);
         }
         enum Next {
             Page(u64),
@@ -758,16 +740,7 @@ impl Replay {
         let next = match page.next_seq {
             Some(next) if next <= cursor => {
                 let message = format!("the server's log paging stopped advancing at {cursor}");
-                let (stream, to) = (id.label(), gap.to());
-                gap.notes.push(Unreplayable {
-                    stream,
-                    reason: UnreplayableReason::Stuck,
-                    message,
-                    from: Some(cursor),
-                    to,
-                });
-                gap.phase = Phase::Done;
-                return;
+                return gap.stop(id.label(), UnreplayableReason::Stuck, message, Some(cursor));
             }
             Some(next) => Next::Page(next),
             // A full page without `nextSeq` may be a server that ends a `toSeq` read there
@@ -1066,6 +1039,18 @@ mod tests {
 
     fn all(_: &StreamId, _: Option<&str>) -> Vec<&'static str> {
         event_names(MonitorTypes::all())
+    }
+
+    /// Starts the replay, answers its `chapters` with `chapters`, and returns the `read`
+    /// request it sends next (with `out` cleared).
+    fn start_to_read(r: &mut Replay, out: &mut Vec<Step>, chapters: Value) -> LogRequest {
+        r.start(all, out);
+        let (_, req) = sent(out).pop().unwrap();
+        out.clear();
+        r.on_response(req, &ok(chapters), out);
+        let (_, req) = sent(out).pop().unwrap();
+        out.clear();
+        req
     }
 
     /// An event as the wire would carry it.
@@ -1396,12 +1381,7 @@ mod tests {
         let mut r = Replay::new(ReplayConfig::default());
         let mut out = lost_after(&mut r, 2);
         r.on_live(Some(9), stamp(20), None, output(20), &mut out);
-        r.start(all, &mut out);
-        let (_, req) = sent(&out).pop().unwrap();
-        out.clear();
-        r.on_response(req, &ok(chapters(10, &[1])), &mut out);
-        let (_, req) = sent(&out).pop().unwrap();
-        out.clear();
+        let req = start_to_read(&mut r, &mut out, chapters(10, &[1]));
         r.on_response(
             req,
             &ok(json!({"events":[log_output(10), log_output(11)]})),
@@ -1423,12 +1403,7 @@ mod tests {
     fn a_stuck_page_ends_the_read() {
         let mut r = Replay::new(ReplayConfig::default());
         let mut out = lost_after(&mut r, 2);
-        r.start(all, &mut out);
-        let (_, req) = sent(&out).pop().unwrap();
-        out.clear();
-        r.on_response(req, &ok(chapters(1, &[1])), &mut out);
-        let (_, req) = sent(&out).pop().unwrap();
-        out.clear();
+        let req = start_to_read(&mut r, &mut out, chapters(1, &[1]));
         r.on_response(
             req,
             &ok(json!({"events":[log_output(3)], "nextSeq": 5})),
@@ -1512,12 +1487,7 @@ mod tests {
         let mut r = Replay::new(ReplayConfig::default());
         let mut out = lost_after(&mut r, 2);
         r.on_live(Some(3), stamp(9), None, output(9), &mut out);
-        r.start(all, &mut out);
-        let (_, req) = sent(&out).pop().unwrap();
-        out.clear();
-        r.on_response(req, &ok(chapters(1, &[1])), &mut out);
-        let (_, req) = sent(&out).pop().unwrap();
-        out.clear();
+        let req = start_to_read(&mut r, &mut out, chapters(1, &[1]));
         r.on_response(
             req.clone(),
             &ok(json!({"events":[log_output(3)], "nextSeq": 5})),
