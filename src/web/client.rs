@@ -115,6 +115,7 @@ impl RocketRideClient {
         let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
         let scope = Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
         let types = parse_types(types)?;
+        scope.check_types(types).map_err(|e| usage_error("invalidTypes", &e.to_string()))?;
         let id = self.app.subscribe(Target::Js(callback), |id| Intent::Subscribe { id, scope, types });
         Ok(Subscription { app: Rc::downgrade(&self.app), id })
     }

@@ -123,6 +123,7 @@ impl TaskStore {
             None => TaskStoreOptions::default(),
         };
         let types = if options.types.is_undefined() { default_types() } else { parse_types(options.types.clone())? };
+        scope.check_types(types).map_err(|e| usage_error("invalidTypes", &e.to_string()))?;
         let d = StoreConfig::default();
         let limit = |v: Option<u32>, default: usize| v.map_or(default, |v| v as usize);
         let config = StoreConfig {

@@ -109,24 +109,28 @@ test("a scoped subscription gets only its project's events", async () => {
   assertNoPageErrors(p);
 });
 
-test("an unknown type name or a bare string throws instead of unsubscribing", async () => {
+test("an unknown type name, a bare string or a pipe scope with more than SSE throws instead of subscribing", async () => {
   const p = await openClient();
   const errors = await p.evaluate(() => {
-    const attempt = (types) => {
+    const attempt = (types, scope = { token: "*" }) => {
       try {
-        window.rw.client.subscribe({ token: "*" }, types, () => {});
+        window.rw.client.subscribe(scope, types, () => {});
         return null;
       } catch (e) {
         return { name: e.name, code: e.code, message: e.message };
       }
     };
-    return [attempt(["apaevt_status_upload"]), attempt("SUMMARY"), attempt(256), attempt(["summary"])];
+    const pipe = { projectId: "p", source: "s", pipeId: 2 };
+    return [attempt(["apaevt_status_upload"]), attempt("SUMMARY"), attempt(256), attempt(["summary"]), attempt(["SSE", "SUMMARY"], pipe), attempt(["sse"], pipe)];
   });
   assert.equal(errors[0].code, "invalidTypes");
   assert.match(errors[0].message, /apaevt_status_upload/);
   assert.equal(errors[1].code, "invalidTypes");
   assert.equal(errors[2].code, "invalidTypes");
   assert.equal(errors[3], null, "lower-case names are fine");
+  assert.equal(errors[4].code, "invalidTypes", "a pipe scope takes SSE only");
+  assert.match(errors[4].message, /pipe scope/);
+  assert.equal(errors[5], null);
 });
 
 test("plain ws:// to a remote host and credentials in the URL are refused", async () => {

@@ -30,10 +30,9 @@ export const SUBSCRIPTIONS = [
  * issue 9: no `{token:"*"}` companion that would teach the SDK every task, source and
  * project scopes with only OUTPUT/SSE/DETAIL (events that carry only a task id), pipe
  * scopes, and a connection authenticated with a task's public `pk_` token subscribed to
- * that token. Today's SDK drops events of tasks it has not seen on such scopes without a
- * diagnostic, so these sets fail against it; they run only with RUNWATCH_STRICT_SETS=1
- * (faults.test.mjs). Once the SDK delivers them (issue 9 item 2), turn them on by default
- * in faults.test.mjs; do not loosen the oracle to make them pass.
+ * that token. The SDK of ef36256 dropped events of tasks it had not seen on such scopes
+ * without a diagnostic; they all run in faults.test.mjs. Do not loosen the oracle to make
+ * them pass.
  * `subscriptions(ctx)` may use `ctx.publicToken` (load_0's `pk_` token); `credential`
  * says what the client authenticates with; `skip` lists fault kinds the set cannot take.
  */
@@ -59,7 +58,8 @@ export const SETS = {
   pipes: {
     subscriptions: () => [
       { name: "pipe1", scope: { projectId: LOAD_PROJECT, source: "load_0", pipeId: 1 }, types: ["SSE"] },
-      { name: "pipe2", scope: { projectId: LOAD_PROJECT, source: "load_1", pipeId: 2 }, types: ["SSE", "SUMMARY"] },
+      { name: "pipe2", scope: { projectId: LOAD_PROJECT, source: "load_1", pipeId: 2 }, types: ["SSE"] },
+      { name: "summary1", scope: { projectId: LOAD_PROJECT, source: "load_1" }, types: ["SUMMARY"] },
       { name: "flow0", scope: { projectId: LOAD_PROJECT, source: "load_0" }, types: ["FLOW", "SSE"] },
     ],
   },
@@ -75,7 +75,7 @@ export const SETS = {
   },
 };
 
-/** The strict sets (RUNWATCH_STRICT_SETS=1). */
+/** The strict sets (faults.test.mjs runs them after the default set). */
 export const STRICT_SETS = ["scoped", "taskIdOnly", "pipes", "publicToken"];
 
 /** Client options: fast reconnects and heartbeats so a cycle takes a fraction of a second. */

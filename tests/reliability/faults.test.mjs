@@ -3,20 +3,18 @@
 // ledger.mjs). Prints the figures; `node tests/reliability/soak.mjs` runs 10,000+ and
 // writes them to tests/RELIABILITY.md.
 //
-// RUNWATCH_STRICT_SETS=1 adds the strict subscription sets (cycles.mjs STRICT_SETS: no
-// `{token:"*"}` companion, OUTPUT/SSE/DETAIL-only source and project scopes, pipe scopes, a
-// `pk_` connection on its token), RUNWATCH_STRICT_CYCLES cycles each (default: every fault
-// kind twice). They fail against the SDK of main at ef36256, which drops events of tasks it
-// has not seen on such scopes without a diagnostic (issue 9, "Silent drops"). Once the SDK
-// delivers them, make them part of the default run here (drop the switch); never loosen the
-// oracle to make them pass. RUNWATCH_KEEP_GOING=1 runs every cycle of a set even after an
-// oracle failure and prints what failed, by problem kind (diagnosis, not a verdict).
+// The strict subscription sets (cycles.mjs STRICT_SETS: no `{token:"*"}` companion,
+// OUTPUT/SSE/DETAIL-only source and project scopes, pipe scopes, a `pk_` connection on its
+// token) run too, RUNWATCH_STRICT_CYCLES cycles each (default: every fault kind twice). They
+// failed against the SDK of ef36256, which dropped events of tasks it had not seen on such
+// scopes without a diagnostic (issue 9, "Silent drops"). RUNWATCH_KEEP_GOING=1 runs every
+// cycle of a set even after an oracle failure and prints what failed, by problem kind
+// (diagnosis, not a verdict).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runCycles, formatReport, FAULTS, SETS, STRICT_SETS } from "./cycles.mjs";
 
 const CYCLES = Math.max(Number(process.env.RUNWATCH_CYCLES || 210), FAULTS.length);
-const STRICT = process.env.RUNWATCH_STRICT_SETS === "1";
 const STRICT_CYCLES = Math.max(Number(process.env.RUNWATCH_STRICT_CYCLES || 2 * FAULTS.length), FAULTS.length);
 const KEEP_GOING = process.env.RUNWATCH_KEEP_GOING === "1";
 
@@ -56,12 +54,7 @@ test(`${CYCLES} fault cycles lose nothing unreported, deliver nothing twice, lea
 });
 
 // Not registered at all without the switch: the default run shows no skipped test.
-// `scoped`, `taskIdOnly` and `publicToken` pass since the SDK places tasks it has not seen
-// and routes a task-token connection's task events to every subscription (issue 9): they run
-// by default. `pipes` (the SUMMARY seed of a pipe key) still fails some cycles and runs only
-// with RUNWATCH_STRICT_SETS=1 until fixed.
-const DEFAULT_STRICT = ["scoped", "taskIdOnly", "publicToken"];
-for (const set of STRICT ? STRICT_SETS : STRICT_SETS.filter((s) => DEFAULT_STRICT.includes(s))) {
+for (const set of STRICT_SETS) {
   test(`strict set ${set}: ${STRICT_CYCLES} fault cycles lose nothing unreported`, { timeout: 20 * 60_000 }, async () => {
     await suite(set, STRICT_CYCLES);
   });

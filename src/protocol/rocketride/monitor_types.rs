@@ -42,6 +42,8 @@ pub enum TypesError {
     NotInteger(String),
     #[error("types must be an array of names or a bitmask, not a single string")]
     BareString,
+    #[error("a pipe scope (pipeId) receives only SSE: the server matches pipe keys only to events that carry a pipe_id (spec §3.2); subscribe without pipeId for other types")]
+    PipeScopeSseOnly,
 }
 
 /// The `types` argument as an app passes it: names or a bitmask. A bare string is

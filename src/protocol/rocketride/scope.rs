@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tsify::Tsify;
 
-use super::monitor_types::MonitorTypes;
+use super::monitor_types::{MonitorTypes, TypesError};
 
 /// A scope as JavaScript passes it to `subscribe`. Give either `token`, or `projectId`
 /// with `source`; `pipeId` narrows any of them except `token: "*"`.
@@ -100,6 +100,25 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Checks `types` for this scope: a pipe scope takes SSE only. (The server would also
+    /// seed SUMMARY or TASK once for a pipe key and then never send them, since pipe keys
+    /// match only events carrying `pipe_id`.)
+    ///
+    /// ```
+    /// use runwatch::protocol::rocketride::monitor_types::MonitorTypes;
+    /// use runwatch::protocol::rocketride::scope::Scope;
+    /// let pipe = Scope::Project { project_id: "p".into(), pipe: Some(2) };
+    /// assert!(pipe.check_types(MonitorTypes::SSE).is_ok());
+    /// assert!(pipe.check_types(MonitorTypes::SSE | MonitorTypes::SUMMARY).is_err());
+    /// assert!(Scope::All.check_types(MonitorTypes::SUMMARY).is_ok());
+    /// ```
+    pub fn check_types(&self, types: MonitorTypes) -> Result<(), TypesError> {
+        if self.pipe().is_some() && !(types - MonitorTypes::SSE).is_empty() {
+            return Err(TypesError::PipeScopeSseOnly);
+        }
+        Ok(())
+    }
+
     /// The pipe this scope is narrowed to, if any.
     ///
     /// ```
