@@ -154,6 +154,10 @@ pub enum Diagnostic {
     CredentialError { message: String },
     /// An app callback threw; delivery continued.
     CallbackError { message: String },
+    /// A value could not be converted for JavaScript (`what`: an event, a state change);
+    /// it was skipped rather than handed on as `undefined`. The SDK's own types should
+    /// never cause this: please report it.
+    SerializeError { what: String, reason: String },
     /// A bounded buffer overflowed and dropped its oldest entries.
     Overflow { queue: String, dropped: u64 },
 }

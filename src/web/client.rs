@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::app_side::{rejected, AppSide};
-use super::dispatch::{to_js, Dispatch, Kind, Target};
+use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, Driven, EngineSide};
 use super::errors::usage_error;
 use super::options::{check_option_names, ClientOptions};
@@ -203,22 +203,22 @@ impl RocketRideClient {
 
     /// The connection state, as of the last state change delivered.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnState")]
-    pub fn state(&self) -> JsValue {
-        to_js(&self.app.state())
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        to_js_or_throw("the state", &self.app.state())
     }
 
     /// Counters: every frame received by outcome, gaps, overflowed events, reconnects,
     /// requests in flight.
     #[wasm_bindgen(unchecked_return_type = "ClientStats")]
-    pub fn stats(&self) -> JsValue {
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
         let mut stats = self.app.engine().read(Connection::stats);
         stats.overflowed = self.app.dispatch.overflowed();
-        to_js(&stats)
+        to_js_or_throw("the stats", &stats)
     }
 
     /// The server keys and type names this client believes the server holds.
     #[wasm_bindgen(js_name = serverSubscriptions, unchecked_return_type = "Array<{ key: string, types: MonitorTypeName[] }>")]
-    pub fn server_subscriptions(&self) -> JsValue {
+    pub fn server_subscriptions(&self) -> Result<JsValue, JsValue> {
         #[derive(Serialize)]
         struct Held {
             key: String,
@@ -226,7 +226,7 @@ impl RocketRideClient {
         }
         let held = self.app.engine().read(Client::held_subscriptions);
         let held: Vec<Held> = held.into_iter().map(|(key, t)| Held { key, types: t.names() }).collect();
-        to_js(&held)
+        to_js_or_throw("the server subscriptions", &held)
     }
 
     /// Closes the connection and removes every listener and timer. Pending requests reject

@@ -163,7 +163,9 @@ impl<E: Serialize> Dispatch<E> {
             Output::Deliver(d) => self.enqueue(d.subscriptions, d.event),
             Output::State(change) => {
                 self.flush_batches();
-                self.notify(Kind::State, &to_js(&change));
+                if let Some(change) = self.convert("a state change", &change) {
+                    self.notify(Kind::State, &change);
+                }
             }
             Output::Diagnostic(d) => {
                 self.flush_batches();
@@ -230,7 +232,7 @@ impl<E: Serialize> Dispatch<E> {
     fn flush_batches(&self) {
         self.flush_scheduled.set(false);
         let ids: Vec<SubId> = self.subs.borrow().keys().copied().collect();
-        let mut converted: HashMap<*const Delivered<E>, JsValue> = HashMap::new();
+        let mut converted: HashMap<*const Delivered<E>, Option<JsValue>> = HashMap::new();
         for id in ids {
             let batch = {
                 let mut map = self.subs.borrow_mut();
@@ -252,7 +254,7 @@ impl<E: Serialize> Dispatch<E> {
             // One JS object per event, shared by every subscription it goes to.
             let array: Array = events
                 .iter()
-                .map(|e| converted.entry(Arc::as_ptr(e)).or_insert_with(|| to_js(e.as_ref())).clone())
+                .filter_map(|e| converted.entry(Arc::as_ptr(e)).or_insert_with(|| self.convert("an event", e.as_ref())).clone())
                 .collect();
             if let Err(thrown) = callback.call1(&JsValue::UNDEFINED, &array) {
                 self.callback_threw(&thrown);
@@ -275,7 +277,16 @@ impl<E: Serialize> Dispatch<E> {
     }
 
     fn diagnose(&self, d: &Diagnostic) {
-        self.notify(Kind::Diagnostic, &to_js(d));
+        match to_js(d) {
+            Ok(d) => self.notify(Kind::Diagnostic, &d),
+            // Reporting a diagnostic that cannot be converted as a diagnostic would loop.
+            Err(reason) => web_sys::console::error_1(&format!("runwatch: a diagnostic could not be converted: {reason}").into()),
+        }
+    }
+
+    /// Converts a value for the app; a failure is reported (`serializeError`) and skipped.
+    fn convert<T: Serialize + ?Sized>(&self, what: &str, value: &T) -> Option<JsValue> {
+        to_js(value).map_err(|reason| self.diagnose(&Diagnostic::SerializeError { what: what.into(), reason })).ok()
     }
 
     fn callback_threw(&self, thrown: &JsValue) {
@@ -308,11 +319,16 @@ fn parse(body: Option<&str>) -> Result<JsValue, RequestError> {
 /// object's prototype instead of becoming data. `JSON.parse` always creates own data
 /// properties, and one native parse beats a boundary call per field. A non-finite float
 /// becomes `null`, which is how the typings declare the fields that can carry one.
-pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&text).ok())
-        .unwrap_or(JsValue::UNDEFINED)
+/// A failure (which the SDK's own types should never cause) is returned, never turned into
+/// `undefined`: delivery paths report it as a `serializeError` diagnostic, getters throw.
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(|_| "JSON.parse refused the serialised value".to_string())
+}
+
+/// [`to_js`] for a getter: a failure throws an `Error` that says what could not be read.
+pub(crate) fn to_js_or_throw<T: Serialize + ?Sized>(what: &str, value: &T) -> Result<JsValue, JsValue> {
+    to_js(value).map_err(|reason| js_sys::Error::new(&format!("runwatch could not convert {what}: {reason}")).into())
 }
 
 /// A rejected request: an `Error` named `RunwatchRequestError` with `code` (and `trace`).
@@ -320,6 +336,8 @@ pub(crate) fn request_error(e: &RequestError) -> JsValue {
     // Every field of the serialised variant (`code`, `message`, `timeoutMs`, `trace`), so the
     // thrown value is exactly the exported `RunwatchRequestError` type.
     let error = js_error("RunwatchRequestError", "", &e.to_string());
-    let _: js_sys::Object = js_sys::Object::assign(error.unchecked_ref(), to_js(e).unchecked_ref());
+    if let Ok(fields) = to_js(e) {
+        let _: js_sys::Object = js_sys::Object::assign(error.unchecked_ref(), fields.unchecked_ref());
+    }
     error
 }

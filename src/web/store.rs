@@ -18,7 +18,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::dispatch::{to_js, Kind, Target};
+use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
 use super::app_side::AppSide;
 use super::client::parse_types;
@@ -156,7 +156,7 @@ impl TaskStore {
         inner.resync_listener.set(Some(app.dispatch.add_listener(Kind::Diagnostic, on_diagnostic.into_js_value().unchecked_into())));
 
         let reader = inner.clone();
-        let get_snapshot = Closure::<dyn Fn() -> JsValue>::new(move || reader.snapshot()).into_js_value().unchecked_into();
+        let get_snapshot = Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || reader.snapshot()).into_js_value().unchecked_into();
         let registrar = inner.clone();
         let subscribe = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |listener: JsValue| registrar.add_listener(listener))
             .into_js_value()
@@ -187,8 +187,8 @@ impl TaskStore {
     /// Counters: events applied, duplicates ignored, runs created and evicted, lines
     /// dropped by the bounds, reconnects noticed. Reading them never changes the snapshot.
     #[wasm_bindgen(unchecked_return_type = "StoreStats")]
-    pub fn stats(&self) -> JsValue {
-        to_js(self.inner.store.borrow().stats())
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        to_js_or_throw("the store stats", self.inner.store.borrow().stats())
     }
 
     /// True after `close()` (or once the client closed: the store then keeps its last
@@ -282,12 +282,12 @@ impl Inner {
     }
 
     /// The JS snapshot of the current version, built only when the version moved.
-    fn snapshot(&self) -> JsValue {
+    fn snapshot(&self) -> Result<JsValue, JsValue> {
         let version = self.store.borrow().version();
         {
             let view = self.view.borrow();
             if view.version == Some(version) {
-                return view.snapshot.clone();
+                return Ok(view.snapshot.clone());
             }
         }
         let snap = self.store.borrow_mut().snapshot();
@@ -297,7 +297,7 @@ impl Inner {
         for run in &snap.runs {
             let js = match view.runs.get(&run.run_id) {
                 Some((v, js)) if *v == run.version => js.clone(),
-                _ => frozen(to_js(&**run)),
+                _ => frozen(to_js_or_throw("a task run", &**run)?),
             };
             array.push(&js);
             runs.insert(run.run_id, (run.version, js));
@@ -308,7 +308,7 @@ impl Inner {
         let _ = Reflect::set(&object, &"runs".into(), &frozen(array.into()));
         let object = frozen(object.into());
         *view = View { version: Some(version), snapshot: object.clone(), runs };
-        object
+        Ok(object)
     }
 
     fn close(&self) {
