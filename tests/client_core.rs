@@ -685,8 +685,13 @@ fn an_unplaceable_task_is_looked_up_and_its_events_arrive_in_order_for_every_sco
     let second = h.engine.event("output", output_body("beef0002.other", "two\n"));
     h.push(second);
     assert!(h.deliveries().is_empty(), "held until the lookup answers");
+    let held = h.client.stats();
+    assert_eq!(held.buffered, 2, "the two held events count as buffered");
+    assert_eq!(held.frames_received, held.responses + held.events_delivered + held.events_unmatched + held.buffered);
     assert!(h.engine.unanswered.iter().any(|r| r["command"] == "rrext_dashboard"));
     h.answer_held();
+    let after = h.client.stats();
+    assert_eq!((after.buffered, after.frames_received), (0, after.responses + after.events_delivered + after.events_unmatched));
     let got = h.deliveries();
     assert_eq!(got[..3], [(all, "output".to_string(), Some(4)), (project, "output".to_string(), Some(4)), (all, "output".to_string(), Some(5))]);
     // The second task is in no list: `*` got it, and the project scope is told.
@@ -885,5 +890,9 @@ proptest! {
         // The server's registry equals the desired set, and the client knows it.
         let held: BTreeMap<String, u8> = h.client.held_subscriptions().into_iter().map(|(k, t)| (k, t.bits())).collect();
         prop_assert_eq!(&h.engine.keys, &held);
+        // Every frame received is counted once, by its outcome.
+        let st = h.client.stats();
+        let outcomes = st.responses + st.events_delivered + st.events_unmatched + st.duplicates + st.late + st.decode_errors + st.oversized + st.ignored + st.buffered;
+        prop_assert_eq!(st.frames_received, outcomes, "{:?}", st);
     }
 }

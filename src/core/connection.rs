@@ -92,6 +92,11 @@ pub trait Protocol: Sized {
     fn on_lost(&mut self, link: &mut Link<Self>);
     /// One of the plug-in's timers fired.
     fn on_timer(&mut self, link: &mut Link<Self>, timer: Self::Timer);
+    /// Events of received frames the plug-in holds back for now (counted as `buffered`
+    /// until they are delivered).
+    fn held_frames(&self) -> usize {
+        0
+    }
 }
 
 /// What a reconnect re-established, reported in the `resync` diagnostic.
@@ -170,7 +175,8 @@ pub struct ClientStats {
     pub oversized: u64,
     /// Frames the client does not act on (e.g. a request from the server).
     pub ignored: u64,
-    /// Frames waiting in the reorder buffer for a missing predecessor.
+    /// Frames waiting in the reorder buffer for a missing predecessor, and events the
+    /// protocol holds back (behind a task lookup, or until a replay is done).
     pub buffered: u64,
     /// Holes reported (`gap` diagnostics) and the frames they cover (never received).
     pub gaps: u64,
@@ -524,7 +530,7 @@ impl<P: Protocol> Connection<P> {
             duplicates: seq.duplicates,
             gaps: seq.gaps,
             missing: seq.missing,
-            buffered: self.seq.buffered() as u64,
+            buffered: (self.seq.buffered() + self.protocol.held_frames()) as u64,
             requests_in_flight: (self.link.requests.len() + self.link.queued.len()) as u32,
             ..self.link.stats.clone()
         }

@@ -313,6 +313,10 @@ impl Protocol for RocketRide {
         self.run_replay(link, steps);
     }
 
+    fn held_frames(&self) -> usize {
+        self.held.len() + self.replay.held()
+    }
+
     fn on_timer(&mut self, link: &mut Link<Self>, timer: Timer) {
         match timer {
             Timer::Reassert => self.reassert_due(link),

@@ -369,6 +369,14 @@ impl Replay {
         self.streams.get(stream).and_then(|s| s.begin_seq)
     }
 
+    /// Events of received frames held back until their stream's replay is done (the live
+    /// events that arrived meanwhile, and the seed).
+    #[must_use]
+    pub fn held(&self) -> usize {
+        let gaps = self.streams.values().filter_map(|s| s.gap.as_ref());
+        gaps.map(|g| g.live.len() + usize::from(g.seed.is_some())).sum()
+    }
+
     /// True while a stream's events are held for its replay.
     #[must_use]
     pub fn recovering(&self) -> bool {
