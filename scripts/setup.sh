@@ -3,7 +3,7 @@
 # skipped quickly when its tool is already present. Safe to run on every build.
 #   - the wasm32 target for the one rustup toolchain
 #   - wasm-bindgen-cli at exactly the version the crate pins (they must match)
-#   - Debian's Chromium and ChromeDriver (tool-downloaded browsers do not work here)
+#   - Debian's Chromium (tool-downloaded browsers do not work here)
 #   - Python 3 with venv, for the simulator conformance kit (../shared/conformance), whose
 #     run.sh makes its own venv with the recorder's one dependency
 #   - the npm packages of the JavaScript test/bench/demo tooling (playwright-core,
@@ -34,14 +34,15 @@ else
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-  step "chromium + chromedriver: present"
+# The browser tests drive the system Chromium with playwright-core (no driver binary needed).
+if [ -x /usr/bin/chromium ]; then
+  step "chromium: present"
 else
-  step "installing Debian chromium + chromium-driver"
+  step "installing Debian chromium"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
 # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
