@@ -13,14 +13,13 @@ use super::app_side::{rejected, AppSide};
 use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, Driven, EngineSide};
 use super::errors::usage_error;
-use super::options::{check_option_names, ClientOptions};
+use super::options::{check_option_names, parse_types, ClientOptions};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
 use crate::protocol::rocketride::client::{Client, Intent, RocketRide};
-use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
 use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
 use crate::protocol::rocketride::url;
 
@@ -307,13 +306,6 @@ fn random_seed() -> u64 {
         // No Web Crypto (very old runtimes): still different per tab.
         (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64)
     }
-}
-
-/// The `types` argument: names or a bitmask, checked by the protocol's rules.
-pub(super) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
-    let invalid = |m: String| usage_error("invalidTypes", &m);
-    let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
-    MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))
 }
 
 /// A request refused before sending because its arguments did not convert.

@@ -1,4 +1,4 @@
-//! The options object of `new RocketRideClient(options)`.
+//! The options object of `new RocketRideClient(options)`, and the `types` argument of `subscribe`/`tasks`.
 
 use serde::Deserialize;
 use tsify::Tsify;
@@ -7,7 +7,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::core::backoff::BackoffConfig;
 use crate::core::time::Duration;
 use crate::core::connection::EngineConfig;
+use super::errors::usage_error;
 use crate::protocol::rocketride::client::ClientConfig;
+use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
 
 /// How events are batched before callbacks run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Tsify)]
@@ -145,4 +147,11 @@ impl ClientOptions {
         }
         c
     }
+}
+
+/// The `types` argument: names or a bitmask, checked by the protocol's rules.
+pub(crate) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
+    let invalid = |m: String| usage_error("invalidTypes", &m);
+    let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
+    MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))
 }

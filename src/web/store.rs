@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
 use super::app_side::AppSide;
-use super::client::parse_types;
+use super::options::parse_types;
 use crate::core::lifecycle::ConnState;
 use crate::protocol::rocketride::client::{Intent, RocketRide};
 use crate::protocol::rocketride::monitor_types::MonitorTypes;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use super::dashboard::DashboardEvent;
-use super::envelope::{json_error, DecodeError};
+use crate::core::wire::{json_error, DecodeError};
 use super::json::{from_str_capturing, present_or_null, Extra, HasExtra, OrDefault};
 use super::monitor_types::MonitorTypes;
 use super::task_status::{TaskMetrics, TaskNote, TaskStatus};
@@ -548,7 +548,7 @@ fn flow_event(name: &str, body: &RawValue) -> Result<FlowEvent, DecodeError> {
         Some(FlowOp::End) => FlowEvent::End(with_trace(raw, object()?)),
         None => {
             return Err(DecodeError {
-                kind: super::envelope::DecodeErrorKind::WrongShape,
+                kind: crate::core::wire::DecodeErrorKind::WrongShape,
                 reason: format!("{name} body: missing field `op`"),
             })
         }
@@ -637,7 +637,7 @@ fn missing_action(name: &str, body: &RawValue) -> DecodeError {
     match serde_json::from_str::<DashboardEvent>(body.get()) {
         Err(e) => json_error(&format!("{name} body"), &e),
         Ok(_) => DecodeError {
-            kind: super::envelope::DecodeErrorKind::WrongShape,
+            kind: crate::core::wire::DecodeErrorKind::WrongShape,
             reason: format!("{name} body: missing field `action`"),
         },
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use tsify::Tsify;
 
-use super::envelope::{json_error, DecodeError};
+use crate::core::wire::{json_error, DecodeError};
 use super::json::{from_str_capturing, lenient_f64, sanitize_non_finite, Extra, HasExtra, OrDefault};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
@@ -204,7 +204,7 @@ impl TaskStatus {
     pub fn from_json(raw: &str) -> Result<TaskStatus, DecodeError> {
         let clean = sanitize_non_finite(raw.as_bytes());
         let text = std::str::from_utf8(&clean).map_err(|e| DecodeError {
-            kind: super::envelope::DecodeErrorKind::InvalidUtf8,
+            kind: crate::core::wire::DecodeErrorKind::InvalidUtf8,
             reason: format!("TASK_STATUS: {e}"),
         })?;
         let mut status: TaskStatus = from_str_capturing(text, &[]).map_err(|e| json_error("TASK_STATUS", &e))?;
