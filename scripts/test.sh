@@ -55,7 +55,7 @@ sans_io_guard() {
   # The core and the protocol decoders must stay testable natively (DESIGN.md "The core is
   # sans-IO"): no browser bindings, no host clock, no host randomness.
   local hits
-  hits=$(grep -rnE '\b(web_sys|js_sys|gloo_[a-z]+|wasm_bindgen_futures)::|Math\.random|Date::now|Instant::now|SystemTime::now' \
+  hits=$(grep -rnE '\b(web_sys|js_sys|gloo_[a-z]+|wasm_bindgen|wasm_bindgen_futures)::|Math\.random|Date::now|Instant::now|SystemTime::now' \
     src/core src/protocol 2>/dev/null | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
   if [ -n "$hits" ]; then
     printf 'src/core or src/protocol reaches for IO, a clock or randomness:\n%s\n' "$hits" >&2

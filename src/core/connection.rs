@@ -274,12 +274,6 @@ impl<P: Protocol> Link<P> {
         matches!(self.state(), ConnState::Subscribing | ConnState::Live)
     }
 
-    /// The default request timeout.
-    #[must_use]
-    pub fn request_timeout(&self) -> Duration {
-        self.config.request_timeout
-    }
-
     /// Sends a request of the plug-in's own; its answer comes to
     /// [`Protocol::on_response`]. False (nothing sent) when too many are in flight.
     pub fn send(&mut self, command: &str, args: Value, request: P::Request) -> bool {
@@ -295,7 +289,7 @@ impl<P: Protocol> Link<P> {
             return;
         }
         self.stats.events_delivered += 1;
-        self.push_delivery(subscriptions, seq, event);
+        self.push_delivery(subscriptions, seq, false, event);
     }
 
     /// Hands an event the plug-in built from a command result (a re-seeded status) to
@@ -303,23 +297,21 @@ impl<P: Protocol> Link<P> {
     pub fn deliver_reseeded(&mut self, subscriptions: Vec<SubId>, event: P::Event) {
         if !subscriptions.is_empty() {
             self.stats.reseeded += 1;
-            self.push_delivery(subscriptions, None, event);
+            self.push_delivery(subscriptions, None, false, event);
         }
-    }
-
-    fn push_delivery(&mut self, subscriptions: Vec<SubId>, seq: Option<u64>, event: P::Event) {
-        let event = Arc::new(Delivered { epoch: self.epoch(), seq, replayed: false, event });
-        self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
     }
 
     /// Hands `event`, missed while offline and read back from the server's log, to
     /// `subscriptions`, marked `replayed`. An empty list delivers nothing.
     pub fn deliver_replayed(&mut self, subscriptions: Vec<SubId>, event: P::Event) {
-        if subscriptions.is_empty() {
-            return;
+        if !subscriptions.is_empty() {
+            self.stats.replayed += 1;
+            self.push_delivery(subscriptions, None, true, event);
         }
-        self.stats.replayed += 1;
-        let event = Arc::new(Delivered { epoch: self.epoch(), seq: None, replayed: true, event });
+    }
+
+    fn push_delivery(&mut self, subscriptions: Vec<SubId>, seq: Option<u64>, replayed: bool, event: P::Event) {
+        let event = Arc::new(Delivered { epoch: self.epoch(), seq, replayed, event });
         self.outputs.push_back(Output::Deliver(Delivery { subscriptions, event }));
     }
 

@@ -276,7 +276,8 @@ pub enum RequestError {
     BadResponse { message: String },
 }
 
-/// The `code` of a `RunwatchError`, thrown synchronously for a bad argument.
+/// The `code` of a `RunwatchError`, thrown synchronously for a bad argument (its
+/// TypeScript `RunwatchError` type is declared beside the classes, in `src/web/client.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub enum UsageErrorCode {
@@ -292,17 +293,6 @@ pub enum UsageErrorCode {
     /// An unknown type name, a bare string, or a bitmask out of range.
     InvalidTypes,
 }
-
-// What is thrown, typed from the types above: a request's rejection is an `Error` carrying
-// every field of its `RequestError` variant (`code`, `message`, `timeoutMs`, `trace`), so
-// `switch (e.code)` narrows it like the union.
-#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
-const ERRORS_TS: &'static str = r#"
-/** Thrown synchronously for a bad argument; recoverable by fixing the call. */
-export type RunwatchError = Error & { name: "RunwatchError"; code: UsageErrorCode };
-/** What a request's promise rejects with: an `Error` carrying its `RequestError` fields. */
-export type RunwatchRequestError = Error & { name: "RunwatchRequestError" } & RequestError;
-"#;
 
 /// Everything the client emits, in order.
 #[derive(Clone, Debug, PartialEq)]

@@ -31,6 +31,26 @@ export type MonitorTypeName = "DETAIL" | "SUMMARY" | "OUTPUT" | "FLOW" | "TASK" 
 export type MonitorTypesArg = MonitorTypeName[] | number;
 "#;
 
+// What is thrown, typed from `UsageErrorCode` and `RequestError`: a request's rejection is an `Error` carrying
+// every field of its `RequestError` variant (`code`, `message`, `timeoutMs`, `trace`), so
+// `switch (e.code)` narrows it like the union.
+#[wasm_bindgen(typescript_custom_section)]
+const ERRORS_TS: &'static str = r#"
+/** Thrown synchronously for a bad argument; recoverable by fixing the call. */
+export type RunwatchError = Error & { name: "RunwatchError"; code: UsageErrorCode };
+/** What a request's promise rejects with: an `Error` carrying its `RequestError` fields. */
+export type RunwatchRequestError = Error & { name: "RunwatchRequestError" } & RequestError;
+"#;
+
+#[wasm_bindgen(typescript_custom_section)]
+const DELIVERED_TS: &'static str = r#"
+/** An event as delivered: `switch (ev.type)` narrows it. `epoch` numbers the connection;
+ * `seq` is the server's frame number on it (absent for events re-seeded from a command and
+ * for replayed ones). `replayed` is `true` for an event missed while offline and read back
+ * from a newer server's log after the reconnect (see the `resync` diagnostic). */
+export type Delivered = RocketRideEvent & { epoch: number; seq?: number; replayed?: true };
+"#;
+
 /// A live client of one RocketRide engine. It connects at once, re-connects on any loss
 /// (full-jitter backoff), re-authenticates, re-subscribes and reports a `resync`.
 ///

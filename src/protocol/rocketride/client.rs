@@ -232,9 +232,8 @@ impl Protocol for RocketRide {
             Request::SeedToken { task } => self.on_seed_token(link, task, response),
             Request::SeedStatus { task_id } => self.on_seed_status(link, task_id, response),
             Request::Lookup => {
-                self.lookup_in_flight = false;
                 self.learn_listed(link, &response);
-                self.release(link, "the server's task list does not name it");
+                self.lookup_done(link, "the server's task list does not name it");
             }
             Request::Log(request) => {
                 let mut steps = Vec::new();
@@ -245,29 +244,25 @@ impl Protocol for RocketRide {
     }
 
     fn on_request_expired(&mut self, link: &mut Link<Self>, request: Request) {
-        match &request {
+        match request {
+            Request::Monitor(call) => {
+                self.registry.call_failed(&call);
+                let key = call.key.to_string();
+                link.diagnostic(Diagnostic::SubscribeError { key, message: "no response to rrext_monitor".into() });
+                self.monitor_answered(link);
+                // The server may have applied the call all the same: send the key's desired
+                // mask again, or it could keep a mask nobody wants until the next reconnect.
+                self.sync_subscriptions(link);
+            }
             Request::SeedList => self.seeder.abandon(),
-            Request::SeedToken { task } => self.seed_answered(link, &task.id.clone(), Err("no answer to rrext_get_token".into())),
-            Request::SeedStatus { task_id } => self.seed_answered(link, &task_id.clone(), Err("no answer to rrext_get_task_status".into())),
-            _ => {}
-        }
-        if let Request::Log(request) = request {
-            let mut steps = Vec::new();
-            self.replay.on_expired(request, &mut steps);
-            return self.run_replay(link, steps);
-        }
-        if let Request::Lookup = request {
-            self.lookup_in_flight = false;
-            self.release(link, "the server did not answer the task lookup");
-        }
-        if let Request::Monitor(call) = request {
-            self.registry.call_failed(&call);
-            let key = call.key.to_string();
-            link.diagnostic(Diagnostic::SubscribeError { key, message: "no response to rrext_monitor".into() });
-            self.monitor_answered(link);
-            // The server may have applied the call all the same: send the key's desired
-            // mask again, or it could keep a mask nobody wants until the next reconnect.
-            self.sync_subscriptions(link);
+            Request::SeedToken { task } => self.seed_answered(link, &task.id, Err("no answer to rrext_get_token".into())),
+            Request::SeedStatus { task_id } => self.seed_answered(link, &task_id, Err("no answer to rrext_get_task_status".into())),
+            Request::Lookup => self.lookup_done(link, "the server did not answer the task lookup"),
+            Request::Log(request) => {
+                let mut steps = Vec::new();
+                self.replay.on_expired(request, &mut steps);
+                self.run_replay(link, steps);
+            }
         }
     }
 
@@ -303,8 +298,7 @@ impl Protocol for RocketRide {
 
     fn on_lost(&mut self, link: &mut Link<Self>) {
         self.seeder.abandon();
-        self.lookup_in_flight = false;
-        self.release(link, "the connection was lost before the task lookup answered");
+        self.lookup_done(link, "the connection was lost before the task lookup answered");
         self.subscribing = 0;
         self.registry.connection_lost();
         self.stamps.clear();
@@ -477,6 +471,13 @@ impl RocketRide {
                 self.release(link, "the task lookup could not be sent");
             }
         }
+    }
+
+    /// The task lookup ended (answered, unanswered, or its connection lost): the held
+    /// events go out.
+    fn lookup_done(&mut self, link: &mut Link<Self>, why: &str) {
+        self.lookup_in_flight = false;
+        self.release(link, why);
     }
 
     /// Delivers every held event in order. Events whose task is still unknown go to the
