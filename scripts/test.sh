@@ -13,9 +13,11 @@
 #   7. node --test                      every tests/**/*.test.mjs, one file at a time, spec
 #                                       reporter: harness, typings (tsc), npm pack + Vite,
 #                                       browser and end-to-end tests
+#   8. the same, Worker mode            the browser and reliability tests again with
+#                                       RUNWATCH_MODE=worker ("runwatch/worker" on their pages)
 # The web shell (src/web) is tested where it runs, by the browser tests of step 7 (the built
 # package in headless Chromium against the simulator); it holds no logic a native test could
-# reach. Steps 2–7 all run even when one fails, so one run shows every failure; the summary at the end
+# reach. Steps 2–8 all run even when one fails, so one run shows every failure; the summary at the end
 # lists each step (ok / skip / FAIL), and the exit status is non-zero if any step failed.
 # Extra arguments are passed to `node --test` (e.g. --test-name-pattern=auth).
 set -euo pipefail
@@ -100,5 +102,15 @@ js_tests() {
   node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@" "${files[@]}"
 }
 run_step "JavaScript tests (node --test tests/**/*.test.mjs)" js_tests "$@"
+
+worker_mode_tests() {
+  # The same browser and reliability tests once more with "runwatch" meaning
+  # "runwatch/worker" on their pages (tests/support/server.mjs), so Worker mode is held to
+  # the same contract: the files that drive a client through the public API.
+  RUNWATCH_MODE=worker node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@" \
+    tests/browser/client.test.mjs tests/browser/store.test.mjs tests/browser/cleanup.test.mjs \
+    tests/reliability/faults.test.mjs tests/reliability/hostile.test.mjs
+}
+run_step "JavaScript tests in Worker mode (RUNWATCH_MODE=worker)" worker_mode_tests "$@"
 
 [ "$failed" = 0 ]

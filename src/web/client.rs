@@ -12,16 +12,13 @@ use wasm_bindgen::JsCast;
 use super::app_side::{rejected, AppSide};
 use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, Driven, EngineSide};
-use super::errors::usage_error;
-use super::options::{check_option_names, parse_types, ClientOptions};
+use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
 use crate::protocol::rocketride::client::{Client, Intent, RocketRide};
-use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
-use crate::protocol::rocketride::url;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -100,14 +97,7 @@ impl RocketRideClient {
     /// without `allowInsecure`, or a credential in the URL.
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<RocketRideClient, JsValue> {
-        check_option_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
-        let options: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
-        let url = url::normalize(&options.url, options.allow_insecure.unwrap_or(false))
-            .map_err(|e| usage_error("invalidUrl", &e.to_string()))?;
-        let has_auth = options.auth.is_string() || options.auth.is_function();
-        if !has_auth {
-            return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
-        }
+        let (options, url) = parse_client_options(options)?;
         let core = Client::new(options.client_config(random_seed()), now());
         let dispatch = Dispatch::new(options.batch.unwrap_or_default(), options.max_batch_events.unwrap_or(10_000) as usize);
         let app = AppSide::new(EngineSide::new(core, url), dispatch, options.auth);
@@ -131,10 +121,7 @@ impl RocketRideClient {
         #[wasm_bindgen(unchecked_param_type = "MonitorTypesArg")] types: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(events: Delivered[]) => void")] callback: Function,
     ) -> Result<Subscription, JsValue> {
-        let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
-        let scope = Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
-        let types = parse_types(types)?;
-        scope.check_types(types).map_err(|e| usage_error("invalidTypes", &e.to_string()))?;
+        let (scope, types) = parse_subscription(scope, types)?;
         let id = self.app.subscribe(Target::Js(callback), |id| Intent::Subscribe { id, scope, types });
         Ok(Subscription { app: Rc::downgrade(&self.app), id })
     }

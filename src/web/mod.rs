@@ -6,6 +6,7 @@
 //! and the engine; [`app_side`] (with [`dispatch`]) owns the callbacks, the credential
 //! callback and the ids. They talk only in `ToEngine` / `ToApp` messages.
 mod app_side;
+mod worker_support;
 mod client;
 mod dispatch;
 mod engine_side;

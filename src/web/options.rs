@@ -10,6 +10,8 @@ use crate::core::connection::EngineConfig;
 use super::errors::usage_error;
 use crate::protocol::rocketride::client::ClientConfig;
 use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
+use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
+use crate::protocol::rocketride::url;
 
 /// How events are batched before callbacks run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Tsify)]
@@ -95,7 +97,7 @@ const OPTION_NAMES: &[&str] = &[
 const RECONNECT_NAMES: &[&str] = &["minDelayMs", "maxDelayMs", "maxAttempts"];
 
 /// Refuses option names runwatch does not know (a typo would otherwise silently mean "default").
-pub(crate) fn check_option_names(options: &JsValue) -> Result<(), String> {
+fn check_option_names(options: &JsValue) -> Result<(), String> {
     unknown_key(options, OPTION_NAMES)?;
     let reconnect = js_sys::Reflect::get(options, &"reconnect".into()).unwrap_or(JsValue::UNDEFINED);
     if reconnect.is_object() {
@@ -154,4 +156,36 @@ pub(crate) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
     let invalid = |m: String| usage_error("invalidTypes", &m);
     let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
     MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))
+}
+
+/// The constructor's argument, checked: the options and the normalised engine URL. Throws
+/// (as a `RunwatchError`) what `new RocketRideClient(options)` throws.
+pub(crate) fn parse_client_options(options: JsValue) -> Result<(ClientOptions, String), JsValue> {
+    check_option_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
+    let options: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
+    let url = url::normalize(&options.url, options.allow_insecure.unwrap_or(false)).map_err(|e| usage_error("invalidUrl", &e.to_string()))?;
+    if !(options.auth.is_string() || options.auth.is_function()) {
+        return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
+    }
+    Ok((options, url))
+}
+
+/// A scope argument (`undefined`/`null` means `{ token: "*" }` where `optional`).
+pub(crate) fn parse_scope(scope: JsValue) -> Result<Scope, JsValue> {
+    let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
+    Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))
+}
+
+/// `subscribe(scope, types, …)`'s arguments, checked against each other (e.g. pipe scopes
+/// take SSE only).
+pub(crate) fn parse_subscription(scope: JsValue, types: JsValue) -> Result<(Scope, MonitorTypes), JsValue> {
+    let scope = parse_scope(scope)?;
+    let types = parse_types(types)?;
+    check_types(&scope, types)?;
+    Ok((scope, types))
+}
+
+/// The `invalidTypes` error when `types` do not go with `scope`.
+pub(crate) fn check_types(scope: &Scope, types: MonitorTypes) -> Result<(), JsValue> {
+    scope.check_types(types).map_err(|e| usage_error("invalidTypes", &e.to_string()))
 }

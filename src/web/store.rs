@@ -21,12 +21,12 @@ use wasm_bindgen::JsCast;
 use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
 use super::app_side::AppSide;
-use super::options::parse_types;
+use super::options::{check_types, parse_scope, parse_types};
 use crate::core::lifecycle::ConnState;
 use crate::protocol::rocketride::client::{Intent, RocketRide};
 use crate::protocol::rocketride::monitor_types::MonitorTypes;
 use crate::protocol::rocketride::outputs::{Delivered, Diagnostic, Output};
-use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
+use crate::protocol::rocketride::scope::Scope;
 use crate::protocol::rocketride::store::{StoreConfig, TaskStore as Core};
 use crate::protocol::rocketride::subscriptions::SubId;
 
@@ -108,32 +108,7 @@ struct View {
 impl TaskStore {
     /// Subscribes a new store to `scope` on the client of `app`.
     pub(crate) fn open(app: &Rc<AppSide<RocketRide>>, scope: Option<JsValue>, options: Option<JsValue>) -> Result<TaskStore, JsValue> {
-        let scope = match scope.filter(|s| !s.is_undefined() && !s.is_null()) {
-            Some(scope) => {
-                let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
-                Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))?
-            }
-            None => Scope::All,
-        };
-        let options = match options.filter(|o| !o.is_undefined() && !o.is_null()) {
-            Some(o) => {
-                check_names(&o).map_err(|e| usage_error("invalidOptions", &e))?;
-                serde_wasm_bindgen::from_value::<TaskStoreOptions>(o).map_err(|e| usage_error("invalidOptions", &e.to_string()))?
-            }
-            None => TaskStoreOptions::default(),
-        };
-        let types = if options.types.is_undefined() { default_types() } else { parse_types(options.types.clone())? };
-        scope.check_types(types).map_err(|e| usage_error("invalidTypes", &e.to_string()))?;
-        let d = StoreConfig::default();
-        let limit = |v: Option<u32>, default: usize| v.map_or(default, |v| v as usize);
-        let config = StoreConfig {
-            max_runs: limit(options.max_runs, d.max_runs),
-            max_output_lines: limit(options.max_output_lines, d.max_output_lines),
-            max_errors: limit(options.max_errors, d.max_errors),
-            max_warnings: limit(options.max_warnings, d.max_warnings),
-            max_pipes: d.max_pipes,
-        };
-
+        let (scope, types, config) = parse_store_args(scope, options)?;
         let inner = Rc::new(Inner {
             store: RefCell::new(Core::new(config)),
             listeners: RefCell::new(Vec::new()),
@@ -339,6 +314,35 @@ fn now() -> u64 {
 }
 
 /// Refuses option names the store does not know (a typo would otherwise mean "default").
+/// `client.tasks(scope?, options?)`'s arguments, checked: what the store subscribes to and
+/// its bounds. Throws what `tasks()` throws.
+pub(crate) fn parse_store_args(scope: Option<JsValue>, options: Option<JsValue>) -> Result<(Scope, MonitorTypes, StoreConfig), JsValue> {
+    let given = |v: Option<JsValue>| v.filter(|v| !v.is_undefined() && !v.is_null());
+    let scope = match given(scope) {
+        Some(scope) => parse_scope(scope)?,
+        None => Scope::All,
+    };
+    let options = match given(options) {
+        Some(o) => {
+            check_names(&o).map_err(|e| usage_error("invalidOptions", &e))?;
+            serde_wasm_bindgen::from_value::<TaskStoreOptions>(o).map_err(|e| usage_error("invalidOptions", &e.to_string()))?
+        }
+        None => TaskStoreOptions::default(),
+    };
+    let types = if options.types.is_undefined() { default_types() } else { parse_types(options.types.clone())? };
+    check_types(&scope, types)?;
+    let d = StoreConfig::default();
+    let limit = |v: Option<u32>, default: usize| v.map_or(default, |v| v as usize);
+    let config = StoreConfig {
+        max_runs: limit(options.max_runs, d.max_runs),
+        max_output_lines: limit(options.max_output_lines, d.max_output_lines),
+        max_errors: limit(options.max_errors, d.max_errors),
+        max_warnings: limit(options.max_warnings, d.max_warnings),
+        max_pipes: d.max_pipes,
+    };
+    Ok((scope, types, config))
+}
+
 fn check_names(options: &JsValue) -> Result<(), String> {
     let Some(object) = options.dyn_ref::<Object>() else { return Err("options must be an object".into()) };
     for key in Object::keys(object).iter().filter_map(|k| k.as_string()) {

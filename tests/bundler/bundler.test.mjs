@@ -36,10 +36,10 @@ test("npm pack → install → vite build → the bundle initialises in Chromium
   // 1. Pack exactly what would be published.
   const [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", tmp], PKG_DIR));
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
+  for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "worker.js", "worker-host.js", "worker.d.ts", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
     assert.ok(files.includes(f), `tarball lacks ${f}; it has: ${files.join(", ")}`);
   }
-  const allowed = /^(package\.json|README\.md|index\.js|index\.d\.ts|dist\/[^/]+)$/;
+  const allowed = /^(package\.json|README\.md|(index|worker)\.(js|d\.ts)|worker-host\.js|dist\/[^/]+)$/;
   assert.deepEqual(files.filter((f) => !allowed.test(f)), [], "tarball holds files outside the whitelist");
 
   // 2. A minimal app that depends on the tarball.
@@ -59,10 +59,21 @@ if (typeof runwatch.RocketRideClient === "function") {
 }
 const [a, b] = await Promise.all([init(), init()]);
 const c = await init();
+// Worker mode through the bundler: the Worker script and its wasm are bundled and start
+// (init() warns and falls back to the main thread when the Worker fails to load).
+const warnings = [];
+const warn = console.warn;
+console.warn = (...args) => { warnings.push(args.join(" ")); warn(...args); };
+const worker = await import("runwatch/worker");
+await worker.default();
+const probe = new worker.RocketRideClient({ url: "ws://127.0.0.1:9/task/service", auth: "x" });
+probe.close();
 window.__result = {
   guard,
   memoised: a === b && b === c,
   memory: a.memory instanceof WebAssembly.Memory,
+  workerWarnings: warnings,
+  workerClient: typeof probe.subscribe === "function" && !(probe instanceof runwatch.RocketRideClient),
 };
 window.__ready = true;
 `);
@@ -93,7 +104,10 @@ window.__ready = true;
   assert.equal(result.memoised, true, "init() did not return the same instance each time");
   assert.equal(result.memory, true, "init() did not resolve to the wasm exports");
   if (result.guard !== "no RocketRideClient export") assert.equal(result.guard, INIT_ERROR);
-  assert.deepEqual(wasmResponses, ["application/wasm"]);
+  assert.deepEqual(result.workerWarnings, [], "runwatch/worker started its Worker from the bundle");
+  assert.ok(result.workerClient, "runwatch/worker's client is the Worker's proxy, not the main-thread class");
+  // The page's module, and the Worker's (Worker mode loads it on both sides).
+  assert.deepEqual(wasmResponses, ["application/wasm", "application/wasm"]);
   assertNoPageErrors(page);
 });
 

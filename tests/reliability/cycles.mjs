@@ -146,6 +146,8 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
       super(numbered.href, protocols);
     }
   };
+  // Worker mode: the SDK's sockets are the Worker's, numbered there (tests/support/worker-probe.mjs).
+  window.workerProbe?.onSocket(([u], attempt) => { rw.urls.push(u); rw.attempts = attempt; });
   const withG = (d) => {
     const out = { ...d };
     if (d.epoch !== undefined) out.g = rw.base + d.epoch;
@@ -174,7 +176,7 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
     const out = {
       deliveries: rw.deliveries, diagnostics: rw.diags, states: rw.states, errors: rw.errors,
       state: rw.client?.state, g: rw.base + (rw.client?.stats().epoch ?? 0),
-      memory: rw.wasm?.memory.buffer.byteLength ?? 0, urls: rw.urls,
+      memory: Math.max(rw.wasm?.memory.buffer.byteLength ?? 0, window.workerProbe?.memory ?? 0), urls: rw.urls,
       stats: rw.client?.stats(), held: rw.client?.serverSubscriptions(),
     };
     rw.deliveries = []; rw.diags = []; rw.states = []; rw.errors = []; rw.urls = [];

@@ -62,6 +62,10 @@ export async function launchBrowser({ args = [], timeoutMs = PAGE_TIMEOUT_MS } =
         if (process.env.RUNWATCH_ECHO_CONSOLE) console.log(`[page ${msg.type()}] ${msg.text()}`);
       });
       page.on("pageerror", (err) => page.pageErrors.push(err));
+      // Worker mode: what the SDK's Worker prints counts as the page's.
+      page.on("worker", (worker) => worker.on("console", (msg) => {
+        page.consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location() });
+      }));
       page.once("close", () => contexts.delete(context));
       return page;
     },

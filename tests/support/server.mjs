@@ -35,8 +35,16 @@ export const MIME = {
 };
 
 /**
+ * Which entry of the package the bare specifier "runwatch" means on test pages: the
+ * main-thread one, or with RUNWATCH_MODE=worker the Worker mode ("runwatch/worker"), so the
+ * same browser and reliability tests cover both (scripts/test.sh runs them in each mode).
+ */
+export const MODE = process.env.RUNWATCH_MODE === "worker" ? "worker" : "main";
+const ENTRY = MODE === "worker" ? "/pkg/worker.js" : "/pkg/index.js";
+
+/**
  * A built-in empty page (not a file) whose import map resolves the bare specifier "runwatch"
- * to /pkg/index.js, so browser tests import the package by name, as users do:
+ * to the package's entry (see MODE), so browser tests import the package by name, as users do:
  *   await page.goto(new URL(BLANK_PAGE, srv.url).href);
  *   await page.evaluate(async () => { const { default: init } = await import("runwatch"); await init(); });
  * Only meaningful when serving the repository root.
@@ -44,9 +52,17 @@ export const MIME = {
 export const BLANK_PAGE = "__runwatch/blank.html";
 const BLANK_HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>runwatch test page</title>
-<script type="importmap">{ "imports": { "runwatch": "/pkg/index.js" } }</script>
+<script type="importmap">{ "imports": { "runwatch": "${ENTRY}" } }</script>
+${MODE === "worker" ? '<script src="/tests/support/worker-probe-page.js"></script>' : ""}
 </head><body></body></html>
 `;
+
+/**
+ * Worker mode: the SDK's Worker script, served with the test probe loaded first
+ * (tests/support/worker-probe.mjs), which reports the Worker's sockets and memory to the page.
+ */
+const WORKER_HOST = "/pkg/worker-host.js";
+const PROBED_WORKER_HOST = `import "/tests/support/worker-probe.mjs";\nimport "${WORKER_HOST}?unprobed";\n`;
 
 /**
  * @param {object} [opts]
@@ -90,6 +106,9 @@ function serve(base, req, res) {
     return send(400, "bad path\n");
   }
   if (rel === "/" + BLANK_PAGE) return send(200, BLANK_HTML, { "content-type": MIME[".html"] });
+  if (MODE === "worker" && rel === WORKER_HOST && !req.url.endsWith("?unprobed")) {
+    return send(200, PROBED_WORKER_HOST, { "content-type": MIME[".js"] });
+  }
   const file = path.join(base, rel);
   if (file !== base && !file.startsWith(base + path.sep)) return send(403, "forbidden\n");
 

@@ -1,0 +1,311 @@
+// runwatch/worker: the same API as "runwatch", with the socket, the wasm engine and the task
+// stores running in a dedicated Worker (./worker-host.js). The page receives already-decoded
+// deliveries in one message per batch (about one per animation frame; `batch: "microtask"`
+// sends each as soon as it is ready), so the main thread pays for almost nothing but the
+// app's own callbacks.
+//
+//   import init, { RocketRideClient } from "runwatch/worker";
+//   await init();
+//   const client = new RocketRideClient({ url, auth: () => getKey() }); // as on the main thread
+//
+// Differences from the main-thread classes, all documented in the README ("Worker mode"):
+// - `state`, `stats()`, `serverSubscriptions()` and a store's `stats()` show the Worker's
+//   values as of the last batch (at most about one frame old);
+// - calls take effect in the Worker after the current batch, as calls made from callbacks do
+//   on the main thread;
+// - the objects are plain JavaScript objects, not instances of the generated classes.
+// Where `Worker` is missing (or the Worker fails to start) `init()` falls back to the main
+// thread, and `RocketRideClient` is the main-thread class.
+//
+// The module is also instantiated on the page, for argument checks only, so that invalid
+// arguments throw the same `RunwatchError`, synchronously, from the same code.
+import mainInit, * as main from "./index.js";
+
+export * from "./index.js";
+
+let ready; // Promise of the first successful (or in-flight) init
+let worker; // the Worker, once it has loaded the module; undefined on the main-thread fallback
+let initialized = false;
+let views; // the getters' values before the Worker's first report
+
+/** Loads the module on the page and in a Worker; falls back to the main thread without one. */
+export default function init(input) {
+  ready ??= start(input).catch((err) => { ready = undefined; throw err; });
+  return ready;
+}
+
+/** Instantiates the module synchronously; a Worker cannot start synchronously, so clients
+ * created after `initSync` alone run on the main thread. */
+export function initSync(module) {
+  const exports = main.initSync(module);
+  views = main.__initialViews();
+  initialized = true;
+  ready ??= Promise.resolve(exports);
+  return exports;
+}
+
+async function start(input) {
+  const exports = await (input === undefined ? mainInit() : mainInit(input));
+  views = main.__initialViews();
+  worker = await startWorker(input);
+  initialized = true;
+  return exports;
+}
+
+async function startWorker(input) {
+  if (typeof Worker === "undefined") return undefined;
+  let w;
+  try {
+    w = new Worker(new URL("./worker-host.js", import.meta.url), { type: "module", name: "runwatch" });
+  } catch {
+    return undefined; // e.g. a Content-Security-Policy without worker-src
+  }
+  const failed = await new Promise((resolve) => {
+    w.onmessage = ({ data: [[kind, error]] }) => resolve(kind === "ready" ? error : "no ready message");
+    w.onerror = (e) => { e.preventDefault?.(); resolve(e.message || "the Worker failed to load"); };
+    w.postMessage({ op: "init", input: transferableInput(input) });
+  });
+  if (failed) {
+    w.terminate();
+    console.warn("runwatch: Worker mode unavailable, running on the main thread:", failed.message ?? failed);
+    return undefined;
+  }
+  w.onmessage = ({ data }) => receive(data);
+  w.onerror = null;
+  return w;
+}
+
+// What the Worker can load the module from: a URL (as a string) or a compiled module; other
+// inputs (a Response, raw bytes) cannot be shared, so the Worker fetches its default.
+function transferableInput(input) {
+  const given = input && typeof input === "object" && "module_or_path" in input ? input.module_or_path : input;
+  if (given instanceof URL) return { module_or_path: given.href };
+  if (typeof given === "string" || given instanceof WebAssembly.Module) return { module_or_path: given };
+  return undefined;
+}
+
+const clients = new Map(); // id → WorkerClient (open, or closing until the Worker says "closed")
+let nextId = 1;
+
+function post(message) {
+  worker.postMessage(message);
+}
+
+function receive(items) {
+  for (const [kind, id, ...rest] of items) clients.get(id)?.receive(kind, rest);
+}
+
+// Runs an app callback; a throw becomes a `callbackError` diagnostic, as on the main thread.
+function guarded(client, fn, arg) {
+  try {
+    fn(arg);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : typeof e === "string" ? e : "a non-Error value was thrown";
+    client.diagnose({ kind: "callbackError", message });
+  }
+}
+
+function rebuiltError(plain) {
+  return Object.assign(new Error(plain.message), plain);
+}
+
+class WorkerClient {
+  #id = nextId++;
+  #auth;
+  #stateListeners = new Set();
+  #diagListeners = new Set();
+  #subs = new Map(); // sub id → callback
+  #stores = new Map(); // store id → WorkerTaskStore
+  #calls = new Map(); // call id → { resolve, reject }
+  #nextId = 1;
+  #meta = structuredClone(views.client);
+  #closing = false;
+
+  constructor(options) {
+    main.__checkClientOptions(options);
+    this.#auth = options.auth;
+    const authFn = typeof options.auth === "function";
+    clients.set(this.#id, this);
+    post({ op: "new", client: this.#id, options: { ...options, auth: authFn ? undefined : options.auth }, authFn });
+  }
+
+  subscribe(scope, types, callback) {
+    main.__checkSubscription(scope, types);
+    if (typeof callback !== "function") throw Object.assign(new Error("subscribe(scope, types, callback) needs a function"), { name: "RunwatchError", code: "invalidCallback" });
+    const sub = this.#nextId++;
+    this.#subs.set(sub, callback);
+    if (!this.#closing) post({ op: "sub", client: this.#id, sub, scope, types });
+    return new WorkerSubscription(() => {
+      if (this.#subs.delete(sub) && !this.#closing) post({ op: "unsub", client: this.#id, sub });
+    });
+  }
+
+  tasks(scope, options) {
+    main.__checkTaskStore(scope, options);
+    const id = this.#nextId++;
+    const store = new WorkerTaskStore(() => {
+      if (this.#stores.delete(id) && !this.#closing) post({ op: "storeClose", client: this.#id, store: id });
+    });
+    this.#stores.set(id, store);
+    if (!this.#closing) post({ op: "store", client: this.#id, store: id, scope, options });
+    return store;
+  }
+
+  onState(callback) { return listen(this.#stateListeners, callback); }
+  onDiagnostic(callback) { return listen(this.#diagListeners, callback); }
+
+  request(command, args, timeoutMs) { return this.#call("request", [command, args, timeoutMs]); }
+  getTaskStatus(token) { return this.#call("getTaskStatus", [token]); }
+  getToken(projectId, source) { return this.#call("getToken", [projectId, source]); }
+  dashboard() { return this.#call("dashboard", []); }
+  ping() { return this.#call("ping", []); }
+  execute(args, timeoutMs) { return this.#call("execute", [args, timeoutMs]); }
+  terminate(token) { return this.#call("terminate", [token]); }
+
+  get state() { return this.#meta.state; }
+  stats() { return this.#meta.stats; }
+  serverSubscriptions() { return this.#meta.serverSubscriptions; }
+
+  close() {
+    if (this.#closing) return;
+    this.#closing = true;
+    post({ op: "close", client: this.#id });
+  }
+
+  free() { this.close(); }
+  [Symbol.dispose ?? Symbol.for("Symbol.dispose")]() { this.close(); }
+
+  #call(method, args) {
+    const call = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(call, { resolve, reject });
+      try {
+        post({ op: "call", client: this.#id, call, method, args });
+      } catch (e) { // arguments that cannot be cloned
+        this.#calls.delete(call);
+        reject(Object.assign(new Error(`invalid arguments: ${e.message}`), { name: "RunwatchRequestError", code: "invalid" }));
+      }
+    });
+  }
+
+  diagnose(d) {
+    for (const listener of [...this.#diagListeners]) {
+      try { listener(d); } catch { /* a diagnostic listener that throws on its own report */ }
+    }
+  }
+
+  receive(kind, rest) {
+    switch (kind) {
+      case "state": for (const l of [...this.#stateListeners]) guarded(this, l, rest[0]); break;
+      case "diag": for (const l of [...this.#diagListeners]) guarded(this, l, rest[0]); break;
+      case "events": {
+        const callback = this.#closing ? undefined : this.#subs.get(rest[0]);
+        if (callback) guarded(this, callback, rest[1]);
+        break;
+      }
+      case "store": if (!this.#closing) this.#stores.get(rest[0])?.update(rest[1], this); break;
+      case "reply": {
+        const [call, ok, value] = rest;
+        const pending = this.#calls.get(call);
+        this.#calls.delete(call);
+        if (pending) ok ? pending.resolve(value) : pending.reject(rebuiltError(value));
+        break;
+      }
+      case "meta": this.#meta = rest[0]; break;
+      case "cred": this.#credential(rest[0]); break;
+      case "closed": this.#closed(); break;
+    }
+  }
+
+  async #credential(req) {
+    try {
+      const value = await this.#auth();
+      post({ op: "cred", client: this.#id, req, value });
+    } catch (e) {
+      post({ op: "cred", client: this.#id, req, error: { name: e?.name ?? "Error", message: e?.message ?? String(e) } });
+    }
+  }
+
+  #closed() {
+    clients.delete(this.#id);
+    const closed = { name: "RunwatchRequestError", code: "closed", message: "the client was closed" };
+    for (const { reject } of this.#calls.values()) reject(rebuiltError(closed));
+    this.#calls.clear();
+    this.#stateListeners.clear();
+    this.#diagListeners.clear();
+    this.#subs.clear();
+    for (const store of this.#stores.values()) store.close();
+  }
+}
+
+function listen(set, callback) {
+  const entry = (change) => callback(change); // its own identity: adding one callback twice adds two
+  set.add(entry);
+  return () => { set.delete(entry); };
+}
+
+class WorkerSubscription {
+  #end;
+  constructor(end) { this.#end = end; }
+  unsubscribe() { this.#end(); }
+  free() { this.#end(); }
+  [Symbol.dispose ?? Symbol.for("Symbol.dispose")]() { this.#end(); }
+}
+
+const freeze = Object.freeze;
+
+class WorkerTaskStore {
+  #snapshot = freeze({ version: 0, runs: freeze([]) });
+  #stats = structuredClone(views.store.stats);
+  #runs = new Map(); // runId → the frozen run object last shown
+  #listeners = new Set();
+  #end;
+  #closed = false;
+
+  constructor(end) {
+    this.#end = end;
+    this.getSnapshot = () => this.#snapshot;
+    this.subscribe = (listener) => {
+      if (typeof listener !== "function") throw Object.assign(new Error("subscribe(listener) needs a function"), { name: "RunwatchError", code: "invalidListener" });
+      const entry = () => listener();
+      this.#listeners.add(entry);
+      return () => { this.#listeners.delete(entry); };
+    };
+  }
+
+  stats() { return this.#stats; }
+  get closed() { return this.#closed; }
+
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#end();
+  }
+
+  free() { this.close(); }
+  [Symbol.dispose ?? Symbol.for("Symbol.dispose")]() { this.close(); }
+
+  // `view.runs` holds a run object where it changed, and the run's id where it did not.
+  update(view, client) {
+    const runs = new Map();
+    const list = view.runs.map((run) => {
+      const shown = typeof run === "number" ? this.#runs.get(run) : freeze(run);
+      runs.set(shown.runId, shown);
+      return shown;
+    });
+    this.#runs = runs;
+    this.#stats = view.stats;
+    if (view.version === this.#snapshot.version) return;
+    this.#snapshot = freeze({ version: view.version, runs: freeze(list) });
+    for (const listener of [...this.#listeners]) guarded(client, listener);
+  }
+}
+
+
+/** A client of one RocketRide engine, running in the Worker (see the module comment). */
+export const RocketRideClient = function RocketRideClient(options) {
+  if (!new.target) throw new TypeError("Class constructor RocketRideClient cannot be invoked without 'new'");
+  if (!initialized) throw new Error("runwatch: call `await init()` before creating a client");
+  return worker ? new WorkerClient(options) : new main.RocketRideClient(options);
+};
