@@ -212,8 +212,10 @@ fn encode(value: &str) -> String {
 }
 
 /// `text` with credentials removed: `access_token=` values and anything shaped like a JWT
-/// (`eyJ…` in three dot-separated parts) become `<redacted>`. Used on everything the
-/// server sends back as text, which could echo the URL or the token.
+/// (`eyJ…` with at least two dot-separated parts, so a token cut short by an elided
+/// message is caught too) become `<redacted>`. Used on everything the SDK reports from
+/// what the server sends back (error messages, decode errors), which could echo the URL
+/// or the token. Event payloads are the server's data and are delivered as sent.
 #[must_use]
 pub fn scrub(text: &str) -> String {
     if !text.contains("access_token=") && !text.contains("eyJ") {
@@ -224,24 +226,38 @@ pub fn scrub(text: &str) -> String {
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("access_token=") {
             out.push_str("access_token=<redacted>");
-            rest = &after[token_len(after)..];
-        } else if rest.starts_with("eyJ") && is_jwt(&rest[..token_len(rest)]) {
-            out.push_str("<redacted>");
-            rest = &rest[token_len(rest)..];
-        } else {
-            let c = rest.chars().next().unwrap_or_default();
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
+            rest = &after[query_value_len(after)..];
+            continue;
         }
+        let jwt = jwt_len(rest);
+        if jwt > 0 {
+            out.push_str("<redacted>");
+            rest = &rest[jwt..];
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
 
-/// Length of the token-ish run at the start of `text` (base64url, dots, percent escapes).
-fn token_len(text: &str) -> usize {
-    text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '%' | '~' | '+' | '/' | '='))).unwrap_or(text.len())
+/// Length of a query value at the start of `text`.
+fn query_value_len(text: &str) -> usize {
+    text.find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | '`') || c.is_whitespace()).unwrap_or(text.len())
 }
 
-fn is_jwt(token: &str) -> bool {
-    token.split('.').count() >= 3
+/// Length of a JWT-shaped token at the start of `text` (0 if there is none): base64url
+/// parts joined by dots, at least two, starting with `eyJ` (an encoded `{"`).
+fn jwt_len(text: &str) -> usize {
+    if !text.starts_with("eyJ") {
+        return 0;
+    }
+    let run = text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
+    let token = text[..run].trim_end_matches('.');
+    if token.split('.').filter(|part| !part.is_empty()).count() >= 2 {
+        token.len()
+    } else {
+        0
+    }
 }

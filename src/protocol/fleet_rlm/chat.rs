@@ -165,7 +165,7 @@ impl Protocol for FleetChat {
 
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame<ChatFrame>, DecodeError> {
         let text = utf8(bytes)?;
-        let body = match decode_chat_frame(text).map_err(scrubbed)? {
+        let body = match decode_chat_frame(text)? {
             ServerFrame::Chat(frame) => FrameBody::Event(frame),
             ServerFrame::CommandResult(result) => FrameBody::Response(command_response(result)),
         };
@@ -295,10 +295,4 @@ pub(crate) fn report_undecoded<P: Protocol>(link: &mut Link<P>, seq: Option<u64>
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
     std::str::from_utf8(bytes)
         .map_err(|e| DecodeError { kind: DecodeErrorKind::InvalidUtf8, reason: format!("frame is not UTF-8: {e}") })
-}
-
-/// A decode error whose reason (which may quote the frame) is scrubbed of credentials.
-pub(crate) fn scrubbed(mut error: DecodeError) -> DecodeError {
-    error.reason = super::auth::scrub(&error.reason);
-    error
 }

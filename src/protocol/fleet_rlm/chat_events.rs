@@ -15,8 +15,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tsify::Tsify;
 
-use super::json::{capture, has_extra, Captured, Extra, OrDefault};
-use crate::core::wire::{json_error, DecodeError};
+use super::json::{capture, decode_error, has_extra, Captured, Extra, OrDefault};
+use crate::core::wire::DecodeError;
 
 /// One chat event, discriminated on `kind` (the wire's own spelling, e.g. `"reasoning_step"`).
 /// `switch (ev.kind)` narrows it.
@@ -73,10 +73,11 @@ pub enum ChatEvent {
 pub struct StreamEvent<P> {
     /// The event's text (a token, a thought, a status line, the full answer).
     pub text: String,
-    /// The payload; absent when the server sent `null` (the idle `cancelled`).
+    /// The payload; absent when the server sent `null` (the idle `cancelled`). Boxed:
+    /// payloads carry the runtime context and are large.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
-    pub payload: Option<P>,
+    pub payload: Option<Box<P>>,
     /// ISO-8601 with `+00:00`; absent on `hitl_resolved`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
@@ -567,7 +568,7 @@ impl super::json::HasExtra for RawData<'_> {
 /// Decodes the `data` object of a chat event. `Err` only when `data` is not an object with
 /// a string `kind`; a payload of the wrong shape gives [`ChatEvent::Unknown`] with the reason.
 pub fn decode_chat_event(data: &str) -> Result<ChatEvent, DecodeError> {
-    let raw: RawData = super::json::from_str_capturing(data, &[]).map_err(|e| json_error("chat event data", &e))?;
+    let raw: RawData = super::json::from_str_capturing(data, &[]).map_err(|e| decode_error("chat event data", &e))?;
     let kind = raw.kind.clone().ok_or_else(|| DecodeError {
         kind: crate::core::wire::DecodeErrorKind::WrongShape,
         reason: "chat event data: missing field `kind`".into(),
@@ -604,7 +605,7 @@ fn typed<P: Payload>(raw: RawData<'_>, variant: fn(StreamEvent<P>) -> ChatEvent)
     let payload = match raw.payload.map(|p| p.get()).filter(|p| *p != "null") {
         None => None,
         Some(text) => match decode_payload::<P>(text) {
-            Ok(payload) => Some(payload),
+            Ok(payload) => Some(Box::new(payload)),
             Err(error) => {
                 let kind = raw.kind.clone().unwrap_or_default();
                 return unknown(raw, kind, Some(error));
@@ -619,7 +620,7 @@ fn typed<P: Payload>(raw: RawData<'_>, variant: fn(StreamEvent<P>) -> ChatEvent)
 fn decode_payload<P: Payload>(text: &str) -> Result<P, DecodeError> {
     let mut payload: P = capture("chat event payload", text, RUNTIME_KEYS)?;
     if payload.runtime_mut().is_none() {
-        let flat: RuntimeContext = serde_json::from_str(text).map_err(|e| json_error("chat event payload", &e))?;
+        let flat: RuntimeContext = serde_json::from_str(text).map_err(|e| decode_error("chat event payload", &e))?;
         if flat != RuntimeContext::default() {
             *payload.runtime_mut() = Some(Captured(flat));
         }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tsify::Tsify;
 
-use super::json::{capture, has_extra, Captured, Extra, OrDefault};
-use crate::core::wire::{json_error, DecodeError, DecodeErrorKind};
+use super::json::{capture, decode_error, has_extra, Captured, Extra, OrDefault};
+use crate::core::wire::{DecodeError, DecodeErrorKind};
 
 /// One event of the execution stream. `switch (ev.type)` narrows it.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
@@ -61,7 +61,7 @@ run_event! {
     /// `execution_step`.
     StepEvent {
         #[tsify(type = "ExecutionStep")]
-        pub step: Captured<ExecutionStep>,
+        pub step: Box<Captured<ExecutionStep>>,
     }
 }
 
@@ -71,11 +71,11 @@ run_event! {
         /// The terminal output (or error) step; absent when the chat socket dropped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "ExecutionStep")]
-        pub step: Option<Captured<ExecutionStep>>,
+        pub step: Option<Box<Captured<ExecutionStep>>>,
         /// The run's summary; absent when the chat socket dropped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "RunSummary")]
-        pub summary: Option<Captured<RunSummary>>,
+        pub summary: Option<Box<Captured<RunSummary>>>,
     }
 }
 
@@ -276,7 +276,7 @@ pub(crate) fn type_of<'a>(text: &'a str, what: &str) -> Result<Cow<'a, str>, Dec
         kind: Option<Cow<'a, str>>,
     }
     let parsed: TypeOnly = serde_json::from_str(text).map_err(|e| {
-        let mut error = json_error(what, &e);
+        let mut error = decode_error(what, &e);
         if error.kind == DecodeErrorKind::WrongShape {
             error.kind = DecodeErrorKind::NotAnEnvelope;
         }

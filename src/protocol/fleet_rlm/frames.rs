@@ -10,9 +10,9 @@ use tsify::Tsify;
 use super::chat_events::{decode_chat_event, ChatEvent};
 use super::errors::{ErrorClass, ServerError};
 use super::execution::type_of;
-use super::json::{capture, has_extra, Extra};
+use super::json::{capture, decode_error, has_extra, Extra};
 use super::auth::scrub;
-use crate::core::wire::{json_error, DecodeError};
+use crate::core::wire::DecodeError;
 
 /// What the chat socket delivers to the app, discriminated on `type`.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
@@ -95,7 +95,7 @@ fn decode_event_envelope(text: &str) -> Result<ChatEvent, DecodeError> {
         #[serde(borrow)]
         data: &'a RawValue,
     }
-    let envelope: Envelope = serde_json::from_str(text).map_err(|e| json_error("event frame", &e))?;
+    let envelope: Envelope = serde_json::from_str(text).map_err(|e| decode_error("event frame", &e))?;
     decode_chat_event(envelope.data.get())
 }
 

@@ -38,7 +38,15 @@ impl<T> Deref for Captured<T> {
 /// Decodes `text` into `T`, keeping undeclared keys (except `ignore`); `what` names the
 /// object in the error.
 pub fn capture<T: DeserializeOwned + HasExtra>(what: &str, text: &str, ignore: &'static [&'static str]) -> Result<T, DecodeError> {
-    from_str_capturing(text, ignore).map_err(|e| json_error(what, &e))
+    from_str_capturing(text, ignore).map_err(|e| decode_error(what, &e))
+}
+
+/// The [`DecodeError`] of a serde error met while reading `what`, its reason scrubbed of
+/// credentials (serde quotes the offending value, which may be an echoed token).
+pub fn decode_error(what: &str, err: &serde_json::Error) -> DecodeError {
+    let mut error = json_error(what, err);
+    error.reason = super::auth::scrub(&error.reason);
+    error
 }
 
 /// Implements [`HasExtra`] for types whose undeclared keys live in a field named `extra`.

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tsify::Tsify;
 
-use super::chat::{report_undecoded, scrubbed, utf8, NoRequest};
+use super::chat::{report_undecoded, utf8, NoRequest};
 use super::errors::{ErrorClass, ServerError};
 use super::execution::{decode_execution_event, type_of, ExecutionEvent};
 use super::frames::decode_error_frame;
@@ -165,11 +165,11 @@ impl Protocol for FleetEvents {
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame<SubscriberFrame>, DecodeError> {
         self.heard = true;
         let text = utf8(bytes)?;
-        if type_of(text, "execution event").map_err(scrubbed)? == "error" {
-            let error = decode_error_frame(text).map_err(scrubbed)?;
+        if type_of(text, "execution event")? == "error" {
+            let error = decode_error_frame(text)?;
             return Ok(Frame { seq: None, body: FrameBody::Event(SubscriberFrame::Error(ErrorFrame::Error(error))) });
         }
-        let event = decode_execution_event(text).map_err(scrubbed)?;
+        let event = decode_execution_event(text)?;
         if self.runs.is_duplicate(&event) {
             self.runs.count_duplicate(&event);
             return Ok(Frame { seq: None, body: FrameBody::Ignored { kind: "duplicate execution_step".into() } });

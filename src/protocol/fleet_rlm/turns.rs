@@ -287,7 +287,7 @@ fn apply(turn: &mut Turn, now_ms: u64, event: &ChatEvent) {
         ChatEvent::HitlRequest(e) => hitl_asked(turn, e),
         ChatEvent::Final(e) => {
             turn.answer = e.text.clone();
-            turn.final_payload = e.payload.clone().map(Box::new);
+            turn.final_payload = e.payload.clone();
             end(turn, now_ms, TurnState::Completed);
         }
         ChatEvent::Cancelled(_) => end(turn, now_ms, TurnState::Cancelled),
