@@ -662,29 +662,4 @@ impl ChatEvent {
             ChatEvent::Unknown(u) => &u.name,
         }
     }
-
-    /// The event's text.
-    #[must_use]
-    pub fn text(&self) -> &str {
-        match self {
-            ChatEvent::Status(e) => &e.text,
-            ChatEvent::ReasoningStep(e) => &e.text,
-            ChatEvent::AssistantToken(e)
-            | ChatEvent::Error(e)
-            | ChatEvent::Warning(e)
-            | ChatEvent::CommandAck(e)
-            | ChatEvent::CommandReject(e)
-            | ChatEvent::ExecutionStarted(e)
-            | ChatEvent::ExecutionStep(e)
-            | ChatEvent::ExecutionCompleted(e) => &e.text,
-            ChatEvent::ToolCall(e) | ChatEvent::PlanUpdate(e) | ChatEvent::RlmExecuting(e) | ChatEvent::MemoryUpdate(e) => &e.text,
-            ChatEvent::ToolResult(e) => &e.text,
-            ChatEvent::TrajectoryStep(e) => &e.text,
-            ChatEvent::HitlRequest(e) => &e.text,
-            ChatEvent::HitlResolved(e) => &e.text,
-            ChatEvent::Final(e) => &e.text,
-            ChatEvent::Cancelled(e) => &e.text,
-            ChatEvent::Unknown(u) => &u.text,
-        }
-    }
 }

@@ -284,16 +284,3 @@ pub(crate) fn type_of<'a>(text: &'a str, what: &str) -> Result<Cow<'a, str>, Dec
     })?;
     parsed.kind.ok_or_else(|| DecodeError { kind: DecodeErrorKind::NotAnEnvelope, reason: format!("{what}: no string `type`") })
 }
-
-impl ExecutionEvent {
-    /// The run this event is about (`None` for an unknown event).
-    #[must_use]
-    pub fn run_id(&self) -> Option<&str> {
-        match self {
-            ExecutionEvent::ExecutionStarted(e) => Some(&e.run_id),
-            ExecutionEvent::ExecutionStep(e) => Some(&e.run_id),
-            ExecutionEvent::ExecutionCompleted(e) => Some(&e.run_id),
-            ExecutionEvent::Unknown(_) => None,
-        }
-    }
-}
