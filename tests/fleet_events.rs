@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use runwatch::core::lifecycle::ConnState;
 use runwatch::core::outputs::{Diagnostic, UnreplayableReason};
 use runwatch::core::time::Instant;
+use runwatch::protocol::fleet_rlm::auth::Endpoint;
 use runwatch::protocol::fleet_rlm::execution::ExecutionEvent;
 use runwatch::protocol::fleet_rlm::runs::{RunStatus, RunsConfig};
 use runwatch::protocol::fleet_rlm::step_tree::StepNode;
@@ -62,6 +63,7 @@ fn the_sample_run_becomes_a_tree_in_index_order() {
         shell.frame(lines[i]);
     }
     let runs = shell.conn.runs();
+    assert_eq!(runs.version, shell.conn.runs_version());
     assert_eq!(runs.runs.len(), 1);
     let run = &runs.runs[0];
     assert_eq!((run.run_id.as_str(), run.status, run.saw_start, run.steps), (RUN, RunStatus::Completed, true, 3));
@@ -156,6 +158,7 @@ fn a_reconnect_re_joins_the_session_and_says_what_may_be_lost() {
         })
         .expect("a resync");
     assert_eq!(resubscribed, vec!["session_id=sess-b".to_string()]);
+    assert_eq!(shell.conn.endpoint(), Endpoint::Events { session_id: "sess-b".into() }, "every attempt's URL names the session");
     assert_eq!((unreplayable.len(), unreplayable[0].reason), (1, UnreplayableReason::Unsupported));
     assert!(unreplayable[0].message.contains("no replay") && unreplayable[0].message.contains(RUN), "{}", unreplayable[0].message);
     assert!(shell.conn.runs().runs[0].possibly_incomplete);

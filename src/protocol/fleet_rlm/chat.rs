@@ -21,17 +21,19 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::auth::Endpoint;
 use super::chat_events::ChatEvent;
 use super::errors::{ErrorClass, ServerError};
 use super::frames::{decode_chat_frame, ChatFrame, ServerFrame};
 use super::json::capture;
 use super::requests::{CommandRequest, HitlResolution, MessageRequest, CANCEL_FRAME, RESOLVE_HITL};
+use super::socket::{report_undecoded, utf8, NoRequest};
 use super::turns::{Turn, Turns, TurnsSnapshot};
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::lifecycle::ConnState;
-use crate::core::outputs::{Diagnostic, RequestError, SubId, Unreplayable, UnreplayableReason};
+use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::time::{Duration, Instant};
-use crate::core::wire::{DecodeError, DecodeErrorKind, Frame, FrameBody, Response};
+use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's chat socket.
 pub type ChatClient = Connection<FleetChat>;
@@ -67,9 +69,6 @@ pub enum ChatError {
     NoTurn,
 }
 
-/// The chat plug-in sends no requests of its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum NoRequest {}
 
 /// fleet-rlm's chat part of a connection. See the module docs.
 #[derive(Debug, Default)]
@@ -143,6 +142,12 @@ impl Connection<FleetChat> {
     #[must_use]
     pub fn current_turn(&self) -> Option<&Turn> {
         self.protocol().turns.current()
+    }
+
+    /// The endpoint to build the socket URL for ([`super::auth::socket_url`]).
+    #[must_use]
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::Chat
     }
 
     /// The latest error frame on the current (or last) socket: what a close that followed
@@ -281,18 +286,4 @@ fn command_response(result: super::frames::CommandResult) -> Response {
         Err(message) => (false, Some(message), None),
     };
     Response { request_seq: None, command: result.command, success, message, trace: None, body }
-}
-
-/// Reports an event delivered as `unknown` because its known kind did not decode. The
-/// frame itself is delivered, so it is not counted as a decode error in the stats.
-pub(crate) fn report_undecoded<P: Protocol>(link: &mut Link<P>, seq: Option<u64>, name: &str, error: Option<&DecodeError>) {
-    if let Some(error) = error {
-        let (epoch, event) = (link.epoch(), Some(name.to_owned()));
-        link.diagnostic(Diagnostic::DecodeError { epoch, seq, event, error: error.clone() });
-    }
-}
-
-pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
-    std::str::from_utf8(bytes)
-        .map_err(|e| DecodeError { kind: DecodeErrorKind::InvalidUtf8, reason: format!("frame is not UTF-8: {e}") })
 }

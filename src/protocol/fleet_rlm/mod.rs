@@ -6,6 +6,7 @@
 //!   chat_events, execution, errors, http   typed shapes, transport-independent
 //!   frames, requests                       the WebSocket envelopes around them
 //!   auth                                   socket URLs with the credential, redaction
+//!   socket                                 what both socket plug-ins share
 //!   chat      (+ turns)                    /api/v1/ws/execution: messages, commands, turns
 //!   subscriber (+ runs, step_tree)         /api/v1/ws/execution/events: runs and step trees
 //! ```
@@ -21,7 +22,7 @@
 //! ```
 //! use runwatch::core::lifecycle::{Action, ConnState};
 //! use runwatch::core::time::Instant;
-//! use runwatch::protocol::fleet_rlm::auth::{socket_url, Credential, Endpoint, Secret};
+//! use runwatch::protocol::fleet_rlm::auth::{socket_url, Credential, Secret};
 //! use runwatch::protocol::fleet_rlm::chat::{ChatClient, ChatConfig};
 //! use runwatch::protocol::fleet_rlm::requests::MessageRequest;
 //! use runwatch::protocol::fleet_rlm::subscriber::{EventsClient, EventsConfig};
@@ -35,7 +36,7 @@
 //!
 //! // The shell opens a socket per `Action::Open`, at the URL built for that attempt.
 //! let Some(Action::Open { epoch }) = chat.poll_action() else { unreachable!() };
-//! let url = socket_url("https://fleet.example", &Endpoint::Chat, &credential, false).unwrap();
+//! let url = socket_url("https://fleet.example", &chat.endpoint(), &credential, false).unwrap();
 //! assert!(url.expose().ends_with("?access_token=eyJ.jwt.sig"));
 //! chat.handle_open(now, epoch);
 //! let Some(Action::Open { epoch: e }) = events.poll_action() else { unreachable!() };
@@ -62,6 +63,7 @@ pub mod http;
 pub mod json;
 pub mod requests;
 pub mod runs;
+pub mod socket;
 pub mod step_tree;
 pub mod subscriber;
 pub mod turns;

@@ -20,11 +20,12 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tsify::Tsify;
 
-use super::chat::{report_undecoded, utf8, NoRequest};
+use super::auth::Endpoint;
 use super::errors::{ErrorClass, ServerError};
 use super::execution::{decode_execution_event, type_of, ExecutionEvent};
 use super::frames::decode_error_frame;
 use super::runs::{RunStore, RunsConfig, RunsSnapshot};
+use super::socket::{report_undecoded, utf8, NoRequest};
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::lifecycle::ConnState;
 use crate::core::outputs::{Diagnostic, RequestError, SubId, Unreplayable, UnreplayableReason};
@@ -137,6 +138,19 @@ impl Connection<FleetEvents> {
     /// The runs, as an immutable snapshot (the same `Arc` until something changes).
     pub fn runs(&mut self) -> Arc<RunsSnapshot> {
         self.with_protocol(self.now(), |events, _| events.runs.snapshot())
+    }
+
+    /// Changes exactly when [`Self::runs`] would return new content.
+    #[must_use]
+    pub fn runs_version(&self) -> u64 {
+        self.protocol().runs.version()
+    }
+
+    /// The endpoint to build the socket URL for, on every attempt: the same session, so a
+    /// reconnect re-joins it.
+    #[must_use]
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::Events { session_id: self.protocol().session_id.clone() }
     }
 
     /// The run store (its version and counters).
