@@ -179,14 +179,38 @@ fn responses_without_a_request_id_complete_the_oldest_call_of_their_command() {
 }
 
 #[test]
-fn a_timed_out_call_is_not_completed_by_a_late_response() {
+fn the_late_answer_of_a_timed_out_call_is_not_credited_to_a_newer_one() {
     let mut h = Harness::new();
     h.conn.call(1, "a".into(), Some(Duration::from_secs(1))).unwrap();
     h.advance(1_000);
     assert!(matches!(h.reply(1), Some(Err(RequestError::Timeout { .. }))));
     h.conn.call(2, "a".into(), None).unwrap();
+    h.frame("re|a|ok|\"late, for the first\"");
+    assert_eq!(h.reply(2), None, "answers come in order: this one is the first call's");
+    assert!(h.outputs.iter().any(|o| matches!(o, Output::Diagnostic(runwatch::core::outputs::Diagnostic::UnknownResponse { .. }))));
     h.frame("re|a|ok|\"for the second\"");
     assert_eq!(h.reply(2), Some(&Ok(Some("\"for the second\"".into()))));
+}
+
+#[test]
+fn calls_of_a_lost_socket_are_owed_nothing_on_the_next_one() {
+    let mut h = Harness::new();
+    h.conn.call(1, "a".into(), None).unwrap();
+    h.drain();
+    let epoch = h.conn.epoch();
+    h.conn.handle_close(h.now, epoch, 1006, "");
+    h.drain();
+    assert!(matches!(h.reply(1), Some(Err(RequestError::ConnectionLost))));
+    for _ in 0..120 {
+        if h.conn.state() == ConnState::Live {
+            break;
+        }
+        h.advance(500);
+    }
+    assert_eq!(h.conn.state(), ConnState::Live);
+    h.conn.call(2, "a".into(), None).unwrap();
+    h.frame("re|a|ok|\"new\"");
+    assert_eq!(h.reply(2), Some(&Ok(Some("\"new\"".into()))));
 }
 
 #[test]

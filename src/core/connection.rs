@@ -65,8 +65,11 @@ pub trait Protocol: Sized {
     /// server's protocol pings by itself): the engine sends no heartbeat, and a quiet
     /// socket is not taken for a dead one.
     const HEARTBEAT: bool = true;
-    /// True for a wire whose responses carry no request id: a response without
-    /// `request_seq` completes the oldest request in flight sent with the same command.
+    /// True for a wire whose responses carry no request id and answer each command in
+    /// the order sent: a response without `request_seq` belongs to the oldest request of
+    /// the same command sent on the socket and not yet answered. If that request already
+    /// timed out, the response is its late answer (reported as an unknown response), never
+    /// credited to a newer request.
     const CORRELATE_BY_COMMAND: bool = false;
 
     /// Decodes one inbound frame (`Err` when not even the envelope is readable).
@@ -262,9 +265,9 @@ pub struct Link<P: Protocol> {
     reconnecting: bool,
     /// The plug-in reported the credential refused ([`Link::reject_credential`]).
     rejected: Option<String>,
-    /// Seq and command of requests sent, oldest first, when responses are correlated by
-    /// command ([`Protocol::CORRELATE_BY_COMMAND`]); entries of finished requests are
-    /// pruned lazily.
+    /// Seq and command of the requests sent on the current socket and not yet answered
+    /// (timed-out ones included: their answer may still come), oldest first, when
+    /// responses are correlated by command ([`Protocol::CORRELATE_BY_COMMAND`]).
     commands: VecDeque<(u64, String)>,
     stats: ClientStats,
     now: Instant,
@@ -406,7 +409,11 @@ impl<P: Protocol> Link<P> {
                 self.transmit.push_back(P::request_frame(seq, command, &args));
                 if P::CORRELATE_BY_COMMAND {
                     if self.commands.len() >= self.config.max_requests {
-                        self.prune_commands();
+                        // Bounded: forget the oldest timed-out request still owed an answer.
+                        let requests = &self.requests;
+                        if let Some(i) = self.commands.iter().position(|(s, _)| requests.get(*s).is_none()) {
+                            self.commands.remove(i);
+                        }
                     }
                     self.commands.push_back((seq, command.to_owned()));
                 }
@@ -416,21 +423,14 @@ impl<P: Protocol> Link<P> {
         }
     }
 
-    /// The seq of the oldest request in flight sent with `command`, for a response that
+    /// The seq of the oldest unanswered request sent with `command`, for a response that
     /// names no request ([`Protocol::CORRELATE_BY_COMMAND`]).
     fn oldest_request_for(&mut self, command: &str) -> Option<u64> {
         if !P::CORRELATE_BY_COMMAND {
             return None;
         }
-        self.prune_commands();
         let i = self.commands.iter().position(|(_, c)| c == command)?;
         self.commands.remove(i).map(|(seq, _)| seq)
-    }
-
-    /// Forgets the commands of requests no longer in flight (answered, expired, failed).
-    fn prune_commands(&mut self) {
-        let requests = &self.requests;
-        self.commands.retain(|(seq, _)| requests.get(*seq).is_some());
     }
 
     /// Moves lifecycle transitions to the output queue at once, so a state change always
@@ -959,6 +959,7 @@ impl<P: Protocol> Connection<P> {
     fn forget_connection(&mut self) {
         self.seq.reset();
         self.link.fail_in_flight(|| RequestError::ConnectionLost);
+        self.link.commands.clear();
         self.link.transmit.clear();
         self.link.pinging = false;
         self.link.went_live = None;

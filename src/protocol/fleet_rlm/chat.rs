@@ -69,7 +69,6 @@ pub enum ChatError {
     NoTurn,
 }
 
-
 /// fleet-rlm's chat part of a connection. See the module docs.
 #[derive(Debug, Default)]
 pub struct FleetChat {
