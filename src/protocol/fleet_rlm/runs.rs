@@ -7,8 +7,9 @@
 //! `run_id`. A step of an unknown run opens an instance that did not see its start
 //! (`sawStart: false`: the client joined mid-run and missed the steps before).
 //!
-//! A step repeated with the same id is dropped and counted (the terminal output step is
-//! always sent twice, spec §4.3). Holes in the step indices are the only trace of the
+//! A step frame repeating an id the run already holds is dropped and counted; the copy
+//! of the output step inside `execution_completed` is expected (spec §4.3) and not
+//! counted. Holes in the step indices are the only trace of the
 //! server's silent drop-oldest queue (errata 6) and of a reconnect (no replay): they are
 //! listed in `missing`.
 
