@@ -55,12 +55,29 @@ pub trait Protocol: Sized {
     /// A typed request an app makes.
     type Call: Clone + fmt::Debug;
 
+    /// False for a wire whose credential travels in the socket URL (the shell puts it there
+    /// before opening, as browsers must for fleet-rlm): no auth request is sent, no
+    /// credential is asked for, and the socket counts as authenticated once open. Such a
+    /// server refuses a credential with a frame, which the plug-in reports through
+    /// [`Link::reject_credential`].
+    const AUTH_BY_REQUEST: bool = true;
+    /// False for a wire without an application-level ping (the browser answers the
+    /// server's protocol pings by itself): the engine sends no heartbeat, and a quiet
+    /// socket is not taken for a dead one.
+    const HEARTBEAT: bool = true;
+    /// True for a wire whose responses carry no request id and answer each command in
+    /// the order sent: a response without `request_seq` belongs to the oldest request of
+    /// the same command sent on the socket and not yet answered. If that request already
+    /// timed out, the response is its late answer (reported as an unknown response), never
+    /// credited to a newer request.
+    const CORRELATE_BY_COMMAND: bool = false;
+
     /// Decodes one inbound frame (`Err` when not even the envelope is readable).
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame<Self::Event>, DecodeError>;
     /// Encodes one request frame.
     fn request_frame(seq: u64, command: &str, args: &Value) -> String;
     /// The first request on a new socket, carrying the credential; it never goes into a
-    /// URL, a log or a diagnostic.
+    /// URL, a log or a diagnostic. Not called when [`Self::AUTH_BY_REQUEST`] is false.
     fn auth_request(&mut self, credential: &str) -> (&'static str, Value);
     /// The command, arguments and default timeout (`None`: the engine's) of an app call;
     /// `Err` with the reason refuses it before sending (e.g. `auth`, which the plug-in
@@ -68,7 +85,8 @@ pub trait Protocol: Sized {
     fn call_request(call: &Self::Call) -> Result<(String, Value, Option<Duration>), String>;
     /// Decodes the result body of a successful app call into JSON text (`None`: no value).
     fn decode_reply(call: &Self::Call, body: Option<&str>) -> Result<Option<String>, RequestError>;
-    /// The heartbeat request, sent after a silence.
+    /// The heartbeat request, sent after a silence. Not called when [`Self::HEARTBEAT`] is
+    /// false.
     fn ping_request() -> (&'static str, Value);
     /// The credential was accepted (`body` is the server's answer): (re-)establish the
     /// desired subscriptions with [`Link::send`] and call [`Link::subscribed`] once they
@@ -245,6 +263,12 @@ pub struct Link<P: Protocol> {
     early_report: Option<(Vec<ReplayedRange>, Vec<Unreplayable>)>,
     /// `on_reconnected` is running.
     reconnecting: bool,
+    /// The plug-in reported the credential refused ([`Link::reject_credential`]).
+    rejected: Option<String>,
+    /// Seq and command of the requests sent on the current socket and not yet answered
+    /// (timed-out ones included: their answer may still come), oldest first, when
+    /// responses are correlated by command ([`Protocol::CORRELATE_BY_COMMAND`]).
+    commands: VecDeque<(u64, String)>,
     stats: ClientStats,
     now: Instant,
 }
@@ -279,6 +303,27 @@ impl<P: Protocol> Link<P> {
     pub fn send(&mut self, command: &str, args: Value, request: P::Request) -> bool {
         let timeout = Some(self.config.request_timeout);
         self.send_request(command, args, timeout, Pending::Protocol(request))
+    }
+
+    /// Sends a frame that is not a request: nothing waits for an answer (e.g. a chat
+    /// message, answered by a stream of events). False (nothing sent) without a connected
+    /// socket.
+    pub fn send_frame(&mut self, frame: String) -> bool {
+        if !self.is_connected() {
+            return false;
+        }
+        self.transmit.push_back(frame);
+        true
+    }
+
+    /// The server refused the credential by a frame rather than by answering an auth
+    /// request (a URL credential, [`Protocol::AUTH_BY_REQUEST`] false): once the current
+    /// input is handled the connection stops for good in `authFailed` with `message`, as
+    /// for a refused auth request. Retrying cannot help. A no-op without a socket.
+    pub fn reject_credential(&mut self, message: String) {
+        if self.state().has_socket() {
+            self.rejected = Some(message);
+        }
     }
 
     /// Hands the event of a frame to `subscriptions` (ascending ids). An empty list counts
@@ -362,10 +407,30 @@ impl<P: Protocol> Link<P> {
         match self.requests.start(self.now, timeout, pending) {
             Ok(seq) => {
                 self.transmit.push_back(P::request_frame(seq, command, &args));
+                if P::CORRELATE_BY_COMMAND {
+                    if self.commands.len() >= self.config.max_requests {
+                        // Bounded: forget the oldest timed-out request still owed an answer.
+                        let requests = &self.requests;
+                        if let Some(i) = self.commands.iter().position(|(s, _)| requests.get(*s).is_none()) {
+                            self.commands.remove(i);
+                        }
+                    }
+                    self.commands.push_back((seq, command.to_owned()));
+                }
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// The seq of the oldest unanswered request sent with `command`, for a response that
+    /// names no request ([`Protocol::CORRELATE_BY_COMMAND`]).
+    fn oldest_request_for(&mut self, command: &str) -> Option<u64> {
+        if !P::CORRELATE_BY_COMMAND {
+            return None;
+        }
+        let i = self.commands.iter().position(|(_, c)| c == command)?;
+        self.commands.remove(i).map(|(seq, _)| seq)
     }
 
     /// Moves lifecycle transitions to the output queue at once, so a state change always
@@ -386,13 +451,13 @@ impl<P: Protocol> Link<P> {
     }
 
     fn arm_heartbeat(&mut self) {
-        if self.state() == ConnState::Live {
+        if P::HEARTBEAT && self.state() == ConnState::Live {
             self.timers.set(Timer::Heartbeat, self.now + self.config.heartbeat_interval);
         }
     }
 
     fn send_ping(&mut self) {
-        if self.state() == ConnState::Live && !self.pinging {
+        if P::HEARTBEAT && self.state() == ConnState::Live && !self.pinging {
             let (command, args) = P::ping_request();
             let timeout = Some(self.config.heartbeat_timeout);
             self.pinging = self.send_request(command, args, timeout, Pending::Ping);
@@ -472,6 +537,8 @@ impl<P: Protocol> Connection<P> {
             pending_resync: None,
             early_report: None,
             reconnecting: false,
+            rejected: None,
+            commands: VecDeque::new(),
             stats: ClientStats::default(),
             now,
             config: config.clone(),
@@ -530,14 +597,20 @@ impl<P: Protocol> Connection<P> {
 
     // ── inputs from the shell ───────────────────────────────────────────────
 
-    /// The socket of `epoch` opened: the shell is asked for the credential.
+    /// The socket of `epoch` opened: the shell is asked for the credential (or, for a
+    /// credential in the URL, the plug-in's subscribe round starts at once).
     pub fn handle_open(&mut self, now: Instant, epoch: u32) {
         if !self.is_current(epoch, now) || self.state() != ConnState::Connecting {
             return;
         }
         self.link.lifecycle.opened();
         self.link.pump();
-        self.link.outputs.push_back(Output::NeedCredential { epoch });
+        if P::AUTH_BY_REQUEST {
+            self.link.outputs.push_back(Output::NeedCredential { epoch });
+        } else {
+            self.authenticated(None);
+            self.settle();
+        }
     }
 
     /// The credential for the socket of `epoch` (or why obtaining it failed).
@@ -740,6 +813,9 @@ impl<P: Protocol> Connection<P> {
     /// After every input: a connection that went live reports its resync, starts its
     /// heartbeat and sends the requests that waited for it.
     fn settle(&mut self) {
+        if let Some(message) = self.link.rejected.take() {
+            self.credential_rejected(message);
+        }
         if let Some(offline) = self.link.went_live.take() {
             if let Some(offline) = offline {
                 self.link.reconnecting = true;
@@ -803,7 +879,8 @@ impl<P: Protocol> Connection<P> {
 
     fn on_response(&mut self, response: Response) {
         self.link.stats.responses += 1;
-        let Some(pending) = response.request_seq.and_then(|s| self.link.requests.complete(s)) else {
+        let request_seq = response.request_seq.or_else(|| self.link.oldest_request_for(&response.command));
+        let Some(pending) = request_seq.and_then(|s| self.link.requests.complete(s)) else {
             let (epoch, request_seq, command) = (self.epoch(), response.request_seq, response.command);
             self.link.diagnostic(Diagnostic::UnknownResponse { epoch, request_seq, command });
             return;
@@ -827,16 +904,25 @@ impl<P: Protocol> Connection<P> {
     fn on_auth(&mut self, response: Response) {
         if !response.success {
             // Every auth failure is a rejection of the credential: stop.
-            self.link.auth_message = response.message.clone().or_else(|| Some("authentication failed".into()));
-            self.link.lifecycle.auth_rejected();
-            self.link.pump();
-            self.forget_connection();
-            self.link.fail_pending(|| RequestError::Closed);
-            return;
+            let message = response.message.clone().unwrap_or_else(|| "authentication failed".into());
+            return self.credential_rejected(message);
         }
+        self.authenticated(response.body.as_deref());
+    }
+
+    fn authenticated(&mut self, body: Option<&RawValue>) {
         self.link.lifecycle.authenticated();
         self.link.pump();
-        self.protocol.on_authenticated(&mut self.link, response.body.as_deref());
+        self.protocol.on_authenticated(&mut self.link, body);
+    }
+
+    /// The server refused the credential: stop for good in `authFailed`.
+    fn credential_rejected(&mut self, message: String) {
+        self.link.auth_message = Some(message);
+        self.link.lifecycle.auth_rejected();
+        self.link.pump();
+        self.forget_connection();
+        self.link.fail_pending(|| RequestError::Closed);
     }
 
     fn request_expired(&mut self, pending: Pending<P::Request, P::Call>) {
@@ -873,6 +959,7 @@ impl<P: Protocol> Connection<P> {
     fn forget_connection(&mut self) {
         self.seq.reset();
         self.link.fail_in_flight(|| RequestError::ConnectionLost);
+        self.link.commands.clear();
         self.link.transmit.clear();
         self.link.pinging = false;
         self.link.went_live = None;

@@ -158,6 +158,9 @@ pub enum Diagnostic {
     /// it was skipped rather than handed on as `undefined`. The SDK's own types should
     /// never cause this: please report it.
     SerializeError { what: String, reason: String },
+    /// The socket is open, but events the protocol expects on it have not arrived for
+    /// `silentMs` (e.g. a run is known to be under way); `message` says what to check.
+    Stalled { epoch: u32, silent_ms: u64, message: String },
     /// A bounded buffer overflowed and dropped its oldest entries.
     Overflow { queue: String, dropped: u64 },
 }

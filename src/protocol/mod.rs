@@ -1,1 +1,2 @@
 pub mod rocketride;
+pub mod fleet_rlm;

@@ -1,0 +1,160 @@
+//! What a client sends on the chat socket (spec §3.2): `message`, `cancel` and `command`,
+//! typed for the app (camelCase) and written to the wire in the server's snake_case.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tsify::Tsify;
+
+use super::json::{has_extra, Extra};
+
+/// A `message`: starts a turn.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRequest {
+    /// The user's message; must not be blank.
+    pub content: String,
+    /// The session; the events socket of the same session (and identity) sees the turn's
+    /// run. Without it the server makes up a fresh one nobody can have subscribed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// `false` suppresses `reasoning_step` events (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<bool>,
+    /// Accepted, unused by the 0.5.x server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "\"compact\" | \"verbose\" | \"off\"")]
+    pub trace_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional, type = "\"auto\" | \"rlm_only\" | \"tools_only\"")]
+    pub execution_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_url: Option<String>,
+    /// Requires `repoUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_paths: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_concurrency: Option<u32>,
+}
+
+impl MessageRequest {
+    /// A message with `content` for `session_id`, everything else the server's default.
+    #[must_use]
+    pub fn new(content: impl Into<String>, session_id: impl Into<String>) -> Self {
+        Self { content: content.into(), session_id: Some(session_id.into()), ..Self::default() }
+    }
+
+    /// Refuses what the server would refuse (as an error frame, after a sandbox start).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.content.trim().is_empty() {
+            return Err("message content cannot be empty".into());
+        }
+        if self.repo_ref.is_some() && self.repo_url.is_none() {
+            return Err("repoRef requires repoUrl".into());
+        }
+        if self.session_id.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err("sessionId must not be blank".into());
+        }
+        Ok(())
+    }
+
+    /// The wire frame.
+    #[must_use]
+    pub fn to_wire(&self) -> String {
+        let mut frame = Map::new();
+        frame.insert("type".into(), "message".into());
+        frame.insert("content".into(), self.content.clone().into());
+        let optional = [
+            ("session_id", self.session_id.clone().map(Value::from)),
+            ("trace", self.trace.map(Value::from)),
+            ("trace_mode", self.trace_mode.clone().map(Value::from)),
+            ("execution_mode", self.execution_mode.clone().map(Value::from)),
+            ("docs_path", self.docs_path.clone().map(Value::from)),
+            ("repo_url", self.repo_url.clone().map(Value::from)),
+            ("repo_ref", self.repo_ref.clone().map(Value::from)),
+            ("context_paths", self.context_paths.clone().map(Value::from)),
+            ("batch_concurrency", self.batch_concurrency.map(Value::from)),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                frame.insert(key.into(), value);
+            }
+        }
+        Value::Object(frame).to_string()
+    }
+}
+
+/// The `cancel` frame: ends the running turn with `cancelled`.
+pub const CANCEL_FRAME: &str = r#"{"type":"cancel"}"#;
+
+/// A `command`: `resolve_hitl`, or one of the agent's tools (spec §3.2).
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRequest {
+    /// `resolve_hitl`, or a tool: `list_files`, `read_file_slice`, `memory_tree`, `reset`, …
+    #[tsify(type = "\"resolve_hitl\" | \"load_document\" | \"fetch_web_document\" | \"set_active_document\" | \"list_documents\" | \"list_files\" | \"read_file_slice\" | \"find_files\" | \"chunk_host\" | \"chunk_sandbox\" | \"parallel_semantic_map\" | \"rlm_query\" | \"summarize_document\" | \"extract_logs\" | \"grounded_answer\" | \"triage_logs\" | \"plan_code_change\" | \"memory_tree\" | \"memory_action_intent\" | \"memory_structure_audit\" | \"memory_structure_migration_plan\" | \"clarification_questions\" | \"propose_memory_update\" | \"read_buffer\" | \"clear_buffer\" | \"save_buffer\" | \"load_volume\" | \"process_document\" | \"write_to_file\" | \"edit_core_memory\" | \"reset\" | (string & {})")]
+    pub command: String,
+    /// The command's arguments (sent as `{}` when empty).
+    #[serde(default)]
+    #[tsify(type = "Record<string, unknown>")]
+    pub args: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+/// The command that answers a `hitl_request`.
+pub const RESOLVE_HITL: &str = "resolve_hitl";
+
+impl CommandRequest {
+    /// Answers the `hitl_request` `message_id` with `action_label` (one of its options).
+    #[must_use]
+    pub fn resolve_hitl(session_id: impl Into<String>, message_id: impl Into<String>, action_label: impl Into<String>) -> Self {
+        let mut args = Map::new();
+        args.insert("message_id".into(), Value::String(message_id.into()));
+        args.insert("action_label".into(), Value::String(action_label.into()));
+        Self { command: RESOLVE_HITL.into(), args, session_id: Some(session_id.into()) }
+    }
+
+    /// Refuses what the server would refuse.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.command.trim().is_empty() {
+            return Err("command name cannot be empty".into());
+        }
+        let has = |key: &str| self.args.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        if self.command == RESOLVE_HITL && !(has("message_id") && has("action_label")) {
+            return Err("resolve_hitl requires message_id and action_label".into());
+        }
+        Ok(())
+    }
+
+    /// The wire frame, as a JSON value.
+    #[must_use]
+    pub fn to_wire(&self) -> Value {
+        let mut frame = json!({ "type": "command", "command": self.command, "args": self.args });
+        if let Some(session_id) = &self.session_id {
+            frame["session_id"] = session_id.clone().into();
+        }
+        frame
+    }
+}
+
+/// The result of a successful `resolve_hitl`.
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all(serialize = "camelCase"))]
+pub struct HitlResolution {
+    /// `"ok"`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The action label recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[tsify(optional, type = "Record<string, unknown>")]
+    pub extra: Extra,
+}
+
+has_extra!(HitlResolution);
