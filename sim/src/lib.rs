@@ -57,6 +57,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod fake;
 pub mod faults;
+pub mod fleet;
 pub mod hub;
 pub mod inject;
 pub mod json;
