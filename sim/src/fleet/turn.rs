@@ -17,7 +17,7 @@
 //! index after a failed turn.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -225,7 +225,6 @@ pub fn start(hub: &Arc<Hub>, st: &mut State, chat: Option<u64>, who: Identity, s
         next_step: 0,
         pace,
         stop: stop_rx,
-        started: Instant::now(),
         answer: String::new(),
         trace: msg.trace,
         last_tool: None,
@@ -297,7 +296,6 @@ struct Run {
     next_step: u32,
     pace: f64,
     stop: watch::Receiver<Stop>,
-    started: Instant,
     answer: String,
     trace: bool,
     last_tool: Option<String>,
@@ -431,7 +429,9 @@ impl Run {
         let status = format!("Calling tool: {name}");
         let p = self.payload(Obj::new().set("raw_status", &status));
         self.chat_with_step("status", &status, p);
-        let p = self.payload(Obj::new().set("raw_status", &status).set("raw_call", name).set("tool_name", name).raw("tool_args", args));
+        // `tool_args` is optional and absent from the capture; the trajectory carries them.
+        let _ = args;
+        let p = self.payload(Obj::new().set("raw_status", &status).set("raw_call", name).set("tool_name", name));
         self.chat_event("tool_call", &format!("tool call: {name}"), &p);
         let ts = epoch_s();
         let step = self.step("tool", name, None, p, "null".into(), ts);
@@ -729,8 +729,8 @@ impl Run {
 
     /// The terminal output step as `execution_step`, then `execution_completed` with it.
     fn complete(&self, step: &Step, ending: Ending, text: &str) {
-        let duration = Some(self.started.elapsed().as_millis() as u64);
-        let summary = frames::summary(&self.run_id, &self.task, ending, text, duration);
+        // `duration_ms` is null in every capture (the lifecycle manager does not time runs).
+        let summary = frames::summary(&self.run_id, &self.task, ending, text, None);
         let rendered = step.render();
         let a = frames::execution("execution_step", &self.run_id, &self.who, &self.session_id, Some(&rendered), None);
         let b = frames::execution("execution_completed", &self.run_id, &self.who, &self.session_id, Some(&rendered), Some(&summary));
