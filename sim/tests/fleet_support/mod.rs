@@ -61,6 +61,11 @@ impl Ws {
         Ws { ws }
     }
 
+    /// Wraps a stream connected elsewhere (e.g. over a socket with a small buffer).
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Ws {
+        Ws { ws }
+    }
+
     /// The chat socket (anonymous).
     pub async fn chat(sim: &Handle) -> Ws {
         Ws::connect(sim, "/api/v1/ws/execution").await
