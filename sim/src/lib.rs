@@ -45,7 +45,8 @@
 //! - simulation: [`pipeline`] (task lifecycle runner), [`fake`] (scripted pipelines),
 //!   [`script`] (the simulator's own activity), [`scenario`] (demo/load), [`lifecycle`]
 //!   (cleanup, reset), [`clock`];
-//! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`].
+//! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`];
+//! - fleet-rlm (same port, by path): [`fleet`] — its own module map and README section.
 
 pub mod auth;
 pub mod clock;

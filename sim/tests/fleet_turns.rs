@@ -281,3 +281,21 @@ async fn queued_scripts_and_trace_false() {
     assert_eq!(c.last().unwrap()["code"], "internal_error");
     assert!(c.iter().all(|v| kind(v) != "reasoning_step"), "trace:false suppresses reasoning");
 }
+
+#[tokio::test]
+async fn the_demo_scenario_runs_fleet_turns_on_session_demo() {
+    let config = runwatch_sim::Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        speed: 20.0,
+        scenario: runwatch_sim::Scenario::Demo,
+        ..runwatch_sim::Config::default()
+    };
+    let sim = runwatch_sim::start(config).await.unwrap();
+    let mut ev = Ws::events(&sim, "demo").await;
+    let first = ev.until(|v| v["type"] == "execution_started").await.pop().unwrap();
+    assert!(first["run_id"].as_str().unwrap().starts_with("default:anonymous:demo:"));
+    let done = ev.until(|v| v["type"] == "execution_completed").await.pop().unwrap();
+    assert!(done["summary"]["status"].is_string());
+    sim.shutdown();
+}
