@@ -2,6 +2,7 @@
 //! agent startup, close 1011 on bad JSON / binary or offline Daytona), then the loop over
 //! `message` / `cancel` / `command` with at most one turn per socket.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use futures_util::stream::SplitStream;
@@ -54,7 +55,7 @@ const TOOL_COMMANDS: [&str; 30] = [
 ];
 
 /// Reads the chat socket until it closes or is killed.
-pub async fn read_loop<S>(hub: &Arc<Hub>, id: u64, mut stream: SplitStream<WebSocketStream<S>>, mut killed: watch::Receiver<bool>)
+pub async fn read_loop<S>(hub: &Arc<Hub>, id: u64, mut stream: SplitStream<WebSocketStream<S>>, mut killed: watch::Receiver<bool>, pong: &AtomicU64)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -71,6 +72,10 @@ where
             Some(Ok(Message::Binary(_))) => Err(("'text'".to_owned(), "KeyError")),
             Some(Ok(Message::Close(_))) => return echo_close(&mut stream).await,
             None | Some(Err(_)) => return,
+            Some(Ok(Message::Pong(_))) => {
+                conn::saw_pong(hub, pong);
+                continue;
+            }
             Some(Ok(_)) => continue,
         };
         if hub.lock().fleet.conns.get(&id).is_none_or(|c| c.closing) {

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -417,6 +418,8 @@ where
         id
     };
     let (sink, stream) = ws.split();
+    let pong = Arc::new(AtomicU64::new(0));
+    let heartbeat = tokio::spawn(heartbeat(hub.clone(), id, queue.clone(), pong.clone(), killed.clone()));
     let writer = {
         let (hub, kill, killed) = (hub.clone(), kill.clone(), killed.clone());
         tokio::spawn(async move {
@@ -445,11 +448,12 @@ where
         }
     }
     match endpoint {
-        Endpoint::Chat => chat::read_loop(&hub, id, stream, killed).await,
-        Endpoint::Events => discard_loop(stream, killed).await,
+        Endpoint::Chat => chat::read_loop(&hub, id, stream, killed, &pong).await,
+        Endpoint::Events => discard_loop(&hub, stream, killed, &pong).await,
     }
     kill.send_replace(true);
     unregister(&hub, id);
+    heartbeat.abort();
     let _ = writer.await;
 }
 
@@ -470,8 +474,38 @@ fn unregister(hub: &Hub, id: u64) {
     }
 }
 
+/// Records a pong (ms since the server started) for the heartbeat.
+pub fn saw_pong(hub: &Hub, pong: &AtomicU64) {
+    pong.store(hub.started.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+}
+
+/// uvicorn's keepalive: a protocol ping every `ping_ms`; no pong within `ping_ms` drops the
+/// connection (no close frame).
+async fn heartbeat(hub: Arc<Hub>, id: u64, queue: Arc<OutQueue>, pong: Arc<AtomicU64>, mut killed: watch::Receiver<bool>) {
+    let every = Duration::from_millis(hub.config.fleet.ping_ms);
+    if every.is_zero() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = killed.wait_for(|k| *k) => return,
+        }
+        let sent = hub.started.elapsed().as_millis() as u64;
+        queue.push(FOut::Raw(Message::Ping(Vec::new().into())));
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = killed.wait_for(|k| *k) => return,
+        }
+        if pong.load(Ordering::Relaxed) <= sent {
+            kill(&mut hub.lock(), id, "ping_timeout");
+            return;
+        }
+    }
+}
+
 /// The events socket reads and discards whatever the client sends.
-async fn discard_loop<S>(mut stream: futures_util::stream::SplitStream<WebSocketStream<S>>, mut killed: watch::Receiver<bool>)
+async fn discard_loop<S>(hub: &Hub, mut stream: futures_util::stream::SplitStream<WebSocketStream<S>>, mut killed: watch::Receiver<bool>, pong: &AtomicU64)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -486,6 +520,7 @@ where
                 return;
             }
             None | Some(Err(_)) => return,
+            Some(Ok(Message::Pong(_))) => saw_pong(hub, pong),
             Some(Ok(_)) => {}
         }
     }

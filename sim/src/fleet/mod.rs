@@ -62,6 +62,8 @@ pub struct FleetConfig {
     pub mlflow: bool,
     /// Multiplier of every scripted delay (1 = realistic pacing; 0 = none). `--speed` applies too.
     pub pace: f64,
+    /// uvicorn's protocol ping interval, and its pong timeout (real ms; 0 = no pings).
+    pub ping_ms: u64,
 }
 
 impl Default for FleetConfig {
@@ -77,6 +79,7 @@ impl Default for FleetConfig {
             daytona_missing: false,
             mlflow: true,
             pace: 1.0,
+            ping_ms: 20_000,
         }
     }
 }
@@ -108,6 +111,9 @@ pub struct FleetArgs {
     /// fleet-rlm: multiplier of scripted delays (0 = as fast as possible).
     #[arg(long, default_value_t = 1.0)]
     pub fleet_pace: f64,
+    /// fleet-rlm: protocol ping interval and pong timeout in ms (uvicorn: 20000; 0 = off).
+    #[arg(long, default_value_t = 20_000)]
+    pub fleet_ping_ms: u64,
 }
 
 impl FleetArgs {
@@ -122,6 +128,7 @@ impl FleetArgs {
             daytona_missing: self.fleet_daytona_missing,
             mlflow: !self.fleet_no_mlflow,
             pace: if self.fleet_pace.is_finite() { self.fleet_pace.max(0.0) } else { 1.0 },
+            ping_ms: self.fleet_ping_ms,
             ..FleetConfig::default()
         }
     }
@@ -221,7 +228,10 @@ pub fn reset(st: &mut State, kind: ResetKind) {
     for t in st.fleet.turns.values() {
         t.stop.send_replace(turn::Stop::Abort);
     }
-    st.fleet = FleetState::default();
+    // Run instance numbers keep growing: a runner of the old generation that stops late
+    // must not mistake a new turn for its own.
+    let runs_started = st.fleet.runs_started;
+    st.fleet = FleetState { runs_started, ..FleetState::default() };
 }
 
 /// Shared handle type used across the module.

@@ -378,13 +378,24 @@ impl Run {
     /// Sends a chat event (if a chat socket runs this turn).
     fn chat_event(&mut self, kind: &str, text: &str, payload: &str) {
         let Some(chat) = self.chat else { return };
+        if self.aborted() {
+            return;
+        }
         let id = uuid(&mut self.rng, false);
         let frame = frames::event(kind, text, Some(payload), Some(&iso_now()), 2, &id);
         let mut st = self.hub.lock();
         conn::send(&mut st, chat, frame, &format!("event:{kind}"));
     }
 
+    /// Whether a reset stopped the run (it then sends nothing more, even between pauses).
+    fn aborted(&self) -> bool {
+        *self.stop.borrow() == Stop::Abort
+    }
+
     fn emit_step(&self, step: &Step) {
+        if self.aborted() {
+            return;
+        }
         let frame = frames::execution("execution_step", &self.run_id, &self.who, &self.session_id, Some(&step.render()), None);
         let mut st = self.hub.lock();
         emit_events(&mut st, &self.who, &self.session_id, &frame, "execution_step");
@@ -729,6 +740,9 @@ impl Run {
 
     /// The terminal output step as `execution_step`, then `execution_completed` with it.
     fn complete(&self, step: &Step, ending: Ending, text: &str) {
+        if self.aborted() {
+            return;
+        }
         // `duration_ms` is null in every capture (the lifecycle manager does not time runs).
         let summary = frames::summary(&self.run_id, &self.task, ending, text, None);
         let rendered = step.render();

@@ -99,7 +99,14 @@ impl Ws {
 
     /// The next frame, or `None` if none comes within `d`.
     pub async fn recv_within(&mut self, d: Duration) -> Option<Got> {
-        let next = tokio::time::timeout(d, self.ws.next()).await.ok()?;
+        let deadline = tokio::time::Instant::now() + d;
+        // Protocol pings are answered by tungstenite while it polls; they are not frames here.
+        let next = loop {
+            let next = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            if !matches!(next, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
+                break next;
+            }
+        };
         Some(match next {
             Some(Ok(Message::Text(t))) => match serde_json::from_str(t.as_str()) {
                 Ok(v) => Got::Json(v),
@@ -136,7 +143,7 @@ impl Ws {
 
     /// Whether nothing arrives for `d`.
     pub async fn silent_for(&mut self, d: Duration) -> bool {
-        tokio::time::timeout(d, self.ws.next()).await.is_err()
+        self.recv_within(d).await.is_none()
     }
 
     pub async fn close(mut self) {
