@@ -79,7 +79,7 @@ impl Default for Config {
 
 /// `runwatch-sim` command line.
 #[derive(Debug, Parser)]
-#[command(name = "runwatch-sim", about = "RocketRide engine simulator with fault injection")]
+#[command(name = "runwatch-sim", about = "RocketRide engine (and fleet-rlm server) simulator with fault injection")]
 pub struct Cli {
     /// Bind address (the control API only answers loopback peers).
     #[arg(long, default_value = "127.0.0.1")]

@@ -111,6 +111,12 @@ pub struct FleetArgs {
     /// fleet-rlm: multiplier of scripted delays (0 = as fast as possible).
     #[arg(long, default_value_t = 1.0)]
     pub fleet_pace: f64,
+    /// fleet-rlm: ALLOW_DEBUG_AUTH=false (no debug identity parameters or headers).
+    #[arg(long)]
+    pub fleet_no_debug_auth: bool,
+    /// fleet-rlm: ALLOW_QUERY_AUTH_TOKENS=false (no access_token: browsers cannot authenticate).
+    #[arg(long)]
+    pub fleet_no_query_tokens: bool,
     /// fleet-rlm: protocol ping interval and pong timeout in ms (uvicorn: 20000; 0 = off).
     #[arg(long, default_value_t = 20_000)]
     pub fleet_ping_ms: u64,
@@ -129,6 +135,8 @@ impl FleetArgs {
             mlflow: !self.fleet_no_mlflow,
             pace: if self.fleet_pace.is_finite() { self.fleet_pace.max(0.0) } else { 1.0 },
             ping_ms: self.fleet_ping_ms,
+            allow_debug_auth: !self.fleet_no_debug_auth,
+            allow_query_tokens: !self.fleet_no_query_tokens,
             ..FleetConfig::default()
         }
     }
