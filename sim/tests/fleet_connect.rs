@@ -307,12 +307,12 @@ async fn raw_upgrade(sim: &runwatch_sim::Handle, protocols: &str) -> String {
 
 #[tokio::test]
 async fn protocol_pings_drop_a_peer_that_never_answers() {
-    let sim = sim(FleetConfig { ping_ms: 100, ..FleetConfig::default() }).await;
+    let sim = sim(FleetConfig { ping_ms: 300, ..FleetConfig::default() }).await;
     let mut reading = Ws::events(&sim, "p").await;
     let _idle = Ws::events(&sim, "p").await;
     wait_subscribers(&sim, 2).await;
     // The reading client answers pings (tungstenite does while it polls); the idle one does not.
-    assert!(reading.silent_for(Duration::from_millis(600)).await);
+    assert!(reading.silent_for(Duration::from_millis(1500)).await);
     let conns = control_get(&sim, "/_sim/fleet/connections").await;
     assert_eq!(conns.as_array().unwrap().len(), 1, "{conns}");
     control(&sim, "/_sim/fleet/turn", json!({"session_id":"p","pace":0})).await;

@@ -195,3 +195,26 @@ async fn refuse_reset_and_restart_cover_fleet_sockets() {
     assert!(control_get(&sim, "/_sim/fleet/turns").await.as_array().unwrap().is_empty());
     assert!(control_get(&sim, "/_sim/fleet/connections").await.as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn reorder_swaps_neighbours_and_restart_drops_fleet_sockets() {
+    let sim = sim_default().await;
+    let mut ev = Ws::events(&sim, "ro").await;
+    wait_subscribers(&sim, 1).await;
+    let id = conn_id(&sim, "events", Some("ro")).await;
+    control(&sim, "/_sim/faults", json!({"kind":"reorder","rate":1.0,"conn":id})).await;
+    control(&sim, "/_sim/fleet/turn", json!({"session_id":"ro","pace":0,"wait":true})).await;
+    let a = ev.json().await;
+    let b = ev.json().await;
+    assert_eq!(a["type"], "execution_step", "the start was swapped with the first step");
+    assert_eq!(b["type"], "execution_started");
+    http(&sim, "DELETE", "/_sim/faults", &[], None).await;
+    control(&sim, "/_sim/faults", json!({"kind":"restart"})).await;
+    let end = loop {
+        match ev.recv().await {
+            Got::Json(_) => continue,
+            other => break other,
+        }
+    };
+    assert!(matches!(end, Got::Ended(_)), "{end:?}");
+}

@@ -214,7 +214,7 @@ async fn late_joiners_see_only_later_events() {
     let sim = sim_default().await;
     let mut early = Ws::events(&sim, "late").await;
     wait_subscribers(&sim, 1).await;
-    control(&sim, "/_sim/fleet/turn", json!({"session_id":"late","script":"long","tokens":200})).await;
+    control(&sim, "/_sim/fleet/turn", json!({"session_id":"late","script":"long","tokens":1000})).await;
     // Wait until the run is under way, then join.
     early.until(|v| v["type"] == "execution_step").await;
     let mut late = Ws::events(&sim, "late").await;
