@@ -1,31 +1,75 @@
 //! The simulator's fleet-rlm frames against the captured sample
-//! (`shared/protocols/fleet-rlm-sample.jsonl`): same keys (compared as sets: parsed values
-//! keep no order) with the same JSON kinds, for every server frame of the sample. Skipped when the sample is absent.
+//! (`shared/protocols/fleet-rlm-sample.jsonl`): for every server frame of the sample, a
+//! simulator frame of the same kind with the same keys, in the same order (Python dicts and
+//! pydantic dumps keep insertion order), and the same JSON kinds. Skipped when the sample is
+//! absent.
 
 mod fleet_support;
 
 use std::path::Path;
 
 use fleet_support::*;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Value};
 
 const SAMPLE: &str = "../../shared/protocols/fleet-rlm-sample.jsonl";
 
-/// Keys (in order) and JSON kinds, recursively; arrays by their first element; the
-/// free-form `trajectory` and `tool_args` by kind only.
-fn shape(v: &Value, key: &str) -> Value {
-    match v {
-        Value::Object(m) if !matches!(key, "trajectory" | "tool_args") => {
-            Value::Array(m.iter().map(|(k, v)| json!([k, shape(v, k)])).collect())
+/// A JSON document's shape with object keys in wire order: keys and JSON kinds,
+/// recursively; arrays by their first element; the free-form `trajectory` and `tool_args`
+/// by kind only.
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    Obj(Vec<(String, Shape)>),
+    Arr(Option<Box<Shape>>),
+    Leaf(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Leaf("bool"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Leaf("int"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Leaf("int"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Leaf("float"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Leaf("string"))
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape::Leaf("null"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Shape, A::Error> {
+                let first: Option<Shape> = a.next_element()?;
+                while a.next_element::<Shape>()?.is_some() {}
+                Ok(Shape::Arr(first.map(Box::new)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Shape, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, Shape>()? {
+                    let v = if k == "trajectory" || k == "tool_args" { Shape::Leaf("object") } else { v };
+                    keys.push((k, v));
+                }
+                Ok(Shape::Obj(keys))
+            }
         }
-        Value::Object(_) => json!("object"),
-        Value::Array(a) => json!(["array", a.first().map(|x| shape(x, "")).unwrap_or(Value::Null)]),
-        Value::String(_) => json!("string"),
-        Value::Number(n) if n.is_f64() => json!("float"),
-        Value::Number(_) => json!("int"),
-        Value::Bool(_) => json!("bool"),
-        Value::Null => json!("null"),
+        d.deserialize_any(V)
     }
+}
+
+fn shape(text: &str) -> Shape {
+    serde_json::from_str(text).expect("JSON")
 }
 
 /// A label to pair sample frames with simulator frames.
@@ -51,18 +95,19 @@ async fn every_sample_frame_has_a_simulator_twin_of_the_same_shape() {
     let mut chat = Ws::chat(&sim).await;
     wait_subscribers(&sim, 1).await;
     chat.message("list the workspace files", "sess-b").await;
-    let mut got: Vec<Value> = Vec::new();
-    got.extend(chat.until(|v| kind(v) == "final").await);
-    got.extend(events.until(|v| v["type"] == "execution_completed").await);
+    let mut got: Vec<String> = Vec::new();
+    got.extend(chat.until_text(|v| kind(v) == "final").await);
+    got.extend(events.until_text(|v| v["type"] == "execution_completed").await);
     chat.message("ask me #hitl", "sess-b").await;
-    got.extend(chat.until(|v| kind(v) == "final").await);
-    let hitl = got.iter().find(|v| kind(v) == "hitl_request").unwrap()["data"]["payload"]["message_id"].clone();
+    got.extend(chat.until_text(|v| kind(v) == "final").await);
+    let parsed: Vec<Value> = got.iter().map(|t| serde_json::from_str(t).unwrap()).collect();
+    let hitl = parsed.iter().find(|v| kind(v) == "hitl_request").unwrap()["data"]["payload"]["message_id"].clone();
     let mut c2 = Ws::chat(&sim).await;
     c2.send_json(json!({"type":"command","command":"resolve_hitl","args":{"message_id":hitl,"action_label":"Which branch?"},"session_id":"sess-b"})).await;
-    got.push(c2.json().await);
-    got.push(c2.json().await);
+    got.push(c2.text().await);
+    got.push(c2.text().await);
     chat.message("fail #error", "sess-b").await;
-    got.extend(chat.until(|v| v["type"] == "error").await);
+    got.extend(chat.until_text(|v| v["type"] == "error").await);
 
     let mut checked = 0;
     for line in sample.lines().filter(|l| !l.trim().is_empty()) {
@@ -71,22 +116,12 @@ async fn every_sample_frame_has_a_simulator_twin_of_the_same_shape() {
             continue; // client frames
         }
         let want = label(&s);
-        let twin = got.iter().find(|g| label(g) == want).unwrap_or_else(|| panic!("no simulator frame like {want}"));
-        assert_eq!(sorted(shape(twin, "")), sorted(shape(&s, "")), "shape of {want}\nsim:    {twin}\nsample: {s}");
+        let twin = got
+            .iter()
+            .find(|g| label(&serde_json::from_str(g).unwrap()) == want)
+            .unwrap_or_else(|| panic!("no simulator frame like {want}"));
+        assert_eq!(shape(twin), shape(line), "shape of {want}\nsim:    {twin}\nsample: {line}");
         checked += 1;
     }
     assert_eq!(checked, 13);
-}
-
-/// Shapes with object keys sorted (the parsed values lose the wire order).
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Array(items) if items.iter().all(|i| i.is_array() && i.as_array().unwrap().len() == 2 && i[0].is_string()) && !items.is_empty() && items[0][0] != "array" => {
-            let mut pairs: Vec<(String, Value)> = items.into_iter().map(|i| (i[0].as_str().unwrap().to_owned(), sorted(i[1].clone()))).collect();
-            pairs.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Array(pairs.into_iter().map(|(k, v)| json!([k, v])).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
 }

@@ -608,3 +608,42 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(n: u64) -> FOut {
+        FOut::Text { text: n.to_string(), reorder: false, log: Some(n) }
+    }
+
+    fn texts(q: &OutQueue) -> Vec<String> {
+        q.lock().items.iter().filter_map(|o| if let FOut::Text { text, .. } = o { Some(text.clone()) } else { None }).collect()
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_newest_and_reports_the_dropped_frame() {
+        let q = OutQueue::new(Some(3), false);
+        assert_eq!(q.push(text(1)), None);
+        q.push(text(2));
+        q.push(FOut::Close(1000)); // never counted or dropped
+        q.push(text(3));
+        assert_eq!(q.push(text(4)), Some(Some(1)));
+        assert_eq!(q.push(text(5)), Some(Some(2)));
+        assert_eq!(texts(&q), ["3", "4", "5"]);
+        assert_eq!(q.stats(), (4, 2));
+    }
+
+    #[test]
+    fn drop_newest_refuses_the_new_frame() {
+        let q = OutQueue::new(Some(2), true);
+        q.push(text(1));
+        q.push(text(2));
+        assert_eq!(q.push(text(3)), Some(Some(3)));
+        assert_eq!(texts(&q), ["1", "2"]);
+        let unbounded = OutQueue::new(None, false);
+        for n in 0..1000 {
+            assert_eq!(unbounded.push(text(n)), None);
+        }
+    }
+}

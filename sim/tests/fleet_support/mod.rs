@@ -120,6 +120,38 @@ impl Ws {
         })
     }
 
+    /// The next frame as its exact text (which must be a text frame).
+    pub async fn text(&mut self) -> String {
+        match self.recv_raw().await {
+            Some(Message::Text(t)) => t.to_string(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    async fn recv_raw(&mut self) -> Option<Message> {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next()).await.expect("a frame within the wait");
+            match next {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(m)) => return Some(m),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Text frames until one parses to a value matching `pred` (inclusive).
+    pub async fn until_text(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let t = self.text().await;
+            let done = serde_json::from_str(&t).is_ok_and(|v: Value| pred(&v));
+            seen.push(t);
+            if done {
+                return seen;
+            }
+        }
+    }
+
     pub async fn json(&mut self) -> Value {
         match self.recv().await {
             Got::Json(v) => v,
