@@ -97,6 +97,16 @@ impl Handle {
         format!("ws://{}/task/service", self.addr)
     }
 
+    /// `ws://<addr>/api/v1/ws/execution` (fleet-rlm chat socket).
+    pub fn fleet_chat_url(&self) -> String {
+        format!("ws://{}/api/v1/ws/execution", self.addr)
+    }
+
+    /// `ws://<addr>/api/v1/ws/execution/events?session_id=<session>` (fleet-rlm events socket).
+    pub fn fleet_events_url(&self, session: &str) -> String {
+        format!("ws://{}/api/v1/ws/execution/events?session_id={session}", self.addr)
+    }
+
     /// `http://<addr>` (the control API lives under `/_sim/`).
     pub fn http_url(&self) -> String {
         format!("http://{}", self.addr)
