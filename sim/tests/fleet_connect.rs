@@ -318,3 +318,18 @@ async fn protocol_pings_drop_a_peer_that_never_answers() {
     control(&sim, "/_sim/fleet/turn", json!({"session_id":"p","pace":0})).await;
     assert_eq!(reading.json().await["type"], "execution_started");
 }
+
+#[tokio::test]
+async fn a_queued_offline_script_fails_the_next_socket_at_startup() {
+    let sim = sim_default().await;
+    control(&sim, "/_sim/fleet/script", json!({"script":"offline"})).await;
+    let mut ws = Ws::chat(&sim).await;
+    ws.message("hello", "off").await;
+    assert_eq!(ws.json().await["data"]["text"], "Preparing Daytona workspace...");
+    expect_refusal(&mut ws, "sandbox_unavailable", 1011).await;
+    // The tag works the same on a fresh socket's first message.
+    let mut ws = Ws::chat(&sim).await;
+    ws.message("hello #offline", "off").await;
+    ws.json().await;
+    expect_refusal(&mut ws, "sandbox_unavailable", 1011).await;
+}

@@ -113,7 +113,17 @@ async fn startup(hub: &Arc<Hub>, id: u64, first: &Value, killed: &mut watch::Rec
     let is_message = first.as_object().is_none_or(|o| o.get("type").is_none_or(|t| t == "message"));
     let content = first.get("content").and_then(Value::as_str).unwrap_or_default();
     let pace = TurnOpts::from_text(content).and_then(|o| o.pace).unwrap_or(hub.config.fleet.pace);
-    let offline = hub.config.fleet.daytona_missing || TurnOpts::from_text(content).is_some_and(|o| o.script == Script::Offline);
+    let mut offline = hub.config.fleet.daytona_missing || TurnOpts::from_text(content).is_some_and(|o| o.script == Script::Offline);
+    if is_message {
+        // A queued `offline` script for this message's session acts at startup.
+        let session = first.get("session_id").and_then(Value::as_str);
+        let mut st = hub.lock();
+        let next = st.fleet.queued.iter().position(|q| q.session_id.is_none() || q.session_id.as_deref() == session);
+        if let Some(i) = next.filter(|&i| st.fleet.queued[i].opts.script == Script::Offline) {
+            st.fleet.queued.remove(i);
+            offline = true;
+        }
+    }
     let wait = |ms| {
         let d = turn::scaled(hub, ms, pace);
         let mut k = killed.clone();
