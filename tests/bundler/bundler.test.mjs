@@ -39,7 +39,7 @@ test("npm pack → install → vite build → the bundle initialises in Chromium
   for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
     assert.ok(files.includes(f), `tarball lacks ${f}; it has: ${files.join(", ")}`);
   }
-  const allowed = /^(package\.json|README\.md|index\.js|index\.d\.ts|dist\/[^/]+)$/;
+  const allowed = /^(package\.json|README\.md|(index|react)\.(js|d\.ts)|dist\/[^/]+)$/;
   assert.deepEqual(files.filter((f) => !allowed.test(f)), [], "tarball holds files outside the whitelist");
 
   // 2. A minimal app that depends on the tarball.
