@@ -2,7 +2,8 @@
 # THE demo command (README): `bash scripts/demo.sh`.
 #   1. scripts/setup.sh and scripts/build-pkg.sh (the npm package in pkg/dist)
 #   2. builds the React dashboard (www/) with Vite into target/www-dist
-#   3. builds and starts the simulator: runwatch-sim --scenario demo --port 5565
+#   3. builds and starts the simulator: runwatch-sim --scenario demo --fixed-exit-code --port 5565
+#      (clean exits reported as completed, as newer servers do; failures stay failures)
 #   4. serves the dashboard on http://127.0.0.1:8080/ (www/serve.mjs), which also proxies the
 #      simulator's control API (/_sim/, for the fault panel) and keeps three more scripted
 #      pipelines running beside the demo scenario's three (a long one, a failing one, one
@@ -38,8 +39,8 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-step "starting runwatch-sim --scenario demo --port $SIM_PORT (log: $logs/sim.log)"
-"$sim_bin" --scenario demo --port "$SIM_PORT" >"$logs/sim.log" 2>&1 &
+step "starting runwatch-sim --scenario demo --fixed-exit-code --port $SIM_PORT (log: $logs/sim.log)"
+"$sim_bin" --scenario demo --fixed-exit-code --port "$SIM_PORT" >"$logs/sim.log" 2>&1 &
 sim_pid=$!
 for _ in $(seq 100); do
   grep -q 'runwatch-sim listening on' "$logs/sim.log" 2>/dev/null && break

@@ -6,7 +6,7 @@ import { Health } from "./Health";
 import { TasksPage } from "./Tasks";
 import { EventsPage } from "./Events";
 import { SubscriptionsPage } from "./Subscriptions";
-import { FaultsPage } from "./Faults";
+import { FaultProvider, FaultsPage } from "./Faults";
 import { ConnectPage } from "./Connect";
 import { FleetPage } from "./Fleet";
 import { HistoryProvider } from "./history";
@@ -95,6 +95,7 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
     <RunwatchProvider client={client}>
       <HistoryProvider client={client}>
         <EventLogProvider client={client}>
+         <FaultProvider client={client}>
           <a className="skip" href="#main">Skip to content</a>
           <header className="top">
             <div className="brand">
@@ -119,6 +120,7 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
             {route.tab === "connect" && <ConnectPage settings={settings} config={config} onConnect={onConnect} />}
             {route.tab === "fleet" && <FleetPage />}
           </main>
+         </FaultProvider>
         </EventLogProvider>
       </HistoryProvider>
     </RunwatchProvider>

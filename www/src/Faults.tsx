@@ -1,6 +1,6 @@
 // Fault injection against the built-in simulator's control API (/_sim/, proxied by the
 // page's server), and what the SDK did about each fault.
-import { useEffect, useRef, useState } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { ClientStats, RocketRideClient } from "runwatch";
 import { useConnection } from "runwatch/react";
 import { clockMs, duration } from "./format";
@@ -72,35 +72,26 @@ function delta(before: ClientStats | null, after: ClientStats | null): string {
 
 interface SimConnection { id: number; clientName: string; authenticated: boolean; monitors: Array<{ key: string; mask: number }> }
 
-export function FaultsPage({ client, simulator }: { client: RocketRideClient | null; simulator: boolean }) {
+interface FaultLog {
+  entries: Entry[];
+  inject: (def: FaultDef) => Promise<void>;
+}
+
+const FaultContext = createContext<FaultLog>({ entries: [], inject: async () => {} });
+
+/** Holds the fault log for the whole page, so it survives switching tabs, and decides, on
+ * every connection change and twice a second, whether each fault is over. */
+export function FaultProvider({ client, children }: { client: RocketRideClient | null; children: ReactNode }) {
   const conn = useConnection(client);
   const [entries, setEntries] = useState<Entry[]>([]);
-  const [available, setAvailable] = useState<boolean | null>(null);
-  const [conns, setConns] = useState<SimConnection[]>([]);
   const nextId = useRef(1);
-
-  useEffect(() => {
-    if (!simulator) { setAvailable(false); return undefined; }
-    let stop = false;
-    const poll = async () => {
-      try {
-        const rows = (await control("connections")) as SimConnection[];
-        if (!stop) { setAvailable(true); setConns(rows); }
-      } catch {
-        if (!stop) setAvailable(false);
-      }
-    };
-    poll();
-    const t = setInterval(poll, 2000);
-    return () => { stop = true; clearInterval(t); };
-  }, [simulator]);
-
-  // Decide, on every connection change and once a second, whether each fault is over.
   const [tick, setTick] = useState(0);
+  const waiting = entries.some((e) => e.status === "waiting");
   useEffect(() => {
+    if (!waiting) return undefined;
     const t = setInterval(() => setTick((n) => n + 1), 500);
     return () => clearInterval(t);
-  }, []);
+  }, [waiting]);
   useEffect(() => {
     const now = Date.now();
     setEntries((old) => {
@@ -118,19 +109,18 @@ export function FaultsPage({ client, simulator }: { client: RocketRideClient | n
           if (now - e.at > 60_000) { changed = true; return { ...e, status: "failed" as Status, detail: "not back live within 60 s" }; }
           return e;
         }
-        if (now - e.at >= (e.def.forMs ?? 0) + 1500) {
+        if (now - e.at >= (e.def.forMs ?? 0) + 1500 && conn.state === "live") {
           changed = true;
-          return conn.state === "live"
-            ? { ...e, status: "survived" as Status, detail: `still live on epoch ${conn.epoch}; ${delta(e.stats, stats(client))}` }
-            : e;
+          return { ...e, status: "survived" as Status, detail: `still live on epoch ${conn.epoch}; ${delta(e.stats, stats(client))}` };
         }
+        if (now - e.at > 60_000) { changed = true; return { ...e, status: "failed" as Status, detail: "not live 60 s later" }; }
         return e;
       });
       return changed ? next : old;
     });
   }, [conn, tick, client]);
 
-  const inject = async (def: FaultDef) => {
+  const inject = useCallback(async (def: FaultDef) => {
     const id = nextId.current++;
     const entry: Entry = { id, def, at: Date.now(), epoch: conn.epoch, stats: stats(client), status: "injecting", detail: "" };
     setEntries((old) => [entry, ...old].slice(0, 50));
@@ -142,7 +132,32 @@ export function FaultsPage({ client, simulator }: { client: RocketRideClient | n
     } catch (err) {
       update({ status: "failed", detail: `control API: ${(err as Error).message}` });
     }
-  };
+  }, [client, conn.epoch]);
+
+  const value = useMemo(() => ({ entries, inject }), [entries, inject]);
+  return <FaultContext.Provider value={value}>{children}</FaultContext.Provider>;
+}
+
+export function FaultsPage({ client, simulator }: { client: RocketRideClient | null; simulator: boolean }) {
+  const { entries, inject } = useContext(FaultContext);
+  const [available, setAvailable] = useState<boolean | null>(null);
+  const [conns, setConns] = useState<SimConnection[]>([]);
+
+  useEffect(() => {
+    if (!simulator) { setAvailable(false); return undefined; }
+    let stop = false;
+    const poll = async () => {
+      try {
+        const rows = (await control("connections")) as SimConnection[];
+        if (!stop) { setAvailable(true); setConns(rows); }
+      } catch {
+        if (!stop) setAvailable(false);
+      }
+    };
+    poll();
+    const t = setInterval(poll, 2000);
+    return () => { stop = true; clearInterval(t); };
+  }, [simulator]);
 
   const clear = () => control("faults", { method: "DELETE" }).catch(() => {});
 

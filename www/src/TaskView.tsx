@@ -22,9 +22,10 @@ export function TaskView({ client, runId, number }: { client: RocketRideClient |
   const o = outcome(run);
   return (
     <section className="panel task-view" aria-labelledby="task-h" data-testid="task-view" data-run-id={run.runId}>
+      <a className="back" href="#/tasks">← All tasks</a>
       <div className="panel-head">
         <h2 id="task-h">{displayName(run)} <span className="count">run {number}</span></h2>
-        <span className={`badge o-${o}`}>{OUTCOME_LABEL[o]}</span>
+        <span className={`badge o-${o}`}>{OUTCOME_LABEL[o]}{o === "exited" ? ` ${run.status?.exitCode}` : ""}</span>
       </div>
       <p className="ids">
         <span>task <code>{run.taskId}</code></span>

@@ -9,12 +9,15 @@ import { TaskView } from "./TaskView";
 export function TasksPage({ client, runId }: { client: RocketRideClient | null; runId?: number | undefined }) {
   const runs = useTasks(client, (s) => s.runs, STORE);
   const [showEnded, setShowEnded] = useState(true);
+  const [allEnded, setAllEnded] = useState(false);
   const numbers = useMemo(() => runNumbers(runs), [runs]);
-  const list = useMemo(() => ordered(runs).filter((r) => showEnded || !r.lifecycle.ended), [runs, showEnded]);
+  const sorted = useMemo(() => ordered(runs), [runs]);
   const live = runs.filter((r) => !r.lifecycle.ended).length;
+  const ended = sorted.length - live;
+  const list = useMemo(() => sorted.filter((r, i) => !r.lifecycle.ended || (showEnded && (allEnded || i < live + ENDED_SHOWN))), [sorted, showEnded, allEnded, live]);
   const selected = runId ?? list.find((r) => !r.lifecycle.ended)?.runId ?? list[0]?.runId;
   return (
-    <div className="tasks-layout">
+    <div className={`tasks-layout${runId !== undefined ? " has-selection" : ""}`}>
       <section className="panel task-list" aria-labelledby="tasks-h">
         <div className="panel-head">
           <h2 id="tasks-h">Tasks <span className="count">{live} live · {runs.length} runs</span></h2>
@@ -31,11 +34,18 @@ export function TasksPage({ client, runId }: { client: RocketRideClient | null; 
             ))}
           </ul>
         )}
+        {showEnded && ended > ENDED_SHOWN ? (
+          <button type="button" className="secondary more" onClick={() => setAllEnded(!allEnded)}>
+            {allEnded ? `Show the latest ${ENDED_SHOWN} ended runs` : `Show all ${ended} ended runs`}
+          </button>
+        ) : null}
       </section>
       {selected !== undefined ? <TaskView client={client} runId={selected} number={numbers.get(selected) ?? 1} /> : null}
     </div>
   );
 }
+
+const ENDED_SHOWN = 8;
 
 export function Progress({ value, total, label, format = (v: number) => num(v) }: {
   value: number; total: number; label: string; format?: (v: number) => string;
@@ -58,13 +68,13 @@ const RunRow = memo(function RunRow({ run, number, selected }: { run: TaskRun; n
   const s = run.status;
   const o = outcome(run);
   return (
-    <li className={`run ${selected ? "selected" : ""}`} data-testid="run" data-run-id={run.runId} data-task-id={run.taskId} data-outcome={o}>
+    <li className={`run ${selected ? "selected" : ""}`} data-testid="run" data-run-id={run.runId} data-task-id={run.taskId} data-outcome={o} data-done={s?.completedCount ?? 0}>
       <a href={`#/tasks/${run.runId}`} aria-current={selected ? "true" : undefined}>
         <span className="run-name">
           <strong data-testid="run-name">{displayName(run)}</strong>
           <span className="muted"> · run {number} · {run.startTime ? `started ${clock(run.startTime)}` : "pending"}</span>
         </span>
-        <span className={`badge o-${o}`}>{OUTCOME_LABEL[o]}{s?.status && o !== "ok" && o !== "failed" && s.status.toLowerCase() !== OUTCOME_LABEL[o] ? ` · ${s.status}` : ""}</span>
+        <span className={`badge o-${o}`}>{OUTCOME_LABEL[o]}{o === "exited" ? ` ${s?.exitCode}` : ""}{s?.status && !run.lifecycle.ended && s.status.toLowerCase() !== OUTCOME_LABEL[o] ? ` · ${s.status}` : ""}</span>
         <span className="run-progress">
           <Progress value={s?.completedCount ?? 0} total={s?.totalCount ?? 0} label={`${displayName(run)} run ${number}: objects`} />
           <Progress value={s?.completedSize ?? 0} total={s?.totalSize ?? 0} label={`${displayName(run)} run ${number}: bytes`} format={(v) => bytes(v)} />

@@ -20,14 +20,16 @@ export function displayName(run: TaskRun): string {
   return dot > 0 ? name.slice(0, dot) : name;
 }
 
-export type Outcome = "running" | "starting" | "stopping" | "ok" | "failed" | "stale" | "unknown";
+export type Outcome = "running" | "starting" | "stopping" | "ok" | "exited" | "failed" | "stale" | "unknown";
 
 export function outcome(run: TaskRun): Outcome {
   if (run.stale && !run.lifecycle.ended) return "stale";
   if (run.lifecycle.ended || run.phase === "ended") {
+    // Errors make a failure. A non-zero exit code alone is shown as such, not as a failure:
+    // the server snapshot reports clean natural exits as exit code 1 (spec §4.2, "Bug").
+    if (run.errors.length > 0) return "failed";
     const s = run.status;
-    const failed = s ? s.state === "cancelled" || s.exitCode !== 0 || s.errors.length > 0 : run.errors.length > 0;
-    return failed || run.errors.length > 0 ? "failed" : "ok";
+    return s && s.completed && s.exitCode !== 0 ? "exited" : "ok";
   }
   if (run.phase === "running") return "running";
   if (run.phase === "starting" || run.phase === "restarting") return "starting";
@@ -40,6 +42,7 @@ export const OUTCOME_LABEL: Record<Outcome, string> = {
   starting: "starting",
   stopping: "stopping",
   ok: "completed",
+  exited: "exited",
   failed: "failed",
   stale: "stale",
   unknown: "unknown",

@@ -1,0 +1,191 @@
+// The dashboard (www/) as `bash scripts/demo.sh` serves it: built with Vite, served by
+// www/serve.mjs (with the /_sim proxy and the extra scripted pipelines) against the
+// simulator's demo scenario, driven in headless Chromium at 1280 and 390 px.
+// Screenshots go to target/screenshots/dashboard-*.png.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { build } from "vite";
+import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
+import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
+import { startSim } from "../support/sim.mjs";
+import { startDashboardServer } from "../../www/serve.mjs";
+
+const SPEED = 2;
+const DIST = path.join(TARGET_DIR, "www-dist-test");
+const SHOTS = path.join(TARGET_DIR, "screenshots");
+// Chromium itself logs a failed WebSocket handshake (the `refuse` fault answers 503, a killed
+// engine refuses the TCP connection) as a console error; the page logs nothing of its own.
+const BROWSER_WS_FAILURE = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/task\/service' failed/;
+let sim, server, browser, page;
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(PKG_DIR, "dist", "runwatch_bg.wasm")), "pkg/dist is missing; run scripts/build-pkg.sh");
+  await build({ configFile: path.join(REPO_ROOT, "www/vite.config.js"), logLevel: "warn", build: { outDir: DIST, emptyOutDir: true } });
+  sim = await startSim({ args: ["--scenario", "demo", "--speed", String(SPEED), "--fixed-exit-code"] });
+  server = await startDashboardServer({ sim: `http://127.0.0.1:${sim.port}`, root: DIST, feed: true, speed: SPEED });
+  browser = await launchBrowser();
+  fs.mkdirSync(SHOTS, { recursive: true });
+  page = await browser.newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  await sim?.stop();
+});
+
+const runs = () => page.$$eval("[data-testid=run]", (els) => els.map((el) => ({
+  runId: Number(el.getAttribute("data-run-id")),
+  taskId: el.getAttribute("data-task-id"),
+  outcome: el.getAttribute("data-outcome"),
+  name: el.querySelector("[data-testid=run-name]")?.textContent ?? "",
+  text: el.textContent ?? "",
+  done: Number(el.getAttribute("data-done")),
+})));
+
+async function noOverflow(label) {
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  assert.ok(scroll <= client, `${label}: the page is ${scroll} px wide in a ${client} px viewport`);
+  // Nothing may stick out of the viewport either (an element clipped by overflow-x: hidden).
+  const wide = await page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    return [...document.querySelectorAll("body *")]
+      .filter((el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > w + 1 && getComputedStyle(el).position !== "absolute"; })
+      .filter((el) => !el.closest(".tabs, .output-box, .chart-box, .skip"))
+      .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${el.className} → ${Math.round(el.getBoundingClientRect().right)}`);
+  });
+  assert.deepEqual(wide, [], `${label}: elements past the right edge`);
+}
+
+test("the dashboard type-checks against the package's typings (tsc -p www)", () => {
+  const r = spawnSync(path.join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", "www", "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, `tsc -p www failed:\n${r.stdout}${r.stderr}`);
+});
+
+test("the page loads, goes live, and tasks appear and progress", async () => {
+  await page.goto(server.url);
+  await page.waitForSelector("[data-testid=conn-state][data-state=live]");
+  await page.waitForFunction((names) => {
+    const shown = [...document.querySelectorAll("[data-testid=run-name]")].map((e) => e.textContent);
+    return names.every((n) => shown.includes(n));
+  }, ["Support Agent", "Document Ingest", "Web Crawler", "Nightly Reindex"], { timeout: 20_000 });
+  // Objects completed, summed over every run shown, goes up.
+  const done = () => page.$$eval("[data-testid=run]", (els) => els.reduce((n, el) => n + Number(el.getAttribute("data-done")), 0));
+  const before = await done();
+  await page.waitForFunction((n) => [...document.querySelectorAll("[data-testid=run]")]
+    .reduce((sum, el) => sum + Number(el.getAttribute("data-done")), 0) > n + 3, before, { timeout: 15_000 });
+  assert.ok((await runs()).some((r) => r.outcome === "running"));
+  const body = await page.textContent("body");
+  assert.doesNotMatch(body, /NaN|undefined|\[object Object\]/);
+  assertNoPageErrors(page);
+});
+
+test("runs of the same pipeline are told apart, and a failing run shows its errors", async () => {
+  // Invoice OCR (a scripted pipeline that exits 2 with errors) reruns every few seconds.
+  const both = await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("[data-testid=run]")].filter((el) => el.querySelector("[data-testid=run-name]")?.textContent === "Invoice OCR");
+    return rows.length >= 2 && rows.some((el) => el.getAttribute("data-outcome") === "failed")
+      ? rows.map((el) => ({ task: el.getAttribute("data-task-id"), text: el.textContent })) : null;
+  }, null, { timeout: 40_000 }).then((h) => h.jsonValue());
+  assert.equal(new Set(both.map((r) => r.task)).size, 1, "the runs share their task id");
+  assert.ok(both.some((r) => /run 1 ·/.test(r.text)) && both.some((r) => /run 2 ·/.test(r.text)), `run numbers: ${both.map((r) => r.text)}`);
+  assert.ok(both.some((r) => /2 errors/.test(r.text)), `errors shown: ${both.map((r) => r.text)}`);
+  assertNoPageErrors(page);
+});
+
+test("a task's status fields, plots and live flow update", async () => {
+  const reindex = (await runs()).find((r) => r.name === "Nightly Reindex" && r.outcome === "running");
+  assert.ok(reindex, "Nightly Reindex should be running (600 objects)");
+  await page.click(`[data-run-id="${reindex.runId}"] a`);
+  await page.waitForSelector(`[data-testid=task-view][data-run-id="${reindex.runId}"]`);
+  await page.waitForSelector("[data-testid=status-fields]");
+  const points = () => page.$eval("[data-testid=chart-rate]", (el) => Number(el.getAttribute("data-points")));
+  const steps = () => page.$eval("[data-testid=flow-timeline]", (el) => Number(el.getAttribute("data-steps")));
+  await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-rate]")?.getAttribute("data-points")) >= 2);
+  await page.waitForFunction(() => Number(document.querySelector("[data-testid=flow-timeline]")?.getAttribute("data-steps")) > 0);
+  const [p0, s0] = [await points(), await steps()];
+  await page.waitForFunction(([p, s]) =>
+    Number(document.querySelector("[data-testid=chart-rate]")?.getAttribute("data-points")) > p &&
+    Number(document.querySelector("[data-testid=flow-timeline]")?.getAttribute("data-steps")) > s, [p0, s0], { timeout: 15_000 });
+  // uPlot drew its canvases; the flow stacks and the output tail are there.
+  assert.equal(await page.$$eval("[data-testid=plots] canvas", (c) => c.length), 3);
+  await page.waitForSelector("[data-testid=flow-stacks]");
+  assert.match(await page.textContent("[data-testid=output-count]"), /^\d[\d,]* line/);
+  assert.ok(await page.$$eval(".output-box .line", (l) => l.length) > 0, "output lines are rendered");
+  await page.screenshot({ path: path.join(SHOTS, "dashboard-tasks-1280.png"), fullPage: true });
+  assertNoPageErrors(page);
+});
+
+test("every fault from the panel is survived, and the page says how", { timeout: 240_000 }, async () => {
+  await page.goto(`${server.url}#/faults`);
+  await page.waitForSelector("button[data-fault=kill]:not([disabled])");
+  const faults = await page.$$eval("button[data-fault]", (b) => b.map((x) => x.getAttribute("data-fault")));
+  assert.deepEqual(faults, ["kill", "close", "half-open", "drop", "duplicate", "reorder", "garbage", "nan", "refuse", "restart"]);
+  for (const fault of faults) {
+    await page.waitForSelector("[data-testid=conn-state][data-state=live]", { timeout: 30_000 });
+    await page.click(`button[data-fault="${fault}"]`);
+    const entry = `[data-testid=fault-log] li[data-fault="${fault}"]`;
+    await page.waitForSelector(`${entry}[data-status=recovered], ${entry}[data-status=survived], ${entry}[data-status=failed]`, { timeout: 60_000 });
+    const [status, detail] = await page.$eval(entry, (li) => [li.getAttribute("data-status"), li.querySelector(".detail")?.textContent ?? ""]);
+    assert.notEqual(status, "failed", `${fault}: ${detail}`);
+    if (["kill", "close", "half-open", "refuse", "restart"].includes(fault)) assert.match(detail, /back live in .* on epoch \d+/, `${fault}: ${detail}`);
+    if (fault === "drop") assert.match(detail, /gap\(s\)/, `drop: ${detail}`);
+    if (fault === "duplicate") assert.match(detail, /duplicate\(s\) dropped/, `duplicate: ${detail}`);
+    if (fault === "garbage") assert.match(detail, /decode error\(s\)/, `garbage: ${detail}`);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "dashboard-faults-1280.png"), fullPage: true });
+  // The header says what the SDK went through.
+  assert.ok(Number(await page.textContent("[data-testid=reconnects]")) >= 5);
+  assert.match(await page.textContent("[data-testid=last-resync]"), /ago, offline/);
+  assert.doesNotMatch(await page.textContent("[data-testid=gaps]"), /none/);
+  // The server sees one dashboard connection, and tasks run again after the restart.
+  const conns = (await sim.control("connections")).filter((c) => c.clientName === "runwatch-dashboard");
+  assert.equal(conns.length, 1, JSON.stringify(conns));
+  await page.goto(`${server.url}#/tasks`);
+  await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=run]")].some((el) => el.getAttribute("data-outcome") === "running"), null, { timeout: 30_000 });
+  assert.doesNotMatch(await page.textContent("body"), /NaN|undefined/);
+  assertNoPageErrors(page, { allowConsole: BROWSER_WS_FAILURE });
+});
+
+test("no horizontal overflow at 1280 and 390 px on any tab; screenshots at both widths", async () => {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+    for (const tab of ["tasks", "events", "subscriptions", "faults", "connect", "fleet"]) {
+      await page.goto(`${server.url}#/${tab}`);
+      await page.waitForSelector("[data-testid=conn-state][data-state=live]", { timeout: 30_000 });
+      if (tab === "tasks") {
+        await page.waitForSelector("[data-testid=task-view]");
+        await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-rate]")?.getAttribute("data-points")) >= 2, null, { timeout: 20_000 });
+      }
+      await page.waitForTimeout(300);
+      await noOverflow(`${tab} at ${width} px`);
+      if (width === 390 && (tab === "tasks" || tab === "faults") || tab === "events" || tab === "subscriptions") {
+        await page.screenshot({ path: path.join(SHOTS, `dashboard-${tab}-${width}.png`), fullPage: true });
+      }
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assertNoPageErrors(page, { allowConsole: BROWSER_WS_FAILURE });
+});
+
+test("connecting by URL and key from the page: a wrong key fails visibly, the key stays out of the URL and storage", async () => {
+  const p = await browser.newPage();
+  await p.goto(`${server.url}#/connect`);
+  await p.waitForSelector("[data-testid=conn-state][data-state=live]");
+  await p.fill("input[type=password]", "not-the-key-123");
+  await p.getByRole("button", { name: "Connect", exact: true }).click();
+  await p.waitForSelector("[data-testid=conn-state][data-state=authFailed]");
+  const leaks = await p.evaluate(() => JSON.stringify({ href: location.href, local: { ...localStorage }, session: { ...sessionStorage } }));
+  assert.doesNotMatch(leaks, /not-the-key-123/);
+  await p.goto(`${server.url}#/connect`);
+  await p.getByRole("button", { name: "Use the built-in simulator" }).click();
+  await p.waitForSelector("[data-testid=conn-state][data-state=live]");
+  await p.waitForSelector("[data-testid=run]");
+  // The server refused the key: the SDK reports authFailed and stops; no page error.
+  assertNoPageErrors(p);
+  await p.close();
+});
