@@ -36,7 +36,7 @@ test("npm pack → install → vite build → the bundle initialises in Chromium
   // 1. Pack exactly what would be published.
   const [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", tmp], PKG_DIR));
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
+  for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "react.js", "react.d.ts", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
     assert.ok(files.includes(f), `tarball lacks ${f}; it has: ${files.join(", ")}`);
   }
   const allowed = /^(package\.json|README\.md|(index|react)\.(js|d\.ts)|dist\/[^/]+)$/;

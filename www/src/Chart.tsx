@@ -2,6 +2,8 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 
+const COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 3 });
+
 export interface Line {
   label: string;
   color: string;
@@ -48,6 +50,7 @@ export function Chart({ title, times, lines, height = 160, testId }: {
           grid: { show: i === 0, stroke: gridColor, width: 1 },
           ticks: { stroke: gridColor },
           size: 52,
+          values: (_: uPlot, splits: number[]) => splits.map((v) => COMPACT.format(v)),
         })),
       ],
       series: [

@@ -3,6 +3,8 @@ export const DASH = "—";
 
 export function num(v: number | null | undefined, digits = 0): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return DASH;
+  // Small fractions (token costs) keep three significant digits instead of rounding to 0.
+  if (digits > 0 && v !== 0 && Math.abs(v) < 0.1) return v.toLocaleString("en-US", { maximumSignificantDigits: 3 });
   return v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
