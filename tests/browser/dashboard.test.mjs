@@ -120,6 +120,70 @@ test("a task's status fields, plots and live flow update", async () => {
   assertNoPageErrors(page);
 });
 
+test("the output tail stays small in the DOM with thousands of lines", async () => {
+  // A scripted pipeline that prints 3,000 lines as fast as the simulator runs it.
+  const pipeline = {
+    source: "flood_1", project_id: "f1f1f1f1-0000-4000-8000-000000000001",
+    components: [{ id: "flood_1", provider: "webhook", config: { mode: "Source", type: "webhook",
+      fake: { objects: 3000, interval: 0.002, pipes: 1, mode: "batch", sse: false } } }],
+  };
+  await sim.control("execute", { pipeline, name: "Output Flood", pipelineTraceLevel: "none" });
+  await page.goto(`${server.url}#/tasks`);
+  const row = await page.waitForSelector("[data-testid=run]:has([data-testid=run-name]:text-is('Output Flood')) a");
+  await row.click();
+  await page.waitForFunction(() => {
+    const m = /^([\d,]+) line/.exec(document.querySelector("[data-testid=output-count]")?.textContent ?? "");
+    return m && Number(m[1].replace(/,/g, "")) >= 3000;
+  }, null, { timeout: 60_000 }).catch(async (e) => {
+    throw new Error(`${e.message}; shown: ${await page.textContent("[data-testid=output-count]").catch(() => "?")}, url ${page.url()}`);
+  });
+  assert.match(await page.textContent("[data-testid=output-count]"), /oldest [\d,]+ dropped/);
+  const lines = await page.$$eval(".output-box .line", (l) => l.length);
+  assert.ok(lines > 0 && lines <= 60, `${lines} output lines in the DOM (virtualized: only the visible ones)`);
+  // It follows the newest line, and scrolling to the top shows the oldest kept one.
+  assert.match(await page.$eval(".output-box .line:last-child", (l) => l.textContent), /object-3000\.txt/);
+  await page.$eval(".output-box", (el) => { el.scrollTop = 0; el.dispatchEvent(new Event("scroll")); });
+  // (2,000 lines are kept: the first one shown is line total − 1,999.)
+  await page.waitForFunction(() => {
+    const total = Number(/^([\d,]+)/.exec(document.querySelector("[data-testid=output-count]")?.textContent ?? "")?.[1]?.replace(/,/g, ""));
+    const first = Number(document.querySelector(".output-box .line .ln")?.textContent);
+    return total > 2000 && first === total - 1999;
+  });
+  // The page answers at once.
+  const t0 = Date.now();
+  await page.click("nav a[href='#/events']");
+  await page.waitForSelector("#events-h");
+  assert.ok(Date.now() - t0 < 2000, `switching tabs took ${Date.now() - t0} ms`);
+  assertNoPageErrors(page);
+});
+
+test("the subscription panel adds and removes subscriptions and shows their server keys", async () => {
+  await page.goto(`${server.url}#/subscriptions`);
+  await page.waitForSelector("[data-testid=server-keys] tbody tr");
+  await page.selectOption("select", "source");
+  await page.fill("label:has-text('Project id') input", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a");
+  await page.fill("label:has-text('Source') input", "upload_1");
+  await page.getByRole("checkbox", { name: "OUTPUT" }).check();
+  await page.getByRole("button", { name: "Subscribe" }).click();
+  const key = "p.9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a.upload_1";
+  await page.waitForFunction((k) => document.querySelector("[data-testid=maps-to]")?.textContent?.includes(k), key);
+  await page.waitForFunction((k) => [...document.querySelectorAll("[data-testid=server-keys] td code")].some((c) => c.textContent === k), key);
+  assert.match(await page.textContent("[data-testid=server-keys]"), /OUTPUT/);
+  // The server holds it too.
+  const [conn] = (await sim.control("connections")).filter((c) => c.clientName === "runwatch-dashboard");
+  assert.ok(conn.monitors.some((m) => m.key.includes("upload_1")), JSON.stringify(conn.monitors));
+  await page.getByRole("button", { name: "Unsubscribe" }).click();
+  await page.waitForFunction((k) => ![...document.querySelectorAll("[data-testid=server-keys] td code")].some((c) => c.textContent === k), key);
+  // An invalid scope is refused by the SDK, and the page says so.
+  await page.selectOption("select", "all");
+  await page.getByRole("checkbox", { name: "TASK" }).uncheck();
+  await page.getByRole("checkbox", { name: "SUMMARY" }).uncheck();
+  await page.getByRole("checkbox", { name: "OUTPUT" }).uncheck();
+  await page.getByRole("button", { name: "Subscribe" }).click();
+  await page.waitForSelector("[role=alert]:has-text('invalidTypes')");
+  assertNoPageErrors(page);
+});
+
 test("every fault from the panel is survived, and the page says how", { timeout: 240_000 }, async () => {
   await page.goto(`${server.url}#/faults`);
   await page.waitForSelector("button[data-fault=kill]:not([disabled])");

@@ -20,6 +20,15 @@ interface Row {
   lastAt?: number;
 }
 
+/** The server keys a subscription's scope maps to, among those the SDK holds. */
+function keysFor(scope: ScopeSpec, keys: Array<{ key: string }>): string[] {
+  if (scope.token === "*") return keys.filter((k) => k.key === "*").map((k) => k.key);
+  // Token keys are shown redacted ("t.tk_…"): match on the part the SDK shows.
+  if (scope.token) return keys.filter((k) => k.key.startsWith("t.") && `t.${scope.token}`.startsWith(k.key.split("…")[0]!)).map((k) => k.key);
+  const want = `p.${scope.projectId}.${scope.source}`;
+  return keys.filter((k) => k.key === want || (k.key.startsWith(want) && scope.pipeId !== undefined)).map((k) => k.key);
+}
+
 function scopeText(s: ScopeSpec): string {
   if (s.token === "*") return "every task ({token:\"*\"})";
   if (s.token) return `token ${s.token.slice(0, 6)}…`;
@@ -146,9 +155,10 @@ export function SubscriptionsPage({ client }: { client: RocketRideClient | null 
         {rows.length === 0 ? <p className="empty">None added. (The dashboard's own views subscribe too; their keys are below.)</p> : (
           <ul className="subs" data-testid="subscriptions">
             {rows.map((r) => (
-              <li key={r.id}>
+              <li key={r.id} data-testid="subscription">
                 <div><strong>{scopeText(r.scope)}</strong> <span className="muted">{r.types.join(", ")}</span></div>
                 <div className="muted">{r.events} event(s){r.lastType ? `, last ${r.lastType} at ${clockMs(r.lastAt)}` : ""}</div>
+                <div data-testid="maps-to">server key: {keysFor(r.scope, keys).map((k) => <code key={k}>{k}</code>)}{keysFor(r.scope, keys).length === 0 ? "—" : null}</div>
                 <button type="button" onClick={() => remove(r)}>Unsubscribe</button>
               </li>
             ))}
