@@ -112,6 +112,19 @@ test("StrictMode: one connection, one shared store/subscription/listener set, no
   assertNoPageErrors(page);
 });
 
+test("selectors: a component re-renders only when its slice changes", async () => {
+  // Wait until every demo pipeline has a run, so the set of names is stable; statuses keep
+  // streaming (about once a second per running task, four times faster here).
+  await page.waitForFunction(() => (document.getElementById("names")?.textContent ?? "").split(", ").length >= 3);
+  await sleep(500);
+  const before = await page.evaluate(() => ({ ...window.__strict.renders }));
+  await sleep(3000);
+  const after = await page.evaluate(() => ({ ...window.__strict.renders }));
+  assert.ok(after.all > before.all, `the component reading every run re-rendered (${before.all} → ${after.all})`);
+  assert.equal(after.names, before.names, "the names selector's component re-rendered without a change of names");
+  assert.equal(after.state, before.state, "the connection-state selector's component re-rendered while the state stayed live");
+});
+
 test("unmounting the hooks leaves no resource on the client and no monitor on the server", async () => {
   await page.evaluate(() => window.__strict.showWatchers(false));
   await page.waitForSelector("#no-watchers");

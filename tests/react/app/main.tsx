@@ -41,6 +41,7 @@ function Names() {
 }
 
 function AllRuns() {
+  count("all");
   const client = useClient();
   const runs = useTasks(client);
   return <p id="run-count">{runs.length}</p>;
