@@ -71,6 +71,18 @@ function hold(client, key, create) {
   };
 }
 
+/**
+ * `hold`, except that a client closed (or freed) under a component that is still mounting
+ * yields `null` instead of throwing out of React's commit: the hook then shows its empty
+ * value until the app hands it a new client. Argument errors (a bad scope or type name)
+ * still throw, so they surface where the hook is used.
+ */
+function holdOrNull(client, key, create) {
+  let closed = false;
+  try { closed = client.state === "closed"; } catch { closed = true; }
+  return closed ? null : hold(client, key, create);
+}
+
 /** A key that is the same for equal plain values (object keys sorted). */
 function keyOf(value) {
   return JSON.stringify(value, (_, v) =>
@@ -209,11 +221,12 @@ function useStoreSource(client, scope, storeOptions) {
   args.current = { scope, storeOptions };
   const subscribe = useCallback((onChange) => {
     if (!client) return noop;
-    const release = hold(client, key, () => {
+    const release = holdOrNull(client, key, () => {
       const { scope: s, storeOptions: o } = args.current;
       const store = o ? client.tasks(s ?? { token: "*" }, o) : client.tasks(s ?? { token: "*" });
       return { store, isDead: () => store.closed, dispose: () => store.close() };
     });
+    if (!release) return noop;
     const off = entryOf(client, key).store.subscribe(onChange);
     // The store may have changed between render and subscribe (it is seeded on creation).
     onChange();
@@ -270,9 +283,10 @@ function connectionSource(client) {
   const listeners = new Set();
   const update = (patch) => {
     const stats = safeStats(client);
+    const next = { ...snapshot, ...patch };
+    for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k]; // absent, never undefined
     snapshot = Object.freeze({
-      ...snapshot,
-      ...patch,
+      ...next,
       reconnects: stats?.reconnects ?? snapshot.reconnects,
       gaps: stats?.gaps ?? snapshot.gaps,
       missing: stats?.missing ?? snapshot.missing,
@@ -339,10 +353,11 @@ const NO_CONNECTION = initialConnection(null);
 export function useConnection(client, selector, isEqual) {
   const subscribe = useCallback((onChange) => {
     if (!client) return noop;
-    const release = hold(client, "connection", () => {
+    const release = holdOrNull(client, "connection", () => {
       const src = connectionSource(client);
       return { src, dispose: src.dispose };
     });
+    if (!release) return noop;
     const { src } = entryOf(client, "connection");
     src.listeners.add(onChange);
     onChange();
@@ -400,7 +415,7 @@ export function useSubscription(client, scope, types, onEvents) {
   args.current = { scope, types };
   useEffect(() => {
     if (!key) return undefined;
-    const release = hold(client, key, () => {
+    const release = holdOrNull(client, key, () => {
       const targets = new Set();
       const sub = client.subscribe(args.current.scope, args.current.types, (events) => {
         let failure;
@@ -411,6 +426,7 @@ export function useSubscription(client, scope, types, onEvents) {
       });
       return { targets, dispose: () => sub.unsubscribe() };
     });
+    if (!release) return undefined;
     const { targets } = entryOf(client, key);
     const target = (events) => callback.current(events);
     targets.add(target);
