@@ -67,6 +67,8 @@ export function Chart({ title, times, lines, height = 160, testId }: {
     };
     const u = new uPlot(opts, [times, ...lines.map((l) => l.values)] as uPlot.AlignedData, el);
     plot.current = u;
+    // The container is the image (role="img" with a label); uPlot's canvases are its pixels.
+    u.root.setAttribute("aria-hidden", "true");
     const ro = new ResizeObserver(() => {
       const w = Math.max(200, el.clientWidth);
       if (w !== u.width) u.setSize({ width: w, height });
