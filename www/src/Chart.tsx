@@ -35,12 +35,15 @@ export function Chart({ title, times, lines, height = 160, testId }: {
       height,
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      // With fewer than two points, show the last minute rather than a zero-width range.
+      scales: { x: { time: true, range: (_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax =>
+        min === null || max === null || max - min < 1 ? [(max ?? Date.now() / 1000) - 60, (max ?? Date.now() / 1000) + 1] : [min, max] } },
       axes: [
         {
           stroke: axisColor,
           grid: { stroke: gridColor, width: 1 },
           ticks: { stroke: gridColor },
+          space: 80,
           values: (_: uPlot, splits: number[]) => splits.map((t) => new Date(t * 1000).toLocaleTimeString("en-GB", { hour12: false })),
         },
         ...scales.map((s, i) => ({
@@ -49,7 +52,7 @@ export function Chart({ title, times, lines, height = 160, testId }: {
           stroke: axisColor,
           grid: { show: i === 0, stroke: gridColor, width: 1 },
           ticks: { stroke: gridColor },
-          size: 52,
+          size: 60,
           values: (_: uPlot, splits: number[]) => splits.map((v) => COMPACT.format(v)),
         })),
       ],

@@ -1,4 +1,4 @@
-import { memo, useMemo, useState } from "react";
+import { memo, useMemo, useRef, useState } from "react";
 import type { RocketRideClient, TaskRun } from "runwatch";
 import { useTasks } from "runwatch/react";
 import { bytes, clock, num } from "./format";
@@ -15,7 +15,13 @@ export function TasksPage({ client, runId }: { client: RocketRideClient | null; 
   const live = runs.filter((r) => !r.lifecycle.ended).length;
   const ended = sorted.length - live;
   const list = useMemo(() => sorted.filter((r, i) => !r.lifecycle.ended || (showEnded && (allEnded || i < live + ENDED_SHOWN))), [sorted, showEnded, allEnded, live]);
-  const selected = runId ?? list.find((r) => !r.lifecycle.ended)?.runId ?? list[0]?.runId;
+  // Without a run in the URL, show a running one, and keep showing it while it is held
+  // (new runs starting elsewhere do not swap the view under the reader).
+  const auto = useRef<number | undefined>(undefined);
+  const held = auto.current !== undefined && runs.some((r) => r.runId === auto.current);
+  const selected = runId ?? (held ? auto.current
+    : (list.find((r) => r.phase === "running") ?? list.find((r) => !r.lifecycle.ended) ?? list[0])?.runId);
+  auto.current = selected;
   return (
     <div className={`tasks-layout${runId !== undefined ? " has-selection" : ""}`}>
       <section className="panel task-list" aria-labelledby="tasks-h">
