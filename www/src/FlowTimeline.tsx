@@ -40,10 +40,13 @@ class FlowRecorder {
   }
 }
 
+// Distinct colours, handed out to component names in the order they are first seen.
+const PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#1e3a8a", "#4f46e5", "#ca8a04"];
+const assigned = new Map<string, string>();
 function color(name: string): string {
-  let h = 0;
-  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
-  return `hsl(${h % 360} 60% 50%)`;
+  let c = assigned.get(name);
+  if (!c) assigned.set(name, (c = PALETTE[assigned.size % PALETTE.length]!));
+  return c;
 }
 
 export function FlowTimeline({ client, run }: { client: RocketRideClient | null; run: TaskRun }) {

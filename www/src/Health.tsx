@@ -67,7 +67,7 @@ export function Health({ client }: { client: RocketRideClient | null }) {
         <div><dt>epoch</dt><dd data-testid="epoch">{conn.epoch}</dd></div>
         <div><dt>reconnects</dt><dd data-testid="reconnects">{conn.reconnects}</dd></div>
         <div><dt>events/s</dt><dd>{num(stats?.eventsPerSecond, 1)}</dd></div>
-        <div><dt>ping</dt><dd>{lag === null ? "—" : `${Math.round(lag)} ms`}</dd></div>
+        <div><dt title="round trip of rrext_ping, every 5 s">lag</dt><dd>{lag === null ? "—" : `${Math.round(lag)} ms`}</dd></div>
         <div>
           <dt>last resync</dt>
           <dd data-testid="last-resync" title={resync ? JSON.stringify(resync.diagnostic) : undefined}>
