@@ -184,6 +184,11 @@ test("the subscription panel adds and removes subscriptions and shows their serv
   // The server holds it too.
   const [conn] = (await sim.control("connections")).filter((c) => c.clientName === "runwatch-dashboard");
   assert.ok(conn.monitors.some((m) => m.key.includes("upload_1")), JSON.stringify(conn.monitors));
+  // It outlives a visit to another tab, and counts what it received meanwhile.
+  await page.click("nav a[href='#/tasks']");
+  await page.waitForSelector("[data-testid=run]");
+  await page.click("nav a[href='#/subscriptions']");
+  await page.waitForSelector("[data-testid=subscription]");
   await page.getByRole("button", { name: "Unsubscribe" }).click();
   await page.waitForFunction((k) => ![...document.querySelectorAll("[data-testid=server-keys] td code")].some((c) => c.textContent === k), key);
   // An invalid scope is refused by the SDK, and the page says so.

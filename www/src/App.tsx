@@ -5,7 +5,7 @@ import { initialSettings, loadConfig, persist, type ServerConfig, type Settings 
 import { Health } from "./Health";
 import { TasksPage } from "./Tasks";
 import { EventsPage } from "./Events";
-import { SubscriptionsPage } from "./Subscriptions";
+import { SubscriptionsPage, SubscriptionsProvider } from "./Subscriptions";
 import { FaultProvider, FaultsPage } from "./Faults";
 import { ConnectPage } from "./Connect";
 import { FleetPage } from "./Fleet";
@@ -96,6 +96,7 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
       <HistoryProvider client={client}>
         <EventLogProvider client={client}>
          <FaultProvider client={client}>
+         <SubscriptionsProvider client={client}>
           <a className="skip" href="#main">Skip to content</a>
           <header className="top">
             <div className="brand">
@@ -120,6 +121,7 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
             {route.tab === "connect" && <ConnectPage settings={settings} config={config} onConnect={onConnect} />}
             {route.tab === "fleet" && <FleetPage />}
           </main>
+         </SubscriptionsProvider>
          </FaultProvider>
         </EventLogProvider>
       </HistoryProvider>

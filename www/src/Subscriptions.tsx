@@ -1,7 +1,7 @@
 // Add and remove subscriptions of the page's client, and see the server keys the SDK holds
 // for them (`client.serverSubscriptions()`): equal keys merge, `*` with DASHBOARD is the
 // cleanup watch the SDK keeps beside project keys.
-import { useEffect, useState, type FormEvent } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
 import type { MonitorTypeName, RocketRideClient, ScopeSpec, Subscription } from "runwatch";
 import { useTasks } from "runwatch/react";
 import { clockMs } from "./format";
@@ -35,8 +35,48 @@ function scopeText(s: ScopeSpec): string {
   return `project ${s.projectId?.slice(0, 8)}… source ${s.source}${s.pipeId !== undefined ? ` pipe ${s.pipeId}` : ""}`;
 }
 
-export function SubscriptionsPage({ client }: { client: RocketRideClient | null }) {
+interface Added {
+  rows: Row[];
+  add: (scope: ScopeSpec, types: MonitorTypeName[]) => void;
+  remove: (row: Row) => void;
+}
+
+const AddedContext = createContext<Added>({ rows: [], add: () => {}, remove: () => {} });
+
+/** The subscriptions added on the Subscriptions tab: they live while the client does, not
+ * only while the tab is shown; a new client (Connect) starts without them. */
+export function SubscriptionsProvider({ client, children }: { client: RocketRideClient | null; children: ReactNode }) {
   const [rows, setRows] = useState<Row[]>([]);
+  const live = useRef<Row[]>([]);
+  const nextId = useRef(1);
+  useEffect(() => () => {
+    for (const r of live.current) r.sub.unsubscribe();
+    live.current = [];
+    setRows([]);
+  }, [client]);
+  const add = useCallback((scope: ScopeSpec, types: MonitorTypeName[]) => {
+    if (!client) return;
+    const id = nextId.current++;
+    // Throws a RunwatchError for a bad scope or type: the caller shows it.
+    const sub = client.subscribe(scope, types, (events) => {
+      const last = events[events.length - 1];
+      setRows((old) => old.map((r) => r.id === id ? { ...r, events: r.events + events.length, lastType: last?.type ?? r.lastType, lastAt: Date.now() } : r));
+    });
+    const row: Row = { id, scope, types, sub, events: 0 };
+    live.current.push(row);
+    setRows((old) => [...old, row]);
+  }, [client]);
+  const remove = useCallback((row: Row) => {
+    row.sub.unsubscribe();
+    live.current = live.current.filter((r) => r.id !== row.id);
+    setRows((old) => old.filter((r) => r.id !== row.id));
+  }, []);
+  const value = useMemo(() => ({ rows, add, remove }), [rows, add, remove]);
+  return <AddedContext.Provider value={value}>{children}</AddedContext.Provider>;
+}
+
+export function SubscriptionsPage({ client }: { client: RocketRideClient | null }) {
+  const { rows, add: addSubscription, remove } = useContext(AddedContext);
   const [keys, setKeys] = useState<Array<{ key: string; types: MonitorTypeName[] }>>([]);
   const [error, setError] = useState<string | null>(null);
   const [kind, setKind] = useState<Kind>("source");
@@ -63,8 +103,6 @@ export function SubscriptionsPage({ client }: { client: RocketRideClient | null 
     return () => clearInterval(t);
   }, [client, rows]);
 
-  // Unsubscribe what this page added when it goes away.
-  useEffect(() => () => { for (const r of rowsRef) r.sub.unsubscribe(); rowsRef.length = 0; }, [client]);
 
   const add = (e: FormEvent) => {
     e.preventDefault();
@@ -80,23 +118,10 @@ export function SubscriptionsPage({ client }: { client: RocketRideClient | null 
     if (pipeId.trim() !== "" && kind !== "all") scope.pipeId = Number(pipeId);
     const chosen = TYPES.filter((t) => types.has(t));
     try {
-      const id = nextId++;
-      const sub = client.subscribe(scope, chosen, (events) => {
-        const last = events[events.length - 1];
-        setRows((old) => old.map((r) => r.id === id ? { ...r, events: r.events + events.length, lastType: last?.type ?? r.lastType, lastAt: Date.now() } : r));
-      });
-      const row: Row = { id, scope, types: chosen, sub, events: 0 };
-      rowsRef.push(row);
-      setRows((old) => [...old, row]);
+      addSubscription(scope, chosen);
     } catch (err) {
       setError(`${(err as { code?: string }).code ?? "error"}: ${(err as Error).message}`);
     }
-  };
-
-  const remove = (row: Row) => {
-    row.sub.unsubscribe();
-    rowsRef.splice(rowsRef.indexOf(row), 1);
-    setRows((old) => old.filter((r) => r.id !== row.id));
   };
 
   return (
@@ -177,5 +202,3 @@ export function SubscriptionsPage({ client }: { client: RocketRideClient | null 
   );
 }
 
-let nextId = 1;
-const rowsRef: Row[] = [];
