@@ -154,7 +154,7 @@ async function startWorker(url) {
       });
       return client;
     } catch (e) {
-      why.push(String(e?.message ?? e).split("\n")[0]);
+      why.push(String(e?.message ?? e).split("\n")[0].split(";")[0]);
     }
   }
   B.available = false;
