@@ -233,6 +233,45 @@ class Bench {
     };
   }
 
+  /**
+   * Where the main thread's time goes, flat-out: a V8 sampling profile of a separate page (the
+   * Profiler domain is used here only, never in a measured window), self time by function.
+   */
+  async profile(kind) {
+    const ctx = await this.start(kind, 0);
+    if (ctx.unavailable) return null;
+    const { page } = ctx;
+    await sleep(CFG.warmMs);
+    await page.send("Profiler.enable");
+    await page.send("Profiler.setSamplingInterval", { interval: 200 });
+    await page.send("Profiler.start");
+    const c0 = await page.evaluate("bench.count");
+    await sleep(CFG.windowMs);
+    const { profile } = await page.send("Profiler.stop");
+    const events = (await page.evaluate("bench.count")) - c0;
+    await this.finish(ctx);
+    const self = new Map();
+    const dt = new Map();
+    profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+    let busy = 0;
+    for (const node of profile.nodes) {
+      const us = dt.get(node.id) ?? 0;
+      const { functionName, url } = node.callFrame;
+      if (functionName === "(idle)" || functionName === "(root)") continue;
+      let key;
+      if (/\.wasm$|^wasm:/.test(url) || /^\$|^wasm-function/.test(functionName)) key = "wasm code (runwatch_bg.wasm, all functions)";
+      else if (functionName.startsWith("(")) key = functionName;
+      else key = `${functionName || "(anonymous)"} (${url ? path.basename(new URL(url).pathname) : "native"})`;
+      self.set(key, (self.get(key) ?? 0) + us);
+      busy += us;
+    }
+    return {
+      events,
+      busyUsPerEvent: events ? busy / events : null,
+      top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, us]) => [k, us / Math.max(1, events), (100 * us) / busy]),
+    };
+  }
+
   /** S fed from memory: record a live stream, then replay it through a fake WebSocket. */
   async fromMemory() {
     const ctx = await this.start("S", 0, { record: 50_000 });
@@ -392,7 +431,7 @@ function versions(browserVersion) {
   };
 }
 
-function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery }) {
+function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery, profiles }) {
   const present = CLIENTS.filter((c) => !unavailable[c]);
   const get = (c, rate, k) => results[c]?.[rate]?.[k] ?? null;
   const A = (rate, k) => get("A", rate, k);
@@ -442,6 +481,17 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     }
   }
   push("", "![script µs per event](bench-script.svg)", "");
+
+  if (Object.values(profiles ?? {}).some(Boolean)) {
+    push("### Where the main thread's time goes (flat-out, V8 sampling profile)", "");
+    push(`A separate page per client (the CDP Profiler runs only there, never in a measured window), ${CFG.windowMs / 1000} s flat-out, self time per delivered event; "wasm code" is every function of the module (its names are stripped in the shipped build), \`(program)\` is the browser's own work outside JS, \`(garbage collector)\` is V8's GC.`, "");
+    for (const [c, p] of Object.entries(profiles)) {
+      if (!p) continue;
+      push(`**${c}** — ${f1(p.busyUsPerEvent)} µs of sampled main-thread time per event:`, "", "| function (self time) | µs/event | share |", "| --- | ---: | ---: |");
+      for (const [k, us, pct] of p.top) push(`| \`${k.replace(/\|/g, "\\|")}\` | ${us.toFixed(2)} | ${pct.toFixed(1)} % |`);
+      push("");
+    }
+  }
 
   push("## Latency: server send stamp → app callback", "");
   push("| client | offered | p50 ms | p99 ms | p99 − A's p99 | samples |", "| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -541,6 +591,7 @@ const mem = {};
 const outage = {};
 let memFeed = null;
 let recovery = null;
+const profiles = {};
 const tStart = Date.now();
 try {
   await bench.init();
@@ -578,6 +629,10 @@ try {
     outage[c] = await bench.outage(c);
     log(`outage ${c}: restored ${f1(outage[c].restoredMs)} ms after the attempt, live ${f1(outage[c].returnToLiveMs)} ms after the return`);
   }
+  for (const c of ["A", "B", "C", "S"].filter((c) => CLIENTS.includes(c))) {
+    profiles[c] = await bench.profile(c);
+    log(`profile ${c}: ${profiles[c]?.top.slice(0, 3).map(([k, us]) => `${k} ${us.toFixed(2)} µs/ev`).join(", ")}`);
+  }
   if (CLIENTS.includes("C")) {
     // Many tabs at once (bench/recovery.mjs): the spread of first retries and return-to-live.
     log("recovery of many clients (bench/recovery.mjs)");
@@ -609,6 +664,6 @@ svgBars(
   path.join(outDir, "bench-script.svg"),
 );
 svgLatency(results, series.filter((c) => c !== "S"), path.join(outDir, "bench-latency.svg"));
-fs.writeFileSync(OUT, report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery }));
+fs.writeFileSync(OUT, report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery, profiles }));
 fs.writeFileSync(path.join(TARGET, "bench", "results.json"), JSON.stringify({ v, results, mem, outage, memFeed, size, unavailable }, null, 2));
 log(`wrote ${path.relative(REPO, OUT)} in ${((Date.now() - tStart) / 60000).toFixed(1)} min`);
