@@ -96,7 +96,8 @@ let runwatch; // the module, imported once
 
 async function loadRunwatch(entry = "runwatch") {
   const mod = await import(entry);
-  B.wasm = await mod.default();
+  // The profile run loads the same module with its function names (bench/run.mjs `named`).
+  B.wasm = await (B.wasmUrl ? mod.default({ module_or_path: B.wasmUrl }) : mod.default());
   return mod;
 }
 
@@ -295,8 +296,9 @@ function memoryWebSocket(rec, { total, chunk }) {
 
 // ---- the harness's entry points ---------------------------------------------------------------
 
-B.start = async ({ kind, url, record = 0, options = {} }) => {
+B.start = async ({ kind, url, record = 0, options = {}, wasmUrl = null }) => {
   B.kind = kind;
+  B.wasmUrl = wasmUrl;
   B.tNew = now();
   if (record) {
     B.rec = { events: [], responses: {}, max: record };

@@ -49,7 +49,7 @@ const OUT = path.resolve(opt.out ?? path.join(REPO, "bench", "REPORT.md"));
 const CFG = QUICK
   ? { warmMs: 1000, windowMs: 2000, memEvents: 100_000, memBase: 20_000, memoryFrames: 100_000, outages: 1 }
   : { warmMs: 2000, windowMs: 4000, memEvents: 1_000_000, memBase: 100_000, memoryFrames: 400_000, outages: 3 };
-const RATES = [0, 10_000, 2_000]; // 0 = flat-out
+const RATES = [0, 10_000, 5_000, 2_000]; // 0 = flat-out
 const OUTAGE_MS = 1000;
 
 const { startServer } = await import("../tests/support/server.mjs");
@@ -71,6 +71,8 @@ const sh = (cmd, args) => {
 
 // ---- setup ------------------------------------------------------------------------------------
 
+let NAMED_WASM = null;
+
 function setup() {
   const run = (what, cmd, args) => {
     log(what);
@@ -79,6 +81,15 @@ function setup() {
   };
   if (!fs.existsSync(path.join(REPO, "pkg", "dist", "runwatch_bg.wasm"))) run("building the package", "bash", ["scripts/build-pkg.sh"]);
   if (!opt["no-build"]) run("building the release simulator", "cargo", ["build", "--release", "-q", "-p", "runwatch-sim"]);
+  // The shipped module without wasm-opt, its function names kept, for the profile run only:
+  // wasm-bindgen of the same cargo output gives the same JS glue (checked), so it loads with it.
+  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release", "runwatch.wasm");
+  const named = path.join(TARGET, "bench", "named");
+  if (fs.existsSync(raw) && sh("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", named, "--out-name", "runwatch", raw]) !== null) {
+    const same = fs.readFileSync(path.join(named, "runwatch.js"), "utf8") === fs.readFileSync(path.join(REPO, "pkg", "dist", "runwatch.js"), "utf8");
+    if (same) NAMED_WASM = `/${path.relative(REPO, path.join(named, "runwatch_bg.wasm"))}`;
+    else log("the named wasm's glue differs from pkg/dist (stale build?): the profile shows wasm as one entry");
+  }
   if (!sh("twiggy", ["--version"])) {
     const r = spawnSync("cargo", ["install", "-q", "twiggy"], { stdio: "inherit" });
     if (r.status !== 0) log("twiggy could not be installed; the size breakdown parses the name section instead");
@@ -238,7 +249,7 @@ class Bench {
    * Profiler domain is used here only, never in a measured window), self time by function.
    */
   async profile(kind) {
-    const ctx = await this.start(kind, 0);
+    const ctx = await this.start(kind, 0, NAMED_WASM && kind !== "A" && kind !== "B" ? { wasmUrl: NAMED_WASM } : {});
     if (ctx.unavailable) return null;
     const { page } = ctx;
     await sleep(CFG.warmMs);
@@ -254,12 +265,23 @@ class Bench {
     const dt = new Map();
     profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
     let busy = 0;
+    let wasm = 0;
+    const wasmBy = new Map();
     for (const node of profile.nodes) {
       const us = dt.get(node.id) ?? 0;
       const { functionName, url } = node.callFrame;
       if (functionName === "(idle)" || functionName === "(root)") continue;
       let key;
-      if (/\.wasm$|^wasm:/.test(url) || /^\$|^wasm-function/.test(functionName)) key = "wasm code (runwatch_bg.wasm, all functions)";
+      const isWasm = /\.wasm$|^wasm:/.test(url) || /^\$|^wasm-function/.test(functionName);
+      if (isWasm) {
+        wasm += us;
+        const n = functionName.replace(/^[<&*(]+/, "").replace(/\[[0-9a-f]{16}\]/g, "");
+        const m = /^runwatch::((?:protocol::[a-z_]+::|web::|core::)?[a-z_]+)/.exec(n) ?? /^([A-Za-z_][A-Za-z0-9_]*)::/.exec(n);
+        const part = !NAMED_WASM ? "all" : m ? (n.startsWith("runwatch::") ? `runwatch::${m[1]}` : m[1]) : "other";
+        wasmBy.set(part, (wasmBy.get(part) ?? 0) + us);
+      }
+      if (isWasm && (!NAMED_WASM || /^\$|^wasm-function/.test(functionName))) key = "wasm code (runwatch_bg.wasm, all functions)";
+      else if (isWasm) key = `wasm: ${functionName.replace(/::h[0-9a-f]{16}$/, "").replace(/\[[0-9a-f]{16}\]/g, "").slice(0, 120)}`;
       else if (functionName.startsWith("(")) key = functionName;
       else key = `${functionName || "(anonymous)"} (${url ? path.basename(new URL(url).pathname) : "native"})`;
       self.set(key, (self.get(key) ?? 0) + us);
@@ -268,7 +290,9 @@ class Bench {
     return {
       events,
       busyUsPerEvent: events ? busy / events : null,
-      top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, us]) => [k, us / Math.max(1, events), (100 * us) / busy]),
+      wasmUsPerEvent: events ? wasm / events : null,
+      wasmBy: [...wasmBy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, us]) => [k, us / Math.max(1, events)]),
+      top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, us]) => [k, us / Math.max(1, events), (100 * us) / busy]),
     };
   }
 
@@ -392,15 +416,16 @@ function svgLatency(rows, series, file) {
   const colors = { A: "#777", B: "#d08a2e", C: "#2e6fd0", W: "#2ea05a", S: "#8a4fd0" };
   const rates = RATES.filter((r) => r > 0).sort((a, b) => a - b);
   const W = 720, H = 320, left = 60, right = 120, top = 40, bottom = 40;
-  const vals = series.flatMap((s) => rates.flatMap((r) => [rows[s]?.[r]?.p50, rows[s]?.[r]?.p99])).filter((v) => Number.isFinite(v));
-  const max = Math.max(1, ...vals) * 1.1;
+  const vals = series.flatMap((s) => rates.flatMap((r) => [rows[s]?.[r]?.p50, rows[s]?.[r]?.p99])).filter((v) => Number.isFinite(v) && v > 0);
+  // Log scale: a saturated client's hundreds of ms and the floor's fractions of one both stay readable.
+  const lo = 0.1;
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(1, ...vals)));
   const x = (i) => left + ((W - left - right) * (i + 0.5)) / rates.length;
-  const y = (v) => H - bottom - ((H - bottom - top) * v) / max;
+  const y = (v) => H - bottom - ((H - bottom - top) * (Math.log10(Math.max(lo, v)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`;
-  svg += `<rect width="100%" height="100%" fill="white"/><text x="${(W - right) / 2}" y="20" text-anchor="middle" font-size="14">send stamp → callback latency (ms): p50 solid, p99 dashed</text>`;
-  for (let t = 0; t <= 4; t += 1) {
-    const v = (max * t) / 4;
-    svg += `<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 5}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`;
+  svg += `<rect width="100%" height="100%" fill="white"/><text x="${(W - right) / 2}" y="20" text-anchor="middle" font-size="14">send stamp → callback latency, ms (log scale): p50 solid, p99 dashed</text>`;
+  for (let v = lo; v <= hi * 1.001; v *= 10) {
+    svg += `<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 5}" y="${y(v) + 4}" text-anchor="end">${v >= 1 ? v.toFixed(0) : v.toFixed(1)}</text>`;
   }
   rates.forEach((r, i) => { svg += `<text x="${x(i)}" y="${H - bottom + 16}" text-anchor="middle">${r.toLocaleString("en")} ev/s offered</text>`; });
   series.forEach((s, si) => {
@@ -457,7 +482,10 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     "about 490 B per frame, each task event stamped with `eventTime` (epoch seconds, µs resolution)",
     "when it is built; `--rate 0` is flat-out (the server produces while the page's socket has fewer",
     "than 2,048 frames queued, so it runs as fast as the page reads). Every client is subscribed",
-    "`{token:\"*\"}` to all types; each run has a fresh simulator and a fresh browser context.",
+    "`{token:\"*\"}` to all types (S's store takes its default types, all but DASHBOARD, so it gets",
+    "3 % fewer events); each run has a fresh simulator and a fresh browser context. `apaevt_task`",
+    "alternates `begin` and `end`, so a task store opens and ends a run every ~29 events and its",
+    "`maxRuns` bound is exercised all the time.",
     "",
     "**The figures.** *script µs/event* and *task µs/event*: CDP `Performance.getMetrics`",
     "`ScriptDuration` / `TaskDuration` deltas (thread time of the page's main thread) over a",
@@ -470,7 +498,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     "",
   );
 
-  const modes = [[0, "flat-out"], [10_000, "at 10k/s offered"], [2_000, "at 2k/s offered"]];
+  const modes = [[0, "flat-out"], [10_000, "at 10k/s offered"], [5_000, "at 5k/s offered"], [2_000, "at 2k/s offered"]];
   push("## Main-thread cost per event", "");
   push("| client | mode | script µs/event | × A | × B | task µs/event | × A | ev/s delivered | × A | long tasks |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const c of CLIENTS) {
@@ -484,11 +512,12 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
 
   if (Object.values(profiles ?? {}).some(Boolean)) {
     push("### Where the main thread's time goes (flat-out, V8 sampling profile)", "");
-    push(`A separate page per client (the CDP Profiler runs only there, never in a measured window), ${CFG.windowMs / 1000} s flat-out, self time per delivered event; "wasm code" is every function of the module (its names are stripped in the shipped build), \`(program)\` is the browser's own work outside JS, \`(garbage collector)\` is V8's GC.`, "");
+    push(`A separate page per client (the CDP Profiler, sampling every 200 µs, runs only there, never in a measured window; its overhead inflates every figure), ${CFG.windowMs / 1000} s flat-out, self time per delivered event. For runwatch the page loads the same cargo output through wasm-bindgen without \`wasm-opt\` and with its function names (same JS glue), so wasm functions are named (\`wasm: …\`); \`(program)\` is the browser's own work outside JS (socket, message dispatch), \`(garbage collector)\` is V8's GC; a builtin such as \`JSON.parse\` counts to its caller.`, "");
     for (const [c, p] of Object.entries(profiles)) {
       if (!p) continue;
-      push(`**${c}** — ${f1(p.busyUsPerEvent)} µs of sampled main-thread time per event:`, "", "| function (self time) | µs/event | share |", "| --- | ---: | ---: |");
+      push(`**${c}** — ${f1(p.busyUsPerEvent)} µs of sampled main-thread time per event${p.wasmUsPerEvent ? `, of which ${f1(p.wasmUsPerEvent)} µs in wasm` : ""}:`, "", "| function (self time) | µs/event | share |", "| --- | ---: | ---: |");
       for (const [k, us, pct] of p.top) push(`| \`${k.replace(/\|/g, "\\|")}\` | ${us.toFixed(2)} | ${pct.toFixed(1)} % |`);
+      if (NAMED_WASM && p.wasmBy?.length) push("", `${c}'s wasm time by crate or runwatch module (self time, µs/event): ${p.wasmBy.map(([k, us]) => `\`${k}\` ${us.toFixed(2)}`).join(", ")}.`);
       push("");
     }
   }
@@ -496,7 +525,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
   push("## Latency: server send stamp → app callback", "");
   push("| client | offered | p50 ms | p99 ms | p99 − A's p99 | samples |", "| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const c of present.filter((c) => c !== "S")) {
-    for (const rate of [2_000, 10_000]) {
+    for (const rate of [2_000, 5_000, 10_000]) {
       const p99 = get(c, rate, "p99");
       const d = p99 !== null && A(rate, "p99") !== null ? p99 - A(rate, "p99") : null;
       push(`| ${c} | ${rate.toLocaleString("en")}/s | ${f1(get(c, rate, "p50"))} | ${f1(p99)} | ${d === null ? "—" : `${d >= 0 ? "+" : ""}${d.toFixed(2)} ms`} | ${fi(get(c, rate, "latN"))} |`);
@@ -577,6 +606,16 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     const o = outage.C;
     goal("subscriptions restored ≤ 50 ms after the server's return (C)", o?.restoredMs != null ? o.restoredMs <= 50 : null, o?.restoredMs != null ? `${f1(o.restoredMs)} ms with the backoff wait excluded, ${f1(o.returnToLiveMs)} ms including it` : "—");
   }
+  const why = (c) => {
+    const p = profiles?.[c];
+    const a = profiles?.A;
+    if (!p) return null;
+    const top = p.top.filter(([k]) => k !== "(program)").slice(0, 5).map(([k, us]) => `\`${k}\` ${us.toFixed(2)} µs`).join(", ");
+    return `${c}'s sampled main-thread time is ${f1(p.busyUsPerEvent)} µs per event${a ? ` against A's ${f1(a.busyUsPerEvent)}` : ""}, ${f1(p.wasmUsPerEvent)} µs of it in wasm; besides the browser's own \`(program)\` time, the largest self times per event: ${top} (full tables under "Where the main thread's time goes").`;
+  };
+  const failedC = ["C"].filter(() => get("C", 0, "scriptUs") !== null && A(0, "scriptUs") && get("C", 0, "scriptUs") / A(0, "scriptUs") > 1.25);
+  if (failedC.length && why("C")) push("", `**Why C misses its cost goals (profile).** ${why("C")}`);
+  if (memFeed?.evPerS && memFeed.evPerS < 150_000 && why("S")) push("", `**Why S misses its throughput goal (profile, live stream).** ${why("S")}`);
   push("", "Measurements on a shared 2-core machine are noisy; compare clients by the ratios within one run, never by absolute rates.", "");
   return lines.join("\n");
 }
@@ -659,7 +698,7 @@ const series = CLIENTS.filter((c) => !unavailable[c]);
 const outDir = path.dirname(OUT);
 svgBars(
   "main-thread script µs per event (CDP ScriptDuration, thread time)",
-  [[0, "flat-out"], [10_000, "10k/s offered"], [2_000, "2k/s offered"]].map(([rate, label]) => ({ label, values: Object.fromEntries(series.map((c) => [c, results[c]?.[rate]?.scriptUs ?? null])) })),
+  [[0, "flat-out"], [10_000, "10k/s offered"], [5_000, "5k/s offered"], [2_000, "2k/s offered"]].map(([rate, label]) => ({ label, values: Object.fromEntries(series.map((c) => [c, results[c]?.[rate]?.scriptUs ?? null])) })),
   series,
   path.join(outDir, "bench-script.svg"),
 );
