@@ -33,6 +33,8 @@ struct Engine {
     unanswered: Vec<Value>,
     /// The `tasks` of `rrext_dashboard` replies.
     dashboard_tasks: Vec<Value>,
+    /// How many `rrext_dashboard` requests to leave unanswered (a lost response).
+    lose_dashboards: usize,
     /// `rrext_get_task_status` answers by token (others: "Your pipeline is not running").
     statuses: BTreeMap<String, Value>,
 }
@@ -90,6 +92,10 @@ impl Engine {
                 Some(status) => vec![self.respond(&req, true, Some(status), None)],
                 None => vec![self.respond(&req, false, None, Some("Your pipeline is not running"))],
             },
+            "rrext_dashboard" if self.lose_dashboards > 0 => {
+                self.lose_dashboards -= 1;
+                vec![]
+            }
             "rrext_dashboard" => {
                 let tasks = json!({"tasks": self.dashboard_tasks.clone()});
                 vec![self.respond(&req, true, Some(tasks), None)]
@@ -701,6 +707,32 @@ fn an_unplaceable_task_is_looked_up_and_its_events_arrive_in_order_for_every_sco
     let third = h.engine.event("output", output_body("cafe0001.chat_1", "three\n"));
     h.push(third);
     assert_eq!(h.deliveries().len(), got.len() + 2);
+}
+
+#[test]
+fn a_lookup_that_got_no_answer_is_asked_again_for_the_tasks_next_event() {
+    // chat_1 could be p1's (the source key) or p2's (the project key): a lookup is needed.
+    let mut h = Harness::new().live();
+    let source = h.subscribe(json!({"projectId":"p1","source":"chat_1"}), &["OUTPUT"]);
+    h.subscribe(json!({"projectId":"p2","source":"*"}), &["OUTPUT"]);
+    h.engine.dashboard_tasks = vec![json!({"id":"cafe0001.chat_1","projectId":"p1","source":"chat_1"})];
+    h.engine.lose_dashboards = 1;
+    let first = h.engine.event("output", output_body("cafe0001.chat_1", "one\n"));
+    let first_seq = h.engine.seq;
+    h.push(first);
+    h.run_until(|h| h.diagnostics().iter().any(|d| matches!(d, Diagnostic::Unroutable { .. })));
+    let reported: Vec<_> = h.diagnostics().into_iter().filter_map(|d| match d {
+        Diagnostic::Unroutable { seq, reason, .. } => Some((*seq, reason.contains("did not answer"))),
+        _ => None,
+    }).collect();
+    assert_eq!(reported, vec![(Some(first_seq), true)], "the held event is reported, not dropped silently");
+    assert!(h.deliveries().is_empty());
+    // The next event of that task asks again, and this time the answer places it.
+    let second = h.engine.event("output", output_body("cafe0001.chat_1", "two\n"));
+    let second_seq = h.engine.seq;
+    h.push(second);
+    assert_eq!(h.sent.iter().filter(|r| r["command"] == "rrext_dashboard").count(), 2);
+    assert_eq!(h.deliveries(), vec![(source, "output".to_string(), Some(second_seq))]);
 }
 
 #[test]

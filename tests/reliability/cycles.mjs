@@ -183,11 +183,18 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
     return out;
   };
   // Resolves once a marker request was answered on a live connection (retrying across
-  // reconnects). Not rrext_ping: the SDK's own heartbeat pings could be mistaken for it.
+  // reconnects) and nothing the SDK holds back is still waiting: an event of an unknown
+  // task that arrived after the marker was sent waits for a lookup sent after it, so it is
+  // released after the marker's answer. Not rrext_ping: the SDK's own heartbeat pings could
+  // be mistaken for it.
   rw.settle = async (deadline) => {
     while (performance.now() < deadline) {
       if (rw.client.state === "live") {
-        try { await rw.client.request(MARKER, {}); return rw.base + rw.client.stats().epoch; } catch (e) { rw.errors.push(String(e?.message ?? e)); }
+        try {
+          await rw.client.request(MARKER, {});
+          while (rw.client.stats().buffered > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          return rw.base + rw.client.stats().epoch;
+        } catch (e) { rw.errors.push(String(e?.message ?? e)); }
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -355,7 +362,8 @@ class Run {
     this.history.splice(0, Math.max(0, this.history.length - HISTORY));
     if (this.ledger.problems.length) {
       const recent = this.history.map((h) => JSON.stringify(h)).join("\n    ");
-      const message = `${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}\n  recent states and diagnostics:\n    ${recent}`;
+      let message = `${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}\n  recent states and diagnostics:\n    ${recent}\n  client stats: ${JSON.stringify(rec.stats)}`;
+      if (process.env.RUNWATCH_DUMP_LOG) message += `\n  send log:\n    ${entries.filter((e) => e.conn === conn).map((e) => JSON.stringify(e).slice(0, 300)).join("\n    ")}\n  deliveries: ${JSON.stringify(rec.deliveries).slice(0, 4000)}`;
       if (!this.keepGoing) throw new Error(message);
       // Diagnosis mode: keep every problem, go on with the next cycle.
       this.failures.push({ where, problems: this.ledger.problems.slice() });

@@ -28,8 +28,9 @@
 // list, and an injected task frame whose task was not annotated.
 //
 // A missing delivery is excused only by a diagnostic that names that frame: a `gap` whose
-// [first, last] range on its epoch contains the seq, a `decodeError` of exactly that seq, or
-// the `resync.lost` tail after `lastSeq` of that epoch. `duplicate`, `late` and `seqAnomaly`
+// [first, last] range on its epoch contains the seq, a `decodeError` of exactly that seq,
+// the `resync.lost` tail after `lastSeq` of that epoch, or an `unroutable` of exactly that
+// seq (its cause: the fault that withheld the task lookup's answer, or cost the connection). `duplicate`, `late` and `seqAnomaly`
 // excuse nothing (they name a copy that arrived, not one that is missing). Every excused
 // frame is then attributed to a cause, and the cause must be an injected fault: the frame's
 // own fault label (withheld by `drop`/`half_open`/`queue_full`, `reordered` past the reorder
@@ -211,6 +212,10 @@ export class Ledger {
     this.gaps = new Map();
     /** `${g}:${seq}` of frames a decodeError named. */
     this.decodeErrors = new Set();
+    /** `${g}:${seq}` of frames an `unroutable` diagnostic named. */
+    this.unroutable = new Set();
+    /** g → the fault that withheld the answer to a task lookup (`rrext_dashboard`) on it. */
+    this.lostLookups = new Map();
     /** `${g}:${seq}` of frames delivered outside the order (`seqAnomaly`: a lying seq). */
     this.anomalies = new Set();
     /** g → lastSeq from a resync's `lost` list. */
@@ -273,6 +278,10 @@ export class Ledger {
       else if (e.kind === "close") this.closed(e);
       // Raw frames with a seq (e.g. an event sent as a binary frame) may decode and arrive.
       else if (e.kind === "event" || (e.kind === "raw" && e.seq !== undefined)) this.frame(e);
+      if (e.kind === "response" && e.command === "rrext_dashboard" && WITHHELD.has(e.fault)) {
+        const g = this.attemptOf.get(e.conn);
+        if (g !== undefined) this.lostLookups.set(g, e.fault);
+      }
       if ((e.kind === "raw" || e.kind === "event" || e.kind === "response") && e.fault in INJECTED) {
         const g = this.attemptOf.get(e.conn);
         if (g !== undefined) this.injectedOn.set(g, (this.injectedOn.get(g) ?? 0) + 1);
@@ -352,6 +361,10 @@ export class Ledger {
       case "decodeError":
         if (d.seq !== undefined && d.seq !== null) this.decodeErrors.add(`${d.g}:${d.seq}`);
         else this.seqlessDiscard(d.g, "decodeError");
+        break;
+      case "unroutable":
+        // Delivered only where it matches without a task lookup; scoped subscriptions are told.
+        if (d.seq !== undefined && d.seq !== null) this.unroutable.add(`${d.g}:${d.seq}`);
         break;
       case "oversizedFrame":
         this.seqlessDiscard(d.g, "oversizedFrame");
@@ -440,6 +453,8 @@ export class Ledger {
     if ((this.gaps.get(f.g) ?? []).some(([a, b]) => a <= f.seq && f.seq <= b)) return { report: "gap", cause: label };
     if (this.decodeErrors.has(`${f.g}:${f.seq}`)) return { report: "decodeError", cause: label && INJECTED[label] ? label : undefined };
     if (this.tails.has(f.g) && f.seq > this.tails.get(f.g)) return { report: "lost tail", cause: this.connectionCause(f.g) };
+    // A task lookup that got no answer: its response was withheld, or the connection went.
+    if (this.unroutable.has(`${f.g}:${f.seq}`)) return { report: "unroutable", cause: this.lostLookups.get(f.g) ?? this.connectionCause(f.g) };
     return undefined;
   }
 
@@ -505,9 +520,11 @@ export class Ledger {
     if (!excuse) {
       this.figures.lost += 1;
       const why = f.onWire ? "sent" : `withheld (${f.fault})`;
-      this.problem(`${what} was ${why} but never reached ${names} and no gap, decode error or resync tail names it`);
-    } else if (missing.length < wanted) {
+      this.problem(`${what} was ${why} but never reached ${names} and no gap, decode error, resync tail or unroutable names it`);
+    } else if (missing.length < wanted && excuse.report !== "unroutable") {
       // Reported missing, yet some subscriptions got it: the report hides a routing drop.
+      // (An `unroutable` event goes exactly to the subscriptions that match it without
+      // knowing its task's project, and the others are told: that split is its meaning.)
       this.figures.lost += 1;
       this.problem(`${what} reached ${wanted - missing.length} matching subscription(s) but never ${names}; the ${excuse.report} that names it does not excuse that`);
     } else if (excuse.cause === undefined) {

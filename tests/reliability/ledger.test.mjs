@@ -169,6 +169,29 @@ test("a gap excuses exactly its seq range on its epoch, a decode error exactly i
   assert.equal(l.figures.discards["gap: dropped"], 3);
 });
 
+test("an unroutable excuses exactly its seq, and only when a withheld lookup answer or a connection fault explains it", () => {
+  const lookup = (fault) => {
+    const log = new Log();
+    log.open(7, 1);
+    log.out(7, 1, "p1");
+    log.push({ conn: 7, seq: 2, kind: "response", command: "rrext_dashboard", ...(fault ? { fault } : {}) });
+    log.out(7, 3, "p1");
+    log.marker(7, 4);
+    return log;
+  };
+  // `all` got seq 1 (it matches without knowing the project), p1 was told; seq 3 reached both.
+  const deliveries = [d("all", 1, 1, "output", "t.p1.s"), ...outTo(["all", "p1"], 1, 3)];
+  const unroutable = { kind: "unroutable", g: 1, seq: 1, taskId: "t.p1.s", reason: "no answer" };
+  const ok = run(lookup("dropped"), { deliveries, diagnostics: [unroutable] });
+  assert.deepEqual(ok.problems, []);
+  assert.deepEqual(ok.figures.discards, { "unroutable: dropped": 1 });
+  // Nothing withheld the answer: the report is unexplained.
+  caught(run(lookup(), { deliveries, diagnostics: [unroutable] }), /seq 1 .*no injected fault explains/);
+  // It names seq 1 only: seq 3 missing for p1 is lost.
+  const l = run(lookup("dropped"), { deliveries: deliveries.slice(0, 2), diagnostics: [unroutable] });
+  caught(l, /seq 3 /);
+});
+
 test("a report does not excuse a frame that other matching subscriptions got", () => {
   const log = basic();
   log.entries[2].fault = "reordered";

@@ -28,6 +28,24 @@ use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced
 use crate::core::lifecycle::ConnState;
 use crate::core::time::{Duration, Instant};
 
+/// Why held events go out with their task still unplaced.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Unplaced {
+    /// The server answered the lookup and its task list does not name the task.
+    NotListed,
+    /// No answer came (why): the lookup may be asked again.
+    NoAnswer(&'static str),
+}
+
+impl Unplaced {
+    fn reason(self) -> &'static str {
+        match self {
+            Unplaced::NotListed => "the server's task list does not name it",
+            Unplaced::NoAnswer(why) => why,
+        }
+    }
+}
+
 /// Events held back (in order) while the server is asked where an unknown task belongs;
 /// past this many they are released with a report rather than held without bound.
 const MAX_HELD: usize = 10_000;
@@ -233,7 +251,7 @@ impl Protocol for RocketRide {
             Request::SeedStatus { task_id } => self.on_seed_status(link, task_id, response),
             Request::Lookup => {
                 self.learn_listed(link, &response);
-                self.lookup_done(link, "the server's task list does not name it");
+                self.lookup_done(link, Unplaced::NotListed);
             }
             Request::Log(request) => {
                 let mut steps = Vec::new();
@@ -257,7 +275,7 @@ impl Protocol for RocketRide {
             Request::SeedList => self.seeder.abandon(),
             Request::SeedToken { task } => self.seed_answered(link, &task.id, Err("no answer to rrext_get_token".into())),
             Request::SeedStatus { task_id } => self.seed_answered(link, &task_id, Err("no answer to rrext_get_task_status".into())),
-            Request::Lookup => self.lookup_done(link, "the server did not answer the task lookup"),
+            Request::Lookup => self.lookup_done(link, Unplaced::NoAnswer("the server did not answer the task lookup")),
             Request::Log(request) => {
                 let mut steps = Vec::new();
                 self.replay.on_expired(request, &mut steps);
@@ -298,7 +316,7 @@ impl Protocol for RocketRide {
 
     fn on_lost(&mut self, link: &mut Link<Self>) {
         self.seeder.abandon();
-        self.lookup_done(link, "the connection was lost before the task lookup answered");
+        self.lookup_done(link, Unplaced::NoAnswer("the connection was lost before the task lookup answered"));
         self.subscribing = 0;
         self.registry.connection_lost();
         self.stamps.clear();
@@ -463,19 +481,19 @@ impl RocketRide {
     fn hold(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
         self.held.push_back((seq, event));
         if self.held.len() >= MAX_HELD {
-            return self.release(link, "too many events waited for the task lookup");
+            return self.release(link, Unplaced::NoAnswer("too many events waited for the task lookup"));
         }
         if !self.lookup_in_flight {
             self.lookup_in_flight = link.send(Command::DASHBOARD, Value::Object(Default::default()), Request::Lookup);
             if !self.lookup_in_flight {
-                self.release(link, "the task lookup could not be sent");
+                self.release(link, Unplaced::NoAnswer("the task lookup could not be sent"));
             }
         }
     }
 
     /// The task lookup ended (answered, unanswered, or its connection lost): the held
     /// events go out.
-    fn lookup_done(&mut self, link: &mut Link<Self>, why: &str) {
+    fn lookup_done(&mut self, link: &mut Link<Self>, why: Unplaced) {
         self.lookup_in_flight = false;
         self.release(link, why);
     }
@@ -483,7 +501,7 @@ impl RocketRide {
     /// Delivers every held event in order. Events whose task is still unknown go to the
     /// subscriptions that match regardless (e.g. `*`), and an `unroutable` diagnostic
     /// names the task, so a scoped subscription that may have missed it is told why.
-    fn release(&mut self, link: &mut Link<Self>, why: &str) {
+    fn release(&mut self, link: &mut Link<Self>, why: Unplaced) {
         let held: Vec<_> = self.held.drain(..).collect();
         if self.looked_up.len() > MAX_LOOKED_UP {
             self.looked_up.clear();
@@ -493,9 +511,13 @@ impl RocketRide {
             let unknown = self.registry.directory().lookup(&task_id).is_none() && event.project_source().is_none();
             if unknown && event.monitor_type().is_some_and(|t| self.registry.place_unknown(&task_id, t) == Placement::Ambiguous) {
                 let epoch = link.epoch();
-                let reason = format!("could not tell which project task {task_id} belongs to: {why}; delivered only to subscriptions that match it without knowing");
+                let reason = format!("could not tell which project task {task_id} belongs to: {}; delivered only to subscriptions that match it without knowing", why.reason());
                 link.diagnostic(Diagnostic::Unroutable { epoch, seq, task_id: task_id.clone(), reason });
-                self.looked_up.insert(task_id);
+                // Only the server's own list settles it: after a lookup that went
+                // unanswered (a lost response, say), the task's next event asks again.
+                if why == Unplaced::NotListed {
+                    self.looked_up.insert(task_id);
+                }
             }
             self.route(link, seq, event);
         }
