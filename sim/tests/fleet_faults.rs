@@ -79,8 +79,10 @@ async fn a_slow_writer_overflows_the_queue_the_same_way_and_the_bound_is_configu
     control(&sim, "/_sim/fleet/turn", json!({"session_id":"slow","script":"flood","steps":400,"pad":0,"wait":true})).await;
     let id_row = conn_row(&sim, id).await;
     let (received, holes, missing, _) = read_run(&mut ws, 32).await;
-    // A reader that keeps reading slowly: many holes, the newest 32 frames at the end.
-    assert!(holes > 1, "{holes}");
+    // A reader that keeps reading slowly overflows the bound of 32: frames are dropped (in
+    // one or more holes: how many depends on how the producer and the slow writer
+    // interleave on a loaded machine), and the counts add up.
+    assert!(holes >= 1 && missing > 0, "{holes} holes, {missing} missing");
     assert_eq!(missing, id_row["dropped"].as_u64().unwrap());
     assert_eq!(received as u64 + missing, id_row["frames_out"].as_u64().unwrap());
 }
