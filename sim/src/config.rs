@@ -50,6 +50,8 @@ pub struct Config {
     pub newer: bool,
     /// Reproduce the snapshot's `exit_code` bug (spec §4.2): natural exits end as state 6.
     pub exit_code_bug: bool,
+    /// The fleet-rlm side's settings (`crate::fleet`).
+    pub fleet: crate::fleet::FleetConfig,
 }
 
 impl Default for Config {
@@ -70,13 +72,14 @@ impl Default for Config {
             faults: Vec::new(),
             newer: false,
             exit_code_bug: true,
+            fleet: crate::fleet::FleetConfig::default(),
         }
     }
 }
 
 /// `runwatch-sim` command line.
 #[derive(Debug, Parser)]
-#[command(name = "runwatch-sim", about = "RocketRide engine simulator with fault injection")]
+#[command(name = "runwatch-sim", about = "RocketRide engine (and fleet-rlm server) simulator with fault injection")]
 pub struct Cli {
     /// Bind address (the control API only answers loopback peers).
     #[arg(long, default_value = "127.0.0.1")]
@@ -123,6 +126,9 @@ pub struct Cli {
     /// Report clean natural exits as COMPLETED (PR #2150) instead of the snapshot's bug.
     #[arg(long)]
     pub fixed_exit_code: bool,
+    /// fleet-rlm side.
+    #[command(flatten)]
+    pub fleet: crate::fleet::FleetArgs,
 }
 
 impl Cli {
@@ -150,6 +156,7 @@ impl Cli {
             // The newer server also carries the exit-code fix (PR #2150 predates #1661's release).
             exit_code_bug: !(self.fixed_exit_code || self.newer),
             newer: self.newer,
+            fleet: self.fleet.into_config(),
         })
     }
 }

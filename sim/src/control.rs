@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/log", get(log))
         .route("/faults", post(add_fault).delete(clear_faults).get(list_faults))
         .route("/reset", post(reset))
+        .merge(crate::fleet::control::router())
         .layer(middleware::from_fn(loopback_only))
 }
 

@@ -107,6 +107,8 @@ pub struct State {
     status_sample: Duration,
     /// Bumped by reset/restart: runners and scenario loops of older generations stop.
     pub generation: u64,
+    /// The fleet-rlm side (`crate::fleet`): its sockets, subscribers, turns.
+    pub fleet: crate::fleet::FleetState,
     next_conn: u64,
     newer: bool,
 }
@@ -149,6 +151,7 @@ impl Hub {
             runlog: RunLog::default(),
             status_sample: Clock::new(config.speed).scaled(crate::runlog::STATUS_SAMPLE_MS),
             generation: 0,
+            fleet: crate::fleet::FleetState::default(),
             next_conn: 1,
             newer: config.newer,
         };
@@ -225,6 +228,14 @@ impl State {
             },
         );
         ConnHandles { id, rx, killed, kill }
+    }
+
+    /// A fresh connection id from the shared counter (fleet-rlm sockets use it too, so a
+    /// fault's `conn` names one socket of either protocol).
+    pub fn alloc_conn_id(&mut self) -> u64 {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        id
     }
 
     /// Open sockets from `ip` that have not authenticated (spec §1.3 admission).

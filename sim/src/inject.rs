@@ -44,8 +44,10 @@ pub fn apply(hub: &Arc<Hub>, spec: &FaultSpec) -> Result<Applied, String> {
         return Ok(Applied { kind: spec.kind, conns: Vec::new(), frames: 0 });
     }
     let mut st = hub.lock();
-    let conns: Vec<u64> = match spec.conn {
+    let fleet = crate::fleet::inject::targets(&st, spec.conn);
+    let mut conns: Vec<u64> = match spec.conn {
         Some(id) if st.conns.contains_key(&id) => vec![id],
+        Some(_) if !fleet.is_empty() => Vec::new(),
         Some(id) => return Err(format!("no connection {id}")),
         None => st.conns.values().filter(|c| !c.closing).map(|c| c.id).collect(),
     };
@@ -53,6 +55,10 @@ pub fn apply(hub: &Arc<Hub>, spec: &FaultSpec) -> Result<Applied, String> {
     for &conn in &conns {
         frames += apply_to(&mut st, spec, conn);
     }
+    for &conn in &fleet {
+        frames += crate::fleet::inject::apply_to(&mut st, spec, conn);
+    }
+    conns.extend(fleet);
     standing(&mut st, spec)?;
     Ok(Applied { kind: spec.kind, conns, frames })
 }
@@ -64,6 +70,7 @@ pub fn clear(hub: &Hub) {
     for c in st.conns.values_mut() {
         c.half_open_until = None;
     }
+    crate::fleet::inject::clear(&mut st);
 }
 
 fn rate(spec: &FaultSpec) -> Result<f64, String> {

@@ -45,7 +45,8 @@
 //! - simulation: [`pipeline`] (task lifecycle runner), [`fake`] (scripted pipelines),
 //!   [`script`] (the simulator's own activity), [`scenario`] (demo/load), [`lifecycle`]
 //!   (cleanup, reset), [`clock`];
-//! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`].
+//! - testing aids: [`control`] (`/_sim/` API), [`faults`] + [`inject`], [`sendlog`];
+//! - fleet-rlm (same port, by path): [`fleet`] — its own module map and README section.
 
 pub mod auth;
 pub mod clock;
@@ -57,6 +58,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod fake;
 pub mod faults;
+pub mod fleet;
 pub mod hub;
 pub mod inject;
 pub mod json;
@@ -93,6 +95,16 @@ impl Handle {
     /// `ws://<addr>/task/service`.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/task/service", self.addr)
+    }
+
+    /// `ws://<addr>/api/v1/ws/execution` (fleet-rlm chat socket).
+    pub fn fleet_chat_url(&self) -> String {
+        format!("ws://{}/api/v1/ws/execution", self.addr)
+    }
+
+    /// `ws://<addr>/api/v1/ws/execution/events?session_id=<session>` (fleet-rlm events socket).
+    pub fn fleet_events_url(&self, session: &str) -> String {
+        format!("ws://{}/api/v1/ws/execution/events?session_id={session}", self.addr)
     }
 
     /// `http://<addr>` (the control API lives under `/_sim/`).

@@ -30,6 +30,7 @@ async fn main() -> std::process::ExitCode {
     let _ = writeln!(out, "runwatch-sim listening on {}", handle.ws_url());
     let _ = out.flush();
     drop(out);
+    eprintln!("runwatch-sim: fleet-rlm on {} and {}", handle.fleet_chat_url(), handle.fleet_events_url("<session>"));
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown();
     std::process::ExitCode::SUCCESS

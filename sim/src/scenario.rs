@@ -62,6 +62,7 @@ pub fn spawn(hub: Arc<Hub>, generation: u64) {
             for (i, _) in DEMO.iter().enumerate() {
                 tokio::spawn(demo_loop(hub.clone(), generation, i));
             }
+            crate::fleet::demo::spawn(hub.clone(), generation);
         }
         Scenario::Load => spawn_load(hub, generation),
     }

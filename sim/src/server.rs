@@ -1,5 +1,5 @@
 //! The HTTP server: the WebSocket endpoint `/task/service`, the control API under
-//! `/_sim/`, and 404 for everything else.
+//! `/_sim/`, the fleet-rlm routes (`crate::fleet::http`), and 404 for everything else.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/task/service", get(upgrade))
         .nest("/_sim", control::router())
+        .merge(crate::fleet::http::routes())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(hub)
 }
