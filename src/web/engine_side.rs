@@ -84,6 +84,9 @@ pub(crate) struct EngineSide<P: Driven> {
     app: RefCell<Option<AppSink<P::Event>>>,
     inbox: RefCell<VecDeque<Input<P>>>,
     busy: Cell<bool>,
+    /// The first run happened (on the microtask after construction); until then inputs
+    /// only wait in the inbox, so listeners added right after `new` see the first state.
+    started: Cell<bool>,
     closed: Cell<bool>,
     said_closed: Cell<bool>,
     socket: RefCell<Option<Socket>>,
@@ -109,6 +112,7 @@ impl<P: Driven> EngineSide<P> {
             app: RefCell::new(None),
             inbox: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
+            started: Cell::new(false),
             closed: Cell::new(false),
             said_closed: Cell::new(false),
             socket: RefCell::new(None),
@@ -119,6 +123,7 @@ impl<P: Driven> EngineSide<P> {
         let weak = Rc::downgrade(&engine);
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(engine) = weak.upgrade() {
+                engine.started.set(true);
                 engine.run();
             }
         });
@@ -171,7 +176,7 @@ impl<P: Driven> EngineSide<P> {
     /// Handles the inbox until it is empty, handing outputs to the app side as they come.
     /// Re-entrant calls (from app callbacks) only add to the inbox.
     fn run(&self) {
-        if self.busy.replace(true) {
+        if !self.started.get() || self.busy.replace(true) {
             return;
         }
         loop {
