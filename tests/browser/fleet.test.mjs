@@ -89,6 +89,14 @@ async function assertTokenNowhere(p) {
   }
 }
 
+/** The simulator's row of the events socket of `sessionId`. */
+async function eventsConn(sessionId) {
+  const conns = await sim.control("fleet/connections");
+  const events = conns.find((c) => c.role === "events" && c.session_id === sessionId);
+  assert.ok(events, `the events socket is listed: ${JSON.stringify(conns)}`);
+  return events;
+}
+
 /** Step indices of a tree, depth first, and whether every sibling list is in index order. */
 function walk(nodes, out = { order: [], sorted: true }) {
   const idx = nodes.map((n) => n.index);
@@ -267,9 +275,7 @@ test("the events socket dropped mid-run reconnects to the same session and repor
   const sessionId = await p.evaluate(() => window.fw.client.sessionId);
   await p.evaluate(() => window.fw.client.send("a long answer #long=600"));
   await p.waitForFunction(() => window.fw.run()?.steps >= 2 && window.fw.turn()?.answer.length > 10);
-  const conns = await sim.control("fleet/connections");
-  const events = conns.find((c) => c.role?.events === sessionId || (c.role === "events" && c.session_id === sessionId) || JSON.stringify(c.role).includes(sessionId));
-  assert.ok(events, `the events socket is listed: ${JSON.stringify(conns)}`);
+  const events = await eventsConn(sessionId);
   await sim.control("faults", { kind: "drop_all", conn: events.id });
   await p.waitForFunction(() => window.fw.diags.some((d) => d.kind === "resync" && d.socket === "events"));
   await waitTurnEnded(p);
@@ -278,7 +284,9 @@ test("the events socket dropped mid-run reconnects to the same session and repor
     states: window.fw.states.filter((s) => s.socket === "events").map((s) => s.newState),
     resync: window.fw.diags.find((d) => d.kind === "resync"),
     run: window.fw.run(), turn: window.fw.turn(), chatStates: window.fw.states.filter((s) => s.socket === "chat").length,
+    authCalls: window.fw.authCalls,
   }));
+  assert.equal(r.authCalls, 3, "the credential function is called for every attempt (2 sockets + 1 reconnect)");
   assert.deepEqual(r.states.slice(-4), ["connecting", "authenticating", "subscribing", "live"]);
   assert.ok(r.states.includes("backoff"));
   assert.equal(r.resync.socket, "events");
@@ -288,6 +296,24 @@ test("the events socket dropped mid-run reconnects to the same session and repor
   assert.equal(r.run.status, "completed", "its completion arrived on the new socket");
   assert.equal(r.turn.state, "completed", "the chat socket was not touched");
   assert.equal(r.chatStates, 4, "the chat socket stayed live");
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("a turn runs and the events socket hears nothing: a stalled diagnostic says what to check", async () => {
+  const p = await openClient({ stallAfterMs: 400 });
+  await waitLive(p);
+  const sessionId = await p.evaluate(() => window.fw.client.sessionId);
+  const events = await eventsConn(sessionId);
+  // The events socket goes silent (a buffering proxy, as far as the client can tell).
+  await sim.control("faults", { kind: "half_open", conn: events.id, seconds: 3 });
+  await p.evaluate(() => window.fw.client.send("is anyone listening"));
+  await p.waitForFunction(() => window.fw.diags.some((d) => d.kind === "stalled"));
+  const stalled = await p.evaluate(() => window.fw.diags.find((d) => d.kind === "stalled"));
+  assert.equal(stalled.socket, "events");
+  assert.equal(stalled.silentMs, 400);
+  assert.match(stalled.message, /reverse proxy/);
+  await waitTurnEnded(p);
   await assertTokenNowhere(p);
   assertNoPageErrors(p);
 });
