@@ -52,7 +52,8 @@ async function openClient({ auth = token, ...options } = {}) {
       await init();
       const fw = (window.fw = { states: [], diags: [], chat: [], exec: [], turnSnaps: [], runSnaps: [], authCalls: 0, errors: [] });
       const authOption = auth === null ? {} : { auth: () => { fw.authCalls += 1; return Promise.resolve(auth); } };
-      fw.client = new FleetRlmClient({ url, ...authOption, reconnect: { minDelayMs: 100, maxDelayMs: 500 }, ...options });
+      fw.make = (extra = {}) => new FleetRlmClient({ url, ...authOption, reconnect: { minDelayMs: 100, maxDelayMs: 500 }, ...options, ...extra });
+      fw.client = fw.make();
       fw.client.onState((s) => fw.states.push(s));
       fw.client.onDiagnostic((d) => fw.diags.push(d));
       if (fw.client.chatState !== undefined) {
@@ -183,7 +184,12 @@ test("an error turn ends the turn with the typed error; the socket stays open fo
 
 test("send() refuses what the server would refuse, and a second message while a turn runs", async () => {
   const p = await openClient();
-  const early = await p.evaluate(() => window.fw.attempt(() => window.fw.client.send("too early")));
+  const early = await p.evaluate(async () => {
+    const fresh = window.fw.make();
+    const result = await window.fw.attempt(() => fresh.send("too early"));
+    fresh.close();
+    return result;
+  });
   assert.equal(early.err?.code, "notConnected", "messages are never queued");
   await waitLive(p);
   const r = await p.evaluate(async () => {
@@ -296,6 +302,35 @@ test("the events socket dropped mid-run reconnects to the same session and repor
   assert.equal(r.run.status, "completed", "its completion arrived on the new socket");
   assert.equal(r.turn.state, "completed", "the chat socket was not touched");
   assert.equal(r.chatStates, 4, "the chat socket stayed live");
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("the chat socket dropped mid-turn: the turn ends interrupted, the message is not re-sent, the run ends interrupted", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("a long answer #long=600"));
+  await p.waitForFunction(() => window.fw.turn()?.answer.length > 10);
+  const chat = (await sim.control("fleet/connections")).find((c) => c.role === "chat");
+  await sim.control("faults", { kind: "drop_all", conn: chat.id });
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.client.chatState === "live" && window.fw.run()?.status !== "running");
+  await p.waitForFunction(() => window.fw.diags.some((d) => d.kind === "resync" && d.socket === "chat"));
+  const r = await p.evaluate(() => ({
+    turn: window.fw.turn(), turns: window.fw.client.turns.getSnapshot().turns.length, run: window.fw.run(),
+    resync: window.fw.diags.find((d) => d.kind === "resync" && d.socket === "chat"),
+    lost: window.fw.states.find((s) => s.socket === "chat" && s.newState === "backoff"),
+  }));
+  assert.equal(r.turn.state, "interrupted");
+  assert.equal(r.turns, 1, "no new turn was started on the new socket");
+  assert.equal(r.run.status, "interrupted", "execution_completed with null step and summary");
+  assert.match(r.resync.unreplayable[0].message, /not re-sent/);
+  assert.equal(r.lost.reason.kind, "closed");
+  const turnsInSim = await sim.control("fleet/turns");
+  assert.equal(turnsInSim.length, 0, "nothing runs on the server");
+  // The next message starts a fresh turn on the new socket.
+  assert.equal(await p.evaluate(() => window.fw.client.send("again")), 2);
+  await waitTurnEnded(p);
   await assertTokenNowhere(p);
   assertNoPageErrors(p);
 });

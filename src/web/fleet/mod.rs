@@ -49,9 +49,9 @@ export type FleetChatDelivered = ChatFrame & { epoch: number; seq?: number };
 /** An events-socket frame as delivered: `switch (f.type)` (`execution_started` |
  * `execution_step` | `execution_completed` | `error` | `unknown`). */
 export type FleetExecutionDelivered = SubscriberFrame & { epoch: number; seq?: number };
-/** A state change of one socket. `serverError` is the latest error frame that socket
- * received before the change (the server sends one before every close it initiates;
- * `class: "auth"` on `authFailed`). */
+/** A state change of one socket. On a loss or `authFailed`, `serverError` is the latest
+ * error frame that socket received (the server sends one before every close it initiates;
+ * `code: "auth_failed"`, `class: "auth"` on `authFailed`). */
 export type FleetStateChange = StateChange & { socket: FleetSocket; serverError?: ServerError };
 /** A diagnostic of one socket. */
 export type FleetDiagnostic = Diagnostic & { socket: FleetSocket };
@@ -542,8 +542,11 @@ fn add_tagged<P: Driven>(
         let _ = Reflect::set(&tagged, &"socket".into(), &socket.into());
         if kind == Kind::State {
             if let Some(app) = weak.upgrade() {
-                let ended = !matches!(app.state(), ConnState::Connecting | ConnState::Subscribing | ConnState::Live | ConnState::Authenticating);
-                if let Some(error) = ended.then(|| app.engine().read(preceding)).flatten().and_then(|e| to_js(&e).ok()) {
+                // A loss (a change with a reason) or a refused credential: what the server said
+                // before it.
+                let lost = Reflect::get(&value, &"reason".into()).is_ok_and(|r| !r.is_undefined());
+                let explained = lost || app.state() == ConnState::AuthFailed;
+                if let Some(error) = explained.then(|| app.engine().read(preceding)).flatten().and_then(|e| to_js(&e).ok()) {
                     let _ = Reflect::set(&tagged, &"serverError".into(), &error);
                 }
             }
