@@ -488,3 +488,29 @@ test("the dev identity parameters authenticate both sockets; a watch-only client
   await p.evaluate(() => window.watcher.close());
   assertNoPageErrors(p);
 });
+
+test("an open client nobody references keeps running through garbage collection (the package's lifetime rule)", async () => {
+  const p = await openClient({ chat: false, events: false });
+  const sessionId = await p.evaluate(async ({ base, token }) => {
+    const { FleetRlmClient } = await import("runwatch");
+    const seen = (window.unreferenced = { frames: [], live: false });
+    const sessionId = `gc-${Math.random().toString(16).slice(2)}`;
+    // Only the callbacks are kept (by `seen`); the client itself is not referenced anywhere.
+    const client = new FleetRlmClient({ url: base, sessionId, chat: false, auth: token });
+    client.onState((s) => { if (s.newState === "live") seen.live = true; });
+    client.onExecution((frames) => seen.frames.push(...frames.map((f) => f.type)));
+    return sessionId;
+  }, { base, token });
+  await p.waitForFunction(() => window.unreferenced.live);
+  const cdp = await p.context().newCDPSession(p);
+  for (let i = 0; i < 3; i++) {
+    await cdp.send("HeapProfiler.collectGarbage");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A turn of that session and identity, started on the server: the forgotten client sees it.
+  await sim.control("fleet/turn", { session_id: sessionId, workspace_id: "acme", user_id: "ada", script: "normal", pace: 0 });
+  await p.waitForFunction(() => window.unreferenced.frames.includes("execution_completed"));
+  const conns = await sim.control("fleet/connections");
+  assert.ok(conns.some((c) => c.role === "events" && c.session_id === sessionId), "its socket is still open");
+  assertNoPageErrors(p);
+});
