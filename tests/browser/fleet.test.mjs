@@ -252,6 +252,31 @@ test("a question is answered with resolveHitl: typed result, the turn's prompt r
   assertNoPageErrors(p);
 });
 
+test("a credential function that fails is reported (credentialError) and asked again on the next attempt", async () => {
+  const p = await openClient({ chat: false, events: false });
+  const r = await p.evaluate(async ({ base, token }) => {
+    const { FleetRlmClient } = await import("runwatch");
+    let calls = 0;
+    const diags = [];
+    const auth = () => {
+      calls += 1;
+      if (calls === 1) throw new Error("token service down");
+      if (calls === 2) return Promise.resolve("");
+      return Promise.resolve(token);
+    };
+    const client = new FleetRlmClient({ url: base, auth, chat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } });
+    client.onDiagnostic((d) => diags.push(d));
+    await new Promise((resolve) => client.onState((s) => { if (s.newState === "live") resolve(); }));
+    client.close();
+    return { calls, diags };
+  }, { base, token });
+  assert.equal(r.calls, 3);
+  assert.deepEqual(r.diags.map((d) => `${d.socket}:${d.kind}`), ["events:credentialError", "events:credentialError"]);
+  assert.match(r.diags[0].message, /token service down/);
+  assert.match(r.diags[1].message, /empty access token/);
+  assertNoPageErrors(p);
+});
+
 test("a refused token stops both sockets in authFailed with the typed server error, without retrying", async () => {
   const bad = `${token.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJlLWZvcmdlZA`;
   const p = await openClient({ auth: bad });
