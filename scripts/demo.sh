@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # THE demo command (README): `bash scripts/demo.sh`.
 #   1. scripts/setup.sh and scripts/build-pkg.sh (the npm package in pkg/dist)
-#   2. builds and starts the simulator: runwatch-sim --scenario demo --port 5565
-#   3. serves the repository root on http://127.0.0.1:8080/ (tests/support/server.mjs), so the
-#      demo page www/index.html can import /pkg/index.js
-#   4. prints the URLs and runs until Ctrl-C, then stops both.
+#   2. builds the React dashboard (www/) with Vite into target/www-dist
+#   3. builds and starts the simulator: runwatch-sim --scenario demo --fixed-exit-code --port 5565
+#      (clean exits reported as completed, as newer servers do; failures stay failures)
+#   4. serves the dashboard on http://127.0.0.1:8080/ (www/serve.mjs), which also proxies the
+#      simulator's control API (/_sim/, for the fault panel) and keeps three more scripted
+#      pipelines running beside the demo scenario's three (a long one, a failing one, one
+#      with warnings)
+#   5. prints the URL and runs until Ctrl-C, then stops both.
 # Ports: RUNWATCH_SIM_PORT (default 5565), RUNWATCH_HTTP_PORT (default 8080).
 # Logs: target/demo-logs/.
 set -euo pipefail
@@ -17,10 +21,11 @@ HTTP_PORT=${RUNWATCH_HTTP_PORT:-8080}
 
 bash scripts/setup.sh
 bash scripts/build-pkg.sh
+step "vite build www → $(target_dir)/www-dist"
+node_modules/.bin/vite build www --logLevel warn
 step "cargo build -p runwatch-sim"
 cargo build -p runwatch-sim
 sim_bin="$(target_dir)/debug/runwatch-sim"
-[ -f www/index.html ] || step "warning: www/index.html does not exist yet; the page will 404"
 
 logs="$(target_dir)/demo-logs"
 mkdir -p "$logs"
@@ -34,8 +39,8 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-step "starting runwatch-sim --scenario demo --port $SIM_PORT (log: $logs/sim.log)"
-"$sim_bin" --scenario demo --port "$SIM_PORT" >"$logs/sim.log" 2>&1 &
+step "starting runwatch-sim --scenario demo --fixed-exit-code --port $SIM_PORT (log: $logs/sim.log)"
+"$sim_bin" --scenario demo --fixed-exit-code --port "$SIM_PORT" >"$logs/sim.log" 2>&1 &
 sim_pid=$!
 for _ in $(seq 100); do
   grep -q 'runwatch-sim listening on' "$logs/sim.log" 2>/dev/null && break
@@ -44,11 +49,11 @@ for _ in $(seq 100); do
 done
 grep -q 'runwatch-sim listening on' "$logs/sim.log" || die "runwatch-sim did not start within 20 s; see $logs/sim.log"
 
-step "serving the repository root on port $HTTP_PORT (log: $logs/http.log)"
-node tests/support/server.mjs --root . --port "$HTTP_PORT" >"$logs/http.log" 2>&1 &
+step "serving the dashboard on port $HTTP_PORT (log: $logs/http.log)"
+node www/serve.mjs --sim "http://127.0.0.1:$SIM_PORT" --port "$HTTP_PORT" --root "$(target_dir)/www-dist" --feed >"$logs/http.log" 2>&1 &
 http_pid=$!
 for _ in $(seq 50); do
-  grep -q 'static server on' "$logs/http.log" 2>/dev/null && break
+  grep -q 'dashboard on' "$logs/http.log" 2>/dev/null && break
   kill -0 "$http_pid" 2>/dev/null || { cat "$logs/http.log" >&2; die "static server exited (port $HTTP_PORT busy? set RUNWATCH_HTTP_PORT)"; }
   sleep 0.1
 done
@@ -56,9 +61,8 @@ done
 engine=$(sed -n 's/.*runwatch-sim listening on \(ws:[^ ]*\).*/\1/p' "$logs/sim.log" | head -n1)
 cat <<EOF
 
-  demo page:  http://127.0.0.1:$HTTP_PORT/www/
-  engine:     $engine   (control API: http://127.0.0.1:$SIM_PORT/_sim/)
-  package:    http://127.0.0.1:$HTTP_PORT/pkg/index.js
+  dashboard:  http://127.0.0.1:$HTTP_PORT/
+  engine:     $engine   (key: sim-key; control API: http://127.0.0.1:$SIM_PORT/_sim/)
 
   Ctrl-C stops both.
 EOF

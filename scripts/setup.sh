@@ -7,7 +7,8 @@
 #   - Python 3 with venv, for the simulator conformance kit (../shared/conformance), whose
 #     run.sh makes its own venv with the recorder's one dependency
 #   - the npm packages of the JavaScript test/bench/demo tooling (playwright-core,
-#     typescript, vite, binaryen's wasm-opt), from package-lock.json
+#     typescript, vite, binaryen's wasm-opt, and the dashboard's react, react-dom, uplot and
+#     @vitejs/plugin-react), from package-lock.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

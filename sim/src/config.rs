@@ -13,7 +13,9 @@ pub enum Scenario {
     Idle,
     /// Three pipelines that start, run, complete and re-run forever.
     Demo,
-    /// `--tasks` concurrent tasks producing `--rate` events per second in total.
+    /// `--tasks` concurrent tasks producing `--rate` events per second in total (0: flat-out,
+    /// as fast as the slowest subscribed reader takes them), in the real-frame mix of issue 11,
+    /// every task event stamped with `eventTime` (the benchmark's latency stamp).
     Load,
 }
 
@@ -30,7 +32,7 @@ pub struct Config {
     pub scenario: Scenario,
     /// Load scenario: number of concurrent tasks.
     pub load_tasks: u32,
-    /// Load scenario: aggregate produced events per second.
+    /// Load scenario: aggregate produced events per second; 0 = flat-out.
     pub load_rate: u32,
     /// Seed of every random choice (fault rates, script content).
     pub seed: u64,
@@ -96,7 +98,7 @@ pub struct Cli {
     /// Load scenario: concurrent tasks.
     #[arg(long, default_value_t = 4)]
     pub tasks: u32,
-    /// Load scenario: aggregate events per second.
+    /// Load scenario: aggregate events per second; 0 = flat-out (as fast as the readers take them).
     #[arg(long, default_value_t = 1000)]
     pub rate: u32,
     /// Seed for fault rates and script content.

@@ -111,6 +111,9 @@ pub struct State {
     pub fleet: crate::fleet::FleetState,
     next_conn: u64,
     newer: bool,
+    /// Load scenario: stamp `eventTime` on every task event even outside newer mode, so a
+    /// benchmark can measure send-to-callback latency.
+    stamp_time: bool,
 }
 
 /// Identity of a task, as its events need it.
@@ -154,6 +157,7 @@ impl Hub {
             fleet: crate::fleet::FleetState::default(),
             next_conn: 1,
             newer: config.newer,
+            stamp_time: config.scenario == crate::config::Scenario::Load,
         };
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new(Hub { clock: Clock::new(config.speed), config, started: Instant::now(), state: Mutex::new(state), shutdown }))
@@ -374,7 +378,7 @@ impl State {
     /// run log while the run's writer is open (statuses sampled, the final one always).
     fn stamp(&mut self, task: &TaskRef, event: &str, body: Obj, final_status: bool) -> Obj {
         if !self.newer {
-            return body;
+            return if self.stamp_time { body.set("eventTime", &epoch_s()) } else { body };
         }
         let Some(t) = self.tasks.get_mut(&task.token) else { return body };
         let event_time = epoch_s();
@@ -452,6 +456,19 @@ impl State {
         let seq = t.log_next;
         t.log_next += 1;
         self.runlog.close(&task.project_id, &task.source, seq, epoch_s(), outcome, detail);
+    }
+
+    /// Flat-out load: how many more frames may be queued before the fullest outbound queue
+    /// of a connection that subscribed to anything holds `limit` frames (0 when nobody
+    /// listens), so a flat-out producer runs exactly as fast as its slowest reader.
+    pub fn load_room(&self, limit: usize) -> usize {
+        let listening = self.conns.values().filter(|c| c.authenticated && !c.closing && c.monitors.iter().next().is_some());
+        let mut room = None;
+        for c in listening {
+            let queued = c.tx.max_capacity() - c.tx.capacity();
+            room = Some(room.unwrap_or(limit).min(limit.saturating_sub(queued)));
+        }
+        room.unwrap_or(0)
     }
 
     /// Whether the simulator runs as the newer server (`--newer`).

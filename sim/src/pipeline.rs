@@ -46,8 +46,11 @@ pub struct Plan {
 
 /// Simulated milliseconds per activity tick of chat and ingest scripts.
 const TICK_MS: u64 = 250;
-/// Real tick of load scripts (their rate is per real second).
-const LOAD_TICK: Duration = Duration::from_millis(20);
+/// Real tick of load scripts (their rate is per real second); short, so a given rate
+/// arrives smoothly rather than in bursts.
+const LOAD_TICK: Duration = Duration::from_millis(2);
+/// Flat-out load: frames a subscribed connection may have queued before producing pauses.
+const FLAT_OUT_QUEUE: usize = 2048;
 /// Simulated ms between `TASK_STATUS` updates (spec §4.2: ~1 Hz).
 const STATUS_MS: u64 = 1000;
 
@@ -156,9 +159,17 @@ impl Runner {
         }
     }
 
-    /// Applies one tick of script steps.
+    /// Applies one tick of script steps (flat-out load: as many as the readers take).
     fn activity(&mut self, tick_s: f64) -> bool {
-        let steps = self.script.tick(tick_s);
+        let steps = match self.plan.script {
+            ScriptKind::Load { rate } if rate <= 0.0 => {
+                let room = self.hub.lock().load_room(FLAT_OUT_QUEUE);
+                // Tasks share the room; each takes its part so the queue stays bounded.
+                let share = room / self.hub.config.load_tasks.max(1) as usize;
+                self.script.load_steps(share)
+            }
+            _ => self.script.tick(tick_s),
+        };
         locked(&self.hub, &self.plan, |st, p| steps.into_iter().for_each(|s| apply(st, p, s))).is_some()
     }
 
@@ -556,6 +567,17 @@ fn apply(st: &mut State, p: &Plan, step: Step) {
             st.emit_task_event(&p.task, "output", bit::OUTPUT, body, None);
         }
         Step::Progress { object, size, words, failed } => progress(st, p, object, size, words, failed),
+        Step::Status => set_status(st, p, |_| ()),
+        Step::Task(action) => emit_task_action(st, p, action),
+        Step::Dashboard(added) => {
+            let action = if added { "connection_added" } else { "connection_removed" };
+            let body = crate::hub::dashboard_body(action)
+                .set("connectionId", &9000)
+                .set("clientName", "load-peer")
+                .set("clientVersion", "1.0.0");
+            let body = if added { body.set("clientId", "local") } else { body };
+            st.emit_dashboard(body);
+        }
         Step::Counts => counts(st, p),
         Step::Warning(message) => {
             if let Some(t) = st.tasks.get_mut(&p.task.token) {

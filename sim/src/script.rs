@@ -14,9 +14,10 @@ pub enum ScriptKind {
     Chat,
     /// A document pipeline: several documents per second, counts and DETAIL events.
     Ingest,
-    /// Benchmark load: `rate` events per second of mixed kinds.
+    /// Benchmark load: `rate` events per second in the real-frame mix ([`LOAD_MIX`]);
+    /// a rate of 0 means flat-out (as fast as the slowest subscribed reader takes them).
     Load {
-        /// Events per second produced by this task.
+        /// Events per second produced by this task (0: flat-out).
         rate: f64,
     },
 }
@@ -59,6 +60,13 @@ pub enum Step {
     Progress { object: String, size: u64, words: u64, failed: bool },
     /// `apaevt_status_counts` with the current counts.
     Counts,
+    /// A full `apaevt_status_update` of the task's current status (load mix).
+    Status,
+    /// `apaevt_task {action}` of the task (load mix).
+    Task(&'static str),
+    /// A server-level `apaevt_dashboard` connection event (load mix): `connection_added`
+    /// when true, `connection_removed` when false, of a peer that does not exist.
+    Dashboard(bool),
     /// A warning: status `warnings` and `apaevt_status_warning`.
     Warning(String),
     /// An error: status `errors` and `apaevt_status_error`.
@@ -89,6 +97,52 @@ pub struct Script {
     objects: u64,
     idle_ticks: u32,
     load_credit: f64,
+    /// Load: the mix's slot order and the next slot.
+    load_slots: Vec<LoadKind>,
+    load_next: usize,
+    /// Load: queued flow steps of the current object.
+    load_flow: VecDeque<Step>,
+}
+
+/// The kinds of frames in the load mix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LoadKind {
+    Flow,
+    Status,
+    Task,
+    Dashboard,
+    Output,
+    Sse,
+    Detail,
+}
+
+/// The real-frame mix of issue 11 (frames per 100): 52 % `apaevt_flow`, 29 % full
+/// `apaevt_status_update`, 7 % `apaevt_task`, and the rest dashboard, output, SSE and DETAIL
+/// (`apaevt_status_object`/`apaevt_status_counts`).
+const LOAD_MIX: [(LoadKind, u32); 7] = [
+    (LoadKind::Flow, 52),
+    (LoadKind::Status, 29),
+    (LoadKind::Task, 7),
+    (LoadKind::Dashboard, 3),
+    (LoadKind::Output, 3),
+    (LoadKind::Sse, 3),
+    (LoadKind::Detail, 3),
+];
+
+/// The 100 slots of [`LOAD_MIX`], each kind spread evenly (smooth weighted round robin).
+fn load_slots() -> Vec<LoadKind> {
+    let total: i64 = LOAD_MIX.iter().map(|(_, n)| i64::from(*n)).sum();
+    let mut credit = [0i64; LOAD_MIX.len()];
+    (0..total)
+        .map(|_| {
+            for (c, (_, n)) in credit.iter_mut().zip(LOAD_MIX) {
+                *c += i64::from(n);
+            }
+            let (best, _) = credit.iter().enumerate().max_by_key(|(i, c)| (**c, -(*i as i64))).expect("non-empty mix");
+            credit[best] -= total;
+            LOAD_MIX[best].0
+        })
+        .collect()
 }
 
 /// Default chains when a pipeline has no components besides its source.
@@ -152,6 +206,9 @@ impl Script {
             objects: 0,
             idle_ticks: 1,
             load_credit: 0.0,
+            load_slots: load_slots(),
+            load_next: 0,
+            load_flow: VecDeque::new(),
         }
     }
 
@@ -259,17 +316,57 @@ impl Script {
         (0..n).map(|_| self.load_step()).collect()
     }
 
-    /// One load event: cycles output → flow begin → sse → flow end.
+    /// Flat-out load: exactly `n` events of the mix.
+    pub fn load_steps(&mut self, n: usize) -> Vec<Step> {
+        (0..n).map(|_| self.load_step()).collect()
+    }
+
+    /// One load event: the next slot of the mix.
     fn load_step(&mut self) -> Step {
+        let kind = self.load_slots[self.load_next];
+        self.load_next = (self.load_next + 1) % self.load_slots.len();
+        let n = self.objects;
+        match kind {
+            LoadKind::Flow => {
+                if self.load_flow.is_empty() {
+                    self.load_object();
+                }
+                self.load_flow.pop_front().expect("an object queues its flow")
+            }
+            LoadKind::Status => Step::Status,
+            LoadKind::Task => Step::Task(if n.is_multiple_of(2) { "begin" } else { "end" }),
+            LoadKind::Dashboard => Step::Dashboard(self.rng.bool()),
+            LoadKind::Output => Step::Output(format!(
+                "Indexed doc_{n:04}.pdf: {} chunks, {} words, language en, model text-embedding-3-small, store qdrant_1 collection documents, batch {:08x}, ok",
+                n % 37 + 1,
+                self.rng.u32(100..90_000),
+                self.rng.u32(..)
+            )),
+            LoadKind::Sse => Step::Sse { pipe: (n % 4) as u32, kind: "progress", data: json!({"object": format!("doc_{n:04}.pdf"), "percent": self.rng.u32(..100)}) },
+            LoadKind::Detail => {
+                if self.rng.bool() {
+                    Step::Counts
+                } else {
+                    Step::Object { object: format!("doc_{n:04}.pdf"), size: self.rng.u64(20_000..2_000_000) }
+                }
+            }
+        }
+    }
+
+    /// Queues the flow of the next object through the chain (begin, enter/leave per
+    /// component, end with the object's result).
+    fn load_object(&mut self) {
         self.objects += 1;
         let n = self.objects;
-        let pipe = (n / 4 % 4) as u32;
-        match n % 4 {
-            0 => Step::Output(format!("load line {n} {:08x}", self.rng.u32(..))),
-            1 => Step::FlowBegin { pipe, object: format!("item_{n}") },
-            2 => Step::Sse { pipe, kind: "progress", data: json!({"n": n, "v": self.rng.u32(..1000)}) },
-            _ => Step::FlowEnd { pipe, result: Obj::new().set("n", &n).done() },
+        let pipe = (n % u64::from(self.kind.pipes())) as u32;
+        let object = format!("doc_{n:04}.pdf");
+        self.load_flow.push_back(Step::FlowBegin { pipe, object: object.clone() });
+        for c in &self.chain {
+            self.load_flow.push_back(Step::Enter { pipe, comp: c.id.clone(), trace: lane_trace(c, None) });
+            self.load_flow.push_back(Step::Leave { pipe, trace: lane_trace(c, Some("continue")) });
         }
+        let result = Obj::new().set("name", &object).set("objectId", &format!("obj-{n}")).raw("result_types", "{}");
+        self.load_flow.push_back(Step::FlowEnd { pipe, result: result.done() });
     }
 }
 
@@ -302,6 +399,20 @@ mod tests {
         let mut s = Script::new(ScriptKind::Load { rate: 1000.0 }, &Value::Null, "src", 1);
         let total: usize = (0..10).map(|_| s.tick(0.1).len()).sum();
         assert_eq!(total, 1000);
+    }
+
+    #[test]
+    fn load_follows_the_mix() {
+        let mut s = Script::new(ScriptKind::Load { rate: 0.0 }, &Value::Null, "src", 1);
+        let steps = s.load_steps(1000);
+        let count = |f: fn(&Step) -> bool| steps.iter().filter(|s| f(s)).count();
+        let flow = count(|s| matches!(s, Step::FlowBegin { .. } | Step::Enter { .. } | Step::Leave { .. } | Step::FlowEnd { .. }));
+        assert_eq!(flow, 520);
+        assert_eq!(count(|s| matches!(s, Step::Status)), 290);
+        assert_eq!(count(|s| matches!(s, Step::Task(_))), 70);
+        assert_eq!(count(|s| matches!(s, Step::Dashboard(_))), 30);
+        // Evenly spread: every window of 10 holds some flow and some status.
+        assert!(steps.chunks(10).all(|w| w.iter().any(|s| matches!(s, Step::Status))));
     }
 
     #[test]

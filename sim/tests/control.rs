@@ -129,3 +129,28 @@ async fn load_scenario_produces_its_rate() {
     // 2000/s for 0.5 s ≈ 1000 events; allow wide slack for a loaded CI machine.
     assert!(frames.len() > 300, "only {} events", frames.len());
 }
+
+#[tokio::test]
+async fn flat_out_load_follows_the_reader_without_drops_and_stamps_events() {
+    let config = Config { scenario: Scenario::Load, load_tasks: 2, load_rate: 0, ..Config::default() };
+    let sim = sim_with(config).await;
+    let mut c = Client::authed(&sim).await;
+    c.monitor(json!({"token":"*","types":["ALL"]})).await;
+    let mut events = 0;
+    let frames = c
+        .until(|v| {
+            events += usize::from(v["type"] == "event");
+            events >= 5000
+        })
+        .await;
+    let events: Vec<_> = frames.iter().filter(|v| v["type"] == "event").collect();
+    // Flat-out never overruns the connection's queue: no frame is lost, seqs have no hole.
+    let seqs: Vec<u64> = frames.iter().filter_map(|v| v["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "a hole in {seqs:?}");
+    // The real-frame mix, and a send stamp on every task event.
+    let share = |name: &str| events.iter().filter(|v| v["event"] == name).count() as f64 / events.len() as f64;
+    assert!((share("apaevt_flow") - 0.52).abs() < 0.03, "flow {}", share("apaevt_flow"));
+    assert!((share("apaevt_status_update") - 0.29).abs() < 0.03, "status {}", share("apaevt_status_update"));
+    assert!((share("apaevt_task") - 0.07).abs() < 0.02, "task {}", share("apaevt_task"));
+    assert!(events.iter().filter(|v| v["event"] != "apaevt_dashboard").all(|v| v["body"]["eventTime"].is_f64()));
+}

@@ -19,6 +19,50 @@ use super::options::BatchMode;
 use crate::core::queue::{BoundedQueue, Overflow};
 use crate::core::outputs::{Delivered, Diagnostic, Output, RequestError, SubId};
 
+/// The distinct events of one flush that go to app callbacks, in order of first appearance.
+/// An event that goes to several subscriptions becomes one JS object, shared by them.
+struct Converted<E> {
+    events: Vec<Arc<Delivered<E>>>,
+    index: HashMap<*const Delivered<E>, u32>,
+    /// Batches added: with one, its array is handed over as it is.
+    batches: usize,
+}
+
+impl<E> Default for Converted<E> {
+    fn default() -> Self {
+        Converted { events: Vec::new(), index: HashMap::new(), batches: 0 }
+    }
+}
+
+impl<E> Converted<E> {
+    fn add(&mut self, batch: &[Arc<Delivered<E>>]) {
+        self.batches += 1;
+        for event in batch {
+            let next = self.events.len() as u32;
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.index.entry(Arc::as_ptr(event)) {
+                slot.insert(next);
+                self.events.push(event.clone());
+            }
+        }
+    }
+
+    /// `batch` as a JS array of the converted objects (events that failed are left out).
+    /// The usual flush — one subscription, nothing failed — hands over `all` itself.
+    fn batch_of(&self, all: &Array, complete: bool, batch: &[Arc<Delivered<E>>]) -> Array {
+        if self.batches == 1 && complete && batch.len() == self.events.len() {
+            return all.clone();
+        }
+        let array = Array::new();
+        for event in batch {
+            let value = all.get(self.index[&Arc::as_ptr(event)]);
+            if value.is_object() {
+                array.push(&value);
+            }
+        }
+        array
+    }
+}
+
 /// The closure a scheduled flush calls.
 type FlushClosure = Closure<dyn FnMut(JsValue)>;
 
@@ -232,32 +276,68 @@ impl<E: Serialize> Dispatch<E> {
     fn flush_batches(&self) {
         self.flush_scheduled.set(false);
         let ids: Vec<SubId> = self.subs.borrow().keys().copied().collect();
-        let mut converted: HashMap<*const Delivered<E>, Option<JsValue>> = HashMap::new();
+        let mut batches = Vec::new();
         for id in ids {
-            let batch = {
-                let mut map = self.subs.borrow_mut();
-                let Some(entry) = map.get_mut(&id) else { continue };
-                if entry.queue.is_empty() {
-                    continue;
+            let mut map = self.subs.borrow_mut();
+            let Some(entry) = map.get_mut(&id) else { continue };
+            if !entry.queue.is_empty() {
+                batches.push((entry.callback.clone(), entry.queue.drain().collect::<Vec<_>>()));
+            }
+        }
+        let mut js = Converted::default();
+        for (callback, events) in &batches {
+            if let Target::Js(_) = callback {
+                js.add(events);
+            }
+        }
+        let (all, complete) = self.convert_all(&js);
+        for (callback, events) in batches {
+            match callback {
+                Target::Native(sink) => sink(&events).iter().for_each(|thrown| self.callback_threw(thrown)),
+                Target::Js(f) => {
+                    let array = js.batch_of(&all, complete, &events);
+                    if let Err(thrown) = f.call1(&JsValue::UNDEFINED, &array) {
+                        self.callback_threw(&thrown);
+                    }
                 }
-                let events: Vec<Arc<Delivered<E>>> = entry.queue.drain().collect();
-                (entry.callback.clone(), events)
-            };
-            let (callback, events) = batch;
-            let callback = match callback {
-                Target::Js(f) => f,
-                Target::Native(sink) => {
-                    sink(&events).iter().for_each(|thrown| self.callback_threw(thrown));
-                    continue;
-                }
-            };
-            // One JS object per event, shared by every subscription it goes to.
-            let array: Array = events
-                .iter()
-                .filter_map(|e| converted.entry(Arc::as_ptr(e)).or_insert_with(|| self.convert("an event", e.as_ref())).clone())
-                .collect();
-            if let Err(thrown) = callback.call1(&JsValue::UNDEFINED, &array) {
-                self.callback_threw(&thrown);
+            }
+        }
+    }
+
+    /// Every event of a flush as JS objects, from one `JSON.parse` of one JSON array: the
+    /// boundary is crossed once per flush, not once per event. An event that cannot be
+    /// serialised is reported (`serializeError`) and left out (`null` in the array); the
+    /// flag says whether every event converted.
+    fn convert_all(&self, js: &Converted<E>) -> (Array, bool)
+    where
+        E: Serialize,
+    {
+        if js.events.is_empty() {
+            return (Array::new(), true);
+        }
+        let mut complete = true;
+        let mut text = Vec::with_capacity(512 * js.events.len() + 2);
+        text.push(b'[');
+        for (i, event) in js.events.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            let start = text.len();
+            if let Err(e) = serde_json::to_writer(&mut text, event.as_ref()) {
+                text.truncate(start);
+                text.extend_from_slice(b"null");
+                complete = false;
+                self.diagnose(&Diagnostic::SerializeError { what: "an event".into(), reason: e.to_string() });
+            }
+        }
+        text.push(b']');
+        // serde_json writes valid UTF-8.
+        let text = String::from_utf8(text).unwrap_or_default();
+        match js_sys::JSON::parse(&text) {
+            Ok(all) => (all.unchecked_into(), complete),
+            Err(_) => {
+                self.diagnose(&Diagnostic::SerializeError { what: "a batch of events".into(), reason: "JSON.parse refused the serialised batch".into() });
+                (Array::new(), false)
             }
         }
     }

@@ -1,0 +1,721 @@
+// The browser benchmark of issue 11: every client on the identical stream, one command.
+//
+//   node bench/run.mjs            # full run (~10-15 min): medians of 3, 1,000,000-event memory run
+//   node bench/run.mjs --quick    # smoke run (~2-3 min): 1 run each, shorter windows, 100k events
+//   options: --clients A,B,C,W,S  --runs N  --out bench/REPORT.md  --no-build  --skip-size
+//
+// Setup (idempotent, skipped when present): the package (bash scripts/build-pkg.sh when
+// pkg/dist is missing), the release simulator (cargo build --release -p runwatch-sim), and
+// twiggy (cargo install twiggy) for the size breakdown.
+//
+// What it does: launches Debian's Chromium (playwright-core, --remote-debugging-port), opens
+// each measured page in a browser context of its own over a raw CDP WebSocket (bench/cdp.mjs),
+// and runs runwatch-sim's load scenario (the real-frame mix, bench/README in REPORT.md) flat-out
+// (--rate 0: as fast as the page reads) or at an offered rate. Clients (bench/page.mjs):
+// A floor, B peer (bench/peer-client.mjs), C runwatch, W runwatch Worker mode, S runwatch task
+// store; plus M, the task store fed from memory. It writes bench/REPORT.md and bench/*.svg.
+import { spawnSync, execFileSync } from "node:child_process";
+
+// CDP needs a global WebSocket: Node 20 has it behind a flag.
+if (typeof WebSocket === "undefined") {
+  const r = spawnSync(process.execPath, ["--experimental-websocket", "--no-warnings", ...process.argv.slice(1)], { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const TARGET = path.resolve(REPO, process.env.CARGO_TARGET_DIR || "target");
+process.env.RUNWATCH_SIM_BIN ||= path.join(TARGET, "release", "runwatch-sim");
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    clients: { type: "string" },
+    runs: { type: "string" },
+    out: { type: "string" },
+    "no-build": { type: "boolean" },
+    "skip-size": { type: "boolean" },
+  },
+});
+const QUICK = !!opt.quick;
+const RUNS = Number(opt.runs ?? (QUICK ? 1 : 3));
+const CLIENTS = (opt.clients ?? "A,B,C,W,S").split(",").map((s) => s.trim().toUpperCase());
+const OUT = path.resolve(opt.out ?? path.join(REPO, "bench", "REPORT.md"));
+const CFG = QUICK
+  ? { warmMs: 1000, windowMs: 2000, memEvents: 100_000, memBase: 20_000, memoryFrames: 100_000, outages: 1 }
+  : { warmMs: 2000, windowMs: 4000, memEvents: 1_000_000, memBase: 100_000, memoryFrames: 400_000, outages: 3 };
+const RATES = [0, 10_000, 5_000, 2_000]; // 0 = flat-out
+const OUTAGE_MS = 1000;
+
+const { startServer } = await import("../tests/support/server.mjs");
+const { startSim } = await import("../tests/support/sim.mjs");
+const { launch } = await import("./cdp.mjs");
+const { packageSizes, sizeTable, kb } = await import("./size.mjs");
+
+const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const epochNow = () => performance.timeOrigin + performance.now();
+const median = (xs) => {
+  const s = xs.filter((x) => x !== null && x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return null;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const sh = (cmd, args) => {
+  try { return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 28 }).trim(); } catch { return null; }
+};
+
+// ---- setup ------------------------------------------------------------------------------------
+
+let NAMED_WASM = null;
+
+function setup() {
+  const run = (what, cmd, args) => {
+    log(what);
+    const r = spawnSync(cmd, args, { cwd: REPO, stdio: "inherit" });
+    if (r.status !== 0) throw new Error(`${what} failed`);
+  };
+  if (!fs.existsSync(path.join(REPO, "pkg", "dist", "runwatch_bg.wasm"))) run("building the package", "bash", ["scripts/build-pkg.sh"]);
+  if (!opt["no-build"]) run("building the release simulator", "cargo", ["build", "--release", "-q", "-p", "runwatch-sim"]);
+  // The shipped module without wasm-opt, its function names kept, for the profile run only:
+  // wasm-bindgen of the same cargo output gives the same JS glue (checked), so it loads with it.
+  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release", "runwatch.wasm");
+  const named = path.join(TARGET, "bench", "named");
+  if (fs.existsSync(raw) && sh("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", named, "--out-name", "runwatch", raw]) !== null) {
+    const same = fs.readFileSync(path.join(named, "runwatch.js"), "utf8") === fs.readFileSync(path.join(REPO, "pkg", "dist", "runwatch.js"), "utf8");
+    if (same) NAMED_WASM = `/${path.relative(REPO, path.join(named, "runwatch_bg.wasm"))}`;
+    else log("the named wasm's glue differs from pkg/dist (stale build?): the profile shows wasm as one entry");
+  }
+  if (!sh("twiggy", ["--version"])) {
+    const r = spawnSync("cargo", ["install", "-q", "twiggy"], { stdio: "inherit" });
+    if (r.status !== 0) log("twiggy could not be installed; the size breakdown parses the name section instead");
+  }
+}
+
+// ---- one measured page ------------------------------------------------------------------------
+
+function pageHtml() {
+  // The import map follows the package's exports, so a new entry (e.g. "./worker") is importable
+  // as "runwatch/worker" without touching the harness.
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "pkg", "package.json"), "utf8"));
+  const imports = {};
+  const exportsKeys = [];
+  for (const [key, val] of Object.entries(pkg.exports ?? {})) {
+    const file = typeof val === "string" ? val : val.browser ?? val.import ?? val.default;
+    if (typeof file !== "string" || !/\.m?js$/.test(file)) continue;
+    exportsKeys.push(key);
+    imports[key === "." ? "runwatch" : `runwatch/${key.slice(2)}`] = `/pkg/${file.replace(/^\.\//, "")}`;
+  }
+  return `<!doctype html><html><head><meta charset="utf-8"><title>runwatch bench</title>
+<script type="importmap">${JSON.stringify({ imports })}</script>
+<script>window.RUNWATCH_EXPORTS = ${JSON.stringify(exportsKeys)};</script>
+<script type="module" src="/bench/page.mjs"></script></head><body></body></html>\n`;
+}
+
+class Bench {
+  async init() {
+    const dir = path.join(TARGET, "bench");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "page.html"), pageHtml());
+    this.server = await startServer({ root: REPO });
+    this.pageUrl = new URL(`${path.relative(REPO, dir)}/page.html`, this.server.url).href;
+    this.browser = await launch({ args: ["--js-flags=--expose-gc", "--enable-precise-memory-info"] });
+  }
+
+  async close() {
+    await this.browser?.close();
+    await this.server?.close();
+  }
+
+  async sim(rate) {
+    return startSim({ args: ["--scenario", "load", "--tasks", "4", "--rate", String(rate), "--seed", "1", "--send-log-capacity", "1000"] });
+  }
+
+  /** Opens a page, starts `kind` against a fresh simulator at `rate`; returns the live context. */
+  async start(kind, rate, extra = {}) {
+    const sim = await this.sim(rate);
+    const page = await this.browser.open(this.pageUrl);
+    const started = await page.evaluate(`bench.start(${JSON.stringify({ kind, url: sim.url, ...extra })})`);
+    if (!started.available) {
+      await page.close();
+      await sim.stop();
+      return { unavailable: started.reason };
+    }
+    await page.waitFor("bench.count > 0", 20_000, 20);
+    const first = await page.evaluate("bench.snapshot()");
+    return { sim, page, via: started.via, firstMs: first.tFirst - first.tNew };
+  }
+
+  async finish(ctx) {
+    await ctx.page.evaluate("bench.stop()").catch(() => {});
+    await ctx.page.close();
+    await ctx.sim.stop();
+  }
+
+  /** One measurement window: main-thread time per delivered event, rate, latency, long tasks. */
+  async window(ctx, rate) {
+    const { page } = ctx;
+    await sleep(CFG.warmMs);
+    if (rate) await page.evaluate("bench.latency(true)");
+    const m0 = await page.metrics();
+    const s0 = await page.evaluate("bench.snapshot()");
+    await sleep(CFG.windowMs);
+    const m1 = await page.metrics();
+    const s1 = await page.evaluate("bench.snapshot()");
+    const lat = rate ? await page.evaluate("bench.quantiles([0.5, 0.99])") : null;
+    const n = s1.count - s0.count;
+    return {
+      events: n,
+      scriptUs: n ? ((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / n : null,
+      taskUs: n ? ((m1.TaskDuration - m0.TaskDuration) * 1e6) / n : null,
+      evPerS: (n * 1000) / (s1.at - s0.at),
+      p50: lat?.q[0] ?? null,
+      p99: lat?.q[1] ?? null,
+      latN: lat?.n ?? 0,
+      longTasks: s1.longTasks - s0.longTasks,
+      errors: s1.errors,
+      exceptions: page.exceptions.slice(0, 3),
+    };
+  }
+
+  /** Flat-out until `total` events; heap and wasm memory (after GC) at `base` and at `total`. */
+  async memory(kind) {
+    const ctx = await this.start(kind, 0);
+    if (ctx.unavailable) return { unavailable: ctx.unavailable };
+    const { page } = ctx;
+    const until = async (n) => {
+      for (;;) {
+        const c = await page.evaluate("bench.count");
+        if (c >= n) return c;
+        await sleep(200);
+      }
+    };
+    // JS heap: CDP's JSHeapUsedSize right after two full GCs in the page (--expose-gc).
+    // The smallest of three samples: a GC right after a burst of deliveries can still find
+    // the last batch alive.
+    const measure = async () => {
+      let best = null;
+      for (let i = 0; i < 3; i += 1) {
+        const m = await page.evaluate("bench.memory()");
+        const heap = (await page.metrics()).JSHeapUsedSize;
+        if (!best || heap < best.heap) best = { ...m, heap };
+        await sleep(100);
+      }
+      return best;
+    };
+    const t0 = Date.now();
+    await until(CFG.memBase);
+    const atBase = await measure();
+    await until(CFG.memEvents);
+    const atEnd = await measure();
+    const snap = await page.evaluate("bench.snapshot()");
+    await this.finish(ctx);
+    return { base: atBase, end: atEnd, seconds: (Date.now() - t0) / 1000, longTasks: snap.longTasks, stats: snap.stats, storeStats: snap.storeStats };
+  }
+
+  /** Engine outage: killed, back after OUTAGE_MS; time from its return to subscriptions restored. */
+  async outage(kind) {
+    const ctx = await this.start(kind, 2000);
+    if (ctx.unavailable) return { unavailable: ctx.unavailable };
+    const { page, sim } = ctx;
+    const rows = [];
+    await page.waitFor("bench.states.some((s) => s.state === 'live')", 10_000);
+    for (let i = 0; i < CFG.outages; i += 1) {
+      await sleep(500);
+      await sim.kill();
+      await sleep(OUTAGE_MS);
+      await sim.restart();
+      const back = epochNow();
+      try {
+        await page.waitFor(`bench.statesSince(${back}).some((s) => s.state === 'live')`, 30_000, 10);
+      } catch {
+        rows.push({ failed: true });
+        continue;
+      }
+      const states = await page.evaluate(`bench.states.filter((s) => s.at >= ${back - OUTAGE_MS - 1000})`);
+      const liveIdx = states.findIndex((s) => s.state === "live" && s.at >= back);
+      const live = states[liveIdx];
+      const attempt = states.slice(0, liveIdx).reverse().find((s) => s.state === "connecting");
+      const start = Math.max(back, attempt?.at ?? back);
+      rows.push({ restoredMs: live.at - start, returnToLiveMs: live.at - back });
+    }
+    await this.finish(ctx);
+    return {
+      restoredMs: median(rows.map((r) => r.restoredMs)),
+      returnToLiveMs: median(rows.map((r) => r.returnToLiveMs)),
+      failed: rows.filter((r) => r.failed).length,
+      rounds: rows.length,
+    };
+  }
+
+  /**
+   * Where the main thread's time goes, flat-out: a V8 sampling profile of a separate page (the
+   * Profiler domain is used here only, never in a measured window), self time by function.
+   */
+  async profile(kind) {
+    const ctx = await this.start(kind, 0, NAMED_WASM && kind !== "A" && kind !== "B" ? { wasmUrl: NAMED_WASM } : {});
+    if (ctx.unavailable) return null;
+    const { page } = ctx;
+    await sleep(CFG.warmMs);
+    await page.send("Profiler.enable");
+    await page.send("Profiler.setSamplingInterval", { interval: 200 });
+    await page.send("Profiler.start");
+    const c0 = await page.evaluate("bench.count");
+    await sleep(CFG.windowMs);
+    const { profile } = await page.send("Profiler.stop");
+    const events = (await page.evaluate("bench.count")) - c0;
+    await this.finish(ctx);
+    const self = new Map();
+    const dt = new Map();
+    profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+    let busy = 0;
+    let wasm = 0;
+    const wasmBy = new Map();
+    for (const node of profile.nodes) {
+      const us = dt.get(node.id) ?? 0;
+      const { functionName, url } = node.callFrame;
+      if (functionName === "(idle)" || functionName === "(root)") continue;
+      let key;
+      const isWasm = /\.wasm$|^wasm:/.test(url) || /^\$|^wasm-function/.test(functionName);
+      if (isWasm) {
+        wasm += us;
+        const n = functionName.replace(/^[<&*(]+/, "").replace(/\[[0-9a-f]{16}\]/g, "");
+        const m = /^runwatch::((?:protocol::[a-z_]+::|web::|core::)?[a-z_]+)/.exec(n) ?? /^([A-Za-z_][A-Za-z0-9_]*)::/.exec(n);
+        const part = !NAMED_WASM ? "all" : m ? (n.startsWith("runwatch::") ? `runwatch::${m[1]}` : m[1]) : "other";
+        wasmBy.set(part, (wasmBy.get(part) ?? 0) + us);
+      }
+      if (isWasm && (!NAMED_WASM || /^\$|^wasm-function/.test(functionName))) key = "wasm code (runwatch_bg.wasm, all functions)";
+      else if (isWasm) key = `wasm: ${functionName.replace(/::h[0-9a-f]{16}$/, "").replace(/\[[0-9a-f]{16}\]/g, "").slice(0, 120)}`;
+      else if (functionName.startsWith("(")) key = functionName;
+      else key = `${functionName || "(anonymous)"} (${url ? path.basename(new URL(url).pathname) : "native"})`;
+      self.set(key, (self.get(key) ?? 0) + us);
+      busy += us;
+    }
+    return {
+      events,
+      busyUsPerEvent: events ? busy / events : null,
+      wasmUsPerEvent: events ? wasm / events : null,
+      wasmBy: [...wasmBy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, us]) => [k, us / Math.max(1, events)]),
+      top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, us]) => [k, us / Math.max(1, events), (100 * us) / busy]),
+    };
+  }
+
+  /** S fed from memory: record a live stream, then replay it through a fake WebSocket. */
+  async fromMemory() {
+    const ctx = await this.start("S", 0, { record: 50_000 });
+    const { page } = ctx;
+    await page.waitFor("bench.rec.events.length >= 50000", 60_000, 100);
+    await ctx.sim.stop();
+    const info = await page.evaluate(`bench.startMemory({ total: ${CFG.memoryFrames}, chunk: 64 })`);
+    const m0 = await page.metrics();
+    const s0 = await page.evaluate("bench.snapshot()");
+    await page.waitFor(`bench.memEnd !== undefined && bench.count >= ${CFG.memoryFrames * 0.99}`, 120_000, 100);
+    await sleep(100);
+    const m1 = await page.metrics();
+    const s1 = await page.evaluate("bench.snapshot()");
+    await page.evaluate("bench.stop()");
+    await page.close();
+    const n = s1.count - s0.count;
+    const seconds = (s1.memEnd - s1.memStart) / 1000;
+    return {
+      recorded: info.recorded,
+      frames: s1.frames,
+      events: n,
+      evPerS: s1.frames / seconds,
+      scriptUs: ((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / n,
+      longTasks: s1.longTasks - s0.longTasks,
+      longTaskMs: s1.longTaskMs - s0.longTaskMs,
+      storeStats: s1.storeStats,
+      errors: s1.errors,
+    };
+  }
+}
+
+// ---- sizes -----------------------------------------------------------------------------------
+
+function sizeBreakdown() {
+  // The module before wasm-opt still has its name section; shares carry over roughly.
+  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release", "runwatch.wasm");
+  if (!fs.existsSync(raw)) return { note: `${raw} not found` };
+  const out = sh("twiggy", ["top", "-n", "100000", "--format", "json", raw]);
+  if (!out) return { note: "twiggy unavailable" };
+  // Custom sections (names, wasm-bindgen's schema) are not shipped: left out.
+  // Custom sections (names, wasm-bindgen's schema) are not shipped, nor are wasm-bindgen's
+  // describe functions (it removes them): left out.
+  const items = JSON.parse(out).filter((it) => !/^"function names"|^custom section|^"local names"|^"module name"|^name section|__wbindgen_describe/.test(it.name));
+  const total = items.reduce((s, it) => s + it.shallow_size, 0);
+  const crateOf = (name) => {
+    if (name.startsWith("data segment")) return "data segments (.rodata etc.)";
+    const n = name.replace(/^[<&*(]+/, "").replace(/^(const |mut |dyn )+/, "").replace(/\[[0-9a-f]{16}\]/g, "");
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)::/.exec(n);
+    if (m) return m[1];
+    if (/^(__wbg|__wbindgen|wasm_bindgen|__externref)/.test(n)) return "wasm_bindgen";
+    if (/^[a-z]+_[A-Za-z0-9]+_[0-9a-f]{16}$/.test(n)) return "wasm-bindgen export shims";
+    if (/^(elem|table|type|import|export|global|memory|code|func)\b/.test(n)) return "wasm tables, types, imports, exports";
+    return "other";
+  };
+  const byCrate = new Map();
+  for (const it of items) byCrate.set(crateOf(it.name), (byCrate.get(crateOf(it.name)) ?? 0) + it.shallow_size);
+  const modules = new Map();
+  for (const it of items) {
+    const m = /runwatch::((?:protocol::[a-z_]+::|web::|core::)?[a-z_]+)/.exec(it.name);
+    if (m && crateOf(it.name) === "runwatch") modules.set(m[1], (modules.get(m[1]) ?? 0) + it.shallow_size);
+  }
+  return {
+    total,
+    modules: [...modules.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12),
+    crates: [...byCrate.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15),
+    top: items.slice(0, 15).map((it) => [it.name, it.shallow_size]),
+  };
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+const f1 = (x) => (x === null || x === undefined ? "—" : x.toFixed(x < 10 ? 2 : 1));
+const fi = (x) => (x === null || x === undefined ? "—" : Math.round(x).toLocaleString("en"));
+const ratio = (x, base) => (x === null || base === null || !base ? "—" : `${(x / base).toFixed(2)}×`);
+const mb = (b) => (b === null || b === undefined ? "—" : `${(b / 1048576).toFixed(2)} MB`);
+
+const NAMES = {
+  A: "A floor: raw `WebSocket` + `JSON.parse` + callback",
+  B: "B peer: the official client's per-frame work (`bench/peer-client.mjs`)",
+  C: "C runwatch, main thread (`subscribe`)",
+  W: "W runwatch, Worker mode",
+  S: "S runwatch task store, selector per frame",
+};
+
+function svgBars(title, groups, series, file) {
+  // groups: [{label, values: {A: x, ...}}]; series: client letters
+  const colors = { A: "#777", B: "#d08a2e", C: "#2e6fd0", W: "#2ea05a", S: "#8a4fd0" };
+  const W = 720, H = 320, left = 60, bottom = 40, top = 40;
+  const max = Math.max(1e-9, ...groups.flatMap((g) => series.map((s) => g.values[s] ?? 0)));
+  const gw = (W - left - 20) / groups.length;
+  const bw = Math.min(40, (gw - 20) / series.length);
+  const y = (v) => H - bottom - ((H - bottom - top) * v) / max;
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`;
+  svg += `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${title}</text>`;
+  for (let t = 0; t <= 4; t += 1) {
+    const v = (max * t) / 4;
+    svg += `<line x1="${left}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 5}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`;
+  }
+  groups.forEach((g, gi) => {
+    const x0 = left + gi * gw + (gw - bw * series.length) / 2;
+    series.forEach((s, si) => {
+      const v = g.values[s];
+      if (v === null || v === undefined) return;
+      svg += `<rect x="${x0 + si * bw}" y="${y(v)}" width="${bw - 3}" height="${y(0) - y(v)}" fill="${colors[s]}"/>`;
+      svg += `<text x="${x0 + si * bw + (bw - 3) / 2}" y="${y(v) - 3}" text-anchor="middle" font-size="10">${v.toFixed(1)}</text>`;
+    });
+    svg += `<text x="${left + gi * gw + gw / 2}" y="${H - bottom + 16}" text-anchor="middle">${g.label}</text>`;
+  });
+  series.forEach((s, i) => {
+    svg += `<rect x="${left + i * 90}" y="${H - 16}" width="10" height="10" fill="${colors[s]}"/><text x="${left + i * 90 + 14}" y="${H - 7}">${s}</text>`;
+  });
+  svg += "</svg>\n";
+  fs.writeFileSync(file, svg);
+}
+
+function svgLatency(rows, series, file) {
+  // rows[client][rate] = {p50, p99}; x = offered rate (log-ish: two points), y = ms
+  const colors = { A: "#777", B: "#d08a2e", C: "#2e6fd0", W: "#2ea05a", S: "#8a4fd0" };
+  const rates = RATES.filter((r) => r > 0).sort((a, b) => a - b);
+  const W = 720, H = 320, left = 60, right = 120, top = 40, bottom = 40;
+  const vals = series.flatMap((s) => rates.flatMap((r) => [rows[s]?.[r]?.p50, rows[s]?.[r]?.p99])).filter((v) => Number.isFinite(v) && v > 0);
+  // Log scale: a saturated client's hundreds of ms and the floor's fractions of one both stay readable.
+  const lo = 0.1;
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(1, ...vals)));
+  const x = (i) => left + ((W - left - right) * (i + 0.5)) / rates.length;
+  const y = (v) => H - bottom - ((H - bottom - top) * (Math.log10(Math.max(lo, v)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`;
+  svg += `<rect width="100%" height="100%" fill="white"/><text x="${(W - right) / 2}" y="20" text-anchor="middle" font-size="14">send stamp → callback latency, ms (log scale): p50 solid, p99 dashed</text>`;
+  for (let v = lo; v <= hi * 1.001; v *= 10) {
+    svg += `<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 5}" y="${y(v) + 4}" text-anchor="end">${v >= 1 ? v.toFixed(0) : v.toFixed(1)}</text>`;
+  }
+  rates.forEach((r, i) => { svg += `<text x="${x(i)}" y="${H - bottom + 16}" text-anchor="middle">${r.toLocaleString("en")} ev/s offered</text>`; });
+  series.forEach((s, si) => {
+    for (const [q, dash] of [["p50", ""], ["p99", ' stroke-dasharray="5,4"']]) {
+      const pts = rates.map((r, i) => [x(i), rows[s]?.[r]?.[q]]).filter(([, v]) => Number.isFinite(v));
+      if (!pts.length) continue;
+      svg += `<polyline fill="none" stroke="${colors[s]}" stroke-width="2"${dash} points="${pts.map(([px, v]) => `${px},${y(v)}`).join(" ")}"/>`;
+      for (const [px, v] of pts) svg += `<circle cx="${px}" cy="${y(v)}" r="3" fill="${colors[s]}"/>`;
+    }
+    svg += `<rect x="${W - right + 15}" y="${top + si * 18}" width="10" height="10" fill="${colors[s]}"/><text x="${W - right + 30}" y="${top + si * 18 + 9}">${s}</text>`;
+  });
+  svg += "</svg>\n";
+  fs.writeFileSync(file, svg);
+}
+
+function versions(browserVersion) {
+  const commit = sh("git", ["-C", REPO, "rev-parse", "--short", "HEAD"]);
+  const dirty = sh("git", ["-C", REPO, "status", "--porcelain", "--", "src", "pkg", "Cargo.toml", "Cargo.lock"]);
+  const cpu = os.cpus()[0]?.model ?? "?";
+  return {
+    date: new Date().toISOString(),
+    machine: `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`,
+    load: os.loadavg().map((x) => x.toFixed(2)).join(" / "),
+    chromium: browserVersion,
+    node: process.version,
+    rustc: sh("rustc", ["--version"]),
+    commit: `${commit}${dirty ? " (with uncommitted changes in src/ or pkg/)" : ""}`,
+  };
+}
+
+function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery, profiles }) {
+  const present = CLIENTS.filter((c) => !unavailable[c]);
+  const get = (c, rate, k) => results[c]?.[rate]?.[k] ?? null;
+  const A = (rate, k) => get("A", rate, k);
+  const Bv = (rate, k) => get("B", rate, k);
+  const lines = [];
+  const push = (...l) => lines.push(...l);
+  push(
+    "# runwatch benchmark report",
+    "",
+    `Regenerated by \`node bench/run.mjs${QUICK ? " --quick" : ""}\` on ${v.date}. ${QUICK ? "**Quick run: one run per figure, short windows, 100k-event memory run; use the full run for numbers.**" : `Medians of ${RUNS} runs.`}`,
+    "",
+    "| | |",
+    "| --- | --- |",
+    `| machine | ${v.machine} (load average at the end ${v.load}) |`,
+    `| Chromium | ${v.chromium} (headless, \`/usr/bin/chromium\`, pages driven over raw CDP) |`,
+    `| Node | ${v.node} |`,
+    `| rustc | ${v.rustc} |`,
+    `| package commit | ${v.commit} |`,
+    "",
+    "**The stream.** `runwatch-sim --scenario load --tasks 4 --rate R --seed 1`: the real-frame mix of",
+    "issue 11 in a fixed, evenly spread 100-slot cycle (52 % `apaevt_flow`, 29 % full",
+    "`apaevt_status_update`, 7 % `apaevt_task`, 3 % each dashboard, `output`, `apaevt_sse`, DETAIL),",
+    "about 490 B per frame, each task event stamped with `eventTime` (epoch seconds, µs resolution)",
+    "when it is built; `--rate 0` is flat-out (the server produces while the page's socket has fewer",
+    "than 2,048 frames queued, so it runs as fast as the page reads). Every client is subscribed",
+    "`{token:\"*\"}` to all types (S's store takes its default types, all but DASHBOARD, so it gets",
+    "3 % fewer events); each run has a fresh simulator and a fresh browser context. `apaevt_task`",
+    "alternates `begin` and `end`, so a task store opens and ends a run every ~29 events and its",
+    "`maxRuns` bound is exercised all the time.",
+    "",
+    "**The figures.** *script µs/event* and *task µs/event*: CDP `Performance.getMetrics`",
+    "`ScriptDuration` / `TaskDuration` deltas (thread time of the page's main thread) over a",
+    `${CFG.windowMs / 1000} s window after ${CFG.warmMs / 1000} s of warm-up, divided by the events the app's callback got in it.`,
+    "*ev/s*: events delivered per second of the window. *latency*: the page's",
+    "`performance.timeOrigin + performance.now()` at the callback minus the event's server stamp (same",
+    "machine clock). *long tasks*: PerformanceObserver `longtask` entries (> 50 ms) in the window.",
+    "*first event*: from just before the client is created (`import` + `init()` + wasm instantiation",
+    "included for runwatch) to the first callback. Ratios are against A (the floor) and B (the peer).",
+    "",
+  );
+
+  const modes = [[0, "flat-out"], [10_000, "at 10k/s offered"], [5_000, "at 5k/s offered"], [2_000, "at 2k/s offered"]];
+  push("## Main-thread cost per event", "");
+  push("| client | mode | script µs/event | × A | × B | task µs/event | × A | ev/s delivered | × A | long tasks |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const c of CLIENTS) {
+    if (unavailable[c]) { push(`| ${NAMES[c]} | — | not available: ${unavailable[c]} | | | | | | | |`); continue; }
+    for (const [rate, label] of modes) {
+      const s = get(c, rate, "scriptUs");
+      push(`| ${NAMES[c]} | ${label} | ${f1(s)} | ${ratio(s, A(rate, "scriptUs"))} | ${ratio(s, Bv(rate, "scriptUs"))} | ${f1(get(c, rate, "taskUs"))} | ${ratio(get(c, rate, "taskUs"), A(rate, "taskUs"))} | ${fi(get(c, rate, "evPerS"))} | ${ratio(get(c, rate, "evPerS"), A(rate, "evPerS"))} | ${fi(get(c, rate, "longTasks"))} |`);
+    }
+  }
+  push("", "![script µs per event](bench-script.svg)", "");
+
+  if (Object.values(profiles ?? {}).some(Boolean)) {
+    push("### Where the main thread's time goes (flat-out, V8 sampling profile)", "");
+    push(`A separate page per client (the CDP Profiler, sampling every 200 µs, runs only there, never in a measured window; its overhead inflates every figure), ${CFG.windowMs / 1000} s flat-out, self time per delivered event. For runwatch the page loads the same cargo output through wasm-bindgen without \`wasm-opt\` and with its function names (same JS glue), so wasm functions are named (\`wasm: …\`); \`(program)\` is the browser's own work outside JS (socket, message dispatch), \`(garbage collector)\` is V8's GC; a builtin such as \`JSON.parse\` counts to its caller.`, "");
+    for (const [c, p] of Object.entries(profiles)) {
+      if (!p) continue;
+      push(`**${c}** — ${f1(p.busyUsPerEvent)} µs of sampled main-thread time per event${p.wasmUsPerEvent ? `, of which ${f1(p.wasmUsPerEvent)} µs in wasm` : ""}:`, "", "| function (self time) | µs/event | share |", "| --- | ---: | ---: |");
+      for (const [k, us, pct] of p.top) push(`| \`${k.replace(/\|/g, "\\|")}\` | ${us.toFixed(2)} | ${pct.toFixed(1)} % |`);
+      if (NAMED_WASM && p.wasmBy?.length) push("", `${c}'s wasm time by crate or runwatch module (self time, µs/event): ${p.wasmBy.map(([k, us]) => `\`${k}\` ${us.toFixed(2)}`).join(", ")}.`);
+      push("");
+    }
+  }
+
+  push("## Latency: server send stamp → app callback", "");
+  push("| client | offered | p50 ms | p99 ms | p99 − A's p99 | samples |", "| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const c of present.filter((c) => c !== "S")) {
+    for (const rate of [2_000, 5_000, 10_000]) {
+      const p99 = get(c, rate, "p99");
+      const d = p99 !== null && A(rate, "p99") !== null ? p99 - A(rate, "p99") : null;
+      push(`| ${c} | ${rate.toLocaleString("en")}/s | ${f1(get(c, rate, "p50"))} | ${f1(p99)} | ${d === null ? "—" : `${d >= 0 ? "+" : ""}${d.toFixed(2)} ms`} | ${fi(get(c, rate, "latN"))} |`);
+    }
+  }
+  push("", "S is left out of latency: its app reads a snapshot once per animation frame, not events.", "", "![latency percentiles](bench-latency.svg)", "");
+
+  push("## Start, recovery, memory", "");
+  push(`| client | first event after \`new\` (ms) | outage → subscriptions restored, backoff excluded (ms) | outage → live, backoff included (ms) | JS heap at ${fi(CFG.memBase)} / ${fi(CFG.memEvents)} events | wasm memory at ${fi(CFG.memBase)} / ${fi(CFG.memEvents)} | heap growth | long tasks in the memory run |`);
+  push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const c of present) {
+    const m = mem[c] ?? {};
+    const o = outage[c] ?? {};
+    const growth = m.base && m.end ? m.end.heap - m.base.heap : null;
+    push(`| ${c} | ${f1(get(c, 0, "firstMs"))} | ${f1(o.restoredMs)}${o.failed ? ` (${o.failed} of ${o.rounds} rounds never restored)` : ""} | ${f1(o.returnToLiveMs)} | ${mb(m.base?.heap)} / ${mb(m.end?.heap)} | ${mb(m.base?.wasmBytes)} / ${mb(m.end?.wasmBytes)} | ${growth === null ? "—" : `${(growth / 1048576).toFixed(2)} MB`} | ${fi(m.longTasks)} |`);
+  }
+  push("", `Outage: the simulator is killed (SIGKILL) and started again ${OUTAGE_MS} ms later while the page receives 2k events/s; ${CFG.outages} round(s), median. "Backoff excluded" starts at the later of the server's return and the client's last connection attempt before it was live again; A retries every 250 ms, B as the official client (250 ms + 250 ms per failure), runwatch by its default full-jitter curve.`, "");
+
+  if (recovery) push("### Many clients after an outage (`bench/recovery.mjs`, runwatch)", "", recovery.trim(), "");
+
+  push("## Decode + route + store, frames fed from memory (M)", "");
+  if (memFeed?.error) push(`Failed: ${memFeed.error}`, "");
+  else if (memFeed) {
+    push(
+      `runwatch's task store, frames recorded from the live stream (${fi(memFeed.recorded)} distinct frames) and replayed with fresh \`seq\` numbers by a fake \`globalThis.WebSocket\` (public API only), 64 frames per macrotask: ${fi(memFeed.frames)} frames.`,
+      "",
+      "| events/s | script µs/event | long tasks (> 50 ms) | long-task time |",
+      "| ---: | ---: | ---: | ---: |",
+      `| ${fi(memFeed.evPerS)} | ${f1(memFeed.scriptUs)} | ${fi(memFeed.longTasks)} | ${fi(memFeed.longTaskMs)} ms |`,
+      "",
+    );
+  }
+
+  push("## Shipped size", "");
+  if (size) {
+    push(sizeTable(size), "", `Printed by \`node bench/size.mjs\` (importable: \`packageSizes()\`).`, "");
+  }
+  if (breakdown?.crates) {
+    push(`**Where the wasm bytes go** (twiggy on \`target/wasm32-unknown-unknown/release/runwatch.wasm\`, before wasm-bindgen and \`wasm-opt -Oz\`: ${fi(breakdown.total)} bytes; shares carry over roughly).`, "");
+    push("| crate / part | bytes | share |", "| --- | ---: | ---: |");
+    for (const [name, b] of breakdown.crates) push(`| ${name} | ${fi(b)} | ${((100 * b) / breakdown.total).toFixed(1)} % |`);
+    push("", "runwatch's own code by module (attributed by the function's path; generic code instantiated for a runwatch type counts to the crate that defines the impl):", "", "| module | bytes |", "| --- | ---: |");
+    for (const [name, b] of breakdown.modules) push(`| \`runwatch::${name}\` | ${fi(b)} |`);
+    push("", "Largest items:", "", "| item | bytes |", "| --- | ---: |");
+    for (const [name, b] of breakdown.top) push(`| \`${name.replace(/\|/g, "\\|").slice(0, 110)}\` | ${fi(b)} |`);
+    push("");
+  } else if (breakdown?.note) push(`Size breakdown not available: ${breakdown.note}.`, "");
+
+  // Goals.
+  const goal = (name, ok, how) => push(`| ${name} | ${ok === null ? "not measured" : ok ? "**met**" : "not met"} | ${how} |`);
+  push("## Goals (issue 11)", "", "| goal | status | measured |", "| --- | --- | --- |");
+  for (const rate of [0, 10_000]) {
+    const r = get("C", rate, "scriptUs") !== null && A(rate, "scriptUs") ? get("C", rate, "scriptUs") / A(rate, "scriptUs") : null;
+    goal(`C script µs/event ≤ 1.25× A's, ${rate ? "at 10k/s" : "flat-out"}`, r === null ? null : r <= 1.25, r === null ? "—" : `${r.toFixed(2)}× (${f1(get("C", rate, "scriptUs"))} vs ${f1(A(rate, "scriptUs"))} µs)${r > 1.25 ? `; ${(r / 1.25).toFixed(1)}× too much` : ""}`);
+  }
+  {
+    const r = get("C", 0, "evPerS") !== null && A(0, "evPerS") ? get("C", 0, "evPerS") / A(0, "evPerS") : null;
+    goal("C delivered ev/s flat-out ≥ 0.95× A's", r === null ? null : r >= 0.95, r === null ? "—" : `${r.toFixed(2)}× (${fi(get("C", 0, "evPerS"))} vs ${fi(A(0, "evPerS"))})`);
+  }
+  {
+    const r = !unavailable.W && get("W", 0, "scriptUs") !== null && A(0, "scriptUs") ? get("W", 0, "scriptUs") / A(0, "scriptUs") : null;
+    goal("W main-thread script µs/event ≤ 0.5× A's", r === null ? null : r <= 0.5, unavailable.W ? `W not available: ${unavailable.W}` : r === null ? "—" : `${r.toFixed(2)}× flat-out`);
+  }
+  goal("S from memory ≥ 150,000 ev/s with no long task", memFeed?.evPerS ? memFeed.evPerS >= 150_000 && memFeed.longTasks === 0 : null, memFeed?.evPerS ? `${fi(memFeed.evPerS)} ev/s (${(memFeed.evPerS / 150_000).toFixed(2)}× the goal), ${memFeed.longTasks} long tasks` : "—");
+  {
+    const d = get("C", 2000, "p99") !== null && A(2000, "p99") !== null ? get("C", 2000, "p99") - A(2000, "p99") : null;
+    goal("C p99 latency at 2k/s ≤ A's + 1 ms", d === null ? null : d <= 1, d === null ? "—" : `${f1(get("C", 2000, "p99"))} ms vs ${f1(A(2000, "p99"))} ms (${d >= 0 ? "+" : ""}${d.toFixed(2)} ms)`);
+  }
+  if (size) {
+    goal("size ≤ 60 KB gzip, wasm + JS (aim 25 KB)", size.total.gzip <= 60_000, `${kb(size.total.gzip)} gzip (${(size.total.gzip / 60_000).toFixed(1)}× the budget, ${(size.total.gzip / 25_000).toFixed(1)}× the aim)`);
+  }
+  for (const c of ["S", "C"]) {
+    const m = mem[c];
+    const g = m?.base && m?.end ? m.end.heap - m.base.heap + (m.end.wasmBytes - m.base.wasmBytes) : null;
+    goal(`memory flat (≤ 1 MB) from ${fi(CFG.memBase)} to ${fi(CFG.memEvents)} events, ${c}`, g === null ? null : g <= 1048576, g === null ? "—" : `JS heap + wasm memory grew ${(g / 1048576).toFixed(2)} MB${QUICK ? " (quick run: not the 100k → 1M of the goal)" : ""}`);
+  }
+  {
+    const o = outage.C;
+    goal("subscriptions restored ≤ 50 ms after the server's return (C)", o?.restoredMs != null ? o.restoredMs <= 50 : null, o?.restoredMs != null ? `${f1(o.restoredMs)} ms with the backoff wait excluded, ${f1(o.returnToLiveMs)} ms including it` : "—");
+  }
+  const why = (c) => {
+    const p = profiles?.[c];
+    const a = profiles?.A;
+    if (!p) return null;
+    const top = p.top.filter(([k]) => k !== "(program)").slice(0, 5).map(([k, us]) => `\`${k}\` ${us.toFixed(2)} µs`).join(", ");
+    return `${c}'s sampled main-thread time is ${f1(p.busyUsPerEvent)} µs per event${a ? ` against A's ${f1(a.busyUsPerEvent)}` : ""}, ${f1(p.wasmUsPerEvent)} µs of it in wasm; besides the browser's own \`(program)\` time, the largest self times per event: ${top} (full tables under "Where the main thread's time goes").`;
+  };
+  const failedC = ["C"].filter(() => get("C", 0, "scriptUs") !== null && A(0, "scriptUs") && get("C", 0, "scriptUs") / A(0, "scriptUs") > 1.25);
+  const outside = (c, rate) => (get(c, rate, "taskUs") !== null && get(c, rate, "scriptUs") !== null ? get(c, rate, "taskUs") - get(c, rate, "scriptUs") : null);
+  if (failedC.length && why("C")) {
+    const oc = outside("C", 0);
+    const oa = outside("A", 0);
+    push("", `**Why C misses its cost goals (profile).** ${why("C")}${oc !== null && oa !== null ? ` Not only script: the main thread's task time outside script (TaskDuration − ScriptDuration, flat-out) is ${f1(oc)} µs/event against A's ${f1(oa)} (${ratio(oc, oa)}), the \`(program)\` rows of the profiles: more browser work per event (tasks, timers, boundary calls) than the floor's one message task.` : ""}`);
+  }
+  if (memFeed?.evPerS && memFeed.evPerS < 150_000 && why("S")) push("", `**Why S misses its throughput goal (profile, live stream).** ${why("S")}`);
+  push("", "Measurements on a shared 2-core machine are noisy; compare clients by the ratios within one run, never by absolute rates.", "");
+  return lines.join("\n");
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+setup();
+const bench = new Bench();
+const results = {};
+const unavailable = {};
+const mem = {};
+const outage = {};
+let memFeed = null;
+let recovery = null;
+const profiles = {};
+const tStart = Date.now();
+try {
+  await bench.init();
+  log(`Chromium ${bench.browser.version}; clients ${CLIENTS.join(",")}; ${RUNS} run(s)`);
+  const raw = {};
+  for (let run = 0; run < RUNS; run += 1) {
+    for (const rate of RATES) {
+      for (const c of CLIENTS) {
+        if (unavailable[c]) continue;
+        const ctx = await bench.start(c, rate);
+        if (ctx.unavailable) {
+          unavailable[c] = ctx.unavailable;
+          log(`${c}: not available — ${ctx.unavailable}`);
+          continue;
+        }
+        const w = await bench.window(ctx, rate);
+        w.firstMs = ctx.firstMs;
+        await bench.finish(ctx);
+        ((raw[c] ??= {})[rate] ??= []).push(w);
+        log(`run ${run + 1} ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(w.scriptUs)} µs script/ev, ${f1(w.taskUs)} µs task/ev, ${fi(w.evPerS)} ev/s, p50 ${f1(w.p50)} p99 ${f1(w.p99)} ms, first ${f1(w.firstMs)} ms, long tasks ${w.longTasks}${w.errors.length ? `, errors: ${w.errors.join("; ")}` : ""}`);
+      }
+    }
+  }
+  for (const [c, byRate] of Object.entries(raw)) {
+    results[c] = {};
+    for (const [rate, ws] of Object.entries(byRate)) {
+      results[c][rate] = Object.fromEntries(["scriptUs", "taskUs", "evPerS", "p50", "p99", "latN", "longTasks", "firstMs"].map((k) => [k, median(ws.map((w) => w[k]))]));
+    }
+  }
+  for (const c of CLIENTS.filter((c) => !unavailable[c])) {
+    mem[c] = await bench.memory(c);
+    log(`memory ${c}: heap ${mb(mem[c].base?.heap)} → ${mb(mem[c].end?.heap)}, wasm ${mb(mem[c].base?.wasmBytes)} → ${mb(mem[c].end?.wasmBytes)} over ${fi(CFG.memEvents)} events (${mem[c].seconds?.toFixed(1)} s)`);
+  }
+  for (const c of CLIENTS.filter((c) => !unavailable[c])) {
+    outage[c] = await bench.outage(c);
+    log(`outage ${c}: restored ${f1(outage[c].restoredMs)} ms after the attempt, live ${f1(outage[c].returnToLiveMs)} ms after the return`);
+  }
+  for (const c of ["A", "B", "C", "W", "S"].filter((c) => CLIENTS.includes(c) && !unavailable[c])) {
+    profiles[c] = await bench.profile(c);
+    log(`profile ${c}: ${profiles[c]?.top.slice(0, 3).map(([k, us]) => `${k} ${us.toFixed(2)} µs/ev`).join(", ")}`);
+  }
+  if (CLIENTS.includes("C")) {
+    // Many tabs at once (bench/recovery.mjs): the spread of first retries and return-to-live.
+    log("recovery of many clients (bench/recovery.mjs)");
+    const r = spawnSync(process.execPath, [path.join(REPO, "bench", "recovery.mjs"), "--clients", QUICK ? "10" : "30", "--rounds", QUICK ? "1" : "3", "--out", path.join(TARGET, "bench", "RECOVERY.md")], { cwd: REPO, encoding: "utf8", env: process.env });
+    recovery = r.status === 0 ? r.stdout.replace(/^# .*\n+/, "") : `bench/recovery.mjs failed: ${(r.stderr || "").split("\n").slice(-5).join(" ")}`;
+  }
+  if (CLIENTS.includes("S")) {
+    try {
+      memFeed = await bench.fromMemory();
+      log(`from memory: ${fi(memFeed.evPerS)} ev/s, ${f1(memFeed.scriptUs)} µs script/ev, ${memFeed.longTasks} long tasks`);
+    } catch (e) {
+      memFeed = { error: String(e.message ?? e) };
+      log(`from memory failed: ${memFeed.error}`);
+    }
+  }
+} finally {
+  await bench.close();
+}
+
+const size = opt["skip-size"] ? null : packageSizes(path.join(REPO, "pkg"));
+const breakdown = opt["skip-size"] ? null : sizeBreakdown();
+const v = versions(bench.browser.version);
+const series = CLIENTS.filter((c) => !unavailable[c]);
+const outDir = path.dirname(OUT);
+svgBars(
+  "main-thread script µs per event (CDP ScriptDuration, thread time)",
+  [[0, "flat-out"], [10_000, "10k/s offered"], [5_000, "5k/s offered"], [2_000, "2k/s offered"]].map(([rate, label]) => ({ label, values: Object.fromEntries(series.map((c) => [c, results[c]?.[rate]?.scriptUs ?? null])) })),
+  series,
+  path.join(outDir, "bench-script.svg"),
+);
+svgLatency(results, series.filter((c) => c !== "S"), path.join(outDir, "bench-latency.svg"));
+fs.writeFileSync(OUT, report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery, profiles }));
+fs.writeFileSync(path.join(TARGET, "bench", "results.json"), JSON.stringify({ v, results, mem, outage, memFeed, size, unavailable }, null, 2));
+log(`wrote ${path.relative(REPO, OUT)} in ${((Date.now() - tStart) / 60000).toFixed(1)} min`);

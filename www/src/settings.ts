@@ -1,0 +1,61 @@
+// Where the dashboard connects. The built-in simulator's address comes from /config.json
+// (written by www/serve.mjs); `?engine=ws://…` overrides the URL. An API key is kept in
+// memory only, unless the user ticks "remember on this device" (then localStorage).
+export interface Settings {
+  url: string;
+  key: string;
+  allowInsecure: boolean;
+  remember: boolean;
+  /** Connected to the simulator this page was served with (its control API is at /_sim/). */
+  builtIn: boolean;
+}
+
+export interface ServerConfig {
+  engine: string;
+  key: string;
+  simulator: boolean;
+}
+
+const STORAGE_KEY = "runwatch.dashboard.connection";
+const FALLBACK: ServerConfig = { engine: "ws://127.0.0.1:5565", key: "sim-key", simulator: true };
+
+export async function loadConfig(): Promise<ServerConfig> {
+  try {
+    const res = await fetch("./config.json", { cache: "no-store" });
+    if (!res.ok) return FALLBACK;
+    const c = (await res.json()) as Partial<ServerConfig>;
+    return { engine: c.engine ?? FALLBACK.engine, key: c.key ?? FALLBACK.key, simulator: c.simulator ?? true };
+  } catch {
+    return FALLBACK;
+  }
+}
+
+export function initialSettings(config: ServerConfig): Settings {
+  const engine = new URLSearchParams(location.search).get("engine");
+  const saved = readSaved();
+  if (saved && !engine) return saved;
+  const url = engine ?? config.engine;
+  return { url, key: config.key, allowInsecure: false, remember: false, builtIn: url === config.engine || !!engine };
+}
+
+function readSaved(): Settings | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw) as Partial<Settings>;
+    if (typeof s.url !== "string" || typeof s.key !== "string") return null;
+    return { url: s.url, key: s.key, allowInsecure: !!s.allowInsecure, remember: true, builtIn: !!s.builtIn };
+  } catch {
+    return null;
+  }
+}
+
+/** Saves the settings only when the user opted in; forgets them otherwise. */
+export function persist(s: Settings): void {
+  try {
+    if (s.remember) localStorage.setItem(STORAGE_KEY, JSON.stringify(s));
+    else localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    /* storage unavailable (private mode): nothing is kept, as when not opted in */
+  }
+}
