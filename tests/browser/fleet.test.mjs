@@ -514,6 +514,54 @@ test("the dev identity parameters authenticate both sockets; a watch-only client
   assertNoPageErrors(p);
 });
 
+test("close() closes both sockets and forgets every listener; the stores keep their last snapshot; removers are idempotent", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const sessionId = await p.evaluate(() => window.fw.client.sessionId);
+  await p.evaluate(() => window.fw.client.send("before closing"));
+  await waitTurnEnded(p);
+  const r = await p.evaluate(async () => {
+    const { fw } = window;
+    let removed = 0;
+    const off = fw.client.onChat(() => { removed += 1; });
+    off();
+    off();
+    const turns = fw.client.turns.getSnapshot();
+    const runs = fw.client.runs.getSnapshot();
+    let afterClose = 0;
+    fw.client.turns.subscribe(() => { afterClose += 1; });
+    await new Promise((resolve) => {
+      fw.client.onState((s) => { if (s.newState === "closed") resolve(); });
+      fw.client.onDiagnostic(() => {});
+      fw.client.close();
+      fw.client.close();
+    });
+    const pending = await fw.attempt(() => fw.client.command("list_files"));
+    return {
+      removed, afterClose, pending: pending.err?.code,
+      states: [fw.client.chatState, fw.client.eventsState],
+      closedStates: fw.states.filter((s) => s.newState === "closed").map((s) => s.socket).sort(),
+      sameTurns: fw.client.turns.getSnapshot() === turns, sameRuns: fw.client.runs.getSnapshot() === runs,
+      send: (await fw.attempt(() => fw.client.send("after"))).err?.code,
+    };
+  });
+  assert.equal(r.removed, 0);
+  assert.equal(r.afterClose, 0);
+  assert.equal(r.pending, "closed");
+  assert.deepEqual(r.states, ["closed", "closed"]);
+  assert.deepEqual(r.closedStates, ["chat", "events"]);
+  assert.ok(r.sameTurns && r.sameRuns, "the last snapshots stay readable");
+  assert.equal(r.send, "notConnected");
+  const t0 = Date.now();
+  let open = await sim.control("fleet/connections");
+  while (open.some((c) => c.session_id === sessionId || c.role === "chat") && Date.now() - t0 < 5000) {
+    await new Promise((res) => setTimeout(res, 50));
+    open = await sim.control("fleet/connections");
+  }
+  assert.ok(!open.some((c) => c.session_id === sessionId || c.role === "chat"), `both sockets are closed: ${JSON.stringify(open)}`);
+  assertNoPageErrors(p);
+});
+
 test("an open client nobody references keeps running through garbage collection (the package's lifetime rule)", async () => {
   const p = await openClient({ chat: false, events: false });
   const sessionId = await p.evaluate(async ({ base, token }) => {
