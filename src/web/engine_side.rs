@@ -337,11 +337,16 @@ impl<P: Driven> EngineSide<P> {
         None
     }
 
-    /// Re-arms the single timer for the core's next deadline (if it changed).
+    /// Arms the single timer for the core's next deadline. A timer already armed for that
+    /// deadline or an earlier one is kept: the heartbeat's deadline moves with every frame,
+    /// and re-arming per frame cost a `clearTimeout` + `setTimeout` each. A timer that fires
+    /// before anything is due is harmless (the core acts only on what has expired) and arms
+    /// the next one.
     fn arm_timer(&self) {
         let next = self.core.borrow().poll_timeout();
         let mut timer = self.timer.borrow_mut();
-        if timer.as_ref().map(|(at, _)| *at) == next {
+        let armed = timer.as_ref().map(|(at, _)| *at);
+        if matches!((armed, next), (Some(armed), Some(next)) if armed <= next) {
             return;
         }
         *timer = next.map(|at| {

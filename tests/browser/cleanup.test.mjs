@@ -2,26 +2,16 @@
 // task silently. Against runwatch-sim with a short cleanup (3 s after completion, scans every
 // second), a client whose only subscription is a source scope must notice the deletion,
 // re-assert the key (a `reasserted` diagnostic), and see a rerun that starts right after.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, BLANK_PAGE } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { BLANK_PAGE } from "../support/server.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
 let server, browser, sim;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  sim = await startSim({ args: ["--api-key", KEY, "--cleanup-delay-ms", "3000", "--cleanup-scan-ms", "1000"] });
-});
-
-after(async () => {
-  await sim?.stop();
-  await browser?.close();
-  await server?.close();
-});
+useBrowserFixture({ simArgs: ["--api-key", KEY, "--cleanup-delay-ms", "3000", "--cleanup-scan-ms", "1000"], ready: (f) => ({ server, browser, sim } = f) });
 
 /** A scripted batch run of two objects (the kit's `fake` convention). */
 function run(projectId, source) {

@@ -1,33 +1,20 @@
 // The SDK through the real path: the built npm package in headless Chromium, a real browser
 // WebSocket, and the runwatch-sim process as the engine. Each test drives the page with
 // `page.evaluate` and checks what the app's callbacks saw.
-import { test, before, after, afterEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, BLANK_PAGE, MODE } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { BLANK_PAGE, MODE } from "../support/server.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
 let server, browser, sim, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  sim = await startSim({ args: ["--api-key", KEY] });
-});
-
-after(async () => {
-  await sim?.stop();
-  await browser?.close();
-  await server?.close();
-});
-
-afterEach(async () => {
-  if (page) {
-    await page.evaluate(() => window.rw?.client?.close()).catch(() => {});
-    await page.close();
-    page = undefined;
-  }
+useBrowserFixture({
+  simArgs: ["--api-key", KEY],
+  ready: (f) => ({ server, browser, sim } = f),
+  openPage: () => page,
+  pageClosed: () => { page = undefined; },
 });
 
 /** A page with the package loaded and a client recording everything into `window.rw`. */

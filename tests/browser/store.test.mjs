@@ -2,34 +2,21 @@
 // runwatch-sim: runs of one pipeline told apart, status/flow/output per run, a simulator
 // restart, a late joiner seeded from the server, and the listener contract that React's
 // useSyncExternalStore relies on (same snapshot object until a change, one call per batch).
-import { test, before, after, afterEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, BLANK_PAGE } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { BLANK_PAGE } from "../support/server.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
 const TYPES = ["TASK", "SUMMARY", "FLOW", "OUTPUT", "DETAIL", "SSE"]; // the store's defaults
 let server, browser, sim, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  sim = await startSim({ args: ["--api-key", KEY] });
-});
-
-after(async () => {
-  await sim?.stop();
-  await browser?.close();
-  await server?.close();
-});
-
-afterEach(async () => {
-  if (page) {
-    await page.evaluate(() => window.rw?.client?.close()).catch(() => {});
-    await page.close();
-    page = undefined;
-  }
+useBrowserFixture({
+  simArgs: ["--api-key", KEY],
+  ready: (f) => ({ server, browser, sim } = f),
+  openPage: () => page,
+  pageClosed: () => { page = undefined; },
 });
 
 /**

@@ -7,33 +7,20 @@
 //   - invalid arguments throw the same RunwatchError synchronously, from the page;
 //   - a store keeps the object of every run that did not change;
 //   - without `Worker` it falls back to the main thread.
-import { test, before, after, afterEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, BLANK_PAGE } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { BLANK_PAGE } from "../support/server.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
 let server, browser, sim, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  sim = await startSim({ args: ["--api-key", KEY] });
-});
-
-after(async () => {
-  await sim?.stop();
-  await browser?.close();
-  await server?.close();
-});
-
-afterEach(async () => {
-  if (page) {
-    await page.evaluate(() => window.rw?.client?.close()).catch(() => {});
-    await page.close();
-    page = undefined;
-  }
+useBrowserFixture({
+  simArgs: ["--api-key", KEY],
+  ready: (f) => ({ server, browser, sim } = f),
+  openPage: () => page,
+  pageClosed: () => { page = undefined; },
 });
 
 /** A page with `runwatch/worker` loaded (after `prepare` ran on it) and the page's sockets counted. */

@@ -18,12 +18,12 @@
 // frame; that test checks the client recovers (reconnect, resync, events flow again).
 // Then the whole corpus goes in back to back, several times, and the client must survive it;
 // and the API key must never appear in anything the SDK emitted or in a WebSocket URL.
-import { test, before, after, afterEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { startServer, BLANK_PAGE, MODE } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { BLANK_PAGE, MODE } from "../support/server.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
 
 const SECRET = `hostile-secret-${randomBytes(12).toString("hex")}`;
 const ALL_TYPES = ["TASK", "SUMMARY", "FLOW", "OUTPUT", "SSE", "DASHBOARD"];
@@ -52,25 +52,12 @@ const GARBAGE = {
 let server, browser, sim, page;
 let clients = 0;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  // One load task keeps ~50 valid events per second flowing to every subscribed client.
-  sim = await startSim({ args: ["--api-key", SECRET, "--scenario", "load", "--tasks", "1", "--rate", "50"] });
-});
-
-after(async () => {
-  await sim?.stop();
-  await browser?.close();
-  await server?.close();
-});
-
-afterEach(async () => {
-  if (page) {
-    await page.evaluate(() => window.rw?.client?.close()).catch(() => {});
-    await page.close();
-    page = undefined;
-  }
+// One load task keeps ~50 valid events per second flowing to every subscribed client.
+useBrowserFixture({
+  simArgs: ["--api-key", SECRET, "--scenario", "load", "--tasks", "1", "--rate", "50"],
+  ready: (f) => ({ server, browser, sim } = f),
+  openPage: () => page,
+  pageClosed: () => { page = undefined; },
 });
 
 /**
