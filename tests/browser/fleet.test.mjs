@@ -3,43 +3,36 @@
 // required, dev JWTs from its control API). Each test drives the page with `page.evaluate`
 // and checks what the app's callbacks and stores saw — and that the access token appears
 // in none of it.
-import { test, before, after, afterEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, BLANK_PAGE } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
 
 let server, browser, sim, base, page, token;
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  // Auth required, so a bad token is refused; pace 0.3: a normal turn takes about a second.
-  sim = await startSim({ args: ["--fleet-auth-required", "--fleet-pace", "0.3"] });
+// Auth required, so a bad token is refused; pace 0.3: a normal turn takes about a second.
+useBrowserFixture({
+  simArgs: ["--fleet-auth-required", "--fleet-pace", "0.3"],
+  ready: (f) => ({ server, browser, sim } = f),
+  openPage: () => page,
+  pageClosed: () => { page = undefined; },
+});
+
+/** The server root and a dev token of acme/ada, fetched once the simulator runs. */
+async function ensureToken() {
   base = `http://127.0.0.1:${sim.port}`;
-  ({ access_token: token } = await sim.control("fleet/token", { tenant: "acme", user: "ada" }));
-});
-
-after(async () => {
-  await sim?.stop();
-  await browser?.close();
-  await server?.close();
-});
-
-afterEach(async () => {
-  if (page) {
-    await page.evaluate(() => window.fw?.client?.close()).catch(() => {});
-    await page.close();
-    page = undefined;
-  }
-});
+  token ??= (await sim.control("fleet/token", { tenant: "acme", user: "ada" })).access_token;
+}
 
 /**
  * A page with the package loaded and a FleetRlmClient recording everything into `window.fw`:
  * states, diagnostics, chat and execution frames, every turns/runs snapshot its listeners
  * saw, and how often the auth function was called. `auth: null` leaves auth out.
  */
-async function openClient({ auth = token, ...options } = {}) {
+async function openClient({ auth: given, ...options } = {}) {
+  await ensureToken();
+  const auth = given === undefined ? token : given;
   page = await browser.newPage();
   page.requests = [];
   page.on("request", (r) => page.requests.push({ url: r.url(), method: r.method(), headers: r.headers() }));
@@ -50,7 +43,8 @@ async function openClient({ auth = token, ...options } = {}) {
     async ({ url, auth, options }) => {
       const { default: init, FleetRlmClient } = await import("runwatch");
       await init();
-      const fw = (window.fw = { states: [], diags: [], chat: [], exec: [], turnSnaps: [], runSnaps: [], authCalls: 0, errors: [] });
+      // `window.rw.client` is what the shared fixture closes after each test.
+      const fw = (window.fw = window.rw = { states: [], diags: [], chat: [], exec: [], turnSnaps: [], runSnaps: [], authCalls: 0, errors: [] });
       const authOption = auth === null ? {} : { auth: () => { fw.authCalls += 1; return Promise.resolve(auth); } };
       fw.make = (extra = {}) => new FleetRlmClient({ url, ...authOption, reconnect: { minDelayMs: 100, maxDelayMs: 500 }, ...options, ...extra });
       fw.client = fw.make();
@@ -278,6 +272,7 @@ test("a credential function that fails is reported (credentialError) and asked a
 });
 
 test("a refused token stops both sockets in authFailed with the typed server error, without retrying", async () => {
+  await ensureToken();
   const bad = `${token.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJlLWZvcmdlZA`;
   const p = await openClient({ auth: bad });
   await p.waitForFunction(() => window.fw.client.chatState === "authFailed" && window.fw.client.eventsState === "authFailed");
