@@ -8,7 +8,7 @@
 //   call retries. `input` is passed to wasm-bindgen's init unchanged (e.g.
 //   `{ module_or_path: url }`); by default the .wasm next to dist/runwatch.js is fetched.
 // - `initSync(module)`: wasm-bindgen's synchronous init, recorded so `init()` resolves after it.
-// - `RocketRideClient`: the generated class behind a Proxy whose only job is to throw a clear
+// - `RocketRideClient` (and `FleetRlmClient`): the generated class behind a Proxy whose only job is to throw a clear
 //   Error when it is constructed before `init()` has finished, instead of wasm-bindgen's
 //   "Cannot read properties of undefined". Statics, `instanceof` and subclassing behave as
 //   on the generated class. It also keeps open clients and their subscriptions reachable
@@ -112,6 +112,27 @@ function keptAlive(Base) {
   });
 }
 
+// fleet-rlm: an open FleetRlmClient (its two sockets, listeners and stores) stays reachable
+// until close()/free(), by the same rule.
+function keptOpen(Base) {
+  if (!Base) return Base;
+  for (const name of ["close", "free"]) {
+    const method = Base.prototype[name];
+    Base.prototype[name] = function (...args) {
+      openClients.delete(this);
+      return method.apply(this, args);
+    };
+  }
+  return new Proxy(Base, {
+    construct(target, args, newTarget) {
+      const client = Reflect.construct(target, args, newTarget);
+      openClients.add(client);
+      return client;
+    },
+  });
+}
+
 // Looked up through the namespace so this module still loads while the generated code has no
 // such export (e.g. a build of the core without the web shell).
 export const RocketRideClient = requireInit(keptAlive(wasm.RocketRideClient));
+export const FleetRlmClient = requireInit(keptOpen(wasm.FleetRlmClient));

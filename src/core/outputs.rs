@@ -295,6 +295,18 @@ pub enum UsageErrorCode {
     InvalidScope,
     /// An unknown type name, a bare string, or a bitmask out of range.
     InvalidTypes,
+    /// fleet-rlm: a message, command or feedback the server would refuse (blank content,
+    /// a missing id, …); nothing was sent.
+    InvalidMessage,
+    /// fleet-rlm: a turn is already running on the chat socket (one at a time): cancel it
+    /// or wait for its end.
+    TurnInProgress,
+    /// fleet-rlm: the chat socket is not live, so the message was not sent (messages are
+    /// never queued: a turn starting late would be a surprise).
+    NotConnected,
+    /// fleet-rlm: the client was created without the socket this call needs
+    /// (`chat: false` or `events: false`).
+    Unavailable,
 }
 
 /// Everything the client emits, in order.

@@ -20,8 +20,8 @@ use wasm_bindgen::JsCast;
 use super::errors::thrown_message;
 use super::socket::{self, Frame, Socket, SocketEvent, SocketSink};
 use crate::core::connection::{Connection, Protocol};
-use crate::core::lifecycle::{Action, Wake};
-use crate::core::outputs::{Output, RequestError};
+use crate::core::lifecycle::{Action, ConnState, Wake};
+use crate::core::outputs::{Diagnostic, Output, RequestError};
 use crate::core::time::{Duration, Instant};
 
 /// A protocol the browser shell can drive: its app intents (subscribe, …) are applied to
@@ -56,16 +56,37 @@ enum Input<P: Driven> {
     Socket { epoch: u32, event: SocketEvent },
     Timer,
     Wake(Wake),
+    /// The app side changed the connection directly ([`EngineSide::with_core`]): drain it.
+    Nudge,
+}
+
+/// Builds the socket URL of one attempt from the credential the app side provided, for a
+/// wire whose credential travels in the URL (fleet-rlm): `Ok((url, redacted))`, where
+/// `redacted` replaces the credential wherever the URL could show up in a message.
+pub(crate) type UrlBuilder<P> = Box<dyn Fn(&Connection<P>, &str) -> Result<(String, String), String>>;
+
+/// Where the sockets connect.
+pub(crate) enum Address<P: Driven> {
+    /// Always this URL (the credential, if any, goes in a request).
+    Fixed(String),
+    /// A URL built for each attempt: before opening, the engine side asks the app side for
+    /// the credential (`NeedCredential`) and opens once it arrives.
+    PerAttempt(UrlBuilder<P>),
 }
 
 pub(crate) struct EngineSide<P: Driven> {
     weak: Weak<EngineSide<P>>,
     core: RefCell<Connection<P>>,
-    url: String,
+    address: Address<P>,
+    /// The attempt waiting for its credential (per-attempt URLs only).
+    awaiting: Cell<Option<u32>>,
     /// Where outputs go (the app side); set once, right after construction.
     app: RefCell<Option<AppSink<P::Event>>>,
     inbox: RefCell<VecDeque<Input<P>>>,
     busy: Cell<bool>,
+    /// The first run happened (on the microtask after construction); until then inputs
+    /// only wait in the inbox, so listeners added right after `new` see the first state.
+    started: Cell<bool>,
     closed: Cell<bool>,
     said_closed: Cell<bool>,
     socket: RefCell<Option<Socket>>,
@@ -78,13 +99,20 @@ impl<P: Driven> EngineSide<P> {
     /// so listeners and subscriptions registered right after construction see the first
     /// state change and join the first subscribe round.
     pub(crate) fn new(core: Connection<P>, url: String) -> Rc<Self> {
+        Self::with_address(core, Address::Fixed(url))
+    }
+
+    /// The engine side for `core`, connecting to `address` (see [`Address`]).
+    pub(crate) fn with_address(core: Connection<P>, address: Address<P>) -> Rc<Self> {
         let engine = Rc::new_cyclic(|weak| EngineSide {
             weak: weak.clone(),
             core: RefCell::new(core),
-            url,
+            address,
+            awaiting: Cell::new(None),
             app: RefCell::new(None),
             inbox: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
+            started: Cell::new(false),
             closed: Cell::new(false),
             said_closed: Cell::new(false),
             socket: RefCell::new(None),
@@ -95,6 +123,7 @@ impl<P: Driven> EngineSide<P> {
         let weak = Rc::downgrade(&engine);
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(engine) = weak.upgrade() {
+                engine.started.set(true);
                 engine.run();
             }
         });
@@ -116,6 +145,22 @@ impl<P: Driven> EngineSide<P> {
         f(&self.core.borrow())
     }
 
+    /// Reads the connection through `&mut`, for getters that build a cached view (the
+    /// fleet-rlm turns and runs snapshots); they change nothing observable, so nothing is
+    /// drained.
+    pub(crate) fn read_mut<R>(&self, f: impl FnOnce(&mut Connection<P>) -> R) -> R {
+        f(&mut self.core.borrow_mut())
+    }
+
+    /// Changes the connection at once, for an app call that must answer synchronously
+    /// (e.g. a chat message's turn id); what it produced (frames, outputs) is then handled
+    /// like the result of any input, after the delivery under way if there is one.
+    pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Connection<P>, Instant) -> R) -> R {
+        let result = f(&mut self.core.borrow_mut(), now());
+        self.input(Input::Nudge);
+        result
+    }
+
     fn input(&self, input: Input<P>) {
         if self.closed.get() && !self.busy.get() {
             // Closed for good: only a call still needs an answer.
@@ -131,7 +176,7 @@ impl<P: Driven> EngineSide<P> {
     /// Handles the inbox until it is empty, handing outputs to the app side as they come.
     /// Re-entrant calls (from app callbacks) only add to the inbox.
     fn run(&self) {
-        if self.busy.replace(true) {
+        if !self.started.get() || self.busy.replace(true) {
             return;
         }
         loop {
@@ -168,7 +213,22 @@ impl<P: Driven> EngineSide<P> {
                     self.refused(id, error);
                 }
             }
-            Input::App(ToEngine::Credential { epoch, result }) => core.provide_credential(now, epoch, result),
+            Input::App(ToEngine::Credential { epoch, result }) => {
+                if let Address::PerAttempt(build) = &self.address {
+                    if self.awaiting.get() != Some(epoch) {
+                        return;
+                    }
+                    self.awaiting.set(None);
+                    if core.epoch() != epoch || core.state() != ConnState::Connecting {
+                        return;
+                    }
+                    let url = result.and_then(|credential| build(&core, &credential));
+                    drop(core);
+                    self.open_built(epoch, url);
+                } else {
+                    core.provide_credential(now, epoch, result);
+                }
+            }
             Input::App(ToEngine::Close) => {
                 core.close();
                 self.closed.set(true);
@@ -190,7 +250,31 @@ impl<P: Driven> EngineSide<P> {
                 core.handle_clocks(now, js_sys::Date::now() as u64);
                 core.handle_wake(now, why);
             }
+            Input::Nudge => {}
         }
+    }
+
+    /// Opens the socket of `epoch` at a URL built from its credential; a credential that
+    /// could not be had (or made into a URL) is reported and counts as a failed attempt.
+    fn open_built(&self, epoch: u32, url: Result<(String, String), String>) {
+        let event = match url {
+            Ok((url, redacted)) => {
+                let sink: Weak<dyn SocketSink> = self.weak.clone();
+                match Socket::open(&url, epoch, sink) {
+                    Ok(socket) => {
+                        *self.socket.borrow_mut() = Some(socket);
+                        return;
+                    }
+                    // The browser's message may quote the URL, credential included.
+                    Err(e) => SocketEvent::Close { code: 1006, reason: thrown_message(&e).replace(&url, &redacted) },
+                }
+            }
+            Err(message) => {
+                self.send(ToApp::Output(Output::Diagnostic(Diagnostic::CredentialError { message })));
+                SocketEvent::Close { code: 1006, reason: "no credential for this attempt".into() }
+            }
+        };
+        self.inbox.borrow_mut().push_back(Input::Socket { epoch, event });
     }
 
     fn refused(&self, id: u32, error: RequestError) {
@@ -212,19 +296,30 @@ impl<P: Driven> EngineSide<P> {
             let outputs: Vec<Output<P::Event>> = std::iter::from_fn(|| core.poll_output()).collect();
             (actions, frames, outputs)
         };
-        actions.into_iter().for_each(|a| self.act(a));
+        let asks: Vec<Output<P::Event>> = actions.into_iter().filter_map(|a| self.act(a)).collect();
         if let Some(socket) = self.socket.borrow().as_ref() {
             frames.iter().for_each(|f| socket.send(f));
         }
+        let mut outputs = outputs;
+        outputs.extend(asks);
         outputs
     }
 
-    fn act(&self, action: Action) {
+    /// Carries out one socket action; returns an output for the app side, if any (the
+    /// request for a per-attempt credential, sent after the outputs of the same input).
+    fn act(&self, action: Action) -> Option<Output<P::Event>> {
         match action {
             Action::Open { epoch } => {
                 self.socket.borrow_mut().take();
+                let url = match &self.address {
+                    Address::Fixed(url) => url,
+                    Address::PerAttempt(_) => {
+                        self.awaiting.set(Some(epoch));
+                        return Some(Output::NeedCredential { epoch });
+                    }
+                };
                 let sink: Weak<dyn SocketSink> = self.weak.clone();
-                match Socket::open(&self.url, epoch, sink) {
+                match Socket::open(url, epoch, sink) {
                     Ok(socket) => *self.socket.borrow_mut() = Some(socket),
                     // The constructor throws only for a malformed URL: a failed open.
                     Err(e) => {
@@ -239,6 +334,7 @@ impl<P: Driven> EngineSide<P> {
                 }
             }
         }
+        None
     }
 
     /// Arms the single timer for the core's next deadline. A timer already armed for that

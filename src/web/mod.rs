@@ -11,9 +11,11 @@ mod client;
 mod dispatch;
 mod engine_side;
 mod errors;
+mod fleet;
 mod options;
 mod socket;
 mod store;
 
 pub use client::{RocketRideClient, Subscription};
+pub use fleet::FleetRlmClient;
 pub use store::TaskStore;

@@ -27,8 +27,10 @@ pub struct ServerError {
     /// `details.error_type`, the server-side exception class, and any other detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<ErrorDetails>,
-    /// What a client can do about it, derived from `code` (not on the wire).
-    #[serde(default = "ErrorClass::uncoded", skip_deserializing)]
+    /// What a client can do about it, derived from `code` (not on the wire: the
+    /// deserialize name is one no JSON key has, so tsify declares the field, which it would
+    /// leave out for `skip_deserializing`).
+    #[serde(default = "ErrorClass::uncoded", rename(serialize = "class", deserialize = "\u{0}class"))]
     pub class: ErrorClass,
     /// Top-level keys this SDK does not declare, as sent.
     #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
@@ -52,7 +54,7 @@ pub struct ErrorDetails {
 has_extra!(ServerError, ErrorDetails);
 
 /// What a client can do about an error, by its code.
-#[derive(Tsify, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorClass {
     /// The credential was refused (`auth_failed`, `tenant_forbidden`): retrying with the

@@ -1,0 +1,584 @@
+// FleetRlmClient through the real path: the built npm package in headless Chromium, real
+// browser WebSockets and fetch, and runwatch-sim's fleet-rlm side as the server (auth
+// required, dev JWTs from its control API). Each test drives the page with `page.evaluate`
+// and checks what the app's callbacks and stores saw — and that the access token appears
+// in none of it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, BLANK_PAGE } from "../support/server.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { useBrowserFixture } from "../support/fixture.mjs";
+
+let server, browser, sim, base, page, token;
+
+// Auth required, so a bad token is refused; pace 0.3: a normal turn takes about a second.
+useBrowserFixture({
+  simArgs: ["--fleet-auth-required", "--fleet-pace", "0.3"],
+  ready: (f) => ({ server, browser, sim } = f),
+  openPage: () => page,
+  pageClosed: () => { page = undefined; },
+});
+
+/** The server root and a dev token of acme/ada, fetched once the simulator runs. */
+async function ensureToken() {
+  base = `http://127.0.0.1:${sim.port}`;
+  token ??= (await sim.control("fleet/token", { tenant: "acme", user: "ada" })).access_token;
+}
+
+/**
+ * A page with the package loaded and a FleetRlmClient recording everything into `window.fw`:
+ * states, diagnostics, chat and execution frames, every turns/runs snapshot its listeners
+ * saw, and how often the auth function was called. `auth: null` leaves auth out.
+ */
+async function openClient({ auth: given, ...options } = {}) {
+  await ensureToken();
+  const auth = given === undefined ? token : given;
+  page = await browser.newPage();
+  page.requests = [];
+  page.on("request", (r) => page.requests.push({ url: r.url(), method: r.method(), headers: r.headers() }));
+  page.sockets = [];
+  page.on("websocket", (ws) => page.sockets.push(ws.url()));
+  await page.goto(new URL(BLANK_PAGE, server.url).href);
+  await page.evaluate(
+    async ({ url, auth, options }) => {
+      const { default: init, FleetRlmClient } = await import("runwatch");
+      await init();
+      // `window.rw.client` is what the shared fixture closes after each test.
+      const fw = (window.fw = window.rw = { states: [], diags: [], chat: [], exec: [], turnSnaps: [], runSnaps: [], authCalls: 0, errors: [] });
+      const authOption = auth === null ? {} : { auth: () => { fw.authCalls += 1; return Promise.resolve(auth); } };
+      fw.make = (extra = {}) => new FleetRlmClient({ url, ...authOption, reconnect: { minDelayMs: 100, maxDelayMs: 500 }, ...options, ...extra });
+      fw.client = fw.make();
+      fw.client.onState((s) => fw.states.push(s));
+      fw.client.onDiagnostic((d) => fw.diags.push(d));
+      if (fw.client.chatState !== undefined) {
+        fw.client.onChat((frames) => fw.chat.push(...frames));
+        fw.client.turns.subscribe(() => fw.turnSnaps.push(fw.client.turns.getSnapshot()));
+      }
+      if (fw.client.eventsState !== undefined) {
+        fw.client.onExecution((frames) => fw.exec.push(...frames));
+        fw.client.runs.subscribe(() => fw.runSnaps.push(fw.client.runs.getSnapshot()));
+      }
+      fw.turn = () => fw.client.turns.getSnapshot().turns.at(-1);
+      fw.run = () => fw.client.runs.getSnapshot().runs.at(-1);
+      fw.attempt = async (f) => {
+        try { return { ok: await f() }; } catch (e) { const err = { ...e, name: e.name, message: e.message }; fw.errors.push(err); return { err }; }
+      };
+    },
+    { url: base, auth, options },
+  );
+  return page;
+}
+
+const waitLive = (p) => p.waitForFunction(() => window.fw.client.chatState === "live" && window.fw.client.eventsState === "live");
+const waitTurnEnded = (p) => p.waitForFunction(() => !["sent", "running"].includes(window.fw.turn()?.state));
+
+/** Everything the SDK handed the page, as text: none of it may contain the token. */
+async function assertTokenNowhere(p) {
+  const seen = await p.evaluate(() => JSON.stringify({
+    states: window.fw.states, diags: window.fw.diags, errors: window.fw.errors, stats: window.fw.client.stats(),
+  }));
+  const consoleText = p.consoleMessages.map((m) => m.text).join("\n");
+  for (const piece of [token, ...token.split(".").filter((s) => s.length > 8)]) {
+    assert.ok(!seen.includes(piece), "the token appears in a state change, diagnostic, error or the stats");
+    assert.ok(!consoleText.includes(piece), "the token appears in a console message");
+  }
+}
+
+/** The simulator's row of the events socket of `sessionId`. */
+async function eventsConn(sessionId) {
+  const conns = await sim.control("fleet/connections");
+  const events = conns.find((c) => c.role === "events" && c.session_id === sessionId);
+  assert.ok(events, `the events socket is listed: ${JSON.stringify(conns)}`);
+  return events;
+}
+
+/** Step indices of a tree, depth first, and whether every sibling list is in index order. */
+function walk(nodes, out = { order: [], sorted: true }) {
+  const idx = nodes.map((n) => n.index);
+  if (idx.some((v, i) => i > 0 && v < idx[i - 1])) out.sorted = false;
+  for (const n of nodes) {
+    out.order.push(n.index);
+    walk(n.children, out);
+  }
+  return out;
+}
+
+test("a full turn with the events socket open: tokens streamed, final, the step tree in index order although steps arrive out of order", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const states = await p.evaluate(() => window.fw.states.map((s) => `${s.socket}:${s.newState}`));
+  for (const socket of ["chat", "events"]) {
+    assert.deepEqual(states.filter((s) => s.startsWith(socket)), [`${socket}:connecting`, `${socket}:authenticating`, `${socket}:subscribing`, `${socket}:live`]);
+  }
+  const turnId = await p.evaluate(() => window.fw.client.send("list the workspace files #long=40"));
+  assert.equal(turnId, 1);
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.run()?.status !== "running");
+  const r = await p.evaluate(() => ({
+    turn: window.fw.turn(), run: window.fw.run(), chat: window.fw.chat, exec: window.fw.exec,
+    turnSnaps: window.fw.turnSnaps, runSnaps: window.fw.runSnaps, sessionId: window.fw.client.sessionId,
+    frozen: Object.isFrozen(window.fw.client.turns.getSnapshot()) && Object.isFrozen(window.fw.turn()),
+    same: window.fw.client.turns.getSnapshot() === window.fw.client.turns.getSnapshot(),
+  }));
+  // The chat stream: tokens, then final; the turn assembled from them.
+  const kinds = r.chat.filter((f) => f.type === "event").map((f) => f.kind);
+  assert.ok(kinds.filter((k) => k === "assistant_token").length >= 10, `tokens streamed: ${kinds.join(",")}`);
+  assert.equal(kinds.at(-1), "final");
+  assert.equal(r.turn.state, "completed");
+  assert.equal(r.turn.turnId, 1);
+  assert.equal(r.turn.sessionId, r.sessionId);
+  const final = r.chat.find((f) => f.kind === "final");
+  assert.equal(r.turn.answer, final.text);
+  assert.ok(r.turn.tools.length >= 1 && r.turn.tools.every((t) => typeof t.name === "string"));
+  // The store's listeners saw the answer grow token by token (several snapshots, growing).
+  const answers = r.turnSnaps.map((s) => s.turns.at(-1)?.answer.length ?? 0);
+  assert.ok(new Set(answers).size >= 3, `the answer grew over several snapshots: ${answers}`);
+  assert.ok(r.frozen && r.same, "snapshots are frozen and stable");
+  // The events socket: the run, its steps out of order on the wire, in order in the tree.
+  assert.equal(r.run.status, "completed");
+  assert.equal(r.run.sessionId, r.sessionId);
+  assert.ok(r.run.sawStart);
+  assert.equal(r.run.possiblyIncomplete, false);
+  assert.equal(r.exec[0].type, "execution_started");
+  assert.equal(r.exec.at(-1).type, "execution_completed");
+  const arrived = r.exec.filter((f) => f.type === "execution_step").map((f) => Number(f.step.id.split(":s").at(-1)));
+  assert.ok(arrived.some((v, i) => i > 0 && v < arrived[i - 1]), `steps arrived out of order: ${arrived}`);
+  const { order, sorted } = walk(r.run.tree);
+  assert.ok(sorted, "siblings are in index order");
+  assert.equal(new Set(order).size, r.run.steps, "every step appears once in the tree");
+  assert.equal(r.run.missingCount, 0);
+  assert.ok(r.run.tree.some((n) => n.children.length > 0), "the tree has nested steps (tool result under its call)");
+  const counts = r.runSnaps.map((s) => s.runs.at(-1)?.steps ?? 0);
+  assert.ok(new Set(counts).size >= 3 && counts.every((c, i) => i === 0 || c >= counts[i - 1]), `the tree grew: ${counts}`);
+  const diags = await p.evaluate(() => window.fw.diags.map((d) => `${d.socket}:${d.kind}`));
+  assert.deepEqual(diags, [], "no diagnostics on a clean turn");
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("an error turn ends the turn with the typed error; the socket stays open for the next message", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("break please #error #code=llm_rate_limited"));
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.run()?.status !== "running");
+  const r = await p.evaluate(() => ({ turn: window.fw.turn(), run: window.fw.run(), chat: window.fw.client.chatState }));
+  assert.equal(r.turn.state, "error");
+  assert.equal(r.turn.error.code, "llm_rate_limited");
+  assert.equal(r.turn.error.class, "stream");
+  assert.equal(r.run.status, "error");
+  assert.equal(r.chat, "live");
+  const second = await p.evaluate(() => window.fw.client.send("and now a normal one"));
+  assert.equal(second, 2);
+  await waitTurnEnded(p);
+  assert.equal(await p.evaluate(() => window.fw.turn().state), "completed");
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("send() refuses what the server would refuse, and a second message while a turn runs", async () => {
+  const p = await openClient();
+  const early = await p.evaluate(async () => {
+    const fresh = window.fw.make();
+    const result = await window.fw.attempt(() => fresh.send("too early"));
+    fresh.close();
+    return result;
+  });
+  assert.equal(early.err?.code, "notConnected", "messages are never queued");
+  await waitLive(p);
+  const r = await p.evaluate(async () => {
+    const { client, attempt } = window.fw;
+    const blank = await attempt(() => client.send("   "));
+    const other = await attempt(() => client.send({ content: "hi", sessionId: "someone-else" }));
+    const cmd = await attempt(() => client.command(" "));
+    const hitl = await attempt(() => client.resolveHitl("", "x"));
+    client.send({ content: "a long one #long=200", trace: false });
+    const busy = await attempt(() => client.send("another"));
+    return { blank, other, cmd, hitl, busy, cancelled: client.cancel() };
+  });
+  assert.equal(r.blank.err.name, "RunwatchError");
+  assert.equal(r.blank.err.code, "invalidMessage");
+  assert.equal(r.other.err.code, "invalidMessage");
+  assert.equal(r.cmd.err.code, "invalidMessage");
+  assert.equal(r.hitl.err.code, "invalidMessage");
+  assert.equal(r.busy.err.code, "turnInProgress");
+  assert.equal(r.cancelled, true);
+  await waitTurnEnded(p);
+  assert.equal(await p.evaluate(() => window.fw.client.cancel()), false, "nothing to cancel");
+  assertNoPageErrors(p);
+});
+
+test("cancel() ends the running turn as cancelled, on both sockets", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("stream a lot #long=400"));
+  await p.waitForFunction(() => window.fw.turn()?.answer.length > 20);
+  assert.equal(await p.evaluate(() => window.fw.client.cancel()), true);
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.run()?.status !== "running");
+  const r = await p.evaluate(() => ({ turn: window.fw.turn(), run: window.fw.run() }));
+  assert.equal(r.turn.state, "cancelled");
+  assert.equal(r.turn.cancelRequested, true);
+  assert.equal(r.run.status, "cancelled");
+  assertNoPageErrors(p);
+});
+
+test("a question is answered with resolveHitl: typed result, the turn's prompt resolved, the run completes", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("ask me something #hitl_wait"));
+  await p.waitForFunction(() => window.fw.turn()?.hitl.length > 0);
+  const prompt = await p.evaluate(() => window.fw.turn().hitl[0]);
+  assert.ok(prompt.messageId && prompt.options.length > 0, JSON.stringify(prompt));
+  const result = await p.evaluate(({ messageId, label }) => window.fw.client.resolveHitl(messageId, label), { messageId: prompt.messageId, label: prompt.options[0] });
+  assert.equal(result.status, "ok");
+  assert.equal(result.messageId, prompt.messageId);
+  assert.equal(result.resolution, prompt.options[0]);
+  await waitTurnEnded(p);
+  const turn = await p.evaluate(() => window.fw.turn());
+  assert.equal(turn.hitl[0].resolution, prompt.options[0]);
+  assert.equal(turn.state, "completed");
+  const resolved = await p.evaluate(() => window.fw.chat.filter((f) => f.kind === "hitl_resolved").length);
+  assert.equal(resolved, 1);
+  // A tool command answers its result; an unknown id is still accepted by 0.5.0's resolve_hitl.
+  const listed = await p.evaluate(() => window.fw.client.command("list_files", { path: "." }));
+  assert.equal(listed.status, "ok");
+  assertNoPageErrors(p);
+});
+
+test("a credential function that fails is reported (credentialError) and asked again on the next attempt", async () => {
+  const p = await openClient({ chat: false, events: false });
+  const r = await p.evaluate(async ({ base, token }) => {
+    const { FleetRlmClient } = await import("runwatch");
+    let calls = 0;
+    const diags = [];
+    const auth = () => {
+      calls += 1;
+      if (calls === 1) throw new Error("token service down");
+      if (calls === 2) return Promise.resolve("");
+      return Promise.resolve(token);
+    };
+    const client = new FleetRlmClient({ url: base, auth, chat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } });
+    client.onDiagnostic((d) => diags.push(d));
+    await new Promise((resolve) => client.onState((s) => { if (s.newState === "live") resolve(); }));
+    client.close();
+    return { calls, diags };
+  }, { base, token });
+  assert.equal(r.calls, 3);
+  assert.deepEqual(r.diags.map((d) => `${d.socket}:${d.kind}`), ["events:credentialError", "events:credentialError"]);
+  assert.match(r.diags[0].message, /token service down/);
+  assert.match(r.diags[1].message, /empty access token/);
+  assertNoPageErrors(p);
+});
+
+test("a refused token stops both sockets in authFailed with the typed server error, without retrying", async () => {
+  await ensureToken();
+  const bad = `${token.split(".").slice(0, 2).join(".")}.c2lnbmF0dXJlLWZvcmdlZA`;
+  const p = await openClient({ auth: bad });
+  await p.waitForFunction(() => window.fw.client.chatState === "authFailed" && window.fw.client.eventsState === "authFailed");
+  await new Promise((r) => setTimeout(r, 1000)); // long enough for several retries at 100 ms
+  const r = await p.evaluate(() => ({ states: window.fw.states, calls: window.fw.authCalls, chat: window.fw.chat }));
+  assert.equal(r.calls, 2, "one attempt per socket: the credential function is not called again");
+  for (const socket of ["chat", "events"]) {
+    const last = r.states.filter((s) => s.socket === socket).at(-1);
+    assert.equal(last.newState, "authFailed");
+    assert.equal(last.serverError?.code, "auth_failed");
+    assert.equal(last.serverError?.class, "auth");
+    assert.equal(typeof last.message, "string");
+  }
+  assert.equal(r.chat.find((f) => f.type === "error")?.code, "auth_failed");
+  const afterwards = await p.evaluate(() => window.fw.attempt(() => window.fw.client.send("hello")));
+  assert.equal(afterwards.err.code, "notConnected");
+  // Without any credential the server refuses too.
+  const forged = await p.evaluate(() => JSON.stringify(window.fw.states));
+  assert.ok(!forged.includes("c2lnbmF0dXJlLWZvcmdlZA"), "the refused token is not echoed");
+  assertNoPageErrors(p);
+});
+
+test("the events socket dropped mid-run reconnects to the same session and reports what may be lost", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const sessionId = await p.evaluate(() => window.fw.client.sessionId);
+  await p.evaluate(() => window.fw.client.send("a long answer #long=600"));
+  await p.waitForFunction(() => window.fw.run()?.steps >= 2 && window.fw.turn()?.answer.length > 10);
+  const events = await eventsConn(sessionId);
+  await sim.control("faults", { kind: "drop_all", conn: events.id });
+  await p.waitForFunction(() => window.fw.diags.some((d) => d.kind === "resync" && d.socket === "events"));
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.run()?.status !== "running");
+  const r = await p.evaluate(() => ({
+    states: window.fw.states.filter((s) => s.socket === "events").map((s) => s.newState),
+    resync: window.fw.diags.find((d) => d.kind === "resync"),
+    run: window.fw.run(), turn: window.fw.turn(), chatStates: window.fw.states.filter((s) => s.socket === "chat").length,
+    authCalls: window.fw.authCalls,
+  }));
+  assert.equal(r.authCalls, 3, "the credential function is called for every attempt (2 sockets + 1 reconnect)");
+  assert.deepEqual(r.states.slice(-4), ["connecting", "authenticating", "subscribing", "live"]);
+  assert.ok(r.states.includes("backoff"));
+  assert.equal(r.resync.socket, "events");
+  assert.deepEqual(r.resync.resubscribed, [`session_id=${sessionId}`]);
+  assert.match(r.resync.unreplayable[0].message, /keeps no replay/);
+  assert.equal(r.run.possiblyIncomplete, true, "the run going at the loss is marked");
+  assert.equal(r.run.status, "completed", "its completion arrived on the new socket");
+  assert.equal(r.turn.state, "completed", "the chat socket was not touched");
+  assert.equal(r.chatStates, 4, "the chat socket stayed live");
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("the chat socket dropped mid-turn: the turn ends interrupted, the message is not re-sent, the run ends interrupted", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("a long answer #long=600"));
+  await p.waitForFunction(() => window.fw.turn()?.answer.length > 10);
+  const chat = (await sim.control("fleet/connections")).find((c) => c.role === "chat");
+  await sim.control("faults", { kind: "drop_all", conn: chat.id });
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.client.chatState === "live" && window.fw.run()?.status !== "running");
+  await p.waitForFunction(() => window.fw.diags.some((d) => d.kind === "resync" && d.socket === "chat"));
+  const r = await p.evaluate(() => ({
+    turn: window.fw.turn(), turns: window.fw.client.turns.getSnapshot().turns.length, run: window.fw.run(),
+    resync: window.fw.diags.find((d) => d.kind === "resync" && d.socket === "chat"),
+    lost: window.fw.states.find((s) => s.socket === "chat" && s.newState === "backoff"),
+  }));
+  assert.equal(r.turn.state, "interrupted");
+  assert.equal(r.turns, 1, "no new turn was started on the new socket");
+  assert.equal(r.run.status, "interrupted", "execution_completed with null step and summary");
+  assert.match(r.resync.unreplayable[0].message, /not re-sent/);
+  assert.equal(r.lost.reason.kind, "closed");
+  const turnsInSim = await sim.control("fleet/turns");
+  assert.equal(turnsInSim.length, 0, "nothing runs on the server");
+  // The next message starts a fresh turn on the new socket.
+  assert.equal(await p.evaluate(() => window.fw.client.send("again")), 2);
+  await waitTurnEnded(p);
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("a turn runs and the events socket hears nothing: a stalled diagnostic says what to check", async () => {
+  const p = await openClient({ stallAfterMs: 400 });
+  await waitLive(p);
+  const sessionId = await p.evaluate(() => window.fw.client.sessionId);
+  const events = await eventsConn(sessionId);
+  // The events socket goes silent (a buffering proxy, as far as the client can tell).
+  await sim.control("faults", { kind: "half_open", conn: events.id, seconds: 3 });
+  await p.evaluate(() => window.fw.client.send("is anyone listening"));
+  await p.waitForFunction(() => window.fw.diags.some((d) => d.kind === "stalled"));
+  const stalled = await p.evaluate(() => window.fw.diags.find((d) => d.kind === "stalled"));
+  assert.equal(stalled.socket, "events");
+  assert.equal(stalled.silentMs, 400);
+  assert.match(stalled.message, /reverse proxy/);
+  await waitTurnEnded(p);
+  await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("the HTTP probes: typed results, typed errors, the token in the Authorization header only", async () => {
+  const p = await openClient({ chat: true });
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("for feedback"));
+  await waitTurnEnded(p);
+  const r = await p.evaluate(async () => {
+    const { client, attempt } = window.fw;
+    const trace = window.fw.turn().finalPayload?.mlflowTraceId;
+    return {
+      health: await client.health(),
+      ready: await client.ready(),
+      lm: await client.testLm(),
+      daytona: await client.testDaytona(),
+      status: await client.runtimeStatus(),
+      me: await client.me(),
+      trace,
+      feedback: await client.traceFeedback({ traceId: trace, isCorrect: true, comment: "good" }),
+      unknown: await attempt(() => client.traceFeedback({ traceId: "no-such-trace", isCorrect: false })),
+      noId: await attempt(() => client.traceFeedback({ isCorrect: false })),
+    };
+  });
+  assert.equal(r.health.ok, true);
+  assert.equal(typeof r.health.version, "string");
+  assert.equal(typeof r.ready.ready, "boolean");
+  assert.equal(r.lm.kind, "lm");
+  assert.equal(typeof r.lm.ok, "boolean");
+  assert.equal(r.daytona.kind, "daytona");
+  assert.equal(typeof r.status.llm.modelSet, "boolean");
+  assert.equal(typeof r.status.tests, "object");
+  assert.equal(r.me.tenantId, "acme");
+  assert.equal(r.me.userId, "ada");
+  assert.ok(r.trace, "the final payload carries the trace id");
+  assert.equal(r.feedback.ok, true);
+  assert.equal(r.feedback.feedbackLogged, true);
+  assert.equal(r.unknown.err.name, "RunwatchHttpError");
+  assert.equal(r.unknown.err.kind, "notFound");
+  assert.equal(r.noId.err.name, "RunwatchError");
+  assert.equal(r.noId.err.code, "invalidMessage");
+  // The token goes in the Authorization header of authenticated calls, never a URL; the
+  // sockets carry it as access_token (browsers cannot set WebSocket headers).
+  const calls = p.requests.filter((q) => q.url.startsWith(base));
+  const status = calls.find((q) => q.url.endsWith("/api/v1/runtime/status") && q.method === "GET");
+  assert.equal(status.headers.authorization, `Bearer ${token}`);
+  assert.equal(calls.find((q) => q.url.endsWith("/health")).headers.authorization, undefined, "health is called without auth");
+  assert.ok(calls.every((q) => !q.url.includes(token)), "no HTTP URL carries the token");
+  assert.ok(p.sockets.length === 2 && p.sockets.every((u) => u.endsWith(`access_token=${token}`)));
+  const logged = await sim.control("fleet/feedback");
+  assert.ok(logged.some((f) => f.trace_id === r.trace && f.is_correct === true));
+  await assertTokenNowhere(p);
+  // Chromium itself logs every non-2xx fetch as a console error; the SDK logs nothing.
+  assertNoPageErrors(p, { allowConsole: /^Failed to load resource: the server responded with a status of 404/ });
+});
+
+test("probes without a credential are refused with a typed 401; an unreachable server is a typed network error", async () => {
+  const closed = await startServer();
+  const port = closed.port;
+  await closed.close(); // a port nothing listens on
+  const p = await openClient({ auth: null, chat: false, events: false });
+  const r = await p.evaluate(async (port) => {
+    const { client, attempt } = window.fw;
+    const { FleetRlmClient } = await import("runwatch");
+    const gone = new FleetRlmClient({ url: `http://127.0.0.1:${port}`, chat: false, events: false, httpTimeoutMs: 5000 });
+    const out = {
+      health: await client.health(),
+      status: await attempt(() => client.runtimeStatus()),
+      network: await attempt(() => gone.health()),
+      send: await attempt(() => client.send("x")),
+      turns: client.turns === undefined && client.runs === undefined,
+    };
+    gone.close();
+    return out;
+  }, port);
+  assert.equal(r.health.ok, true, "health needs no auth");
+  assert.equal(r.status.err.kind, "unauthorized");
+  assert.equal(r.status.err.status, 401);
+  assert.equal(r.network.err.kind, "network");
+  assert.equal(r.send.err.code, "unavailable");
+  assert.ok(r.turns);
+  assertNoPageErrors(p, { allowConsole: /^Failed to load resource: (net::ERR_CONNECTION_REFUSED|the server responded with a status of 401)/ });
+});
+
+test("options are checked: unknown names, insecure remote URLs, a URL with a query, a bad auth", async () => {
+  const p = await openClient({ chat: false, events: false });
+  const r = await p.evaluate(async () => {
+    const { FleetRlmClient } = await import("runwatch");
+    const attempt = (options) => {
+      try { new FleetRlmClient(options).close(); return null; } catch (e) { return { name: e.name, code: e.code, message: e.message }; }
+    };
+    return {
+      typo: attempt({ url: "http://127.0.0.1:1", sesionId: "x" }),
+      insecure: attempt({ url: "ws://fleet.example.com", auth: "t" }),
+      insecureDebug: attempt({ url: "http://fleet.example.com", debugIdentity: { tenantId: "t", userId: "u" } }),
+      allowed: attempt({ url: "http://fleet.example.com", auth: "t", allowInsecure: true, chat: false, events: false }),
+      query: attempt({ url: "https://fleet.example.com/?access_token=abc" }),
+      both: attempt({ url: "https://fleet.example.com", auth: "t", debugIdentity: { tenantId: "t", userId: "u" } }),
+      badAuth: attempt({ url: "https://fleet.example.com", auth: 42 }),
+      blankSession: attempt({ url: "https://fleet.example.com", sessionId: " " }),
+      identityTypo: attempt({ url: "https://fleet.example.com", debugIdentity: { tenant: "t", userId: "u" } }),
+    };
+  });
+  assert.equal(r.typo.code, "invalidOptions");
+  assert.match(r.typo.message, /sesionId/);
+  assert.equal(r.insecure.code, "invalidUrl");
+  assert.equal(r.insecureDebug.code, "invalidUrl");
+  assert.equal(r.allowed, null);
+  assert.equal(r.query.code, "invalidUrl");
+  assert.ok(!r.query.message.includes("abc"));
+  assert.equal(r.both.code, "invalidAuth");
+  assert.equal(r.badAuth.code, "invalidAuth");
+  assert.equal(r.blankSession.code, "invalidOptions");
+  assert.equal(r.identityTypo.code, "invalidOptions");
+  assert.ok(Object.values(r).every((e) => e === null || e.name === "RunwatchError"));
+  assertNoPageErrors(p);
+});
+
+test("the dev identity parameters authenticate both sockets; a watch-only client sees another client's runs", async () => {
+  const p = await openClient({ auth: null, debugIdentity: { tenantId: "acme", userId: "ada" } });
+  await waitLive(p);
+  const sessionId = await p.evaluate(() => window.fw.client.sessionId);
+  // A watch-only client (events socket only) of the same session and identity.
+  await p.evaluate(async ({ base, sessionId }) => {
+    const { FleetRlmClient } = await import("runwatch");
+    window.watcher = new FleetRlmClient({ url: base, chat: false, sessionId, debugIdentity: { tenantId: "acme", userId: "ada" } });
+  }, { base, sessionId });
+  await p.waitForFunction(() => window.watcher.eventsState === "live");
+  await p.evaluate(() => window.fw.client.send("watched turn"));
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.watcher.runs.getSnapshot().runs.at(-1)?.status === "completed");
+  const r = await p.evaluate(() => ({ mine: window.fw.run(), theirs: window.watcher.runs.getSnapshot().runs.at(-1) }));
+  assert.equal(r.theirs.runId, r.mine.runId);
+  assert.equal(r.theirs.steps, r.mine.steps);
+  assert.equal(r.mine.workspaceId, "acme");
+  await p.evaluate(() => window.watcher.close());
+  assertNoPageErrors(p);
+});
+
+test("close() closes both sockets and forgets every listener; the stores keep their last snapshot; removers are idempotent", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const sessionId = await p.evaluate(() => window.fw.client.sessionId);
+  await p.evaluate(() => window.fw.client.send("before closing"));
+  await waitTurnEnded(p);
+  const r = await p.evaluate(async () => {
+    const { fw } = window;
+    let removed = 0;
+    const off = fw.client.onChat(() => { removed += 1; });
+    off();
+    off();
+    const turns = fw.client.turns.getSnapshot();
+    const runs = fw.client.runs.getSnapshot();
+    let afterClose = 0;
+    fw.client.turns.subscribe(() => { afterClose += 1; });
+    await new Promise((resolve) => {
+      fw.client.onState((s) => { if (s.newState === "closed") resolve(); });
+      fw.client.onDiagnostic(() => {});
+      fw.client.close();
+      fw.client.close();
+    });
+    const pending = await fw.attempt(() => fw.client.command("list_files"));
+    return {
+      removed, afterClose, pending: pending.err?.code,
+      states: [fw.client.chatState, fw.client.eventsState],
+      closedStates: fw.states.filter((s) => s.newState === "closed").map((s) => s.socket).sort(),
+      sameTurns: fw.client.turns.getSnapshot() === turns, sameRuns: fw.client.runs.getSnapshot() === runs,
+      send: (await fw.attempt(() => fw.client.send("after"))).err?.code,
+    };
+  });
+  assert.equal(r.removed, 0);
+  assert.equal(r.afterClose, 0);
+  assert.equal(r.pending, "closed");
+  assert.deepEqual(r.states, ["closed", "closed"]);
+  assert.deepEqual(r.closedStates, ["chat", "events"]);
+  assert.ok(r.sameTurns && r.sameRuns, "the last snapshots stay readable");
+  assert.equal(r.send, "notConnected");
+  const t0 = Date.now();
+  let open = await sim.control("fleet/connections");
+  while (open.some((c) => c.session_id === sessionId || c.role === "chat") && Date.now() - t0 < 5000) {
+    await new Promise((res) => setTimeout(res, 50));
+    open = await sim.control("fleet/connections");
+  }
+  assert.ok(!open.some((c) => c.session_id === sessionId || c.role === "chat"), `both sockets are closed: ${JSON.stringify(open)}`);
+  assertNoPageErrors(p);
+});
+
+test("an open client nobody references keeps running through garbage collection (the package's lifetime rule)", async () => {
+  const p = await openClient({ chat: false, events: false });
+  const sessionId = await p.evaluate(async ({ base, token }) => {
+    const { FleetRlmClient } = await import("runwatch");
+    const seen = (window.unreferenced = { frames: [], live: false });
+    const sessionId = `gc-${Math.random().toString(16).slice(2)}`;
+    // Only the callbacks are kept (by `seen`); the client itself is not referenced anywhere.
+    const client = new FleetRlmClient({ url: base, sessionId, chat: false, auth: token });
+    client.onState((s) => { if (s.newState === "live") seen.live = true; });
+    client.onExecution((frames) => seen.frames.push(...frames.map((f) => f.type)));
+    return sessionId;
+  }, { base, token });
+  await p.waitForFunction(() => window.unreferenced.live);
+  const cdp = await p.context().newCDPSession(p);
+  for (let i = 0; i < 3; i++) {
+    await cdp.send("HeapProfiler.collectGarbage");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A turn of that session and identity, started on the server: the forgotten client sees it.
+  await sim.control("fleet/turn", { session_id: sessionId, workspace_id: "acme", user_id: "ada", script: "normal", pace: 0 });
+  await p.waitForFunction(() => window.unreferenced.frames.includes("execution_completed"));
+  const conns = await sim.control("fleet/connections");
+  assert.ok(conns.some((c) => c.role === "events" && c.session_id === sessionId), "its socket is still open");
+  assertNoPageErrors(p);
+});
