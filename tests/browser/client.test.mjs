@@ -268,8 +268,14 @@ test("free() of a subscription unsubscribes, listener removers are idempotent, g
   await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 3);
   await p.evaluate(() => window.rw.freed.free());
   await p.waitForFunction(() => window.rw.client.serverSubscriptions().length === 2);
-  const conns = await sim.control("_sim/connections");
-  const held = conns.filter((c) => c.monitors.length > 0).flatMap((c) => c.monitors.map((m) => `${m.key}:${m.mask}`)).sort();
+  // The SDK's view changes when it sends the unsubscribe; the server's a moment later.
+  const serverHeld = async () => (await sim.control("_sim/connections"))
+    .filter((c) => c.monitors.length > 0).flatMap((c) => c.monitors.map((m) => `${m.key}:${m.mask}`)).sort();
+  let held = await serverHeld();
+  for (let i = 0; i < 100 && held.length !== 2; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    held = await serverHeld();
+  }
   assert.deepEqual(held, ["*:128", "p.proj-kept.src_kept:8"]);
 
   // A client and subscription nobody references: after forced garbage collection they
