@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the generated part of the npm package, pkg/dist/, from the `runwatch` crate:
-#   1. cargo build --release --target wasm32-unknown-unknown -p runwatch
+# Builds the generated part of the npm package, pkg/dist/, from the `runwatch` crate: one
+# module per protocol, pkg/dist/ for RocketRide ("runwatch", default features) and
+# pkg/dist/fleet/ for fleet-rlm ("runwatch/fleet-rlm", `--features fleet-rlm`), each by:
+#   1. cargo build --release --target wasm32-unknown-unknown -p runwatch [features]
 #   2. wasm-bindgen --target web → runwatch.js, runwatch_bg.wasm, runwatch.d.ts
 #   3. wasm-opt -Oz (npm `binaryen`; Debian's binaryen is known to produce broken output),
 #      enabling exactly the wasm features rustc's output declares
 #   4. checks: the module compiles, and imports nothing from "env" (an "env" import means a
 #      dependency reached for a libc/host function, and the module cannot load in a browser)
-#   5. prints raw and gzip sizes of the wasm and the JS glue
+#   5. then prints the package's sizes, raw / gzip / brotli (bench/size.mjs)
 # The new dist is assembled in a temporary folder and swapped in only when every step passed,
 # so a failed build never leaves a half-written pkg/dist. Safe to run repeatedly.
 # Needs the tools scripts/setup.sh installs.
@@ -20,14 +22,23 @@ pin=$(wasm_bindgen_pin)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
 [ "$have" = "$pin" ] || die "wasm-bindgen CLI is '${have:-missing}', the crate pins $pin; run: bash scripts/setup.sh"
 
-step "cargo build --release --target wasm32-unknown-unknown -p runwatch"
-cargo build --release --target wasm32-unknown-unknown -p runwatch
-raw="$(target_dir)/wasm32-unknown-unknown/release/runwatch.wasm"
-[ -f "$raw" ] || die "cargo produced no $raw"
+mkdir -p "$(target_dir)"
+tmp=$(mktemp -d "$(target_dir)/pkg-dist.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 
-# The features rustc compiled for, from the module's target_features custom section, mapped to
-# wasm-opt flags. wasm-opt must be allowed every feature the input uses, or it rejects it.
-features=$(node --input-type=module - "$raw" <<'JS'
+# build_module <out-dir> <cargo feature flags...>: one wasm module of the package, built,
+# bound and optimised into <out-dir>. Each protocol is its own module, so an app downloads
+# only the protocol it imports ("runwatch": RocketRide; "runwatch/fleet-rlm": fleet-rlm).
+build_module() {
+  local out=$1; shift
+  step "cargo build --release --target wasm32-unknown-unknown -p runwatch $*"
+  cargo build --release --target wasm32-unknown-unknown -p runwatch "$@"
+  local raw="$(target_dir)/wasm32-unknown-unknown/release/runwatch.wasm"
+  [ -f "$raw" ] || die "cargo produced no $raw"
+
+  # The features rustc compiled for, from the module's target_features custom section,
+  # mapped to wasm-opt flags. wasm-opt must be allowed every feature the input uses.
+  local features=$(node --input-type=module - "$raw" <<'JS'
 import fs from "node:fs";
 const mod = new WebAssembly.Module(fs.readFileSync(process.argv[2]));
 const [section] = WebAssembly.Module.customSections(mod, "target_features");
@@ -51,24 +62,21 @@ if (section) {
 console.log(flags.join(" "));
 JS
 )
-step "wasm features: ${features:-<none>}"
+  step "wasm features: ${features:-<none>}"
 
-mkdir -p "$(target_dir)"
-tmp=$(mktemp -d "$(target_dir)/pkg-dist.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+  step "wasm-bindgen --target web → $out"
+  mkdir -p "$out"
+  wasm-bindgen --target web --out-dir "$out" --out-name runwatch "$raw"
 
-step "wasm-bindgen --target web → pkg/dist"
-wasm-bindgen --target web --out-dir "$tmp" --out-name runwatch "$raw"
+  step "wasm-opt -Oz"
+  # shellcheck disable=SC2086 # $features is a list of flags
+  node_modules/.bin/wasm-opt -Oz $features --strip-debug --strip-producers \
+    "$out/runwatch_bg.wasm" -o "$out/runwatch_bg.opt.wasm" ||
+    die "wasm-opt failed (flags: -Oz $features); pkg/dist was left as it was"
+  mv "$out/runwatch_bg.opt.wasm" "$out/runwatch_bg.wasm"
 
-step "wasm-opt -Oz"
-# shellcheck disable=SC2086 # $features is a list of flags
-node_modules/.bin/wasm-opt -Oz $features --strip-debug --strip-producers \
-  "$tmp/runwatch_bg.wasm" -o "$tmp/runwatch_bg.opt.wasm" ||
-  die "wasm-opt failed (flags: -Oz $features); pkg/dist was left as it was"
-mv "$tmp/runwatch_bg.opt.wasm" "$tmp/runwatch_bg.wasm"
-
-step "checking the optimised module"
-node --input-type=module - "$tmp/runwatch_bg.wasm" <<'JS'
+  step "checking the optimised module"
+  node --input-type=module - "$out/runwatch_bg.wasm" <<'JS'
 import fs from "node:fs";
 const mod = new WebAssembly.Module(fs.readFileSync(process.argv[2])); // throws if invalid
 const env = WebAssembly.Module.imports(mod).filter((i) => i.module === "env");
@@ -77,21 +85,14 @@ if (env.length) {
   process.exit(1);
 }
 JS
+}
+
+build_module "$tmp"                                  # RocketRide (the default features)
+build_module "$tmp/fleet" --no-default-features --features fleet-rlm
 
 rm -rf pkg/dist
 mv "$tmp" pkg/dist
 chmod 755 pkg/dist  # mktemp made it 700
 trap - EXIT
 
-wasm_raw=$(wc -c < pkg/dist/runwatch_bg.wasm | tr -d ' ')
-js_raw=$(wc -c < pkg/dist/runwatch.js | tr -d ' ')
-idx_raw=$(wc -c < pkg/index.js | tr -d ' ')
-wasm_gz=$(gz_size pkg/dist/runwatch_bg.wasm)
-js_gz=$(gz_size pkg/dist/runwatch.js)
-idx_gz=$(gz_size pkg/index.js)
-total=$((wasm_gz + js_gz + idx_gz))
-printf '\n%-28s %10s %10s\n' "pkg file" "bytes" "gzip -9"
-printf '%-28s %10s %10s\n' "dist/runwatch_bg.wasm" "$wasm_raw" "$wasm_gz"
-printf '%-28s %10s %10s\n' "dist/runwatch.js" "$js_raw" "$js_gz"
-printf '%-28s %10s %10s\n' "index.js" "$idx_raw" "$idx_gz"
-printf '%-28s %10s %10s  (%s KiB gz; goal ≤ 25 KB)\n' "total wasm + js" "" "$total" "$(awk "BEGIN{printf \"%.1f\", $total/1024}")"
+node bench/size.mjs

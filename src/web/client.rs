@@ -28,17 +28,6 @@ export type MonitorTypeName = "DETAIL" | "SUMMARY" | "OUTPUT" | "FLOW" | "TASK" 
 export type MonitorTypesArg = MonitorTypeName[] | number;
 "#;
 
-// What is thrown, typed from `UsageErrorCode` and `RequestError`: a request's rejection is an `Error` carrying
-// every field of its `RequestError` variant (`code`, `message`, `timeoutMs`, `trace`), so
-// `switch (e.code)` narrows it like the union.
-#[wasm_bindgen(typescript_custom_section)]
-const ERRORS_TS: &'static str = r#"
-/** Thrown synchronously for a bad argument; recoverable by fixing the call. */
-export type RunwatchError = Error & { name: "RunwatchError"; code: UsageErrorCode };
-/** What a request's promise rejects with: an `Error` carrying its `RequestError` fields. */
-export type RunwatchRequestError = Error & { name: "RunwatchRequestError" } & RequestError;
-"#;
-
 #[wasm_bindgen(typescript_custom_section)]
 const DELIVERED_TS: &'static str = r#"
 /** An event as delivered: `switch (ev.type)` narrows it. `epoch` numbers the connection;

@@ -1,6 +1,17 @@
 //! JS errors with a stable `name` and a string `code`, so apps can branch on them.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+
+// What is thrown, typed from `UsageErrorCode` and `RequestError`: a request's rejection is an `Error` carrying
+// every field of its `RequestError` variant (`code`, `message`, `timeoutMs`, `trace`), so
+// `switch (e.code)` narrows it like the union.
+#[wasm_bindgen(typescript_custom_section)]
+const ERRORS_TS: &'static str = r#"
+/** Thrown synchronously for a bad argument; recoverable by fixing the call. */
+export type RunwatchError = Error & { name: "RunwatchError"; code: UsageErrorCode };
+/** What a request's promise rejects with: an `Error` carrying its `RequestError` fields. */
+export type RunwatchRequestError = Error & { name: "RunwatchRequestError" } & RequestError;
+"#;
 
 /// Thrown synchronously for bad arguments (`code` says which).
 pub(crate) fn usage_error(code: &str, message: &str) -> JsValue {

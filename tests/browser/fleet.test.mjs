@@ -41,7 +41,7 @@ async function openClient({ auth: given, ...options } = {}) {
   await page.goto(new URL(BLANK_PAGE, server.url).href);
   await page.evaluate(
     async ({ url, auth, options }) => {
-      const { default: init, FleetRlmClient } = await import("runwatch");
+      const { default: init, FleetRlmClient } = await import("runwatch/fleet-rlm");
       await init();
       // `window.rw.client` is what the shared fixture closes after each test.
       const fw = (window.fw = window.rw = { states: [], diags: [], chat: [], exec: [], turnSnaps: [], runSnaps: [], authCalls: 0, errors: [] });
@@ -249,7 +249,7 @@ test("a question is answered with resolveHitl: typed result, the turn's prompt r
 test("a credential function that fails is reported (credentialError) and asked again on the next attempt", async () => {
   const p = await openClient({ chat: false, events: false });
   const r = await p.evaluate(async ({ base, token }) => {
-    const { FleetRlmClient } = await import("runwatch");
+    const { FleetRlmClient } = await import("runwatch/fleet-rlm");
     let calls = 0;
     const diags = [];
     const auth = () => {
@@ -433,7 +433,7 @@ test("probes without a credential are refused with a typed 401; an unreachable s
   const p = await openClient({ auth: null, chat: false, events: false });
   const r = await p.evaluate(async (port) => {
     const { client, attempt } = window.fw;
-    const { FleetRlmClient } = await import("runwatch");
+    const { FleetRlmClient } = await import("runwatch/fleet-rlm");
     const gone = new FleetRlmClient({ url: `http://127.0.0.1:${port}`, chat: false, events: false, httpTimeoutMs: 5000 });
     const out = {
       health: await client.health(),
@@ -457,7 +457,7 @@ test("probes without a credential are refused with a typed 401; an unreachable s
 test("options are checked: unknown names, insecure remote URLs, a URL with a query, a bad auth", async () => {
   const p = await openClient({ chat: false, events: false });
   const r = await p.evaluate(async () => {
-    const { FleetRlmClient } = await import("runwatch");
+    const { FleetRlmClient } = await import("runwatch/fleet-rlm");
     const attempt = (options) => {
       try { new FleetRlmClient(options).close(); return null; } catch (e) { return { name: e.name, code: e.code, message: e.message }; }
     };
@@ -494,7 +494,7 @@ test("the dev identity parameters authenticate both sockets; a watch-only client
   const sessionId = await p.evaluate(() => window.fw.client.sessionId);
   // A watch-only client (events socket only) of the same session and identity.
   await p.evaluate(async ({ base, sessionId }) => {
-    const { FleetRlmClient } = await import("runwatch");
+    const { FleetRlmClient } = await import("runwatch/fleet-rlm");
     window.watcher = new FleetRlmClient({ url: base, chat: false, sessionId, debugIdentity: { tenantId: "acme", userId: "ada" } });
   }, { base, sessionId });
   await p.waitForFunction(() => window.watcher.eventsState === "live");
@@ -560,7 +560,7 @@ test("close() closes both sockets and forgets every listener; the stores keep th
 test("an open client nobody references keeps running through garbage collection (the package's lifetime rule)", async () => {
   const p = await openClient({ chat: false, events: false });
   const sessionId = await p.evaluate(async ({ base, token }) => {
-    const { FleetRlmClient } = await import("runwatch");
+    const { FleetRlmClient } = await import("runwatch/fleet-rlm");
     const seen = (window.unreferenced = { frames: [], live: false });
     const sessionId = `gc-${Math.random().toString(16).slice(2)}`;
     // Only the callbacks are kept (by `seen`); the client itself is not referenced anywhere.

@@ -52,7 +52,7 @@ const ENTRY = MODE === "worker" ? "/pkg/worker.js" : "/pkg/index.js";
 export const BLANK_PAGE = "__runwatch/blank.html";
 const BLANK_HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>runwatch test page</title>
-<script type="importmap">{ "imports": { "runwatch": "${ENTRY}" } }</script>
+<script type="importmap">{ "imports": { "runwatch": "${ENTRY}", "runwatch/fleet-rlm": "/pkg/fleet-rlm.js" } }</script>
 ${MODE === "worker" ? '<script src="/tests/support/worker-probe-page.js"></script>' : ""}
 </head><body></body></html>
 `;

@@ -27,7 +27,7 @@ import init, {
   type Turn,
   type TurnsSnapshot,
   type UsageErrorCode,
-} from "runwatch";
+} from "runwatch/fleet-rlm";
 
 declare function useSyncExternalStore<T>(subscribe: (onStoreChange: () => void) => () => void, getSnapshot: () => T): T;
 declare function getToken(): Promise<string>;
