@@ -58,6 +58,29 @@ export function packageSizes(pkgDir = DEFAULT_PKG) {
 
 export const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
 
+/** What an app that imports each entry point downloads: its wasm module and its JavaScript. */
+export const ENTRIES = {
+  runwatch: ["dist/runwatch_bg.wasm", "dist/runwatch.js", "index.js", "entry.js"],
+  "runwatch/fleet-rlm": ["dist/fleet/runwatch_bg.wasm", "dist/fleet/runwatch.js", "fleet-rlm.js", "entry.js"],
+};
+
+/** The gzip (and raw, brotli) sum of each entry point's files, from `packageSizes()`. */
+export function entrySizes(s) {
+  return Object.fromEntries(Object.entries(ENTRIES).map(([entry, names]) => {
+    const parts = names.map((n) => s.files.find((f) => f.file === n));
+    if (!parts.every(Boolean)) throw new Error(`the package lacks one of ${names.join(", ")}`);
+    const sum = (k) => parts.reduce((a, p) => a + p[k], 0);
+    return [entry, { files: names, raw: sum("raw"), gzip: sum("gzip"), brotli: sum("brotli") }];
+  }));
+}
+
+/** Each entry point's download as a Markdown table. */
+export function entryTable(s) {
+  const rows = Object.entries(entrySizes(s)).map(([entry, e]) =>
+    `| \`${entry}\` | ${e.raw.toLocaleString("en")} | ${e.gzip.toLocaleString("en")} | ${e.brotli.toLocaleString("en")} |`);
+  return ["| entry point (what an app downloads) | raw bytes | gzip -9 | brotli 11 |", "| --- | ---: | ---: | ---: |", ...rows].join("\n");
+}
+
 /** The sizes as a Markdown table. */
 export function sizeTable(s) {
   const row = (name, x) => `| ${name} | ${x.raw.toLocaleString("en")} | ${x.gzip.toLocaleString("en")} | ${x.brotli.toLocaleString("en")} |`;

@@ -131,7 +131,7 @@ class WorkerClient {
 
   subscribe(scope, types, callback) {
     main.__checkSubscription(scope, types);
-    if (typeof callback !== "function") throw Object.assign(new Error("subscribe(scope, types, callback) needs a function"), { name: "RunwatchError", code: "invalidCallback" });
+    if (typeof callback !== "function") throw Object.assign(new Error("subscribe(scope, types, callback) needs a function"), { name: "RunwatchError", code: "invalidListener" });
     const sub = this.#nextId++;
     this.#subs.set(sub, callback);
     if (!this.#closing) post({ op: "sub", client: this.#id, sub, scope, types });

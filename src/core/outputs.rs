@@ -295,6 +295,8 @@ pub enum UsageErrorCode {
     InvalidScope,
     /// An unknown type name, a bare string, or a bitmask out of range.
     InvalidTypes,
+    /// A listener or callback that is not a function.
+    InvalidListener,
     /// fleet-rlm: a message, command or feedback the server would refuse (blank content,
     /// a missing id, …); nothing was sent.
     InvalidMessage,

@@ -7,11 +7,10 @@ use js_sys::{Function, Promise};
 use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::app_side::{rejected, AppSide};
 use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
-use super::engine_side::{now, Driven, EngineSide};
+use super::engine_side::{now, random_seed, Driven, EngineSide};
 use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
@@ -280,27 +279,6 @@ impl Drop for Subscription {
     /// never does).
     fn drop(&mut self) {
         self.unsubscribe();
-    }
-}
-
-/// 64 random bits for the backoff jitter, from `crypto.getRandomValues` (also in Workers).
-fn random_seed() -> u64 {
-    let bytes = js_sys::Uint8Array::new_with_length(8);
-    let filled = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
-        .ok()
-        .filter(|c| !c.is_undefined())
-        .and_then(|crypto| {
-            let get = js_sys::Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into::<Function>().ok()?;
-            get.call1(&crypto, &bytes).ok()
-        })
-        .is_some();
-    let mut seed = [0u8; 8];
-    bytes.copy_to(&mut seed);
-    if filled {
-        u64::from_le_bytes(seed)
-    } else {
-        // No Web Crypto (very old runtimes): still different per tab.
-        (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64)
     }
 }
 

@@ -409,3 +409,24 @@ pub(crate) fn now() -> Instant {
     let ms = performance.map_or_else(js_sys::Date::now, |p| p.now());
     Instant::from_millis(ms as u64)
 }
+
+/// 64 random bits for the backoff jitter, from `crypto.getRandomValues` (also in Workers).
+pub(crate) fn random_seed() -> u64 {
+    let bytes = js_sys::Uint8Array::new_with_length(8);
+    let filled = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .filter(|c| !c.is_undefined())
+        .and_then(|crypto| {
+            let get = js_sys::Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+            get.call1(&crypto, &bytes).ok()
+        })
+        .is_some();
+    let mut seed = [0u8; 8];
+    bytes.copy_to(&mut seed);
+    if filled {
+        u64::from_le_bytes(seed)
+    } else {
+        // No Web Crypto (very old runtimes): still different per tab.
+        (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64)
+    }
+}

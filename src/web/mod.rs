@@ -17,6 +17,7 @@ mod engine_side;
 mod errors;
 #[cfg(feature = "fleet-rlm")]
 mod fleet;
+mod listeners;
 mod options;
 mod socket;
 #[cfg(feature = "rocketride")]

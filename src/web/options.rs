@@ -129,15 +129,8 @@ impl ClientOptions {
     /// The engine's tunables these options describe.
     fn engine_config(&self, seed: u64) -> EngineConfig {
         let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
-        let ms = |v: Option<u32>, default: Duration| v.map_or(default, |v| Duration::from_millis(v.into()));
         if let Some(r) = &self.reconnect {
-            let d = BackoffConfig::default();
-            c.backoff = BackoffConfig {
-                min_delay: ms(r.min_delay_ms, d.min_delay),
-                max_delay: ms(r.max_delay_ms, d.max_delay),
-                max_attempts: r.max_attempts,
-                fast_attempts: d.fast_attempts,
-            };
+            c.backoff = r.backoff();
         }
         c.heartbeat_interval = ms(self.heartbeat_interval_ms, c.heartbeat_interval);
         c.heartbeat_timeout = ms(self.heartbeat_timeout_ms, c.heartbeat_timeout);
@@ -148,6 +141,24 @@ impl ClientOptions {
             c.max_frame_bytes = max as usize;
         }
         c
+    }
+}
+
+/// A millisecond option as a duration, or `default` when it is not given.
+pub(crate) fn ms(value: Option<u32>, default: Duration) -> Duration {
+    value.map_or(default, |v| Duration::from_millis(v.into()))
+}
+
+impl ReconnectOptions {
+    /// The backoff these options describe; what they leave out keeps its default.
+    pub(crate) fn backoff(&self) -> BackoffConfig {
+        let d = BackoffConfig::default();
+        BackoffConfig {
+            min_delay: ms(self.min_delay_ms, d.min_delay),
+            max_delay: ms(self.max_delay_ms, d.max_delay),
+            max_attempts: self.max_attempts,
+            fast_attempts: d.fast_attempts,
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use wasm_bindgen::JsCast;
 
 use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
+use super::listeners::Listeners;
 use super::app_side::AppSide;
 use super::options::{check_types, parse_scope, parse_types};
 use crate::core::lifecycle::ConnState;
@@ -87,8 +88,7 @@ pub struct TaskStore {
 
 struct Inner {
     store: RefCell<Core>,
-    listeners: RefCell<Vec<(u32, Function)>>,
-    next_listener: Cell<u32>,
+    listeners: Listeners,
     view: RefCell<View>,
     app: Weak<AppSide<RocketRide>>,
     sub: Cell<SubId>,
@@ -111,8 +111,7 @@ impl TaskStore {
         let (scope, types, config) = parse_store_args(scope, options)?;
         let inner = Rc::new(Inner {
             store: RefCell::new(Core::new(config)),
-            listeners: RefCell::new(Vec::new()),
-            next_listener: Cell::new(1),
+            listeners: Listeners::default(),
             view: RefCell::new(View::default()),
             app: Rc::downgrade(app),
             sub: Cell::new(0),
@@ -236,24 +235,11 @@ impl Inner {
 
     /// Calls every listener once; returns what they threw.
     fn notify(&self) -> Vec<JsValue> {
-        let listeners: Vec<Function> = self.listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
-        listeners.iter().filter_map(|f| f.call0(&JsValue::UNDEFINED).err()).collect()
+        self.listeners.notify()
     }
 
-    fn add_listener(self: &Rc<Self>, listener: JsValue) -> Result<JsValue, JsValue> {
-        let listener: Function = listener.dyn_into().map_err(|_| usage_error("invalidListener", "subscribe(listener) needs a function"))?;
-        let id = self.next_listener.get();
-        self.next_listener.set(id + 1);
-        if !self.closed.get() {
-            self.listeners.borrow_mut().push((id, listener));
-        }
-        let weak = Rc::downgrade(self);
-        Ok(Closure::<dyn Fn()>::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.listeners.borrow_mut().retain(|(i, _)| *i != id);
-            }
-        })
-        .into_js_value())
+    fn add_listener(&self, listener: JsValue) -> Result<JsValue, JsValue> {
+        self.listeners.add(listener, !self.closed.get())
     }
 
     /// The JS snapshot of the current version, built only when the version moved.
@@ -290,7 +276,7 @@ impl Inner {
         if self.closed.replace(true) {
             return;
         }
-        self.listeners.borrow_mut().clear();
+        self.listeners.clear();
         if let Some(app) = self.app.upgrade() {
             if let Some(id) = self.resync_listener.take() {
                 app.dispatch.remove_listener(id);

@@ -145,7 +145,7 @@ export async function main(): Promise<void> {
     client.subscribe({ token: "*" }, ["TASK"], onEvents);
   } catch (e) {
     void ((e as RunwatchError).code satisfies "invalidOptions" | "invalidUrl" | "invalidAuth" | "invalidScope" | "invalidTypes"
-      | "invalidMessage" | "turnInProgress" | "notConnected" | "unavailable"); // the last four are fleet-rlm's
+      | "invalidListener" | "invalidMessage" | "turnInProgress" | "notConnected" | "unavailable"); // the last four are fleet-rlm's
   }
   const reply: unknown = await client.request("rrext_dashboard", {});
   void reply;

@@ -23,7 +23,7 @@ use self::options::{parse_options, AuthMode, Parsed};
 use self::stores::Store;
 use super::app_side::AppSide;
 use super::dispatch::{to_js, to_js_or_throw, Dispatch, Kind, Target};
-use super::engine_side::{now, Address, Driven, EngineSide, UrlBuilder};
+use super::engine_side::{now, random_seed, Address, Driven, EngineSide, UrlBuilder};
 use super::errors::usage_error;
 use crate::core::connection::Connection;
 use crate::core::lifecycle::ConnState;
@@ -599,23 +599,4 @@ fn chat_error(e: &ChatError) -> JsValue {
         ChatError::NoTurn => "invalidMessage",
     };
     usage_error(code, &e.to_string())
-}
-
-/// 64 random bits for the backoff jitter, from `crypto.getRandomValues`.
-fn random_seed() -> u64 {
-    let bytes = js_sys::Uint8Array::new_with_length(8);
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(|c| !c.is_undefined());
-    let filled = crypto
-        .and_then(|crypto| {
-            let get = Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into::<Function>().ok()?;
-            get.call1(&crypto, &bytes).ok()
-        })
-        .is_some();
-    let mut seed = [0u8; 8];
-    bytes.copy_to(&mut seed);
-    if filled {
-        u64::from_le_bytes(seed)
-    } else {
-        (js_sys::Math::random() * u64::MAX as f64) as u64 ^ (js_sys::Date::now() as u64)
-    }
 }

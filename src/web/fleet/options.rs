@@ -6,10 +6,8 @@ use tsify::Tsify;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::super::errors::usage_error;
-use super::super::options::{BatchMode, ReconnectOptions};
-use crate::core::backoff::BackoffConfig;
+use super::super::options::{ms, BatchMode, ReconnectOptions};
 use crate::core::connection::EngineConfig;
-use crate::core::time::Duration;
 use crate::protocol::fleet_rlm::auth::{socket_url, Credential, DebugIdentity, Endpoint, Secret};
 use crate::protocol::fleet_rlm::chat::ChatConfig;
 use crate::protocol::fleet_rlm::runs::RunsConfig;
@@ -187,15 +185,8 @@ pub(crate) fn parse_options(options: JsValue) -> Result<Parsed, JsValue> {
 impl FleetClientOptions {
     fn engine(&self, seed: u64) -> EngineConfig {
         let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
-        let ms = |v: Option<u32>, default: Duration| v.map_or(default, |v| Duration::from_millis(v.into()));
         if let Some(r) = &self.reconnect {
-            let d = BackoffConfig::default();
-            c.backoff = BackoffConfig {
-                min_delay: ms(r.min_delay_ms, d.min_delay),
-                max_delay: ms(r.max_delay_ms, d.max_delay),
-                max_attempts: r.max_attempts,
-                fast_attempts: d.fast_attempts,
-            };
+            c.backoff = r.backoff();
         }
         c.connect_timeout = ms(self.connect_timeout_ms, c.connect_timeout);
         if let Some(max) = self.max_frame_bytes {
@@ -206,16 +197,14 @@ impl FleetClientOptions {
 
     pub(crate) fn chat_config(&self, seed: u64) -> ChatConfig {
         let mut engine = self.engine(seed);
-        engine.request_timeout = self.command_timeout_ms.map_or(ChatConfig::default().engine.request_timeout, |v| Duration::from_millis(v.into()));
+        engine.request_timeout = ms(self.command_timeout_ms, ChatConfig::default().engine.request_timeout);
         ChatConfig { engine }
     }
 
     pub(crate) fn events_config(&self, seed: u64, session_id: &str) -> EventsConfig {
         let mut c = EventsConfig::new(session_id);
         c.engine = self.engine(seed);
-        if let Some(ms) = self.stall_after_ms {
-            c.stall_after = Duration::from_millis(ms.into());
-        }
+        c.stall_after = ms(self.stall_after_ms, c.stall_after);
         let d = RunsConfig::default();
         c.runs = RunsConfig {
             max_runs: self.max_runs.map_or(d.max_runs, |v| v as usize),

@@ -17,7 +17,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::super::app_side::AppSide;
 use super::super::dispatch::to_js_or_throw;
 use super::super::engine_side::Driven;
-use super::super::errors::usage_error;
+use super::super::listeners::Listeners;
 use crate::core::connection::Connection;
 use crate::protocol::fleet_rlm::runs::{Run, RunsSnapshot};
 use crate::protocol::fleet_rlm::turns::{Turn, TurnsSnapshot};
@@ -65,8 +65,7 @@ pub(crate) struct Store<P: Driven, S: Listed> {
     app: Weak<AppSide<P>>,
     version: fn(&Connection<P>) -> u64,
     snapshot: fn(&mut Connection<P>) -> Arc<S>,
-    listeners: RefCell<Vec<(u32, Function)>>,
-    next_listener: Cell<u32>,
+    listeners: Listeners,
     /// The version the listeners last heard of.
     notified: Cell<u64>,
     view: RefCell<View<S::Item>>,
@@ -87,8 +86,7 @@ impl<P: Driven, S: Listed + 'static> Store<P, S> {
             app: Rc::downgrade(app),
             version,
             snapshot,
-            listeners: RefCell::new(Vec::new()),
-            next_listener: Cell::new(1),
+            listeners: Listeners::default(),
             notified: Cell::new(0),
             view: RefCell::new(View { version: None, snapshot: JsValue::UNDEFINED, items: HashMap::new() }),
             closed: Cell::new(false),
@@ -127,30 +125,17 @@ impl<P: Driven, S: Listed + 'static> Store<P, S> {
         if version == self.notified.replace(version) {
             return Vec::new();
         }
-        let listeners: Vec<Function> = self.listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
-        listeners.iter().filter_map(|f| f.call0(&JsValue::UNDEFINED).err()).collect()
+        self.listeners.notify()
     }
 
     /// Forgets every listener; the last snapshot stays readable.
     pub(crate) fn close(&self) {
         self.closed.set(true);
-        self.listeners.borrow_mut().clear();
+        self.listeners.clear();
     }
 
-    fn add_listener(self: &Rc<Self>, listener: JsValue) -> Result<JsValue, JsValue> {
-        let listener: Function = listener.dyn_into().map_err(|_| usage_error("invalidOptions", "subscribe(listener) needs a function"))?;
-        let id = self.next_listener.get();
-        self.next_listener.set(id + 1);
-        if !self.closed.get() {
-            self.listeners.borrow_mut().push((id, listener));
-        }
-        let weak = Rc::downgrade(self);
-        Ok(Closure::<dyn Fn()>::new(move || {
-            if let Some(store) = weak.upgrade() {
-                store.listeners.borrow_mut().retain(|(i, _)| *i != id);
-            }
-        })
-        .into_js_value())
+    fn add_listener(&self, listener: JsValue) -> Result<JsValue, JsValue> {
+        self.listeners.add(listener, !self.closed.get())
     }
 
     /// The JS snapshot of the current version, built only when the version moved.
