@@ -63,6 +63,13 @@ impl<E> Converted<E> {
     }
 }
 
+thread_local! {
+    /// The page's window and document, looked up once (a flush is scheduled many times a
+    /// second; in a Worker the lookup throws and catches a `ReferenceError` each time).
+    static WINDOW: Option<(web_sys::Window, Option<web_sys::Document>)> =
+        web_sys::window().map(|w| { let d = w.document(); (w, d) });
+}
+
 /// The closure a scheduled flush calls.
 type FlushClosure = Closure<dyn FnMut(JsValue)>;
 
@@ -256,11 +263,13 @@ impl<E: Serialize> Dispatch<E> {
         }
         let flush = self.flush.borrow();
         let Some(flush) = flush.as_ref() else { return };
-        let hidden = web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden());
         let scheduled = match self.batch {
-            BatchMode::Frame if !hidden => web_sys::window()
-                .and_then(|w| w.request_animation_frame(flush.as_ref().unchecked_ref()).ok())
-                .is_some(),
+            BatchMode::Frame => WINDOW.with(|window| {
+                window.as_ref().is_some_and(|(window, document)| {
+                    !document.as_ref().is_some_and(|d| d.hidden())
+                        && window.request_animation_frame(flush.as_ref().unchecked_ref()).is_ok()
+                })
+            }),
             _ => false,
         };
         if !scheduled {

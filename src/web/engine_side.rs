@@ -403,10 +403,13 @@ fn wake<P: Driven>(engine: &Weak<EngineSide<P>>, why: Wake) {
 /// Monotonic milliseconds (`performance.now()`), from the global scope so it also works
 /// in a Worker.
 pub(crate) fn now() -> Instant {
-    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
-    let ms = performance.map_or_else(js_sys::Date::now, |p| p.now());
+    thread_local! {
+        // Looked up once: it is read for every frame.
+        static PERFORMANCE: Option<web_sys::Performance> = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .ok()
+            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
+    }
+    let ms = PERFORMANCE.with(|performance| performance.as_ref().map_or_else(js_sys::Date::now, |p| p.now()));
     Instant::from_millis(ms as u64)
 }
 

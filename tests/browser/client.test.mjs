@@ -77,6 +77,20 @@ test("authenticates, subscribes and receives typed events in seq order", async (
   assertNoPageErrors(p);
 });
 
+test("text outside ASCII arrives exactly as sent (frames are copied into the module by TextEncoder.encodeInto)", async () => {
+  // 2-, 3- and 4-byte UTF-8 (a surrogate pair in JavaScript), first, in the middle and last.
+  const name = "Ünïcödé — 日本語のタスク 😀 ✓ ascii after 🎉";
+  const p = await openClient();
+  await p.evaluate(() => window.rw.subscribe("all", { token: "*" }, ["TASK"]));
+  await waitLive(p);
+  await execute("proj-utf8", "utf8_1", { name });
+  await p.waitForFunction(() => window.rw.subs.all.events.some((e) => e.action === "begin" && e.projectId === "proj-utf8"));
+  const begin = await p.evaluate(() => window.rw.subs.all.events.find((e) => e.action === "begin" && e.projectId === "proj-utf8"));
+  assert.ok(begin.name.startsWith(name), `name as delivered: ${JSON.stringify(begin.name)}`);
+  assert.deepEqual(await p.evaluate(() => window.rw.diags.filter((d) => d.kind === "decodeError")), []);
+  assertNoPageErrors(p);
+});
+
 test("a scoped subscription gets only its project's events", async () => {
   const p = await openClient();
   await p.evaluate(() => {

@@ -33,13 +33,10 @@ pub fn sanitize_non_finite(bytes: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// The fast path: one pass looking for the two token spellings anywhere.
+/// The fast path: one pass looking for the two token spellings anywhere (memchr skips a
+/// word at a time to the next `N` or `I`, which few frames hold).
 fn may_contain_non_finite(bytes: &[u8]) -> bool {
-    bytes.iter().enumerate().any(|(i, &b)| match b {
-        b'N' => bytes[i..].starts_with(NAN),
-        b'I' => bytes[i..].starts_with(INFINITY),
-        _ => false,
-    })
+    memchr::memchr2_iter(b'N', b'I', bytes).any(|i| bytes[i..].starts_with(NAN) || bytes[i..].starts_with(INFINITY))
 }
 
 /// Walks the JSON, tracking whether we are inside a string, and copies it with the

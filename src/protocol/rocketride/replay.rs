@@ -97,12 +97,7 @@ pub struct Stamp {
 /// Reads the stamps of an event frame; `None` without a numeric `body.logSeq` (old servers,
 /// seeds, dashboard events, responses). Frames that do not mention `logSeq` cost one scan.
 pub fn stamp_of(frame: &[u8]) -> Option<Stamp> {
-    // `q` is rare in frames: look for it, then for the key around it.
-    const NEEDLE: &[u8] = b"\"logSeq\"";
-    let found = frame.iter().enumerate().any(|(i, &b)| b == b'q' && i >= 6 && frame[i - 6..].starts_with(NEEDLE));
-    if !found {
-        return None;
-    }
+    memchr::memmem::find(frame, b"\"logSeq\"")?;
     #[derive(Deserialize)]
     struct Frame {
         body: Option<Body>,
