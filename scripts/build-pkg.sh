@@ -26,14 +26,15 @@ mkdir -p "$(target_dir)"
 tmp=$(mktemp -d "$(target_dir)/pkg-dist.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# build_module <out-dir> <cargo feature flags...>: one wasm module of the package, built,
-# bound and optimised into <out-dir>. Each protocol is its own module, so an app downloads
-# only the protocol it imports ("runwatch": RocketRide; "runwatch/fleet-rlm": fleet-rlm).
+# build_module <out-dir> <cargo profile> <cargo feature flags...>: one wasm module of the
+# package, built, bound and optimised into <out-dir>. Each protocol is its own module, so an
+# app downloads only the protocol it imports ("runwatch": RocketRide; "runwatch/fleet-rlm":
+# fleet-rlm).
 build_module() {
-  local out=$1; shift
-  step "cargo build --release --target wasm32-unknown-unknown -p runwatch $*"
-  cargo build --release --target wasm32-unknown-unknown -p runwatch "$@"
-  local raw="$(target_dir)/wasm32-unknown-unknown/release/runwatch.wasm"
+  local out=$1 profile=$2; shift 2
+  step "cargo build --profile $profile --target wasm32-unknown-unknown -p runwatch $*"
+  cargo build --profile "$profile" --target wasm32-unknown-unknown -p runwatch "$@"
+  local raw="$(target_dir)/wasm32-unknown-unknown/$profile/runwatch.wasm"
   [ -f "$raw" ] || die "cargo produced no $raw"
 
   # The features rustc compiled for, from the module's target_features custom section,
@@ -87,8 +88,10 @@ if (env.length) {
 JS
 }
 
-build_module "$tmp"                                  # RocketRide (the default features)
-build_module "$tmp/fleet" --no-default-features --features fleet-rlm
+# RocketRide streams thousands of events a second: built for speed (Cargo.toml's `release`).
+# fleet-rlm's sockets carry a chat turn's tokens and steps: built for size (`release-small`).
+build_module "$tmp" release                                 # RocketRide (the default features)
+build_module "$tmp/fleet" release-small --no-default-features --features fleet-rlm
 
 rm -rf pkg/dist
 mv "$tmp" pkg/dist
