@@ -25,7 +25,7 @@ fn run(name: &str, frames: &[String], serialise: bool) {
 }
 
 fn once(frames: &[String], serialise: bool) -> f64 {
-    let rounds = 5_000;
+    let rounds = (2_000_000 / frames.len().max(1)).clamp(1, 5_000);
     let mut sink = 0usize;
     for f in frames {
         assert!(matches!(decode_frame(f.as_bytes()).unwrap().body, FrameBody::Event(_)), "{f}");
@@ -47,7 +47,38 @@ fn once(frames: &[String], serialise: bool) -> f64 {
     t0.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64
 }
 
+/// The frames of `path` grouped by event name, each name's cost and share of the whole.
+fn per_event(path: &str) {
+    let text = std::fs::read_to_string(path).expect("RUNWATCH_FRAMES names a readable file");
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let name = line.split(r#""event":""#).nth(1).and_then(|r| r.split('"').next()).unwrap_or("?").to_owned();
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, frames)) => frames.push(line.to_owned()),
+            None => groups.push((name, vec![line.to_owned()])),
+        }
+    }
+    let total: usize = groups.iter().map(|(_, f)| f.len()).sum();
+    let costs: Vec<(String, usize, f64, f64)> = groups
+        .iter()
+        .map(|(name, frames)| {
+            let best = |serialise| (0..5).map(|_| once(frames, serialise)).fold(f64::MAX, f64::min);
+            (name.clone(), frames.len(), best(false), best(true))
+        })
+        .collect();
+    let whole: f64 = costs.iter().map(|(_, n, _, both)| *n as f64 * both).sum();
+    println!("{:<28} {:>6} {:>10} {:>14} {:>7}", "event", "share", "decode ns", "+ to JSON ns", "time");
+    for (name, n, decode, both) in costs {
+        let share = 100.0 * n as f64 / total as f64;
+        println!("{name:<28} {share:5.1}% {decode:10.0} {both:14.0} {:6.1}%", 100.0 * n as f64 * both / whole);
+    }
+    println!("mean per frame: {:.0} ns (decode + to JSON text)", whole / total as f64);
+}
+
 fn main() {
+    if let Ok(path) = std::env::var("RUNWATCH_FRAMES") {
+        return per_event(&path);
+    }
     let (plain, newer) = frames();
     {
         run("sample events: decode", &plain, false);

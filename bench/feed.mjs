@@ -10,13 +10,15 @@
 //    flush) and S (runwatch's task store), `--rounds` times each;
 // 3. prints the best µs/event of each and the ratio to A.
 // `--clients C` runs only C (e.g. under `node --cpu-prof`); `--dist DIR` loads another
-// wasm-bindgen output (e.g. one without wasm-opt, whose functions keep their names).
+// wasm-bindgen output (e.g. one without wasm-opt, whose functions keep their names);
+// `--save FILE` writes the recorded event frames, one per line (for `RUNWATCH_FRAMES=FILE
+// cargo run --release --example decode_bench`).
 //
 // Node has no animation frames, so runwatch flushes on a microtask: the same path as
 // `batch: "microtask"` in a page. Needs pkg/dist (bash scripts/build-pkg.sh) and the release
 // simulator (cargo build --release -p runwatch-sim).
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,7 +31,7 @@ if (typeof WebSocket === "undefined") {
 }
 
 const { values: opt } = parseArgs({
-  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, dist: { type: "string" } },
+  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, dist: { type: "string" }, save: { type: "string" } },
 });
 const FRAMES = Number(opt.frames);
 const ROUNDS = Number(opt.rounds);
@@ -166,6 +168,7 @@ const runwatch = await import(pathToFileURL(path.join(dist, "runwatch.js")));
 runwatch.initSync({ module: readFileSync(path.join(dist, "runwatch_bg.wasm")) });
 
 const rec = await record(Number(opt.record));
+if (opt.save) writeFileSync(opt.save, rec.events.join("\n") + "\n");
 const best = {};
 for (let round = 0; round < ROUNDS; round += 1) {
   for (const name of opt.clients.split(",")) {
