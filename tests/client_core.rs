@@ -10,7 +10,7 @@ use runwatch::core::connection::EngineConfig;
 use runwatch::core::lifecycle::{Action, ConnState, LossReason};
 use runwatch::core::time::{Duration, Instant};
 use runwatch::protocol::rocketride::calls::Call;
-use runwatch::protocol::rocketride::client::{Client, ClientConfig, Intent};
+use runwatch::protocol::rocketride::client::{Client, ClientConfig, Intent, LOOKUP_TIMEOUT};
 use runwatch::protocol::rocketride::monitor_types::MonitorTypes;
 use runwatch::protocol::rocketride::outputs::{Diagnostic, Output, RequestError};
 use runwatch::protocol::rocketride::scope::{Scope, ScopeSpec};
@@ -733,6 +733,24 @@ fn a_lookup_that_got_no_answer_is_asked_again_for_the_tasks_next_event() {
     h.push(second);
     assert_eq!(h.sent.iter().filter(|r| r["command"] == "rrext_dashboard").count(), 2);
     assert_eq!(h.deliveries(), vec![(source, "output".to_string(), Some(second_seq))]);
+}
+
+#[test]
+fn events_held_for_a_lookup_whose_answer_was_lost_go_out_after_the_lookup_timeout_not_the_request_timeout() {
+    // A lost rrext_dashboard answer on a live connection: the held events (and every event
+    // behind them, to keep order) must not wait the 30 s of an app request.
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"projectId":"p1","source":"chat_1"}), &["OUTPUT"]);
+    h.subscribe(json!({"projectId":"p2","source":"*"}), &["OUTPUT"]);
+    h.engine.lose_dashboards = 1;
+    let started = h.now;
+    let first = h.engine.event("output", output_body("cafe0001.chat_1", "one\n"));
+    h.push(first);
+    h.run_until(|h| h.diagnostics().iter().any(|d| matches!(d, Diagnostic::Unroutable { .. })));
+    let waited = h.now.saturating_duration_since(started);
+    assert!(waited <= LOOKUP_TIMEOUT, "held for {waited:?}, more than the lookup timeout {LOOKUP_TIMEOUT:?}");
+    assert!(LOOKUP_TIMEOUT < ClientConfig::default().engine.request_timeout);
+    assert_eq!(h.client.state(), ConnState::Live, "a lost answer is not a lost connection");
 }
 
 #[test]

@@ -301,8 +301,14 @@ impl<P: Protocol> Link<P> {
     /// Sends a request of the plug-in's own; its answer comes to
     /// [`Protocol::on_response`]. False (nothing sent) when too many are in flight.
     pub fn send(&mut self, command: &str, args: Value, request: P::Request) -> bool {
-        let timeout = Some(self.config.request_timeout);
-        self.send_request(command, args, timeout, Pending::Protocol(request))
+        let timeout = self.config.request_timeout;
+        self.send_within(command, args, request, timeout)
+    }
+
+    /// [`Link::send`] with its own timeout, for a request whose answer something waits on
+    /// (a lost answer then costs `timeout`, not the app requests' default).
+    pub fn send_within(&mut self, command: &str, args: Value, request: P::Request, timeout: Duration) -> bool {
+        self.send_request(command, args, Some(timeout), Pending::Protocol(request))
     }
 
     /// Sends a frame that is not a request: nothing waits for an answer (e.g. a chat

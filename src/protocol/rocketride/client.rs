@@ -49,6 +49,10 @@ impl Unplaced {
 /// Events held back (in order) while the server is asked where an unknown task belongs;
 /// past this many they are released with a report rather than held without bound.
 const MAX_HELD: usize = 10_000;
+/// How long events held for a task lookup wait for its answer. The server answers
+/// `rrext_dashboard` within milliseconds; an answer lost on a live connection would otherwise
+/// hold them (and every event behind them) for the 30 s of an app request.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Task tokens remembered at most (for seeding statuses).
 const MAX_TOKENS: usize = 4096;
 /// Tasks remembered as "looked up and still unknown", so they are not looked up again.
@@ -484,7 +488,7 @@ impl RocketRide {
             return self.release(link, Unplaced::NoAnswer("too many events waited for the task lookup"));
         }
         if !self.lookup_in_flight {
-            self.lookup_in_flight = link.send(Command::DASHBOARD, Value::Object(Default::default()), Request::Lookup);
+            self.lookup_in_flight = link.send_within(Command::DASHBOARD, Value::Object(Default::default()), Request::Lookup, LOOKUP_TIMEOUT);
             if !self.lookup_in_flight {
                 self.release(link, Unplaced::NoAnswer("the task lookup could not be sent"));
             }
