@@ -743,7 +743,7 @@ impl TaskStore {
 
     // ── runs ────────────────────────────────────────────────────────────────
 
-    fn runs_of<'a>(&'a self, task_id: &str) -> impl Iterator<Item = &'a Arc<TaskRun>> + 'a {
+    fn runs_of<'a>(&'a self, task_id: &str) -> impl DoubleEndedIterator<Item = &'a Arc<TaskRun>> + 'a {
         self.by_task.get(task_id).into_iter().flatten().map(move |id| &self.runs[id])
     }
 
@@ -751,9 +751,10 @@ impl TaskStore {
         self.runs_of(task_id).find(|r| r.start_time == Some(start)).map(|r| r.run_id)
     }
 
-    /// The task's run that has not ended.
+    /// The task's run that has not ended (the newest such; looked for from the newest end,
+    /// where it almost always is: this runs for every event).
     fn live_run(&self, task_id: &str) -> Option<u64> {
-        self.runs_of(task_id).filter(|r| !r.lifecycle.ended).map(|r| r.run_id).last()
+        self.runs_of(task_id).rev().find(|r| !r.lifecycle.ended).map(|r| r.run_id)
     }
 
     /// The run untimed events belong to: the live one, else the newest.
