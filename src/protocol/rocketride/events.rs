@@ -470,6 +470,13 @@ pub struct UnknownEvent {
 /// `action` this SDK does not know. The body must already be free of `NaN` tokens
 /// (as it is inside a frame given to `decode_frame`).
 pub fn decode_event(name: &str, body: &RawValue) -> Result<RocketRideEvent, DecodeError> {
+    decode_event_text(name, body.get())
+}
+
+/// [`decode_event`] of a body's text that has not been checked to be JSON: `Ok` only when
+/// all of it is, so a frame whose envelope was read without a JSON parser (the envelope
+/// module's fast path) decodes exactly as one read with it.
+pub fn decode_event_text(name: &str, body: &str) -> Result<RocketRideEvent, DecodeError> {
     use RocketRideEvent as E;
     let event = match name {
         "apaevt_task" => match action_of(body).as_deref() {
@@ -477,7 +484,7 @@ pub fn decode_event(name: &str, body: &RawValue) -> Result<RocketRideEvent, Deco
             Some("begin") => E::Task(TaskEvent::Begin(capture(name, body, LIFECYCLE_IGNORED)?)),
             Some("end") => E::Task(TaskEvent::End(capture(name, body, LIFECYCLE_IGNORED)?)),
             Some("restart") => E::Task(TaskEvent::Restart(capture(name, body, LIFECYCLE_IGNORED)?)),
-            Some(_) => unknown(name, body),
+            Some(_) => unknown(name, body)?,
             // Missing or not a string: let the typed decode say why.
             None => E::Task(parse(name, body)?),
         },
@@ -495,33 +502,33 @@ pub fn decode_event(name: &str, body: &RawValue) -> Result<RocketRideEvent, Deco
         "apaevt_status_user" => E::StatusUser(capture(name, body, NONE)?),
         "apaevt_status_info" => E::StatusInfo(capture(name, body, NONE)?),
         "apaevt_dashboard" => match action_of(body).as_deref() {
-            Some(action) => match DashboardEvent::decode(action, body.get()) {
+            Some(action) => match DashboardEvent::decode(action, body) {
                 Some(decoded) => E::Dashboard(decoded.map_err(|e| json_error(&format!("{name} body"), &e))?),
-                None => unknown(name, body),
+                None => unknown(name, body)?,
             },
             None => return Err(missing_action(name, body)),
         },
         "apaext_account" => E::Account(AccountEvent { body: parse(name, body)? }),
-        _ => unknown(name, body),
+        _ => unknown(name, body)?,
     };
     Ok(event)
 }
 
 const NONE: &[&str] = &[];
 
-fn parse<'a, T: Deserialize<'a>>(name: &str, body: &'a RawValue) -> Result<T, DecodeError> {
-    serde_json::from_str(body.get()).map_err(|e| json_error(&format!("{name} body"), &e))
+fn parse<'a, T: Deserialize<'a>>(name: &str, body: &'a str) -> Result<T, DecodeError> {
+    serde_json::from_str(body).map_err(|e| json_error(&format!("{name} body"), &e))
 }
 
 fn capture<'a, T: Deserialize<'a> + HasExtra>(
     name: &str,
-    body: &'a RawValue,
+    body: &'a str,
     ignore: &'static [&'static str],
 ) -> Result<T, DecodeError> {
-    from_str_capturing(body.get(), ignore).map_err(|e| json_error(&format!("{name} body"), &e))
+    from_str_capturing(body, ignore).map_err(|e| json_error(&format!("{name} body"), &e))
 }
 
-fn status_event(name: &str, body: &RawValue) -> Result<TaskStatusEvent, DecodeError> {
+fn status_event(name: &str, body: &str) -> Result<TaskStatusEvent, DecodeError> {
     let mut status: Box<TaskStatus> = Box::new(capture(name, body, NONE)?);
     let stamps = status.take_event_fields();
     Ok(TaskStatusEvent {
@@ -535,7 +542,7 @@ fn status_event(name: &str, body: &RawValue) -> Result<TaskStatusEvent, DecodeEr
 }
 
 /// Reads the flow body once, `trace` kept as raw text, then types `trace` by `op`.
-fn flow_event(name: &str, body: &RawValue) -> Result<FlowEvent, DecodeError> {
+fn flow_event(name: &str, body: &str) -> Result<FlowEvent, DecodeError> {
     let raw: FlowStep<&RawValue> = capture(name, body, NONE)?;
     let what = || format!("{name} body: trace");
     let trace: &RawValue = raw.trace;
@@ -623,18 +630,18 @@ struct FlowStepRef<'a> {
 }
 
 /// The body's `action` when it is a string; `None` when missing or of another type.
-fn action_of(body: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
+fn action_of(body: &str) -> Option<std::borrow::Cow<'_, str>> {
     #[derive(Deserialize)]
     struct ActionOnly<'a> {
         #[serde(borrow)]
         action: Option<std::borrow::Cow<'a, str>>,
     }
-    serde_json::from_str::<ActionOnly>(body.get()).ok().and_then(|b| b.action)
+    serde_json::from_str::<ActionOnly>(body).ok().and_then(|b| b.action)
 }
 
 /// A dashboard body without a usable `action`, with serde's reason.
-fn missing_action(name: &str, body: &RawValue) -> DecodeError {
-    match serde_json::from_str::<DashboardEvent>(body.get()) {
+fn missing_action(name: &str, body: &str) -> DecodeError {
+    match serde_json::from_str::<DashboardEvent>(body) {
         Err(e) => json_error(&format!("{name} body"), &e),
         Ok(_) => DecodeError {
             kind: crate::core::wire::DecodeErrorKind::WrongShape,
@@ -643,14 +650,16 @@ fn missing_action(name: &str, body: &RawValue) -> DecodeError {
     }
 }
 
-fn unknown(name: &str, body: &RawValue) -> RocketRideEvent {
+/// An event this SDK has no type for, kept as its body's text, which must be JSON.
+fn unknown(name: &str, body: &str) -> Result<RocketRideEvent, DecodeError> {
     #[derive(Deserialize)]
     struct IdOnly {
         #[serde(rename = "__id")]
         id: Option<String>,
     }
+    let body: &RawValue = parse(name, body)?;
     let task_id = serde_json::from_str::<IdOnly>(body.get()).ok().and_then(|b| b.id).filter(|id| !id.is_empty());
-    RocketRideEvent::Unknown(UnknownEvent { event: name.to_owned(), task_id, raw: body.get().to_owned() })
+    Ok(RocketRideEvent::Unknown(UnknownEvent { event: name.to_owned(), task_id, raw: body.get().to_owned() }))
 }
 
 impl RocketRideEvent {
