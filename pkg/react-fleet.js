@@ -14,10 +14,10 @@
 // components that read it, counted, and let go of shortly after the last one unmounts
 // (react-shared.js), so StrictMode's double mount opens nothing twice and an unmounted tree
 // leaves nothing behind. No hook has a side effect during render.
-import { createContext, createElement, useCallback, useContext } from "react";
+import { useCallback } from "react";
 import init, { FleetRlmClient } from "./fleet-rlm.js";
 import {
-  diagnosticPatch, identity, initialPerClient, shallowEqual, sourceOf, useClientOf, useSharedSource,
+  clientContext, diagnosticPatch, identity, initialPerClient, shallowEqual, sourceOf, useClientOf, useSharedSource,
 } from "./react-shared.js";
 
 export { openResources, shallowEqual } from "./react-shared.js";
@@ -33,17 +33,13 @@ function safe(read, fallback) {
   try { return read(); } catch { return fallback; }
 }
 
-const FleetContext = createContext(null);
+const context = clientContext();
 
 /** Makes `client` available to `useFleet()` below it. */
-export function FleetProvider({ client, children }) {
-  return createElement(FleetContext.Provider, { value: client ?? null }, children);
-}
+export const FleetProvider = context.Provider;
 
 /** The client of the nearest `FleetProvider`, or `null`. */
-export function useFleet() {
-  return useContext(FleetContext);
-}
+export const useFleet = context.useClient;
 
 /**
  * Creates a `FleetRlmClient` once `init()` has loaded the fleet-rlm module, and closes it

@@ -9,7 +9,7 @@
 // - `useSelected`: `useSyncExternalStore` with a selector and an equality function.
 // - `useClientOf`: a client made after its module's `init()`, closed on unmount.
 // - `useSharedSource`: a hook reading a shared `{listeners, get, dispose}` source.
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore, useCallback } from "react";
+import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 // ── shared resources ──────────────────────────────────────────────────────────────────────
 
@@ -139,6 +139,18 @@ export function useSelected(subscribe, getSnapshot, selector, isEqual) {
 }
 
 // ── a client of one protocol ──────────────────────────────────────────────────────────────
+
+/**
+ * `{ Provider, useClient }` of a context of its own: `<Provider client={c}>` makes `c` (or
+ * `null`) what `useClient()` returns below it.
+ */
+export function clientContext() {
+  const Context = createContext(null);
+  return {
+    Provider: ({ client, children }) => createElement(Context.Provider, { value: client ?? null }, children),
+    useClient: () => useContext(Context),
+  };
+}
 
 /**
  * Creates `new Client(options)` once `init()` has loaded the module, and closes it when the

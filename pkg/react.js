@@ -12,10 +12,10 @@
 // asks for the same thing, counted, and closed shortly after the last one lets go, so
 // StrictMode's mount → unmount → mount opens one server subscription, not two, and an
 // unmounted tree leaves nothing behind. No hook has a side effect during render.
-import { createContext, createElement, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import init, { RocketRideClient } from "./index.js";
 import {
-  diagnosticPatch, entryOf, initialPerClient, holdOrNull as holdOn, identity, keyOf, noop, shallowEqual, sourceOf, useClientOf,
+  clientContext, diagnosticPatch, entryOf, initialPerClient, holdOrNull as holdOn, identity, keyOf, noop, shallowEqual, sourceOf, useClientOf,
   useSelected, useSharedSource,
 } from "./react-shared.js";
 
@@ -27,17 +27,13 @@ const holdOrNull = (client, key, create) => holdOn(client, key, create, isClosed
 
 // ── client ────────────────────────────────────────────────────────────────────────────────
 
-const ClientContext = createContext(null);
+const context = clientContext();
 
 /** Makes `client` available to `useClient()` below it. */
-export function RunwatchProvider({ client, children }) {
-  return createElement(ClientContext.Provider, { value: client ?? null }, children);
-}
+export const RunwatchProvider = context.Provider;
 
 /** The client of the nearest `RunwatchProvider`, or `null`. */
-export function useClient() {
-  return useContext(ClientContext);
-}
+export const useClient = context.useClient;
 
 /**
  * Creates a client once `init()` has loaded the WebAssembly module, and closes it when the

@@ -4,42 +4,29 @@
 // slice, nothing left on the client after the hooks unmount and no socket left on the server
 // after the client's owner unmounts. Also compiles (tsc, strict) and renders the README's
 // fleet-rlm React example, and checks that the app ships the fleet-rlm wasm alone.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
-import { startServer } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
 import { sleep, until } from "../support/wait.mjs";
-import { buildReactApp, extractReadmeBlock, wasmAssets } from "./build.mjs";
+import { useReactAppFixture, wasmAssets } from "./support.mjs";
 
 const EXAMPLE = path.join(TARGET_DIR, "react-example", "FleetChat.tsx");
 const APP_OUT = path.join(TARGET_DIR, "react-fleet-strict-app");
 const USER = `strict-${process.pid}`;
 let sim, server, browser, page;
 
-before(async () => {
-  assert.ok(fs.existsSync(path.join(PKG_DIR, "dist", "fleet", "runwatch_bg.wasm")), "pkg/dist is missing; run scripts/build-pkg.sh");
-  extractReadmeBlock("react-fleet-example", EXAMPLE);
-  await buildReactApp({ app: "fleet-app", outDir: APP_OUT, alias: { "readme-fleet-example": EXAMPLE } });
-  // pace 0.3: a normal turn takes about a second.
-  sim = await startSim({ args: ["--fleet-pace", "0.3"] });
-  server = await startServer({ root: APP_OUT });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  await sim?.stop();
+useReactAppFixture({
+  app: "fleet-app", outDir: APP_OUT, marker: "react-fleet-example", example: EXAMPLE, aliasName: "readme-fleet-example",
+  simArgs: ["--fleet-pace", "0.3"], // a normal turn takes about a second
+  ready: (f) => ({ sim, server, browser } = f),
 });
 
 /** The simulator's fleet sockets of `user` (the app's debug identity is acme/`user`). */
 const sockets = async (user = USER) => (await sim.control("fleet/connections")).filter((c) => c.user_id === user);
-
 
 test("the fleet app and the README's fleet-rlm example type-check (tsc --strict)", () => {
   const tsc = path.join(REPO_ROOT, "node_modules", ".bin", "tsc");

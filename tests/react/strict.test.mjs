@@ -2,36 +2,25 @@
 // simulator: one connection and one server subscription however often StrictMode mounts,
 // no subscribe/unsubscribe churn, nothing left on the client or the server after unmount.
 // Also compiles (tsc, strict) and renders the README's React example.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
-import { startServer } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
 import { sleep, until } from "../support/wait.mjs";
-import { buildReactApp, extractReadmeBlock, wasmAssets } from "./build.mjs";
+import { useReactAppFixture, wasmAssets } from "./support.mjs";
 
 const EXAMPLE_DIR = path.join(TARGET_DIR, "react-example");
 const APP_OUT = path.join(TARGET_DIR, "react-strict-app");
 const CLIENT_NAME = "runwatch-strict-test";
 let sim, server, browser, page;
 
-before(async () => {
-  assert.ok(fs.existsSync(path.join(PKG_DIR, "dist", "runwatch_bg.wasm")), "pkg/dist is missing; run scripts/build-pkg.sh");
-  extractReadmeBlock("react-example", path.join(EXAMPLE_DIR, "Dashboard.tsx"));
-  await buildReactApp({ app: "app", outDir: APP_OUT, alias: { "readme-example": path.join(EXAMPLE_DIR, "Dashboard.tsx") } });
-  sim = await startSim({ args: ["--scenario", "demo", "--speed", "4"] });
-  server = await startServer({ root: APP_OUT });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  await sim?.stop();
+useReactAppFixture({
+  app: "app", outDir: APP_OUT, marker: "react-example", example: path.join(EXAMPLE_DIR, "Dashboard.tsx"), aliasName: "readme-example",
+  simArgs: ["--scenario", "demo", "--speed", "4"],
+  ready: (f) => ({ sim, server, browser } = f),
 });
 
 const ours = async (name = CLIENT_NAME) => (await sim.control("connections")).filter((c) => c.clientName === name && c.authenticated);
