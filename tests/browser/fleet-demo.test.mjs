@@ -59,7 +59,7 @@ const stateOf = (id) => page.getAttribute(turn(id), "data-state");
 
 /** Step indices of every list of the tree, per list, in document order. */
 const stepLists = (id) => page.$$eval(`${turn(id)} [data-testid=run] ol.steps`, (lists) =>
-  lists.map((ol) => [...ol.children].map((li) => Number(li.getAttribute("data-index")))));
+  lists.map((ol) => [...ol.children].filter((li) => li.hasAttribute("data-index")).map((li) => Number(li.getAttribute("data-index")))));
 
 test("the fleet-rlm tab loads its module on demand and connects both sockets with a dev token", async () => {
   await page.goto(server.url);
@@ -202,6 +202,23 @@ test("the runtime panel shows the probes, and the connectivity tests make the ru
   await page.waitForSelector("[data-testid=test-daytona][data-ok=true]");
   await page.waitForFunction(() => /^yes \(/.test(document.querySelector("[data-testid=probe-runtime]")?.textContent ?? ""));
   assert.doesNotMatch(await page.textContent("[data-testid=fleet-probes]"), /undefined|NaN|failed/);
+  assertNoPageErrors(page);
+});
+
+test("a run of thousands of steps (#flood) lists its newest ones and the page keeps answering", async () => {
+  const id = await send("run the sandbox a lot #flood=1500");
+  await ended(id);
+  await page.waitForSelector(`${turn(id)} [data-testid=run]:not([data-status=running])`, { timeout: 30_000 });
+  const run = `${turn(id)} [data-testid=run]`;
+  const steps = Number(await page.getAttribute(run, "data-steps"));
+  assert.ok(steps > 200, `${steps} steps held`);
+  assert.match(await page.textContent(`${run} > ol.steps > li:first-child`), /^\d+ earlier steps not listed$/);
+  assert.ok(await page.$$eval(`${run} li[data-testid=step]`, (l) => l.length) <= 2 * 200 + 10, "at most 200 steps listed per level");
+  const t0 = Date.now();
+  await page.getByRole("link", { name: "Events" }).click();
+  await page.waitForSelector("#events-h");
+  assert.ok(Date.now() - t0 < 2000, `switching tabs took ${Date.now() - t0} ms`);
+  await page.getByRole("link", { name: "fleet-rlm" }).click();
   assertNoPageErrors(page);
 });
 

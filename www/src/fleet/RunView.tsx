@@ -49,8 +49,17 @@ const Step = memo(function Step({ node }: { node: StepNode }) {
   );
 });
 
+/** Steps listed per level; a run of thousands (`#flood`) shows its newest ones. */
+const MAX_LISTED = 200;
+
 function StepList({ nodes }: { nodes: StepNode[] }) {
-  return <ol className="steps">{nodes.map((n) => <Step key={n.step.id} node={n} />)}</ol>;
+  const hidden = Math.max(0, nodes.length - MAX_LISTED);
+  return (
+    <ol className="steps">
+      {hidden ? <li className="muted">{hidden} earlier steps not listed</li> : null}
+      {nodes.slice(hidden).map((n) => <Step key={n.step.id} node={n} />)}
+    </ol>
+  );
 }
 
 function Summary({ summary }: { summary: RunSummary }) {
