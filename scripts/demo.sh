@@ -3,9 +3,11 @@
 #   1. scripts/setup.sh and scripts/build-pkg.sh (the npm package in pkg/dist)
 #   2. builds the React dashboard (www/) with Vite into target/www-dist
 #   3. builds and starts the simulator: runwatch-sim --scenario demo --fixed-exit-code --port 5565
-#      (clean exits reported as completed, as newer servers do; failures stay failures)
+#      (clean exits reported as completed, as newer servers do; failures stay failures); the
+#      same port speaks fleet-rlm (/api/v1/ws/execution, the probes) for the fleet-rlm tab
 #   4. serves the dashboard on http://127.0.0.1:8080/ (www/serve.mjs), which also proxies the
-#      simulator's control API (/_sim/, for the fault panel) and keeps three more scripted
+#      simulator's control API (/_sim/, for the fault panel and the fleet-rlm tab's dev
+#      token) and keeps three more scripted
 #      pipelines running beside the demo scenario's three (a long one, a failing one, one
 #      with warnings)
 #   5. prints the URL and runs until Ctrl-C, then stops both.
@@ -63,6 +65,8 @@ cat <<EOF
 
   dashboard:  http://127.0.0.1:$HTTP_PORT/
   engine:     $engine   (key: sim-key; control API: http://127.0.0.1:$SIM_PORT/_sim/)
+  fleet-rlm:  http://127.0.0.1:$HTTP_PORT/#/fleet  (the simulator's fleet-rlm side on port $SIM_PORT;
+              try a message with #long, #error, #hitl_wait or #cancel)
 
   Ctrl-C stops both.
 EOF

@@ -1,5 +1,6 @@
 // Serves the built dashboard (target/www-dist) and what it needs from the same origin:
-//   /config.json  the built-in engine's WebSocket URL and key (the simulator's demo key)
+//   /config.json  the built-in engine's WebSocket URL and key (the simulator's demo key), and
+//                 its fleet-rlm root (the same port; the page asks /_sim/fleet/token for a dev token)
 //   /_sim/...     the simulator's control API, proxied (it answers loopback peers only and
 //                 sends no CORS headers, so the page reaches it through this server)
 // and, with --feed, keeps a few extra scripted pipelines running on the simulator through
@@ -38,7 +39,7 @@ export async function startDashboardServer({ sim, port = 0, host = "127.0.0.1", 
     if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405); return res.end(); }
     if (url.pathname === "/config.json") {
       res.writeHead(200, { "content-type": MIME[".json"], "cache-control": "no-store" });
-      return res.end(JSON.stringify({ engine, key, simulator: true }));
+      return res.end(JSON.stringify({ engine, key, simulator: true, fleet: simBase.origin }));
     }
     let rel;
     try { rel = decodeURIComponent(url.pathname); } catch { res.writeHead(400); return res.end(); }

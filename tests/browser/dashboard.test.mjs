@@ -12,6 +12,7 @@ import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
 import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { startDashboardServer } from "../../www/serve.mjs";
+import { a11yBasics, noOverflow } from "../support/layout.mjs";
 
 const SPEED = 2;
 const DIST = path.join(TARGET_DIR, "www-dist-test");
@@ -46,32 +47,6 @@ const runs = () => page.$$eval("[data-testid=run]", (els) => els.map((el) => ({
   text: el.textContent ?? "",
   done: Number(el.getAttribute("data-done")),
 })));
-
-async function noOverflow(label) {
-  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-  assert.ok(scroll <= client, `${label}: the page is ${scroll} px wide in a ${client} px viewport`);
-  // Nothing may stick out of the viewport either (an element clipped by overflow-x: hidden).
-  const wide = await page.evaluate(() => {
-    const w = document.documentElement.clientWidth;
-    return [...document.querySelectorAll("body *")]
-      .filter((el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > w + 1 && getComputedStyle(el).position !== "absolute"; })
-      .filter((el) => !el.closest(".tabs, .output-box, .chart-box, .skip"))
-      .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${el.className} → ${Math.round(el.getBoundingClientRect().right)}`);
-  });
-  assert.deepEqual(wide, [], `${label}: elements past the right edge`);
-}
-
-/** Every control has an accessible name; every image-like element has a text alternative. */
-async function a11yBasics(label) {
-  const unnamed = await page.evaluate(() => {
-    const name = (el) => (el.getAttribute("aria-label") || el.closest("label")?.textContent ||
-      (el.id && document.querySelector(`label[for="${el.id}"]`)?.textContent) || (el.tagName === "BUTTON" || el.tagName === "A" ? el.textContent : "") || "").trim();
-    return [...document.querySelectorAll("input, select, textarea, button, a[href], canvas, [role=img], [role=progressbar]")]
-      .filter((el) => !el.closest("[aria-hidden=true]") && !name(el))
-      .map((el) => el.outerHTML.slice(0, 80));
-  });
-  assert.deepEqual(unnamed, [], `${label}: controls without an accessible name`);
-}
 
 test("the dashboard type-checks against the package's typings (tsc -p www)", () => {
   const r = spawnSync(path.join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", "www", "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
@@ -262,8 +237,8 @@ test("no horizontal overflow at 1280 and 390 px on any tab; screenshots at both 
         await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-rate]")?.getAttribute("data-points")) >= 2, null, { timeout: 20_000 });
       }
       await page.waitForTimeout(300);
-      await noOverflow(`${tab} at ${width} px`);
-      await a11yBasics(`${tab} at ${width} px`);
+      await noOverflow(page, `${tab} at ${width} px`);
+      await a11yBasics(page, `${tab} at ${width} px`);
       if (width === 390 && (tab === "tasks" || tab === "faults") || tab === "events" || tab === "subscriptions") {
         await page.screenshot({ path: path.join(SHOTS, `dashboard-${tab}-${width}.png`), fullPage: true });
       }

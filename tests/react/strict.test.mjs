@@ -2,75 +2,39 @@
 // simulator: one connection and one server subscription however often StrictMode mounts,
 // no subscribe/unsubscribe churn, nothing left on the client or the server after unmount.
 // Also compiles (tsc, strict) and renders the README's React example.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { build } from "vite";
-import react from "@vitejs/plugin-react";
 import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
-import { startServer } from "../support/server.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
-import { startSim } from "../support/sim.mjs";
+import { assertNoPageErrors } from "../support/browser.mjs";
+import { sleep, until } from "../support/wait.mjs";
+import { useReactAppFixture, wasmAssets } from "./support.mjs";
 
 const EXAMPLE_DIR = path.join(TARGET_DIR, "react-example");
 const APP_OUT = path.join(TARGET_DIR, "react-strict-app");
 const CLIENT_NAME = "runwatch-strict-test";
 let sim, server, browser, page;
 
-/** The README block after the `react-example` marker, written to target/react-example/Dashboard.tsx. */
-function extractExample() {
-  const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-  const m = /<!-- react-example[^>]*-->\n```tsx\n([\s\S]*?)^```/m.exec(readme);
-  assert.ok(m, "README.md has no ```tsx block after a <!-- react-example --> marker");
-  fs.mkdirSync(EXAMPLE_DIR, { recursive: true });
-  fs.writeFileSync(path.join(EXAMPLE_DIR, "Dashboard.tsx"), m[1]);
-}
-
-before(async () => {
-  assert.ok(fs.existsSync(path.join(PKG_DIR, "dist", "runwatch_bg.wasm")), "pkg/dist is missing; run scripts/build-pkg.sh");
-  extractExample();
-  await build({
-    configFile: false,
-    root: path.join(REPO_ROOT, "tests/react/app"),
-    // React's development build: StrictMode double-mounts (and double-renders) only there.
-    mode: "development",
-    define: { "process.env.NODE_ENV": JSON.stringify("development") },
-    base: "./",
-    logLevel: "warn",
-    plugins: [react()],
-    resolve: { alias: { "readme-example": path.join(EXAMPLE_DIR, "Dashboard.tsx") }, dedupe: ["react", "react-dom"] },
-    build: { minify: false, outDir: APP_OUT, emptyOutDir: true, target: "es2022", reportCompressedSize: false, chunkSizeWarningLimit: 4000 },
-  });
-  sim = await startSim({ args: ["--scenario", "demo", "--speed", "4"] });
-  server = await startServer({ root: APP_OUT });
-  browser = await launchBrowser();
+useReactAppFixture({
+  app: "app", outDir: APP_OUT, marker: "react-example", example: path.join(EXAMPLE_DIR, "Dashboard.tsx"), aliasName: "readme-example",
+  simArgs: ["--scenario", "demo", "--speed", "4"],
+  ready: (f) => ({ sim, server, browser } = f),
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  await sim?.stop();
-});
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ours = async (name = CLIENT_NAME) => (await sim.control("connections")).filter((c) => c.clientName === name && c.authenticated);
-async function until(what, fn, timeoutMs = 15_000) {
-  const t0 = Date.now();
-  let last;
-  while (Date.now() - t0 < timeoutMs) {
-    last = await fn();
-    if (last) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 test("the README's React example and the StrictMode app type-check (tsc --strict)", () => {
   const tsc = path.join(REPO_ROOT, "node_modules", ".bin", "tsc");
   const r = spawnSync(tsc, ["-p", "tests/react", "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, `tsc -p tests/react failed:\n${r.stdout}${r.stderr}`);
+});
+
+test("the app ships only the RocketRide module: runwatch/react does not pull in the fleet-rlm wasm", () => {
+  const shipped = wasmAssets(APP_OUT);
+  assert.equal(shipped.length, 1, `${shipped.length} .wasm assets`);
+  assert.ok(shipped[0].equals(fs.readFileSync(path.join(PKG_DIR, "dist", "runwatch_bg.wasm"))), "the .wasm is not dist/runwatch_bg.wasm");
 });
 
 test("StrictMode: one connection, one shared store/subscription/listener set, no subscription churn", async () => {

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { RunwatchProvider, useRocketRideClient } from "runwatch/react";
 import type { ClientOptions } from "runwatch";
 import { initialSettings, loadConfig, persist, type ServerConfig, type Settings } from "./settings";
@@ -8,9 +8,11 @@ import { EventsPage } from "./Events";
 import { SubscriptionsPage, SubscriptionsProvider } from "./Subscriptions";
 import { FaultProvider, FaultsPage } from "./Faults";
 import { ConnectPage } from "./Connect";
-import { FleetPage } from "./Fleet";
 import { HistoryProvider } from "./history";
 import { EventLogProvider } from "./eventlog";
+
+// Loaded when the tab is first opened: the fleet-rlm module is fetched only then.
+const FleetPage = lazy(() => import("./Fleet"));
 
 export type Route =
   | { tab: "tasks"; runId?: number }
@@ -91,6 +93,9 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
   const { client, error } = useRocketRideClient(options);
   const route = useRoute();
   const simulator = settings.builtIn && config.simulator;
+  // Once opened, the fleet-rlm tab stays mounted (hidden), so its session outlives tab switches.
+  const [fleetOpened, setFleetOpened] = useState(route.tab === "fleet");
+  if (route.tab === "fleet" && !fleetOpened) setFleetOpened(true);
   return (
     <RunwatchProvider client={client}>
       <HistoryProvider client={client}>
@@ -119,7 +124,11 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
             {route.tab === "subscriptions" && <SubscriptionsPage client={client} />}
             {route.tab === "faults" && <FaultsPage client={client} simulator={simulator} />}
             {route.tab === "connect" && <ConnectPage settings={settings} config={config} onConnect={onConnect} />}
-            {route.tab === "fleet" && <FleetPage />}
+            {fleetOpened ? (
+              <Suspense fallback={<p className="loading" role="status">Loading the fleet-rlm view…</p>}>
+                <FleetPage config={config} hidden={route.tab !== "fleet"} />
+              </Suspense>
+            ) : null}
           </main>
          </SubscriptionsProvider>
          </FaultProvider>

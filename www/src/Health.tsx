@@ -34,7 +34,7 @@ function useNow(ms = 1000): number {
   return now;
 }
 
-const STATE_LABEL: Record<string, string> = {
+export const STATE_LABEL: Record<string, string> = {
   connecting: "connecting",
   authenticating: "authenticating",
   subscribing: "subscribing",

@@ -53,3 +53,10 @@ export function duration(ms: number | null | undefined): string {
 export function text(v: string | null | undefined): string {
   return v === null || v === undefined || v === "" ? DASH : v;
 }
+
+/** Any value as short text: strings as they are, the rest as JSON, cut at `max` characters. */
+export function preview(v: unknown, max = 160): string {
+  if (v === undefined || v === null || v === "") return DASH;
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}

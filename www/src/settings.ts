@@ -14,17 +14,19 @@ export interface ServerConfig {
   engine: string;
   key: string;
   simulator: boolean;
+  /** The fleet-rlm server's root (the simulator serves it on the engine's port). */
+  fleet: string;
 }
 
 const STORAGE_KEY = "runwatch.dashboard.connection";
-const FALLBACK: ServerConfig = { engine: "ws://127.0.0.1:5565", key: "sim-key", simulator: true };
+const FALLBACK: ServerConfig = { engine: "ws://127.0.0.1:5565", key: "sim-key", simulator: true, fleet: "http://127.0.0.1:5565" };
 
 export async function loadConfig(): Promise<ServerConfig> {
   try {
     const res = await fetch("./config.json", { cache: "no-store" });
     if (!res.ok) return FALLBACK;
     const c = (await res.json()) as Partial<ServerConfig>;
-    return { engine: c.engine ?? FALLBACK.engine, key: c.key ?? FALLBACK.key, simulator: c.simulator ?? true };
+    return { engine: c.engine ?? FALLBACK.engine, key: c.key ?? FALLBACK.key, simulator: c.simulator ?? true, fleet: c.fleet ?? FALLBACK.fleet };
   } catch {
     return FALLBACK;
   }
