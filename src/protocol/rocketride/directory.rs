@@ -144,15 +144,25 @@ impl Recent {
     }
 
     fn learn(&mut self, name: &str, project_id: &str, source: &str) -> bool {
-        let changed = self.get(name) != Some((project_id, source));
-        self.remove(name);
         let stamp = self.next_stamp;
         self.next_stamp += 1;
+        if let Some(entry) = self.entries.get_mut(name) {
+            // Seen again (almost every event): move it to the newest end, no allocation
+            // unless its place changed.
+            let changed = entry.place() != (project_id, source);
+            if changed {
+                (entry.project_id, entry.source) = (project_id.to_owned(), source.to_owned());
+            }
+            let key = self.order.remove(&entry.stamp).unwrap_or_else(|| name.to_owned());
+            entry.stamp = stamp;
+            self.order.insert(stamp, key);
+            return changed;
+        }
         let entry = Entry { project_id: project_id.to_owned(), source: source.to_owned(), stamp };
         self.entries.insert(name.to_owned(), entry);
         self.order.insert(stamp, name.to_owned());
         self.evict();
-        changed
+        true
     }
 
     fn evict(&mut self) {
