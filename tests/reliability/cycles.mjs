@@ -13,6 +13,7 @@ import { startServer, BLANK_PAGE } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { Ledger, desiredKeys, serverKey } from "./ledger.mjs";
+import { pullLog, assertNoPageErrors, assertNoSecret } from "./common.mjs";
 
 const LOAD_PROJECT = "10ad0000-0000-4000-8000-000000000000"; // sim/src/scenario.rs
 const OTHER_PROJECT = "proj-other";
@@ -94,8 +95,6 @@ const CLIENT_OPTIONS = {
  */
 const MARKER = "rrext_get_tasks";
 const MEMORY_BOUND = 64 * 1024 * 1024;
-/** Chromium itself logs a refused handshake (the `refuse` fault); the SDK never logs. */
-const BROWSER_NETWORK_ERROR = /^WebSocket connection to '\S+' failed: /;
 const SETTLE_TIMEOUT_MS = 15_000;
 /** Checks in a row a cycle may need because the client reconnected while one ran. */
 const CHECK_PASSES = 3;
@@ -305,15 +304,8 @@ class Run {
 
   /** Pulls the send log from where the last pull ended. */
   async pullLog() {
-    const entries = [];
-    for (;;) {
-      const page = await this.sim.control(`_sim/log?since=${this.logNext}&limit=20000`);
-      if (page.truncated) throw new Error(`the send log overflowed: entries from ${this.logNext} are gone (oldest ${page.oldest})`);
-      entries.push(...page.entries);
-      if (page.entries.length === 0 || page.next === this.logNext) break;
-      this.logNext = page.next;
-      if (page.entries.length < 20000) break;
-    }
+    const { entries, next } = await pullLog(this.sim, this.logNext);
+    this.logNext = next;
     return entries;
   }
 
@@ -370,26 +362,10 @@ class Run {
       this.ledger.problems.length = 0;
     }
     if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
-    this.assertNoPageErrors(where);
-    this.assertNoKey(where, rec);
+    assertNoPageErrors(where, this.page);
+    // The key appears in nothing the SDK emitted: records, console, socket URLs.
+    assertNoSecret(where, this.page, rec, this.secrets);
     return { conn, held: rec.held, g };
-  }
-
-  assertNoPageErrors(where) {
-    const errors = [
-      ...this.page.pageErrors.map((e) => `uncaught: ${e.stack || e.message}`),
-      ...this.page.consoleMessages
-        .filter((m) => m.type === "error" && !BROWSER_NETWORK_ERROR.test(m.text))
-        .map((m) => `console.error: ${m.text}`),
-    ];
-    if (errors.length) throw new Error(`${where}: ${errors.join("\n  ")}`);
-  }
-
-  /** The key appears in nothing the SDK emitted: records, console, socket URLs. */
-  assertNoKey(where, rec) {
-    const text = JSON.stringify(rec) + JSON.stringify(this.page.consoleMessages);
-    if (this.secrets.some((k) => text.includes(k))) throw new Error(`${where}: a credential appears in what the SDK emitted`);
-    this.page.consoleMessages.length = 0;
   }
 
   /**
