@@ -60,6 +60,7 @@ export const FLEET_FAULTS = [
   { kind: "refuse", act: (c) => c.refuse() },
   { kind: "cancel", act: (c) => c.cancelTurn() },
   { kind: "error_turn", act: (c) => c.plainTurn("#error #code=llm_timeout") },
+  { kind: "rerun_joined_late", act: (c) => c.rerunJoinedLate() },
   { kind: "hitl_turn", act: (c) => c.plainTurn("#hitl") },
   ...HOSTILE.map(([kind, spec]) => ({ kind, act: (c, pass) => c.hostile({ kind, ...spec }, pass % 2 ? "chat" : "events") })),
   { kind: "auth_expired", act: (c) => c.authExpired() },
@@ -87,7 +88,9 @@ function pageHarness({ url, options }) {
     rw.sockets = { chat: [], events: [] };
     rw.client = new FleetRlmClient({ url, sessionId, auth: () => { rw.authCalls += 1; return Promise.resolve(rw.token); }, ...options });
     rw.client.onState((s) => rw.states.push({ ...s, g: g(s.socket, s.epoch) }));
-    rw.client.onDiagnostic((d) => rw.diags.push({ ...d, g: d.epoch === undefined ? undefined : g(d.socket, d.epoch) }));
+    rw.client.onDiagnostic((d) => rw.diags.push({
+      ...d, g: d.epoch === undefined ? undefined : g(d.socket, d.epoch), ...(d.lost ? { lostG: d.lost.map((t) => g(d.socket, t.epoch)) } : {}),
+    }));
     rw.client.onChat((frames) => {
       for (const f of frames) rw.chat.push([g("chat", f.epoch), f.type, f.type === "error" ? f.code ?? null : f.kind ?? null, f.eventId ?? null]);
     });
@@ -226,6 +229,22 @@ class FleetRun {
     await this.clear();
   }
 
+  /**
+   * A turn fails (its run_id is used again by the next turn, spec §0.8), then the events
+   * socket misses the start of the next turn (half-open for a moment): the steps that do
+   * arrive belong to a new run, not to the failed one.
+   */
+  async rerunJoinedLate() {
+    await this.plainTurn("#error #code=llm_timeout");
+    await this.waitIdle();
+    await this.fault({ kind: "half_open", conn: await this.conn("events"), seconds: 0.45 });
+    const t0 = Date.now();
+    await this.send("#long=200");
+    await this.waitTurnEnd();
+    await sleep(Math.max(0, 500 - (Date.now() - t0)));
+    await this.clear();
+  }
+
   /** Both sockets' writers slowed during a turn: nothing may be lost. */
   async slowWriter() {
     await this.fault({ kind: "slow_writer", delayMs: 3 });
@@ -329,7 +348,7 @@ class FleetRun {
     this.logNext = next;
     this.ledger.addLog(entries);
     this.ledger.addPage(rec);
-    this.ledger.settle({ cutoff: logNext - 1, runs: rec.runs, turns: rec.turns });
+    this.ledger.settle({ cutoff: logNext - 1, runs: rec.runs, turns: rec.turns, evicted: rec.stats.runs?.runsEvicted ?? 0 });
     this.reconnects += rec.states.filter((s) => s.newState === "backoff").length;
     this.maxMemory = Math.max(this.maxMemory, rec.memory);
     this.history.push(...rec.states.map((x) => ({ state: x })), ...rec.diags.map((x) => ({ diagnostic: { ...x, message: x.message?.slice(0, 80) } })));

@@ -105,6 +105,10 @@ export class FleetLedger extends Problems {
     this.withheld = [];
     /** Runs the server really ran (named by a frame that was not injected). */
     this.serverRuns = new Set();
+    /** run_id → how many runs of that id the server started so far (run ids repeat, spec §0.8). */
+    this.instances = new Map();
+    /** Steps withheld by the simulator: `${runId}|${index}`. */
+    this.withheldSteps = new Set();
     /** Runs whose withheld completion a diagnostic excused. */
     this.excusedCompletions = new Set();
     /** Steps delivered (as `execution_step` or inside `execution_completed`): `${runId}|${id}|${parentId}`. */
@@ -138,6 +142,8 @@ export class FleetLedger extends Problems {
   newClient() {
     /** Turn-ending frames the current client's chat socket delivered, and its chat losses. */
     this.turnEnds = { completed: 0, cancelled: 0, error: 0, interrupted: 0 };
+    /** run_id → the server runs (instance numbers) of that id whose frames reached this client. */
+    this.deliveredRuns = new Map();
   }
 
   /** A fault of `kind` was injected when the send log's next index was `i`. */
@@ -161,7 +167,7 @@ export class FleetLedger extends Problems {
     if (!g) return this.problem(`fleet connection ${e.conn} was opened without an attempt number: not the page's`);
     this.attemptOf.set(e.conn, g);
     this.attempts.set(g, {
-      g, socket, conn: e.conn, openedAt: e.i, closeFault: undefined, lost: false, stalled: false,
+      g, socket, conn: e.conn, openedAt: e.i, closeFault: undefined, lost: false, resynced: false, authFailed: false, stalled: false,
       wire: [], next: 0, sent: new Map(), // wire frames, the first not yet decided, occurrences by base key
       got: [], gotSeen: new Map(), matched: new Set(), decided: new Set(), // page records
       lastPos: -1, missing: [],
@@ -177,8 +183,15 @@ export class FleetLedger extends Problems {
   frame(e) {
     const a = this.attempts.get(this.attemptOf.get(e.conn));
     if (!a) return;
-    if (e.runId && !INJECTED.has(e.fault)) this.serverRuns.add(e.runId);
-    if (WITHHELD.has(e.fault)) return void this.withheld.push({ g: a.g, e });
+    if (e.runId && !INJECTED.has(e.fault)) {
+      this.serverRuns.add(e.runId);
+      if (e.event === "execution_started") this.instances.set(e.runId, (this.instances.get(e.runId) ?? 0) + 1);
+      e.instance = this.instances.get(e.runId) ?? 0;
+    }
+    if (WITHHELD.has(e.fault)) {
+      if (e.event === "execution_step") this.withheldSteps.add(`${e.runId}|${stepIndex(e.stepId)}`);
+      return void this.withheld.push({ g: a.g, e });
+    }
     if (INJECTED.has(e.fault)) return void a.wire.push({ e, injected: true });
     const base = wireKey(e);
     if (base === undefined) return;
@@ -201,10 +214,13 @@ export class FleetLedger extends Problems {
       const a = this.attempts.get(d.g);
       if (a && (d.kind === "decodeError" || d.kind === "oversizedFrame")) a.reports += 1;
       if (a && d.kind === "stalled") a.stalled = true;
+      // A resync names the connections whose tails were lost (the page maps their epochs to `lostG`).
+      if (d.kind === "resync") for (const lg of d.lostG ?? []) if (this.attempts.has(lg)) this.attempts.get(lg).resynced = true;
     }
     for (const s of states) {
       const a = this.attempts.get(s.g);
       if (a && (s.reason !== undefined || s.newState === "authFailed")) a.lost = true;
+      if (a && s.newState === "authFailed") a.authFailed = true;
       if (s.socket === "chat" && s.reason !== undefined) this.turnEnds.interrupted += 1;
     }
     for (const rec of chat) this.delivery("chat", rec);
@@ -231,7 +247,7 @@ export class FleetLedger extends Problems {
    * Decides every frame logged up to `cutoff` (everything sent before it has reached the
    * page), then checks the stores: `runs` and `turns` as the page flattened them.
    */
-  settle({ cutoff, runs = [], turns = [] }) {
+  settle({ cutoff, runs = [], turns = [], evicted = 0 }) {
     for (const a of this.attempts.values()) {
       this.align(a, cutoff);
       this.decideUnmatched(a);
@@ -240,7 +256,7 @@ export class FleetLedger extends Problems {
     }
     this.decideWithheld(cutoff, runs);
     this.checkTurns(turns);
-    this.checkRuns(runs);
+    this.checkRuns(runs, { evicted });
   }
 
   /** Walks the wire frames up to `cutoff` in order, matching each with the page's record. */
@@ -266,6 +282,7 @@ export class FleetLedger extends Problems {
         // the SDK drops the later copy.
         this.figures.framesDelivered += 1;
         this.figures.stepsInCompletion += 1;
+        if (w.e.instance) this.deliveredRun(w.e);
         continue;
       }
       if (j === undefined) {
@@ -275,6 +292,7 @@ export class FleetLedger extends Problems {
       a.matched.add(j);
       w.pos = j;
       this.figures.framesDelivered += 1;
+      if (w.e.instance) this.deliveredRun(w.e);
       // A `reordered` frame swaps with the one after it on the wire.
       if (j < a.lastPos && !(before?.reordered || w.reordered)) {
         this.figures.outOfOrder += 1;
@@ -282,6 +300,12 @@ export class FleetLedger extends Problems {
       }
       a.lastPos = Math.max(a.lastPos, j);
     }
+  }
+
+  deliveredRun(e) {
+    const set = this.deliveredRuns.get(e.runId) ?? new Set();
+    set.add(e.instance);
+    this.deliveredRuns.set(e.runId, set);
   }
 
   /** An `execution_step` whose step reached the page inside an `execution_completed` of the same connection. */
@@ -335,7 +359,7 @@ export class FleetLedger extends Problems {
     const unreported = undelivered - reported - a.flaggedInjected;
     if (unreported <= 0) return;
     a.flaggedInjected += unreported;
-    const cause = a.lost ? this.connectionCause(a) : undefined;
+    const cause = this.reportedLoss(a) ? this.connectionCause(a) : undefined;
     if (cause) this.discard("lost with the connection", cause, unreported);
     else {
       this.figures.lost += unreported;
@@ -346,9 +370,10 @@ export class FleetLedger extends Problems {
   /** Wire frames not delivered: the lost tail of a lost connection, else lost. */
   decideMissing(a) {
     if (!a.missing.length) return;
-    if (!a.lost) {
-      // The connection is alive and everything up to the cutoff has arrived: a loss.
-      for (const w of a.missing) this.lostFrame(a, w, "was sent on a live connection but never delivered, and nothing reports it");
+    if (!this.reportedLoss(a)) {
+      // Alive (everything up to the cutoff has arrived), or lost without a resync naming it.
+      const why = a.lost ? "was lost with its connection, but no resync names that connection" : "was sent on a live connection but never delivered, and nothing reports it";
+      for (const w of a.missing) this.lostFrame(a, w, why);
       a.missing = [];
       return;
     }
@@ -362,6 +387,11 @@ export class FleetLedger extends Problems {
       } else this.discard("lost tail", cause, 1);
     }
     a.missing = [];
+  }
+
+  /** The SDK said connection `a` was lost and its tail with it: a resync names it, or the credential was refused for good. */
+  reportedLoss(a) {
+    return a.lost && (a.resynced || a.authFailed);
   }
 
   /** The injected fault that can have cost connection `a`. */
@@ -437,8 +467,18 @@ export class FleetLedger extends Problems {
     }
   }
 
-  /** Run statuses against the completions delivered; trees against the steps' parent ids. */
-  checkRuns(runs) {
+  /**
+   * Run statuses against the completions delivered; one store run per server run whose
+   * frames arrived; holes only where a step was withheld or the run was not watched
+   * throughout; trees against the steps' parent ids.
+   */
+  checkRuns(runs, { evicted = 0 } = {}) {
+    for (const [runId, seen] of this.deliveredRuns) {
+      const shown = runs.filter((r) => r.runId === runId).length;
+      if (evicted === 0 && shown !== seen.size) {
+        this.problem(`run ${runId}: frames of ${seen.size} server run(s) of that id reached the client, its store shows ${shown}`);
+      }
+    }
     for (const c of this.completions.splice(0)) {
       const w = this.attempts.get(c.g)?.wire.find((x) => x.key === c.key);
       const status = RUN_STATUS[w?.e.status];
@@ -454,6 +494,10 @@ export class FleetLedger extends Problems {
         this.problem(`run ${r.runId} is still running (not possiblyIncomplete, its completion not withheld) although the server runs no turn`);
       }
       if (!r.sorted) this.problem(`run ${r.runId}: siblings in its step tree are not in index order`);
+      if (this.serverRuns.has(r.runId) && r.sawStart && !r.possiblyIncomplete) {
+        const unexplained = r.missing.filter((m) => !this.withheldSteps.has(`${r.runId}|${m}`));
+        if (unexplained.length) this.problem(`run ${r.runId} misses steps ${unexplained} that were never withheld, and says it saw the whole run (sawStart, not possiblyIncomplete)`);
+      }
       const held = new Set(r.steps.map((s) => s[0]));
       if (held.size !== r.steps.length || held.size !== r.count) {
         this.problem(`run ${r.runId}: its tree has ${r.steps.length} nodes for ${held.size} distinct steps; the store counts ${r.count}`);
