@@ -42,7 +42,8 @@ const HOSTILE = [
 /**
  * The fault kinds, one per cycle in this order; `auth_expired` ends a round (the client is
  * refused for good) and the next cycle starts a new client. `act(c, pass)` runs a turn,
- * injects the fault and waits for its effect; the cycle then clears faults and settles.
+ * injects the fault and waits for its effect (it may return a finer label for the report);
+ * the cycle then clears faults and settles.
  */
 export const FLEET_FAULTS = [
   { kind: "events_drop", act: (c) => c.dropMidTurn("events") },
@@ -184,11 +185,17 @@ class FleetRun {
 
   // ── the fault acts ─────────────────────────────────────────────────────────
 
-  /** The socket dropped (or closed with `code`) in the middle of a turn. */
+  /**
+   * The socket dropped (or closed with `code`) in the middle of a turn, its writer slowed so
+   * frames are still queued: they are logged, never written (the connection's lost tail).
+   */
   async dropMidTurn(socket, code) {
-    const from = await this.sentTurn("#long=300");
-    await this.waitFrames(socket, 4, from[socket]);
-    await this.fault({ kind: "drop_all", conn: await this.conn(socket), ...(code ? { code } : {}) });
+    const conn = await this.conn(socket);
+    await this.fault({ kind: "slow_writer", delayMs: 6, conn });
+    // Chat frames stream as tokens, steps come in bursts: a flood keeps the events queue busy.
+    const from = await this.sentTurn(socket === "chat" ? "#long=300" : "#flood=300");
+    await this.waitFrames(socket, 30, from[socket]);
+    await this.fault({ kind: "drop_all", conn, ...(code ? { code } : {}) });
     await this.waitTurnEnd();
     await this.waitLive();
   }
@@ -280,9 +287,9 @@ class FleetRun {
     const from = await this.sentTurn("#long=120");
     await this.waitFrames(socket, 3, from[socket]);
     await this.fault({ ...spec, conn: await this.conn(socket) });
-    this.faults[`${spec.kind}@${socket}`] = (this.faults[`${spec.kind}@${socket}`] ?? 0) + 1;
     await this.waitTurnEnd();
     await this.waitLive();
+    return `${spec.kind}@${socket}`;
   }
 
   /**
@@ -368,8 +375,8 @@ class FleetRun {
     this.n = n;
     const fault = FLEET_FAULTS[n % FLEET_FAULTS.length];
     if (!this.clientLive) await this.startClient();
-    await fault.act(this, pass);
-    this.faults[fault.kind] = (this.faults[fault.kind] ?? 0) + 1;
+    const label = (await fault.act(this, pass)) ?? fault.kind;
+    this.faults[label] = (this.faults[label] ?? 0) + 1;
     await this.clear();
     await this.settle(`cycle ${n} (${fault.kind})`);
     if (fault.kind === "auth_expired") {

@@ -322,13 +322,14 @@ export class FleetLedger extends Problems {
       const { key, rec } = a.got[j];
       if (a.wire.some((w, k) => k >= a.next && w.key === key)) continue; // its frame lies past the cutoff
       a.decided.add(j);
-      if (a.injected > a.injectedDelivered) {
+      const base = key.slice(0, key.lastIndexOf("#"));
+      const sent = a.sent.get(base) ?? 0;
+      if (sent === 0 && a.injected > a.injectedDelivered) {
+        // Not a real frame's copy: one of the hostile frames, delivered as it was.
         a.injectedDelivered += 1;
         this.figures.injectedDelivered += 1;
         continue;
       }
-      const base = key.slice(0, key.lastIndexOf("#"));
-      const sent = a.sent.get(base) ?? 0;
       if (sent > 0) {
         this.figures.duplicatesDelivered += 1;
         this.problem(`attempt ${a.g} (${a.socket}): ${base} was delivered more often than the ${sent} time(s) it was sent`);
@@ -359,12 +360,21 @@ export class FleetLedger extends Problems {
     const unreported = undelivered - reported - a.flaggedInjected;
     if (unreported <= 0) return;
     a.flaggedInjected += unreported;
+    // Only hostile frames after the last frame delivered can have gone with the connection.
+    const last = this.lastDelivered(a);
+    const inTail = a.wire.slice(0, a.next).filter((w) => w.injected && w.e.i > last).length;
     const cause = this.reportedLoss(a) ? this.connectionCause(a) : undefined;
-    if (cause) this.discard("lost with the connection", cause, unreported);
-    else {
-      this.figures.lost += unreported;
-      this.problem(`attempt ${a.g} (${a.socket}): ${unreported} hostile frame(s) neither delivered nor reported (${a.reports} report(s))`);
+    const excused = cause ? Math.min(unreported, inTail) : 0;
+    if (excused) this.discard("lost with the connection", cause, excused);
+    if (unreported > excused) {
+      this.figures.lost += unreported - excused;
+      this.problem(`attempt ${a.g} (${a.socket}): ${unreported - excused} hostile frame(s) neither delivered nor reported (${a.reports} report(s))`);
     }
+  }
+
+  /** The send-log index of the last wire frame delivered on `a` (-1: none). */
+  lastDelivered(a) {
+    return Math.max(-1, ...a.wire.filter((w) => w.pos !== undefined).map((w) => w.e.i));
   }
 
   /** Wire frames not delivered: the lost tail of a lost connection, else lost. */
@@ -377,7 +387,7 @@ export class FleetLedger extends Problems {
       a.missing = [];
       return;
     }
-    const lastDelivered = Math.max(-1, ...a.wire.filter((w) => w.pos !== undefined).map((w) => w.e.i));
+    const lastDelivered = this.lastDelivered(a);
     const cause = this.connectionCause(a);
     for (const w of a.missing) {
       if (w.e.i < lastDelivered) this.lostFrame(a, w, "is missing before a frame delivered on the same connection (not a lost tail)");
