@@ -4,6 +4,12 @@
 // and the page checks every cycle ends with (no page error, no credential in what the SDK
 // emitted).
 
+/** The longest any wait of a cycle may take. */
+export const SETTLE_TIMEOUT_MS = 15_000;
+/** WebAssembly memory a client may use at most. */
+export const MEMORY_BOUND = 64 * 1024 * 1024;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 /** Problems kept in full; beyond this only counted (a broken run must not eat memory). */
 const MAX_PROBLEMS = 50;
 /** Chromium itself logs a refused handshake (the `refuse` fault); the SDK never logs. */
@@ -46,6 +52,30 @@ export class FaultJournal {
   }
 }
 
+/** Waits (bounded) until `fn(arg)` is truthy in the page; the error says what it waited for. */
+export function waitForPage(page, fn, arg, what) {
+  return page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
+    throw new Error(`waiting for ${what}: ${e.message}`);
+  });
+}
+
+/** Injects a fault, noting in the oracle's journal (as `kind`) where in the send log it began. */
+export async function injectFault(sim, ledger, spec, kind = spec.kind) {
+  const { logNext } = await sim.control("_sim/health");
+  ledger.noteFault(kind, logNext);
+  return sim.control("_sim/faults", spec);
+}
+
+/** Clears every standing fault. */
+export function clearFaults(sim) {
+  return sim.control("_sim/faults", undefined, { method: "DELETE" });
+}
+
+/** Throws if a client's WebAssembly memory grew past the bound. */
+export function assertMemory(where, bytes) {
+  if (bytes > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${bytes} B over the ${MEMORY_BOUND} B bound`);
+}
+
 /** The send log from index `since` on (every page of it); throws if entries were evicted. */
 export async function pullLog(sim, since) {
   const entries = [];
@@ -83,3 +113,24 @@ export function assertNoSecret(where, page, records, secrets) {
   if (secrets.some((k) => text.includes(k))) throw new Error(`${where}: a credential appears in what the SDK emitted`);
   page.consoleMessages.length = 0;
 }
+
+/**
+ * A suite's figures as Markdown: the `[figure, value]` rows as a table, then the faults
+ * injected by kind and the discards by report and cause (`discardsTitle`).
+ */
+export function reportTable(rows, { faults, discards, discardsTitle }) {
+  const byKind = Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(", ");
+  const byCause = Object.entries(discards ?? {}).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  return [
+    "| figure | value |",
+    "|---|---|",
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    "",
+    `Faults by kind: ${byKind}.`,
+    "",
+    `${discardsTitle}: ${byCause}.`,
+  ].join("\n");
+}
+
+/** Bytes as MiB with one decimal. */
+export const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -13,7 +13,10 @@ import { startServer, BLANK_PAGE } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { Ledger, desiredKeys, serverKey } from "./ledger.mjs";
-import { pullLog, assertNoPageErrors, assertNoSecret } from "./common.mjs";
+import {
+  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, sleep, SETTLE_TIMEOUT_MS,
+  reportTable, mib,
+} from "./common.mjs";
 
 const LOAD_PROJECT = "10ad0000-0000-4000-8000-000000000000"; // sim/src/scenario.rs
 const OTHER_PROJECT = "proj-other";
@@ -94,13 +97,10 @@ const CLIENT_OPTIONS = {
  * command the SDK never sends by itself.
  */
 const MARKER = "rrext_get_tasks";
-const MEMORY_BOUND = 64 * 1024 * 1024;
-const SETTLE_TIMEOUT_MS = 15_000;
 /** Checks in a row a cycle may need because the client reconnected while one ran. */
 const CHECK_PASSES = 3;
 /** States and diagnostics kept for a failure report. */
 const HISTORY = 60;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The fault kinds, one per cycle in this order; `revoke_key` ends a round (the client is
@@ -230,17 +230,9 @@ class Run {
   }
 
   /** Injects a fault, noting in the oracle's journal where in the send log it began. */
-  async fault(spec) {
-    const { logNext } = await this.sim.control("_sim/health");
-    this.ledger.noteFault(spec.kind, logNext);
-    return this.sim.control("_sim/faults", spec);
-  }
-  clear() { return this.sim.control("_sim/faults", undefined, { method: "DELETE" }); }
-  waitFor(fn, arg, what) {
-    return this.page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
-      throw new Error(`waiting for ${what}: ${e.message}`);
-    });
-  }
+  fault(spec) { return injectFault(this.sim, this.ledger, spec); }
+  clear() { return clearFaults(this.sim); }
+  waitFor(fn, arg, what) { return waitForPage(this.page, fn, arg, what); }
 
   /** A standing fault for `ms`, then cleared. */
   async standing(spec, ms) {
@@ -361,7 +353,7 @@ class Run {
       this.failures.push({ where, problems: this.ledger.problems.slice() });
       this.ledger.problems.length = 0;
     }
-    if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
+    assertMemory(where, rec.memory);
     assertNoPageErrors(where, this.page);
     // The key appears in nothing the SDK emitted: records, console, socket URLs.
     assertNoSecret(where, this.page, rec, this.secrets);
@@ -488,17 +480,7 @@ export function formatReport(r) {
     ["deliveries (event × subscription)", r.deliveries],
     ["re-seeded deliveries (no seq)", r.reseeded],
     ["frames in flight when a client ended", r.framesUnsettled],
-    ["max WebAssembly memory", `${(r.maxMemoryBytes / 1048576).toFixed(1)} MiB`],
+    ["max WebAssembly memory", mib(r.maxMemoryBytes)],
   ];
-  const faults = Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(", ");
-  const discards = Object.entries(r.discards ?? {}).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-  return [
-    "| figure | value |",
-    "|---|---|",
-    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
-    "",
-    `Faults by kind: ${faults}.`,
-    "",
-    `Frames reported missing, by report and cause: ${discards}.`,
-  ].join("\n");
+  return reportTable(rows, { faults: r.faults, discards: r.discards, discardsTitle: "Frames reported missing, by report and cause" });
 }

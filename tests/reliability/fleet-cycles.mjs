@@ -13,7 +13,10 @@ import { startServer, BLANK_PAGE } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { FleetLedger } from "./fleet-ledger.mjs";
-import { pullLog, assertNoPageErrors, assertNoSecret } from "./common.mjs";
+import {
+  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, sleep, SETTLE_TIMEOUT_MS,
+  reportTable, mib,
+} from "./common.mjs";
 
 /** Client options: fast reconnects, a short stall window so a half-open socket is reported. */
 const CLIENT_OPTIONS = {
@@ -24,14 +27,11 @@ const CLIENT_OPTIONS = {
 };
 /** Scripted delays × this: a normal turn takes about half a second. */
 const PACE = "0.15";
-const MEMORY_BOUND = 64 * 1024 * 1024;
-const SETTLE_TIMEOUT_MS = 15_000;
 /** The page's records must stay unchanged this long once the server is idle. */
 const QUIET_MS = 150;
 /** How long a client whose credential was refused must stay quiet. */
 const AUTH_QUIET_MS = 800;
 const HISTORY = 40;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Hostile frames, injected mid-turn into the events socket on even passes, the chat socket on odd ones. */
 const HOSTILE = [
@@ -56,7 +56,7 @@ export const FLEET_FAULTS = [
   { kind: "reorder_steps", act: (c) => c.stepFault({ kind: "reorder", rate: 0.5 }) },
   { kind: "drop_steps", act: (c) => c.stepFault({ kind: "drop", rate: 0.3 }) },
   { kind: "queue_overflow", act: (c) => c.queueOverflow() },
-  { kind: "half_open", act: (c) => c.halfOpenStall() },
+  { kind: "half_open", act: (c) => c.halfOpenTurn(1, "#long=100") },
   { kind: "slow_writer", act: (c) => c.slowWriter() },
   { kind: "refuse", act: (c) => c.refuse() },
   { kind: "cancel", act: (c) => c.cancelTurn() },
@@ -144,18 +144,9 @@ class FleetRun {
 
   // ── helpers the fault acts use ─────────────────────────────────────────────
 
-  /** Injects a fault, noting in the oracle's journal where in the send log it began. */
-  async fault(spec, journalKind = spec.kind) {
-    const { logNext } = await this.sim.control("_sim/health");
-    this.ledger.noteFault(journalKind, logNext);
-    return this.sim.control("_sim/faults", spec);
-  }
-  clear() { return this.sim.control("_sim/faults", undefined, { method: "DELETE" }); }
-  waitFor(fn, arg, what) {
-    return this.page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
-      throw new Error(`waiting for ${what}: ${e.message}`);
-    });
-  }
+  fault(spec, journalKind) { return injectFault(this.sim, this.ledger, spec, journalKind); }
+  clear() { return clearFaults(this.sim); }
+  waitFor(fn, arg, what) { return waitForPage(this.page, fn, arg, what); }
   /** The simulator's connection id of this client's `socket`. */
   async conn(socket) {
     const conns = await this.sim.control("fleet/connections");
@@ -226,13 +217,16 @@ class FleetRun {
     await this.clear();
   }
 
-  /** The events socket goes silent (half-open) as a turn starts: the SDK must say `stalled`. */
-  async halfOpenStall() {
-    await this.fault({ kind: "half_open", conn: await this.conn("events"), seconds: 1 });
+  /**
+   * The events socket goes silent (half-open) for `seconds` as a turn `text` starts: the SDK
+   * must say `stalled` (a turn runs longer than `stallAfterMs` and nothing arrives).
+   */
+  async halfOpenTurn(seconds, text) {
+    await this.fault({ kind: "half_open", conn: await this.conn("events"), seconds });
     const t0 = Date.now();
-    await this.send("#long=100");
+    await this.send(text);
     await this.waitTurnEnd();
-    await sleep(Math.max(0, 1100 - (Date.now() - t0)));
+    await sleep(Math.max(0, seconds * 1000 + 50 - (Date.now() - t0)));
     await this.clear();
   }
 
@@ -244,12 +238,7 @@ class FleetRun {
   async rerunJoinedLate() {
     await this.plainTurn("#error #code=llm_timeout");
     await this.waitIdle();
-    await this.fault({ kind: "half_open", conn: await this.conn("events"), seconds: 0.45 });
-    const t0 = Date.now();
-    await this.send("#long=200");
-    await this.waitTurnEnd();
-    await sleep(Math.max(0, 500 - (Date.now() - t0)));
-    await this.clear();
+    await this.halfOpenTurn(0.45, "#long=200");
   }
 
   /** Both sockets' writers slowed during a turn: nothing may be lost. */
@@ -366,7 +355,7 @@ class FleetRun {
       if (process.env.RUNWATCH_DUMP_LOG) message += `\n  send log:\n    ${entries.filter((e) => e.kind !== "open").map((e) => JSON.stringify(e).slice(0, 240)).join("\n    ")}\n  page: ${JSON.stringify({ chat: rec.chat, exec: rec.exec }).slice(0, 6000)}`;
       throw new Error(message);
     }
-    if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
+    assertMemory(where, rec.memory);
     assertNoPageErrors(where, this.page);
     assertNoSecret(where, this.page, rec, this.secrets);
   }
@@ -444,17 +433,7 @@ export function formatFleetReport(r) {
     ["delivered but never sent", r.invented],
     ["delivered out of wire order", r.outOfOrder],
     ["turn / run / step checks", `${r.turnsChecked} / ${r.runsChecked} / ${r.stepsChecked}`],
-    ["max WebAssembly memory", `${(r.maxMemoryBytes / 1048576).toFixed(1)} MiB`],
+    ["max WebAssembly memory", mib(r.maxMemoryBytes)],
   ];
-  const faults = Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(", ");
-  const discards = Object.entries(r.discards ?? {}).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-  return [
-    "| figure | value |",
-    "|---|---|",
-    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
-    "",
-    `Faults by kind: ${faults}.`,
-    "",
-    `Frames reported missing or withheld, by report and cause: ${discards}.`,
-  ].join("\n");
+  return reportTable(rows, { faults: r.faults, discards: r.discards, discardsTitle: "Frames reported missing or withheld, by report and cause" });
 }
