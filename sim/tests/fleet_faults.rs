@@ -137,6 +137,11 @@ async fn duplicate_and_injected_frames() {
         }
         other => panic!("expected an oversized step, got {other:?}"),
     }
+    // Each injected step has a fresh id: a client holding one must not take the next for its copy.
+    control(&sim, "/_sim/faults", json!({"kind":"proto_keys","conn":id})).await;
+    control(&sim, "/_sim/faults", json!({"kind":"proto_keys","conn":id})).await;
+    let (p1, p2) = (ev.json().await, ev.json().await);
+    assert_ne!(p1["step"]["id"], p2["step"]["id"]);
     control(&sim, "/_sim/faults", json!({"kind":"unknown_event"})).await;
     assert_eq!(ev.json().await["type"], "execution_sim_unknown");
     assert_eq!(kind(&chat.json().await), "sim_unknown_kind");
