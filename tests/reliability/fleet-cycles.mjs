@@ -63,6 +63,8 @@ export const FLEET_FAULTS = [
   { kind: "error_turn", act: (c) => c.plainTurn("#error #code=llm_timeout") },
   { kind: "rerun_joined_late", act: (c) => c.rerunJoinedLate() },
   { kind: "hitl_turn", act: (c) => c.plainTurn("#hitl") },
+  { kind: "hitl_answered", act: (c) => c.answerHitl() },
+  { kind: "command_lost", act: (c) => c.commandLost() },
   ...HOSTILE.map(([kind, spec]) => ({ kind, act: (c, pass) => c.hostile({ kind, ...spec }, pass % 2 ? "chat" : "events") })),
   { kind: "auth_expired", act: (c) => c.authExpired() },
 ];
@@ -264,6 +266,37 @@ class FleetRun {
     await this.waitFrames("chat", 6, from.chat);
     await this.page.evaluate(() => window.rw.client.cancel());
     await this.waitTurnEnd();
+  }
+
+  /** The agent asks and waits; the app answers with resolveHitl, and the turn goes on to its end. */
+  async answerHitl() {
+    await this.send("#hitl_wait");
+    await this.waitFor(() => window.rw.client.turns.getSnapshot().turns.at(-1)?.hitl.length > 0, undefined, "the agent's question");
+    const answer = await this.page.evaluate(async () => {
+      const { messageId, options } = window.rw.client.turns.getSnapshot().turns.at(-1).hitl[0];
+      return { label: options[0], result: await window.rw.client.resolveHitl(messageId, options[0]) };
+    });
+    if (answer.result.status !== "ok" || answer.result.resolution !== answer.label) throw new Error(`resolveHitl answered ${JSON.stringify(answer)}`);
+    await this.waitTurnEnd();
+    const turn = await this.page.evaluate(() => window.rw.client.turns.getSnapshot().turns.at(-1));
+    if (turn.state !== "completed" || turn.hitl[0].resolution !== answer.label) throw new Error(`the answered turn ended ${turn.state}, its question shows ${turn.hitl[0].resolution}`);
+  }
+
+  /**
+   * A command whose answer the half-open chat socket withholds, then the socket drops: the
+   * command must reject with connectionLost (never resolve late, never hang).
+   */
+  async commandLost() {
+    const conn = await this.conn("chat");
+    await this.fault({ kind: "half_open", conn, seconds: 5 });
+    await this.page.evaluate(() => {
+      window.rw.pending = window.rw.client.command("list_files", { path: "." }, 10_000).then((ok) => ({ ok }), (e) => ({ code: e.code, name: e.name }));
+    });
+    await sleep(100);
+    await this.fault({ kind: "drop_all", conn });
+    await this.waitLive();
+    const outcome = await this.page.evaluate(() => window.rw.pending);
+    if (outcome.code !== "connectionLost") throw new Error(`a command in flight when the chat socket dropped settled ${JSON.stringify(outcome)}`);
   }
 
   async plainTurn(text) {

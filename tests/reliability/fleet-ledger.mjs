@@ -79,7 +79,6 @@ export function stepIndex(id) {
 
 /** The base key of a send-log frame entry (undefined: not a frame the app is handed). */
 function wireKey(e) {
-  if (e.event === "command_result") return undefined; // answers a command: not a chat frame
   if (EXECUTION.has(e.event)) return `${e.event}|${e.runId ?? ""}|${e.stepId ?? ""}|${e.parentId ?? ""}`;
   if (e.event === "error") return `error|${e.errorCode ?? ""}`;
   if (e.event?.startsWith("event:")) return `event|${e.eventId ?? ""}`;
@@ -182,7 +181,8 @@ export class FleetLedger extends Problems {
 
   frame(e) {
     const a = this.attempts.get(this.attemptOf.get(e.conn));
-    if (!a) return;
+    // A command's answer settles its promise (the cycle checks it), not a frame for the app.
+    if (!a || e.event === "command_result") return;
     if (e.runId && !INJECTED.has(e.fault)) {
       this.serverRuns.add(e.runId);
       if (e.event === "execution_started") this.instances.set(e.runId, (this.instances.get(e.runId) ?? 0) + 1);
