@@ -8,13 +8,15 @@
 //   ledger.noteFault(kind, logIndex);         // a fault was injected at this log index
 //   ledger.addLog(entries);                   // send-log entries, in order
 //   ledger.addPage({ chat, exec, diags, states });  // what the page recorded (see addPage)
-//   ledger.settle({ cutoff, runs, turns });   // decide every frame logged up to `cutoff`
+//   ledger.settle({ cutoff, runs, turns, evicted });  // decide every frame logged up to `cutoff`
+//   ledger.newClient();                       // a new client: its stores start empty
 //   ledger.problems                           // [] when everything is accounted for
 //   ledger.figures                            // counts for the report
 //
 // fleet-rlm frames carry no sequence number, so frames are told apart by what they carry
 // (the send log records it: a chat event's `event_id`, an error frame's `code`, an execution
-// event's `run_id` and `step.id`), numbered by occurrence within their connection. The page
+// event's `run_id`, `step.id` and `parent_id`), numbered by occurrence within their
+// connection; a `command_result` settles a command's promise (the cycle checks it). The page
 // opens every socket as `...&attempt=N` and the simulator logs that path, so page records
 // and log entries meet on the attempt number `g`.
 //
@@ -23,12 +25,14 @@
 // `duplicated` copy of a step must not reach it: the SDK drops copies of steps it holds), or
 // be explained:
 //   - an injected hostile frame (garbage, truncated, NaN, bad types, …) is delivered as is
-//     (`unknown` or a typed event), or a `decodeError` / `oversizedFrame` of that socket and
-//     connection names it (counted: reports ≤ injected frames);
+//     (`unknown` or a typed event, but not as a copy of a real frame), or a `decodeError` /
+//     `oversizedFrame` of that socket and connection names it (counted: reports ≤ injected
+//     frames), or it is in the connection's lost tail;
 //   - frames after the last one delivered on a connection the SDK saw lost (a state change
-//     with a reason, or `authFailed`) are its lost tail, excused when an injected fault can
-//     have cost that connection (the close the simulator logged, or a connection fault
-//     injected while it lived); a frame missing *before* a delivered one is never excused.
+//     with a reason) and named in a later `resync` (or whose credential was refused for
+//     good: `authFailed`) are its lost tail, excused when an injected fault can have cost
+//     that connection (the close the simulator logged, or a connection fault injected while
+//     it lived); a frame missing *before* a delivered one is never excused.
 // A frame the simulator withheld (dropped, half-open, the drop-oldest queue) never reached
 // the browser; the SDK must still report it where the wire lets it: a withheld step is
 // listed in its run's `missing` indices (or arrived anyway inside `execution_completed`), a
@@ -37,10 +41,13 @@
 // frame withheld has no excuse (nothing on this wire could reveal it).
 //
 // At every settle the stores are checked against the frames: every turn has ended (the
-// server runs none) in a state some delivered frame or a chat loss explains; a run whose
-// completion was delivered has that completion's status, and a run the server ran that is
-// still `running` is `possiblyIncomplete` (its connection was lost) or its completion was
-// excused above (a run only an injected frame named is not the server's); each
+// server runs none) in a state some delivered frame or a chat loss explains; the store
+// shows one run per server run whose frames reached the client (run ids repeat: runs are
+// told apart by the `execution_started` frames in the log); a run whose completion was
+// delivered has that completion's status, and a run the server ran that is still
+// `running` is `possiblyIncomplete` (its connection was lost) or its completion was excused
+// above (a run only an injected frame named is not the server's); a run that saw its start
+// and was not cut off lists as missing only indices the simulator withheld; each
 // step appears once in its run's tree, siblings in index order, under its `parent_id` when
 // the run holds that parent (else at the top with `parentMissing`), and a run holds only
 // steps that were delivered.
