@@ -106,7 +106,8 @@ run_step "JavaScript tests (node --test tests/**/*.test.mjs)" js_tests "$@"
 worker_mode_tests() {
   # The same browser and reliability tests once more with "runwatch" meaning
   # "runwatch/worker" on their pages (tests/support/server.mjs), so Worker mode is held to
-  # the same contract: the files that drive a client through the public API.
+  # the same contract: the files that drive a client through the public API. Not the
+  # fleet-rlm ones (fleet.test.mjs, fleet-faults.test.mjs): FleetRlmClient has no Worker mode.
   RUNWATCH_MODE=worker node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@" \
     tests/browser/client.test.mjs tests/browser/store.test.mjs tests/browser/cleanup.test.mjs \
     tests/reliability/faults.test.mjs tests/reliability/hostile.test.mjs

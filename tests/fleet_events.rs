@@ -124,6 +124,56 @@ fn a_repeated_run_id_opens_a_new_run_instance() {
     assert!(runs.runs[0].run_key < runs.runs[1].run_key);
 }
 
+/// `step(run, n, parent)` with another label and timestamp: the same id in another run.
+fn other_step(run: &str, n: u64, parent: Option<u64>) -> String {
+    step(run, n, parent).replace(&format!("\"step {n}\""), &format!("\"other step {n}\"")).replace("1795394", "1795395")
+}
+
+/// `execution_completed` of `run` with its output step `step` (a frame of [`step`]) and a summary of `status`.
+fn completed(run: &str, step: &str, status: &str) -> String {
+    let step: serde_json::Value = serde_json::from_str(step).unwrap();
+    json!({"type": "execution_completed", "run_id": run, "workspace_id": "default", "user_id": "anonymous", "session_id": "sess-b",
+        "step": step["step"], "summary": {"run_id": run, "status": status}}).to_string()
+}
+
+#[test]
+fn a_run_that_reuses_a_failed_runs_id_and_was_joined_late_is_a_new_run() {
+    // A failed turn leaves the history as it was, so the next turn has the same run_id
+    // (spec §0.8); here the events socket missed that turn's execution_started.
+    let mut shell = client();
+    shell.frame(&started(RUN));
+    for n in 1..=3 {
+        shell.frame(&step(RUN, n, None));
+    }
+    shell.frame(&completed(RUN, &step(RUN, 3, None), "error"));
+    // A copy of the ended run's output step (it arrived after the completion) is still a copy.
+    shell.frame(&step(RUN, 3, None));
+    for n in [2, 4] {
+        shell.frame(&other_step(RUN, n, None));
+    }
+    shell.frame(&completed(RUN, &other_step(RUN, 5, None), "completed"));
+    let runs = shell.conn.runs();
+    assert_eq!(runs.runs.len(), 2, "the failed run and the one that reused its id");
+    let (failed, next) = (&runs.runs[0], &runs.runs[1]);
+    assert_eq!((failed.status, failed.steps, failed.duplicates), (RunStatus::Error, 3, 1));
+    assert_eq!(failed.summary.as_ref().unwrap().status.as_deref(), Some("error"), "its summary is not overwritten");
+    assert_eq!((next.status, next.saw_start, next.steps), (RunStatus::Completed, false, 3));
+    assert_eq!(next.missing, vec![1, 3], "the steps before the socket heard the run are holes of the new run");
+}
+
+#[test]
+fn a_late_step_of_an_ended_run_still_fills_its_hole() {
+    let mut shell = client();
+    shell.frame(&started(RUN));
+    shell.frame(&step(RUN, 1, None));
+    shell.frame(&completed(RUN, &step(RUN, 3, None), "completed"));
+    shell.frame(&step(RUN, 2, Some(1))); // held back by the server's REPL queue
+    shell.frame(&completed(RUN, &step(RUN, 3, None), "completed")); // a copy of the completion
+    let runs = shell.conn.runs();
+    assert_eq!(runs.runs.len(), 1);
+    assert_eq!((runs.runs[0].status, runs.runs[0].steps, runs.runs[0].missing_count), (RunStatus::Completed, 3, 0));
+}
+
 #[test]
 fn the_store_is_bounded() {
     let config = EventsConfig { runs: RunsConfig { max_runs: 2, max_steps: 2, max_missing_listed: 1 }, ..EventsConfig::new("sess-b") };

@@ -89,6 +89,10 @@ pub struct FaultSpec {
     /// Close code for drop_all (absent: drop the TCP connection without a close frame).
     #[serde(default)]
     pub code: Option<u16>,
+    /// drop / duplicate / reorder: only frames whose send-log `event` is this (e.g.
+    /// `execution_step`: fleet-rlm's real duplicates and reorderings are steps); all when absent.
+    #[serde(default)]
+    pub event: Option<String>,
 }
 
 impl FaultSpec {
@@ -105,6 +109,7 @@ impl FaultSpec {
             depth: None,
             key: None,
             code: None,
+            event: None,
         }
     }
 
@@ -142,12 +147,20 @@ pub struct RateFault {
     /// Target connection; all when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,
+    /// Only frames with this send-log `event`; all when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 impl RateFault {
-    /// Draws from `rng` (only for targeted connections, to keep runs reproducible).
-    fn hits(&self, conn: u64, rng: &mut fastrand::Rng) -> bool {
-        self.conn.is_none_or(|c| c == conn) && rng.f64() < self.rate
+    /// A fault of `spec`'s rate, connection and event filter.
+    pub fn of(rate: f64, spec: &FaultSpec) -> Self {
+        RateFault { rate, conn: spec.conn, event: spec.event.clone() }
+    }
+
+    /// Draws from `rng` (only for targeted frames, to keep runs reproducible).
+    fn hits(&self, conn: u64, event: Option<&str>, rng: &mut fastrand::Rng) -> bool {
+        self.conn.is_none_or(|c| c == conn) && self.event.as_deref().is_none_or(|e| Some(e) == event) && rng.f64() < self.rate
     }
 }
 
@@ -196,16 +209,16 @@ pub enum Verdict {
 }
 
 impl Faults {
-    /// Decides the fate of a frame for `conn`.
-    pub fn verdict(&self, conn: u64, half_open: bool, rng: &mut fastrand::Rng) -> Verdict {
+    /// Decides the fate of a frame for `conn` whose send-log `event` is `event`.
+    pub fn verdict(&self, conn: u64, event: Option<&str>, half_open: bool, rng: &mut fastrand::Rng) -> Verdict {
         if half_open {
             return Verdict::Withhold("half_open");
         }
-        if self.drop.as_ref().is_some_and(|f| f.hits(conn, rng)) {
+        if self.drop.as_ref().is_some_and(|f| f.hits(conn, event, rng)) {
             return Verdict::Withhold("dropped");
         }
-        let duplicate = self.duplicate.as_ref().is_some_and(|f| f.hits(conn, rng));
-        let reorder = self.reorder.as_ref().is_some_and(|f| f.hits(conn, rng));
+        let duplicate = self.duplicate.as_ref().is_some_and(|f| f.hits(conn, event, rng));
+        let reorder = self.reorder.as_ref().is_some_and(|f| f.hits(conn, event, rng));
         Verdict::Send { duplicate, reorder }
     }
 
@@ -240,10 +253,26 @@ mod tests {
 
     #[test]
     fn rate_faults_only_hit_their_connection() {
-        let f = Faults { drop: Some(RateFault { rate: 1.0, conn: Some(2) }), ..Faults::default() };
+        let f = Faults { drop: Some(RateFault { rate: 1.0, conn: Some(2), event: None }), ..Faults::default() };
         let mut rng = fastrand::Rng::with_seed(1);
-        assert_eq!(f.verdict(2, false, &mut rng), Verdict::Withhold("dropped"));
-        assert_eq!(f.verdict(3, false, &mut rng), Verdict::Send { duplicate: false, reorder: false });
-        assert_eq!(f.verdict(3, true, &mut rng), Verdict::Withhold("half_open"));
+        assert_eq!(f.verdict(2, None, false, &mut rng), Verdict::Withhold("dropped"));
+        assert_eq!(f.verdict(3, None, false, &mut rng), Verdict::Send { duplicate: false, reorder: false });
+        assert_eq!(f.verdict(3, None, true, &mut rng), Verdict::Withhold("half_open"));
+    }
+
+    #[test]
+    fn rate_faults_with_an_event_filter_only_hit_those_frames() {
+        let step = Some("execution_step".to_owned());
+        let f = Faults {
+            duplicate: Some(RateFault { rate: 1.0, conn: None, event: step.clone() }),
+            reorder: Some(RateFault { rate: 1.0, conn: None, event: step }),
+            ..Faults::default()
+        };
+        let mut rng = fastrand::Rng::with_seed(1);
+        assert_eq!(f.verdict(4, Some("execution_step"), false, &mut rng), Verdict::Send { duplicate: true, reorder: true });
+        assert_eq!(f.verdict(4, Some("execution_started"), false, &mut rng), Verdict::Send { duplicate: false, reorder: false });
+        assert_eq!(f.verdict(4, None, false, &mut rng), Verdict::Send { duplicate: false, reorder: false });
+        let spec: FaultSpec = serde_json::from_str(r#"{"kind":"drop","rate":0.5,"event":"execution_step"}"#).unwrap();
+        assert_eq!(RateFault::of(0.5, &spec).event.as_deref(), Some("execution_step"));
     }
 }

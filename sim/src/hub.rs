@@ -276,7 +276,7 @@ impl State {
         let text = frame.render(seq);
         let entry = frame.log_entry(conn, seq, text.len());
         let half_open = c.half_open_until.is_some_and(|t| t > Instant::now());
-        let verdict = self.faults.verdict(conn, half_open, &mut self.rng);
+        let verdict = self.faults.verdict(conn, entry.event.as_deref(), half_open, &mut self.rng);
         let tx = c.tx.clone();
         match verdict {
             Verdict::Withhold(label) => {

@@ -84,9 +84,9 @@ fn rate(spec: &FaultSpec) -> Result<f64, String> {
 fn standing(st: &mut State, spec: &FaultSpec) -> Result<(), String> {
     let f = &mut st.faults;
     match spec.kind {
-        FaultKind::Drop => f.drop = Some(RateFault { rate: rate(spec)?, conn: spec.conn }),
-        FaultKind::Duplicate => f.duplicate = Some(RateFault { rate: rate(spec)?, conn: spec.conn }),
-        FaultKind::Reorder => f.reorder = Some(RateFault { rate: rate(spec)?, conn: spec.conn }),
+        FaultKind::Drop => f.drop = Some(RateFault::of(rate(spec)?, spec)),
+        FaultKind::Duplicate => f.duplicate = Some(RateFault::of(rate(spec)?, spec)),
+        FaultKind::Reorder => f.reorder = Some(RateFault::of(rate(spec)?, spec)),
         FaultKind::SlowWriter => f.slow_writer = Some(SlowWriter { delay_ms: spec.delay_ms.unwrap_or(100), conn: spec.conn }),
         FaultKind::Refuse => f.refuse_until = Some(Instant::now() + secs(spec.seconds.unwrap_or(5.0))),
         FaultKind::RevokeKey => {

@@ -54,6 +54,31 @@ pub struct Meta {
     pub keys: Option<Vec<String>>,
 }
 
+/// What a fleet-rlm frame carries that tells it apart (read from the frame itself), so a
+/// test can match what the client received with what was sent.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetMeta {
+    /// A chat event's `data.event_id` (or a `command_result`'s `event_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// An execution event's `run_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The `step.id` of an `execution_step` or `execution_completed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// That step's `parent_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// `execution_completed`: `summary.status`, or `interrupted` when step and summary are null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// An error frame's `code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
 /// One send-log entry (JSON shape documented in the crate README section of lib.rs).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +107,9 @@ pub struct Entry {
     /// Routing facts.
     #[serde(flatten)]
     pub meta: Meta,
+    /// fleet-rlm frame ids.
+    #[serde(flatten)]
+    pub fleet: FleetMeta,
     /// The fault that produced or affected this frame.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
@@ -112,6 +140,7 @@ impl Entry {
             request_seq: None,
             success: None,
             meta: Meta::default(),
+            fleet: FleetMeta::default(),
             fault: None,
             code: None,
             bytes: None,

@@ -137,6 +137,11 @@ async fn duplicate_and_injected_frames() {
         }
         other => panic!("expected an oversized step, got {other:?}"),
     }
+    // Each injected step has a fresh id: a client holding one must not take the next for its copy.
+    control(&sim, "/_sim/faults", json!({"kind":"proto_keys","conn":id})).await;
+    control(&sim, "/_sim/faults", json!({"kind":"proto_keys","conn":id})).await;
+    let (p1, p2) = (ev.json().await, ev.json().await);
+    assert_ne!(p1["step"]["id"], p2["step"]["id"]);
     control(&sim, "/_sim/faults", json!({"kind":"unknown_event"})).await;
     assert_eq!(ev.json().await["type"], "execution_sim_unknown");
     assert_eq!(kind(&chat.json().await), "sim_unknown_kind");
@@ -219,4 +224,30 @@ async fn reorder_swaps_neighbours_and_restart_drops_fleet_sockets() {
         }
     };
     assert!(matches!(end, Got::Ended(_)), "{end:?}");
+}
+
+#[tokio::test]
+async fn the_send_log_names_each_fleet_frame_and_a_step_only_fault_touches_steps_only() {
+    let sim = sim_default().await;
+    let mut ws = Ws::events(&sim, "ids").await;
+    wait_subscribers(&sim, 1).await;
+    let id = conn_id(&sim, "events", Some("ids")).await;
+    control(&sim, "/_sim/faults", json!({"kind":"duplicate","rate":1.0,"conn":id,"event":"execution_step"})).await;
+    control(&sim, "/_sim/fleet/turn", json!({"session_id":"ids","script":"normal","pace":0,"wait":true})).await;
+    let frames = ws.until(|v| v["type"] == "execution_completed").await;
+    let log = http(&sim, "GET", &format!("/_sim/log?conn={id}&limit=100000"), &[], None).await.body;
+    let entries: Vec<&Value> = log["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "event").collect();
+    let steps: Vec<&Value> = entries.iter().copied().filter(|e| e["event"] == "execution_step").collect();
+    let copies = steps.iter().filter(|e| e["fault"] == "duplicated").count();
+    assert_eq!(copies * 2, steps.len(), "every step is sent twice");
+    assert!(entries.iter().filter(|e| e["event"] != "execution_step").all(|e| e.get("fault").is_none()), "started and completed are not");
+    // Each entry carries the ids of the frame it logs, in wire order.
+    for (entry, frame) in entries.iter().zip(frames.iter()) {
+        assert_eq!(entry["runId"], frame["run_id"]);
+        if frame["step"].is_object() {
+            assert_eq!(entry["stepId"], frame["step"]["id"]);
+            assert_eq!(entry["parentId"], frame["step"]["parent_id"]);
+        }
+    }
+    assert_eq!(entries.last().unwrap()["status"], "completed");
 }

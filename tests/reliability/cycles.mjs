@@ -13,6 +13,10 @@ import { startServer, BLANK_PAGE } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { Ledger, desiredKeys, serverKey } from "./ledger.mjs";
+import {
+  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, sleep, SETTLE_TIMEOUT_MS,
+  reportTable, mib,
+} from "./common.mjs";
 
 const LOAD_PROJECT = "10ad0000-0000-4000-8000-000000000000"; // sim/src/scenario.rs
 const OTHER_PROJECT = "proj-other";
@@ -93,15 +97,10 @@ const CLIENT_OPTIONS = {
  * command the SDK never sends by itself.
  */
 const MARKER = "rrext_get_tasks";
-const MEMORY_BOUND = 64 * 1024 * 1024;
-/** Chromium itself logs a refused handshake (the `refuse` fault); the SDK never logs. */
-const BROWSER_NETWORK_ERROR = /^WebSocket connection to '\S+' failed: /;
-const SETTLE_TIMEOUT_MS = 15_000;
 /** Checks in a row a cycle may need because the client reconnected while one ran. */
 const CHECK_PASSES = 3;
 /** States and diagnostics kept for a failure report. */
 const HISTORY = 60;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The fault kinds, one per cycle in this order; `revoke_key` ends a round (the client is
@@ -231,17 +230,9 @@ class Run {
   }
 
   /** Injects a fault, noting in the oracle's journal where in the send log it began. */
-  async fault(spec) {
-    const { logNext } = await this.sim.control("_sim/health");
-    this.ledger.noteFault(spec.kind, logNext);
-    return this.sim.control("_sim/faults", spec);
-  }
-  clear() { return this.sim.control("_sim/faults", undefined, { method: "DELETE" }); }
-  waitFor(fn, arg, what) {
-    return this.page.waitForFunction(fn, arg, { timeout: SETTLE_TIMEOUT_MS, polling: 10 }).catch((e) => {
-      throw new Error(`waiting for ${what}: ${e.message}`);
-    });
-  }
+  fault(spec) { return injectFault(this.sim, this.ledger, spec); }
+  clear() { return clearFaults(this.sim); }
+  waitFor(fn, arg, what) { return waitForPage(this.page, fn, arg, what); }
 
   /** A standing fault for `ms`, then cleared. */
   async standing(spec, ms) {
@@ -305,15 +296,8 @@ class Run {
 
   /** Pulls the send log from where the last pull ended. */
   async pullLog() {
-    const entries = [];
-    for (;;) {
-      const page = await this.sim.control(`_sim/log?since=${this.logNext}&limit=20000`);
-      if (page.truncated) throw new Error(`the send log overflowed: entries from ${this.logNext} are gone (oldest ${page.oldest})`);
-      entries.push(...page.entries);
-      if (page.entries.length === 0 || page.next === this.logNext) break;
-      this.logNext = page.next;
-      if (page.entries.length < 20000) break;
-    }
+    const { entries, next } = await pullLog(this.sim, this.logNext);
+    this.logNext = next;
     return entries;
   }
 
@@ -369,27 +353,11 @@ class Run {
       this.failures.push({ where, problems: this.ledger.problems.slice() });
       this.ledger.problems.length = 0;
     }
-    if (rec.memory > MEMORY_BOUND) throw new Error(`${where}: WebAssembly memory ${rec.memory} B over the ${MEMORY_BOUND} B bound`);
-    this.assertNoPageErrors(where);
-    this.assertNoKey(where, rec);
+    assertMemory(where, rec.memory);
+    assertNoPageErrors(where, this.page);
+    // The key appears in nothing the SDK emitted: records, console, socket URLs.
+    assertNoSecret(where, this.page, rec, this.secrets);
     return { conn, held: rec.held, g };
-  }
-
-  assertNoPageErrors(where) {
-    const errors = [
-      ...this.page.pageErrors.map((e) => `uncaught: ${e.stack || e.message}`),
-      ...this.page.consoleMessages
-        .filter((m) => m.type === "error" && !BROWSER_NETWORK_ERROR.test(m.text))
-        .map((m) => `console.error: ${m.text}`),
-    ];
-    if (errors.length) throw new Error(`${where}: ${errors.join("\n  ")}`);
-  }
-
-  /** The key appears in nothing the SDK emitted: records, console, socket URLs. */
-  assertNoKey(where, rec) {
-    const text = JSON.stringify(rec) + JSON.stringify(this.page.consoleMessages);
-    if (this.secrets.some((k) => text.includes(k))) throw new Error(`${where}: a credential appears in what the SDK emitted`);
-    this.page.consoleMessages.length = 0;
   }
 
   /**
@@ -512,17 +480,7 @@ export function formatReport(r) {
     ["deliveries (event × subscription)", r.deliveries],
     ["re-seeded deliveries (no seq)", r.reseeded],
     ["frames in flight when a client ended", r.framesUnsettled],
-    ["max WebAssembly memory", `${(r.maxMemoryBytes / 1048576).toFixed(1)} MiB`],
+    ["max WebAssembly memory", mib(r.maxMemoryBytes)],
   ];
-  const faults = Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(", ");
-  const discards = Object.entries(r.discards ?? {}).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-  return [
-    "| figure | value |",
-    "|---|---|",
-    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
-    "",
-    `Faults by kind: ${faults}.`,
-    "",
-    `Frames reported missing, by report and cause: ${discards}.`,
-  ].join("\n");
+  return reportTable(rows, { faults: r.faults, discards: r.discards, discardsTitle: "Frames reported missing, by report and cause" });
 }

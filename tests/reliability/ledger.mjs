@@ -40,6 +40,8 @@
 // send-log index of an answered marker request: everything before it has reached the SDK);
 // the rest wait for a later `settle`.
 
+import { Problems, FaultJournal, WITHHELD } from "./common.mjs";
+
 /** Monitor type bits (spec §3.1), as the send log's `bit` gives them. */
 export const BITS = { DEBUGGER: 1, DETAIL: 2, SUMMARY: 4, OUTPUT: 8, FLOW: 16, TASK: 32, SSE: 64, DASHBOARD: 128 };
 
@@ -82,8 +84,6 @@ export const EVENT_BITS = {
   apaevt_dashboard: BITS.DASHBOARD,
 };
 
-/** Send-log fault labels of frames that never reached the wire. */
-const WITHHELD = new Set(["dropped", "half_open", "queue_full"]);
 /**
  * Frames the simulator injects outside the fault filters (sim/src/inject.rs), by label →
  * where their body puts them: `none` (`__id: ""`, no project: only `{token:"*"}` covers
@@ -105,8 +105,6 @@ const FRAME_CAUSES = new Set([...WITHHELD, "reordered", ...Object.keys(INJECTED)
 export const CONNECTION_FAULTS = new Set([
   "drop_all", "restart", "refuse", "revoke_key", "half_open", "slow_writer", "invalid_utf8", "oversized", "deep_nesting",
 ]);
-/** Problems kept in full; beyond this only counted (a broken run must not eat memory). */
-const MAX_PROBLEMS = 50;
 
 /** The mask of a list of type names. */
 export function maskOf(types) {
@@ -186,13 +184,14 @@ export function matches(sub, f, tokens = {}) {
   return covers(sub, f, tokens);
 }
 
-export class Ledger {
+export class Ledger extends Problems {
   /**
    * @param {{name: string, scope: object, types: string[]}[]} subscriptions
    * @param {{tokens?: Record<string, {projectId: string, source: string}>}} [options]
    *   the task of every token scope (a token key is its task's source key)
    */
   constructor(subscriptions, { tokens = {} } = {}) {
+    super();
     this.tokens = tokens;
     this.subs = subscriptions.map((s) => ({ ...s, mask: maskOf(s.types) }));
     this.subByName = new Map(this.subs.map((s) => [s.name, s]));
@@ -220,8 +219,8 @@ export class Ledger {
     this.anomalies = new Set();
     /** g → lastSeq from a resync's `lost` list. */
     this.tails = new Map();
-    /** Injected faults: [{ kind, i }], i = the send-log index when it was injected. */
-    this.faultJournal = [];
+    /** Injected faults and the send-log index when each was injected. */
+    this.journal = new FaultJournal();
     /** [{ fault, from, facts }]: routing facts the cycle gave for frames injected from `from` on. */
     this.annotations = [];
     /** g → conn closes the log labels with a fault. */
@@ -232,8 +231,6 @@ export class Ledger {
     this.seqlessDiscards = new Map();
     /** taskId → { projectId, source }, learnt from the log (to check re-seeded events). */
     this.places = new Map();
-    this.problems = [];
-    this.problemCount = 0;
     this.figures = {
       framesSent: 0, // frames some subscription should get, decided
       framesDelivered: 0, // ... that every matching subscription got
@@ -251,14 +248,9 @@ export class Ledger {
     };
   }
 
-  problem(message) {
-    this.problemCount += 1;
-    if (this.problems.length < MAX_PROBLEMS) this.problems.push(message);
-  }
-
   /** A fault of `kind` was injected when the send log's next index was `i`. */
   noteFault(kind, i) {
-    this.faultJournal.push({ kind, i });
+    this.journal.note(kind, i);
   }
 
   /** Routing facts of the frames labelled `fault` that were injected from log index `from` on (e.g. `nan`'s task). */
@@ -460,12 +452,9 @@ export class Ledger {
 
   /** The injected fault that can have cost connection `g`, if any. */
   connectionCause(g) {
-    const close = this.closeFaults.get(g);
-    if (close) return close;
-    const from = this.openedAt.get(g) ?? Infinity;
-    const to = this.openedAt.get(g + 1) ?? Infinity;
-    const during = this.faultJournal.filter((x) => CONNECTION_FAULTS.has(x.kind) && x.i >= from && x.i < to);
-    return during.at(-1)?.kind;
+    return this.journal.connectionCause({
+      closeFault: this.closeFaults.get(g), from: this.openedAt.get(g), to: this.openedAt.get(g + 1), kinds: CONNECTION_FAULTS,
+    });
   }
 
   /**

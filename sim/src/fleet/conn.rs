@@ -205,7 +205,8 @@ pub fn send(st: &mut State, conn: u64, text: String, label: &str) -> bool {
     let mut entry = Entry::new(conn, EntryKind::Event);
     entry.event = Some(label.to_owned());
     entry.bytes = Some(text.len());
-    match st.faults.verdict(conn, half_open, &mut st.rng) {
+    entry.fleet = frames::log_facts(&text);
+    match st.faults.verdict(conn, Some(label), half_open, &mut st.rng) {
         Verdict::Withhold(fault) => {
             st.log.push(entry.with_fault(fault));
         }

@@ -1,8 +1,11 @@
 //! fleet-rlm wire shapes, as ordered JSON text (pydantic dumps and Python dicts keep
 //! insertion order; the sample JSONL is the reference for key order).
 
+use serde::Deserialize;
+
 use crate::clock::epoch_s;
 use crate::json::{to_text, Obj};
+use crate::sendlog::FleetMeta;
 
 use super::Identity;
 
@@ -254,6 +257,50 @@ pub fn summary(run_id: &str, task: &str, ending: Ending, text: &str, duration_ms
         .done()
 }
 
+/// The ids a server frame carries, for its send-log entry (empty when it is not JSON).
+pub fn log_facts(text: &str) -> FleetMeta {
+    #[derive(Deserialize)]
+    struct Probe {
+        data: Option<Data>,
+        event_id: Option<String>,
+        run_id: Option<String>,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        step: Option<StepIds>,
+        summary: Option<Summary>,
+        code: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        event_id: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct StepIds {
+        id: Option<String>,
+        parent_id: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Summary {
+        status: Option<String>,
+    }
+    let Ok(p) = serde_json::from_str::<Probe>(text) else { return FleetMeta::default() };
+    let completed = p.kind.as_deref() == Some("execution_completed");
+    let status = match (&p.step, &p.summary) {
+        _ if !completed => None,
+        (None, None) => Some("interrupted".to_owned()),
+        (_, s) => s.as_ref().and_then(|s| s.status.clone()),
+    };
+    let (step_id, parent_id) = p.step.map_or((None, None), |s| (s.id, s.parent_id));
+    FleetMeta {
+        event_id: p.data.and_then(|d| d.event_id).or(p.event_id),
+        run_id: p.run_id,
+        step_id,
+        parent_id,
+        status,
+        error_code: if p.kind.as_deref() == Some("error") { p.code } else { None },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +336,21 @@ mod tests {
         assert!(empty.starts_with(r#"{"depth":0,"#), "{empty}");
         let more = ctx.enrich(Obj::new()).set("message_id", "m").done();
         assert!(more.ends_with(r#""runtime_mode":"daytona_pilot","message_id":"m"}"#), "{more}");
+    }
+
+    #[test]
+    fn log_facts_name_the_frame() {
+        let who = Identity::anonymous();
+        let step = r#"{"id":"r:s2","parent_id":"r:s1","type":"repl"}"#;
+        let f = log_facts(&execution("execution_step", "r", &who, "s", Some(step), None));
+        assert_eq!((f.run_id.as_deref(), f.step_id.as_deref(), f.parent_id.as_deref(), f.status), (Some("r"), Some("r:s2"), Some("r:s1"), None));
+        let f = log_facts(&execution("execution_completed", "r", &who, "s", None, None));
+        assert_eq!(f.status.as_deref(), Some("interrupted"));
+        let f = log_facts(&execution("execution_completed", "r", &who, "s", Some(step), Some(r#"{"status":"cancelled"}"#)));
+        assert_eq!(f.status.as_deref(), Some("cancelled"));
+        let f = log_facts(&event("final", "done", None, None, 2, "abc"));
+        assert_eq!(f.event_id.as_deref(), Some("abc"));
+        assert_eq!(log_facts(&error("llm_timeout", "slow", None)).error_code.as_deref(), Some("llm_timeout"));
+        assert!(log_facts("}{ not json").event_id.is_none());
     }
 }

@@ -101,8 +101,10 @@ fn frame(st: &State, conn: u64, payload: &str) -> String {
     match c.map(|c| (&c.role, &c.identity)) {
         Some((Role::Events { session_id }, who)) => {
             let run_id = format!("{}:{}:{session_id}:0", who.workspace_id, who.user_id);
+            // A fresh step id per injected frame (the send-log index it gets): a client that
+            // holds an earlier one must not take this one for its copy.
             let step = Obj::new()
-                .set("id", &format!("{run_id}:s0"))
+                .set("id", &format!("{run_id}:s{}", st.log.next_index()))
                 .set("parent_id", &format!("{run_id}:root"))
                 .set("type", "tool")
                 .set("label", "sim_injected")

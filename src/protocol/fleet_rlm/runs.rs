@@ -9,7 +9,12 @@
 //!
 //! A step frame repeating an id the run already holds is dropped and counted; the copy
 //! of the output step inside `execution_completed` is expected (spec §4.3) and not
-//! counted. Holes in the step indices are the only trace of the
+//! counted. Once a run has ended, a frame of its `run_id` that is not a copy of what it
+//! holds (a step with a held id but other content, a step past its last index, another
+//! completion) belongs to a newer run that reused the id: a failed turn leaves the
+//! history as it was, so the next turn has the same `run_id` (spec §0.8), and a client
+//! that missed its `execution_started` (away, or a half-open socket) would otherwise merge
+//! the two runs and drop the new run's first steps as copies. Holes in the step indices are the only trace of the
 //! server's silent drop-oldest queue (errata 6) and of a reconnect (no replay): they are
 //! listed in `missing`.
 
@@ -180,7 +185,7 @@ impl RunStore {
     #[must_use]
     pub fn is_duplicate(&self, event: &ExecutionEvent) -> bool {
         let ExecutionEvent::ExecutionStep(e) = event else { return false };
-        self.newest(&e.run_id).and_then(|k| self.runs.get(&k)).is_some_and(|r| r.ids.contains(&e.step.id))
+        self.newest(&e.run_id).and_then(|k| self.runs.get(&k)).is_some_and(|r| r.holds_copy(&e.step))
     }
 
     /// Counts a copy dropped before [`Self::apply`].
@@ -202,7 +207,10 @@ impl RunStore {
                 self.open(&e.run_id, &e.session_id, &e.workspace_id, &e.user_id, true);
             }
             ExecutionEvent::ExecutionStep(e) => {
-                let key = self.instance(&e.run_id, &e.session_id, &e.workspace_id, &e.user_id);
+                let key = match self.newest(&e.run_id) {
+                    Some(key) if self.runs[&key].takes_step(&e.step) => key,
+                    _ => self.open(&e.run_id, &e.session_id, &e.workspace_id, &e.user_id, false),
+                };
                 self.add_step(key, &e.step);
             }
             ExecutionEvent::ExecutionCompleted(e) => self.complete(e),
@@ -236,14 +244,6 @@ impl RunStore {
     /// The newest instance of `run_id`.
     fn newest(&self, run_id: &str) -> Option<u64> {
         self.runs.iter().rev().find(|(_, r)| r.run_id == run_id).map(|(k, _)| *k)
-    }
-
-    /// The instance an event of `run_id` belongs to, opened (without a start) if none is.
-    fn instance(&mut self, run_id: &str, session_id: &str, workspace_id: &str, user_id: &str) -> u64 {
-        match self.newest(run_id) {
-            Some(key) => key,
-            None => self.open(run_id, session_id, workspace_id, user_id, false),
-        }
     }
 
     fn open(&mut self, run_id: &str, session_id: &str, workspace_id: &str, user_id: &str, saw_start: bool) -> u64 {
@@ -296,7 +296,10 @@ impl RunStore {
     }
 
     fn complete(&mut self, e: &RunCompleted) {
-        let key = self.instance(&e.run_id, &e.session_id, &e.workspace_id, &e.user_id);
+        let key = match self.newest(&e.run_id) {
+            Some(key) if self.runs[&key].takes_completion(e) => key,
+            _ => self.open(&e.run_id, &e.session_id, &e.workspace_id, &e.user_id, false),
+        };
         if let Some(step) = &e.step {
             self.add_step(key, step);
         }
@@ -337,6 +340,40 @@ impl RunStore {
             self.version += 1;
             self.cached = None;
         }
+    }
+}
+
+impl RunState {
+    /// Holds a step with this id: while running, any frame with the id is a copy; once
+    /// ended, only one with the same content (a later run may reuse the ids, see the module docs).
+    fn holds_copy(&self, step: &ExecutionStep) -> bool {
+        self.ids.contains(&step.id) && (self.status == RunStatus::Running || self.steps.get(&step_key(step)) == Some(step))
+    }
+
+    /// A step of `run_id` belongs here: the run is going, or the step is a copy or a late
+    /// step below its last index (REPL steps may trail the completion).
+    fn takes_step(&self, step: &ExecutionStep) -> bool {
+        if self.status == RunStatus::Running {
+            return true;
+        }
+        if self.ids.contains(&step.id) {
+            return self.holds_copy(step);
+        }
+        let last = self.steps.keys().map(|(i, _)| *i).filter(|i| *i != u64::MAX).max();
+        matches!((step.index(), last), (Some(i), Some(last)) if i < last)
+    }
+
+    /// A completion of `run_id` belongs here: the run is going, or it repeats the
+    /// completion that ended it.
+    fn takes_completion(&self, e: &RunCompleted) -> bool {
+        if self.status == RunStatus::Running {
+            return true;
+        }
+        let same_step = match &e.step {
+            Some(step) => self.holds_copy(step),
+            None => self.status == RunStatus::Interrupted,
+        };
+        same_step && e.summary.as_ref().map(|s| &s.0) == self.summary.as_ref()
     }
 }
 
