@@ -362,22 +362,39 @@ mod tests {
         }
     }
 
+    /// What a third kind of edit does (the first two replace and remove a byte).
+    enum Edit {
+        Insert,
+        Truncate,
+    }
+
+    /// Sample frame `line` after `edits`: (where, byte, 0 replace / 1 remove / 2 `third`).
+    fn mutated(line: usize, edits: &[(prop::sample::Index, u8, u8)], third: Edit) -> Vec<u8> {
+        let mut bytes = sample_frames()[line].as_bytes().to_vec();
+        for (at, byte, op) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let i = at.index(bytes.len());
+            match (op, &third) {
+                (0, _) => bytes[i] = *byte,
+                (1, _) => {
+                    bytes.remove(i);
+                }
+                (_, Edit::Insert) => bytes.insert(i, *byte),
+                (_, Edit::Truncate) => bytes.truncate(i),
+            }
+        }
+        bytes
+    }
+
     proptest! {
         #[test]
         fn the_fast_path_never_decodes_a_frame_differently(
             line in 0usize..15,
             edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(br#"{}[]":,0123456789aeflnrstu_\ "#.to_vec()), 0u8..3), 0..4),
         ) {
-            let mut bytes = sample_frames()[line].as_bytes().to_vec();
-            for (at, byte, op) in edits {
-                if bytes.is_empty() { break; }
-                let i = at.index(bytes.len());
-                match op {
-                    0 => bytes[i] = byte,
-                    1 => { bytes.remove(i); }
-                    _ => bytes.insert(i, byte),
-                }
-            }
+            let bytes = mutated(line, &edits, Edit::Insert);
             prop_assert_eq!(decode_frame(&bytes), general(&bytes));
         }
 
@@ -391,16 +408,7 @@ mod tests {
             line in 0usize..15,
             edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
         ) {
-            let mut bytes = sample_frames()[line].as_bytes().to_vec();
-            for (at, byte, op) in edits {
-                if bytes.is_empty() { break; }
-                let i = at.index(bytes.len());
-                match op {
-                    0 => bytes[i] = byte,
-                    1 => { bytes.remove(i); }
-                    _ => bytes.truncate(i),
-                }
-            }
+            let bytes = mutated(line, &edits, Edit::Truncate);
             if let Ok(frame) = decode_frame(&bytes) {
                 // Whatever survived, a decoded frame serialises for JS without failing.
                 if let FrameBody::Event(event) = frame.body {
