@@ -137,7 +137,6 @@ impl FleetArgs {
             ping_ms: self.fleet_ping_ms,
             allow_debug_auth: !self.fleet_no_debug_auth,
             allow_query_tokens: !self.fleet_no_query_tokens,
-            ..FleetConfig::default()
         }
     }
 }

@@ -14,9 +14,9 @@
 //! completion) belongs to a newer run that reused the id: a failed turn leaves the
 //! history as it was, so the next turn has the same `run_id` (spec §0.8), and a client
 //! that missed its `execution_started` (away, or a half-open socket) would otherwise merge
-//! the two runs and drop the new run's first steps as copies. Holes in the step indices are the only trace of the
-//! server's silent drop-oldest queue (errata 6) and of a reconnect (no replay): they are
-//! listed in `missing`.
+//! the two runs and drop the new run's first steps as copies. Holes in the step indices
+//! are the only trace of the server's silent drop-oldest queue (errata 6) and of a
+//! reconnect (no replay): they are listed in `missing`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
