@@ -224,3 +224,32 @@ fn a_payload_of_the_wrong_shape_is_reported_and_still_delivered() {
     assert_eq!(stats.frames_received, 2);
     assert_eq!(stats.frames_received, stats.events_delivered + stats.decode_errors + stats.responses + stats.ignored);
 }
+
+#[test]
+fn a_repeated_chat_event_is_dropped_and_counted_not_added_to_the_turn_again() {
+    let mut shell = client();
+    let lines = sample();
+    ask(&mut shell, "list the workspace files");
+    shell.frame(lines[7]);
+    shell.frame(lines[7]);
+    assert_eq!(shell.conn.current_turn().unwrap().answer, "The workspace ", "the token counts once");
+    assert_eq!(shell.delivered().len(), 1, "the copy is not delivered");
+    let stats = shell.conn.stats();
+    assert_eq!((stats.events_delivered, stats.duplicates), (1, 1));
+    assert_eq!(stats.frames_received, stats.events_delivered + stats.duplicates);
+}
+
+#[test]
+fn event_ids_are_remembered_per_turn_as_0_6_reuses_them_after_a_failed_turn() {
+    // 0.6.x ids are "<run_id>:<sequence>", and a turn after a failed one has the same run id.
+    let mut shell = client();
+    let lines = sample();
+    ask(&mut shell, "first");
+    shell.frame(lines[7]);
+    shell.frame(lines[9]);
+    assert!(shell.conn.current_turn().is_none(), "the final ended the turn");
+    ask(&mut shell, "second");
+    shell.frame(lines[7]);
+    assert_eq!(shell.conn.current_turn().unwrap().answer, "The workspace ");
+    assert_eq!((shell.delivered().len(), shell.conn.stats().duplicates), (3, 0));
+}

@@ -592,7 +592,7 @@ impl<P: Protocol> Connection<P> {
         let seq = self.seq.stats();
         ClientStats {
             epoch: self.epoch(),
-            duplicates: seq.duplicates,
+            duplicates: seq.duplicates + self.link.stats.duplicates,
             gaps: seq.gaps,
             missing: seq.missing,
             buffered: (self.seq.buffered() + self.protocol.held_frames()) as u64,
@@ -880,6 +880,7 @@ impl<P: Protocol> Connection<P> {
             FrameBody::Event(event) => self.protocol.on_event(&mut self.link, seq, event),
             FrameBody::UndecodableEvent { event, error } => self.link.decode_error(seq, Some(event), error),
             FrameBody::Ignored { .. } => self.link.stats.ignored += 1,
+            FrameBody::Duplicate => self.link.stats.duplicates += 1,
         }
     }
 

@@ -42,6 +42,9 @@ pub enum FrameBody<E> {
         /// The frame's `type`.
         kind: String,
     },
+    /// A copy of a frame already received, recognised by the protocol from its own ids
+    /// (for protocols without `seq`): dropped and counted in `duplicates`.
+    Duplicate,
 }
 
 /// A reply to a request, matched by `request_seq`.

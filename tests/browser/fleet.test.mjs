@@ -355,6 +355,25 @@ test("the chat socket dropped mid-turn: the turn ends interrupted, the message i
   assertNoPageErrors(p);
 });
 
+test("a chat frame the server sends twice reaches the app once and is counted as a duplicate", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const chat = (await sim.control("fleet/connections")).find((c) => c.role === "chat");
+  await sim.control("faults", { kind: "duplicate", rate: 1, conn: chat.id, event: "event:assistant_token" });
+  await p.evaluate(() => window.fw.client.send("tokens twice #long=40"));
+  await waitTurnEnded(p);
+  await sim.control("faults", undefined, { method: "DELETE" });
+  const r = await p.evaluate(() => {
+    const tokens = window.fw.chat.filter((f) => f.kind === "assistant_token");
+    return { tokens: tokens.length, ids: new Set(tokens.map((f) => f.eventId)).size, stats: window.fw.client.stats().chat, turn: window.fw.turn() };
+  });
+  assert.ok(r.tokens > 10, `tokens streamed: ${r.tokens}`);
+  assert.equal(r.ids, r.tokens, "each token frame reached the app once");
+  assert.equal(r.stats.duplicates, r.tokens, "every copy was dropped and counted");
+  assert.equal(r.turn.state, "completed");
+  assertNoPageErrors(p);
+});
+
 test("a turn runs and the events socket hears nothing: a stalled diagnostic says what to check", async () => {
   const p = await openClient({ stallAfterMs: 400 });
   await waitLive(p);

@@ -79,6 +79,42 @@ pub struct FleetChat {
     last_error: Option<ServerError>,
     /// Turns the lost connection cut short, for the next `resync`.
     interrupted: Vec<u64>,
+    /// The `event_id`s of the current turn's events, so a repeated frame is dropped and
+    /// counted instead of, say, doubling the answer's text.
+    seen: RecentIds,
+}
+
+/// How many event ids [`RecentIds`] remembers.
+const RECENT_IDS: usize = 1024;
+
+/// The latest event ids, oldest forgotten first. Cleared at each turn: 0.6.x ids are
+/// `"<run_id>:<sequence>"`, and a turn after a failed one reuses the run id (spec §0.8).
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: std::collections::VecDeque<String>,
+    set: std::collections::HashSet<String>,
+}
+
+impl RecentIds {
+    /// Remembers `id`; false when it is already remembered.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == RECENT_IDS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.order.push_back(id.to_owned());
+        self.set.insert(id.to_owned());
+        true
+    }
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.set.clear();
+    }
 }
 
 impl Connection<FleetChat> {
@@ -108,6 +144,7 @@ impl Connection<FleetChat> {
             if link.state() != ConnState::Live || !link.send_frame(message.to_wire()) {
                 return Err(ChatError::NotConnected);
             }
+            chat.seen.clear();
             Ok(chat.turns.start(link.now().as_millis(), message))
         })
     }
@@ -170,6 +207,9 @@ impl Protocol for FleetChat {
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame<ChatFrame>, DecodeError> {
         let text = utf8(bytes)?;
         let body = match decode_chat_frame(text)? {
+            ServerFrame::Chat(ChatFrame::Event(event)) if event.event_id().is_some_and(|id| !self.seen.insert(id)) => {
+                FrameBody::Duplicate
+            }
             ServerFrame::Chat(frame) => FrameBody::Event(frame),
             ServerFrame::CommandResult(result) => FrameBody::Response(command_response(result)),
         };

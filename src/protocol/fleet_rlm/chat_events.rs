@@ -635,6 +635,24 @@ fn unknown(raw: RawData<'_>, name: String, decode_error: Option<DecodeError>) ->
 }
 
 impl ChatEvent {
+    /// The wire `event_id`, when the server sent one.
+    #[must_use]
+    pub fn event_id(&self) -> Option<&str> {
+        macro_rules! event_id_of {
+            ($($variant:ident),*) => {
+                match self {
+                    $(ChatEvent::$variant(e) => e.event_id.as_deref(),)*
+                    ChatEvent::Unknown(u) => u.event_id.as_deref(),
+                }
+            };
+        }
+        event_id_of!(
+            Status, ReasoningStep, AssistantToken, ToolCall, PlanUpdate, RlmExecuting, MemoryUpdate, ToolResult,
+            TrajectoryStep, HitlRequest, HitlResolved, Final, Cancelled, Error, Warning, CommandAck, CommandReject,
+            ExecutionStarted, ExecutionStep, ExecutionCompleted
+        )
+    }
+
     /// The wire `kind`.
     #[must_use]
     pub fn kind(&self) -> &str {

@@ -186,7 +186,7 @@ impl Protocol for FleetEvents {
         let event = decode_execution_event(text)?;
         if self.runs.is_duplicate(&event) {
             self.runs.count_duplicate(&event);
-            return Ok(Frame { seq: None, body: FrameBody::Ignored { kind: "duplicate execution_step".into() } });
+            return Ok(Frame { seq: None, body: FrameBody::Duplicate });
         }
         Ok(Frame { seq: None, body: FrameBody::Event(SubscriberFrame::Execution(event)) })
     }
