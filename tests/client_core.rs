@@ -754,6 +754,31 @@ fn events_held_for_a_lookup_whose_answer_was_lost_go_out_after_the_lookup_timeou
 }
 
 #[test]
+fn an_event_held_behind_a_lookup_whose_task_the_keys_place_is_delivered_when_the_answer_is_lost() {
+    // chat_1 output could be p1's (its source key) or p2's (the project key): looked up.
+    // other_2 output can only be p2's (no key names that source): placed at once, but it
+    // waits behind the lookup to keep order, and must still reach p2's subscription when
+    // the lookup's answer is lost.
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"projectId":"p1","source":"chat_1"}), &["OUTPUT"]);
+    let p2 = h.subscribe(json!({"projectId":"p2","source":"*"}), &["OUTPUT"]);
+    h.engine.lose_dashboards = 1;
+    let first = h.engine.event("output", output_body("cafe0001.chat_1", "one\n"));
+    h.push(first);
+    let second = h.engine.event("output", output_body("beef0002.other_2", "two\n"));
+    let second_seq = h.engine.seq;
+    h.push(second);
+    assert!(h.deliveries().is_empty(), "both wait for the lookup");
+    h.run_until(|h| h.client.stats().buffered == 0);
+    assert!(h.deliveries().contains(&(p2, "output".to_string(), Some(second_seq))), "other_2's output reached p2's subscription");
+    let unroutable: Vec<_> = h.diagnostics().into_iter().filter_map(|d| match d {
+        Diagnostic::Unroutable { task_id, .. } => Some(task_id.clone()),
+        _ => None,
+    }).collect();
+    assert_eq!(unroutable, vec!["cafe0001.chat_1".to_string()], "only the ambiguous task is reported");
+}
+
+#[test]
 fn a_task_token_connection_delivers_everything_the_server_sends_it() {
     let mut h = Harness::new();
     h.credential = PK.into();

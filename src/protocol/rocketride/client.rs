@@ -383,8 +383,11 @@ impl RocketRide {
     fn apply_live(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
         self.learn_from_event(link, &event);
         self.seeder.observe(&event);
-        // Without a socket (events a replay releases on a loss) nothing can be looked up.
-        if link.state().has_socket() && (!self.held.is_empty() || self.must_look_up(link, &event)) {
+        // Asked even when events are already held: a placement the held keys imply is
+        // learned now, so the event routes by it when the held ones are released. Without
+        // a socket (events a replay releases on a loss) nothing can be looked up.
+        let look_up = self.must_look_up(link, &event);
+        if link.state().has_socket() && (look_up || !self.held.is_empty()) {
             return self.hold(link, seq, event);
         }
         self.route(link, seq, event);
@@ -469,10 +472,17 @@ impl RocketRide {
         if task_id.is_empty() || known || self.task_scoped || self.looked_up.contains(task_id) {
             return false;
         }
-        match self.registry.place_unknown(task_id, types) {
+        self.place(link, task_id.to_string(), types)
+    }
+
+    /// Places an unknown task by the keys that could have made the server send an event
+    /// of `types` about it; true when that cannot tell (several projects could). A single
+    /// possible project is learned.
+    fn place(&mut self, link: &mut Link<Self>, task_id: String, types: MonitorTypes) -> bool {
+        match self.registry.place_unknown(&task_id, types) {
             Placement::Complete => false,
             Placement::Project(project_id) => {
-                let (task_id, source) = (task_id.to_string(), task_id.split_once('.').map_or("", |(_, s)| s).to_string());
+                let source = task_id.split_once('.').map_or("", |(_, s)| s).to_string();
                 self.learn_task(link, &task_id, &project_id, &source);
                 false
             }
@@ -513,7 +523,7 @@ impl RocketRide {
         for (seq, event) in held {
             let task_id = event.task_id().unwrap_or_default().to_string();
             let unknown = self.registry.directory().lookup(&task_id).is_none() && event.project_source().is_none();
-            if unknown && event.monitor_type().is_some_and(|t| self.registry.place_unknown(&task_id, t) == Placement::Ambiguous) {
+            if unknown && event.monitor_type().is_some_and(|t| self.place(link, task_id.clone(), t)) {
                 let epoch = link.epoch();
                 let reason = format!("could not tell which project task {task_id} belongs to: {}; delivered only to subscriptions that match it without knowing", why.reason());
                 link.diagnostic(Diagnostic::Unroutable { epoch, seq, task_id: task_id.clone(), reason });
