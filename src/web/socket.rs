@@ -137,7 +137,7 @@ thread_local! {
 fn utf8_of(text: &JsString, units: usize) -> Vec<u8> {
     ENCODER.with(|encoder| {
         let mut bytes = Vec::<u8>::with_capacity(units);
-        let (read, _) = encode_into(encoder, text, &mut bytes);
+        let read = encode_into(encoder, text, &mut bytes);
         if (read as usize) < units {
             let rest = text.slice(read, units as u32);
             bytes.reserve_exact((units - read as usize) * 3);
@@ -148,8 +148,8 @@ fn utf8_of(text: &JsString, units: usize) -> Vec<u8> {
 }
 
 /// Encodes `text` into the spare capacity of `bytes`, as far as it fits; returns the UTF-16
-/// units read and bytes written.
-fn encode_into(encoder: &Utf8Encoder, text: &JsString, bytes: &mut Vec<u8>) -> (u32, usize) {
+/// units read.
+fn encode_into(encoder: &Utf8Encoder, text: &JsString, bytes: &mut Vec<u8>) -> u32 {
     let len = bytes.len();
     let spare = bytes.capacity() - len;
     // SAFETY: the view covers exactly the vector's spare capacity and lives only for this
@@ -158,7 +158,7 @@ fn encode_into(encoder: &Utf8Encoder, text: &JsString, bytes: &mut Vec<u8>) -> (
     let written = (result.written() as usize).min(spare);
     // SAFETY: `encodeInto` initialised the `written` bytes after `len`.
     unsafe { bytes.set_len(len + written) };
-    (result.read(), written)
+    result.read()
 }
 
 fn report(sink: &Weak<dyn SocketSink>, epoch: u32, event: SocketEvent) {

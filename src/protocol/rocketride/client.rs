@@ -472,18 +472,18 @@ impl RocketRide {
         if task_id.is_empty() || known || self.task_scoped || self.looked_up.contains(task_id) {
             return false;
         }
-        self.place(link, task_id.to_string(), types)
+        self.place(link, task_id, types)
     }
 
     /// Places an unknown task by the keys that could have made the server send an event
     /// of `types` about it; true when that cannot tell (several projects could). A single
     /// possible project is learned.
-    fn place(&mut self, link: &mut Link<Self>, task_id: String, types: MonitorTypes) -> bool {
-        match self.registry.place_unknown(&task_id, types) {
+    fn place(&mut self, link: &mut Link<Self>, task_id: &str, types: MonitorTypes) -> bool {
+        match self.registry.place_unknown(task_id, types) {
             Placement::Complete => false,
             Placement::Project(project_id) => {
                 let source = task_id.split_once('.').map_or("", |(_, s)| s).to_string();
-                self.learn_task(link, &task_id, &project_id, &source);
+                self.learn_task(link, task_id, &project_id, &source);
                 false
             }
             Placement::Ambiguous => true,
@@ -523,7 +523,7 @@ impl RocketRide {
         for (seq, event) in held {
             let task_id = event.task_id().unwrap_or_default().to_string();
             let unknown = self.registry.directory().lookup(&task_id).is_none() && event.project_source().is_none();
-            if unknown && event.monitor_type().is_some_and(|t| self.place(link, task_id.clone(), t)) {
+            if unknown && event.monitor_type().is_some_and(|t| self.place(link, &task_id, t)) {
                 let epoch = link.epoch();
                 let reason = format!("could not tell which project task {task_id} belongs to: {}; delivered only to subscriptions that match it without knowing", why.reason());
                 link.diagnostic(Diagnostic::Unroutable { epoch, seq, task_id: task_id.clone(), reason });
