@@ -6,7 +6,7 @@
 //
 // Page → Worker: { op, client, ... } (see `handlers` below).
 // Worker → page: an array of items, each [kind, client, ...]:
-//   ["state", c, change] ["diag", c, diagnostic] ["events", c, sub, events]
+//   ["state", c, change] ["diag", c, diagnostic] ["events", c, sub, eventsJson]
 //   ["store", c, store, view] ["reply", c, call, ok, value] ["meta", c, meta]
 //   ["closed", c]    and, posted at once, ["cred", c, req] asking for a credential.
 import init, { RocketRideClient } from "./index.js";
@@ -98,7 +98,7 @@ const handlers = {
   sub({ client: id, sub, scope, types }) {
     const entry = clients.get(id);
     if (!entry) return;
-    entry.subs.set(sub, entry.client.subscribe(scope, types, (events) => send(id, ["events", id, sub, events])));
+    entry.subs.set(sub, entry.client.__subscribeText(scope, types, (json) => send(id, ["events", id, sub, json])));
     send(id);
   },
 

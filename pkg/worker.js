@@ -200,7 +200,7 @@ class WorkerClient {
       case "diag": for (const l of [...this.#diagListeners]) guarded(this, l, rest[0]); break;
       case "events": {
         const callback = this.#closing ? undefined : this.#subs.get(rest[0]);
-        if (callback) guarded(this, callback, rest[1]);
+        if (callback) guarded(this, callback, JSON.parse(rest[1]));
         break;
       }
       case "store": if (!this.#closing) this.#stores.get(rest[0])?.update(rest[1], this); break;

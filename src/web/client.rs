@@ -18,6 +18,7 @@ use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
 use crate::protocol::rocketride::client::{Client, Intent, RocketRide};
+use crate::protocol::rocketride::events::RocketRideEvent;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -109,8 +110,19 @@ impl RocketRideClient {
         #[wasm_bindgen(unchecked_param_type = "MonitorTypesArg")] types: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(events: Delivered[]) => void")] callback: Function,
     ) -> Result<Subscription, JsValue> {
+        self.subscribe_as(scope, types, Target::Js(callback))
+    }
+
+    /// Worker mode's `subscribe` (not public API): `callback` gets each batch as the JSON
+    /// text of an array, which the Worker posts to the page as it is.
+    #[wasm_bindgen(js_name = "__subscribeText", skip_typescript)]
+    pub fn subscribe_text(&self, scope: JsValue, types: JsValue, callback: Function) -> Result<Subscription, JsValue> {
+        self.subscribe_as(scope, types, Target::Text(callback))
+    }
+
+    fn subscribe_as(&self, scope: JsValue, types: JsValue, target: Target<RocketRideEvent>) -> Result<Subscription, JsValue> {
         let (scope, types) = parse_subscription(scope, types)?;
-        let id = self.app.subscribe(Target::Js(callback), |id| Intent::Subscribe { id, scope, types });
+        let id = self.app.subscribe(target, |id| Intent::Subscribe { id, scope, types });
         Ok(Subscription { app: Rc::downgrade(&self.app), id })
     }
 

@@ -48,8 +48,8 @@ impl<E> Converted<E> {
 
     /// `batch` as a JS array of the converted objects (events that failed are left out).
     /// The usual flush — one subscription, nothing failed — hands over `all` itself.
-    fn batch_of(&self, all: &Array, complete: bool, batch: &[Arc<Delivered<E>>]) -> Array {
-        if self.batches == 1 && complete && batch.len() == self.events.len() {
+    fn batch_of(&self, all: &Array, text: &Serialized, batch: &[Arc<Delivered<E>>]) -> Array {
+        if self.whole(text, batch) {
             return all.clone();
         }
         let array = Array::new();
@@ -61,6 +61,39 @@ impl<E> Converted<E> {
         }
         array
     }
+
+    /// `batch` as the JSON text of an array (events that failed are left out); the usual
+    /// flush hands over the whole text.
+    fn text_of(&self, text: &Serialized, batch: &[Arc<Delivered<E>>]) -> String {
+        if self.whole(text, batch) {
+            return text.text.clone();
+        }
+        let mut out = String::with_capacity(text.text.len());
+        out.push('[');
+        for event in batch {
+            if let Some(span) = &text.spans[self.index[&Arc::as_ptr(event)] as usize] {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push_str(&text.text[span.clone()]);
+            }
+        }
+        out.push(']');
+        out
+    }
+
+    /// Whether `batch` is every event of the flush, all converted.
+    fn whole(&self, text: &Serialized, batch: &[Arc<Delivered<E>>]) -> bool {
+        self.batches == 1 && text.complete && batch.len() == self.events.len()
+    }
+}
+
+/// The events of one flush as the JSON text of one array, with each event's place in it
+/// (`None` for one that could not be serialised and is `null` in the text).
+struct Serialized {
+    text: String,
+    spans: Vec<Option<std::ops::Range<usize>>>,
+    complete: bool,
 }
 
 thread_local! {
@@ -87,6 +120,9 @@ struct SubEntry<E> {
 pub(crate) enum Target<E> {
     /// An app callback, called with the batch as JS objects.
     Js(Function),
+    /// A callback called with the batch as the JSON text of an array: Worker mode posts it
+    /// to the page as it is, which parses it once (cheaper there than structured cloning).
+    Text(Function),
     /// A consumer inside the SDK (the task store): it takes the batch as it is, with no
     /// conversion, and returns what its own callbacks threw.
     Native(NativeSink<E>),
@@ -99,6 +135,7 @@ impl<E> Clone for Target<E> {
     fn clone(&self) -> Self {
         match self {
             Target::Js(f) => Target::Js(f.clone()),
+            Target::Text(f) => Target::Text(f.clone()),
             Target::Native(sink) => Target::Native(sink.clone()),
         }
     }
@@ -295,58 +332,66 @@ impl<E: Serialize> Dispatch<E> {
         }
         let mut js = Converted::default();
         for (callback, events) in &batches {
-            if let Target::Js(_) = callback {
+            if !matches!(callback, Target::Native(_)) {
                 js.add(events);
             }
         }
-        let (all, complete) = self.convert_all(&js);
+        let text = self.serialize_all(&js);
+        let objects = batches.iter().any(|(callback, _)| matches!(callback, Target::Js(_)));
+        let all = if objects { self.parse_all(&text) } else { Array::new() };
         for (callback, events) in batches {
-            match callback {
-                Target::Native(sink) => sink(&events).iter().for_each(|thrown| self.callback_threw(thrown)),
-                Target::Js(f) => {
-                    let array = js.batch_of(&all, complete, &events);
-                    if let Err(thrown) = f.call1(&JsValue::UNDEFINED, &array) {
-                        self.callback_threw(&thrown);
-                    }
+            let delivered = match callback {
+                Target::Native(sink) => {
+                    sink(&events).iter().for_each(|thrown| self.callback_threw(thrown));
+                    continue;
                 }
+                Target::Js(f) => f.call1(&JsValue::UNDEFINED, &js.batch_of(&all, &text, &events)),
+                Target::Text(f) => f.call1(&JsValue::UNDEFINED, &JsValue::from_str(&js.text_of(&text, &events))),
+            };
+            if let Err(thrown) = delivered {
+                self.callback_threw(&thrown);
             }
         }
     }
 
-    /// Every event of a flush as JS objects, from one `JSON.parse` of one JSON array: the
-    /// boundary is crossed once per flush, not once per event. An event that cannot be
-    /// serialised is reported (`serializeError`) and left out (`null` in the array); the
-    /// flag says whether every event converted.
-    fn convert_all(&self, js: &Converted<E>) -> (Array, bool)
+    /// Every event of a flush serialised once, into one JSON array. An event that cannot be
+    /// serialised is reported (`serializeError`) and left out (`null` in the array).
+    fn serialize_all(&self, js: &Converted<E>) -> Serialized
     where
         E: Serialize,
     {
-        if js.events.is_empty() {
-            return (Array::new(), true);
-        }
-        let mut complete = true;
         let mut text = Vec::with_capacity(512 * js.events.len() + 2);
+        let mut spans = Vec::with_capacity(js.events.len());
         text.push(b'[');
         for (i, event) in js.events.iter().enumerate() {
             if i > 0 {
                 text.push(b',');
             }
             let start = text.len();
-            if let Err(e) = serde_json::to_writer(&mut text, event.as_ref()) {
-                text.truncate(start);
-                text.extend_from_slice(b"null");
-                complete = false;
-                self.diagnose(&Diagnostic::SerializeError { what: "an event".into(), reason: e.to_string() });
+            match serde_json::to_writer(&mut text, event.as_ref()) {
+                Ok(()) => spans.push(Some(start..text.len())),
+                Err(e) => {
+                    text.truncate(start);
+                    text.extend_from_slice(b"null");
+                    spans.push(None);
+                    self.diagnose(&Diagnostic::SerializeError { what: "an event".into(), reason: e.to_string() });
+                }
             }
         }
         text.push(b']');
+        let complete = spans.iter().all(Option::is_some);
         // serde_json writes valid UTF-8.
-        let text = String::from_utf8(text).unwrap_or_default();
-        match js_sys::JSON::parse(&text) {
-            Ok(all) => (all.unchecked_into(), complete),
+        Serialized { text: String::from_utf8(text).unwrap_or_default(), spans, complete }
+    }
+
+    /// The serialised events as JS objects, from one `JSON.parse`: the boundary is crossed
+    /// once per flush, not once per event.
+    fn parse_all(&self, text: &Serialized) -> Array {
+        match js_sys::JSON::parse(&text.text) {
+            Ok(all) => all.unchecked_into(),
             Err(_) => {
                 self.diagnose(&Diagnostic::SerializeError { what: "a batch of events".into(), reason: "JSON.parse refused the serialised batch".into() });
-                (Array::new(), false)
+                Array::new()
             }
         }
     }
