@@ -58,19 +58,21 @@ export function packageSizes(pkgDir = DEFAULT_PKG) {
 
 export const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
 
-/** What an app that imports each entry point downloads: its wasm module and its JavaScript. */
+/** What an app that imports each entry point downloads: its wasm module and its JavaScript.
+ *  A name ending in "/" stands for every file under it (wasm-bindgen's `snippets/`, the JS
+ *  the module imports, whose folder name is a hash). */
 export const ENTRIES = {
-  runwatch: ["dist/runwatch_bg.wasm", "dist/runwatch.js", "index.js", "entry.js"],
-  "runwatch/fleet-rlm": ["dist/fleet/runwatch_bg.wasm", "dist/fleet/runwatch.js", "fleet-rlm.js", "entry.js"],
+  runwatch: ["dist/runwatch_bg.wasm", "dist/runwatch.js", "dist/snippets/", "index.js", "entry.js"],
+  "runwatch/fleet-rlm": ["dist/fleet/runwatch_bg.wasm", "dist/fleet/runwatch.js", "dist/fleet/snippets/", "fleet-rlm.js", "entry.js"],
 };
 
 /** The gzip (and raw, brotli) sum of each entry point's files, from `packageSizes()`. */
 export function entrySizes(s) {
   return Object.fromEntries(Object.entries(ENTRIES).map(([entry, names]) => {
-    const parts = names.map((n) => s.files.find((f) => f.file === n));
+    const parts = names.flatMap((n) => n.endsWith("/") ? s.files.filter((f) => f.file.startsWith(n)) : [s.files.find((f) => f.file === n)]);
     if (!parts.every(Boolean)) throw new Error(`the package lacks one of ${names.join(", ")}`);
     const sum = (k) => parts.reduce((a, p) => a + p[k], 0);
-    return [entry, { files: names, raw: sum("raw"), gzip: sum("gzip"), brotli: sum("brotli") }];
+    return [entry, { files: parts.map((p) => p.file), raw: sum("raw"), gzip: sum("gzip"), brotli: sum("brotli") }];
   }));
 }
 

@@ -15,7 +15,7 @@ const clients = new Map(); // client id → { client, subs, stores, creds, nextC
 let outbox = [];
 let flushTimer = 0;
 let flushDelay = Infinity; // delay of the pending flush
-// A batch goes out about once per frame; `batch: "microtask"` clients get theirs at once.
+// A batch goes out about once per frame; `batch: "task"`/`"microtask"` clients get theirs at once.
 const FRAME_MS = 16;
 
 function queue(item, delay) {
@@ -71,7 +71,7 @@ const handlers = {
   },
 
   new({ client: id, options, authFn }) {
-    const delay = options.batch === "microtask" ? 0 : FRAME_MS;
+    const delay = options.batch === "task" || options.batch === "microtask" ? 0 : FRAME_MS;
     const entry = { subs: new Map(), stores: new Map(), creds: new Map(), nextCred: 1, delay, dirty: true };
     const auth = authFn
       ? () => new Promise((resolve, reject) => {
@@ -80,7 +80,8 @@ const handlers = {
           queue(["cred", id, req], 0);
         })
       : options.auth;
-    entry.client = new RocketRideClient({ ...options, auth, batch: "microtask" });
+    // "task": what queued while the Worker was busy is flushed (and posted) as one batch.
+    entry.client = new RocketRideClient({ ...options, auth, batch: "task" });
     clients.set(id, entry);
     entry.client.onState((change) => send(id, ["state", id, change]));
     entry.client.onDiagnostic((d) => send(id, ["diag", id, d]));

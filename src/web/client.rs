@@ -100,7 +100,8 @@ impl RocketRideClient {
     }
 
     /// Subscribes `callback` to events of `scope` with the given types. The callback gets
-    /// arrays of events, batched per microtask (or animation frame), in server order.
+    /// arrays of events, batched per task (or microtask, or animation frame: the `batch`
+    /// option), in server order.
     /// Throws `RunwatchError` for an invalid scope or an unknown type name — a typo never
     /// silently unsubscribes, as it would on the raw protocol. Called from inside a
     /// callback, it takes effect after the current delivery.

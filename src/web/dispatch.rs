@@ -103,6 +103,15 @@ thread_local! {
         web_sys::window().map(|w| { let d = w.document(); (w, d) });
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global `queueMicrotask` (pages and Workers alike). Not `Promise.then`: no promise
+    /// per flush, and the work runs as script the browser accounts for (a promise reaction's
+    /// time is missing from Chrome's `ScriptDuration`).
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(callback: &Function);
+}
+
 /// The closure a scheduled flush calls.
 type FlushClosure = Closure<dyn FnMut(JsValue)>;
 
@@ -153,6 +162,9 @@ pub(crate) struct Dispatch<E> {
     overflowed: Cell<u64>,
     /// Set by the owner so scheduled flushes can find their way back.
     flush: RefCell<Option<FlushClosure>>,
+    /// `batch: "task"`: the channel a flush is posted through (its receiving port calls
+    /// `flush`). `None` where `MessageChannel` is missing: flushes then run on microtasks.
+    channel: RefCell<Option<web_sys::MessageChannel>>,
     /// An app callback is running: outputs, flushes and shutdown wait in `later`.
     busy: Cell<bool>,
     later: RefCell<VecDeque<Later<E>>>,
@@ -183,6 +195,7 @@ impl<E: Serialize> Dispatch<E> {
             flush_scheduled: Rc::new(Cell::new(false)),
             overflowed: Cell::new(0),
             flush: RefCell::new(None),
+            channel: RefCell::new(None),
             busy: Cell::new(false),
             later: RefCell::new(VecDeque::new()),
         }
@@ -190,6 +203,12 @@ impl<E: Serialize> Dispatch<E> {
 
     /// Installs the closure scheduled flushes call (it holds a weak ref to the owner).
     pub(crate) fn set_flush(&self, flush: FlushClosure) {
+        if self.batch == BatchMode::Task {
+            if let Ok(channel) = web_sys::MessageChannel::new() {
+                channel.port1().set_onmessage(Some(flush.as_ref().unchecked_ref()));
+                *self.channel.borrow_mut() = Some(channel);
+            }
+        }
         *self.flush.borrow_mut() = Some(flush);
     }
 
@@ -259,7 +278,11 @@ impl<E: Serialize> Dispatch<E> {
                 self.flush_batches();
                 self.diagnose(&d);
             }
-            Output::Reply { id, result } => self.settle(id, result),
+            Output::Reply { id, result } => {
+                // Events that came before the reply reach their callbacks first.
+                self.flush_batches();
+                self.settle(id, result);
+            }
             Output::NeedCredential { .. } => {}
         }
     }
@@ -275,6 +298,7 @@ impl<E: Serialize> Dispatch<E> {
         self.subs.borrow_mut().clear();
         self.listeners.borrow_mut().clear();
         // The flush closure stays until the dispatch is dropped: this may run inside it.
+        close_channel(self.channel.borrow_mut().take());
     }
 
     fn enqueue(&self, subs: Vec<SubId>, event: Arc<Delivered<E>>) {
@@ -301,16 +325,17 @@ impl<E: Serialize> Dispatch<E> {
         let flush = self.flush.borrow();
         let Some(flush) = flush.as_ref() else { return };
         let scheduled = match self.batch {
+            BatchMode::Task => self.channel.borrow().as_ref().is_some_and(|c| c.port2().post_message(&JsValue::UNDEFINED).is_ok()),
             BatchMode::Frame => WINDOW.with(|window| {
                 window.as_ref().is_some_and(|(window, document)| {
                     !document.as_ref().is_some_and(|d| d.hidden())
                         && window.request_animation_frame(flush.as_ref().unchecked_ref()).is_ok()
                 })
             }),
-            _ => false,
+            BatchMode::Microtask => false,
         };
         if !scheduled {
-            let _ = js_sys::Promise::resolve(&JsValue::UNDEFINED).then(flush);
+            queue_microtask(flush.as_ref().unchecked_ref());
         }
     }
 
@@ -434,6 +459,22 @@ impl<E: Serialize> Dispatch<E> {
             Ok(value) => p.resolve.call1(&JsValue::UNDEFINED, &value),
             Err(e) => p.reject.call1(&JsValue::UNDEFINED, &request_error(&e)),
         };
+    }
+}
+
+impl<E> Drop for Dispatch<E> {
+    fn drop(&mut self) {
+        close_channel(self.channel.get_mut().take());
+    }
+}
+
+/// Detaches and closes a flush channel: an open port would keep a Node process alive, and
+/// a flush posted before the dispatch was dropped must not call a dropped closure.
+fn close_channel(channel: Option<web_sys::MessageChannel>) {
+    if let Some(channel) = channel {
+        channel.port1().set_onmessage(None);
+        channel.port1().close();
+        channel.port2().close();
     }
 }
 

@@ -236,11 +236,10 @@ impl<P: Driven> EngineSide<P> {
             Input::Socket { epoch, event } => match event {
                 SocketEvent::Open => core.handle_open(now, epoch),
                 SocketEvent::Close { code, reason } => core.handle_close(now, epoch, code, &reason),
-                SocketEvent::Message(data) => match socket::frame(&data, core.max_frame_bytes()) {
-                    Some(Frame::Bytes(bytes)) => core.handle_frame(now, epoch, &bytes),
-                    Some(Frame::TooLarge(bytes)) => core.handle_oversized_frame(now, epoch, bytes),
-                    None => {}
-                },
+                SocketEvent::Message(event) => socket::with_frame(&event, core.max_frame_bytes(), |frame| match frame {
+                    Frame::Bytes(bytes) => core.handle_frame(now, epoch, bytes),
+                    Frame::TooLarge(bytes) => core.handle_oversized_frame(now, epoch, bytes),
+                }),
             },
             Input::Timer => {
                 core.handle_clocks(now, js_sys::Date::now() as u64);

@@ -17,8 +17,14 @@ use crate::protocol::rocketride::url;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub enum BatchMode {
-    /// Once per microtask: lowest latency (default).
+    /// Once per task (default): the events of every socket message that arrived before the
+    /// flush's turn come in one batch, so a busy stream is delivered in a few large batches
+    /// while a quiet one still arrives within a fraction of a millisecond. Scheduled through
+    /// a `MessageChannel`, which browsers do not throttle in hidden pages.
     #[default]
+    Task,
+    /// Once per microtask: each socket message is delivered on its own, before anything
+    /// else runs, at a fixed cost per message.
     Microtask,
     /// Once per animation frame: fewest renders. Falls back to microtasks while the page
     /// is hidden (browsers pause animation frames there).

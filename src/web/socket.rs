@@ -2,9 +2,10 @@
 //! engine side and the socket's epoch, so a dead socket's late events are recognisably
 //! stale and a dropped client is never kept alive by its socket.
 
+use std::cell::Cell;
 use std::rc::Weak;
 
-use js_sys::{ArrayBuffer, JsString, Uint8Array};
+use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
@@ -12,7 +13,7 @@ use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 /// What a socket reports, tagged with its epoch.
 pub(crate) enum SocketEvent {
     Open,
-    Message(JsValue),
+    Message(MessageEvent),
     Close { code: u16, reason: String },
 }
 
@@ -41,7 +42,7 @@ impl Socket {
         let on_message = {
             let sink = sink.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                report(&sink, epoch, SocketEvent::Message(e.data()));
+                report(&sink, epoch, SocketEvent::Message(e));
             })
         };
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
@@ -85,80 +86,117 @@ impl Drop for Socket {
 }
 
 /// A received frame, as the core takes it.
-pub(crate) enum Frame {
+pub(crate) enum Frame<'a> {
     /// The frame's bytes (text as UTF-8).
-    Bytes(Vec<u8>),
+    Bytes(&'a [u8]),
     /// Over the limit: at least this many bytes, left uncopied in JavaScript.
     TooLarge(usize),
 }
 
-/// Text frames arrive as strings, binary ones as ArrayBuffers; both reach the decoder
-/// as bytes (which reports a binary frame that is not JSON as a decode error). A frame
-/// that is certainly over `max` bytes is measured but not copied into the module, so a
-/// hostile 16 MiB frame costs no WebAssembly memory.
-pub(crate) fn frame(data: &JsValue, max: usize) -> Option<Frame> {
-    if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
-        let len = buf.byte_length() as usize;
-        return Some(if len > max { Frame::TooLarge(len) } else { Frame::Bytes(Uint8Array::new(buf).to_vec()) });
+/// Hands the frame of `event` to `take`. Text frames arrive as strings, binary ones as
+/// ArrayBuffers; both reach the decoder as bytes (which reports a binary frame that is not
+/// JSON as a decode error). A frame that is certainly over `max` bytes is measured but not
+/// copied into the module, so a hostile 16 MiB frame costs no WebAssembly memory.
+pub(crate) fn with_frame(event: &MessageEvent, max: usize, take: impl FnOnce(Frame<'_>)) {
+    let mut bytes = SCRATCH.with(Cell::take);
+    match encode_text(event, max, &mut bytes) {
+        Text::Encoded => take(Frame::Bytes(&bytes)),
+        Text::TooLarge(units) => take(Frame::TooLarge(units)),
+        Text::Other => {
+            if let Some(buf) = event.data().dyn_ref::<ArrayBuffer>() {
+                let len = buf.byte_length() as usize;
+                match len > max {
+                    true => take(Frame::TooLarge(len)),
+                    false => take(Frame::Bytes(&Uint8Array::new(buf).to_vec())),
+                }
+            }
+        }
     }
-    let text = data.dyn_ref::<JsString>()?;
-    // Every UTF-16 unit takes at least one UTF-8 byte, so the length is a lower bound.
-    let units = text.length() as usize;
-    if units > max {
-        return Some(Frame::TooLarge(units));
+    if bytes.capacity() <= SCRATCH_KEPT {
+        SCRATCH.with(|s| s.set(bytes));
     }
-    Some(Frame::Bytes(utf8_of(text, units)))
 }
 
-#[wasm_bindgen::prelude::wasm_bindgen]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+const encoder = new TextEncoder();
+let memory = null;
+let view = new Uint8Array(0);
+export function setMemory(m) { memory = m; }
+// A text frame's UTF-8 bytes, written by encodeInto straight into the module's memory at
+// [ptr, ptr + cap): the byte count, or -1 for a frame that is not text, or -2 - units when
+// the text did not fit (it has `units` UTF-16 units, each taking 1 to 3 bytes).
+export function takeText(event, ptr, cap) {
+  const text = event.data;
+  if (typeof text !== "string") return -1;
+  const units = text.length;
+  if (units > cap) return -2 - units;
+  if (view.buffer !== memory.buffer) view = new Uint8Array(memory.buffer);
+  const { read, written } = encoder.encodeInto(text, view.subarray(ptr, ptr + cap));
+  return read === units ? written : -2 - units;
+}
+"#)]
 extern "C" {
-    type Utf8Encoder;
-    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
-    fn new() -> Utf8Encoder;
-    #[wasm_bindgen(method, js_name = encodeInto)]
-    fn encode_into(this: &Utf8Encoder, text: &JsString, into: &Uint8Array) -> EncodeResult;
-
-    type EncodeResult;
-    #[wasm_bindgen(method, getter)]
-    fn read(this: &EncodeResult) -> u32;
-    #[wasm_bindgen(method, getter)]
-    fn written(this: &EncodeResult) -> u32;
+    #[wasm_bindgen(js_name = setMemory)]
+    fn set_memory(memory: &JsValue);
+    #[wasm_bindgen(js_name = takeText)]
+    fn take_text(event: &MessageEvent, ptr: *mut u8, cap: usize) -> f64;
 }
 
 thread_local! {
-    static ENCODER: Utf8Encoder = Utf8Encoder::new();
+    /// Where text frames are encoded, reused from frame to frame (none is kept after it is
+    /// handled). Taken out while in use.
+    static SCRATCH: Cell<Vec<u8>> = {
+        set_memory(&wasm_bindgen::memory());
+        Cell::new(Vec::with_capacity(16 * 1024))
+    };
 }
 
-/// A frame's text as UTF-8, written by the browser's `TextEncoder.encodeInto` straight into
-/// the module's memory: `String::from(JsString)` copies in a JavaScript loop, one UTF-16
-/// unit at a time, which cost about a tenth of the SDK's time per event. ASCII (almost every
-/// frame) takes one call into a buffer of `units` bytes; the rest of a text with other
-/// characters is encoded into room for its worst case (3 bytes per unit).
-fn utf8_of(text: &JsString, units: usize) -> Vec<u8> {
-    ENCODER.with(|encoder| {
-        let mut bytes = Vec::<u8>::with_capacity(units);
-        let read = encode_into(encoder, text, &mut bytes);
-        if (read as usize) < units {
-            let rest = text.slice(read, units as u32);
-            bytes.reserve_exact((units - read as usize) * 3);
-            encode_into(encoder, &rest, &mut bytes);
+/// A scratch buffer larger than this after a frame is freed rather than kept.
+const SCRATCH_KEPT: usize = 1 << 20;
+
+/// What [`encode_text`] made of a frame.
+enum Text {
+    /// Its UTF-8 bytes are in the buffer.
+    Encoded,
+    /// A text of this many UTF-16 units, over the limit (each unit takes at least a byte).
+    TooLarge(usize),
+    /// Not a text frame.
+    Other,
+}
+
+/// A text frame's UTF-8 bytes, written into `bytes` by the browser's `TextEncoder.encodeInto`
+/// straight into the module's memory in one call across the boundary (reading `data`, the
+/// view, the encoding and its result all happen on the JavaScript side). ASCII (almost
+/// every frame) fits the scratch buffer at once; a text with other characters that does not
+/// is encoded again into room for its worst case.
+fn encode_text(event: &MessageEvent, max: usize, bytes: &mut Vec<u8>) -> Text {
+    bytes.clear();
+    let mut code = encode(event, bytes);
+    if code < -1.0 {
+        let units = (-code - 2.0) as usize;
+        if units > max {
+            return Text::TooLarge(units);
         }
-        bytes
-    })
+        // Each UTF-16 unit takes at most 3 bytes, so this always fits.
+        bytes.reserve_exact(units * 3);
+        code = encode(event, bytes);
+    }
+    if code == -1.0 {
+        return Text::Other;
+    }
+    if code < 0.0 {
+        // Unreachable (see above); reported as an oversized frame rather than lost.
+        return Text::TooLarge((-code - 2.0) as usize);
+    }
+    // SAFETY: `encodeInto` initialised the first `code` bytes, within the capacity.
+    unsafe { bytes.set_len((code as usize).min(bytes.capacity())) };
+    Text::Encoded
 }
 
-/// Encodes `text` into the spare capacity of `bytes`, as far as it fits; returns the UTF-16
-/// units read.
-fn encode_into(encoder: &Utf8Encoder, text: &JsString, bytes: &mut Vec<u8>) -> u32 {
-    let len = bytes.len();
-    let spare = bytes.capacity() - len;
-    // SAFETY: the view covers exactly the vector's spare capacity and lives only for this
-    // call, in which nothing allocates in the module (which could move or grow its memory).
-    let result = unsafe { encoder.encode_into(text, &Uint8Array::view_mut_raw(bytes.as_mut_ptr().add(len), spare)) };
-    let written = (result.written() as usize).min(spare);
-    // SAFETY: `encodeInto` initialised the `written` bytes after `len`.
-    unsafe { bytes.set_len(len + written) };
-    result.read()
+/// One `takeText` into the spare capacity of the (empty) `bytes`.
+fn encode(event: &MessageEvent, bytes: &mut Vec<u8>) -> f64 {
+    // Nothing allocates in the module during the call, so the memory it writes stays put.
+    take_text(event, bytes.as_mut_ptr(), bytes.capacity())
 }
 
 fn report(sink: &Weak<dyn SocketSink>, epoch: u32, event: SocketEvent) {

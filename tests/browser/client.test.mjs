@@ -341,3 +341,40 @@ test("calls from inside a callback take effect after the current delivery, in or
   assert.equal(closed, log.length - 1, `nothing after closed: ${log.join(" ")}`);
   assertNoPageErrors(p, { allowConsole: /ERR_CONNECTION_REFUSED/ });
 });
+
+test("the default batching delivers what queued while the page was busy in one batch, a quiet stream at once", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    window.rw.sizes = []; // [performance.now(), batch size] per batch
+    window.rw.client.subscribe({ token: "*" }, ["TASK", "FLOW", "OUTPUT"], (events) => window.rw.sizes.push([performance.now(), events.length]));
+  });
+  await waitLive(p);
+  const pipeline = {
+    source: "burst_1", project_id: "b0b0b0b0-0000-4000-8000-000000000001",
+    components: [{ id: "burst_1", provider: "webhook", config: { mode: "Source", type: "webhook",
+      fake: { objects: 1000, interval: 0.002, pipes: 1, mode: "batch", sse: false } } }],
+  };
+  await sim.control("execute", { pipeline, name: "Burst", pipelineTraceLevel: "summary" });
+  await p.waitForFunction(() => window.rw.sizes.length >= 20);
+  // Busy for 300 ms while the run streams: its frames queue up in the browser meanwhile.
+  const busyEnd = await p.evaluate(() => {
+    const t = performance.now();
+    while (performance.now() - t < 300) { /* the page is busy */ }
+    return performance.now();
+  });
+  await p.waitForFunction((end) => window.rw.sizes.some(([at]) => at > end), busyEnd);
+  await p.waitForFunction((end) => window.rw.sizes.some(([at]) => at > end + 100), busyEnd);
+  const sizes = await p.evaluate(() => window.rw.sizes);
+  const after = sizes.filter(([at]) => at > busyEnd && at < busyEnd + 100).map(([, n]) => n);
+  if (MODE === "worker") {
+    // The Worker reads the socket while the page is busy and posts a batch per frame of its
+    // own; the page then takes the posts in turn: all of it, within a few tasks.
+    assert.ok(after.reduce((a, b) => a + b, 0) >= 20, `what arrived during the busy spell is delivered at once: ${after}`);
+  } else {
+    const before = sizes.filter(([at]) => at < busyEnd - 300).map(([, n]) => n).sort((x, y) => x - y);
+    const median = before[before.length >> 1];
+    assert.ok(median <= 3, `while the page keeps up, frames are delivered as they come, not held for a frame: ${before}`);
+    assert.ok(Math.max(...after) >= 20, `what queued during the busy spell comes in a few large batches: ${after}`);
+  }
+  assertNoPageErrors(p);
+});
