@@ -13,21 +13,25 @@ use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
 use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
 use crate::protocol::rocketride::url;
 
-/// How events are batched before callbacks run.
+/// How events are batched before callbacks run:
+/// - `"task"` (default): once per task. The events of every socket message that arrived
+///   before the flush's turn come in one batch, so a stream the page cannot keep up with
+///   is delivered in a few large batches, while a quiet one still arrives a message at a
+///   time, within a fraction of a millisecond. Scheduled through a `MessageChannel`, which
+///   browsers do not throttle in hidden pages.
+/// - `"microtask"`: each socket message is delivered on its own, before anything else runs;
+///   a fixed cost per message, so a busy page falls behind a fast stream sooner.
+/// - `"frame"`: once per animation frame, for the fewest renders; microtasks while the page
+///   is hidden (browsers pause animation frames there).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub enum BatchMode {
-    /// Once per task (default): the events of every socket message that arrived before the
-    /// flush's turn come in one batch, so a busy stream is delivered in a few large batches
-    /// while a quiet one still arrives within a fraction of a millisecond. Scheduled through
-    /// a `MessageChannel`, which browsers do not throttle in hidden pages.
+    /// Once per task (the default).
     #[default]
     Task,
-    /// Once per microtask: each socket message is delivered on its own, before anything
-    /// else runs, at a fixed cost per message.
+    /// Once per microtask.
     Microtask,
-    /// Once per animation frame: fewest renders. Falls back to microtasks while the page
-    /// is hidden (browsers pause animation frames there).
+    /// Once per animation frame.
     Frame,
 }
 
@@ -66,6 +70,8 @@ pub struct ClientOptions {
     /// Shown in the engine's dashboards (default `"runwatch"`).
     #[tsify(optional)]
     pub client_name: Option<String>,
+    /// How events are batched before callbacks run: `"task"` (default), `"microtask"` or
+    /// `"frame"`; see `BatchMode`.
     #[tsify(optional)]
     pub batch: Option<BatchMode>,
     #[tsify(optional)]

@@ -60,6 +60,8 @@ pub struct FleetClientOptions {
     /// Open the events socket of the session (default true).
     #[tsify(optional)]
     pub events: Option<bool>,
+    /// How events are batched before callbacks run: `"task"` (default), `"microtask"` or
+    /// `"frame"`; see `BatchMode`.
     #[tsify(optional)]
     pub batch: Option<BatchMode>,
     /// Reconnect backoff of both sockets.
