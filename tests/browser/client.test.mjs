@@ -378,3 +378,39 @@ test("the default batching delivers what queued while the page was busy in one b
   }
   assertNoPageErrors(p);
 });
+
+test("a request's reply never overtakes the events that came before it", async () => {
+  const p = await openClient();
+  await p.evaluate(() => {
+    window.rw.seqs = [];
+    window.rw.client.subscribe({ token: "*" }, ["TASK", "FLOW"], (events) => { for (const e of events) window.rw.seqs.push(e.seq); });
+  });
+  await waitLive(p);
+  const { next: since } = await sim.control("_sim/log?since=0&limit=1");
+  const pipeline = {
+    source: "order_1", project_id: "c0c0c0c0-0000-4000-8000-000000000001",
+    components: [{ id: "order_1", provider: "webhook", config: { mode: "Source", type: "webhook",
+      fake: { objects: 1000, interval: 0.002, pipes: 1, mode: "batch", sse: false } } }],
+  };
+  await sim.control("execute", { pipeline, name: "Order", pipelineTraceLevel: "summary" });
+  await p.waitForFunction(() => window.rw.seqs.length >= 20);
+  // The page is busy; halfway through it sends a ping, whose reply queues up behind the
+  // frames that arrived meanwhile (and before those that follow).
+  await p.evaluate(() => {
+    const busy = (ms) => { const t = performance.now(); while (performance.now() - t < ms) { /* busy */ } };
+    busy(150);
+    window.rw.client.ping().then(() => { window.rw.atReply = window.rw.seqs.slice(); });
+    busy(150);
+  });
+  await p.waitForFunction(() => window.rw.atReply !== undefined);
+  const log = (await sim.control(`_sim/log?since=${since}&limit=50000`)).entries;
+  const pong = log.find((e) => e.kind === "response" && e.command === "rrext_ping");
+  assert.ok(pong, `the simulator answered the ping: ${[...new Set(log.map((e) => e.command).filter(Boolean))]}`);
+  const before = log.filter((e) => e.conn === pong.conn && e.kind === "event" && !e.fault && e.seq < pong.seq
+    && (e.event === "apaevt_flow" || e.event === "apaevt_task")).map((e) => e.seq);
+  const atReply = new Set(await p.evaluate(() => window.rw.atReply));
+  assert.ok(before.length >= 20, `events were sent before the reply (${before.length})`);
+  const late = before.filter((s) => !atReply.has(s));
+  assert.deepEqual(late, [], "every event sent before the reply reached its callback before the reply's promise settled");
+  assertNoPageErrors(p);
+});
