@@ -304,7 +304,6 @@ class Bench {
     };
   }
 
-  /** S fed from memory: record a live stream, then replay it through a fake WebSocket. */
   /**
    * How Chrome's `ScriptDuration` counts work that runs in a microtask: 100 tasks, each
    * doing 1 ms of work directly, in a `Promise.then` reaction or in a `queueMicrotask`
@@ -332,6 +331,7 @@ class Bench {
     return out;
   }
 
+  /** S fed from memory: record a live stream, then replay it through a fake WebSocket. */
   async fromMemory() {
     const ctx = await this.start("S", 0, { record: 50_000 });
     const { page } = ctx;

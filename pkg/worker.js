@@ -1,8 +1,8 @@
 // runwatch/worker: the same API as "runwatch", with the socket, the wasm engine and the task
 // stores running in a dedicated Worker (./worker-host.js). The page receives already-decoded
 // deliveries in one message per batch (about one per animation frame; `batch: "task"` or
-// `"microtask"` sends each as soon as it is ready), so the main thread pays for almost nothing but the
-// app's own callbacks.
+// `"microtask"` sends each as soon as it is ready), so the main thread pays for almost
+// nothing but the app's own callbacks.
 //
 //   import init, { RocketRideClient } from "runwatch/worker";
 //   await init();

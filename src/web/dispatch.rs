@@ -4,6 +4,7 @@
 //! delivery goes on. Outputs that arrive while a callback runs (because it called back
 //! into the client) wait until the current delivery is done, so order is kept.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
@@ -64,9 +65,9 @@ impl<E> Converted<E> {
 
     /// `batch` as the JSON text of an array (events that failed are left out); the usual
     /// flush hands over the whole text.
-    fn text_of(&self, text: &Serialized, batch: &[Arc<Delivered<E>>]) -> String {
+    fn text_of<'t>(&self, text: &'t Serialized, batch: &[Arc<Delivered<E>>]) -> Cow<'t, str> {
         if self.whole(text, batch) {
-            return text.text.clone();
+            return Cow::Borrowed(&text.text);
         }
         let mut out = String::with_capacity(text.text.len());
         out.push('[');
@@ -79,7 +80,7 @@ impl<E> Converted<E> {
             }
         }
         out.push(']');
-        out
+        Cow::Owned(out)
     }
 
     /// Whether `batch` is every event of the flush, all converted.
@@ -385,6 +386,10 @@ impl<E: Serialize> Dispatch<E> {
     where
         E: Serialize,
     {
+        // A flush for the SDK's own consumers alone (a task store) converts nothing.
+        if js.events.is_empty() {
+            return Serialized { text: String::new(), spans: Vec::new(), complete: true };
+        }
         let mut text = Vec::with_capacity(512 * js.events.len() + 2);
         let mut spans = Vec::with_capacity(js.events.len());
         text.push(b'[');
