@@ -43,7 +43,7 @@ build_module() {
 import fs from "node:fs";
 const mod = new WebAssembly.Module(fs.readFileSync(process.argv[2]));
 const [section] = WebAssembly.Module.customSections(mod, "target_features");
-const names = { "nontrapping-fptoint": "nontrapping-float-to-int" };
+const names = { "nontrapping-fptoint": "nontrapping-float-to-int", simd128: "simd" };
 const flags = [];
 if (section) {
   const b = new Uint8Array(section);
@@ -58,7 +58,7 @@ if (section) {
   }
 } else {
   // No section (stripped by a linker flag): assume rustc's defaults for this target.
-  for (const f of ["bulk-memory", "multivalue", "mutable-globals", "nontrapping-float-to-int", "reference-types", "sign-ext"]) flags.push(`--enable-${f}`);
+  for (const f of ["bulk-memory", "multivalue", "mutable-globals", "nontrapping-float-to-int", "reference-types", "sign-ext", "simd"]) flags.push(`--enable-${f}`);
 }
 console.log(flags.join(" "));
 JS

@@ -5,6 +5,8 @@
 //! body ([`decode_event`]); the `type`-tagged enum is only ever *serialised*, which is
 //! cheap. Wire `__id` becomes `taskId`; snake_case wire names become camelCase.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -164,9 +166,10 @@ task_event_tail! {
     pub struct TaskStatusEvent {
         /// Task id, or `"<projectId>.<source>"` for the synthetic "Not running" seed.
         pub task_id: String,
-        /// The snapshot. Boxed: it is four times the size of any other event. Its own
-        /// `extra` holds the status fields this SDK does not declare.
-        pub status: Box<TaskStatus>,
+        /// The snapshot. Behind an `Arc`: it is four times the size of any other event, and
+        /// the task store keeps this very snapshot as the run's `status` instead of copying
+        /// it. Its own `extra` holds the status fields this SDK does not declare.
+        pub status: Arc<TaskStatus>,
         /// Newer servers (spec §8.6): `true` on the last status of a run (not a restart).
         #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
         pub is_final: Option<bool>,
@@ -529,11 +532,11 @@ fn capture<'a, T: Deserialize<'a> + HasExtra>(
 }
 
 fn status_event(name: &str, body: &str) -> Result<TaskStatusEvent, DecodeError> {
-    let mut status: Box<TaskStatus> = Box::new(capture(name, body, NONE)?);
+    let mut status: TaskStatus = capture(name, body, NONE)?;
     let stamps = status.take_event_fields();
     Ok(TaskStatusEvent {
         task_id: stamps.task_id,
-        status,
+        status: Arc::new(status),
         is_final: stamps.is_final,
         event_time: stamps.event_time,
         log_seq: stamps.log_seq,
@@ -668,7 +671,7 @@ impl RocketRideEvent {
     pub fn task_status(task_id: impl Into<String>, status: TaskStatus) -> RocketRideEvent {
         RocketRideEvent::TaskStatus(TaskStatusEvent {
             task_id: task_id.into(),
-            status: Box::new(status),
+            status: Arc::new(status),
             is_final: None,
             event_time: None,
             log_seq: None,

@@ -112,7 +112,7 @@ pub struct TaskRun {
     /// The latest `TASK_STATUS`, or `null` before the first.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
-    pub status: Option<Box<TaskStatus>>,
+    pub status: Option<Arc<TaskStatus>>,
     /// Lifecycle facts.
     pub lifecycle: RunLifecycle,
     /// True when the connection was re-established and nothing about this (un-ended) run has
@@ -506,7 +506,7 @@ impl TaskStore {
         }
     }
 
-    fn on_status(&mut self, now: u64, epoch: u32, task_id: &str, status: &TaskStatus) {
+    fn on_status(&mut self, now: u64, epoch: u32, task_id: &str, status: &Arc<TaskStatus>) {
         let start = status.start_time;
         let timed = start.is_finite() && start > 0.0;
         let synthetic = status.state == TaskState::None
@@ -553,7 +553,7 @@ impl TaskStore {
         self.set_status(now, epoch, id, status);
     }
 
-    fn set_status(&mut self, now: u64, epoch: u32, id: u64, status: &TaskStatus) {
+    fn set_status(&mut self, now: u64, epoch: u32, id: u64, status: &Arc<TaskStatus>) {
         let newest = self.newest_by_start(&self.runs[&id].task_id) == Some(id);
         let run = &self.runs[&id];
         if run.status.as_deref() == Some(status) && !run.stale {
@@ -579,7 +579,8 @@ impl TaskStore {
         if !status.project_id.is_empty() {
             run.project_id = Some(status.project_id.clone());
         }
-        run.status = Some(Box::new(status.clone()));
+        // The event's own snapshot, shared: no copy of the status per event.
+        run.status = Some(Arc::clone(status));
         let live = matches!(
             status.state,
             TaskState::Starting | TaskState::Initializing | TaskState::Running | TaskState::Stopping
