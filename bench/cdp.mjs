@@ -1,8 +1,9 @@
 // Headless Chromium for measurements: launched through playwright-core (Debian's binary, the
 // flags the tests use) with a DevTools port, and every measured page driven over a raw CDP
 // WebSocket in a browser context of its own: Target.createBrowserContext, Target.createTarget,
-// attach (flattened session), then only the Runtime and Performance domains. Playwright never
-// sees the page, so it cannot mirror its WebSocket frames (DESIGN.md, "Toolchain notes").
+// attach (flattened session), then only the Runtime and Performance domains (the Profiler and
+// Tracing domains on separate pages, never in a measured window). Playwright never sees the
+// page, so it cannot mirror its WebSocket frames (DESIGN.md, "Toolchain notes").
 //
 // Needs a global WebSocket (Node ≥ 22, or Node 20 with --experimental-websocket; bench/run.mjs
 // re-executes itself with that flag when needed).
