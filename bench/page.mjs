@@ -315,17 +315,30 @@ B.start = async ({ kind, url, record = 0, options = {}, wasmUrl = null }) => {
   return { available: B.available, reason: B.reason, via: B.via ?? null };
 };
 
-/** M: after an S run with `record`, the same page replays the recorded frames from memory. */
-B.startMemory = async ({ total, chunk = 64 }) => {
+/**
+ * M: after an S run with `record`, the same page replays the recorded frames from memory, to
+ * the task store (`consumer: "store"`) or to a listener that only counts them (`"count"`: what
+ * the replay itself costs, since it builds each `MessageEvent` in script).
+ */
+B.startMemory = async ({ total, chunk = 64, consumer = "store" }) => {
   if (!B.rec?.events.length) throw new Error("nothing recorded");
   B.stop();
   B.stopped = false;
   B.count = 0;
   B.tFirst = 0;
+  B.memEnd = undefined;
   globalThis.WebSocket = memoryWebSocket(B.rec, { total, chunk });
-  B.client = await startStore("ws://127.0.0.1:1/task/service");
+  B.client = consumer === "count" ? countFrames("ws://127.0.0.1:1/task/service") : await startStore("ws://127.0.0.1:1/task/service");
   return { recorded: B.rec.events.length, responses: Object.keys(B.rec.responses) };
 };
+
+/** The replay's own cost: a socket listener that asks for the stream and counts its frames. */
+function countFrames(url) {
+  const ws = new WebSocket(url);
+  ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "request", seq: 1, command: "rrext_monitor", arguments: {} })));
+  ws.addEventListener("message", (e) => { if (e.data.startsWith('{"type":"event"')) B.count += 1; });
+  return { close: () => ws.close() };
+}
 
 B.latency = (on) => {
   if (on) B.latN = 0;
