@@ -120,7 +120,12 @@ pub(crate) fn with_frame(event: &MessageEvent, max: usize, take: impl FnOnce(Fra
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 const encoder = new TextEncoder();
 let memory = null;
-let view = new Uint8Array(0);
+// The view of [ptr, ptr + cap) last written to. Frame after frame it is the same scratch
+// buffer, so the view is made again only when that moves or the memory grows (which gives
+// the memory a new buffer).
+let target = new Uint8Array(0);
+let targetPtr = -1;
+let targetCap = -1;
 export function setMemory(m) { memory = m; }
 // A text frame's UTF-8 bytes, written by encodeInto straight into the module's memory at
 // [ptr, ptr + cap): the byte count, or -1 for a frame that is not text, or -2 - units when
@@ -130,8 +135,12 @@ export function takeText(event, ptr, cap) {
   if (typeof text !== "string") return -1;
   const units = text.length;
   if (units > cap) return -2 - units;
-  if (view.buffer !== memory.buffer) view = new Uint8Array(memory.buffer);
-  const { read, written } = encoder.encodeInto(text, view.subarray(ptr, ptr + cap));
+  if (target.buffer !== memory.buffer || ptr !== targetPtr || cap !== targetCap) {
+    target = new Uint8Array(memory.buffer, ptr, cap);
+    targetPtr = ptr;
+    targetCap = cap;
+  }
+  const { read, written } = encoder.encodeInto(text, target);
   return read === units ? written : -2 - units;
 }
 "#)]
