@@ -763,7 +763,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
   if (failedC.length && why("C")) {
     const oc = outside("C", 0);
     const oa = outside("A", 0);
-    push("", `**Why C misses its cost goals (profile).** ${why("C")}${oc !== null && oa !== null ? ` Not only script: the main thread's task time outside script (TaskDuration − ScriptDuration, flat-out) is ${f1(oc)} µs/event against A's ${f1(oa)} (${ratio(oc, oa)}), the \`(program)\` rows of the profiles: more browser work per event (tasks, timers, boundary calls) than the floor's one message task.` : ""}`);
+    push("", `**Why C misses its cost goals (profile).** ${why("C")}${oc !== null && oa !== null && oc > 1.1 * oa ? ` Not only script: the main thread's task time outside script (TaskDuration − ScriptDuration, flat-out) is ${f1(oc)} µs/event against A's ${f1(oa)} (${ratio(oc, oa)}), the \`(program)\` rows of the profiles: more browser work per event (tasks, timers, boundary calls) than the floor's one message task.` : ""}`);
   }
   {
     const tasks = ["B", "C", "W", "S"].filter((c) => get(c, 0, "taskUs") !== null)
