@@ -304,17 +304,6 @@ class Bench {
     };
   }
 
-  /** The same replay to a listener that only counts the frames: what the harness costs. */
-  async replayAlone(page) {
-    await page.evaluate(`bench.startMemory({ total: ${CFG.memoryFrames}, chunk: 64, consumer: "count" })`);
-    const m0 = await page.metrics();
-    await page.waitFor("bench.memEnd !== undefined", 120_000, 100);
-    const m1 = await page.metrics();
-    const s1 = await page.evaluate("bench.snapshot()");
-    await page.evaluate("bench.stop()");
-    return { evPerS: s1.frames / ((s1.memEnd - s1.memStart) / 1000), scriptUs: ((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / Math.max(1, s1.count) };
-  }
-
   /**
    * Where the main thread's time goes by the browser's own trace (the Tracing domain, on a
    * separate page as the profile is): self time of each trace slice on the renderer's main
@@ -364,7 +353,7 @@ class Bench {
     }
     const perEvent = [...self].map(([k, us]) => [k, us / Math.max(1, n)]).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]);
     const total = perEvent.reduce((sum, [, us]) => sum + us, 0);
-    return { rate, events: n, total, slices: perEvent.slice(0, 12) };
+    return { events: n, total, slices: perEvent.slice(0, 12) };
   }
 
   /**
@@ -400,7 +389,16 @@ class Bench {
     const { page } = ctx;
     await page.waitFor("bench.rec.events.length >= 50000", 60_000, 100);
     await ctx.sim.stop();
-    const info = await page.evaluate(`bench.startMemory({ total: ${CFG.memoryFrames}, chunk: 64 })`);
+    const store = await this.replay(page, "store");
+    // The same replay to a listener that only counts the frames: what the harness costs.
+    const harness = await this.replay(page, "count");
+    await page.close();
+    return { ...store, harness };
+  }
+
+  /** One replay of the recorded frames from memory to `consumer` ("store" or "count"). */
+  async replay(page, consumer) {
+    const info = await page.evaluate(`bench.startMemory({ total: ${CFG.memoryFrames}, chunk: 64, consumer: "${consumer}" })`);
     const m0 = await page.metrics();
     const s0 = await page.evaluate("bench.snapshot()");
     await page.waitFor(`bench.memEnd !== undefined && bench.count >= ${CFG.memoryFrames * 0.99}`, 120_000, 100);
@@ -409,15 +407,11 @@ class Bench {
     const s1 = await page.evaluate("bench.snapshot()");
     await page.evaluate("bench.stop()");
     const n = s1.count - s0.count;
-    const seconds = (s1.memEnd - s1.memStart) / 1000;
-    const harness = await this.replayAlone(page);
-    await page.close();
     return {
-      harness,
       recorded: info.recorded,
       frames: s1.frames,
       events: n,
-      evPerS: s1.frames / seconds,
+      evPerS: s1.frames / ((s1.memEnd - s1.memStart) / 1000),
       scriptUs: ((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / n,
       longTasks: s1.longTasks - s0.longTasks,
       longTaskMs: s1.longTaskMs - s0.longTaskMs,
@@ -647,8 +641,8 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     }
   }
 
-  if (traces?.A?.[2_000] && traces?.C?.[2_000]) {
-    const [ta, tc] = [traces.A[2_000], traces.C[2_000]];
+  if (traces?.A && traces?.C) {
+    const [ta, tc] = [traces.A, traces.C];
     const at = (t, k) => t.slices.find(([name]) => name === k)?.[1] ?? 0;
     push("### Where the main thread's time goes at 2k/s, by the browser's trace (A and C)", "");
     push(`At 2k/s C's ratio to A is at its largest. A separate page per client, ${CFG.windowMs / 2000} s of Chrome's own trace (\`Tracing\` domain: toplevel, devtools.timeline, v8, blink): the self time of each slice on the renderer's main thread, per delivered event. \`FunctionCall\` is V8 running the page's JS and wasm; the other slices are the browser's own work: \`Receive mojo message\` and \`SimpleWatcher::OnHandleReady\` take the socket's frames in over IPC, \`RunTask\`/\`ThreadControllerImpl::RunTask\` run a task, \`MessagePort::Accept\` and \`SerializedScriptValueFactory::create\` are the \`MessageChannel\` hop that \`batch: "task"\` schedules its flush with. Slices under 0.2 µs/event (GC phases, timers) are left out of the rows. Tracing adds its own overhead to every slice.`, "");
@@ -831,12 +825,9 @@ try {
   }
   // At 2k/s, where C's ratio to A is largest. (Flat-out, the traced totals did not keep the
   // ratio the CDP metrics measure, 1.3x against 1.6x in task time on 2026-12-03: left out.)
-  for (const rate of [2_000]) {
-    for (const c of ["A", "C"].filter((c) => CLIENTS.includes(c) && !unavailable[c])) {
-      const t = await bench.trace(c, rate);
-      if (t) (traces[c] ??= {})[rate] = t;
-      log(`trace ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(t?.total)} µs/ev, ${t?.slices.slice(0, 3).map(([k, us]) => `${k} ${us.toFixed(2)}`).join(", ")}`);
-    }
+  for (const c of ["A", "C"].filter((c) => CLIENTS.includes(c) && !unavailable[c])) {
+    traces[c] = await bench.trace(c, 2_000);
+    log(`trace ${c} 2000/s: ${f1(traces[c]?.total)} µs/ev, ${traces[c]?.slices.slice(0, 3).map(([k, us]) => `${k} ${us.toFixed(2)}`).join(", ")}`);
   }
   if (CLIENTS.includes("C")) {
     // Many tabs at once (bench/recovery.mjs): the spread of first retries and return-to-live.
