@@ -2,9 +2,17 @@
 //! Decodes the sample's event frames (and their newer-server form with `eventTime`/`logSeq`
 //! and one undeclared field) many times and prints ns per frame, decode alone and decode +
 //! the JSON text the shell hands to `JSON.parse`.
+//!
+//! With `RUNWATCH_FRAMES=FILE` (frames saved by `node bench/feed.mjs --save FILE`) it prints
+//! each event name's cost and then the task store's cost as S feeds it; add
+//! `RUNWATCH_STORE_ONLY=1` for the store alone (e.g. under `perf record`).
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use runwatch::protocol::rocketride::envelope::{decode_frame, FrameBody};
+use runwatch::protocol::rocketride::outputs::Delivered;
+use runwatch::protocol::rocketride::store::TaskStore;
 
 const SAMPLE: &str = include_str!("../tests/fixtures/rocketride-sample.jsonl");
 
@@ -73,10 +81,48 @@ fn per_event(path: &str) {
         println!("{name:<28} {share:5.1}% {decode:10.0} {both:14.0} {:6.1}%", 100.0 * n as f64 * both / whole);
     }
     println!("mean per frame: {:.0} ns (decode + to JSON text)", whole / total as f64);
+    store(&text);
+}
+
+/// The task store fed the frames of `text` as S feeds it: decoded in batches of 64, each
+/// applied at once, with a snapshot every 2,400 events (a selector read per animation frame
+/// at 150k events/s). Prints decode alone and decode + store, per event.
+fn store(text: &str) {
+    let frames: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    let once = |apply: bool| {
+        let mut store = TaskStore::default();
+        let t0 = Instant::now();
+        for (i, chunk) in frames.chunks(64).enumerate() {
+            let batch: Vec<Arc<Delivered>> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(j, l)| match decode_frame(l.as_bytes()).ok()?.body {
+                    FrameBody::Event(event) => {
+                        Some(Arc::new(Delivered { epoch: 1, seq: Some((i * 64 + j) as u64 + 1), replayed: false, event }))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if apply {
+                store.apply_batch(i as u64, batch.iter().map(|d| &**d));
+                if i % 37 == 0 {
+                    std::hint::black_box(store.snapshot());
+                }
+            }
+            std::hint::black_box(batch);
+        }
+        t0.elapsed().as_nanos() as f64 / frames.len() as f64
+    };
+    let best = |apply| (0..9).map(|_| once(apply)).fold(f64::MAX, f64::min);
+    let (decode, both) = (best(false), best(true));
+    println!("decode: {decode:.0} ns/event, + task store: {both:.0} (store {:.0}), best of 9, {} events", both - decode, frames.len());
 }
 
 fn main() {
     if let Ok(path) = std::env::var("RUNWATCH_FRAMES") {
+        if std::env::var_os("RUNWATCH_STORE_ONLY").is_some() {
+            return store(&std::fs::read_to_string(&path).expect("RUNWATCH_FRAMES names a readable file"));
+        }
         return per_event(&path);
     }
     let (plain, newer) = frames();

@@ -282,8 +282,8 @@ pub struct StoreStats {
 pub struct TaskStore {
     config: StoreConfig,
     runs: BTreeMap<u64, Arc<TaskRun>>,
-    /// Task id → its runs' ids, ascending.
-    by_task: HashMap<String, Vec<u64>>,
+    /// Task id → its runs.
+    by_task: HashMap<String, TaskRuns>,
     next_run_id: u64,
     version: u64,
     /// Something changed since the last published version.
@@ -302,6 +302,17 @@ pub struct TaskStore {
     seen_epoch: HashMap<u64, u32>,
     /// Runs changed since the last publish, whose phase is recomputed then.
     touched: Vec<u64>,
+}
+
+/// The runs of one task, by id.
+#[derive(Debug, Default, PartialEq)]
+struct TaskRuns {
+    /// All of them, ascending.
+    all: Vec<u64>,
+    /// Those that have not ended, ascending: one at most between events. Kept so that the
+    /// events of a task with many ended runs need not look at each (a busy dashboard's
+    /// tasks keep up to `max_runs` of them).
+    live: Vec<u64>,
 }
 
 impl Default for TaskStore {
@@ -406,6 +417,8 @@ impl TaskStore {
     // ── input ───────────────────────────────────────────────────────────────
 
     fn publish(&mut self) -> bool {
+        // The property tests run in debug builds: every change they make is checked here.
+        debug_assert!(self.index_agrees(), "the task index differs from the runs: {:?}", self.by_task);
         for id in std::mem::take(&mut self.touched) {
             let Some(run) = self.runs.get_mut(&id) else { continue };
             let phase = phase_of(run);
@@ -554,7 +567,6 @@ impl TaskStore {
     }
 
     fn set_status(&mut self, now: u64, epoch: u32, id: u64, status: &Arc<TaskStatus>) {
-        let newest = self.newest_by_start(&self.runs[&id].task_id) == Some(id);
         let run = &self.runs[&id];
         if run.status.as_deref() == Some(status) && !run.stale {
             self.seen(id, epoch);
@@ -590,7 +602,8 @@ impl TaskStore {
         self.stats.warnings_dropped += dropped.1;
         if status.completed && status.status != "Restarting" {
             self.end(id, now, EndCause::Status);
-        } else if live && newest && self.runs[&id].lifecycle.ended {
+        } else if live && self.runs[&id].lifecycle.ended && self.newest_by_start(&task_id) == Some(id) {
+            // (Start times do not change above, so asking only now gives the same answer.)
             self.reopen(id, now);
         }
         if !self.runs[&id].lifecycle.ended {
@@ -745,22 +758,24 @@ impl TaskStore {
     // ── runs ────────────────────────────────────────────────────────────────
 
     fn runs_of<'a>(&'a self, task_id: &str) -> impl DoubleEndedIterator<Item = &'a Arc<TaskRun>> + 'a {
-        self.by_task.get(task_id).into_iter().flatten().map(move |id| &self.runs[id])
+        self.by_task.get(task_id).into_iter().flat_map(|t| &t.all).map(move |id| &self.runs[id])
     }
 
+    /// The task's run with this start time (one at most: a timed status finds it before it
+    /// would make another). Looked for from the newest end, where a running task's is.
     fn find(&self, task_id: &str, start: f64) -> Option<u64> {
-        self.runs_of(task_id).find(|r| r.start_time == Some(start)).map(|r| r.run_id)
+        self.runs_of(task_id).rev().find(|r| r.start_time == Some(start)).map(|r| r.run_id)
     }
 
-    /// The task's run that has not ended (the newest such; looked for from the newest end,
-    /// where it almost always is: this runs for every event).
+    /// The task's run that has not ended (the newest such).
     fn live_run(&self, task_id: &str) -> Option<u64> {
-        self.runs_of(task_id).rev().find(|r| !r.lifecycle.ended).map(|r| r.run_id)
+        self.by_task.get(task_id)?.live.last().copied()
     }
 
     /// The run untimed events belong to: the live one, else the newest.
     fn current_run(&self, task_id: &str) -> Option<u64> {
-        self.live_run(task_id).or_else(|| self.by_task.get(task_id).and_then(|ids| ids.last().copied()))
+        let runs = self.by_task.get(task_id)?;
+        runs.live.last().or(runs.all.last()).copied()
     }
 
     fn current_or_pending(&mut self, now: u64, epoch: u32, task_id: &str) -> u64 {
@@ -783,7 +798,7 @@ impl TaskStore {
     /// The pending run a timed status of `task_id` takes over: the task's newest run, when
     /// it has no start time yet and has not ended (or the status is the final one).
     fn adoptable(&self, task_id: &str, completed: bool) -> Option<u64> {
-        let id = *self.by_task.get(task_id)?.last()?;
+        let id = *self.by_task.get(task_id)?.all.last()?;
         let run = &self.runs[&id];
         (run.start_time.is_none() && (!run.lifecycle.ended || completed)).then_some(id)
     }
@@ -821,7 +836,9 @@ impl TaskStore {
         self.runs.insert(id, Arc::new(run));
         self.seen_epoch.insert(id, epoch);
         self.touched.push(id);
-        self.by_task.entry(task_id.to_owned()).or_default().push(id);
+        let runs = self.by_task.entry(task_id.to_owned()).or_default();
+        runs.all.push(id);
+        runs.live.push(id);
         self.stats.runs_created += 1;
         self.dirty = true;
         self.evict(id);
@@ -845,9 +862,10 @@ impl TaskStore {
             };
             let run = self.runs.remove(&victim).expect("victim is held");
             self.seen_epoch.remove(&victim);
-            if let Some(ids) = self.by_task.get_mut(&run.task_id) {
-                ids.retain(|id| *id != victim);
-                if ids.is_empty() {
+            if let Some(runs) = self.by_task.get_mut(&run.task_id) {
+                runs.all.retain(|id| *id != victim);
+                runs.live.retain(|id| *id != victim);
+                if runs.all.is_empty() {
                     self.by_task.remove(&run.task_id);
                 }
             }
@@ -859,7 +877,10 @@ impl TaskStore {
     /// The run for writing (copy-on-write: snapshots keep the old one).
     fn runs_mut(&mut self, id: u64) -> &mut TaskRun {
         self.dirty = true;
-        self.touched.push(id);
+        // One entry per run and burst of writes, not per write (publish looks each one up).
+        if self.touched.last() != Some(&id) {
+            self.touched.push(id);
+        }
         let run = Arc::make_mut(self.runs.get_mut(&id).expect("run is held"));
         run.version = self.version + 1;
         run
@@ -904,6 +925,7 @@ impl TaskStore {
         run.stale = false;
         run.end_order = order;
         self.stamp(id, now);
+        self.live_mut(id).retain(|live| *live != id);
     }
 
     fn reopen(&mut self, id: u64, now: u64) {
@@ -912,12 +934,35 @@ impl TaskStore {
         run.lifecycle.ended_by = None;
         run.lifecycle.ended_at = None;
         self.stamp(id, now);
+        let live = self.live_mut(id);
+        if let Err(at) = live.binary_search(&id) {
+            live.insert(at, id);
+        }
+    }
+
+    /// Whether `by_task` lists exactly the runs held, and as live exactly those not ended.
+    fn index_agrees(&self) -> bool {
+        let mut expected: HashMap<&str, TaskRuns> = HashMap::new();
+        for run in self.runs.values() {
+            let runs = expected.entry(&run.task_id).or_default();
+            runs.all.push(run.run_id);
+            if !run.lifecycle.ended {
+                runs.live.push(run.run_id);
+            }
+        }
+        expected.len() == self.by_task.len() && expected.iter().all(|(task, runs)| self.by_task.get(*task) == Some(runs))
+    }
+
+    /// The live runs of `id`'s task.
+    fn live_mut(&mut self, id: u64) -> &mut Vec<u64> {
+        let task_id = &self.runs[&id].task_id;
+        &mut self.by_task.get_mut(task_id.as_str()).expect("a held run's task is indexed").live
     }
 
     /// Ends every other un-ended run of the task: at most one run of a task is live.
     fn end_others(&mut self, now: u64, task_id: &str, keep: u64) {
-        let others: Vec<u64> =
-            self.runs_of(task_id).filter(|r| r.run_id != keep && !r.lifecycle.ended).map(|r| r.run_id).collect();
+        let live = self.by_task.get(task_id).map_or(&[][..], |t| &t.live);
+        let others: Vec<u64> = live.iter().copied().filter(|id| *id != keep).collect();
         for id in others {
             self.end(id, now, EndCause::Superseded);
         }
@@ -996,6 +1041,29 @@ mod tests {
 
     fn window(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The debug check the property tests rely on catches an index that went wrong.
+    #[test]
+    fn index_check_catches_planted_faults() {
+        let mut store = TaskStore::default();
+        let first = store.create(0, 1, "aaaaaaaa.chat_1", "chat_1");
+        store.end(first, 1, EndCause::End);
+        let second = store.create(2, 1, "aaaaaaaa.chat_1", "chat_1");
+        assert!(store.index_agrees());
+        assert_eq!(store.live_run("aaaaaaaa.chat_1"), Some(second));
+
+        fn runs(store: &mut TaskStore) -> &mut TaskRuns {
+            store.by_task.get_mut("aaaaaaaa.chat_1").unwrap()
+        }
+        runs(&mut store).live.insert(0, first); // an ended run listed as live
+        assert!(!store.index_agrees());
+        runs(&mut store).live.remove(0);
+        runs(&mut store).all.pop(); // a held run missing
+        assert!(!store.index_agrees());
+        runs(&mut store).all.push(second);
+        store.by_task.insert("bbbbbbbb.chat_2".into(), TaskRuns::default()); // a task with no run
+        assert!(!store.index_agrees());
     }
 
     #[test]
