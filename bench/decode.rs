@@ -6,9 +6,8 @@
 //! With `RUNWATCH_FRAMES=FILE` (frames saved by `node bench/feed.mjs --save FILE`) it prints
 //! each event name's cost and then the task store's cost as S feeds it; add
 //! `RUNWATCH_STORE_ONLY=1` for the store alone (e.g. under `perf record`).
-use std::time::Instant;
-
 use std::sync::Arc;
+use std::time::Instant;
 
 use runwatch::protocol::rocketride::envelope::{decode_frame, FrameBody};
 use runwatch::protocol::rocketride::outputs::Delivered;

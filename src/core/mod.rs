@@ -15,6 +15,7 @@
 //! ```
 pub mod backoff;
 pub mod connection;
+pub mod id_map;
 pub mod lifecycle;
 pub mod outputs;
 pub mod queue;

@@ -53,11 +53,13 @@
 //! lists and a bounded number of pipes per run; every eviction is counted ([`StoreStats`],
 //! and per run `outputDropped`/`errorsDropped`/`warningsDropped`).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 use tsify::Tsify;
+
+use crate::core::id_map::IdMap;
 
 use super::events::{FlowEvent, FlowOp, RocketRideEvent, SseEvent, TaskEvent, TaskLifecycle, TaskRef};
 use super::outputs::Delivered;
@@ -281,7 +283,7 @@ pub struct StoreStats {
 #[derive(Debug)]
 pub struct TaskStore {
     config: StoreConfig,
-    runs: BTreeMap<u64, Arc<TaskRun>>,
+    runs: IdMap<Arc<TaskRun>>,
     /// Task id → its runs.
     by_task: HashMap<String, TaskRuns>,
     next_run_id: u64,
@@ -333,7 +335,7 @@ impl TaskStore {
         };
         Self {
             config,
-            runs: BTreeMap::new(),
+            runs: IdMap::default(),
             by_task: HashMap::new(),
             next_run_id: 1,
             version: 0,
