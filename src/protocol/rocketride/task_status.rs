@@ -5,7 +5,7 @@
 //! camelCase. Collections the server may omit decode as empty ([`OrDefault`]); floats the
 //! server may send as `NaN` decode as `NaN` ([`lenient_f64`]); unknown fields are ignored.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -320,7 +320,7 @@ pub struct Pipeflow {
     /// Number of pipes.
     pub total_pipes: u64,
     /// Pipe index (as a string, as on the wire: `"0"`) → stack, outermost first.
-    pub by_pipe: OrDefault<HashMap<String, Vec<String>>>,
+    pub by_pipe: OrDefault<BTreeMap<String, Vec<String>>>,
 }
 
 /// Resource metrics of the engine process. A `NaN` on the wire stays `NaN`.
