@@ -307,7 +307,7 @@ pub struct TaskStore {
 }
 
 /// The runs of one task, by id.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct TaskRuns {
     /// All of them, ascending.
     all: Vec<u64>,
@@ -315,6 +315,8 @@ struct TaskRuns {
     /// events of a task with many ended runs need not look at each (a busy dashboard's
     /// tasks keep up to `max_runs` of them).
     live: Vec<u64>,
+    /// The start time of each run that has one, and the run, in the order they were set.
+    timed: Vec<(f64, u64)>,
 }
 
 impl Default for TaskStore {
@@ -552,12 +554,13 @@ impl TaskStore {
         } else if let Some(id) = self.find(task_id, start) {
             id
         } else if let Some(id) = self.adoptable(task_id, status.completed) {
-            self.touch(id, now, epoch).start_time = Some(start);
+            self.touch(id, now, epoch);
+            self.set_start(id, start);
             id
         } else {
             let source = source_of(task_id, &status.source);
             let id = self.create(now, epoch, task_id, source);
-            self.runs_mut(id).start_time = Some(start);
+            self.set_start(id, start);
             // A status older than another run of this task ends at once.
             let newer = self.runs_of(task_id).any(|r| r.run_id != id && r.start_time.is_some_and(|s| s > start));
             if newer {
@@ -766,7 +769,17 @@ impl TaskStore {
     /// The task's run with this start time (one at most: a timed status finds it before it
     /// would make another). Looked for from the newest end, where a running task's is.
     fn find(&self, task_id: &str, start: f64) -> Option<u64> {
-        self.runs_of(task_id).rev().find(|r| r.start_time == Some(start)).map(|r| r.run_id)
+        let timed = &self.by_task.get(task_id)?.timed;
+        timed.iter().rev().find(|(s, _)| *s == start).map(|(_, id)| *id)
+    }
+
+    /// Gives run `id` its start time (once: a run's start time never changes).
+    fn set_start(&mut self, id: u64, start: f64) {
+        let run = self.runs_mut(id);
+        debug_assert!(run.start_time.is_none(), "run {id} had a start time already");
+        run.start_time = Some(start);
+        let task_id = &self.runs[&id].task_id;
+        self.by_task.get_mut(task_id.as_str()).expect("a held run's task is indexed").timed.push((start, id));
     }
 
     /// The task's run that has not ended (the newest such).
@@ -867,6 +880,7 @@ impl TaskStore {
             if let Some(runs) = self.by_task.get_mut(&run.task_id) {
                 runs.all.retain(|id| *id != victim);
                 runs.live.retain(|id| *id != victim);
+                runs.timed.retain(|(_, id)| *id != victim);
                 if runs.all.is_empty() {
                     self.by_task.remove(&run.task_id);
                 }
@@ -942,7 +956,8 @@ impl TaskStore {
         }
     }
 
-    /// Whether `by_task` lists exactly the runs held, and as live exactly those not ended.
+    /// Whether `by_task` lists exactly the runs held, as live exactly those not ended, and
+    /// as timed exactly those with a start time (in any order).
     fn index_agrees(&self) -> bool {
         let mut expected: HashMap<&str, TaskRuns> = HashMap::new();
         for run in self.runs.values() {
@@ -951,8 +966,17 @@ impl TaskStore {
             if !run.lifecycle.ended {
                 runs.live.push(run.run_id);
             }
+            if let Some(start) = run.start_time {
+                runs.timed.push((start, run.run_id));
+            }
         }
-        expected.len() == self.by_task.len() && expected.iter().all(|(task, runs)| self.by_task.get(*task) == Some(runs))
+        let same = |task: &str, want: &TaskRuns| {
+            let Some(have) = self.by_task.get(task) else { return false };
+            let mut timed = have.timed.clone();
+            timed.sort_by_key(|(_, id)| *id);
+            have.all == want.all && have.live == want.live && timed == want.timed
+        };
+        expected.len() == self.by_task.len() && expected.iter().all(|(task, want)| same(task, want))
     }
 
     /// The live runs of `id`'s task.
@@ -1052,8 +1076,10 @@ mod tests {
         let first = store.create(0, 1, "aaaaaaaa.chat_1", "chat_1");
         store.end(first, 1, EndCause::End);
         let second = store.create(2, 1, "aaaaaaaa.chat_1", "chat_1");
+        store.set_start(second, 100.5);
         assert!(store.index_agrees());
         assert_eq!(store.live_run("aaaaaaaa.chat_1"), Some(second));
+        assert_eq!(store.find("aaaaaaaa.chat_1", 100.5), Some(second));
 
         fn runs(store: &mut TaskStore) -> &mut TaskRuns {
             store.by_task.get_mut("aaaaaaaa.chat_1").unwrap()
@@ -1064,6 +1090,10 @@ mod tests {
         runs(&mut store).all.pop(); // a held run missing
         assert!(!store.index_agrees());
         runs(&mut store).all.push(second);
+        runs(&mut store).timed.push((7.0, first)); // a start time the run does not have
+        assert!(!store.index_agrees());
+        runs(&mut store).timed.pop();
+        assert!(store.index_agrees());
         store.by_task.insert("bbbbbbbb.chat_2".into(), TaskRuns::default()); // a task with no run
         assert!(!store.index_agrees());
     }
