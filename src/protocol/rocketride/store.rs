@@ -800,14 +800,16 @@ impl TaskStore {
         }
     }
 
-    /// The run with the latest start time (pending runs count as newest).
+    /// The run with the latest start time (pending runs count as newest; of runs that
+    /// tie, the last made). Read from the index: a status of an ended run asks this, and
+    /// such a task may hold many runs.
     fn newest_by_start(&self, task_id: &str) -> Option<u64> {
-        self.runs_of(task_id)
-            .max_by(|a, b| {
-                let key = |r: &TaskRun| r.start_time.unwrap_or(f64::INFINITY);
-                key(a).total_cmp(&key(b)).then(a.run_id.cmp(&b.run_id))
-            })
-            .map(|r| r.run_id)
+        let runs = self.by_task.get(task_id)?;
+        if runs.timed.len() < runs.all.len() {
+            let pending = |id: &&u64| !runs.timed.iter().any(|(_, timed)| timed == *id);
+            return runs.all.iter().rev().find(pending).copied();
+        }
+        runs.timed.iter().max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))).map(|(_, id)| *id)
     }
 
     /// The pending run a timed status of `task_id` takes over: the task's newest run, when
@@ -957,7 +959,8 @@ impl TaskStore {
     }
 
     /// Whether `by_task` lists exactly the runs held, as live exactly those not ended, and
-    /// as timed exactly those with a start time (in any order).
+    /// as timed exactly those with a start time (in any order), and gives the same newest
+    /// run by start time as the runs do.
     fn index_agrees(&self) -> bool {
         let mut expected: HashMap<&str, TaskRuns> = HashMap::new();
         for run in self.runs.values() {
@@ -976,7 +979,13 @@ impl TaskStore {
             timed.sort_by_key(|(_, id)| *id);
             have.all == want.all && have.live == want.live && timed == want.timed
         };
-        expected.len() == self.by_task.len() && expected.iter().all(|(task, want)| same(task, want))
+        // What newest_by_start reads from the index, found from the runs themselves.
+        let newest = |task: &str| {
+            let key = |r: &TaskRun| (r.start_time.unwrap_or(f64::INFINITY), r.run_id);
+            self.runs_of(task).max_by(|a, b| key(a).0.total_cmp(&key(b).0).then(key(a).1.cmp(&key(b).1))).map(|r| r.run_id)
+        };
+        expected.len() == self.by_task.len()
+            && expected.iter().all(|(task, want)| same(task, want) && self.newest_by_start(task) == newest(task))
     }
 
     /// The live runs of `id`'s task.
