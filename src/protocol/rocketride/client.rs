@@ -580,8 +580,7 @@ impl RocketRide {
             }
             other => {
                 if let (Some(task_id), Some((project_id, source))) = (other.task_id(), other.project_source()) {
-                    let (t, p, s) = (task_id.to_string(), project_id.to_string(), source.to_string());
-                    self.learn_task(link, &t, &p, &s);
+                    self.learn_task(link, task_id, project_id, source);
                 }
             }
         }
