@@ -93,6 +93,10 @@ pub struct Registry {
     subs: BTreeMap<SubId, Sub>,
     held: BTreeMap<ServerKey, Held>,
     watch_cleanup: bool,
+    /// Nothing changed since the last sync, so the next one has no call to make. The client
+    /// syncs after every event it learns a task from; this spares it rebuilding the
+    /// desired set each time.
+    in_sync: bool,
 }
 
 #[derive(Debug)]
@@ -120,6 +124,7 @@ impl Registry {
             subs: BTreeMap::new(),
             held: BTreeMap::new(),
             watch_cleanup: true,
+            in_sync: true,
         }
     }
 
@@ -129,10 +134,12 @@ impl Registry {
     pub fn subscribe(&mut self, id: SubId, scope: Scope, types: MonitorTypes) {
         let key = canonical(&self.directory, ServerKey::from(&scope));
         self.subs.insert(id, Sub { scope, types, key });
+        self.in_sync = false;
     }
 
     /// Removes a subscription from the desired set. False if `id` was unknown.
     pub fn unsubscribe(&mut self, id: SubId) -> bool {
+        self.in_sync = false;
         self.subs.remove(&id).is_some()
     }
 
@@ -142,6 +149,11 @@ impl Registry {
     /// and then setting the other leaves the new mask in place.
     #[must_use]
     pub fn sync(&mut self) -> Vec<MonitorCall> {
+        if self.in_sync {
+            debug_assert!(!self.needs_calls(), "the registry changed without noting it: {self:?}");
+            return Vec::new();
+        }
+        self.in_sync = true;
         let desired = self.desired_map();
         let stale: Vec<ServerKey> = self.held.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
         let mut calls = Vec::new();
@@ -158,9 +170,18 @@ impl Registry {
         calls
     }
 
+    /// Whether a sync would make a call: a desired key not held with its mask, or a key
+    /// held that is not desired.
+    fn needs_calls(&self) -> bool {
+        let desired = self.desired_map();
+        desired.len() != self.held.len()
+            || desired.iter().any(|(key, types)| self.held.get(key) != Some(&Held::Known(*types)))
+    }
+
     /// The connection is gone and the server dropped every key with it.
     pub fn connection_lost(&mut self) {
         self.held.clear();
+        self.in_sync = false;
     }
 
     /// The server refused `call`. Its key's state becomes unknown, so the next sync sends
@@ -169,6 +190,7 @@ impl Registry {
     pub fn call_failed(&mut self, call: &MonitorCall) {
         let key = canonical(&self.directory, call.key.clone());
         self.held.insert(key, Held::Unknown);
+        self.in_sync = false;
     }
 
     /// Learns that `task_id` runs `source` of `project_id`; canonicalises token keys that
@@ -188,6 +210,7 @@ impl Registry {
     }
 
     fn canonicalise(&mut self) {
+        self.in_sync = false;
         for sub in self.subs.values_mut() {
             sub.key = canonical(&self.directory, sub.key.clone());
         }
@@ -214,6 +237,7 @@ impl Registry {
     /// If the task id is unknown, every source key with the id's source becomes unknown
     /// and is sent again (harmless where nothing was deleted: same bits re-seed nothing).
     pub fn task_removed(&mut self, task_id: &str) {
+        self.in_sync = false;
         let Some((prefix, id_source)) = task_id.split_once('.') else { return };
         match self.directory.lookup(task_id).map(|(p, s)| (p.to_owned(), s.to_owned())) {
             Some((project_id, source)) => self.forget_source_keys(&project_id, &source),
@@ -228,6 +252,7 @@ impl Registry {
     // Unknown, not "not held": a key that was not deleted after all must still be
     // unsubscribed once no longer desired.
     fn mark_source_unknown(&mut self, id_source: &str) {
+        self.in_sync = false;
         for (key, state) in &mut self.held {
             if matches!(&key.base, BaseKey::Source { source, .. } if source == id_source) {
                 *state = Held::Unknown;
@@ -237,6 +262,7 @@ impl Registry {
 
     /// Marks `p.<project_id>.<source>` and its pipe sub-keys as not held.
     pub fn forget_source_keys(&mut self, project_id: &str, source: &str) {
+        self.in_sync = false;
         self.held.retain(|key, _| {
             !matches!(&key.base, BaseKey::Source { project_id: p, source: s } if p == project_id && s == source)
         });
@@ -392,6 +418,7 @@ impl Registry {
     /// task's key, and setting it would replace the app's mask.
     pub fn set_watch_cleanup(&mut self, on: bool) {
         self.watch_cleanup = on;
+        self.in_sync = false;
     }
 
     /// A subscription's scope and types.
