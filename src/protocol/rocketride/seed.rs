@@ -80,7 +80,14 @@ impl Seeder {
     }
 
     fn note_running(&mut self, id: &str, project_id: &str, source: &str) {
-        if self.running.len() >= MAX_RUNNING && !self.running.contains_key(id) {
+        // Every status of a live task lands here: one already noted costs no allocation.
+        if let Some(place) = self.running.get_mut(id) {
+            if place.0 != project_id || place.1 != source {
+                *place = (project_id.to_owned(), source.to_owned());
+            }
+            return;
+        }
+        if self.running.len() >= MAX_RUNNING {
             self.running.pop_first();
         }
         self.running.insert(id.to_owned(), (project_id.to_owned(), source.to_owned()));
