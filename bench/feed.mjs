@@ -11,6 +11,8 @@
 // 3. prints the best µs/event of each and the ratio to A.
 // `--clients C` runs only C (e.g. under `node --cpu-prof`); `--dist DIR` loads another
 // wasm-bindgen output (e.g. one without wasm-opt, whose functions keep their names);
+// `--chunk N` feeds N frames per macrotask (default 64; 1 makes each frame its own flush, which
+// shows the fixed cost per flush, though Node's MessagePort is far slower than a page's);
 // `--save FILE` writes the recorded event frames, one per line (for `RUNWATCH_FRAMES=FILE
 // cargo run --release --example decode_bench`).
 //
@@ -31,11 +33,11 @@ if (typeof WebSocket === "undefined") {
 }
 
 const { values: opt } = parseArgs({
-  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, dist: { type: "string" }, save: { type: "string" } },
+  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, dist: { type: "string" }, save: { type: "string" } },
 });
 const FRAMES = Number(opt.frames);
 const ROUNDS = Number(opt.rounds);
-const CHUNK = 64;
+const CHUNK = Number(opt.chunk);
 const RealWebSocket = globalThis.WebSocket;
 process.env.RUNWATCH_SIM_BIN ??= fileURLToPath(new URL("../target/release/runwatch-sim", import.meta.url));
 const { startSim } = await import("../tests/support/sim.mjs");
@@ -177,7 +179,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
     best[name] = Math.min(best[name] ?? Infinity, us);
   }
 }
-console.log(`from memory, ${FRAMES} frames × ${ROUNDS} rounds (best), ${rec.events.length} distinct frames:`);
+console.log(`from memory, ${FRAMES} frames × ${ROUNDS} rounds (best), ${CHUNK} per macrotask, ${rec.events.length} distinct frames:`);
 for (const [name, us] of Object.entries(best)) {
   console.log(`  ${name}  ${us.toFixed(2).padStart(7)} µs/event  ${best.A ? `${(us / best.A).toFixed(2)}× A` : ""}  ${Math.round(1e6 / us).toLocaleString("en")} ev/s`);
 }
