@@ -16,9 +16,9 @@
 // `--save FILE` writes the recorded event frames, one per line (for `RUNWATCH_FRAMES=FILE
 // cargo run --release --example decode_bench`).
 //
-// Node has no animation frames, so runwatch flushes on a microtask: the same path as
-// `batch: "microtask"` in a page. Needs pkg/dist (bash scripts/build-pkg.sh) and the release
-// simulator (cargo build --release -p runwatch-sim).
+// runwatch flushes as in a page with the default `batch: "task"`, through a `MessageChannel`
+// (Node has one; its postMessage costs more than a page's). Needs pkg/dist (bash
+// scripts/build-pkg.sh) and the release simulator (cargo build --release -p runwatch-sim).
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
