@@ -460,6 +460,29 @@ fn requests_correlate_out_of_order_and_time_out() {
     assert_eq!(replies[&c], Err(RequestError::Timeout { timeout_ms: 1_000 }));
 }
 
+/// A reply that comes after its request's deadline is late, even when the timer has not
+/// fired yet (in a browser its task may be queued behind the reply's frame): the request
+/// times out, and the late reply is dropped. A timeout of 0 therefore always times out.
+#[test]
+fn a_reply_after_the_deadline_is_a_timeout_even_before_the_timer_fires() {
+    let mut h = Harness::new().live();
+    h.engine.answering = false;
+    let late = h.request("rrext_late", json!({}), Some(Duration::from_millis(100))).unwrap();
+    let zero = h.request("rrext_zero", json!({}), Some(Duration::from_millis(0))).unwrap();
+    h.pump();
+    let reqs = std::mem::take(&mut h.engine.unanswered);
+    h.now = h.now + Duration::from_millis(150); // no handle_timeout: the timer has not run
+    let replies: Vec<String> = reqs.iter().map(|r| h.engine.respond(r, true, Some(json!({"ok": true})), None)).collect();
+    for reply in replies {
+        h.push(reply);
+    }
+    let replies: BTreeMap<u32, Result<Option<String>, RequestError>> =
+        h.outputs.iter().filter_map(|o| match o { Output::Reply { id, result } => Some((*id, result.clone())), _ => None }).collect();
+    assert_eq!(replies.len(), 2, "one answer per request: {replies:?}");
+    assert_eq!(replies[&late], Err(RequestError::Timeout { timeout_ms: 100 }));
+    assert_eq!(replies[&zero], Err(RequestError::Timeout { timeout_ms: 0 }));
+}
+
 #[test]
 fn requests_made_while_offline_wait_for_live_and_in_flight_ones_fail_on_loss() {
     let mut h = Harness::new();

@@ -807,6 +807,11 @@ impl<P: Protocol> Connection<P> {
         }
         self.link.stats.frames_received += 1;
         self.link.arm_heartbeat();
+        // A request past its deadline has timed out, whether or not the timer has run yet
+        // (a browser may queue its task behind this frame): a reply in this frame is late.
+        for (_, pending) in self.link.requests.expire(now) {
+            self.request_expired(pending);
+        }
         true
     }
 
