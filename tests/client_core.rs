@@ -265,6 +265,11 @@ impl Harness {
         Ok(id)
     }
 
+    /// The answers to app requests so far, by request id.
+    fn replies(&self) -> BTreeMap<u32, Result<Option<String>, RequestError>> {
+        self.outputs.iter().filter_map(|o| match o { Output::Reply { id, result } => Some((*id, result.clone())), _ => None }).collect()
+    }
+
     fn unsubscribe(&mut self, id: u32) {
         self.client.apply(Intent::Unsubscribe { id });
     }
@@ -453,8 +458,7 @@ fn requests_correlate_out_of_order_and_time_out() {
     h.push(fb);
     h.push(fa);
     h.advance(1_000);
-    let replies: BTreeMap<u32, Result<Option<String>, RequestError>> =
-        h.outputs.iter().filter_map(|o| match o { Output::Reply { id, result } => Some((*id, result.clone())), _ => None }).collect();
+    let replies = h.replies();
     assert_eq!(replies[&b], Ok(Some(r#"{"who":"b"}"#.into())));
     assert!(matches!(&replies[&a], Err(RequestError::Server { message, .. }) if message == "nope"));
     assert_eq!(replies[&c], Err(RequestError::Timeout { timeout_ms: 1_000 }));
@@ -476,8 +480,7 @@ fn a_reply_after_the_deadline_is_a_timeout_even_before_the_timer_fires() {
     for reply in replies {
         h.push(reply);
     }
-    let replies: BTreeMap<u32, Result<Option<String>, RequestError>> =
-        h.outputs.iter().filter_map(|o| match o { Output::Reply { id, result } => Some((*id, result.clone())), _ => None }).collect();
+    let replies = h.replies();
     assert_eq!(replies.len(), 2, "one answer per request: {replies:?}");
     assert_eq!(replies[&late], Err(RequestError::Timeout { timeout_ms: 100 }));
     assert_eq!(replies[&zero], Err(RequestError::Timeout { timeout_ms: 0 }));
