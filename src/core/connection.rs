@@ -704,9 +704,7 @@ impl<P: Protocol> Connection<P> {
         let mut out = Vec::new();
         self.seq.handle_timeout(now, &mut out);
         self.apply_seq(out);
-        for (_, pending) in self.link.requests.expire(now) {
-            self.request_expired(pending);
-        }
+        self.expire_requests(now);
         self.link.expire_queued(now);
         for timer in self.link.timers.pop_expired(now) {
             match timer {
@@ -809,10 +807,15 @@ impl<P: Protocol> Connection<P> {
         self.link.arm_heartbeat();
         // A request past its deadline has timed out, whether or not the timer has run yet
         // (a browser may queue its task behind this frame): a reply in this frame is late.
+        self.expire_requests(now);
+        true
+    }
+
+    /// Fails every in-flight request whose deadline is at or before `now`.
+    fn expire_requests(&mut self, now: Instant) {
         for (_, pending) in self.link.requests.expire(now) {
             self.request_expired(pending);
         }
-        true
     }
 
     fn oversized(&mut self, epoch: u32, bytes: usize) {

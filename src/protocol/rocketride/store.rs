@@ -778,8 +778,7 @@ impl TaskStore {
         let run = self.runs_mut(id);
         debug_assert!(run.start_time.is_none(), "run {id} had a start time already");
         run.start_time = Some(start);
-        let task_id = &self.runs[&id].task_id;
-        self.by_task.get_mut(task_id.as_str()).expect("a held run's task is indexed").timed.push((start, id));
+        self.task_runs_mut(id).timed.push((start, id));
     }
 
     /// The task's run that has not ended (the newest such).
@@ -809,7 +808,7 @@ impl TaskStore {
             let pending = |id: &&u64| !runs.timed.iter().any(|(_, timed)| timed == *id);
             return runs.all.iter().rev().find(pending).copied();
         }
-        runs.timed.iter().max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))).map(|(_, id)| *id)
+        runs.timed.iter().copied().max_by(by_start).map(|(_, id)| id)
     }
 
     /// The pending run a timed status of `task_id` takes over: the task's newest run, when
@@ -943,7 +942,7 @@ impl TaskStore {
         run.stale = false;
         run.end_order = order;
         self.stamp(id, now);
-        self.live_mut(id).retain(|live| *live != id);
+        self.task_runs_mut(id).live.retain(|live| *live != id);
     }
 
     fn reopen(&mut self, id: u64, now: u64) {
@@ -952,7 +951,7 @@ impl TaskStore {
         run.lifecycle.ended_by = None;
         run.lifecycle.ended_at = None;
         self.stamp(id, now);
-        let live = self.live_mut(id);
+        let live = &mut self.task_runs_mut(id).live;
         if let Err(at) = live.binary_search(&id) {
             live.insert(at, id);
         }
@@ -981,17 +980,17 @@ impl TaskStore {
         };
         // What newest_by_start reads from the index, found from the runs themselves.
         let newest = |task: &str| {
-            let key = |r: &TaskRun| (r.start_time.unwrap_or(f64::INFINITY), r.run_id);
-            self.runs_of(task).max_by(|a, b| key(a).0.total_cmp(&key(b).0).then(key(a).1.cmp(&key(b).1))).map(|r| r.run_id)
+            let key = |r: &Arc<TaskRun>| (r.start_time.unwrap_or(f64::INFINITY), r.run_id);
+            self.runs_of(task).map(key).max_by(by_start).map(|(_, id)| id)
         };
         expected.len() == self.by_task.len()
             && expected.iter().all(|(task, want)| same(task, want) && self.newest_by_start(task) == newest(task))
     }
 
-    /// The live runs of `id`'s task.
-    fn live_mut(&mut self, id: u64) -> &mut Vec<u64> {
+    /// The index entry of `id`'s task.
+    fn task_runs_mut(&mut self, id: u64) -> &mut TaskRuns {
         let task_id = &self.runs[&id].task_id;
-        &mut self.by_task.get_mut(task_id.as_str()).expect("a held run's task is indexed").live
+        self.by_task.get_mut(task_id.as_str()).expect("a held run's task is indexed")
     }
 
     /// Ends every other un-ended run of the task: at most one run of a task is live.
@@ -1002,6 +1001,11 @@ impl TaskStore {
             self.end(id, now, EndCause::Superseded);
         }
     }
+}
+
+/// Orders `(startTime, runId)` pairs by start time, then (for a tie) by run id.
+fn by_start(a: &(f64, u64), b: &(f64, u64)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
 /// Where a run is, from its lifecycle and latest status.
