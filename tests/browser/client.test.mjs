@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BLANK_PAGE, MODE } from "../support/server.mjs";
-import { assertNoPageErrors } from "../support/browser.mjs";
+import { assertNoPageErrors, BROWSER_WS_FAILURE } from "../support/browser.mjs";
 import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
@@ -226,7 +226,7 @@ test("after the server dies and restarts, the client reconnects, resubscribes an
   await p.waitForFunction((epoch) => window.rw.subs.proj.events.some((e) => e.epoch === epoch && e.type === "output"), resync.epoch);
   // Chromium itself logs a retry that reaches the engine while it is down (full jitter lets
   // the first retry come at once); that is the browser's message, not the SDK's.
-  assertNoPageErrors(p, { allowConsole: /ERR_CONNECTION_REFUSED/ });
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
 });
 
 test("close() removes every timer and closes the socket", async () => {
@@ -349,7 +349,7 @@ test("calls from inside a callback take effect after the current delivery, in or
   const closed = log.indexOf("state:closed");
   assert.ok(live < resync && resync < closed, `live, then resync, then closed: ${log.join(" ")}`);
   assert.equal(closed, log.length - 1, `nothing after closed: ${log.join(" ")}`);
-  assertNoPageErrors(p, { allowConsole: /ERR_CONNECTION_REFUSED/ });
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
 });
 
 test("the default batching delivers what queued while the page was busy in one batch, a quiet stream at once", async () => {

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { build } from "vite";
 import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
-import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
+import { launchBrowser, assertNoPageErrors, BROWSER_WS_FAILURE } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { startDashboardServer } from "../../www/serve.mjs";
 import { a11yBasics, noOverflow } from "../support/layout.mjs";
@@ -19,7 +19,6 @@ const DIST = path.join(TARGET_DIR, "www-dist-test");
 const SHOTS = path.join(TARGET_DIR, "screenshots");
 // Chromium itself logs a failed WebSocket handshake (the `refuse` fault answers 503, a killed
 // engine refuses the TCP connection) as a console error; the page logs nothing of its own.
-const BROWSER_WS_FAILURE = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/task\/service' failed/;
 let sim, server, browser, page;
 
 before(async () => {

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BLANK_PAGE } from "../support/server.mjs";
-import { assertNoPageErrors } from "../support/browser.mjs";
+import { assertNoPageErrors, BROWSER_WS_FAILURE } from "../support/browser.mjs";
 import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
@@ -136,7 +136,7 @@ test("two runs of one pipeline are two runs, each with its status, flow and outp
   const stats = await p.evaluate(() => window.rw.store.stats());
   assert.ok(stats.resyncs >= 1 && stats.runsCreated === 3 && stats.runsEvicted === 0, JSON.stringify(stats));
   await sim.control("_sim/terminate", { token: await tokenOf("proj-store", "chat_1") });
-  assertNoPageErrors(p, { allowConsole: /ERR_CONNECTION_REFUSED/ });
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
 });
 
 test("a store created while a run is live is seeded, and close() stops it", async () => {

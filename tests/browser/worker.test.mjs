@@ -10,7 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BLANK_PAGE } from "../support/server.mjs";
-import { assertNoPageErrors } from "../support/browser.mjs";
+import { assertNoPageErrors, BROWSER_WS_FAILURE } from "../support/browser.mjs";
 import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
@@ -86,7 +86,7 @@ test("the socket runs in the Worker: typed events, states, stats, requests and a
   assert.ok(seen.epochs.includes(1) && seen.seqOrdered);
   assert.ok(seen.framesReceived > 0 && seen.reconnects === 1, JSON.stringify(seen));
   assert.ok(seen.held.includes("*"));
-  assertNoPageErrors(p, { allowConsole: /ERR_CONNECTION_REFUSED/ });
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
 });
 
 test("invalid arguments throw the same RunwatchError synchronously", async () => {

@@ -77,6 +77,14 @@ export async function launchBrowser({ args = [], timeoutMs = PAGE_TIMEOUT_MS } =
 }
 
 /**
+ * The line Chromium itself logs when a WebSocket handshake fails, whatever the network error
+ * (`ERR_CONNECTION_REFUSED` while the engine is down; `ERR_CONNECTION_RESET` when a retry
+ * lands in the backlog of a listener that is being killed). Tests that stop or restart the
+ * server tolerate it: it is the browser's message, not the SDK's, and no page can silence it.
+ */
+export const BROWSER_WS_FAILURE = /^WebSocket connection to 'wss?:\/\/[^']+' failed: /;
+
+/**
  * Throw if the page had an uncaught error or printed a console error.
  * @param {import("playwright-core").Page} page
  * @param {{ allowConsole?: RegExp }} [opts]  console errors matching this are tolerated
