@@ -3,3 +3,10 @@ pub mod core;
 pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+/// The module's allocator: talc instead of Rust's default dlmalloc. Measured with
+/// `node bench/feed.mjs` (3 runs each): C 5.08–5.12 → 5.00–5.05 µs per event, S (task store)
+/// 3.22–3.26 → 3.12–3.20, and 0.3 KB (RocketRide) / 2.9 KB (fleet-rlm) less gzip.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
