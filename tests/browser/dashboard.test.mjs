@@ -17,8 +17,6 @@ import { a11yBasics, noOverflow } from "../support/layout.mjs";
 const SPEED = 2;
 const DIST = path.join(TARGET_DIR, "www-dist-test");
 const SHOTS = path.join(TARGET_DIR, "screenshots");
-// Chromium itself logs a failed WebSocket handshake (the `refuse` fault answers 503, a killed
-// engine refuses the TCP connection) as a console error; the page logs nothing of its own.
 let sim, server, browser, page;
 
 before(async () => {

@@ -77,12 +77,13 @@ export async function launchBrowser({ args = [], timeoutMs = PAGE_TIMEOUT_MS } =
 }
 
 /**
- * The line Chromium itself logs when a WebSocket handshake fails, whatever the network error
- * (`ERR_CONNECTION_REFUSED` while the engine is down; `ERR_CONNECTION_RESET` when a retry
- * lands in the backlog of a listener that is being killed). Tests that stop or restart the
- * server tolerate it: it is the browser's message, not the SDK's, and no page can silence it.
+ * The line Chromium itself logs when a WebSocket handshake to the local simulator fails,
+ * whatever the cause (`ERR_CONNECTION_REFUSED` while the engine is down; `ERR_CONNECTION_RESET`
+ * when a retry lands in the backlog of a listener that is being killed; the `refuse` fault's
+ * 503). Tests that stop, restart or fault the server tolerate it: it is the browser's message,
+ * not the SDK's, and no page can silence it.
  */
-export const BROWSER_WS_FAILURE = /^WebSocket connection to 'wss?:\/\/[^']+' failed: /;
+export const BROWSER_WS_FAILURE = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/[^']*' failed: /;
 
 /**
  * Throw if the page had an uncaught error or printed a console error.
