@@ -21,6 +21,7 @@ pub mod outputs;
 pub mod queue;
 pub mod requests;
 pub mod rng;
+pub mod sorted_map;
 pub mod seq;
 pub mod time;
 pub mod timers;

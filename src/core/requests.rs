@@ -5,7 +5,7 @@
 //! remembers what each in-flight request was for (the tag `T`), when it gives up, and
 //! bounds how many may be outstanding so a stalled server cannot grow it forever.
 
-use std::collections::BTreeMap;
+use super::sorted_map::SortedMap;
 
 use super::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ struct Pending<T> {
 pub struct Requests<T> {
     // Ordered by seq so expiry and drain report in send order. In-flight counts are small
     // (bounded by `capacity`), so deadlines are found by scanning rather than indexed.
-    pending: BTreeMap<u64, Pending<T>>,
+    pending: SortedMap<u64, Pending<T>>,
     next_seq: u64,
     capacity: usize,
 }
@@ -53,7 +53,7 @@ impl<T> Requests<T> {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         Self {
-            pending: BTreeMap::new(),
+            pending: SortedMap::new(),
             next_seq: 1,
             capacity,
         }

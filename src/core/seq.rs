@@ -10,8 +10,9 @@
 //! wildly wrong `seq` must not wedge the stream either, so implausible jumps are delivered
 //! as anomalies without moving the counter.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
+use super::sorted_map::SortedMap;
 use super::time::{Duration, Instant};
 
 /// How many reported gap ranges are remembered to tell a late frame from a duplicate.
@@ -143,7 +144,7 @@ pub struct SeqTracker<T> {
     expected: u64,
     // Frames above `expected`; the lowest key is always above it, so there is a hole at
     // `expected` whenever this is non-empty.
-    buffer: BTreeMap<u64, Held<T>>,
+    buffer: SortedMap<u64, Held<T>>,
     // Deadline of the lowest hole: earliest arrival in `buffer` plus the window. Cached so
     // `poll_timeout` is O(1); recomputed only when frames leave the buffer.
     deadline: Option<Instant>,
@@ -159,7 +160,7 @@ impl<T> SeqTracker<T> {
         Self {
             cfg,
             expected: 1,
-            buffer: BTreeMap::new(),
+            buffer: SortedMap::new(),
             deadline: None,
             gaps: VecDeque::new(),
             stats: SeqStats::default(),
@@ -309,11 +310,8 @@ impl<T> SeqTracker<T> {
     /// rather than skipped as a gap.
     fn release(&mut self, out: &mut Vec<SeqEvent<T>>, repaired: bool) {
         let mut released = false;
-        while let Some(entry) = self.buffer.first_entry() {
-            if *entry.key() != self.expected {
-                break;
-            }
-            let held = entry.remove();
+        while self.buffer.first_key_value().is_some_and(|(seq, _)| *seq == self.expected) {
+            let Some((_, held)) = self.buffer.pop_first() else { break };
             self.deliver_next(held.item, out);
             if repaired {
                 self.stats.reordered += 1;

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::errors::{js_error, thrown_message};
 use super::options::BatchMode;
 use crate::core::queue::{BoundedQueue, Overflow};
+use crate::core::sorted_map::SortedMap;
 use crate::core::outputs::{Delivered, Diagnostic, Output, RequestError, SubId};
 
 /// The distinct events of one flush that go to app callbacks, in order of first appearance.
@@ -154,7 +155,7 @@ impl<E> Clone for Target<E> {
 pub(crate) struct Dispatch<E> {
     batch: BatchMode,
     max_batch: usize,
-    subs: RefCell<BTreeMap<SubId, SubEntry<E>>>,
+    subs: RefCell<SortedMap<SubId, SubEntry<E>>>,
     listeners: RefCell<Vec<(u32, Kind, Function)>>,
     next_listener: Cell<u32>,
     replies: RefCell<HashMap<u32, Pending>>,
@@ -189,7 +190,7 @@ impl<E: Serialize> Dispatch<E> {
         Self {
             batch,
             max_batch: max_batch.max(1),
-            subs: RefCell::new(BTreeMap::new()),
+            subs: RefCell::new(SortedMap::new()),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
             replies: RefCell::new(HashMap::new()),

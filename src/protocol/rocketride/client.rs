@@ -8,7 +8,7 @@
 //! needs (lifecycle, requests, heartbeat, seq order, loss handling, the output queue) is
 //! [`Connection`]'s; see its docs for the poll order.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -26,6 +26,7 @@ use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
 use super::task_status::TaskStatus;
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::lifecycle::ConnState;
+use crate::core::sorted_map::{SortedMap, SortedSet};
 use crate::core::time::{Duration, Instant};
 
 /// Why held events go out with their task still unplaced.
@@ -125,7 +126,7 @@ pub struct RocketRide {
     /// Monitor calls of the current (re)subscribe round still unanswered.
     subscribing: usize,
     /// Task tokens learned (`execute`, `rrext_get_token`): task id → token, for seeding.
-    tokens: BTreeMap<String, String>,
+    tokens: SortedMap<String, String>,
     seeder: Seeder,
     /// Some connection has been live (a later `live` completes a reconnect).
     was_live: bool,
@@ -137,7 +138,7 @@ pub struct RocketRide {
     /// Events of the current connection held, in order, behind one whose task is unknown.
     held: VecDeque<(Option<u64>, RocketRideEvent)>,
     lookup_in_flight: bool,
-    looked_up: BTreeSet<String>,
+    looked_up: SortedSet<String>,
     /// Gapless recovery from a newer server's run log (spec §8.5.6), and the stamps of
     /// frames on their way to it.
     replay: Replay,
@@ -152,14 +153,14 @@ impl Connection<RocketRide> {
             config,
             registry: Registry::new(4096),
             subscribing: 0,
-            tokens: BTreeMap::new(),
+            tokens: SortedMap::new(),
             seeder: Seeder::default(),
             was_live: false,
             reassert: Vec::new(),
             task_scoped: false,
             held: VecDeque::new(),
             lookup_in_flight: false,
-            looked_up: BTreeSet::new(),
+            looked_up: SortedSet::default(),
             replay: Replay::new(ReplayConfig::default()),
             stamps: Stamps::default(),
         };
@@ -540,7 +541,7 @@ impl RocketRide {
     /// The `running` seed lists every visible task whatever the scope (spec §3.4): each
     /// TASK subscription gets only the tasks its scope matches (all-task scopes get all).
     fn deliver_running(&mut self, link: &mut Link<Self>, seq: Option<u64>, tasks: Vec<TaskRef>) {
-        let mut per_sub: BTreeMap<SubId, Vec<TaskRef>> = BTreeMap::new();
+        let mut per_sub: SortedMap<SubId, Vec<TaskRef>> = SortedMap::new();
         let everything = EventRoute { types: Some(MonitorTypes::TASK), ..EventRoute::default() };
         for id in self.registry.route(&everything) {
             per_sub.insert(id, tasks.clone());
@@ -548,7 +549,7 @@ impl RocketRide {
         for task in &tasks {
             let route = EventRoute { task_id: Some(&task.id), project_id: Some(&task.project_id), source: Some(&task.source), ..everything };
             for id in self.registry.route(&route) {
-                let mine = per_sub.entry(id).or_default();
+                let mine = per_sub.get_or_insert_with(id, Vec::new);
                 if !mine.contains(task) {
                     mine.push(task.clone());
                 }

@@ -49,6 +49,7 @@ use super::envelope::Response;
 use super::events::{decode_event, RocketRideEvent, TaskEvent};
 use super::monitor_types::MonitorTypes;
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
+use crate::core::sorted_map::SortedMap;
 
 /// The log command (spec §8.5.4).
 pub const LOG_COMMAND: &str = "rrext_log";
@@ -128,7 +129,7 @@ pub fn stamp_of(frame: &[u8]) -> Option<Stamp> {
 /// all of them with the connection.
 #[derive(Debug, Default)]
 pub struct Stamps {
-    by_seq: BTreeMap<u64, Stamp>,
+    by_seq: SortedMap<u64, Stamp>,
     unsequenced: Option<Stamp>,
 }
 
@@ -329,7 +330,7 @@ struct Stream {
 pub struct Replay {
     config: ReplayConfig,
     support: Support,
-    streams: BTreeMap<StreamId, Stream>,
+    streams: SortedMap<StreamId, Stream>,
     tick: u64,
     /// Reports gathered since the last [`Step::Finished`].
     unreplayable: Vec<Unreplayable>,
@@ -340,7 +341,7 @@ impl Replay {
         Self {
             config,
             support: Support::Unknown,
-            streams: BTreeMap::new(),
+            streams: SortedMap::new(),
             tick: 0,
             unreplayable: Vec::new(),
         }
@@ -428,7 +429,7 @@ impl Replay {
         if !self.streams.contains_key(&id) {
             self.make_room();
         }
-        let stream = self.streams.entry(id.clone()).or_default();
+        let stream = self.streams.get_or_insert_with(id.clone(), Stream::default);
         stream.used = tick;
         if let Some(task_id) = event.task_id() {
             stream.task_id = Some(task_id.to_owned());
@@ -470,7 +471,7 @@ impl Replay {
         });
         if active {
             let mut interrupted = Vec::new();
-            for (id, s) in &mut self.streams {
+            for (id, s) in self.streams.iter_mut() {
                 let Some(gap) = s.gap.as_mut() else { continue };
                 if let Phase::Reading { cursor, .. } = gap.phase {
                     gap.resume = Some(cursor);

@@ -7,10 +7,9 @@
 //! a subscription needs (through `rrext_get_token` when its token is unknown), and reports
 //! a reconnect's round in one `reseeded` diagnostic. This module decides; the plug-in sends.
 
-use std::collections::BTreeMap;
-
 use super::events::{RocketRideEvent, TaskEvent};
 use super::task_status::TaskState;
+use crate::core::sorted_map::SortedMap;
 
 /// Tasks remembered as running at most (a dashboard of thousands keeps the newest).
 const MAX_RUNNING: usize = 4096;
@@ -47,7 +46,7 @@ pub struct Report {
 #[derive(Debug, Default)]
 pub struct Seeder {
     /// Tasks seen running (states 1–4), by id: (project, source).
-    running: BTreeMap<String, (String, String)>,
+    running: SortedMap<String, (String, String)>,
     round: Option<(Report, usize)>,
     /// Another round was asked for while one was under way.
     again: Option<bool>,

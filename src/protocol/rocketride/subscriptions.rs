@@ -7,13 +7,12 @@
 //! its account. Token scopes are canonicalised to their `p.<proj>.<src>` key as soon as the
 //! [`Directory`] can resolve them, because on the server they are the same key.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use super::directory::Directory;
 use super::monitor_types::MonitorTypes;
 use super::scope::{BaseKey, Scope, ServerKey};
+use crate::core::sorted_map::SortedMap;
 
 pub use crate::core::outputs::SubId;
 
@@ -90,8 +89,8 @@ pub enum Placement {
 #[derive(Debug)]
 pub struct Registry {
     directory: Directory,
-    subs: BTreeMap<SubId, Sub>,
-    held: BTreeMap<ServerKey, Held>,
+    subs: SortedMap<SubId, Sub>,
+    held: SortedMap<ServerKey, Held>,
     watch_cleanup: bool,
     /// Nothing changed since the last sync, so the next one has no call to make. The client
     /// syncs after every event it learns a task from; this spares it rebuilding the
@@ -121,8 +120,8 @@ impl Registry {
     pub fn new(directory_capacity: usize) -> Self {
         Registry {
             directory: Directory::new(directory_capacity),
-            subs: BTreeMap::new(),
-            held: BTreeMap::new(),
+            subs: SortedMap::new(),
+            held: SortedMap::new(),
             watch_cleanup: true,
             in_sync: true,
         }
@@ -253,7 +252,7 @@ impl Registry {
     // unsubscribed once no longer desired.
     fn mark_source_unknown(&mut self, id_source: &str) {
         self.in_sync = false;
-        for (key, state) in &mut self.held {
+        for (key, state) in self.held.iter_mut() {
             if matches!(&key.base, BaseKey::Source { source, .. } if source == id_source) {
                 *state = Held::Unknown;
             }
@@ -397,14 +396,14 @@ impl Registry {
         self.desired_map().into_iter().collect()
     }
 
-    fn desired_map(&self) -> BTreeMap<ServerKey, MonitorTypes> {
-        let mut merged = BTreeMap::new();
+    fn desired_map(&self) -> SortedMap<ServerKey, MonitorTypes> {
+        let mut merged = SortedMap::new();
         for sub in self.subs.values().filter(|sub| !sub.types.is_empty()) {
-            *merged.entry(sub.key.clone()).or_insert_with(MonitorTypes::empty) |= sub.types;
+            *merged.get_or_insert_with(sub.key.clone(), MonitorTypes::empty) |= sub.types;
         }
         let deletable = merged.keys().any(|key| matches!(key.base, BaseKey::Source { .. } | BaseKey::Token { .. }));
         if self.watch_cleanup && deletable {
-            *merged.entry(ServerKey { base: BaseKey::All, pipe: None }).or_insert_with(MonitorTypes::empty) |=
+            *merged.get_or_insert_with(ServerKey { base: BaseKey::All, pipe: None }, MonitorTypes::empty) |=
                 MonitorTypes::DASHBOARD;
         }
         merged
@@ -872,7 +871,7 @@ mod tests {
         //! the real replace-per-key semantics.
         use super::*;
         use proptest::prelude::*;
-        use std::collections::BTreeSet;
+        use std::collections::{BTreeMap, BTreeSet};
 
         /// (token, projectId, source) of the tasks in the model world.
         const TASKS: [(&str, &str, &str); 3] = [
