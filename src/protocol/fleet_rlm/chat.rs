@@ -15,7 +15,6 @@
 //!   dropped; re-sending would start a new one): the turn ends `interrupted` and the
 //!   `resync` says so.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -31,6 +30,7 @@ use super::socket::{report_undecoded, utf8, NoRequest};
 use super::turns::{Turn, Turns, TurnsSnapshot};
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::lifecycle::ConnState;
+use crate::core::sorted_map::SortedSet;
 use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::time::{Duration, Instant};
 use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
@@ -73,7 +73,7 @@ pub enum ChatError {
 #[derive(Debug, Default)]
 pub struct FleetChat {
     /// The app's listeners; every frame goes to all of them.
-    listeners: BTreeSet<SubId>,
+    listeners: SortedSet<SubId>,
     turns: Turns,
     /// The latest error frame of the current socket: what a close that follows means.
     last_error: Option<ServerError>,

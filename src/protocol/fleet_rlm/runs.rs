@@ -18,7 +18,7 @@
 //! are the only trace of the server's silent drop-oldest queue (errata 6) and of a
 //! reconnect (no replay): they are listed in `missing`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -26,6 +26,7 @@ use tsify::Tsify;
 
 use super::execution::{ExecutionEvent, ExecutionStep, RunCompleted, RunSummary};
 use super::step_tree::{build_tree, step_key, StepKey, StepNode};
+use crate::core::sorted_map::SortedMap;
 
 /// Bounds of a [`RunStore`]. `Default` suits a dashboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,7 +138,7 @@ struct RunState {
     status: RunStatus,
     saw_start: bool,
     possibly_incomplete: bool,
-    steps: BTreeMap<StepKey, ExecutionStep>,
+    steps: SortedMap<StepKey, ExecutionStep>,
     ids: HashSet<String>,
     duplicates: u64,
     steps_dropped: u64,
@@ -152,7 +153,7 @@ struct RunState {
 #[derive(Debug, Default)]
 pub struct RunStore {
     config: RunsConfig,
-    runs: BTreeMap<u64, RunState>,
+    runs: SortedMap<u64, RunState>,
     next_key: u64,
     version: u64,
     ended_counter: u64,
@@ -257,7 +258,7 @@ impl RunStore {
             status: RunStatus::Running,
             saw_start,
             possibly_incomplete: false,
-            steps: BTreeMap::new(),
+            steps: SortedMap::new(),
             ids: HashSet::new(),
             duplicates: 0,
             steps_dropped: 0,
@@ -422,7 +423,7 @@ fn view(run_key: u64, run: &RunState, max_missing: usize) -> Run {
 
 /// Indices in `1..=max` that no step has: the first `limit` of them, and their count.
 /// The walk stops once `limit` are listed, so a huge index costs nothing.
-fn missing_indices(steps: &BTreeMap<StepKey, ExecutionStep>, limit: usize) -> (Vec<u64>, u64) {
+fn missing_indices(steps: &SortedMap<StepKey, ExecutionStep>, limit: usize) -> (Vec<u64>, u64) {
     let have: HashSet<u64> = steps.keys().map(|(i, _)| *i).filter(|i| *i != u64::MAX).collect();
     let Some(&max) = have.iter().max() else { return (Vec::new(), 0) };
     let count = max - have.len() as u64;

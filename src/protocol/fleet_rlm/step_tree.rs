@@ -6,12 +6,13 @@
 //! parent never arrived hangs from the root with `parentMissing`; a parent cycle (which a
 //! sane server never sends) is cut the same way, so every step appears exactly once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use tsify::Tsify;
 
 use super::execution::ExecutionStep;
+use crate::core::sorted_map::SortedMap;
 
 /// One step and its children, ordered by step index.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
@@ -39,14 +40,14 @@ pub fn step_key(step: &ExecutionStep) -> StepKey {
 
 /// The forest of `steps` (keyed by [`step_key`]): the root's children, in order.
 #[must_use]
-pub fn build_tree(steps: &BTreeMap<StepKey, ExecutionStep>) -> Vec<StepNode> {
+pub fn build_tree(steps: &SortedMap<StepKey, ExecutionStep>) -> Vec<StepNode> {
     let key_of: HashMap<&str, &StepKey> = steps.iter().map(|(k, s)| (s.id.as_str(), k)).collect();
     let parent_of = |step: &ExecutionStep| step.parent_id.as_deref().and_then(|p| key_of.get(p).copied()).filter(|k| k.1 != step.id);
     let cut = cycle_members(steps, &parent_of);
-    let mut children: BTreeMap<Option<&StepKey>, Vec<&StepKey>> = BTreeMap::new();
-    for (key, step) in steps {
+    let mut children: SortedMap<Option<&StepKey>, Vec<&StepKey>> = SortedMap::new();
+    for (key, step) in steps.iter() {
         let parent = if cut.contains(key) { None } else { parent_of(step) };
-        children.entry(parent).or_default().push(key);
+        children.get_or_insert_with(parent, Vec::new).push(key);
     }
     let roots = children.get(&None).cloned().unwrap_or_default();
     roots.into_iter().map(|k| node(k, steps, &children, &key_of)).collect()
@@ -54,8 +55,8 @@ pub fn build_tree(steps: &BTreeMap<StepKey, ExecutionStep>) -> Vec<StepNode> {
 
 fn node<'a>(
     key: &'a StepKey,
-    steps: &'a BTreeMap<StepKey, ExecutionStep>,
-    children: &BTreeMap<Option<&'a StepKey>, Vec<&'a StepKey>>,
+    steps: &'a SortedMap<StepKey, ExecutionStep>,
+    children: &SortedMap<Option<&'a StepKey>, Vec<&'a StepKey>>,
     key_of: &HashMap<&str, &StepKey>,
 ) -> StepNode {
     let step = &steps[key];
@@ -71,7 +72,7 @@ fn is_virtual_root(parent_id: &str) -> bool {
 
 /// The steps that sit on a parent cycle: each is cut from its parent.
 fn cycle_members<'a>(
-    steps: &'a BTreeMap<StepKey, ExecutionStep>,
+    steps: &'a SortedMap<StepKey, ExecutionStep>,
     parent_of: &dyn Fn(&ExecutionStep) -> Option<&'a StepKey>,
 ) -> HashSet<&'a StepKey> {
     let mut settled: HashSet<&StepKey> = HashSet::new();

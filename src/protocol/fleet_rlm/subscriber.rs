@@ -12,7 +12,6 @@
 //!   nothing at all arrives here within `stall_after`, a `stalled` diagnostic says what
 //!   to check (the server sends `execution_started` as the turn starts).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -28,6 +27,7 @@ use super::runs::{RunStore, RunsConfig, RunsSnapshot};
 use super::socket::{report_undecoded, utf8, NoRequest};
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::lifecycle::ConnState;
+use crate::core::sorted_map::SortedSet;
 use crate::core::outputs::{Diagnostic, RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::time::{Duration, Instant};
 use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
@@ -82,7 +82,7 @@ pub enum Timer {
 pub struct FleetEvents {
     session_id: String,
     stall_after: Duration,
-    listeners: BTreeSet<SubId>,
+    listeners: SortedSet<SubId>,
     runs: RunStore,
     last_error: Option<ServerError>,
     /// A turn runs on the chat socket (the app says so).
@@ -98,7 +98,7 @@ impl Connection<FleetEvents> {
         let protocol = FleetEvents {
             session_id: config.session_id,
             stall_after: config.stall_after,
-            listeners: BTreeSet::new(),
+            listeners: SortedSet::default(),
             runs: RunStore::new(config.runs),
             last_error: None,
             turn_running: false,
