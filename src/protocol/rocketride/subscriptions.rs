@@ -271,7 +271,14 @@ impl Registry {
     /// `types` belongs. See [`Placement`].
     pub fn place_unknown(&self, task_id: &str, types: MonitorTypes) -> Placement {
         let Some((_, id_source)) = task_id.split_once('.') else { return Placement::Complete };
+        // The distinct projects that could hold it (only none, one or several matters, so no
+        // sort: a sort of `&str` alone compiled to 9 KB of wasm).
         let mut projects: Vec<&str> = Vec::new();
+        let mut add = |project| {
+            if !projects.contains(&project) {
+                projects.push(project);
+            }
+        };
         let mut everything = false;
         let mut unresolved_token = false;
         for (key, mask) in self.desired_map_ref() {
@@ -280,9 +287,9 @@ impl Registry {
             }
             match &key.base {
                 BaseKey::All => everything = true,
-                BaseKey::Source { project_id, source } if source == id_source => projects.push(project_id),
+                BaseKey::Source { project_id, source } if source == id_source => add(project_id.as_str()),
                 BaseKey::Source { .. } => {}
-                BaseKey::Project { project_id } => projects.push(project_id),
+                BaseKey::Project { project_id } => add(project_id.as_str()),
                 BaseKey::Token { token } => {
                     let prefix = task_id.split('.').next();
                     if Directory::token_prefix(token).is_none_or(|p| Some(p) == prefix) {
@@ -291,8 +298,6 @@ impl Registry {
                 }
             }
         }
-        projects.sort_unstable();
-        projects.dedup();
         match (projects.as_slice(), everything || unresolved_token) {
             ([], false) => Placement::Complete,
             ([], true) if !unresolved_token => Placement::Complete,
