@@ -9,8 +9,8 @@
 // RocketRide module is built with opt-level 3 since 82df4ae (from ~322 KB, for about 40 %
 // less time per event; Cargo.toml says what was measured). Lowered with simd128 (2d758a4)
 // and with the talc allocator (1bcc27a; fleet-rlm 274.6 → 271.6 KB), and when the engine's
-// maps moved from BTreeMap to core::sorted_map and a sort was dropped (RocketRide 379.6 → 345.4 KB, fleet-rlm
-// 271.6 → 251.9 KB).
+// maps moved from BTreeMap to core::sorted_map and a sort was dropped (RocketRide 379.6 →
+// 345.4 KB, fleet-rlm 271.6 → 251.9 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
