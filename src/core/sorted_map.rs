@@ -16,6 +16,10 @@
 use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An ordered map from `K` to `V`, iterated in key order.
 ///
@@ -226,6 +230,34 @@ impl<K, V> IntoIterator for SortedMap<K, V> {
     }
 }
 
+impl<K: Serialize, V: Serialize> Serialize for SortedMap<K, V> {
+    /// As a map (a JSON object), in key order.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Deserialize<'de> for SortedMap<K, V> {
+    /// From a map (a JSON object); a repeated key keeps its last value, as in `BTreeMap`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs<K, V>(PhantomData<(K, V)>);
+        impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Visitor<'de> for Pairs<K, V> {
+            type Value = SortedMap<K, V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut pairs: A) -> Result<Self::Value, A::Error> {
+                let mut map = SortedMap::new();
+                while let Some((k, v)) = pairs.next_entry()? {
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+        deserializer.deserialize_map(Pairs(PhantomData))
+    }
+}
+
 /// An ordered set: a [`SortedMap`] with no values.
 ///
 /// ```
@@ -357,6 +389,14 @@ mod tests {
             let rebuilt: SortedMap<u16, u16> = model.iter().rev().map(|(k, v)| (*k, *v)).collect();
             prop_assert_eq!(rebuilt, map);
         }
+    }
+
+    #[test]
+    fn serde_reads_and_writes_a_json_object_in_key_order() {
+        let map: SortedMap<String, Vec<String>> = serde_json::from_str(r#"{"1":["b"],"0":["a"],"1":["c"]}"#).unwrap();
+        assert_eq!(map.get("1"), Some(&vec!["c".to_string()]), "the last of a repeated key wins");
+        assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"0":["a"],"1":["c"]}"#);
+        assert!(serde_json::from_str::<SortedMap<String, u8>>("[1]").is_err());
     }
 
     #[test]

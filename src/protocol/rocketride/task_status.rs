@@ -5,12 +5,13 @@
 //! camelCase. Collections the server may omit decode as empty ([`OrDefault`]); floats the
 //! server may send as `NaN` decode as `NaN` ([`lenient_f64`]); unknown fields are ignored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use tsify::Tsify;
 
+use crate::core::sorted_map::SortedMap;
 use crate::core::wire::{json_error, DecodeError};
 use super::json::{from_str_capturing, lenient_f64, sanitize_non_finite, Extra, HasExtra, OrDefault};
 
@@ -320,7 +321,8 @@ pub struct Pipeflow {
     /// Number of pipes.
     pub total_pipes: u64,
     /// Pipe index (as a string, as on the wire: `"0"`) → stack, outermost first.
-    pub by_pipe: OrDefault<BTreeMap<String, Vec<String>>>,
+    #[tsify(type = "OrDefault<Record<string, string[]>>")]
+    pub by_pipe: OrDefault<SortedMap<String, Vec<String>>>,
 }
 
 /// Resource metrics of the engine process. A `NaN` on the wire stays `NaN`.
