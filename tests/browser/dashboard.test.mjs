@@ -182,19 +182,25 @@ test("every fault from the panel is survived, and the page says how", { timeout:
     await page.waitForSelector("[data-testid=conn-state][data-state=live]", { timeout: 30_000 });
     // The NaN status reaches the store as `cpuPercent: null`; the task list says "—" (on
     // the Faults tab the list is not shown, so watch it from the Tasks tab for this one).
+    // The watch starts before the fault (the next regular status replaces the NaN one about
+    // a second later) and gives up 5 s after the fault was injected: the tab switch before
+    // it must not eat into that time on a loaded machine (it did once, in a full run).
     if (fault === "nan") {
       const nanShown = page.evaluate(() => new Promise((resolve) => {
         const t0 = performance.now();
         const look = () => {
           const hit = [...document.querySelectorAll("[data-testid=run]")].some((el) => /CPU —/.test(el.textContent ?? ""));
-          if (hit || performance.now() - t0 > 5000) resolve(hit); else requestAnimationFrame(look);
+          const injected = window.__nanInjectedAt;
+          const late = injected !== undefined ? performance.now() - injected > 5000 : performance.now() - t0 > 60_000;
+          if (hit || late) resolve(hit); else requestAnimationFrame(look);
         };
         look();
       }));
       await page.click("nav a[href='#/tasks']");
       await page.waitForSelector("[data-testid=run]");
       await sim.control("faults", { kind: "nan" });
-      assert.ok(await nanShown, "a NaN metric should read — in the task list");
+      await page.evaluate(() => { window.__nanInjectedAt = performance.now(); });
+      assert.ok(await nanShown, "a NaN metric should read — within 5 s in the task list");
       assert.doesNotMatch(await page.textContent("body"), /NaN/);
       await page.click("nav a[href='#/faults']");
       await page.waitForSelector(`button[data-fault="nan"]:not([disabled])`);
