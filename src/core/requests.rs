@@ -6,7 +6,6 @@
 //! bounds how many may be outstanding so a stalled server cannot grow it forever.
 
 use super::sorted_map::SortedMap;
-
 use super::time::{Duration, Instant};
 
 /// Returned by [`Requests::start`] when the table is at capacity; carries the capacity.

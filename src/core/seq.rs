@@ -310,8 +310,7 @@ impl<T> SeqTracker<T> {
     /// rather than skipped as a gap.
     fn release(&mut self, out: &mut Vec<SeqEvent<T>>, repaired: bool) {
         let mut released = false;
-        while self.buffer.first_key_value().is_some_and(|(seq, _)| *seq == self.expected) {
-            let Some((_, held)) = self.buffer.pop_first() else { break };
+        while let Some((_, held)) = self.buffer.pop_first_if(|seq| *seq == self.expected) {
             self.deliver_next(held.item, out);
             if repaired {
                 self.stats.reordered += 1;

@@ -100,31 +100,19 @@ impl<K, V> SortedMap<K, V> {
         self.items.iter_mut().map(|(_, v)| v)
     }
 
-    /// The entry with the lowest key.
-    #[must_use]
-    pub fn first_key_value(&self) -> Option<(&K, &V)> {
-        self.items.front().map(|(k, v)| (k, v))
-    }
-
-    /// The entry with the highest key.
-    #[must_use]
-    pub fn last_key_value(&self) -> Option<(&K, &V)> {
-        self.items.back().map(|(k, v)| (k, v))
-    }
-
     /// Takes the entry with the lowest key out of the map.
     pub fn pop_first(&mut self) -> Option<(K, V)> {
         self.items.pop_front()
     }
 
+    /// Takes the entry with the lowest key out of the map when `take` says yes to its key.
+    pub fn pop_first_if(&mut self, take: impl FnOnce(&K) -> bool) -> Option<(K, V)> {
+        self.items.pop_front_if(|(k, _)| take(k))
+    }
+
     /// Keeps only the entries `keep` says yes to (visited in key order).
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.items.retain_mut(|(k, v)| keep(k, v));
-    }
-
-    /// Keeps the lowest `len` entries and drops the rest.
-    pub fn truncate(&mut self, len: usize) {
-        self.items.truncate(len);
     }
 }
 
@@ -206,17 +194,6 @@ impl<K: Ord + Borrow<Q>, Q: Ord + ?Sized, V> std::ops::Index<&Q> for SortedMap<K
     /// When `key` is not held (a caller's bug, as with `BTreeMap`).
     fn index(&self, key: &Q) -> &V {
         self.get(key).expect("SortedMap: no entry for the key")
-    }
-}
-
-impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
-    /// Later pairs replace earlier ones with the same key, as in `BTreeMap`.
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
-        let mut map = SortedMap::new();
-        for (k, v) in pairs {
-            map.insert(k, v);
-        }
-        map
     }
 }
 
@@ -330,8 +307,8 @@ mod tests {
         GetOrInsert(u8, u16),
         Remove(u8),
         PopFirst,
+        PopFirstIf(u8),
         Retain(u8),
-        Truncate(u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -340,8 +317,8 @@ mod tests {
             1 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::GetOrInsert(k, v)),
             2 => any::<u8>().prop_map(Op::Remove),
             1 => Just(Op::PopFirst),
+            1 => any::<u8>().prop_map(Op::PopFirstIf),
             1 => any::<u8>().prop_map(Op::Retain),
-            1 => any::<u8>().prop_map(Op::Truncate),
         ]
     }
 
@@ -369,25 +346,23 @@ mod tests {
                         map.retain(|k, _| k % m != 0);
                         model.retain(|k, _| k % m != 0);
                     }
-                    Op::Truncate(n) => {
-                        let n = usize::from(n % 8);
-                        map.truncate(n);
-                        let drop: Vec<u16> = model.keys().skip(n).copied().collect();
-                        drop.iter().for_each(|k| { model.remove(k); });
+                    Op::PopFirstIf(m) => {
+                        let m = u16::from(m.max(1));
+                        let want = model.first_key_value().filter(|(k, _)| *k % m == 0).map(|(k, v)| (*k, *v));
+                        if want.is_some() {
+                            model.pop_first();
+                        }
+                        prop_assert_eq!(map.pop_first_if(|k| k % m == 0), want);
                     }
                 }
                 prop_assert_eq!(map.len(), model.len());
                 prop_assert!(map.iter().eq(model.iter()));
-                prop_assert_eq!(map.first_key_value(), model.first_key_value());
-                prop_assert_eq!(map.last_key_value(), model.last_key_value());
                 for k in [0u16, 1, 7, 100, 255, next] {
                     prop_assert_eq!(map.get(&k), model.get(&k));
                     prop_assert_eq!(map.contains_key(&k), model.contains_key(&k));
                 }
             }
-            prop_assert!(map.clone().into_iter().eq(model.clone()));
-            let rebuilt: SortedMap<u16, u16> = model.iter().rev().map(|(k, v)| (*k, *v)).collect();
-            prop_assert_eq!(rebuilt, map);
+            prop_assert!(map.into_iter().eq(model));
         }
     }
 

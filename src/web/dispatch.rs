@@ -18,8 +18,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::errors::{js_error, thrown_message};
 use super::options::BatchMode;
 use crate::core::queue::{BoundedQueue, Overflow};
-use crate::core::sorted_map::SortedMap;
 use crate::core::outputs::{Delivered, Diagnostic, Output, RequestError, SubId};
+use crate::core::sorted_map::SortedMap;
 
 /// The distinct events of one flush that go to app callbacks, in order of first appearance.
 /// An event that goes to several subscriptions becomes one JS object, shared by them.

@@ -30,8 +30,8 @@ use super::socket::{report_undecoded, utf8, NoRequest};
 use super::turns::{Turn, Turns, TurnsSnapshot};
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
 use crate::core::lifecycle::ConnState;
-use crate::core::sorted_map::SortedSet;
 use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason};
+use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
 use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
 
