@@ -22,6 +22,7 @@ pub mod queue;
 pub mod requests;
 pub mod rng;
 pub mod seq;
+pub mod sort;
 pub mod sorted_map;
 pub mod time;
 pub mod timers;

@@ -110,6 +110,11 @@ impl<K, V> SortedMap<K, V> {
         self.items.pop_front_if(|(k, _)| take(k))
     }
 
+    /// Keeps the first `len` entries (the lowest keys) and drops the rest.
+    pub fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+    }
+
     /// Keeps only the entries `keep` says yes to (visited in key order).
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.items.retain_mut(|(k, v)| keep(k, v));
@@ -147,6 +152,15 @@ impl<K: Ord, V> SortedMap<K, V> {
         K: Borrow<Q>,
     {
         self.slot(key).is_ok()
+    }
+
+    /// The entries in key order, from the first key not below `start`.
+    pub fn range_from<Q: Ord + ?Sized>(&self, start: &Q) -> impl Iterator<Item = (&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.slot(start).unwrap_or_else(|at| at);
+        self.items.range(at..).map(|(k, v)| (k, v))
     }
 
     /// Puts `value` under `key`; returns the value it replaced.
@@ -309,6 +323,7 @@ mod tests {
         PopFirst,
         PopFirstIf(u8),
         Retain(u8),
+        Truncate(u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -319,6 +334,7 @@ mod tests {
             1 => Just(Op::PopFirst),
             1 => any::<u8>().prop_map(Op::PopFirstIf),
             1 => any::<u8>().prop_map(Op::Retain),
+            1 => any::<u8>().prop_map(Op::Truncate),
         ]
     }
 
@@ -346,6 +362,15 @@ mod tests {
                         map.retain(|k, _| k % m != 0);
                         model.retain(|k, _| k % m != 0);
                     }
+                    Op::Truncate(n) => {
+                        // Mostly a no-op (n beyond the length), sometimes a real cut.
+                        let n = usize::from(n);
+                        map.truncate(n);
+                        let cut = model.keys().nth(n).copied();
+                        if let Some(cut) = cut {
+                            model.split_off(&cut);
+                        }
+                    }
                     Op::PopFirstIf(m) => {
                         let m = u16::from(m.max(1));
                         let want = model.first_key_value().filter(|(k, _)| *k % m == 0).map(|(k, v)| (*k, *v));
@@ -360,6 +385,7 @@ mod tests {
                 for k in [0u16, 1, 7, 100, 255, next] {
                     prop_assert_eq!(map.get(&k), model.get(&k));
                     prop_assert_eq!(map.contains_key(&k), model.contains_key(&k));
+                    prop_assert!(map.range_from(&k).eq(model.range(k..)));
                 }
             }
             prop_assert!(map.into_iter().eq(model));

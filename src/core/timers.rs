@@ -5,6 +5,7 @@
 //! and call `handle_timeout` when it fires. As in quinn-proto, each timer kind has at most
 //! one deadline and the next wake-up is simply the minimum.
 
+use super::sort::sort_by_u64;
 use super::time::Instant;
 
 /// Deadlines keyed by a timer kind `K` (usually a small `Copy` enum).
@@ -73,7 +74,7 @@ impl<K: Copy + Eq> Timers<K> {
             self.entries.drain(..).partition(|(_, at)| *at <= now);
         self.entries = pending;
         // A stable sort keeps insertion order among equal deadlines.
-        expired.sort_by_key(|(_, at)| *at);
+        sort_by_u64(&mut expired, |(_, at)| at.as_millis());
         expired.into_iter().map(|(k, _)| k).collect()
     }
 

@@ -5,9 +5,9 @@
 //! Task ids are `"<first 8 hex of the token after tk_>.<source>"` and tokens are
 //! deterministic per (user, project, source), so every mapping stays true across runs.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Bound;
+
+use crate::core::sorted_map::SortedMap;
 
 /// A bounded memory of tasks and tokens, each evicting the least recently learned entry
 /// once `capacity` is reached.
@@ -124,11 +124,13 @@ impl fmt::Debug for Directory {
 }
 
 /// Name → (projectId, source), evicting the least recently learned name.
+///
+/// Each entry carries the stamp of its last learning, and eviction looks for the lowest
+/// one: a scan, but only when a new name arrives with the directory full, whereas a stamp
+/// index would be updated on every event (almost every event re-learns its task).
 struct Recent {
     capacity: usize,
-    entries: BTreeMap<String, Entry>,
-    /// Learn stamp → name, oldest first.
-    order: BTreeMap<u64, String>,
+    entries: SortedMap<String, Entry>,
     next_stamp: u64,
 }
 
@@ -140,42 +142,34 @@ struct Entry {
 
 impl Recent {
     fn new(capacity: usize) -> Self {
-        Recent { capacity: capacity.max(1), entries: BTreeMap::new(), order: BTreeMap::new(), next_stamp: 0 }
+        Recent { capacity: capacity.max(1), entries: SortedMap::new(), next_stamp: 0 }
     }
 
     fn learn(&mut self, name: &str, project_id: &str, source: &str) -> bool {
         let stamp = self.next_stamp;
         self.next_stamp += 1;
         if let Some(entry) = self.entries.get_mut(name) {
-            // Seen again (almost every event): move it to the newest end, no allocation
-            // unless its place changed.
+            // Seen again (almost every event): now the newest, no allocation unless its
+            // place changed.
             let changed = entry.place() != (project_id, source);
             if changed {
                 (entry.project_id, entry.source) = (project_id.to_owned(), source.to_owned());
             }
-            let key = self.order.remove(&entry.stamp).unwrap_or_else(|| name.to_owned());
             entry.stamp = stamp;
-            self.order.insert(stamp, key);
             return changed;
         }
         let entry = Entry { project_id: project_id.to_owned(), source: source.to_owned(), stamp };
         self.entries.insert(name.to_owned(), entry);
-        self.order.insert(stamp, name.to_owned());
-        self.evict();
+        if self.entries.len() > self.capacity {
+            // Stamps are unique, so this drops exactly the least recently learned entry.
+            let oldest = self.entries.values().map(|e| e.stamp).min();
+            self.entries.retain(|_, e| Some(e.stamp) != oldest);
+        }
         true
     }
 
-    fn evict(&mut self) {
-        while self.entries.len() > self.capacity {
-            let Some((_, oldest)) = self.order.pop_first() else { return };
-            self.entries.remove(&oldest);
-        }
-    }
-
     fn remove(&mut self, name: &str) {
-        if let Some(entry) = self.entries.remove(name) {
-            self.order.remove(&entry.stamp);
-        }
+        self.entries.remove(name);
     }
 
     fn get(&self, name: &str) -> Option<(&str, &str)> {
@@ -184,9 +178,7 @@ impl Recent {
 
     /// Entries in name order, starting at the first name not below `start`.
     fn from<'a>(&'a self, start: &str) -> impl Iterator<Item = (&'a str, (&'a str, &'a str))> + 'a {
-        self.entries
-            .range::<str, _>((Bound::Included(start), Bound::Unbounded))
-            .map(|(name, entry)| (name.as_str(), entry.place()))
+        self.entries.range_from(start).map(|(name, entry)| (name.as_str(), entry.place()))
     }
 }
 

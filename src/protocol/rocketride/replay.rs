@@ -39,7 +39,6 @@
 //! buffered: the next reconnect resumes from the cursor. Buffers are bounded: a stream
 //! whose buffers fill up is delivered at once with an `overflow` report of what is left.
 
-use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -49,6 +48,7 @@ use super::envelope::Response;
 use super::events::{decode_event, RocketRideEvent, TaskEvent};
 use super::monitor_types::MonitorTypes;
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
+use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
 
 /// The log command (spec §8.5.4).
@@ -264,7 +264,7 @@ struct Gap {
     resume: Option<u64>,
     /// Event names the subscriptions would have received live.
     names: Vec<&'static str>,
-    replayed: BTreeMap<u64, RocketRideEvent>,
+    replayed: SortedMap<u64, RocketRideEvent>,
     /// Replayed logSeqs delivered or held, for dedupe inside the window.
     highest_read: Option<u64>,
     seed: Option<RocketRideEvent>,
@@ -291,7 +291,7 @@ impl Gap {
             phase: Phase::Offline,
             resume: None,
             names: Vec::new(),
-            replayed: BTreeMap::new(),
+            replayed: SortedMap::new(),
             highest_read: None,
             seed: None,
             live: Vec::new(),
@@ -724,13 +724,13 @@ impl Replay {
             highest = highest.max(Some(log_seq));
             let in_window = log_seq >= gap.from && gap.first_live.is_none_or(|f| log_seq < f);
             if in_window {
-                gap.replayed.entry(log_seq).or_insert(event);
+                gap.replayed.get_or_insert_with(log_seq, || event);
             }
         }
         gap.highest_read = gap.highest_read.max(highest);
         if gap.replayed.len() > max_replayed {
             let from = gap.replayed.keys().nth(max_replayed).copied();
-            gap.replayed.split_off(&from.unwrap_or(u64::MAX));
+            gap.replayed.truncate(max_replayed);
             let message = format!(
                 "more than {max_replayed} events were missed; the rest of the window was given up"
             );
@@ -915,7 +915,7 @@ impl Replay {
             });
         }
         let mut live = gap.live;
-        live.sort_by_key(|(log_seq, _, _)| *log_seq);
+        sort_by_u64(&mut live, |(log_seq, _, _)| *log_seq);
         for (log_seq, seq, event) in live {
             apply(stream, log_seq, begin_seq_of(&event), &event);
             out.push(Step::Live { seq, event });
