@@ -1,7 +1,7 @@
 //! Building DAP requests (spec §2, §5) and reading the few command results the client
 //! itself learns from (tokens, the dashboard's task list).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::results::ExecuteResult;
@@ -29,7 +29,19 @@ impl Command {
 /// assert_eq!(frame, serde_json::json!({"type":"request","seq":7,"command":"rrext_ping","arguments":{}}));
 /// ```
 pub fn request_frame(seq: u64, command: &str, args: &Value) -> String {
-    json!({"type": "request", "seq": seq, "command": command, "arguments": args}).to_string()
+    /// Written straight from the borrowed parts: no `Value` tree is built for the frame,
+    /// and `Value`'s `Display` (two more serialiser instantiations) stays out of the module.
+    #[derive(Serialize)]
+    struct Request<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        seq: u64,
+        command: &'a str,
+        arguments: &'a Value,
+    }
+    let request = Request { kind: "request", seq, command, arguments: args };
+    // As with `Value::to_string`: serialising a `Value` into memory cannot fail.
+    serde_json::to_string(&request).expect("a JSON value always serialises")
 }
 
 /// `auth` arguments. The credential travels only here, never in the URL (spec §1.2).

@@ -1024,7 +1024,7 @@ fn decode_entry(mut entry: Value, name: &str, task_id: Option<&str>) -> Option<(
         let id = top_id.or_else(|| task_id.map(str::to_owned))?;
         body.insert("__id".into(), Value::String(id));
     }
-    let raw = RawValue::from_string(Value::Object(std::mem::take(body)).to_string()).ok()?;
+    let raw = serde_json::value::to_raw_value(&std::mem::take(body)).ok()?;
     let event = decode_event(name, &raw).ok()?;
     Some((log_seq, event))
 }

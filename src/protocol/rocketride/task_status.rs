@@ -194,7 +194,9 @@ impl<'de> Deserialize<'de> for TaskNote {
         Ok(match Value::deserialize(deserializer)? {
             Value::String(text) => TaskNote::Text(text),
             Value::Object(map) => TaskNote::Object(map),
-            other => TaskNote::Text(other.to_string()),
+            // Its JSON text, as `Display` writes it (through the serialiser the rest of the
+            // module uses, so `Value`'s `Display` is not compiled in).
+            other => TaskNote::Text(serde_json::to_string(&other).map_err(serde::de::Error::custom)?),
         })
     }
 }
