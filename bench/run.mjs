@@ -451,8 +451,13 @@ function sizeBreakdown() {
     const m = /runwatch::((?:protocol::[a-z_]+::|web::|core::)?[a-z_]+)/.exec(it.name);
     if (m && crateOf(it.name) === "runwatch") modules.set(m[1], (modules.get(m[1]) ?? 0) + it.shallow_size);
   }
+  // The typed decoders: the serde derives and hand-written readers of every frame's body.
+  const DECODERS = /^protocol::rocketride::(events|dashboard|task_status|calls|json|results|envelope|monitor_types)$/;
+  const decoders = [...modules.entries()].filter(([m]) => DECODERS.test(m)).reduce((sum, [, b]) => sum + b, 0);
   return {
     total,
+    own: byCrate.get("runwatch") ?? 0,
+    decoders,
     modules: [...modules.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12),
     crates: [...byCrate.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15),
     top: items.slice(0, 15).map((it) => [it.name, it.shallow_size]),
@@ -710,6 +715,21 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     push("", "Largest items:", "", "| item | bytes |", "| --- | ---: |");
     for (const [name, b] of breakdown.top) push(`| \`${name.replace(/\|/g, "\\|").slice(0, 110)}\` | ${fi(b)} |`);
     push("");
+    const wasmGzip = size?.files.find((f) => f.file === "dist/runwatch_bg.wasm")?.gzip;
+    const entry = size ? entrySizes(size).runwatch : null;
+    if (wasmGzip && entry) {
+      const share = (b) => b / breakdown.total;
+      const kbOf = (b) => `${Math.round((share(b) * wasmGzip) / 1000)} KB`;
+      const jsGzip = entry.gzip - wasmGzip;
+      push(
+        `**What ≤ 60 KB would take.** Scaling the shares above to the shipped module (${kb(wasmGzip)} gzip; shares of bytes before \`wasm-opt\`, so roughly): runwatch's own code is about ${kbOf(breakdown.own)} (${(100 * share(breakdown.own)).toFixed(0)} %), of which the typed decoders (\`events\`, \`dashboard\`, \`task_status\`, \`calls\`, \`json\`, \`results\`, \`envelope\`, \`monitor_types\`) about ${kbOf(breakdown.decoders)}; code under library names (serde_json, serde, \`core\`, \`alloc\`, js_sys, wasm-bindgen, …, their generic code instantiated for runwatch's types included) and data about ${kbOf(breakdown.total - breakdown.own)}; the entry's JavaScript adds ${kb(jsGzip)}. ` +
+          (share(Math.min(breakdown.own, breakdown.total - breakdown.own)) * wasmGzip > 60_000
+            ? "Neither part alone fits in 60 KB, so no trimming of the present design gets there: it would take a different one, such as"
+            : "Trimming alone is unlikely to get there; a different design would, such as") +
+          " a module without serde (frames checked by a hand-written scanner against a table of each event's fields, instead of a derive per type), the engine's optional parts (log replay, the task store, dashboard seeding) in modules of their own loaded on demand, or the checks done in JavaScript on the app's one `JSON.parse` (prototyped: it cost as much time per event as the passes it saved; see the README's status).",
+        "",
+      );
+    }
   } else if (breakdown?.note) push(`Size breakdown not available: ${breakdown.note}.`, "");
 
   // Goals.
