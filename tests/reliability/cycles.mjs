@@ -101,6 +101,8 @@ const MARKER = "rrext_get_tasks";
 const CHECK_PASSES = 3;
 /** States and diagnostics kept for a failure report. */
 const HISTORY = 60;
+/** Send-log lines printed with a failure (the end of the cycle's log; all with RUNWATCH_DUMP_LOG=1). */
+const LOG_LINES = 150;
 
 /**
  * The fault kinds, one per cycle in this order; `revoke_key` ends a round (the client is
@@ -347,7 +349,14 @@ class Run {
     if (this.ledger.problems.length) {
       const recent = this.history.map((h) => JSON.stringify(h)).join("\n    ");
       let message = `${where}: ${this.ledger.problemCount} problem(s):\n  ${this.ledger.problems.slice(0, 10).join("\n  ")}\n  recent states and diagnostics:\n    ${recent}\n  client stats: ${JSON.stringify(rec.stats)}`;
-      if (process.env.RUNWATCH_DUMP_LOG) message += `\n  send log:\n    ${entries.filter((e) => e.conn === conn).map((e) => JSON.stringify(e).slice(0, 300)).join("\n    ")}\n  deliveries: ${JSON.stringify(rec.deliveries).slice(0, 4000)}`;
+      // The evidence of a rare failure, printed with it (CI keeps only a failed run's
+      // output): this cycle's send log on the current connection and the one before it
+      // (a frame of the old one handled as the new one's would show there), and what the
+      // page got. RUNWATCH_DUMP_LOG=1 prints every line instead of the last LOG_LINES.
+      const conns = new Set([conn, this.ledger.connOf.get(current - 1)].filter((c) => c !== undefined));
+      const lines = entries.filter((e) => conns.has(e.conn)).map((e) => JSON.stringify(e).slice(0, 300));
+      const shown = process.env.RUNWATCH_DUMP_LOG ? lines : lines.slice(-LOG_LINES);
+      message += `\n  send log (connections ${[...conns].join(", ")}, ${shown.length} of ${lines.length} lines this cycle):\n    ${shown.join("\n    ")}\n  deliveries: ${JSON.stringify(rec.deliveries).slice(0, 4000)}`;
       if (!this.keepGoing) throw new Error(message);
       // Diagnosis mode: keep every problem, go on with the next cycle.
       this.failures.push({ where, problems: this.ledger.problems.slice() });
