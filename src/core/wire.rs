@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tsify::Tsify;
 
+/// The compact JSON text of `value`, exactly as `value.to_string()` writes it, but through
+/// `serde_json::to_string`, the serialiser every module already has: `Value`'s `Display`
+/// would compile two more instantiations of `Value`'s serialiser into the module.
+pub fn json_text(value: &serde_json::Value) -> String {
+    // As with `Value::to_string`: a JSON value serialised into memory cannot fail.
+    serde_json::to_string(value).expect("a JSON value always serialises")
+}
+
 /// Longest piece of a serde message kept in a [`DecodeError`] reason, so a reason never
 /// carries a whole frame (serde quotes offending string values verbatim).
 const MAX_REASON_CHARS: usize = 120;

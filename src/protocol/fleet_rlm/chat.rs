@@ -33,7 +33,7 @@ use crate::core::lifecycle::ConnState;
 use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
-use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
+use crate::core::wire::{json_text, DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's chat socket.
 pub type ChatClient = Connection<FleetChat>;
@@ -219,7 +219,7 @@ impl Protocol for FleetChat {
     /// `args` is the whole `command` frame ([`CommandRequest::to_wire`]): the wire has no
     /// request id to put `seq` in.
     fn request_frame(_seq: u64, _command: &str, args: &Value) -> String {
-        args.to_string()
+        json_text(args)
     }
 
     /// Never called: the credential is in the URL.

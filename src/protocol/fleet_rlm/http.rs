@@ -9,7 +9,7 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use super::json::{capture, has_extra, Captured, Extra, HasExtra, OrDefault};
-use crate::core::wire::DecodeError;
+use crate::core::wire::{json_text, DecodeError};
 
 /// The routes, relative to the server root.
 pub const HEALTH: &str = "/health";
@@ -210,7 +210,7 @@ impl FeedbackRequest {
                 body[key] = Value::String(value.clone());
             }
         }
-        Ok(body.to_string())
+        Ok(json_text(&body))
     }
 }
 
@@ -281,7 +281,7 @@ pub fn decode_response<T: serde::de::DeserializeOwned + HasExtra>(what: &str, st
     let message = match &detail {
         Value::String(s) => super::auth::scrub(s),
         Value::Null => format!("{what} failed"),
-        other => super::auth::scrub(&other.to_string()),
+        other => super::auth::scrub(&json_text(other)),
     };
     Err(match status {
         401 | 403 => HttpError::Unauthorized { status, message },

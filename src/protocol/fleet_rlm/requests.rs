@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use tsify::Tsify;
 
 use super::json::{has_extra, Extra};
+use crate::core::wire::json_text;
 
 /// A `message`: starts a turn.
 #[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
@@ -83,7 +84,7 @@ impl MessageRequest {
                 frame.insert(key.into(), value);
             }
         }
-        Value::Object(frame).to_string()
+        json_text(&Value::Object(frame))
     }
 }
 

@@ -39,7 +39,6 @@
 //! buffered: the next reconnect resumes from the cursor. Buffers are bounded: a stream
 //! whose buffers fill up is delivered at once with an `overflow` report of what is left.
 
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{json_error, DecodeError};
+use crate::core::wire::{json_error, json_text, DecodeError};
 use super::json::{from_str_capturing, lenient_f64, sanitize_non_finite, Extra, HasExtra, OrDefault};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
@@ -194,9 +194,7 @@ impl<'de> Deserialize<'de> for TaskNote {
         Ok(match Value::deserialize(deserializer)? {
             Value::String(text) => TaskNote::Text(text),
             Value::Object(map) => TaskNote::Object(map),
-            // Its JSON text, as `Display` writes it (through the serialiser the rest of the
-            // module uses, so `Value`'s `Display` is not compiled in).
-            other => TaskNote::Text(serde_json::to_string(&other).map_err(serde::de::Error::custom)?),
+            other => TaskNote::Text(json_text(&other)),
         })
     }
 }
