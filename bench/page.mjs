@@ -346,6 +346,15 @@ B.latency = (on) => {
   return true;
 };
 
+/** The median latency of the last `k` events recorded since `latency(true)`, or null. */
+B.recent = (k) => {
+  const n = Math.min(B.latN, LAT_CAP, k);
+  if (!n) return null;
+  const xs = new Float64Array(n);
+  for (let i = 1; i <= n; i++) xs[i - 1] = B.lat[(B.latN - i) & (LAT_CAP - 1)];
+  return xs.sort()[n >> 1];
+};
+
 B.quantiles = (qs) => {
   const n = Math.min(B.latN, LAT_CAP);
   const xs = Float64Array.from(B.lat.subarray(0, n)).sort();
