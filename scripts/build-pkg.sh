@@ -95,9 +95,16 @@ JS
 # within its noise; a cap of 50 cost C ~15 %. Cargo appends this `--config` array to
 # .cargo/config.toml's rustflags, so the simd128 feature stays. Not for `release-small`:
 # opt-level "z" inlines far less by default, and an explicit cap would raise it.
+#
+# Both modules name the crates they were built from by path in their panic locations; the
+# build machine's crate cache prefix (e.g. /root/.cargo/registry/src/) is cut from those
+# paths, so the shipped module does not carry it and is the same whichever machine built it.
+registry=$(cargo_home)/registry/src/
+trim="\"--remap-path-prefix=$registry=\""
 build_module "$tmp" release \
-  --config 'target.wasm32-unknown-unknown.rustflags = ["-C", "llvm-args=-inline-threshold=100"]'
-build_module "$tmp/fleet" release-small --no-default-features --features fleet-rlm
+  --config "target.wasm32-unknown-unknown.rustflags = [\"-C\", \"llvm-args=-inline-threshold=100\", $trim]"
+build_module "$tmp/fleet" release-small --no-default-features --features fleet-rlm \
+  --config "target.wasm32-unknown-unknown.rustflags = [$trim]"
 
 rm -rf pkg/dist
 mv "$tmp" pkg/dist

@@ -6,6 +6,8 @@ die() { printf '\033[1;31m[%s] error:\033[0m %s\n' "${RUNWATCH_SCRIPT:-runwatch}
 
 # cargo's target dir, as cargo resolves it (CARGO_TARGET_DIR or ./target).
 target_dir() { printf '%s\n' "${CARGO_TARGET_DIR:-target}"; }
+# Where cargo keeps its crate cache (rustup's default unless CARGO_HOME says otherwise).
+cargo_home() { printf '%s\n' "${CARGO_HOME:-$HOME/.cargo}"; }
 
 # The `wasm-bindgen = "=X"` pin in Cargo.toml (the CLI must be exactly this version).
 wasm_bindgen_pin() {
