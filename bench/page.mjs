@@ -226,14 +226,20 @@ function recordingWebSocket(Real, rec) {
   };
 }
 
-/** A WebSocket that answers requests with recorded responses and then streams recorded events. */
+/**
+ * A WebSocket that answers requests with recorded responses and then streams recorded events.
+ * Its events are plain objects (`{ type, data }`, as bench/feed.mjs delivers them), not DOM
+ * events built in script: a real socket's `MessageEvent` is made by the browser, outside the
+ * page's script time, while `new MessageEvent` + `dispatchEvent` here cost more script per
+ * frame than the count-only consumer does in all.
+ */
 function memoryWebSocket(rec, { total, chunk }) {
   const EVENT_HEAD = '{"type":"event","seq":';
   const tails = rec.events.map((t) => t.slice(t.indexOf(",", EVENT_HEAD.length)));
-  return class MemoryWebSocket extends EventTarget {
+  return class MemoryWebSocket {
     static CONNECTING = 0; static OPEN = 1; static CLOSING = 2; static CLOSED = 3;
     constructor(url) {
-      super();
+      this.listeners = { open: [], message: [], close: [], error: [] };
       this.url = String(url);
       this.readyState = 0;
       this.binaryType = "blob";
@@ -247,14 +253,16 @@ function memoryWebSocket(rec, { total, chunk }) {
       const ch = new MessageChannel();
       this.port = ch.port2;
       ch.port1.onmessage = () => this.pump();
-      setTimeout(() => { this.readyState = 1; this.fire("open", new Event("open")); }, 0);
+      setTimeout(() => { this.readyState = 1; this.fire("open", { type: "open" }); }, 0);
     }
+    addEventListener(type, fn) { this.listeners[type]?.push(fn); }
+    removeEventListener(type, fn) { this.listeners[type] = this.listeners[type]?.filter((f) => f !== fn); }
     fire(type, ev) {
-      this.dispatchEvent(ev);
+      for (const f of this.listeners[type]) f.call(this, ev);
       const h = this["on" + type];
       if (h) h.call(this, ev);
     }
-    deliver(text) { this.fire("message", new MessageEvent("message", { data: text })); }
+    deliver(text) { this.fire("message", { type: "message", data: text }); }
     send(data) {
       const m = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data));
       if (m.type !== "request") return;
@@ -289,7 +297,7 @@ function memoryWebSocket(rec, { total, chunk }) {
     close(code = 1000) {
       if (this.readyState >= 2) return;
       this.readyState = 3;
-      setTimeout(() => this.fire("close", new CloseEvent("close", { code, wasClean: true })), 0);
+      setTimeout(() => this.fire("close", { type: "close", code, reason: "", wasClean: true }), 0);
     }
   };
 }
@@ -318,7 +326,7 @@ B.start = async ({ kind, url, record = 0, options = {}, wasmUrl = null }) => {
 /**
  * M: after an S run with `record`, the same page replays the recorded frames from memory, to
  * the task store (`consumer: "store"`) or to a listener that only counts them (`"count"`: what
- * the replay itself costs, since it builds each `MessageEvent` in script).
+ * the replay itself costs).
  */
 B.startMemory = async ({ total, chunk = 64, consumer = "store" }) => {
   if (!B.rec?.events.length) throw new Error("nothing recorded");
