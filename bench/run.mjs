@@ -185,6 +185,8 @@ class Bench {
       latN: lat?.n ?? 0,
       longTasks: s1.longTasks - s0.longTasks,
       settle,
+      settleMs: settle?.ms ?? null,
+      unsettled: settle && !settle.settled ? 1 : 0,
       errors: s1.errors,
       exceptions: page.exceptions.slice(0, 3),
     };
@@ -197,8 +199,8 @@ class Bench {
     let inRow = 0;
     while (Date.now() - t0 < SETTLE.maxMs) {
       await sleep(SETTLE.pollMs);
-      const worst = await page.evaluate(`bench.recent(${SETTLE.events})`);
-      inRow = worst !== null && worst < SETTLE.underMs ? inRow + 1 : 0;
+      const median = await page.evaluate(`bench.recent(${SETTLE.events})`);
+      inRow = median !== null && median < SETTLE.underMs ? inRow + 1 : 0;
       if (inRow >= SETTLE.polls) return { ms: Date.now() - t0, settled: true };
     }
     return { ms: Date.now() - t0, settled: false };
@@ -845,8 +847,6 @@ try {
         }
         const w = await bench.window(ctx, rate);
         w.firstMs = ctx.firstMs;
-        w.settleMs = w.settle?.ms ?? null;
-        w.unsettled = w.settle && !w.settle.settled ? 1 : 0;
         await bench.finish(ctx);
         ((raw[c] ??= {})[rate] ??= []).push(w);
         log(`run ${run + 1} ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(w.scriptUs)} µs script/ev, ${f1(w.taskUs)} µs task/ev, ${fi(w.evPerS)} ev/s, p50 ${f1(w.p50)} p99 ${f1(w.p99)} ms${w.settle ? `, caught up ${w.settle.settled ? "after" : "not within"} ${f1(w.settle.ms)} ms more warm-up` : ""}, first ${f1(w.firstMs)} ms, long tasks ${w.longTasks}${w.errors.length ? `, errors: ${w.errors.join("; ")}` : ""}`);
@@ -857,7 +857,7 @@ try {
     results[c] = {};
     for (const [rate, ws] of Object.entries(byRate)) {
       results[c][rate] = Object.fromEntries(["scriptUs", "taskUs", "evPerS", "p50", "p99", "latN", "longTasks", "firstMs", "settleMs"].map((k) => [k, median(ws.map((w) => w[k]))]));
-      results[c][rate].unsettled = ws.reduce((n, w) => n + (w.unsettled ?? 0), 0);
+      results[c][rate].unsettled = ws.reduce((n, w) => n + w.unsettled, 0);
     }
   }
   for (const c of CLIENTS.filter((c) => !unavailable[c])) {
