@@ -48,7 +48,10 @@ class Cdp {
   }
 }
 
-/** Launches Chromium; returns { open(url) → Page, version, close() }. */
+/**
+ * Launches Chromium; returns { open(url, { ready }) → Page, version, close() }. `open` returns
+ * once the page's `ready` expression is true (default: bench/page.mjs has loaded).
+ */
 export async function launch({ args = [] } = {}) {
   const port = await freePort();
   const browser = await chromium.launch({
@@ -71,7 +74,7 @@ export async function launch({ args = [] } = {}) {
   const cdp = new Cdp(ws);
   return {
     version: info.Browser,
-    async open(url) {
+    async open(url, { ready = "window.benchReady === true" } = {}) {
       const { browserContextId } = await cdp.send("Target.createBrowserContext", { disposeOnDetach: true });
       const { targetId } = await cdp.send("Target.createTarget", { url: "about:blank", browserContextId });
       const { sessionId } = await cdp.send("Target.attachToTarget", { targetId, flatten: true });
@@ -79,7 +82,7 @@ export async function launch({ args = [] } = {}) {
       await page.send("Runtime.enable");
       await page.send("Performance.enable", { timeDomain: "threadTicks" });
       await page.evaluate(`location.href = ${JSON.stringify(url)}`);
-      await page.waitFor("window.benchReady === true", 20_000);
+      await page.waitFor(ready, 20_000);
       return page;
     },
     async close() {

@@ -22,3 +22,9 @@ require_node_modules() {
 
 # Print the gzip -9 size of a file in bytes.
 gz_size() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
+
+# The flag Node needs for a global WebSocket (Node 20: --experimental-websocket; Node 22 has
+# it built in), or nothing. Tests that drive Chromium over raw CDP (bench/cdp.mjs) use it.
+node_websocket_flag() {
+  node -e 'process.exit(typeof WebSocket === "undefined" ? 0 : 1)' && printf '%s\n' --experimental-websocket || true
+}

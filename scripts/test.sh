@@ -5,7 +5,9 @@
 #   2. sans-IO guard                    src/core and src/protocol use no web-sys/js-sys/gloo,
 #                                       host clock or Math.random (comment lines ignored)
 #   3. cargo test --workspace           native unit, property and integration tests (incl. sim/)
-#   4. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug)
+#   4. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug;
+#                                       target/release too, for a steady stream of thousands
+#                                       of events a second)
 #   5. conformance kit                  ../shared/conformance/run.sh: that simulator against
 #                                       sessions recorded on the real RocketRide server; every
 #                                       scenario of the kit must match ("skip" without the kit)
@@ -67,7 +69,10 @@ sans_io_guard() {
 run_step "sans-IO guard (src/core, src/protocol)" sans_io_guard
 run_step "cargo test --workspace" cargo test --workspace
 
-run_step "cargo build -p runwatch-sim" cargo build -p runwatch-sim
+build_sims() {
+  cargo build -p runwatch-sim && cargo build --release -p runwatch-sim
+}
+run_step "cargo build -p runwatch-sim (debug, then release)" build_sims
 
 conformance_kit() {
   # The kit lives next to the checkout (CI clones the repository beside ../shared). It records
@@ -99,7 +104,8 @@ js_tests() {
   printf '  %s\n' "${files[@]}"
   # One file at a time: browser tests share two cores with Chromium and the simulator.
   # A test that hangs fails after 5 minutes instead of stalling the run.
-  node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@" "${files[@]}"
+  # shellcheck disable=SC2046 # the flag, when Node needs one, is one word
+  node $(node_websocket_flag) --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@" "${files[@]}"
 }
 run_step "JavaScript tests (node --test tests/**/*.test.mjs)" js_tests "$@"
 

@@ -18,6 +18,7 @@ pub mod connection;
 pub mod id_map;
 pub mod lifecycle;
 pub mod outputs;
+pub mod pace;
 pub mod queue;
 pub mod requests;
 pub mod rng;

@@ -40,14 +40,16 @@ let serial = 0;
  * @param {Record<string,string>} [opts.env]  extra environment variables
  * @param {number} [opts.port]  a fixed port; default 0 (any free port)
  * @param {number} [opts.timeoutMs]  how long to wait for the "listening" line
+ * @param {string} [opts.bin]  the binary; default SIM_BIN (paths.mjs), or RELEASE_SIM_BIN
  * @returns {Promise<Sim>}
  */
-export async function startSim({ args = [], env = {}, port = 0, timeoutMs = START_TIMEOUT_MS } = {}) {
-  if (!fs.existsSync(SIM_BIN)) {
-    throw new Error(`runwatch-sim binary not found at ${SIM_BIN}; build it with \`cargo build -p runwatch-sim\` (scripts/test.sh does)`);
+export async function startSim({ args = [], env = {}, port = 0, timeoutMs = START_TIMEOUT_MS, bin = SIM_BIN } = {}) {
+  if (!fs.existsSync(bin)) {
+    const release = bin.includes(`${path.sep}release${path.sep}`) ? " --release" : "";
+    throw new Error(`runwatch-sim binary not found at ${bin}; build it with \`cargo build${release} -p runwatch-sim\` (scripts/test.sh does)`);
   }
   fs.mkdirSync(LOG_DIR, { recursive: true });
-  const sim = new Sim({ args, env, timeoutMs, logFile: path.join(LOG_DIR, `sim-${process.pid}-${++serial}.log`) });
+  const sim = new Sim({ bin, args, env, timeoutMs, logFile: path.join(LOG_DIR, `sim-${process.pid}-${++serial}.log`) });
   await sim._spawn(port);
   return sim;
 }
@@ -74,7 +76,8 @@ export async function control(controlUrl, route, body, { method, timeoutMs = CON
 }
 
 class Sim {
-  constructor({ args, env, timeoutMs, logFile }) {
+  constructor({ bin, args, env, timeoutMs, logFile }) {
+    this.bin = bin;
     this.args = args;
     this.env = env;
     this.timeoutMs = timeoutMs;
@@ -139,8 +142,8 @@ class Sim {
   async _spawn(port) {
     const log = fs.createWriteStream(this.logFile, { flags: "a" });
     const argv = ["--port", String(port), ...this.args];
-    log.write(`\n=== ${new Date().toISOString()} ${SIM_BIN} ${argv.join(" ")}\n`);
-    const child = spawn(SIM_BIN, argv, {
+    log.write(`\n=== ${new Date().toISOString()} ${this.bin} ${argv.join(" ")}\n`);
+    const child = spawn(this.bin, argv, {
       env: { RUST_LOG: "info", ...process.env, ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,0 +1,117 @@
+//! Whether a stream is fast enough that its events are worth gathering before delivery.
+//!
+//! Delivering a batch has a fixed cost in the browser (a scheduled task, one text decode and
+//! one `JSON.parse` call, one callback) that a batch of one event pays alone. A quiet stream
+//! gains nothing from waiting; a fast one (thousands of events a second) pays that cost for
+//! nearly every event when each is delivered as soon as it is decoded. [`Pace`] tells the
+//! two apart from the events' arrival times, so the shell can gather a fast stream's events
+//! for a moment (see `web::dispatch`) and still hand a quiet stream's over at once.
+//!
+//! It looks at whole runs of [`Pace::RUN`] events rather than the gap between two, so a
+//! quiet stream whose events happen to arrive in twos or threes is not taken for a fast one.
+
+use super::time::Instant;
+
+/// The pace of a stream, from the arrival times of its events.
+///
+/// ```
+/// use runwatch::core::pace::Pace;
+/// use runwatch::core::time::Instant;
+///
+/// let mut pace = Pace::default();
+/// // 2,000 events a second: quiet.
+/// for i in 0..100u64 {
+///     pace.note(|| Instant::from_millis(i / 2));
+/// }
+/// assert!(!pace.is_fast());
+/// // 10,000 events a second: fast, from the end of the next whole run on.
+/// for i in 0..100u64 {
+///     pace.note(|| Instant::from_millis(50 + i / 10));
+/// }
+/// assert!(pace.is_fast());
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pace {
+    /// Events noted in the current run.
+    count: u32,
+    /// When the current run's first event arrived.
+    since: Instant,
+    fast: bool,
+}
+
+impl Pace {
+    /// Events per run: the pace is judged once per run.
+    pub const RUN: u32 = 32;
+    /// A run that arrives within this many milliseconds is fast: 4,000 events a second or
+    /// more, twice the rate at which a dashboard still sees each event on its own.
+    pub const FAST_RUN_MS: u64 = 8;
+
+    /// Notes one event that arrived now. `clock` is read only for a run's first and last
+    /// event (in the browser each reading is a call out of wasm).
+    pub fn note(&mut self, clock: impl FnOnce() -> Instant) {
+        self.count += 1;
+        if self.count == 1 {
+            self.since = clock();
+        } else if self.count == Self::RUN {
+            self.fast = (clock() - self.since).as_millis() < u128::from(Self::FAST_RUN_MS);
+            self.count = 0;
+        }
+    }
+
+    /// Whether the last whole run came fast.
+    #[must_use]
+    pub fn is_fast(&self) -> bool {
+        self.fast
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(pace: &mut Pace, from_ms: u64, events: u64, per_ms: u64) -> u64 {
+        for i in 0..events {
+            pace.note(|| Instant::from_millis(from_ms + i / per_ms));
+        }
+        from_ms + events / per_ms
+    }
+
+    #[test]
+    fn starts_quiet() {
+        assert!(!Pace::default().is_fast());
+    }
+
+    #[test]
+    fn a_fast_stream_turns_fast_after_one_run_and_quiet_again_after_a_slow_run() {
+        let mut pace = Pace::default();
+        let t = feed(&mut pace, 0, u64::from(Pace::RUN) - 1, 10);
+        assert!(!pace.is_fast(), "judged only at the end of a run");
+        let t = feed(&mut pace, t, 1, 10);
+        assert!(pace.is_fast());
+        // 1,000 events a second: the next whole run says quiet.
+        feed(&mut pace, t, u64::from(Pace::RUN), 1);
+        assert!(!pace.is_fast());
+    }
+
+    #[test]
+    fn bursts_of_a_quiet_stream_stay_quiet() {
+        // 2,000 events a second, arriving as 4 at once every 2 ms.
+        let mut pace = Pace::default();
+        for burst in 0..100u64 {
+            for _ in 0..4 {
+                pace.note(|| Instant::from_millis(burst * 2));
+            }
+        }
+        assert!(!pace.is_fast());
+    }
+
+    #[test]
+    fn the_threshold_is_four_thousand_events_a_second() {
+        let mut at = Pace::default();
+        feed(&mut at, 0, 4 * u64::from(Pace::RUN), 4); // 4 per ms
+        assert!(at.is_fast());
+        let mut below = Pace::default();
+        feed(&mut below, 0, 4 * u64::from(Pace::RUN), 3); // 3 per ms
+        assert!(!below.is_fast());
+    }
+}
