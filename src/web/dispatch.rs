@@ -341,12 +341,7 @@ impl<E: Serialize> Dispatch<E> {
         let Some(flush) = flush.as_ref() else { return };
         let scheduled = match self.batch {
             BatchMode::Task => self.gather(flush) || self.channel.borrow().as_ref().is_some_and(|c| c.port2().post_message(&JsValue::UNDEFINED).is_ok()),
-            BatchMode::Frame => WINDOW.with(|window| {
-                window.as_ref().is_some_and(|(window, document)| {
-                    !document.as_ref().is_some_and(|d| d.hidden())
-                        && window.request_animation_frame(flush.as_ref().unchecked_ref()).is_ok()
-                })
-            }),
+            BatchMode::Frame => on_visible_page(|window| window.request_animation_frame(flush.as_ref().unchecked_ref()).is_ok()),
             BatchMode::Microtask => false,
         };
         if !scheduled {
@@ -362,11 +357,7 @@ impl<E: Serialize> Dispatch<E> {
         if !self.pace.get().is_fast() {
             return false;
         }
-        WINDOW.with(|window| {
-            let Some((window, document)) = window else { return false };
-            if document.as_ref().is_some_and(|d| d.hidden()) {
-                return false;
-            }
+        on_visible_page(|window| {
             let timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(flush.as_ref().unchecked_ref(), GATHER_MS).ok();
             self.gather_timer.set(timer);
             timer.is_some()
@@ -506,6 +497,15 @@ impl<E> Drop for Dispatch<E> {
         close_channel(self.channel.get_mut().take());
         cancel_timer(self.gather_timer.take());
     }
+}
+
+/// `schedule(window)` on a page whose document is visible; `false` (nothing scheduled) in a
+/// Worker, which has no window, or on a hidden page, where the browser pauses animation frames
+/// and may hold timers back for a second.
+fn on_visible_page(schedule: impl FnOnce(&web_sys::Window) -> bool) -> bool {
+    WINDOW.with(|window| {
+        window.as_ref().is_some_and(|(window, document)| !document.as_ref().is_some_and(|d| d.hidden()) && schedule(window))
+    })
 }
 
 /// How long `batch: "task"` gathers a fast stream's events before a flush, in ms: well

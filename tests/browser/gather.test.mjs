@@ -44,7 +44,7 @@ async function batches(rate, { skip, count, keep = "() => true" }) {
   try {
     page = await browser.open(new URL(BLANK_PAGE, server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` });
     await page.evaluate(`(async () => {
-      const rw = (window.rw = { frames: [], batches: [], kept: [], events: 0, diags: [] });
+      const rw = (window.rw = { frames: [], kept: [], events: 0, diags: [] });
       const WS = globalThis.WebSocket;
       globalThis.WebSocket = class extends WS {
         constructor(...args) {
