@@ -340,7 +340,11 @@ impl<E: Serialize> Dispatch<E> {
         let flush = self.flush.borrow();
         let Some(flush) = flush.as_ref() else { return };
         let scheduled = match self.batch {
-            BatchMode::Task => self.gather(flush) || self.channel.borrow().as_ref().is_some_and(|c| c.port2().post_message(&JsValue::UNDEFINED).is_ok()),
+            // A quiet stream's events go at the end of the task they came in (a microtask):
+            // nothing would share their batch, and a task of its own would cost more. A fast
+            // stream's are gathered (see `gather`) or, where timers may be held back, wait
+            // for the channel's task, behind the frames already queued.
+            BatchMode::Task => self.pace.get().is_fast() && (self.gather(flush) || self.post_to_channel()),
             BatchMode::Frame => on_visible_page(|window| window.request_animation_frame(flush.as_ref().unchecked_ref()).is_ok()),
             BatchMode::Microtask => false,
         };
@@ -354,14 +358,18 @@ impl<E: Serialize> Dispatch<E> {
     /// cost instead of paying it one by one. Not on a hidden page (whose timers the browser
     /// may hold back for a second) or in a Worker. Whether it was scheduled.
     fn gather(&self, flush: &FlushClosure) -> bool {
-        if !self.pace.get().is_fast() {
-            return false;
-        }
         on_visible_page(|window| {
             let timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(flush.as_ref().unchecked_ref(), GATHER_MS).ok();
             self.gather_timer.set(timer);
             timer.is_some()
         })
+    }
+
+    /// `batch: "task"` on a fast stream where it is not gathered: the flush is posted to the
+    /// channel, whose task runs after the socket's frames that are already queued (browsers
+    /// do not throttle it in hidden pages). Whether it was posted.
+    fn post_to_channel(&self) -> bool {
+        self.channel.borrow().as_ref().is_some_and(|c| c.port2().post_message(&JsValue::UNDEFINED).is_ok())
     }
 
     /// Calls each subscription's callback once with its buffered events, in id order.

@@ -14,13 +14,14 @@ use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
 use crate::protocol::rocketride::url;
 
 /// How events are batched before callbacks run:
-/// - `"task"` (default): once per task. The events of every socket message that arrived
-///   before the flush's turn come in one batch, so a stream the page cannot keep up with
-///   is delivered in a few large batches, while a quiet one still arrives a message at a
-///   time, within a fraction of a millisecond. Scheduled through a `MessageChannel`, which
-///   browsers do not throttle in hidden pages. A fast stream (4,000 events a second or
-///   more) on a visible page is gathered for about 1 ms on a timer instead, so its events
-///   share a batch and its fixed cost (see `core::pace`).
+/// - `"task"` (default): once per task, by the pace of the stream (see `core::pace`). A
+///   quiet stream arrives a message at a time, at the end of the task the message came in
+///   (a microtask: no task of its own, no wait). A fast one (4,000 events a second or more,
+///   which is also what a backlog looks like once the page is free again) is gathered for
+///   about 1 ms on a timer on a visible page, so its events share a batch and its fixed
+///   cost; in a hidden page or a Worker it waits for a `MessageChannel` task instead (which
+///   browsers do not throttle), behind the socket messages already queued. Either way, a
+///   stream the page cannot keep up with is delivered in a few large batches.
 /// - `"microtask"`: each socket message is delivered on its own, before anything else runs;
 ///   a fixed cost per message, so a busy page falls behind a fast stream sooner.
 /// - `"frame"`: once per animation frame, for the fewest renders; microtasks while the page
