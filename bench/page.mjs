@@ -5,6 +5,8 @@
 // Clients (identical per-event work in the app callback: count, and, while a latency window
 // is open, `now - eventTime`):
 //   A  raw WebSocket + JSON.parse + a callback per event (the floor);
+//   F  A, with each frame first copied into a wasm module's memory and read there once: the
+//      least a design that checks frames in wasm adds to the floor;
 //   B  bench/peer-client.mjs, what RocketRide's official TS client does for monitors;
 //   C  runwatch on the main thread: RocketRideClient, subscribe({token:"*"}, ["ALL"], cb);
 //   W  runwatch in Worker mode (see WORKER below; skipped when the package has none);
@@ -36,6 +38,7 @@ const B = (window.bench = {
   available: true,
   reason: "",
   frames: 0,
+  scanned: 0,
 });
 
 addEventListener("error", (e) => B.errors.push(String(e.message || e.error)));
@@ -58,8 +61,27 @@ function onEvent(stamp) {
 const AUTH = { type: "request", seq: 1, command: "auth", arguments: { auth: "sim-key", clientName: "bench" } };
 const MONITOR = { type: "request", seq: 2, command: "rrext_monitor", arguments: { token: "*", types: ["ALL"] } };
 
+/**
+ * F: what any design that checks frames in wasm must add to the floor, at the least: each
+ * frame's text copied into a module's memory (`TextEncoder.encodeInto`, as runwatch does)
+ * and read there once, byte by byte (a 91-byte module whose `scan` sums the bytes: no check
+ * can read less). Then the floor's own `JSON.parse` and callback.
+ */
+const SCAN_WASM = "AGFzbQEAAAABBwFgAn9/AX8DAgEABQMBAAIHDgIDbWVtAgAEc2NhbgAACi8BLQECfyAAIAFqIQICQANAIAAgAk8NASADIAAtAABqIQMgAEEBaiEADAALCyADCw==";
+
+function copyAndScan() {
+  const bytes = Uint8Array.from(atob(SCAN_WASM), (c) => c.charCodeAt(0));
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  const encoder = new TextEncoder();
+  const view = new Uint8Array(exports.mem.buffer);
+  return (text) => {
+    const { written } = encoder.encodeInto(text, view);
+    B.scanned = (B.scanned + exports.scan(0, written)) | 0;
+  };
+}
+
 /** A: the floor, with a minimal reconnect so the outage measure has something to compare. */
-function startRaw(url) {
+function startRaw(url, { copy = null } = {}) {
   let closed = false;
   const open = () => {
     const ws = new WebSocket(url);
@@ -69,6 +91,7 @@ function startRaw(url) {
       ws.send(JSON.stringify(MONITOR));
     };
     ws.onmessage = (e) => {
+      copy?.(e.data);
       const m = JSON.parse(e.data);
       if (m.type === "event") onEvent(m.body?.eventTime ?? m.body?.timestamp);
       else if (m.type === "response" && m.command === "rrext_monitor") B.states.push({ state: "live", at: now() });
@@ -314,6 +337,7 @@ B.start = async ({ kind, url, record = 0, options = {}, wasmUrl = null }) => {
   }
   switch (kind) {
     case "A": B.client = startRaw(url); break;
+    case "F": B.client = startRaw(url, { copy: copyAndScan() }); break;
     case "B": B.client = startPeer(url); break;
     case "C": B.client = await startRunwatch(url, options); break;
     case "W": B.client = await startWorker(url); break;

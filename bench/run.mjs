@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs            # full run (~10-15 min): medians of 3, 1,000,000-event memory run
 //   node bench/run.mjs --quick    # smoke run (~2-3 min): 1 run each, shorter windows, 100k events
-//   options: --clients A,B,C,W,S  --runs N  --out bench/REPORT.md  --no-build  --skip-size
+//   options: --clients A,F,B,C,W,S  --runs N  --out bench/REPORT.md  --no-build  --skip-size
 //
 // Setup (idempotent, skipped when present): the package (bash scripts/build-pkg.sh when
 // pkg/dist is missing), the release simulator (cargo build --release -p runwatch-sim), and
@@ -12,7 +12,8 @@
 // each measured page in a browser context of its own over a raw CDP WebSocket (bench/cdp.mjs),
 // and runs runwatch-sim's load scenario (the real-frame mix, bench/README in REPORT.md) flat-out
 // (--rate 0: as fast as the page reads) or at an offered rate. Clients (bench/page.mjs):
-// A floor, B peer (bench/peer-client.mjs), C runwatch, W runwatch Worker mode, S runwatch task
+// A floor, F floor + each frame copied into wasm and read there once (the cost goals' rates
+// only), B peer (bench/peer-client.mjs), C runwatch, W runwatch Worker mode, S runwatch task
 // store; plus M, the task store fed from memory. It writes bench/REPORT.md and bench/*.svg.
 import { spawnSync, execFileSync } from "node:child_process";
 
@@ -44,7 +45,12 @@ const { values: opt } = parseArgs({
 });
 const QUICK = !!opt.quick;
 const RUNS = Number(opt.runs ?? (QUICK ? 1 : 3));
-const CLIENTS = (opt.clients ?? "A,B,C,W,S").split(",").map((s) => s.trim().toUpperCase());
+const CLIENTS = (opt.clients ?? "A,F,B,C,W,S").split(",").map((s) => s.trim().toUpperCase());
+// F is a second floor, for the cost goals only: measured at their rates, left out of the
+// latency, start, recovery and memory runs.
+const COST_ONLY = { F: [0, 10_000] };
+const measured = (c, rate) => !COST_ONLY[c] || COST_ONLY[c].includes(rate);
+const full = (c) => !COST_ONLY[c];
 const OUT = path.resolve(opt.out ?? path.join(REPO, "bench", "REPORT.md"));
 const CFG = QUICK
   ? { warmMs: 1000, windowMs: 2000, memEvents: 100_000, memBase: 20_000, memoryFrames: 100_000, outages: 1 }
@@ -497,6 +503,7 @@ const mb = (b) => (b === null || b === undefined ? "—" : `${(b / 1048576).toFi
 
 const NAMES = {
   A: "A floor: raw `WebSocket` + `JSON.parse` + callback",
+  F: "F floor + each frame copied into wasm memory and read there once",
   B: "B peer: the official client's per-frame work (`bench/peer-client.mjs`)",
   C: "C runwatch, main thread (`subscribe`)",
   W: "W runwatch, Worker mode",
@@ -596,8 +603,8 @@ function accountingNote(a) {
     "",
     "So *script µs/event* understates a client that works in promise reactions: B, like the official client,",
     "awaits its way through every frame, and runwatch before 2026-12-03 flushed its batches from a `Promise.then`",
-    "(its script figures in earlier reports missed that flush: about half its cost). runwatch now schedules",
-    "through a `MessageChannel` or, on a fast stream, a 1 ms timer (the default `batch: \"task\"`), or `queueMicrotask`, all counted. *task µs/event*",
+    "(its script figures in earlier reports missed that flush: about half its cost). runwatch now flushes a quiet",
+    "stream on a `queueMicrotask` and a fast one on a 1 ms timer (the default `batch: \"task\"`; a `MessageChannel` in a hidden page), all counted. *task µs/event*",
     "counts everything the main thread did, whatever the client's style: compare B with the others there.",
     "",
   ];
@@ -651,7 +658,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
   push("| client | mode | script µs/event | × A | × B | task µs/event | × A | ev/s delivered | × A | long tasks |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const c of CLIENTS) {
     if (unavailable[c]) { push(`| ${NAMES[c]} | — | not available: ${unavailable[c]} | | | | | | | |`); continue; }
-    for (const [rate, label] of modes) {
+    for (const [rate, label] of modes.filter(([rate]) => measured(c, rate))) {
       const s = get(c, rate, "scriptUs");
       push(`| ${NAMES[c]} | ${label} | ${f1(s)} | ${ratio(s, A(rate, "scriptUs"))} | ${ratio(s, Bv(rate, "scriptUs"))} | ${f1(get(c, rate, "taskUs"))} | ${ratio(get(c, rate, "taskUs"), A(rate, "taskUs"))} | ${fi(get(c, rate, "evPerS"))} | ${ratio(get(c, rate, "evPerS"), A(rate, "evPerS"))} | ${fi(get(c, rate, "longTasks"))} |`);
     }
@@ -674,7 +681,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     const [ta, tc] = [traces.A, traces.C];
     const at = (t, k) => t.slices.find(([name]) => name === k)?.[1] ?? 0;
     push("### Where the main thread's time goes at 2k/s, by the browser's trace (A and C)", "");
-    push(`At 2k/s C's ratio to A is at its largest. A separate page per client, ${CFG.windowMs / 2000} s of Chrome's own trace (\`Tracing\` domain: toplevel, devtools.timeline, v8, blink): the self time of each slice on the renderer's main thread, per delivered event. \`FunctionCall\` is V8 running the page's JS and wasm; the other slices are the browser's own work: \`Receive mojo message\` and \`SimpleWatcher::OnHandleReady\` take the socket's frames in over IPC, \`RunTask\`/\`ThreadControllerImpl::RunTask\` run a task, \`MessagePort::Accept\` and \`SerializedScriptValueFactory::create\` are the \`MessageChannel\` hop that \`batch: "task"\` schedules its flush with. Slices under 0.2 µs/event (GC phases, timers) are left out of the rows. Tracing adds its own overhead to every slice.`, "");
+    push(`At 2k/s C's ratio to A is at its largest. A separate page per client, ${CFG.windowMs / 2000} s of Chrome's own trace (\`Tracing\` domain: toplevel, devtools.timeline, v8, blink): the self time of each slice on the renderer's main thread, per delivered event. \`FunctionCall\` is V8 running the page's JS and wasm; the other slices are the browser's own work: \`Receive mojo message\` and \`SimpleWatcher::OnHandleReady\` take the socket's frames in over IPC, \`RunTask\`/\`ThreadControllerImpl::RunTask\` run a task, \`MessagePort::Accept\` and \`SerializedScriptValueFactory::create\` are a \`MessageChannel\` hop (\`batch: "task"\` scheduled a quiet stream's flush with one until f055a7b; it now flushes on a microtask). Slices under 0.2 µs/event (GC phases, timers) are left out of the rows. Tracing adds its own overhead to every slice.`, "");
     push("| slice (self time, µs/event) | A | C |", "| --- | ---: | ---: |");
     const names = [...new Set([...tc.slices, ...ta.slices].map(([k]) => k))].filter((k) => at(ta, k) >= 0.2 || at(tc, k) >= 0.2);
     for (const k of names) push(`| \`${k}\` | ${at(ta, k).toFixed(2)} | ${at(tc, k).toFixed(2)} |`);
@@ -682,7 +689,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     const v8 = at(tc, "FunctionCall") - at(ta, "FunctionCall");
     const browser = tc.total - at(tc, "FunctionCall") - (ta.total - at(ta, "FunctionCall"));
     const hop = at(tc, "MessagePort::Accept") + at(tc, "SerializedScriptValueFactory::create");
-    push(`C's excess over A is ${f1(v8)} µs/event of V8 work (\`FunctionCall\`: decoding, routing, serialising and parsing again, cold at this rate) and ${f1(browser)} µs/event of the browser's own work, of which the \`MessageChannel\` hop of each flush is ${f1(hop)} µs/event.`, "");
+    push(`C's excess over A is ${f1(v8)} µs/event of V8 work (\`FunctionCall\`: decoding, routing, serialising and parsing again, cold at this rate) and ${f1(browser)} µs/event of the browser's own work${hop > 0.2 ? `, of which a \`MessageChannel\` hop is ${f1(hop)} µs/event` : ""}.`, "");
   }
 
   push("## Latency: server send stamp → app callback", "");
@@ -691,19 +698,19 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     "",
   );
   push("| client | offered | p50 ms | p99 ms | p99 − A's p99 | samples | caught up after (ms) | not caught up |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const c of present.filter((c) => c !== "S")) {
+  for (const c of present.filter((c) => c !== "S" && full(c))) {
     for (const rate of [2_000, 5_000, 10_000]) {
       const p99 = get(c, rate, "p99");
       const d = p99 !== null && A(rate, "p99") !== null ? p99 - A(rate, "p99") : null;
       push(`| ${c} | ${rate.toLocaleString("en")}/s | ${f1(get(c, rate, "p50"))} | ${f1(p99)} | ${d === null ? "—" : `${d >= 0 ? "+" : ""}${d.toFixed(2)} ms`} | ${fi(get(c, rate, "latN"))} | ${fi(get(c, rate, "settleMs"))} | ${results[c]?.[rate]?.unsettled ?? "—"} of ${RUNS} |`);
     }
   }
-  push("", "S is left out of latency: its app reads a snapshot once per animation frame, not events.", "", "![latency percentiles](bench-latency.svg)", "");
+  push("", "S is left out of latency: its app reads a snapshot once per animation frame, not events; F, a floor for the cost goals, too.", "", "![latency percentiles](bench-latency.svg)", "");
 
   push("## Start, recovery, memory", "");
   push(`| client | first event after \`new\` (ms) | outage → subscriptions restored, backoff excluded (ms) | outage → live, backoff included (ms) | JS heap at ${fi(CFG.memBase)} / ${fi(CFG.memEvents)} events | wasm memory at ${fi(CFG.memBase)} / ${fi(CFG.memEvents)} | heap growth | long tasks in the memory run |`);
   push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const c of present) {
+  for (const c of present.filter(full)) {
     const m = mem[c] ?? {};
     const o = outage[c] ?? {};
     const growth = m.base && m.end ? m.end.heap - m.base.heap : null;
@@ -808,6 +815,17 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     push("", `**Why C misses its cost goals (profile).** ${why("C")}${oc !== null && oa !== null && oc > 1.1 * oa ? ` Not only script: the main thread's task time outside script (TaskDuration − ScriptDuration, flat-out) is ${f1(oc)} µs/event against A's ${f1(oa)} (${ratio(oc, oa)}), the \`(program)\` rows of the profiles: more browser work per event (tasks, timers, boundary calls) than the floor's one message task.` : ""}`);
   }
   {
+    // F: the floor plus the copy into wasm and one read there, at the cost goals' rates.
+    const parts = [0, 10_000].map((rate) => {
+      const [f, a, c] = ["F", "A", "C"].map((k) => get(k, rate, "scriptUs"));
+      return f === null || !a ? null : { rate, f: f / a, left: 1.25 * a - f, c: c === null ? null : c / f };
+    });
+    if (parts.every(Boolean)) {
+      const at = ({ rate }) => (rate ? "at 10k/s" : "flat-out");
+      push("", `**How far down a design that checks each frame in wasm can go (F).** F does the floor's work and, before it, what any such design must do at the least: copy the frame's text into a module's memory (\`TextEncoder.encodeInto\`, as runwatch does) and read it there once (a 91-byte module that sums the bytes). That alone costs ${parts.map((p) => `${p.f.toFixed(2)}× A's script ${at(p)}`).join(" and ")}. Under the goal's 1.25× it leaves ${parts.map((p) => `${f1(Math.max(p.left, 0))} µs/event ${at(p)}`).join(" and ")} for everything else: the JSON decode and its checks, the renames, routing, ordering and batching. runwatch's C costs ${parts.map((p) => `${p.c === null ? "—" : `${p.c.toFixed(2)}×`} F's ${at(p)}`).join(" and ")}. ${Math.max(...parts.map((p) => p.f)) >= 1.15 ? "So the goal sits at the floor of a design whose checks run in wasm on the page: meeting it would take the checks in JavaScript on the app's own `JSON.parse` (see the size note above), or Worker mode, which takes the work off the page (W)." : ""}`);
+    }
+  }
+  {
     const tasks = ["B", "C", "W", "S"].filter((c) => get(c, 0, "taskUs") !== null)
       .map((c) => `${c} ${ratio(get(c, 0, "taskUs"), A(0, "taskUs"))} flat-out, ${ratio(get(c, 10000, "taskUs"), A(10000, "taskUs"))} at 10k/s`);
     if (tasks.length) push("", `**All the main thread's work (task µs/event, which counts promise reactions too) against A's:** ${tasks.join("; ")}.`);
@@ -838,7 +856,7 @@ try {
   for (let run = 0; run < RUNS; run += 1) {
     for (const rate of RATES) {
       for (const c of CLIENTS) {
-        if (unavailable[c]) continue;
+        if (unavailable[c] || !measured(c, rate)) continue;
         const ctx = await bench.start(c, rate);
         if (ctx.unavailable) {
           unavailable[c] = ctx.unavailable;
@@ -860,11 +878,11 @@ try {
       results[c][rate].unsettled = ws.reduce((n, w) => n + w.unsettled, 0);
     }
   }
-  for (const c of CLIENTS.filter((c) => !unavailable[c])) {
+  for (const c of CLIENTS.filter((c) => !unavailable[c] && full(c))) {
     mem[c] = await bench.memory(c);
     log(`memory ${c}: heap ${mb(mem[c].base?.heap)} → ${mb(mem[c].end?.heap)}, wasm ${mb(mem[c].base?.wasmBytes)} → ${mb(mem[c].end?.wasmBytes)} over ${fi(CFG.memEvents)} events (${mem[c].seconds?.toFixed(1)} s)`);
   }
-  for (const c of CLIENTS.filter((c) => !unavailable[c])) {
+  for (const c of CLIENTS.filter((c) => !unavailable[c] && full(c))) {
     outage[c] = await bench.outage(c);
     log(`outage ${c}: restored ${f1(outage[c].restoredMs)} ms after the attempt, live ${f1(outage[c].returnToLiveMs)} ms after the return`);
   }
@@ -914,7 +932,7 @@ svgBars(
   series,
   path.join(outDir, "bench-script.svg"),
 );
-svgLatency(results, series.filter((c) => c !== "S"), path.join(outDir, "bench-latency.svg"));
+svgLatency(results, series.filter((c) => c !== "S" && full(c)), path.join(outDir, "bench-latency.svg"));
 fs.writeFileSync(OUT, report({ v, results, mem, outage, memFeed, size, breakdown, unavailable, recovery, profiles, traces, accounting }));
 fs.writeFileSync(path.join(TARGET, "bench", "results.json"), JSON.stringify({ v, results, mem, outage, memFeed, size, unavailable }, null, 2));
 log(`wrote ${path.relative(REPO, OUT)} in ${((Date.now() - tStart) / 60000).toFixed(1)} min`);
