@@ -170,8 +170,9 @@ pub(crate) struct Dispatch<E> {
     overflowed: Cell<u64>,
     /// Set by the owner so scheduled flushes can find their way back.
     flush: RefCell<Option<FlushClosure>>,
-    /// `batch: "task"`: the channel a flush is posted through (its receiving port calls
-    /// `flush`). `None` where `MessageChannel` is missing: flushes then run on microtasks.
+    /// `batch: "task"`: the channel a fast stream's flush is posted through where it is not
+    /// gathered (its receiving port calls `flush`). `None` where `MessageChannel` is missing:
+    /// flushes then run on microtasks.
     channel: RefCell<Option<web_sys::MessageChannel>>,
     /// An app callback is running: outputs, flushes and shutdown wait in `later`.
     busy: Cell<bool>,
