@@ -481,8 +481,9 @@ function sizeBreakdown() {
     const m = /runwatch::((?:protocol::[a-z_]+::|web::|core::)?[a-z_]+)/.exec(it.name);
     if (m && crateOf(it.name) === "runwatch") modules.set(m[1], (modules.get(m[1]) ?? 0) + it.shallow_size);
   }
-  // The typed decoders: the serde derives and hand-written readers of every frame's body.
-  const DECODERS = /^protocol::rocketride::(events|dashboard|task_status|calls|json|results|envelope|monitor_types)$/;
+  // The typed decoders: the serde derives and hand-written readers of every frame's body
+  // (`core::json_read` is the reader the event bodies' decoders share).
+  const DECODERS = /^(protocol::rocketride::(events|dashboard|task_status|calls|json|results|envelope|monitor_types)|core::json_read)$/;
   const decoders = [...modules.entries()].filter(([m]) => DECODERS.test(m)).reduce((sum, [, b]) => sum + b, 0);
   return {
     total,
@@ -759,9 +760,9 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
       push(
         `**What ≤ 60 KB would take.** Scaling the shares above to the shipped module (${kb(wasmGzip)} gzip; shares of bytes before \`wasm-opt\`, so roughly): runwatch's own code is about ${kbOf(breakdown.own)} (${(100 * share(breakdown.own)).toFixed(0)} %), of which the typed decoders (\`events\`, \`dashboard\`, \`task_status\`, \`calls\`, \`json\`, \`results\`, \`envelope\`, \`monitor_types\`) about ${kbOf(breakdown.decoders)}; code under library names (serde_json, serde, \`core\`, \`alloc\`, js_sys, wasm-bindgen, …, their generic code instantiated for runwatch's types included) and data about ${kbOf(breakdown.total - breakdown.own)}; the entry's JavaScript adds ${kb(jsGzip)}. ` +
           (share(Math.min(breakdown.own, breakdown.total - breakdown.own)) * wasmGzip > 60_000
-            ? "Neither part alone fits in 60 KB, so no trimming of the present design gets there: it would take a different one, such as"
-            : "Trimming alone is unlikely to get there; a different design would, such as") +
-          " a module without serde (frames checked by a hand-written scanner against a table of each event's fields, instead of a derive per type), the engine's optional parts (log replay, the task store, dashboard seeding) in modules of their own loaded on demand, or the checks done in JavaScript on the app's one `JSON.parse` (prototyped: it cost as much time per event as the passes it saved; see the README's status).",
+            ? "Neither part alone fits in 60 KB, so no trimming of the present design gets there. "
+            : "Trimming alone is unlikely to get there. ") +
+          "Two measurements (at the commit that made the first change) bound what the decoders can give: the event bodies' decoders moved from serde derives to the SDK's own reader (`core::json_read`), for 10 KB gzip less at the same speed (`node bench/feed.mjs`); and a build with no event decoding at all (every event kept as unknown, not shippable) was 256 KB gzip, 44 KB under that day's 300 KB module. The rest is the engine, the replies' decoders, serde_json's parser and serialiser and the bindings, so ≤ 60 KB would take a different engine too, such as its optional parts (log replay, the task store, dashboard seeding) in modules of their own loaded on demand, or no wasm decode at all, the checks done in JavaScript on the app's one `JSON.parse` (prototyped: it cost as much time per event as the passes it saved; see the README's status).",
         "",
       );
     }

@@ -16,6 +16,7 @@
 pub mod backoff;
 pub mod connection;
 pub mod id_map;
+pub mod json_read;
 pub mod lifecycle;
 pub mod outputs;
 pub mod pace;

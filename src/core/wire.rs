@@ -145,6 +145,20 @@ pub fn json_error(what: &str, err: &serde_json::Error) -> DecodeError {
     DecodeError { kind, reason: format!("{what}: {}", elide_middle(&message)) }
 }
 
+/// Builds a [`DecodeError`] from a [`ReadError`](super::json_read::ReadError) met while
+/// reading `text` as `what`, worded like [`json_error`]'s ("… at line L column C").
+pub fn read_error(what: &str, text: &str, err: &super::json_read::ReadError) -> DecodeError {
+    use super::json_read::{position, ReadErrorKind};
+    let (line, column) = position(text, err.at);
+    let kind = match err.kind {
+        ReadErrorKind::Syntax => DecodeErrorKind::InvalidJson,
+        ReadErrorKind::Shape => DecodeErrorKind::WrongShape,
+        ReadErrorKind::TooDeep => DecodeErrorKind::TooDeep,
+    };
+    let message = format!("{} at line {line} column {column}", err.message);
+    DecodeError { kind, reason: format!("{what}: {}", elide_middle(&message)) }
+}
+
 /// Shortens a message to about [`MAX_REASON_CHARS`], keeping its start (what went wrong)
 /// and its end (serde's "at line L column C").
 fn elide_middle(message: &str) -> Cow<'_, str> {

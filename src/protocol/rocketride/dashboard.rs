@@ -2,17 +2,17 @@
 //! failures and task cleanup. Delivered only through the `{token:"*"}` scope with the
 //! DASHBOARD bit; every body carries `timestamp` and `__id: ""` (dropped).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tsify::Tsify;
 
-use super::json::{from_str_capturing, lenient_f64, Extra, HasExtra};
+use crate::core::json_read::{self, decode_object, Decode, Reader};
+use super::json::{lenient, Extra, Tail};
 
 /// A server-level event, discriminated by `action` (the wire values).
 //
 // Decoded by reading `action` first and then the concrete body straight into its struct
-// ([`DashboardEvent::decode`]), which also keeps undeclared fields in `extra`. The derived
-// `Deserialize` (internally tagged, buffering) is kept for round trips and tests.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+// ([`DashboardEvent::decode`]), which also keeps undeclared fields in `extra`.
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum DashboardEvent {
     /// A connection authenticated.
@@ -31,26 +31,22 @@ pub enum DashboardEvent {
 }
 
 /// Wire keys of a dashboard body that are not fields: the tag and the empty `__id`.
-const IGNORED: &[&str] = &["action", "__id"];
-
 impl DashboardEvent {
     /// Decodes a body whose `action` is `action`; `None` when this SDK does not know that
     /// action (the caller passes the event on as `unknown`).
-    pub fn decode(action: &str, body: &str) -> Option<serde_json::Result<DashboardEvent>> {
+    pub fn decode(action: &str, body: &str) -> Option<json_read::Result<DashboardEvent>> {
         use DashboardEvent as D;
         Some(match action {
-            "connection_added" => from_str_capturing(body, IGNORED).map(D::ConnectionAdded),
-            "connection_removed" => from_str_capturing(body, IGNORED).map(D::ConnectionRemoved),
-            "monitor_changed" => from_str_capturing(body, IGNORED).map(D::MonitorChanged),
-            "auth_failed" => from_str_capturing(body, IGNORED).map(D::AuthFailed),
-            "task_removed" => from_str_capturing(body, IGNORED).map(D::TaskRemoved),
-            "task_error" => from_str_capturing(body, IGNORED).map(D::TaskError),
+            "connection_added" => json_read::from_str(body).map(D::ConnectionAdded),
+            "connection_removed" => json_read::from_str(body).map(D::ConnectionRemoved),
+            "monitor_changed" => json_read::from_str(body).map(D::MonitorChanged),
+            "auth_failed" => json_read::from_str(body).map(D::AuthFailed),
+            "task_removed" => json_read::from_str(body).map(D::TaskRemoved),
+            "task_error" => json_read::from_str(body).map(D::TaskError),
             _ => return None,
         })
     }
 
-    /// The task a `task_removed` event reports cleaned up: the server has also dropped
-    /// every project subscription of it (spec §3.6).
     pub fn removed_task_id(&self) -> Option<&str> {
         match self {
             DashboardEvent::TaskRemoved(e) => Some(&e.task_id),
@@ -59,28 +55,32 @@ impl DashboardEvent {
     }
 }
 
-/// The `extra` field of a dashboard body and its `HasExtra` impl.
+/// A dashboard body: `timestamp`, its own fields (each with its wire key), `extra`, and its
+/// [`Decode`].
 macro_rules! dashboard_body {
-    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $fty:ty = $wire:literal,)* }) => {
         $(#[$meta])*
-        #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+        #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// Epoch seconds.
             #[tsify(type = "number | null")]
-            #[serde(deserialize_with = "lenient_f64::deserialize")]
             pub timestamp: f64,
-            $($body)*
+            $($(#[$fmeta])* pub $field: $fty,)*
             /// Body fields this SDK version does not declare, exactly as the server sent
             /// them. Absent when there are none.
-            #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+            #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
             #[tsify(optional, type = "Record<string, unknown>")]
             pub extra: Extra,
         }
 
-        impl HasExtra for $name {
-            fn extra_mut(&mut self) -> &mut Extra {
-                &mut self.extra
+        impl<'a> Decode<'a> for $name {
+            fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+                let mut tail = Tail::default();
+                decode_object!(r, $name { timestamp: "timestamp" => lenient, $($field: $wire,)* }, |key| match key.as_ref() {
+                    "action" | "__id" => r.raw().map(drop),
+                    _ => tail.keep(r, key),
+                }, extra: tail.extra)
             }
         }
     };
@@ -90,16 +90,16 @@ dashboard_body! {
     /// `connection_added` / `connection_removed`.
     pub struct ConnectionEvent {
         /// Server-wide monotonic connection id.
-        pub connection_id: u64,
+        pub connection_id: u64 = "connectionId",
         /// Client name from the auth handshake.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub client_name: Option<String>,
+        pub client_name: Option<String> = "clientName",
         /// Client version from the auth handshake.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub client_version: Option<String>,
+        pub client_version: Option<String> = "clientVersion",
         /// Account identifier (`connection_added` only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub client_id: Option<String>,
+        pub client_id: Option<String> = "clientId",
     }
 }
 
@@ -107,18 +107,18 @@ dashboard_body! {
     /// `monitor_changed`.
     pub struct MonitorChangedEvent {
         /// Server-wide monotonic connection id.
-        pub connection_id: u64,
+        pub connection_id: u64 = "connectionId",
         /// Client name from the auth handshake.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub client_name: Option<String>,
+        pub client_name: Option<String> = "clientName",
         /// Client version from the auth handshake.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub client_version: Option<String>,
+        pub client_version: Option<String> = "clientVersion",
         /// A display label of the key (`"<all>"`, `"<Project:xxxxxxxx.src>"`, a task id…),
         /// not the registry key itself.
-        pub key: String,
+        pub key: String = "key",
         /// `"subscribed"` or `"unsubscribed"`.
-        pub change: MonitorChange,
+        pub change: MonitorChange = "change",
     }
 }
 
@@ -126,11 +126,11 @@ dashboard_body! {
     /// `auth_failed`.
     pub struct AuthFailedEvent {
         /// Server-wide monotonic connection id.
-        pub connection_id: u64,
+        pub connection_id: u64 = "connectionId",
         /// Why the credential was refused.
-        pub reason: String,
+        pub reason: String = "reason",
         /// HTTP-like status code, e.g. 401.
-        pub code: i64,
+        pub code: i64 = "code",
     }
 }
 
@@ -138,7 +138,7 @@ dashboard_body! {
     /// `task_removed`.
     pub struct TaskRemovedEvent {
         /// The task id.
-        pub task_id: String,
+        pub task_id: String = "taskId",
     }
 }
 
@@ -146,21 +146,36 @@ dashboard_body! {
     /// `task_error`.
     pub struct TaskErrorEvent {
         /// The task id.
-        pub task_id: String,
+        pub task_id: String = "taskId",
         /// Process exit code.
-        pub exit_code: i64,
+        pub exit_code: i64 = "exitCode",
         /// Exit message from the engine (absent when the server sent `null`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub exit_message: Option<String>,
+        pub exit_message: Option<String> = "exitMessage",
     }
 }
 
 /// Direction of a `monitor_changed` dashboard event.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Tsify, Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum MonitorChange {
     /// The key was added or its bits replaced.
+    #[default]
     Subscribed,
     /// The key was removed.
     Unsubscribed,
+}
+
+impl<'a> Decode<'a> for MonitorChange {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let change = r.string()?;
+        match change.as_ref() {
+            "subscribed" => Ok(MonitorChange::Subscribed),
+            "unsubscribed" => Ok(MonitorChange::Unsubscribed),
+            other => {
+                let message = format!("unknown variant `{other}`, expected `subscribed` or `unsubscribed`");
+                Err(r.error(json_read::ReadErrorKind::Shape, message))
+            }
+        }
+    }
 }

@@ -2,19 +2,22 @@
 //! on `type`.
 //!
 //! Each event name maps to one concrete body type that is decoded directly from the raw
-//! body ([`decode_event`]); the `type`-tagged enum is only ever *serialised*, which is
-//! cheap. Wire `__id` becomes `taskId`; snake_case wire names become camelCase.
+//! body ([`decode_event`]), field by field with [`crate::core::json_read`] (each type's
+//! `Decode` names its wire keys); the `type`-tagged enum is only ever *serialised*, which
+//! is cheap. Wire `__id` becomes `taskId`; snake_case wire names become camelCase.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tsify::Tsify;
 
 use super::dashboard::DashboardEvent;
-use crate::core::wire::{json_error, DecodeError};
-use super::json::{from_str_capturing, present_or_null, Extra, HasExtra, OrDefault};
+use crate::core::json_read::{self, decode_object, need, read_fields, Decode, Reader};
+use crate::core::wire::{read_error, DecodeError};
+use super::json::{Extra, OrDefault, Tail};
 use super::monitor_types::MonitorTypes;
 use super::task_status::{TaskMetrics, TaskNote, TaskStatus};
 
@@ -68,9 +71,8 @@ pub enum RocketRideEvent {
 
 /// `apaevt_task`, discriminated by `action`.
 //
-// Decoded by reading `action` first and then the concrete body ([`decode_event`]); the
-// derived `Deserialize` (internally tagged, buffering) is kept for tests and round trips.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+// Decoded by reading `action` first and then the concrete body ([`decode_event`]).
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum TaskEvent {
     /// The subscribe seed: every task in states 1–4 the caller can see, whatever the
@@ -89,7 +91,7 @@ pub enum TaskEvent {
 }
 
 /// One entry of the `running` task event.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRef {
     /// Task id, `"<8 hex of token>.<source>"`.
@@ -120,26 +122,19 @@ macro_rules! task_event_tail {
             pub log_seq: Option<u64>,
             /// Body fields this SDK version does not declare, exactly as the server sent them
             /// (e.g. a field a newer server added). Absent when there are none.
-            #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+            #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
             #[tsify(optional, type = "Record<string, unknown>")]
             pub extra: Extra,
-        }
-
-        impl $(<$g>)? HasExtra for $name $(<$g>)? {
-            fn extra_mut(&mut self) -> &mut Extra {
-                &mut self.extra
-            }
         }
     };
 }
 
 task_event_tail! {
     /// Body of `begin`, `end` and `restart`.
-    #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
     #[serde(rename_all = "camelCase")]
     pub struct TaskLifecycle {
         /// Task id (wire `__id`).
-        #[serde(rename(deserialize = "__id"))]
         pub task_id: String,
         /// Display name.
         pub name: String,
@@ -149,7 +144,7 @@ task_event_tail! {
         pub source: String,
         /// Newer servers, `begin` only (spec §8.6): the run's chapter id in the run log, or
         /// `null` when the run is not logged.
-        #[serde(default, deserialize_with = "present_or_null", skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "number | null")]
         pub begin_seq: Option<Option<u64>>,
     }
@@ -177,7 +172,7 @@ task_event_tail! {
 }
 
 /// Step of a flow event.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Tsify, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum FlowOp {
     /// An object entered the pipe; `pipes` is `[objectName]`.
@@ -208,15 +203,13 @@ pub enum FlowEvent {
 
 task_event_tail! {
     /// The fields of a flow event; `T` is its `trace`.
-    #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
     #[serde(rename_all = "camelCase")]
     pub struct FlowStep<T> {
         /// Task id (wire `__id`).
-        #[serde(rename(deserialize = "__id"))]
         pub task_id: String,
         /// Pipe index (wire `id`). Not a subscription pipe id: pipe-scoped subscriptions
         /// never receive flow events.
-        #[serde(rename(deserialize = "id"))]
         pub pipe_id: u64,
         /// The stack after this step, outermost first.
         pub pipes: OrDefault<Vec<String>>,
@@ -227,7 +220,6 @@ task_event_tail! {
         /// What the engine traced for this step.
         pub trace: T,
         /// Project id (wire `project_id`).
-        #[serde(rename(deserialize = "project_id"))]
         pub project_id: String,
         /// Source component id.
         pub source: String,
@@ -238,7 +230,7 @@ task_event_tail! {
 }
 
 /// The trace of a component entering or leaving a pipe (trace level `metadata` and up).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowTrace {
     /// The lane, or `"invoke"` for a control invocation. Always sent by the engines
@@ -261,15 +253,9 @@ pub struct FlowTrace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Trace fields this SDK version does not declare, as sent.
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
-}
-
-impl HasExtra for FlowTrace {
-    fn extra_mut(&mut self) -> &mut Extra {
-        &mut self.extra
-    }
 }
 
 /// A JSON object as the engine sent it: a flow `begin` trace (`{}`) or an `end` trace (the
@@ -280,32 +266,23 @@ impl HasExtra for FlowTrace {
 #[tsify(type = "Record<string, unknown>")]
 pub struct TraceObject(pub serde_json::Map<String, Value>);
 
-impl<'de> Deserialize<'de> for TraceObject {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(TraceObject(Option::deserialize(deserializer)?.unwrap_or_default()))
-    }
-}
-
 task_event_tail! {
     /// `apaevt_sse`: a node-defined event (`thinking`, `acting`, `confirm`, …).
-    #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
     #[serde(rename_all = "camelCase")]
     pub struct SseEvent {
         /// Task id (wire `__id`).
-        #[serde(rename(deserialize = "__id"))]
         pub task_id: String,
         /// The pipe (wire `pipe_id`); pipe-scoped subscriptions match on it.
-        #[serde(rename(deserialize = "pipe_id"))]
         pub pipe_id: u64,
         /// The node-defined kind (wire `type`, renamed: `type` is the union's discriminant).
-        #[serde(rename(deserialize = "type"))]
         pub kind: String,
         /// Node-defined payload.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
         pub data: Option<Value>,
         /// Project id (wire `project_id`); newer servers add it (spec §8.6).
-        #[serde(default, rename(deserialize = "project_id"), skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub project_id: Option<String>,
         /// Source component id; newer servers add it (spec §8.6).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,18 +292,17 @@ task_event_tail! {
 
 task_event_tail! {
     /// `output`: one engine stdout/stderr line (no stream distinction, no timestamp).
-    #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
     #[serde(rename_all = "camelCase")]
     pub struct OutputEvent {
         /// Task id (wire `__id`).
-        #[serde(rename(deserialize = "__id"))]
         pub task_id: String,
         /// Always `"console"` on current servers.
         pub category: String,
         /// The line, ending with `"\n"`.
         pub output: String,
         /// Project id (wire `project_id`); newer servers add it (spec §8.6).
-        #[serde(default, rename(deserialize = "project_id"), skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub project_id: Option<String>,
         /// Source component id; newer servers add it (spec §8.6).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,22 +313,30 @@ task_event_tail! {
 /// A DETAIL event body: task id, the body's own fields, then the identity newer servers
 /// add (spec §8.6) and the stamps.
 macro_rules! detail_event {
-    ($(#[$meta:meta])* $name:ident { $($body:tt)* }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $fty:ty = $wire:literal,)* }) => {
         task_event_tail! {
             $(#[$meta])*
-            #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+            #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
             #[serde(rename_all = "camelCase")]
             pub struct $name {
                 /// Task id (wire `__id`).
-                #[serde(rename(deserialize = "__id"))]
                 pub task_id: String,
-                $($body)*
+                $($(#[$fmeta])* pub $field: $fty,)*
                 /// Project id (wire `project_id`); newer servers add it (spec §8.6).
-                #[serde(default, rename(deserialize = "project_id"), skip_serializing_if = "Option::is_none")]
+                #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub project_id: Option<String>,
                 /// Source component id; newer servers add it (spec §8.6).
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub source: Option<String>,
+            }
+        }
+
+        impl<'a> Decode<'a> for $name {
+            fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+                let mut tail = Tail::default();
+                decode_object!(r, $name {
+                    task_id: "__id", $($field: $wire,)* project_id: "project_id", source: "source",
+                }, |key| tail.other(r, key, NONE), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
             }
         }
     };
@@ -362,9 +346,9 @@ detail_event! {
     /// `apaevt_status_object`.
     StatusObjectEvent {
         /// The object being processed.
-        pub object: String,
+        pub object: String = "object",
         /// Its size.
-        pub size: u64,
+        pub size: u64 = "size",
     }
 }
 
@@ -372,25 +356,25 @@ detail_event! {
     /// `apaevt_status_counts`.
     StatusCountsEvent {
         /// Total bytes.
-        pub total_size: u64,
+        pub total_size: u64 = "totalSize",
         /// Total objects.
-        pub total_count: u64,
+        pub total_count: u64 = "totalCount",
         /// Bytes completed.
-        pub completed_size: u64,
+        pub completed_size: u64 = "completedSize",
         /// Objects completed.
-        pub completed_count: u64,
+        pub completed_count: u64 = "completedCount",
         /// Bytes failed.
-        pub failed_size: u64,
+        pub failed_size: u64 = "failedSize",
         /// Objects failed.
-        pub failed_count: u64,
+        pub failed_count: u64 = "failedCount",
         /// Size of extracted words.
-        pub words_size: u64,
+        pub words_size: u64 = "wordsSize",
         /// Number of extracted words.
-        pub words_count: u64,
+        pub words_count: u64 = "wordsCount",
         /// Bytes per second.
-        pub rate_size: u64,
+        pub rate_size: u64 = "rateSize",
         /// Objects per second.
-        pub rate_count: u64,
+        pub rate_count: u64 = "rateCount",
     }
 }
 
@@ -398,7 +382,7 @@ detail_event! {
     /// `apaevt_status_error`, `_warning` and `_message`.
     StatusTextEvent {
         /// The text.
-        pub message: String,
+        pub message: String = "message",
     }
 }
 
@@ -406,12 +390,12 @@ detail_event! {
     /// `apaevt_status_download`.
     StatusDownloadEvent {
         /// What is being downloaded.
-        pub info: DownloadInfo,
+        pub info: DownloadInfo = "info",
     }
 }
 
 /// Progress of one download.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 pub struct DownloadInfo {
     /// What is downloaded.
     pub name: String,
@@ -426,7 +410,7 @@ detail_event! {
     /// `apaevt_status_metrics`.
     StatusMetricsEvent {
         /// The metrics sample.
-        pub metrics: TaskMetrics,
+        pub metrics: TaskMetrics = "metrics",
     }
 }
 
@@ -434,7 +418,7 @@ detail_event! {
     /// `apaevt_status_user`.
     StatusUserEvent {
         /// Notes as the pipeline wrote them: text, or objects.
-        pub notes: OrDefault<Vec<TaskNote>>,
+        pub notes: OrDefault<Vec<TaskNote>> = "notes",
     }
 }
 
@@ -443,7 +427,7 @@ detail_event! {
     StatusInfoEvent {
         /// Engine info, as sent (the spec gives it no shape).
         #[tsify(type = "unknown")]
-        pub info: Value,
+        pub info: Value = "info",
     }
 }
 
@@ -468,6 +452,100 @@ pub struct UnknownEvent {
     pub raw: String,
 }
 
+
+// ── Decoding: each body type read field by field with `core::json_read` ──────────────
+
+impl<'a> Decode<'a> for TaskRef {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, TaskRef { id: "id", name: "name", project_id: "projectId", source: "source" }, |_key| r.raw().map(drop))
+    }
+}
+
+/// The `running` seed: its task list (the `action` tag and anything else are not kept).
+fn running_tasks(r: &mut Reader<'_>) -> json_read::Result<Vec<TaskRef>> {
+    read_fields!(r, "internally tagged enum TaskEvent", { tasks: "tasks" }, |_key| r.raw().map(drop));
+    need(r, tasks, "tasks")
+}
+
+impl<'a> Decode<'a> for TaskLifecycle {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        // Its own rule: a `null` is kept (`Some(None)`), only a missing key is `None`.
+        let mut tail = Tail::default();
+        decode_object!(r, TaskLifecycle { task_id: "__id", name: "name", project_id: "projectId", source: "source", begin_seq: "beginSeq" => as_sent }, |key| tail.other(r, key, LIFECYCLE_IGNORED), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+    }
+}
+
+impl<'a> Decode<'a> for FlowOp {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let name = r.string()?;
+        Ok(match name.as_ref() {
+            "begin" => FlowOp::Begin,
+            "enter" => FlowOp::Enter,
+            "leave" => FlowOp::Leave,
+            "end" => FlowOp::End,
+            other => {
+                let message = format!("unknown variant `{other}`, expected one of `begin`, `enter`, `leave`, `end`");
+                return Err(r.error(json_read::ReadErrorKind::Shape, message));
+            }
+        })
+    }
+}
+
+/// A flow body with its `trace` still as text: it is typed by `op`, which may come after it.
+fn flow_step<'a>(r: &mut Reader<'a>) -> json_read::Result<(FlowStep<()>, &'a str)> {
+    let mut tail = Tail::default();
+    let mut trace: Option<&'a str> = None;
+    let step = decode_object!(r, FlowStep {
+        task_id: "__id", pipe_id: "id", pipes: "pipes", component: "component",
+        project_id: "project_id", source: "source", op: "op",
+    }, |key| match key.as_ref() {
+        "trace" if trace.is_some() => Err(json_read::duplicate_field(r, "trace")),
+        "trace" => r.raw().map(|raw| trace = Some(raw)),
+        _ => tail.other(r, key, NONE),
+    }, trace: (), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)?;
+    let trace = trace.ok_or_else(|| json_read::missing_field(r, "trace"))?;
+    Ok((step, trace))
+}
+
+impl<'a> Decode<'a> for FlowTrace {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        // A missing `data` is `null`, like a sent one.
+        let mut tail = Tail::default();
+        decode_object!(r, FlowTrace { lane: "lane", invoke: "invoke", data: "data" => or_default, result: "result", error: "error" }, |key| tail.keep(r, key), extra: tail.extra)
+    }
+}
+
+/// `null` reads as `{}`.
+impl<'a> Decode<'a> for TraceObject {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        Ok(TraceObject(Option::decode(r)?.unwrap_or_default()))
+    }
+
+    fn missing() -> Option<Self> {
+        Some(TraceObject::default())
+    }
+}
+
+impl<'a> Decode<'a> for SseEvent {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut tail = Tail::default();
+        decode_object!(r, SseEvent { task_id: "__id", pipe_id: "pipe_id", kind: "type", data: "data", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+    }
+}
+
+impl<'a> Decode<'a> for OutputEvent {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut tail = Tail::default();
+        decode_object!(r, OutputEvent { task_id: "__id", category: "category", output: "output", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+    }
+}
+
+impl<'a> Decode<'a> for DownloadInfo {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, DownloadInfo { name: "name", status: "status", error: "error" }, |_key| r.raw().map(drop))
+    }
+}
+
 /// Decodes an event body by its event name. Unknown names become
 /// [`RocketRideEvent::Unknown`]; so do `apaevt_task`/`apaevt_dashboard` bodies with an
 /// `action` this SDK does not know. The body must already be free of `NaN` tokens
@@ -483,35 +561,34 @@ pub fn decode_event_text(name: &str, body: &str) -> Result<RocketRideEvent, Deco
     use RocketRideEvent as E;
     let event = match name {
         "apaevt_task" => match action_of(body).as_deref() {
-            Some("running") => E::Task(parse(name, body)?),
-            Some("begin") => E::Task(TaskEvent::Begin(capture(name, body, LIFECYCLE_IGNORED)?)),
-            Some("end") => E::Task(TaskEvent::End(capture(name, body, LIFECYCLE_IGNORED)?)),
-            Some("restart") => E::Task(TaskEvent::Restart(capture(name, body, LIFECYCLE_IGNORED)?)),
+            Some("running") => E::Task(TaskEvent::Running { tasks: read(body_of(name), body, running_tasks)? }),
+            Some("begin") => E::Task(TaskEvent::Begin(decode(name, body)?)),
+            Some("end") => E::Task(TaskEvent::End(decode(name, body)?)),
+            Some("restart") => E::Task(TaskEvent::Restart(decode(name, body)?)),
             Some(_) => unknown(name, body)?,
-            // Missing or not a string: let the typed decode say why.
-            None => E::Task(parse(name, body)?),
+            None => return Err(missing_action(name, body)),
         },
         "apaevt_status_update" => E::TaskStatus(status_event(name, body)?),
         "apaevt_flow" => E::Flow(flow_event(name, body)?),
-        "apaevt_sse" => E::Sse(capture(name, body, NONE)?),
-        "output" => E::Output(capture(name, body, NONE)?),
-        "apaevt_status_object" => E::StatusObject(capture(name, body, NONE)?),
-        "apaevt_status_counts" => E::StatusCounts(capture(name, body, NONE)?),
-        "apaevt_status_error" => E::StatusError(capture(name, body, NONE)?),
-        "apaevt_status_warning" => E::StatusWarning(capture(name, body, NONE)?),
-        "apaevt_status_message" => E::StatusMessage(capture(name, body, NONE)?),
-        "apaevt_status_download" => E::StatusDownload(capture(name, body, NONE)?),
-        "apaevt_status_metrics" => E::StatusMetrics(capture(name, body, NONE)?),
-        "apaevt_status_user" => E::StatusUser(capture(name, body, NONE)?),
-        "apaevt_status_info" => E::StatusInfo(capture(name, body, NONE)?),
+        "apaevt_sse" => E::Sse(decode(name, body)?),
+        "output" => E::Output(decode(name, body)?),
+        "apaevt_status_object" => E::StatusObject(decode(name, body)?),
+        "apaevt_status_counts" => E::StatusCounts(decode(name, body)?),
+        "apaevt_status_error" => E::StatusError(decode(name, body)?),
+        "apaevt_status_warning" => E::StatusWarning(decode(name, body)?),
+        "apaevt_status_message" => E::StatusMessage(decode(name, body)?),
+        "apaevt_status_download" => E::StatusDownload(decode(name, body)?),
+        "apaevt_status_metrics" => E::StatusMetrics(decode(name, body)?),
+        "apaevt_status_user" => E::StatusUser(decode(name, body)?),
+        "apaevt_status_info" => E::StatusInfo(decode(name, body)?),
         "apaevt_dashboard" => match action_of(body).as_deref() {
             Some(action) => match DashboardEvent::decode(action, body) {
-                Some(decoded) => E::Dashboard(decoded.map_err(|e| json_error(&format!("{name} body"), &e))?),
+                Some(decoded) => E::Dashboard(decoded.map_err(|e| read_error(&body_of(name)(), body, &e))?),
                 None => unknown(name, body)?,
             },
             None => return Err(missing_action(name, body)),
         },
-        "apaext_account" => E::Account(AccountEvent { body: parse(name, body)? }),
+        "apaext_account" => E::Account(AccountEvent { body: decode(name, body)? }),
         _ => unknown(name, body)?,
     };
     Ok(event)
@@ -519,20 +596,29 @@ pub fn decode_event_text(name: &str, body: &str) -> Result<RocketRideEvent, Deco
 
 const NONE: &[&str] = &[];
 
-fn parse<'a, T: Deserialize<'a>>(name: &str, body: &'a str) -> Result<T, DecodeError> {
-    serde_json::from_str(body).map_err(|e| json_error(&format!("{name} body"), &e))
+/// All of `text` read by `read`, which must take exactly one value; errors say what was
+/// read (`what()`, built only for an error).
+fn read<'a, T>(
+    what: impl FnOnce() -> String,
+    text: &'a str,
+    read: impl FnOnce(&mut Reader<'a>) -> json_read::Result<T>,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::new(text);
+    read(&mut r).and_then(|value| r.end().map(|_| value)).map_err(|e| read_error(&what(), text, &e))
 }
 
-fn capture<'a, T: Deserialize<'a> + HasExtra>(
-    name: &str,
-    body: &'a str,
-    ignore: &'static [&'static str],
-) -> Result<T, DecodeError> {
-    from_str_capturing(body, ignore).map_err(|e| json_error(&format!("{name} body"), &e))
+/// `"<name> body"`, what an event body's errors say they were reading.
+fn body_of(name: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("{name} body")
+}
+
+/// All of event `name`'s body as one `T`.
+fn decode<'a, T: Decode<'a>>(name: &str, body: &'a str) -> Result<T, DecodeError> {
+    read(body_of(name), body, T::decode)
 }
 
 fn status_event(name: &str, body: &str) -> Result<TaskStatusEvent, DecodeError> {
-    let mut status: TaskStatus = capture(name, body, NONE)?;
+    let mut status: TaskStatus = decode(name, body)?;
     let stamps = status.take_event_fields();
     Ok(TaskStatusEvent {
         task_id: stamps.task_id,
@@ -544,18 +630,17 @@ fn status_event(name: &str, body: &str) -> Result<TaskStatusEvent, DecodeError> 
     })
 }
 
-/// Reads the flow body once, `trace` kept as raw text, then types `trace` by `op`.
+/// Reads the flow body once, `trace` kept as text, then types `trace` by `op`.
 fn flow_event(name: &str, body: &str) -> Result<FlowEvent, DecodeError> {
-    let raw: FlowStep<&RawValue> = capture(name, body, NONE)?;
+    let (step, trace) = read(body_of(name), body, flow_step)?;
     let what = || format!("{name} body: trace");
-    let trace: &RawValue = raw.trace;
-    let object = || serde_json::from_str::<TraceObject>(trace.get()).map_err(|e| json_error(&what(), &e));
-    let traced = || from_str_capturing::<FlowTrace>(trace.get(), NONE).map_err(|e| json_error(&what(), &e));
-    Ok(match raw.op {
-        Some(FlowOp::Begin) => FlowEvent::Begin(with_trace(raw, object()?)),
-        Some(FlowOp::Enter) => FlowEvent::Enter(with_trace(raw, traced()?)),
-        Some(FlowOp::Leave) => FlowEvent::Leave(with_trace(raw, traced()?)),
-        Some(FlowOp::End) => FlowEvent::End(with_trace(raw, object()?)),
+    let object = || read(what, trace, TraceObject::decode);
+    let traced = || read(what, trace, FlowTrace::decode);
+    Ok(match step.op {
+        Some(FlowOp::Begin) => FlowEvent::Begin(with_trace(step, object()?)),
+        Some(FlowOp::Enter) => FlowEvent::Enter(with_trace(step, traced()?)),
+        Some(FlowOp::Leave) => FlowEvent::Leave(with_trace(step, traced()?)),
+        Some(FlowOp::End) => FlowEvent::End(with_trace(step, object()?)),
         None => {
             return Err(DecodeError {
                 kind: crate::core::wire::DecodeErrorKind::WrongShape,
@@ -566,7 +651,7 @@ fn flow_event(name: &str, body: &str) -> Result<FlowEvent, DecodeError> {
 }
 
 /// The decoded flow fields with `trace` typed.
-fn with_trace<T>(raw: FlowStep<&RawValue>, trace: T) -> FlowStep<T> {
+fn with_trace<T>(raw: FlowStep<()>, trace: T) -> FlowStep<T> {
     FlowStep {
         task_id: raw.task_id,
         pipe_id: raw.pipe_id,
@@ -632,37 +717,49 @@ struct FlowStepRef<'a> {
     pipe_id: u64,
 }
 
-/// The body's `action` when it is a string; `None` when missing or of another type.
-fn action_of(body: &str) -> Option<std::borrow::Cow<'_, str>> {
-    #[derive(Deserialize)]
-    struct ActionOnly<'a> {
-        #[serde(borrow)]
-        action: Option<std::borrow::Cow<'a, str>>,
-    }
-    serde_json::from_str::<ActionOnly>(body).ok().and_then(|b| b.action)
+/// The body's `action` when it is a string; `None` when missing, of another type, or the
+/// body is not a JSON object.
+fn action_of(body: &str) -> Option<Cow<'_, str>> {
+    let mut r = Reader::new(body);
+    action_field(&mut r).ok().flatten().and_then(|action| r.end().ok().map(|_| action))
 }
 
-/// A dashboard body without a usable `action`, with serde's reason.
+/// The `action` of the object the reader is at, when it is a string.
+fn action_field<'a>(r: &mut Reader<'a>) -> json_read::Result<Option<Cow<'a, str>>> {
+    let mut action = None;
+    json_read::each_field(r, "internally tagged enum", |r, key| match key.as_ref() {
+        "action" if action.is_none() => r.string().map(|a| action = Some(a)),
+        _ => r.raw().map(drop),
+    })?;
+    Ok(action)
+}
+
+/// Why a body without a usable `action` does not decode.
 fn missing_action(name: &str, body: &str) -> DecodeError {
-    match serde_json::from_str::<DashboardEvent>(body) {
-        Err(e) => json_error(&format!("{name} body"), &e),
+    let what = format!("{name} body");
+    let mut r = Reader::new(body);
+    match action_field(&mut r).and_then(|action| r.end().map(|_| action)) {
+        Err(e) => read_error(&what, body, &e),
         Ok(_) => DecodeError {
             kind: crate::core::wire::DecodeErrorKind::WrongShape,
-            reason: format!("{name} body: missing field `action`"),
+            reason: format!("{what}: missing field `action`"),
         },
     }
 }
 
 /// An event this SDK has no type for, kept as its body's text, which must be JSON.
 fn unknown(name: &str, body: &str) -> Result<RocketRideEvent, DecodeError> {
-    #[derive(Deserialize)]
-    struct IdOnly {
-        #[serde(rename = "__id")]
-        id: Option<String>,
-    }
-    let body: &RawValue = parse(name, body)?;
-    let task_id = serde_json::from_str::<IdOnly>(body.get()).ok().and_then(|b| b.id).filter(|id| !id.is_empty());
-    Ok(RocketRideEvent::Unknown(UnknownEvent { event: name.to_owned(), task_id, raw: body.get().to_owned() }))
+    let raw = read(body_of(name), body, Reader::raw)?;
+    // `__id` when the body is an object with a string one (a body of another shape is kept
+    // all the same).
+    let mut id: Option<Option<String>> = None;
+    let mut r = Reader::new(raw);
+    let _ = json_read::each_field(&mut r, "", |r, key| match key.as_ref() {
+        "__id" if id.is_none() => Option::<String>::decode(r).map(|v| id = Some(v)),
+        _ => r.raw().map(drop),
+    });
+    let task_id = id.flatten().filter(|id| !id.is_empty());
+    Ok(RocketRideEvent::Unknown(UnknownEvent { event: name.to_owned(), task_id, raw: raw.to_owned() }))
 }
 
 impl RocketRideEvent {
@@ -1180,6 +1277,29 @@ mod tests {
         );
         let not_object = ok("something_new", json!([1, 2]));
         assert!(matches!(&not_object, RocketRideEvent::Unknown(u) if u.task_id.is_none() && u.raw == "[1,2]"));
+    }
+
+    /// Numbers as `JSON.parse` reads them: the nearest double to the text, last digit
+    /// included (serde_json's default parser, which read bodies before, gave
+    /// 1796323557.557279 for the stamp below).
+    #[test]
+    fn numbers_read_exactly_as_json_parse_reads_them() {
+        let body = r#"{"__id":"t","category":"console","output":"x\n","eventTime":1796323557.5572793,"logSeq":12345678901234567}"#;
+        let RocketRideEvent::Output(e) = decode_event_text("output", body).unwrap() else { panic!() };
+        assert_eq!(e.event_time, Some(1796323557.5572793));
+        assert_eq!(e.event_time.unwrap().to_string(), "1796323557.5572793");
+        assert_eq!(e.log_seq, Some(12345678901234567));
+        let metrics = r#"{"__id":"t","metrics":{"cpu_percent":0.1,"cpu_memory_mb":2.675e-3,"gpu_memory_mb":1e22,
+            "peak_cpu_percent":123456789.123456789,"peak_cpu_memory_mb":-0.0,"peak_gpu_memory_mb":5e-324,
+            "avg_cpu_percent":null,"avg_cpu_memory_mb":1.7976931348623157e308,"avg_gpu_memory_mb":3}}"#;
+        let RocketRideEvent::StatusMetrics(e) = decode_event_text("apaevt_status_metrics", metrics).unwrap() else { panic!() };
+        let m = &e.metrics;
+        assert_eq!(
+            [m.cpu_percent, m.cpu_memory_mb, m.gpu_memory_mb, m.peak_cpu_percent, m.peak_gpu_memory_mb, m.avg_cpu_memory_mb, m.avg_gpu_memory_mb],
+            [0.1, 2.675e-3, 1e22, 123456789.123456789, 5e-324, 1.7976931348623157e308, 3.0]
+        );
+        assert!(m.peak_cpu_memory_mb == 0.0 && m.peak_cpu_memory_mb.is_sign_negative());
+        assert!(m.avg_cpu_percent.is_nan());
     }
 
     #[test]

@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use tsify::Tsify;
 
+use crate::core::json_read::{self, fill, Decode, Reader};
+
 const NAN: &[u8] = b"NaN";
 const INFINITY: &[u8] = b"Infinity";
 const NEG_INFINITY: &[u8] = b"-Infinity";
@@ -87,19 +89,26 @@ fn non_finite_token_at(rest: &[u8]) -> usize {
 /// serde `deserialize_with` helpers for floats the server may send as `NaN`
 /// (which [`sanitize_non_finite`] has turned into `null`).
 pub mod lenient_f64 {
-    use std::collections::HashMap;
-
     use serde::{Deserialize, Deserializer};
 
     /// A float that reads `null` as `NaN`.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
         Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
     }
+}
 
-    /// A string-keyed map of floats whose values read `null` as `NaN`.
-    pub fn map<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HashMap<String, f64>, D::Error> {
-        let raw = HashMap::<String, Option<f64>>::deserialize(deserializer)?;
-        Ok(raw.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
+/// A float that reads `null` as `NaN` (the [`Decode`] twin of [`lenient_f64`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Lenient(pub f64);
+
+/// The float a [`Lenient`] field read (a plain function, so a slot's type is inferred).
+pub fn lenient(value: Lenient) -> f64 {
+    value.0
+}
+
+impl<'a> Decode<'a> for Lenient {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        Ok(Lenient(Option::<f64>::decode(r)?.unwrap_or(f64::NAN)))
     }
 }
 
@@ -117,6 +126,16 @@ pub struct OrDefault<T>(pub T);
 impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for OrDefault<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(OrDefault(Option::<T>::deserialize(deserializer)?.unwrap_or_default()))
+    }
+}
+
+impl<'a, T: Decode<'a> + Default> Decode<'a> for OrDefault<T> {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        Ok(OrDefault(Option::<T>::decode(r)?.unwrap_or_default()))
+    }
+
+    fn missing() -> Option<Self> {
+        Some(OrDefault::default())
     }
 }
 
@@ -336,11 +355,33 @@ mod capture {
     }
 }
 
-/// `deserialize_with` for a field whose `null` means something other than its absence
-/// (`beginSeq: null` = "this run is unlogged", missing = "an older server"): missing stays
-/// `None` (with `#[serde(default)]`), `null` becomes `Some(None)`.
-pub fn present_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+/// What every task event's body ends with besides its own fields: the newer servers'
+/// stamps and the undeclared fields ([`Extra`]), gathered while the body is read.
+#[derive(Default)]
+pub struct Tail {
+    pub event_time: Option<Option<f64>>,
+    pub log_seq: Option<Option<u64>>,
+    pub extra: Extra,
+}
+
+impl Tail {
+    /// Reads the value of a key the body type does not declare: a stamp, a key in
+    /// `ignore` (skipped), or an undeclared field (kept as text).
+    pub fn other<'a>(&mut self, r: &mut Reader<'a>, key: Cow<'a, str>, ignore: &[&str]) -> json_read::Result<()> {
+        match key.as_ref() {
+            "eventTime" => fill(r, &mut self.event_time, "eventTime"),
+            "logSeq" => fill(r, &mut self.log_seq, "logSeq"),
+            k if ignore.contains(&k) => r.raw().map(drop),
+            _ => self.keep(r, key),
+        }
+    }
+
+    /// Keeps the value of `key` as an undeclared field.
+    pub fn keep<'a>(&mut self, r: &mut Reader<'a>, key: Cow<'a, str>) -> json_read::Result<()> {
+        let value = Box::<RawValue>::decode(r)?;
+        self.extra.0.push((key.into_owned(), value));
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -387,16 +428,12 @@ mod tests {
     struct Floats {
         #[serde(deserialize_with = "lenient_f64::deserialize")]
         f: f64,
-        #[serde(deserialize_with = "lenient_f64::map")]
-        m: std::collections::HashMap<String, f64>,
     }
 
     #[test]
     fn lenient_f64_reads_null_as_nan() {
-        let v: Floats = serde_json::from_slice(&sanitize_non_finite(br#"{"f":NaN,"m":{"a":null,"b":2.5}}"#)).unwrap();
+        let v: Floats = serde_json::from_slice(&sanitize_non_finite(br#"{"f":NaN}"#)).unwrap();
         assert!(v.f.is_nan());
-        assert!(v.m["a"].is_nan());
-        assert_eq!(v.m["b"], 2.5);
         let v: Floats = serde_json::from_str(r#"{"f":1.25,"m":{}}"#).unwrap();
         assert_eq!(v.f, 1.25);
     }

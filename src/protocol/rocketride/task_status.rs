@@ -3,7 +3,8 @@
 //!
 //! Wire names are kept for decoding (`project_id`, `cpu_percent`, …); JavaScript sees
 //! camelCase. Collections the server may omit decode as empty ([`OrDefault`]); floats the
-//! server may send as `NaN` decode as `NaN` ([`lenient_f64`]); unknown fields are ignored.
+//! server may send as `NaN` decode as `NaN` ([`Lenient`]); undeclared top-level fields are
+//! kept in `extra`, undeclared nested ones ignored.
 
 use std::collections::HashMap;
 
@@ -12,12 +13,13 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{json_error, json_text, DecodeError};
-use super::json::{from_str_capturing, lenient_f64, sanitize_non_finite, Extra, HasExtra, OrDefault};
+use crate::core::wire::{json_text, read_error, DecodeError};
+use crate::core::json_read::{self, decode_object, Decode, Reader};
+use super::json::{lenient, lenient_f64, sanitize_non_finite, Extra, Lenient, OrDefault, Tail};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
 /// resource metrics. Sent about once a second per running task.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[tsify(hashmap_as_object)]
 pub struct TaskStatus {
@@ -25,7 +27,6 @@ pub struct TaskStatus {
     /// synthetic "Not running" seed.
     pub name: String,
     /// Project id (wire `project_id`).
-    #[serde(rename(deserialize = "project_id"))]
     pub project_id: String,
     /// Source component id; `"*"` in the seed for a project-wide subscription.
     pub source: String,
@@ -35,11 +36,9 @@ pub struct TaskStatus {
     pub state: TaskState,
     /// Epoch seconds; kept across restarts, so it tells runs of the same task apart.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub start_time: f64,
     /// Epoch seconds; `0` until terminated.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub end_time: f64,
     /// Whether a debugger is attached.
     pub debugger_attached: bool,
@@ -110,13 +109,12 @@ pub struct TaskStatus {
     pub idle_longest_at: Option<f64>,
     /// Status fields this SDK version does not declare, exactly as the server sent them.
     /// Absent when there are none.
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
     // The event body carries `__id`, `eventTime`, `logSeq` and `final`, which belong to the
-    // event, not to the status. Captured here so the body decodes in one pass (no
-    // `flatten`, which buffers); `TaskStatusEvent` moves them out. Skipped by serde and
-    // tsify on the way to JS.
+    // event, not to the status. Captured here so the body decodes in one pass;
+    // `TaskStatusEvent` moves them out. Skipped by serde and tsify on the way to JS.
     #[serde(rename = "__id", default, skip_serializing)]
     pub(crate) wire_id: Option<String>,
     #[serde(rename = "eventTime", default, skip_serializing)]
@@ -125,12 +123,6 @@ pub struct TaskStatus {
     pub(crate) wire_log_seq: Option<u64>,
     #[serde(rename = "final", default, skip_serializing)]
     pub(crate) wire_final: Option<bool>,
-}
-
-impl HasExtra for TaskStatus {
-    fn extra_mut(&mut self) -> &mut Extra {
-        &mut self.extra
-    }
 }
 
 /// The event-level fields of an `apaevt_status_update` body.
@@ -142,34 +134,30 @@ pub(crate) struct StatusEventFields {
 }
 
 /// How often a component ran and for how long (newer servers, spec §8.6).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStats {
     /// Invocations.
     pub calls: u64,
     /// Seconds spent in total.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub total_seconds: f64,
     /// The longest single invocation, seconds.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub max_seconds: f64,
 }
 
 /// One of the slowest documents of a run (newer servers, spec §8.6).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SlowDoc {
     /// The object's name.
     pub name: String,
     /// Seconds it took.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub elapsed: f64,
     /// When it began, epoch seconds.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub begin_time: f64,
     /// The `logSeq` of its flow `begin`, usable with `rrext_log`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,16 +177,6 @@ pub enum TaskNote {
     Object(serde_json::Map<String, Value>),
 }
 
-impl<'de> Deserialize<'de> for TaskNote {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(deserializer)? {
-            Value::String(text) => TaskNote::Text(text),
-            Value::Object(map) => TaskNote::Object(map),
-            other => TaskNote::Text(json_text(&other)),
-        })
-    }
-}
-
 impl TaskStatus {
     /// Decodes a `TASK_STATUS` from JSON text, e.g. the `rrext_get_task_status`
     /// response body (which has no `__id`). `NaN` tokens are accepted.
@@ -208,7 +186,7 @@ impl TaskStatus {
             kind: crate::core::wire::DecodeErrorKind::InvalidUtf8,
             reason: format!("TASK_STATUS: {e}"),
         })?;
-        let mut status: TaskStatus = from_str_capturing(text, &[]).map_err(|e| json_error("TASK_STATUS", &e))?;
+        let mut status: TaskStatus = json_read::from_str(text).map_err(|e| read_error("TASK_STATUS", text, &e))?;
         let _ = status.take_event_fields();
         Ok(status)
     }
@@ -314,7 +292,7 @@ impl<'de> Deserialize<'de> for TaskState {
 }
 
 /// The live component stack of each pipe, mirrored from `apaevt_flow`.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[tsify(hashmap_as_object)]
 pub struct Pipeflow {
@@ -326,7 +304,7 @@ pub struct Pipeflow {
 }
 
 /// Resource metrics of the engine process. A `NaN` on the wire stays `NaN`.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all(serialize = "camelCase"))]
 pub struct TaskMetrics {
     /// CPU use, percent.
@@ -368,34 +346,117 @@ pub struct TaskMetrics {
 }
 
 /// Token (billing) usage of the run so far.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all(serialize = "camelCase"))]
 #[tsify(hashmap_as_object)]
 pub struct TaskTokens {
     /// CPU utilisation tokens.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_utilization: f64,
     /// CPU memory tokens.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_memory: f64,
     /// GPU memory tokens.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub gpu_memory: f64,
     /// GPU inference tokens.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub gpu_inference: f64,
     /// Node-defined token counters.
     #[tsify(type = "Record<string, number | null>")]
-    #[serde(deserialize_with = "lenient_f64::map")]
     pub custom: HashMap<String, f64>,
     /// Sum of all tokens.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub total: f64,
+}
+
+
+// ── Decoding (`core::json_read`) ─────────────────────────────────────────────────────
+
+impl<'a> Decode<'a> for TaskStatus {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut tail = Tail::default();
+        decode_object!(r, TaskStatus {
+            name: "name", project_id: "project_id", source: "source", completed: "completed",
+            state: "state", start_time: "startTime" => lenient, end_time: "endTime" => lenient,
+            debugger_attached: "debuggerAttached", status: "status", warnings: "warnings",
+            errors: "errors", current_object: "currentObject", current_size: "currentSize",
+            notes: "notes", total_size: "totalSize", total_count: "totalCount",
+            completed_size: "completedSize", completed_count: "completedCount",
+            failed_size: "failedSize", failed_count: "failedCount", words_size: "wordsSize",
+            words_count: "wordsCount", rate_size: "rateSize", rate_count: "rateCount",
+            service_up: "serviceUp", exit_code: "exitCode", exit_message: "exitMessage",
+            pipeflow: "pipeflow", metrics: "metrics", tokens: "tokens",
+            component_stats: "componentStats", slowest_docs: "slowestDocs",
+            completion_seconds: "completionSeconds", idle_seconds: "idleSeconds",
+            idle_longest_seconds: "idleLongestSeconds", idle_longest_at: "idleLongestAt",
+            wire_id: "__id", wire_event_time: "eventTime", wire_log_seq: "logSeq", wire_final: "final",
+        }, |key| tail.keep(r, key), extra: tail.extra)
+    }
+}
+
+impl<'a> Decode<'a> for ComponentStats {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, ComponentStats { calls: "calls", total_seconds: "totalSeconds" => lenient, max_seconds: "maxSeconds" => lenient }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for SlowDoc {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, SlowDoc { name: "name", elapsed: "elapsed" => lenient, begin_time: "beginTime" => lenient, begin_seq: "beginSeq" }, |_key| r.raw().map(drop))
+    }
+}
+
+/// Text, an object, or any other value as its compact JSON text.
+impl<'a> Decode<'a> for TaskNote {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        Ok(match r.peek() {
+            Some(b'"') => TaskNote::Text(r.string_owned()?),
+            Some(b'{') => TaskNote::Object(Decode::decode(r)?),
+            _ => TaskNote::Text(json_text(&r.value()?)),
+        })
+    }
+}
+
+/// A state number, or a state's name.
+impl<'a> Decode<'a> for TaskState {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        if r.peek() != Some(b'"') {
+            return r.i64().map(TaskState::from_wire);
+        }
+        let name = r.string()?;
+        match STATE_NAMES.iter().position(|s| *s == name) {
+            Some(i) => Ok(STATES[i]),
+            None => Err(r.error(json_read::ReadErrorKind::Shape, format!("unknown task state {name:?}"))),
+        }
+    }
+}
+
+impl<'a> Decode<'a> for Pipeflow {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, Pipeflow { total_pipes: "totalPipes", by_pipe: "byPipe" }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for TaskMetrics {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, TaskMetrics { cpu_percent: "cpu_percent" => lenient, cpu_memory_mb: "cpu_memory_mb" => lenient, gpu_memory_mb: "gpu_memory_mb" => lenient, peak_cpu_percent: "peak_cpu_percent" => lenient, peak_cpu_memory_mb: "peak_cpu_memory_mb" => lenient, peak_gpu_memory_mb: "peak_gpu_memory_mb" => lenient, avg_cpu_percent: "avg_cpu_percent" => lenient, avg_cpu_memory_mb: "avg_cpu_memory_mb" => lenient, avg_gpu_memory_mb: "avg_gpu_memory_mb" => lenient }, |_key| r.raw().map(drop))
+    }
+}
+
+/// A map of [`Lenient`] floats as plain ones.
+fn lenient_values(map: HashMap<String, Lenient>) -> HashMap<String, f64> {
+    map.into_iter().map(|(k, v)| (k, v.0)).collect()
+}
+
+impl<'a> Decode<'a> for TaskTokens {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, TaskTokens {
+            cpu_utilization: "cpu_utilization" => lenient, cpu_memory: "cpu_memory" => lenient,
+            gpu_memory: "gpu_memory" => lenient, gpu_inference: "gpu_inference" => lenient,
+            custom: "custom" => lenient_values, total: "total" => lenient,
+        }, |_key| r.raw().map(drop))
+    }
 }
 
 #[cfg(test)]

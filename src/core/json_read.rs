@@ -1,0 +1,1166 @@
+//! A pull reader over JSON text, for the typed decoders of the event bodies a client reads
+//! by the thousand (see `protocol::rocketride::body`).
+//!
+//! Why not serde's derive: every derived `Deserialize` is a visitor generic over the
+//! deserializer, with serde_json's parsing inlined into each one; for the event types that
+//! came to about a sixth of the module. This reader is one non-generic piece of code the
+//! decoders call, so each type adds only its own key match. Why not another crate: jiter,
+//! the maintained pull parser, compiles to 38 KB gzip on its own, most of the package's
+//! whole size budget.
+//!
+//! It accepts exactly JSON (RFC 8259), as serde_json does: the same grammar for numbers,
+//! strings and escapes (no lone surrogates), no trailing commas. Nested values it only
+//! skips ([`Reader::raw`]) are followed without recursion, so depth costs no stack.
+//! Errors read like serde's ("invalid type: string \"x\", expected u64") and carry the byte
+//! offset where they were found.
+
+use std::borrow::Cow;
+
+/// What kind of failure a [`ReadError`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadErrorKind {
+    /// Not JSON.
+    Syntax,
+    /// JSON, but not the shape the type declares (wrong type, missing field).
+    Shape,
+    /// Nested deeper than the recursion limit of the parser a value was handed to.
+    TooDeep,
+}
+
+/// Why a value could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    pub kind: ReadErrorKind,
+    pub message: String,
+    /// Byte offset in the text just past where the problem was seen.
+    pub at: usize,
+}
+
+pub type Result<T> = std::result::Result<T, ReadError>;
+
+/// A cursor over one JSON text.
+pub struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Reader { text, at: 0 }
+    }
+
+    /// The whole text being read.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The next byte after whitespace, not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(&b) = bytes.get(self.at) {
+            if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                return Some(b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// An error of `kind` at the reader's position.
+    pub fn error(&self, kind: ReadErrorKind, message: impl Into<String>) -> ReadError {
+        ReadError { kind, message: message.into(), at: self.at }
+    }
+
+    fn syntax(&self, message: &str) -> ReadError {
+        self.error(ReadErrorKind::Syntax, message)
+    }
+
+    /// The syntax error for what is at the cursor when a value was expected.
+    #[inline(never)]
+    fn unexpected(&mut self) -> ReadError {
+        match self.peek() {
+            None => self.syntax("EOF while parsing a value"),
+            Some(_) => {
+                self.at += 1;
+                self.syntax("expected value")
+            }
+        }
+    }
+
+    /// Succeeds when nothing but whitespace is left.
+    pub fn end(&mut self) -> Result<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => {
+                self.at += 1;
+                Err(self.syntax("trailing characters"))
+            }
+        }
+    }
+
+    /// Consumes `null` if it is next; `false` (nothing consumed) if another value is.
+    pub fn null(&mut self) -> Result<bool> {
+        if self.peek() != Some(b'n') {
+            return Ok(false);
+        }
+        self.literal(b"null")?;
+        Ok(true)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<()> {
+        for &expected in word {
+            match self.bytes().get(self.at) {
+                Some(&b) if b == expected => self.at += 1,
+                Some(_) => {
+                    self.at += 1;
+                    return Err(self.syntax("expected ident"));
+                }
+                None => return Err(self.syntax("EOF while parsing a value")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The shape error for the value at the cursor, which is not what the type expects;
+    /// like serde's: `invalid type: string "x", expected u64`.
+    #[inline(never)]
+    pub fn invalid_type(&mut self, expected: &str) -> ReadError {
+        let start = self.peek().map(|_| self.at);
+        let found: Cow<str> = match self.peek() {
+            Some(b'"') => match self.string() {
+                Ok(s) => format!("string {:?}", short(&s)).into(),
+                Err(e) => return e,
+            },
+            Some(b'{') => "map".into(),
+            Some(b'[') => "sequence".into(),
+            Some(b't' | b'f') => match self.boolean() {
+                Ok(b) => format!("boolean `{b}`").into(),
+                Err(e) => return e,
+            },
+            Some(b'n') => match self.null() {
+                Ok(_) => "null".into(),
+                Err(e) => return e,
+            },
+            Some(b'-' | b'0'..=b'9') => match self.number() {
+                Ok(n) if n.integer => format!("integer `{}`", n.text).into(),
+                Ok(n) => format!("floating point `{}`", n.text).into(),
+                Err(e) => return e,
+            },
+            _ => return self.unexpected(),
+        };
+        // A container is reported where it starts, as serde does.
+        if matches!(found.as_ref(), "map" | "sequence") {
+            self.at = start.unwrap_or(self.at) + 1;
+        }
+        self.error(ReadErrorKind::Shape, format!("invalid type: {found}, expected {expected}"))
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&mut self) -> Result<bool> {
+        match self.peek() {
+            Some(b't') => self.literal(b"true").map(|_| true),
+            Some(b'f') => self.literal(b"false").map(|_| false),
+            Some(b'"' | b'{' | b'[' | b'n' | b'-' | b'0'..=b'9') => Err(self.invalid_type("a boolean")),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// A string's value, borrowed from the text when it has no escapes.
+    #[inline]
+    pub fn string(&mut self) -> Result<Cow<'a, str>> {
+        match self.peek() {
+            Some(b'"') => {}
+            Some(b'{' | b'[' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => return Err(self.invalid_type("a string")),
+            _ => return Err(self.unexpected()),
+        }
+        self.at += 1;
+        let start = self.at;
+        // The usual string: plain bytes up to its closing quote.
+        self.at += plain_run(&self.bytes()[start..]);
+        if self.bytes().get(self.at) == Some(&b'"') {
+            self.at += 1;
+            return Ok(Cow::Borrowed(&self.text[start..self.at - 1]));
+        }
+        self.string_rest(start)
+    }
+
+    /// The rest of a string that has escapes (or is not one): from `start`, its first byte
+    /// after the quote; the reader is at the first byte that ends a plain run.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Result<Cow<'a, str>> {
+        let bytes = self.bytes();
+        let mut owned = String::new();
+        let mut run = start;
+        loop {
+            let Some(&stop) = bytes.get(self.at) else {
+                return Err(self.syntax("EOF while parsing a string"));
+            };
+            match stop {
+                b'"' => {
+                    owned.push_str(&self.text[run..self.at]);
+                    self.at += 1;
+                    return Ok(Cow::Owned(owned));
+                }
+                b'\\' => {
+                    owned.push_str(&self.text[run..self.at]);
+                    self.at += 1;
+                    self.escape(&mut owned)?;
+                    run = self.at;
+                }
+                _ => {
+                    self.at += 1;
+                    return Err(self.syntax("control character (\\u0000-\\u001F) found while parsing a string"));
+                }
+            }
+            self.at += plain_run(&bytes[self.at..]);
+        }
+    }
+
+    /// Steps over a string, checking it as serde_json checks a string it skips: every
+    /// escape well formed, a `\\u` escape any four hex digits (a lone surrogate is kept as
+    /// sent, for whoever reads the value).
+    fn skip_string(&mut self) -> Result<()> {
+        self.at += 1;
+        let bytes = self.bytes();
+        loop {
+            self.at += plain_run(&bytes[self.at..]);
+            let Some(&stop) = bytes.get(self.at) else {
+                return Err(self.syntax("EOF while parsing a string"));
+            };
+            self.at += 1;
+            match stop {
+                b'"' => return Ok(()),
+                b'\\' => match bytes.get(self.at) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.at += 1,
+                    Some(b'u') => {
+                        self.at += 1;
+                        self.hex4()?;
+                    }
+                    Some(_) => {
+                        self.at += 1;
+                        return Err(self.syntax("invalid escape"));
+                    }
+                    None => return Err(self.syntax("EOF while parsing a string")),
+                },
+                _ => return Err(self.syntax("control character (\\u0000-\\u001F) found while parsing a string")),
+            }
+        }
+    }
+
+    /// An owned string.
+    pub fn string_owned(&mut self) -> Result<String> {
+        self.string().map(Cow::into_owned)
+    }
+
+    /// One escape after its backslash, appended to `out`.
+    fn escape(&mut self, out: &mut String) -> Result<()> {
+        let Some(&b) = self.bytes().get(self.at) else {
+            return Err(self.syntax("EOF while parsing a string"));
+        };
+        self.at += 1;
+        let c = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => self.unicode_escape()?,
+            _ => return Err(self.syntax("invalid escape")),
+        };
+        out.push(c);
+        Ok(())
+    }
+
+    /// The character of a `\uXXXX` escape (a surrogate pair takes two).
+    fn unicode_escape(&mut self) -> Result<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xDC00..=0xDFFF => return Err(self.syntax("lone leading surrogate in hex escape")),
+            0xD800..=0xDBFF => {
+                if self.bytes().get(self.at..self.at + 2) != Some(b"\\u") {
+                    return Err(self.syntax("unexpected end of hex escape"));
+                }
+                self.at += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.syntax("lone leading surrogate in hex escape"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            n => n,
+        };
+        char::from_u32(code).ok_or_else(|| self.syntax("invalid unicode code point"))
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let Some(&b) = self.bytes().get(self.at) else {
+                return Err(self.syntax("EOF while parsing a string"));
+            };
+            self.at += 1;
+            let digit = (b as char).to_digit(16).ok_or_else(|| self.syntax("invalid escape"))?;
+            n = n * 16 + digit;
+        }
+        Ok(n)
+    }
+
+    /// A number, checked against JSON's grammar; its digits are gathered on the way.
+    fn number(&mut self) -> Result<Number<'a>> {
+        self.peek();
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut n = Number { text: "", integer: true, negative: bytes.get(start) == Some(&b'-'), digits: 0, count: 0, scale: 0 };
+        let mut at = start + usize::from(n.negative);
+        let int = n.gather(&bytes[at..]);
+        if int == 0 || (int > 1 && bytes[at] == b'0') {
+            self.at = at + 1;
+            return Err(self.syntax("invalid number"));
+        }
+        at += int;
+        if bytes.get(at) == Some(&b'.') {
+            let frac = n.gather(&bytes[at + 1..]);
+            if frac == 0 {
+                self.at = at + 1;
+                return Err(self.syntax(if at + 1 >= bytes.len() { "EOF while parsing a value" } else { "invalid number" }));
+            }
+            at += 1 + frac;
+            n.scale = -(frac as i32);
+            n.integer = false;
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            let sign = match bytes.get(at) {
+                Some(b'-') => -1,
+                Some(b'+') => 1,
+                _ => 0,
+            };
+            at += usize::from(sign != 0);
+            let exp = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if exp == 0 {
+                self.at = at;
+                return Err(self.syntax(if at >= bytes.len() { "EOF while parsing a value" } else { "invalid number" }));
+            }
+            // Only small exponents take the fast path; the text is parsed otherwise.
+            let e = bytes[at..at + exp].iter().take(4).fold(0i32, |e, b| e * 10 + i32::from(b - b'0'));
+            n.scale += if exp > 4 { i32::MAX / 2 } else { e * if sign < 0 { -1 } else { 1 } };
+            at += exp;
+            n.integer = false;
+        }
+        // serde_json reads `-0` as a float (there is no integer negative zero).
+        if n.negative && n.integer && n.digits == 0 {
+            n.integer = false;
+        }
+        self.at = at;
+        n.text = &self.text[start..at];
+        Ok(n)
+    }
+
+    /// An unsigned integer (a float, a negative number or one too large is refused, as
+    /// serde refuses them for `u64`).
+    pub fn u64(&mut self) -> Result<u64> {
+        let n = self.number_for("u64")?;
+        if n.integer && !n.negative && n.count <= 19 {
+            return Ok(n.digits);
+        }
+        if n.integer {
+            if let Ok(v) = n.text.parse::<u64>() {
+                return Ok(v);
+            }
+            if n.text.starts_with('-') && n.text.parse::<i64>().is_ok() {
+                return Err(self.error(ReadErrorKind::Shape, format!("invalid value: integer `{}`, expected u64", n.text)));
+            }
+        }
+        Err(self.error(ReadErrorKind::Shape, format!("invalid type: floating point `{}`, expected u64", n.text)))
+    }
+
+    /// A signed integer.
+    pub fn i64(&mut self) -> Result<i64> {
+        let n = self.number_for("i64")?;
+        if n.integer {
+            if let Ok(v) = n.text.parse::<i64>() {
+                return Ok(v);
+            }
+            if n.text.parse::<u64>().is_ok() {
+                return Err(self.error(ReadErrorKind::Shape, format!("invalid value: integer `{}`, expected i64", n.text)));
+            }
+        }
+        Err(self.error(ReadErrorKind::Shape, format!("invalid type: floating point `{}`, expected i64", n.text)))
+    }
+
+    /// A float (integers included).
+    pub fn f64(&mut self) -> Result<f64> {
+        let n = self.number_for("f64")?;
+        if let Some(v) = n.exact_f64() {
+            return Ok(v);
+        }
+        match n.text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(self.syntax("number out of range")),
+        }
+    }
+
+    /// A number, or the right error for what is there instead.
+    fn number_for(&mut self, expected: &str) -> Result<Number<'a>> {
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'"' | b'{' | b'[' | b't' | b'f' | b'n') => Err(self.invalid_type(expected)),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Consumes `byte` if it is next.
+    fn open(&mut self, byte: u8) -> bool {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The first key of an object (`None` for `{}`); the reader is then at its value.
+    pub fn object(&mut self, expected: &str) -> Result<Option<Cow<'a, str>>> {
+        if !self.open(b'{') {
+            return Err(self.not_a(expected));
+        }
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(None);
+        }
+        self.key().map(Some)
+    }
+
+    /// The next key of the object being read, or `None` at its end.
+    #[inline(always)]
+    pub fn next_key(&mut self) -> Result<Option<Cow<'a, str>>> {
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.key().map(Some)
+            }
+            Some(b'}') => {
+                self.at += 1;
+                Ok(None)
+            }
+            Some(_) => {
+                self.at += 1;
+                Err(self.syntax("expected `,` or `}`"))
+            }
+            None => Err(self.syntax("EOF while parsing an object")),
+        }
+    }
+
+    /// A key and its colon. Inlined into the object loops: a key is read for every field
+    /// of every body, and returning it through memory from a call cost more than reading it.
+    #[inline(always)]
+    fn key(&mut self) -> Result<Cow<'a, str>> {
+        match self.peek() {
+            Some(b'"') => {}
+            Some(b'}') => {
+                self.at += 1;
+                return Err(self.syntax("trailing comma"));
+            }
+            Some(_) => {
+                self.at += 1;
+                return Err(self.syntax("key must be a string"));
+            }
+            None => return Err(self.syntax("EOF while parsing an object")),
+        }
+        self.at += 1;
+        let start = self.at;
+        self.at += plain_run(&self.bytes()[start..]);
+        let key = if self.bytes().get(self.at) == Some(&b'"') {
+            self.at += 1;
+            Cow::Borrowed(&self.text[start..self.at - 1])
+        } else {
+            self.string_rest(start)?
+        };
+        match self.peek() {
+            Some(b':') => {
+                self.at += 1;
+                Ok(key)
+            }
+            Some(_) => {
+                self.at += 1;
+                Err(self.syntax("expected `:`"))
+            }
+            None => Err(self.syntax("EOF while parsing an object")),
+        }
+    }
+
+    /// Starts an array: `Ok(true)` when it has a first item, at which the reader is.
+    pub fn array(&mut self, expected: &str) -> Result<bool> {
+        if !self.open(b'[') {
+            return Err(self.not_a(expected));
+        }
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After an item: `Ok(true)` when another follows.
+    pub fn next_item(&mut self) -> Result<bool> {
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Err(self.syntax("trailing comma"));
+                }
+                Ok(true)
+            }
+            Some(b']') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(_) => {
+                self.at += 1;
+                Err(self.syntax("expected `,` or `]`"))
+            }
+            None => Err(self.syntax("EOF while parsing a list")),
+        }
+    }
+
+    /// The error for a value that is not the container `expected` names.
+    fn not_a(&mut self, expected: &str) -> ReadError {
+        match self.peek() {
+            Some(b'"' | b'{' | b'[' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => self.invalid_type(expected),
+            _ => self.unexpected(),
+        }
+    }
+
+    /// Skips one whole value of any kind and returns its text. Nesting is followed with a
+    /// small stack of its own, not by recursion.
+    pub fn raw(&mut self) -> Result<&'a str> {
+        self.peek();
+        let start = self.at;
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            // One value (a container only opens).
+            match self.peek() {
+                Some(b'{') => {
+                    self.at += 1;
+                    if self.peek() == Some(b'}') {
+                        self.at += 1;
+                    } else {
+                        self.key()?;
+                        open.push(b'}');
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.at += 1;
+                    if self.peek() == Some(b']') {
+                        self.at += 1;
+                    } else {
+                        open.push(b']');
+                        continue;
+                    }
+                }
+                Some(b'"') => self.skip_string()?,
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                }
+                _ => return Err(self.unexpected()),
+            }
+            // Close what ends here; step to the next item or key.
+            loop {
+                match open.last() {
+                    None => return Ok(&self.text[start..self.at]),
+                    Some(b'}') => match self.next_key()? {
+                        Some(_) => break,
+                        None => {
+                            open.pop();
+                        }
+                    },
+                    Some(_) => {
+                        if self.next_item()? {
+                            break;
+                        }
+                        open.pop();
+                    }
+                }
+            }
+        }
+    }
+
+    /// A value of any shape, handed to serde_json (for fields the SDK keeps as `unknown`).
+    /// serde_json's recursion limit applies to it.
+    pub fn value<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
+        let raw = self.raw()?;
+        let start = self.at - raw.len();
+        serde_json::from_str(raw).map_err(|e| from_serde(&e, start + e.column().saturating_sub(1).min(raw.len())))
+    }
+}
+
+/// A serde_json error met at byte `at`, its message without serde's own position.
+pub fn from_serde(err: &serde_json::Error, at: usize) -> ReadError {
+    let message = err.to_string();
+    let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]).to_owned();
+    let kind = match err.classify() {
+        _ if message.starts_with("recursion limit exceeded") => ReadErrorKind::TooDeep,
+        serde_json::error::Category::Data => ReadErrorKind::Shape,
+        _ => ReadErrorKind::Syntax,
+    };
+    ReadError { kind, message, at }
+}
+
+/// The bytes that end a string's plain run: the quote, the backslash, control characters.
+static STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// How many bytes at the start of `bytes` are plain string content (no quote, backslash
+/// or control character): eight at a time while they are, then one by one.
+#[inline]
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        // A byte below 0x20, or equal to '"' or '\\', marks the chunk.
+        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+        if control | has_zero(v ^ (ONES * b'"' as u64)) | has_zero(v ^ (ONES * b'\\' as u64)) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at + bytes[at..].iter().position(|&b| STOPS[b as usize]).unwrap_or(bytes.len() - at)
+}
+
+/// A number's text.
+struct Number<'a> {
+    text: &'a str,
+    /// No fraction and no exponent.
+    integer: bool,
+    negative: bool,
+    /// The decimal digits, integer and fraction parts run together (exact while `count`
+    /// is at most 19).
+    digits: u64,
+    count: usize,
+    /// The power of ten `digits` is scaled by.
+    scale: i32,
+}
+
+/// The powers of ten a double holds exactly.
+const EXACT_POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+    1e20, 1e21, 1e22,
+];
+
+impl Number<'_> {
+    /// Adds the leading run of digits of `bytes`; how many there were.
+    fn gather(&mut self, bytes: &[u8]) -> usize {
+        let len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        for &b in &bytes[..len] {
+            self.digits = self.digits.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        }
+        self.count += len;
+        len
+    }
+
+    /// The value when one correctly rounded operation gives it (Clinger's fast path:
+    /// both operands are exact doubles); `None` sends the text to the full parser.
+    fn exact_f64(&self) -> Option<f64> {
+        if self.count > 19 || self.digits > 1 << 53 {
+            return None;
+        }
+        let m = self.digits as f64;
+        let v = match self.scale {
+            0 => m,
+            s @ 1..=22 => m * EXACT_POW10[s as usize],
+            s @ -22..=-1 => m / EXACT_POW10[(-s) as usize],
+            _ => return None,
+        };
+        Some(if self.negative { -v } else { v })
+    }
+}
+
+/// At most 60 characters of a string quoted in an error message.
+fn short(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(60) {
+        None => Cow::Borrowed(s),
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+    }
+}
+
+/// `line L column C` of byte offset `at` in `text` (1-based, columns in bytes, as serde's).
+pub fn position(text: &str, at: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..at.min(text.len())];
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    (line, column)
+}
+
+/// A type read from JSON by [`Reader`]; `expected` names it in errors, as serde does.
+pub trait Decode<'a>: Sized {
+    fn decode(r: &mut Reader<'a>) -> Result<Self>;
+
+    /// The value of a missing field of this type, if it has one (serde's rule: an
+    /// `Option` is `None`; anything else is an error unless its type says otherwise).
+    fn missing() -> Option<Self> {
+        None
+    }
+}
+
+/// The scalars, each read by its [`Reader`] method.
+macro_rules! decode_scalars {
+    ($($ty:ty => $read:ident),* $(,)?) => {
+        $(impl<'a> Decode<'a> for $ty {
+            fn decode(r: &mut Reader<'a>) -> Result<Self> {
+                r.$read()
+            }
+        })*
+    };
+}
+
+decode_scalars! { String => string_owned, u64 => u64, i64 => i64, f64 => f64, bool => boolean }
+
+/// `null` is `None`.
+impl<'a, T: Decode<'a>> Decode<'a> for Option<T> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        if r.null()? {
+            return Ok(None);
+        }
+        T::decode(r).map(Some)
+    }
+
+    fn missing() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl<'a, T: Decode<'a>> Decode<'a> for Vec<T> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        let mut items = Vec::new();
+        let mut more = r.array("a sequence")?;
+        while more {
+            items.push(T::decode(r)?);
+            more = r.next_item()?;
+        }
+        Ok(items)
+    }
+}
+
+impl<'a> Decode<'a> for serde_json::Value {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        r.value()
+    }
+}
+
+impl<'a> Decode<'a> for serde_json::Map<String, serde_json::Value> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        match r.peek() {
+            Some(b'{') => r.value(),
+            _ => Err(r.not_a("a map")),
+        }
+    }
+}
+
+/// A value kept as its JSON text.
+impl<'a> Decode<'a> for Box<serde_json::value::RawValue> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        let raw = r.raw()?;
+        // `raw` is one whole JSON value, which is all `from_string` checks.
+        serde_json::value::RawValue::from_string(raw.to_owned()).map_err(|e| from_serde(&e, r.at))
+    }
+}
+
+/// Stores the value of field `name` in its slot; a second one is an error, as in serde.
+/// Not inlined: one copy per field type serves every field of that type.
+#[inline(never)]
+pub fn fill<'a, T: Decode<'a>>(r: &mut Reader<'a>, slot: &mut Option<T>, name: &str) -> Result<()> {
+    if slot.is_some() {
+        return Err(duplicate_field(r, name));
+    }
+    *slot = Some(T::decode(r)?);
+    Ok(())
+}
+
+/// serde's error for a field given twice.
+#[cold]
+#[inline(never)]
+pub fn duplicate_field(r: &Reader<'_>, name: &str) -> ReadError {
+    r.error(ReadErrorKind::Shape, format!("duplicate field `{name}`"))
+}
+
+/// The value of field `name`: what was read, else its type's value for a missing field
+/// ([`Decode::missing`]), else serde's error for its absence.
+pub fn need<'a, T: Decode<'a>>(r: &Reader<'_>, slot: Option<T>, name: &str) -> Result<T> {
+    slot.or_else(T::missing).ok_or_else(|| missing_field(r, name))
+}
+
+/// serde's error for a missing field.
+#[cold]
+#[inline(never)]
+pub fn missing_field(r: &Reader<'_>, name: &str) -> ReadError {
+    r.error(ReadErrorKind::Shape, format!("missing field `{name}`"))
+}
+
+/// Builds a value from its fields' slots with a single error exit: each [`need`](Self::need)
+/// gives the field's value, or a placeholder while it notes the first missing field, and
+/// [`finish`](Self::finish) then returns the value or serde's error for that field. (With
+/// one `?` per field, every exit would drop the fields built so far; for a large struct
+/// that drop code was most of its decoder's size.)
+#[derive(Default)]
+pub struct Missing(std::cell::Cell<Option<&'static str>>);
+
+impl Missing {
+    /// The value of field `name` ([`need`]'s rule); a placeholder if it is missing.
+    pub fn need<'a, T: Decode<'a> + Default>(&self, slot: Option<T>, name: &'static str) -> T {
+        slot.or_else(T::missing).unwrap_or_else(|| {
+            if self.0.get().is_none() {
+                self.0.set(Some(name));
+            }
+            T::default()
+        })
+    }
+
+    /// `value`, unless a field it needed was missing.
+    pub fn finish<T>(self, r: &Reader<'_>, value: T) -> Result<T> {
+        match self.0.get() {
+            None => Ok(value),
+            Some(name) => Err(missing_field(r, name)),
+        }
+    }
+}
+
+/// Reads one JSON object, handing each key to `field`, which must read (or skip) its value.
+pub fn each_field<'a>(
+    r: &mut Reader<'a>,
+    expected: &str,
+    mut field: impl FnMut(&mut Reader<'a>, Cow<'a, str>) -> Result<()>,
+) -> Result<()> {
+    fields_of(r, expected, &mut field)
+}
+
+/// [`each_field`]'s loop, compiled once: the key reading it inlines is the same for every
+/// type.
+fn fields_of<'a>(
+    r: &mut Reader<'a>,
+    expected: &str,
+    field: &mut dyn FnMut(&mut Reader<'a>, Cow<'a, str>) -> Result<()>,
+) -> Result<()> {
+    let mut key = r.object(expected)?;
+    while let Some(k) = key {
+        field(r, k)?;
+        key = r.next_key()?;
+    }
+    Ok(())
+}
+
+/// Reads one JSON object whose keys are mostly `names`, handing `field` each key with its
+/// index in `names` (`None` for another key); `field` must read (or skip) its value.
+/// Servers write a body's fields in the same order every time, so the key after field
+/// `i` is tried against `names[i + 1]` first: one comparison per key instead of a search.
+pub fn each_known_field<'a>(
+    r: &mut Reader<'a>,
+    expected: &str,
+    names: &[&str],
+    mut field: impl FnMut(&mut Reader<'a>, Option<usize>, Cow<'a, str>) -> Result<()>,
+) -> Result<()> {
+    known_fields_of(r, expected, names, &mut field)
+}
+
+/// [`each_known_field`]'s loop, compiled once.
+fn known_fields_of<'a>(
+    r: &mut Reader<'a>,
+    expected: &str,
+    names: &[&str],
+    field: &mut dyn FnMut(&mut Reader<'a>, Option<usize>, Cow<'a, str>) -> Result<()>,
+) -> Result<()> {
+    let mut next = 0;
+    fields_of(r, expected, &mut |r, key| {
+        let index = match names.get(next) {
+            Some(name) if same(name, &key) => Some(next),
+            _ => names.iter().position(|name| same(name, &key)),
+        };
+        if let Some(i) = index {
+            next = i + 1;
+        }
+        field(r, index, key)
+    })
+}
+
+/// Whether two keys are equal: a field name is short, and comparing it in two overlapping
+/// word loads beats a call to `memcmp` (most of a body's key time when it was one).
+#[inline(always)]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
+    match a.len() {
+        0..=3 => a == b,
+        4..=7 => half(a, 0) == half(b, 0) && half(a, a.len() - 4) == half(b, b.len() - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, a.len() - 8) == word(b, b.len() - 8),
+        _ => a == b,
+    }
+}
+
+/// Reads all of `text` as one `T`.
+pub fn from_str<'a, T: Decode<'a>>(text: &'a str) -> Result<T> {
+    let mut r = Reader::new(text);
+    let value = T::decode(&mut r)?;
+    r.end()?;
+    Ok(value)
+}
+
+/// A JSON object as a map; a repeated key keeps its last value.
+impl<'a, V: Decode<'a>> Decode<'a> for crate::core::sorted_map::SortedMap<String, V> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        let mut map = Self::new();
+        each_field(r, "a map", |r, key| {
+            map.insert(key.into_owned(), V::decode(r)?);
+            Ok(())
+        })?;
+        Ok(map)
+    }
+}
+
+/// A JSON object as a hash map; a repeated key keeps its last value.
+impl<'a, V: Decode<'a>> Decode<'a> for std::collections::HashMap<String, V> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        let mut map = Self::new();
+        each_field(r, "a map", |r, key| {
+            map.insert(key.into_owned(), V::decode(r)?);
+            Ok(())
+        })?;
+        Ok(map)
+    }
+}
+
+/// Declares one slot per field (`let mut field = None;`) and reads an object into them:
+/// each listed wire key fills its slot ([`fill`]); any other key goes to `$other`, with the
+/// reader and the key bound to the names given. The caller then builds the value from the
+/// slots ([`Missing`]). Keys are found with [`each_known_field`].
+macro_rules! read_fields {
+    ($r:ident, $expected:expr, { $($slot:ident: $wire:literal),* $(,)? }, |$key:ident| $other:expr) => {
+        $(let mut $slot = None;)*
+        $crate::core::json_read::each_known_field($r, $expected, &[$($wire),*], |$r, index, $key| {
+            let mut _at = 0;
+            $(
+                if index == Some(_at) {
+                    return $crate::core::json_read::fill($r, &mut $slot, $wire);
+                }
+                _at += 1;
+            )*
+            $other
+        })?;
+    };
+}
+pub(crate) use read_fields;
+
+/// Reads an object into a struct: [`read_fields!`] for the listed fields, then the struct
+/// built with one error exit ([`Missing`]). Each field is `field: "wire"`, its value
+/// [`Missing::need`]ed, or `field: "wire" => f` to pass that value through `f`, or
+/// `=> as_sent` for the slot itself (`None` when missing, `Some` of what was read),
+/// `=> or_default` for the type's default when missing. `|key| other` handles any other
+/// key; `rest: value` pairs fill the fields that are not read from a key.
+macro_rules! decode_object {
+    (@field $m:ident, $f:ident, $w:literal) => { $m.need($f, $w) };
+    (@field $m:ident, $f:ident, $w:literal, as_sent) => { $f };
+    (@field $m:ident, $f:ident, $w:literal, or_default) => { $f.unwrap_or_default() };
+    (@field $m:ident, $f:ident, $w:literal, $via:ident) => { $via($m.need($f, $w)) };
+    ($r:ident, $ty:ident { $($f:ident: $wire:literal $(=> $via:ident)?),* $(,)? }, |$key:ident| $other:expr $(, $rest:ident: $val:expr)* $(,)?) => {{
+        $crate::core::json_read::read_fields!($r, concat!("struct ", stringify!($ty)), { $($f: $wire),* }, |$key| $other);
+        let m = $crate::core::json_read::Missing::default();
+        let value = $ty { $($f: $crate::core::json_read::decode_object!(@field m, $f, $wire $(, $via)?),)* $($rest: $val,)* };
+        m.finish($r, value)
+    }};
+}
+pub(crate) use decode_object;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Whether `text` is one JSON value for this reader, skipping it as a raw value.
+    fn reader_accepts(text: &str) -> bool {
+        let mut r = Reader::new(text);
+        r.raw().and_then(|_| r.end()).is_ok()
+    }
+
+    fn serde_accepts(text: &str) -> bool {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    }
+
+    /// JSON values of every shape, with strings that need escapes.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[a-z\"\\\\\u{1}\u{1f}é😀/ ]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(("[a-z_\"]{0,6}", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Text near JSON: a value's text with bytes replaced, inserted, removed or cut off.
+    fn near_json() -> impl Strategy<Value = String> {
+        let edits = prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, prop::sample::select(NOISE.to_vec())), 0..4);
+        (json_value(), edits, any::<bool>()).prop_map(|(value, edits, pretty)| {
+            let text = if pretty { serde_json::to_string_pretty(&value).unwrap() } else { value.to_string() };
+            let mut chars: Vec<char> = text.chars().collect();
+            for (at, kind, c) in edits {
+                let i = at.index(chars.len() + 1);
+                match kind {
+                    0 if i < chars.len() => chars[i] = c,
+                    1 => chars.insert(i, c),
+                    2 if i < chars.len() => {
+                        chars.remove(i);
+                    }
+                    _ => chars.truncate(i),
+                }
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    /// JSON text written piece by piece, each piece now and then slightly wrong: a trailing
+    /// or missing comma, a missing colon, a key that is not a string, a number or a string
+    /// or a literal JSON refuses. Most texts hold none or one such defect, so each corner of
+    /// the grammar is met alone.
+    fn almost_json() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            8 => prop::sample::select(vec!["0", "-0", "12", "-7", "1.5", "2.5E-3", "1e5", "-1.0e+2", "18446744073709551616", "1e400"]),
+            1 => prop::sample::select(vec!["01", "1.", ".5", "-", "1e", "+1", "0x1", "1.e5", "--1"]),
+            8 => prop::sample::select(vec!["\"a\"", "\"\"", "\"\\u00e9\\n\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"", "\"é/\\\\\""]),
+            1 => prop::sample::select(vec!["\"\\x\"", "\"\\u12\"", "\"a", "\"\u{1}\"", "'a'"]),
+            4 => prop::sample::select(vec!["true", "false", "null"]),
+            1 => prop::sample::select(vec!["nul", "True", "nan", ""]),
+        ]
+        .prop_map(str::to_owned);
+        let sep = || prop::sample::select(vec![",", ",", ",", ",", ",", ",", ",", ",", ",", ", ", "", ",,"]);
+        leaf.prop_recursive(4, 24, 5, move |inner| {
+            let array = (prop::collection::vec((inner.clone(), sep()), 0..5), prop::bool::weighted(0.1)).prop_map(|(items, trailing)| {
+                let n = items.len();
+                let body: String = items.into_iter().enumerate().map(|(i, (v, s))| if i + 1 < n { v + s } else { v }).collect();
+                format!("[{body}{}]", if trailing && n > 0 { "," } else { "" })
+            });
+            let key = prop::sample::select(vec!["\"k\"", "\"k\"", "\"k\"", "\"k\"", "\"k\"", "\"\\u0041\"", "k", "1"]);
+            let colon = prop::sample::select(vec![":", ":", ":", ":", ":", ":", ":", ":", " : ", ""]);
+            let object = (prop::collection::vec((key, colon, inner, sep()), 0..5), prop::bool::weighted(0.1)).prop_map(|(fields, trailing)| {
+                let n = fields.len();
+                let body: String = fields
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (k, c, v, s))| format!("{k}{c}{v}{}", if i + 1 < n { s } else { "" }))
+                    .collect();
+                format!("{{{body}{}}}", if trailing && n > 0 { "," } else { "" })
+            });
+            prop_oneof![array, object]
+        })
+    }
+
+    fn near_json_or_soup() -> impl Strategy<Value = String> {
+        prop_oneof![near_json(), almost_json()]
+    }
+
+    const NOISE: &[char] = &[
+        '{', '}', '[', ']', '"', ',', ':', '\\', 'u', 'd', '8', '0', '0', 'e', 'E', '+', '-', '.', '1', 't', 'n', 'x',
+        ' ', '\n', '\u{1}', 'é',
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// The verdict on any text near JSON is serde_json's: the fast event path and the
+        /// general one (serde_json reads the envelope) must never disagree on what is JSON.
+        #[test]
+        fn accepts_exactly_what_serde_json_accepts(text in near_json_or_soup()) {
+            prop_assert_eq!(reader_accepts(&text), serde_accepts(&text), "{:?}", text);
+        }
+
+        /// Strings and numbers read as serde_json reads them (floats exactly, as
+        /// `float_roundtrip`, the dev build of serde_json, and JavaScript read them).
+        #[test]
+        fn values_read_as_serde_json_reads_them(text in near_json_or_soup()) {
+            prop_assert_eq!(from_str::<String>(&text).ok(), serde_json::from_str::<String>(&text).ok(), "{:?}", text);
+            prop_assert_eq!(from_str::<u64>(&text).ok(), serde_json::from_str::<u64>(&text).ok(), "{:?}", text);
+            prop_assert_eq!(from_str::<i64>(&text).ok(), serde_json::from_str::<i64>(&text).ok(), "{:?}", text);
+            prop_assert_eq!(from_str::<f64>(&text).ok(), serde_json::from_str::<f64>(&text).ok(), "{:?}", text);
+            prop_assert_eq!(from_str::<bool>(&text).ok(), serde_json::from_str::<bool>(&text).ok(), "{:?}", text);
+            prop_assert_eq!(from_str::<Vec<Value>>(&text).ok(), serde_json::from_str::<Vec<Value>>(&text).ok(), "{:?}", text);
+        }
+
+        #[test]
+        fn numbers_read_exactly(f in any::<f64>().prop_filter("finite", |f| f.is_finite()), e in -30i32..30) {
+            for text in [f.to_string(), format!("{f:e}"), format!("{}e{e}", f.abs().fract())] {
+                prop_assert_eq!(from_str::<f64>(&text).ok(), text.parse::<f64>().ok().filter(|v| v.is_finite()), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_what_was_found_and_where() {
+        let err = from_str::<u64>(r#""x""#).unwrap_err();
+        assert_eq!((err.kind, err.message.as_str(), err.at), (ReadErrorKind::Shape, r#"invalid type: string "x", expected u64"#, 3));
+        assert_eq!(from_str::<u64>("-1").unwrap_err().message, "invalid value: integer `-1`, expected u64");
+        assert_eq!(from_str::<u64>("1.5").unwrap_err().message, "invalid type: floating point `1.5`, expected u64");
+        assert_eq!(from_str::<String>("[1]").unwrap_err().message, "invalid type: sequence, expected a string");
+        let err = from_str::<Value>("{").unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Syntax);
+        assert_eq!(from_str::<String>("\"a\u{1}\"").unwrap_err().kind, ReadErrorKind::Syntax);
+        assert_eq!(position("ab\ncd", 4), (2, 1));
+    }
+
+    #[test]
+    fn deep_values_are_skipped_without_recursion_and_refused_as_values() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(reader_accepts(&deep));
+        assert_eq!(from_str::<Value>(&deep).unwrap_err().kind, ReadErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn fields_are_found_in_any_order_and_duplicates_refused() {
+        fn pair(text: &str) -> Result<(u64, String)> {
+            let mut reader = Reader::new(text);
+            let r = &mut reader;
+            read_fields!(r, "struct Pair", { a: "a", b: "b" }, |_key| r.raw().map(drop));
+            let m = Missing::default();
+            let value = (m.need(a, "a"), m.need(b, "b"));
+            m.finish(r, value)
+        }
+        assert_eq!(pair(r#"{"a":1,"b":"x"}"#).unwrap(), (1, "x".into()));
+        assert_eq!(pair(r#"{"z":[{}],"b":"x","a":1}"#).unwrap(), (1, "x".into()));
+        assert_eq!(pair(r#"{"b":"x"}"#).unwrap_err().message, "missing field `a`");
+        assert_eq!(pair(r#"{"a":1,"a":2,"b":"x"}"#).unwrap_err().message, "duplicate field `a`");
+    }
+}
