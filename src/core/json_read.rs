@@ -1,5 +1,5 @@
 //! A pull reader over JSON text, for the typed decoders of the event bodies a client reads
-//! by the thousand (see `protocol::rocketride::body`).
+//! by the thousand (see `protocol::rocketride::events`).
 //!
 //! Why not serde's derive: every derived `Deserialize` is a visitor generic over the
 //! deserializer, with serde_json's parsing inlined into each one; for the event types that
@@ -9,7 +9,8 @@
 //! whole size budget.
 //!
 //! It accepts exactly JSON (RFC 8259), as serde_json does: the same grammar for numbers,
-//! strings and escapes (no lone surrogates), no trailing commas. Nested values it only
+//! strings and escapes, no trailing commas; like serde_json, it refuses a lone surrogate
+//! escape in a string it reads and keeps one in a value it only skips. Nested values it only
 //! skips ([`Reader::raw`]) are followed without recursion, so depth costs no stack.
 //! Errors read like serde's ("invalid type: string \"x\", expected u64") and carry the byte
 //! offset where they were found.
@@ -47,11 +48,6 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub fn new(text: &'a str) -> Self {
         Reader { text, at: 0 }
-    }
-
-    /// The whole text being read.
-    pub fn text(&self) -> &'a str {
-        self.text
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -177,9 +173,15 @@ impl<'a> Reader<'a> {
             Some(b'{' | b'[' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => return Err(self.invalid_type("a string")),
             _ => return Err(self.unexpected()),
         }
+        self.quoted()
+    }
+
+    /// A string's content after its opening quote, which the reader is at: borrowed when
+    /// it is plain bytes up to the closing quote (the usual string), else unescaped.
+    #[inline]
+    fn quoted(&mut self) -> Result<Cow<'a, str>> {
         self.at += 1;
         let start = self.at;
-        // The usual string: plain bytes up to its closing quote.
         self.at += plain_run(&self.bytes()[start..]);
         if self.bytes().get(self.at) == Some(&b'"') {
             self.at += 1;
@@ -249,6 +251,21 @@ impl<'a> Reader<'a> {
                 _ => return Err(self.syntax("control character (\\u0000-\\u001F) found while parsing a string")),
             }
         }
+    }
+
+    /// The index in `names` of the string read: a unit enum's variant, an unknown name
+    /// worded as serde words it.
+    pub fn variant(&mut self, names: &[&str]) -> Result<usize> {
+        let name = self.string()?;
+        if let Some(i) = names.iter().position(|n| *n == name) {
+            return Ok(i);
+        }
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let expected = match quoted.as_slice() {
+            [a, b] => format!("{a} or {b}"),
+            _ => format!("one of {}", quoted.join(", ")),
+        };
+        Err(self.error(ReadErrorKind::Shape, format!("unknown variant `{name}`, expected {expected}")))
     }
 
     /// An owned string.
@@ -374,7 +391,7 @@ impl<'a> Reader<'a> {
             if let Ok(v) = n.text.parse::<u64>() {
                 return Ok(v);
             }
-            if n.text.starts_with('-') && n.text.parse::<i64>().is_ok() {
+            if n.negative && n.text.parse::<i64>().is_ok() {
                 return Err(self.error(ReadErrorKind::Shape, format!("invalid value: integer `{}`, expected u64", n.text)));
             }
         }
@@ -474,15 +491,7 @@ impl<'a> Reader<'a> {
             }
             None => return Err(self.syntax("EOF while parsing an object")),
         }
-        self.at += 1;
-        let start = self.at;
-        self.at += plain_run(&self.bytes()[start..]);
-        let key = if self.bytes().get(self.at) == Some(&b'"') {
-            self.at += 1;
-            Cow::Borrowed(&self.text[start..self.at - 1])
-        } else {
-            self.string_rest(start)?
-        };
+        let key = self.quoted()?;
         match self.peek() {
             Some(b':') => {
                 self.at += 1;
@@ -609,13 +618,18 @@ impl<'a> Reader<'a> {
 /// A serde_json error met at byte `at`, its message without serde's own position.
 pub fn from_serde(err: &serde_json::Error, at: usize) -> ReadError {
     let message = err.to_string();
+    let kind = serde_kind(err, &message);
     let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]).to_owned();
-    let kind = match err.classify() {
+    ReadError { kind, message, at }
+}
+
+/// What kind of failure a serde_json error is; `message` is its text.
+pub fn serde_kind(err: &serde_json::Error, message: &str) -> ReadErrorKind {
+    match err.classify() {
         _ if message.starts_with("recursion limit exceeded") => ReadErrorKind::TooDeep,
         serde_json::error::Category::Data => ReadErrorKind::Shape,
         _ => ReadErrorKind::Syntax,
-    };
-    ReadError { kind, message, at }
+    }
 }
 
 /// The bytes that end a string's plain run: the quote, the backslash, control characters.
@@ -925,20 +939,30 @@ fn same(a: &str, b: &str) -> bool {
 
 /// Reads all of `text` as one `T`.
 pub fn from_str<'a, T: Decode<'a>>(text: &'a str) -> Result<T> {
+    read_all(text, T::decode)
+}
+
+/// Reads all of `text` with `read`, which must take exactly one value.
+pub fn read_all<'a, T>(text: &'a str, read: impl FnOnce(&mut Reader<'a>) -> Result<T>) -> Result<T> {
     let mut r = Reader::new(text);
-    let value = T::decode(&mut r)?;
+    let value = read(&mut r)?;
     r.end()?;
     Ok(value)
+}
+
+/// A JSON object's entries, each handed to `insert` (a repeated key is handed again).
+fn read_map<'a, V: Decode<'a>>(r: &mut Reader<'a>, mut insert: impl FnMut(String, V)) -> Result<()> {
+    each_field(r, "a map", |r, key| {
+        insert(key.into_owned(), V::decode(r)?);
+        Ok(())
+    })
 }
 
 /// A JSON object as a map; a repeated key keeps its last value.
 impl<'a, V: Decode<'a>> Decode<'a> for crate::core::sorted_map::SortedMap<String, V> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
         let mut map = Self::new();
-        each_field(r, "a map", |r, key| {
-            map.insert(key.into_owned(), V::decode(r)?);
-            Ok(())
-        })?;
+        read_map(r, |k, v| drop(map.insert(k, v)))?;
         Ok(map)
     }
 }
@@ -947,10 +971,7 @@ impl<'a, V: Decode<'a>> Decode<'a> for crate::core::sorted_map::SortedMap<String
 impl<'a, V: Decode<'a>> Decode<'a> for std::collections::HashMap<String, V> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
         let mut map = Self::new();
-        each_field(r, "a map", |r, key| {
-            map.insert(key.into_owned(), V::decode(r)?);
-            Ok(())
-        })?;
+        read_map(r, |k, v| drop(map.insert(k, v)))?;
         Ok(map)
     }
 }
@@ -1135,6 +1156,12 @@ mod tests {
         assert_eq!(from_str::<u64>("-1").unwrap_err().message, "invalid value: integer `-1`, expected u64");
         assert_eq!(from_str::<u64>("1.5").unwrap_err().message, "invalid type: floating point `1.5`, expected u64");
         assert_eq!(from_str::<String>("[1]").unwrap_err().message, "invalid type: sequence, expected a string");
+        let mut r = Reader::new(r#""c""#);
+        assert_eq!(r.variant(&["a", "b"]).unwrap_err().message, "unknown variant `c`, expected `a` or `b`");
+        let mut r = Reader::new(r#""b""#);
+        assert_eq!(r.variant(&["a", "b", "d"]), Ok(1));
+        let mut r = Reader::new(r#""x""#);
+        assert_eq!(r.variant(&["a", "b", "d"]).unwrap_err().message, "unknown variant `x`, expected one of `a`, `b`, `d`");
         let err = from_str::<Value>("{").unwrap_err();
         assert_eq!(err.kind, ReadErrorKind::Syntax);
         assert_eq!(from_str::<String>("\"a\u{1}\"").unwrap_err().kind, ReadErrorKind::Syntax);

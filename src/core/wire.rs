@@ -137,26 +137,27 @@ impl std::error::Error for DecodeError {}
 /// (e.g. `"apaevt_flow body"`). Data errors count as [`DecodeErrorKind::WrongShape`].
 pub fn json_error(what: &str, err: &serde_json::Error) -> DecodeError {
     let message = err.to_string();
-    let kind = match err.classify() {
-        _ if message.starts_with("recursion limit exceeded") => DecodeErrorKind::TooDeep,
-        serde_json::error::Category::Data => DecodeErrorKind::WrongShape,
-        _ => DecodeErrorKind::InvalidJson,
-    };
+    let kind = super::json_read::serde_kind(err, &message).into();
     DecodeError { kind, reason: format!("{what}: {}", elide_middle(&message)) }
 }
 
 /// Builds a [`DecodeError`] from a [`ReadError`](super::json_read::ReadError) met while
 /// reading `text` as `what`, worded like [`json_error`]'s ("… at line L column C").
 pub fn read_error(what: &str, text: &str, err: &super::json_read::ReadError) -> DecodeError {
-    use super::json_read::{position, ReadErrorKind};
-    let (line, column) = position(text, err.at);
-    let kind = match err.kind {
-        ReadErrorKind::Syntax => DecodeErrorKind::InvalidJson,
-        ReadErrorKind::Shape => DecodeErrorKind::WrongShape,
-        ReadErrorKind::TooDeep => DecodeErrorKind::TooDeep,
-    };
+    let (line, column) = super::json_read::position(text, err.at);
     let message = format!("{} at line {line} column {column}", err.message);
-    DecodeError { kind, reason: format!("{what}: {}", elide_middle(&message)) }
+    DecodeError { kind: err.kind.into(), reason: format!("{what}: {}", elide_middle(&message)) }
+}
+
+impl From<super::json_read::ReadErrorKind> for DecodeErrorKind {
+    fn from(kind: super::json_read::ReadErrorKind) -> Self {
+        use super::json_read::ReadErrorKind as R;
+        match kind {
+            R::Syntax => DecodeErrorKind::InvalidJson,
+            R::Shape => DecodeErrorKind::WrongShape,
+            R::TooDeep => DecodeErrorKind::TooDeep,
+        }
+    }
 }
 
 /// Shortens a message to about [`MAX_REASON_CHARS`], keeping its start (what went wrong)

@@ -168,14 +168,6 @@ pub enum MonitorChange {
 
 impl<'a> Decode<'a> for MonitorChange {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let change = r.string()?;
-        match change.as_ref() {
-            "subscribed" => Ok(MonitorChange::Subscribed),
-            "unsubscribed" => Ok(MonitorChange::Unsubscribed),
-            other => {
-                let message = format!("unknown variant `{other}`, expected `subscribed` or `unsubscribed`");
-                Err(r.error(json_read::ReadErrorKind::Shape, message))
-            }
-        }
+        Ok([MonitorChange::Subscribed, MonitorChange::Unsubscribed][r.variant(&["subscribed", "unsubscribed"])?])
     }
 }

@@ -310,6 +310,17 @@ task_event_tail! {
     }
 }
 
+/// Reads a task event's body into `$ty` ([`decode_object!`]): its own fields, then the
+/// stamps and undeclared fields gathered in a [`Tail`] named `$tail`, which `$other` (for
+/// keys not listed) hands to.
+macro_rules! decode_task_event {
+    ($r:ident, $tail:ident, $ty:ident { $($fields:tt)* }, |$key:ident| $other:expr $(, $rest:ident: $val:expr)* $(,)?) => {{
+        let mut $tail = Tail::default();
+        decode_object!($r, $ty { $($fields)* }, |$key| $other, $($rest: $val,)*
+            event_time: $tail.event_time.flatten(), log_seq: $tail.log_seq.flatten(), extra: $tail.extra)
+    }};
+}
+
 /// A DETAIL event body: task id, the body's own fields, then the identity newer servers
 /// add (spec §8.6) and the stamps.
 macro_rules! detail_event {
@@ -333,10 +344,9 @@ macro_rules! detail_event {
 
         impl<'a> Decode<'a> for $name {
             fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-                let mut tail = Tail::default();
-                decode_object!(r, $name {
+                decode_task_event!(r, tail, $name {
                     task_id: "__id", $($field: $wire,)* project_id: "project_id", source: "source",
-                }, |key| tail.other(r, key, NONE), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+                }, |key| tail.other(r, key, NONE))
             }
         }
     };
@@ -470,39 +480,28 @@ fn running_tasks(r: &mut Reader<'_>) -> json_read::Result<Vec<TaskRef>> {
 impl<'a> Decode<'a> for TaskLifecycle {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         // Its own rule: a `null` is kept (`Some(None)`), only a missing key is `None`.
-        let mut tail = Tail::default();
-        decode_object!(r, TaskLifecycle { task_id: "__id", name: "name", project_id: "projectId", source: "source", begin_seq: "beginSeq" => as_sent }, |key| tail.other(r, key, LIFECYCLE_IGNORED), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+        decode_task_event!(r, tail, TaskLifecycle { task_id: "__id", name: "name", project_id: "projectId", source: "source", begin_seq: "beginSeq" => as_sent }, |key| tail.other(r, key, LIFECYCLE_IGNORED))
     }
 }
 
 impl<'a> Decode<'a> for FlowOp {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let name = r.string()?;
-        Ok(match name.as_ref() {
-            "begin" => FlowOp::Begin,
-            "enter" => FlowOp::Enter,
-            "leave" => FlowOp::Leave,
-            "end" => FlowOp::End,
-            other => {
-                let message = format!("unknown variant `{other}`, expected one of `begin`, `enter`, `leave`, `end`");
-                return Err(r.error(json_read::ReadErrorKind::Shape, message));
-            }
-        })
+        use FlowOp::*;
+        Ok([Begin, Enter, Leave, End][r.variant(&["begin", "enter", "leave", "end"])?])
     }
 }
 
 /// A flow body with its `trace` still as text: it is typed by `op`, which may come after it.
 fn flow_step<'a>(r: &mut Reader<'a>) -> json_read::Result<(FlowStep<()>, &'a str)> {
-    let mut tail = Tail::default();
     let mut trace: Option<&'a str> = None;
-    let step = decode_object!(r, FlowStep {
+    let step = decode_task_event!(r, tail, FlowStep {
         task_id: "__id", pipe_id: "id", pipes: "pipes", component: "component",
         project_id: "project_id", source: "source", op: "op",
     }, |key| match key.as_ref() {
         "trace" if trace.is_some() => Err(json_read::duplicate_field(r, "trace")),
         "trace" => r.raw().map(|raw| trace = Some(raw)),
         _ => tail.other(r, key, NONE),
-    }, trace: (), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)?;
+    }, trace: ())?;
     let trace = trace.ok_or_else(|| json_read::missing_field(r, "trace"))?;
     Ok((step, trace))
 }
@@ -528,15 +527,13 @@ impl<'a> Decode<'a> for TraceObject {
 
 impl<'a> Decode<'a> for SseEvent {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let mut tail = Tail::default();
-        decode_object!(r, SseEvent { task_id: "__id", pipe_id: "pipe_id", kind: "type", data: "data", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+        decode_task_event!(r, tail, SseEvent { task_id: "__id", pipe_id: "pipe_id", kind: "type", data: "data", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE))
     }
 }
 
 impl<'a> Decode<'a> for OutputEvent {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let mut tail = Tail::default();
-        decode_object!(r, OutputEvent { task_id: "__id", category: "category", output: "output", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE), event_time: tail.event_time.flatten(), log_seq: tail.log_seq.flatten(), extra: tail.extra)
+        decode_task_event!(r, tail, OutputEvent { task_id: "__id", category: "category", output: "output", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE))
     }
 }
 
@@ -603,8 +600,7 @@ fn read<'a, T>(
     text: &'a str,
     read: impl FnOnce(&mut Reader<'a>) -> json_read::Result<T>,
 ) -> Result<T, DecodeError> {
-    let mut r = Reader::new(text);
-    read(&mut r).and_then(|value| r.end().map(|_| value)).map_err(|e| read_error(&what(), text, &e))
+    json_read::read_all(text, read).map_err(|e| read_error(&what(), text, &e))
 }
 
 /// `"<name> body"`, what an event body's errors say they were reading.
@@ -720,8 +716,7 @@ struct FlowStepRef<'a> {
 /// The body's `action` when it is a string; `None` when missing, of another type, or the
 /// body is not a JSON object.
 fn action_of(body: &str) -> Option<Cow<'_, str>> {
-    let mut r = Reader::new(body);
-    action_field(&mut r).ok().flatten().and_then(|action| r.end().ok().map(|_| action))
+    json_read::read_all(body, action_field).ok().flatten()
 }
 
 /// The `action` of the object the reader is at, when it is a string.
@@ -737,8 +732,7 @@ fn action_field<'a>(r: &mut Reader<'a>) -> json_read::Result<Option<Cow<'a, str>
 /// Why a body without a usable `action` does not decode.
 fn missing_action(name: &str, body: &str) -> DecodeError {
     let what = format!("{name} body");
-    let mut r = Reader::new(body);
-    match action_field(&mut r).and_then(|action| r.end().map(|_| action)) {
+    match json_read::read_all(body, action_field) {
         Err(e) => read_error(&what, body, &e),
         Ok(_) => DecodeError {
             kind: crate::core::wire::DecodeErrorKind::WrongShape,

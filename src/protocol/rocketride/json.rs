@@ -438,6 +438,15 @@ mod tests {
         assert_eq!(v.f, 1.25);
     }
 
+    #[test]
+    fn lenient_reads_null_as_nan_in_maps_too() {
+        let text = sanitized(r#"{"a":NaN,"b":2.5}"#);
+        let m: std::collections::HashMap<String, Lenient> = json_read::from_str(&text).unwrap();
+        assert!(m["a"].0.is_nan());
+        assert_eq!(m["b"], Lenient(2.5));
+        assert!(lenient(json_read::from_str::<Lenient>("null").unwrap()).is_nan());
+    }
+
     #[derive(Deserialize)]
     struct Defaulted {
         list: OrDefault<Vec<String>>,
