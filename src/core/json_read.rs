@@ -729,6 +729,13 @@ pub fn position(text: &str, at: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// `err`'s message with where it was met in `text`, worded as serde_json's errors are
+/// ("missing field `x` at line 1 column 9").
+pub fn describe(text: &str, err: &ReadError) -> String {
+    let (line, column) = position(text, err.at);
+    format!("{} at line {line} column {column}", err.message)
+}
+
 /// A type read from JSON by [`Reader`]; `expected` names it in errors, as serde does.
 pub trait Decode<'a>: Sized {
     fn decode(r: &mut Reader<'a>) -> Result<Self>;

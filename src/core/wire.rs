@@ -144,8 +144,7 @@ pub fn json_error(what: &str, err: &serde_json::Error) -> DecodeError {
 /// Builds a [`DecodeError`] from a [`ReadError`](super::json_read::ReadError) met while
 /// reading `text` as `what`, worded like [`json_error`]'s ("… at line L column C").
 pub fn read_error(what: &str, text: &str, err: &super::json_read::ReadError) -> DecodeError {
-    let (line, column) = super::json_read::position(text, err.at);
-    let message = format!("{} at line {line} column {column}", err.message);
+    let message = super::json_read::describe(text, err);
     DecodeError { kind: err.kind.into(), reason: format!("{what}: {}", elide_middle(&message)) }
 }
 

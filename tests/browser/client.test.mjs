@@ -17,10 +17,12 @@ useBrowserFixture({
   pageClosed: () => { page = undefined; },
 });
 
-/** A page with the package loaded and a client recording everything into `window.rw`. */
-async function openClient(options = {}, asyncAuth = undefined) {
+/** A page with the package loaded and a client recording everything into `window.rw`;
+ * `setup(arg)` runs in the page first (e.g. to wrap its WebSocket). */
+async function openClient(options = {}, asyncAuth = undefined, setup = undefined, arg = undefined) {
   page = await browser.newPage();
   await page.goto(new URL(BLANK_PAGE, server.url).href);
+  if (setup) await page.evaluate(setup, arg);
   await page.evaluate(
     async ({ url, options, asyncAuth }) => {
       const { default: init, RocketRideClient } = await import("runwatch");
@@ -98,6 +100,46 @@ test("text outside ASCII arrives exactly as sent (frames are copied into the mod
   const begin = await p.evaluate(() => window.rw.subs.all.events.find((e) => e.action === "begin" && e.projectId === "proj-utf8"));
   assert.ok(begin.name.startsWith(name), `name as delivered: ${JSON.stringify(begin.name)}`);
   assert.deepEqual(await p.evaluate(() => window.rw.diags.filter((d) => d.kind === "decodeError")), []);
+  assertNoPageErrors(p);
+});
+
+// Main thread only: in Worker mode the socket lives in the Worker, out of the page's reach; the
+// module that decodes the reply there is the same one.
+const workerOwnsSocket = MODE === "worker" && "the page cannot rewrite the Worker's socket frames";
+test("numbers in command results arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
+  // 1796323557.5572793 is a float that a fast decimal parse (serde_json's default) gets one
+  // unit in the last place wrong: it arrived as 1796323557.557279. The page's socket swaps it
+  // into the server's rrext_dashboard reply, and the typed result must hold what JSON.parse
+  // makes of the same text, to the bit.
+  const exact = "1796323557.5572793";
+  const p = await openClient({}, undefined, (exact) => {
+    const Real = window.WebSocket;
+    window.WebSocket = class extends Real {
+      set onmessage(handler) {
+        super.onmessage = handler && ((e) => {
+          if (typeof e.data !== "string" || !e.data.includes('"command":"rrext_dashboard"')) return handler(e);
+          const data = e.data.replace(/"serverUptime":[-0-9.eE+]+/, `"serverUptime":${exact}`).replace(/"connectedAt":[-0-9.eE+]+/g, `"connectedAt":${exact}`);
+          window.dashboardFrame = data;
+          return handler(new MessageEvent("message", { data }));
+        });
+      }
+      get onmessage() { return super.onmessage; }
+    };
+  }, exact);
+  await waitLive(p);
+  await execute("proj-floats", "floats_1");
+  const { typed, parsed } = await p.evaluate(async () => {
+    const typed = await window.rw.client.dashboard();
+    return { typed, parsed: JSON.parse(window.dashboardFrame).body };
+  });
+  assert.equal(parsed.overview.serverUptime, Number(exact), "the reply was rewritten");
+  assert.ok(typed.connections.length > 0 && typed.tasks.length > 0, JSON.stringify(typed));
+  assert.equal(typed.overview.serverUptime, parsed.overview.serverUptime);
+  for (const [i, c] of typed.connections.entries()) assert.equal(c.connectedAt, parsed.connections[i].connectedAt);
+  // Every other float too (the simulator's own stamps), field by field.
+  for (const [i, t] of typed.tasks.entries()) {
+    for (const key of ["startTime", "elapsedTime", "idleTime", "ttl", "rateCount", "rateSize"]) assert.equal(t[key], parsed.tasks[i][key], `tasks[${i}].${key}`);
+  }
   assertNoPageErrors(p);
 });
 

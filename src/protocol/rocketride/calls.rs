@@ -1,16 +1,17 @@
 //! The requests an app makes, typed: each [`Call`] knows its command, its arguments, its
 //! default timeout and how to decode its result, so the browser shell only converts.
 //!
-//! A result is decoded once, here, into its Rust type (checking its shape) and handed on as
-//! JSON text; the shell turns that into a JS value with `JSON.parse`.
+//! A result is decoded once, here, into its Rust type (checking its shape, by the SDK's own
+//! reader, so numbers read exactly as `JSON.parse` reads them) and handed on as JSON text;
+//! the shell turns that into a JS value with `JSON.parse`.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::commands::{self, Command};
 use super::results::{DashboardSnapshot, ExecuteResult, PingResult, TokenResult};
 use super::task_status::TaskStatus;
+use crate::core::json_read::{self, Decode};
 use crate::core::outputs::RequestError;
 use crate::core::time::Duration;
 
@@ -100,18 +101,21 @@ fn bad(message: String) -> RequestError {
     RequestError::BadResponse { message }
 }
 
+/// A result passed on as it came, once it is known to be JSON (nesting depth is no limit:
+/// the reader does not recurse, nor does `JSON.parse`).
 fn raw(body: Option<&str>) -> Result<Option<String>, RequestError> {
     match body {
         None => Ok(None),
-        Some(text) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => Ok(Some(text.to_owned())),
+        Some(text) => match json_read::read_all(text, |r| r.raw().map(drop)) {
+            Ok(()) => Ok(Some(text.to_owned())),
             Err(_) => Err(bad("the response body is not valid JSON".into())),
         },
     }
 }
 
-fn typed<T: DeserializeOwned + Serialize>(body: Option<&str>) -> Result<Option<String>, RequestError> {
-    let value: T = serde_json::from_str(body.unwrap_or("null")).map_err(|e| bad(e.to_string()))?;
+fn typed<'a, T: Decode<'a> + Serialize>(body: Option<&'a str>) -> Result<Option<String>, RequestError> {
+    let text = body.unwrap_or("null");
+    let value: T = json_read::from_str(text).map_err(|e| bad(json_read::describe(text, &e)))?;
     to_text(&value)
 }
 

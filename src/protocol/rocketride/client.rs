@@ -24,7 +24,9 @@ use super::scope::{Scope, ServerKey};
 use super::seed::{ListedTask, Report, Seeder};
 use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
 use super::task_status::TaskStatus;
+use super::results::TokenResult;
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
+use crate::core::json_read;
 use crate::core::lifecycle::ConnState;
 use crate::core::sorted_map::{SortedMap, SortedSet};
 use crate::core::time::{Duration, Instant};
@@ -696,13 +698,9 @@ impl RocketRide {
     }
 
     fn on_seed_token(&mut self, link: &mut Link<Self>, task: ListedTask, response: Response) {
-        #[derive(serde::Deserialize)]
-        struct Token {
-            token: String,
-        }
-        let token = response.body.as_ref().filter(|_| response.success).and_then(|b| serde_json::from_str::<Token>(b.get()).ok());
+        let token = response.body.as_ref().filter(|_| response.success).and_then(|b| json_read::from_str::<TokenResult>(b.get()).ok());
         match token {
-            Some(Token { token }) => {
+            Some(TokenResult { token }) => {
                 self.learn_token(link, &task.id, &token, &task.project_id, &task.source);
                 self.fetch_status(link, &task.id, &token);
             }

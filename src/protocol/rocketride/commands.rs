@@ -1,10 +1,11 @@
 //! Building DAP requests (spec §2, §5) and reading the few command results the client
 //! itself learns from (tokens, the dashboard's task list).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::results::ExecuteResult;
+use super::results::{ExecuteResult, IfReadable};
+use crate::core::json_read::{self, decode_object, Decode, Reader};
 use super::seed::ListedTask;
 
 /// Command names used by the client and its typed helpers.
@@ -66,32 +67,35 @@ pub fn learn_from_result(command: &str, body: Option<&serde_json::value::RawValu
     if command != Command::EXECUTE {
         return None;
     }
-    serde_json::from_str(body?.get()).ok()
+    json_read::from_str(body?.get()).ok()
 }
 
 /// Every task of an `rrext_dashboard` body; lenient (a malformed entry is skipped), since
 /// it only refreshes the directory and plans a re-seed.
 pub fn dashboard_tasks(body: &str) -> Vec<ListedTask> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Task {
-        id: String,
-        project_id: String,
-        source: String,
-        #[serde(default)]
-        completed: Option<bool>,
-    }
-    #[derive(Deserialize)]
     struct Dashboard {
-        #[serde(default)]
-        tasks: Vec<Value>,
+        tasks: Vec<IfReadable<ListedTask>>,
     }
-    let Ok(d) = serde_json::from_str::<Dashboard>(body) else { return Vec::new() };
-    d.tasks
-        .into_iter()
-        .filter_map(|t| serde_json::from_value::<Task>(t).ok())
-        .map(|t| ListedTask { id: t.id, project_id: t.project_id, source: t.source, completed: t.completed.unwrap_or(false) })
-        .collect()
+    impl<'a> Decode<'a> for Dashboard {
+        fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+            decode_object!(r, Dashboard { tasks: "tasks" => or_default }, |_key| r.raw().map(drop))
+        }
+    }
+    json_read::from_str::<Dashboard>(body).map_or_else(|_| Vec::new(), |d| d.tasks.into_iter().filter_map(|t| t.0).collect())
+}
+
+/// One row of `rrext_dashboard`'s `tasks`, as the directory and the seeder need it.
+impl<'a> Decode<'a> for ListedTask {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, ListedTask {
+            id: "id", project_id: "projectId", source: "source", completed: "completed" => is_true,
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+/// `true` only when sent as `true` (left out or `null`: not completed).
+fn is_true(flag: Option<bool>) -> bool {
+    flag.unwrap_or(false)
 }
 
 #[cfg(test)]

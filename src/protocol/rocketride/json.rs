@@ -3,7 +3,7 @@
 //! The server serialises with Python's `json.dumps`, which writes a non-finite float as a
 //! bare `NaN`, `Infinity` or `-Infinity` token. serde_json rejects those, so frames are
 //! passed through [`sanitize_non_finite`] first, which turns them into `null`, and float
-//! fields read `null` back as `NaN` through [`lenient_f64`]. JavaScript receives such a
+//! fields read `null` back as `NaN` through [`Lenient`]. JavaScript receives such a
 //! value as `null` (the web shell hands events over as JSON), so those fields are typed
 //! `number | null` there.
 
@@ -86,18 +86,7 @@ fn non_finite_token_at(rest: &[u8]) -> usize {
     [NAN, INFINITY, NEG_INFINITY].into_iter().find(|token| rest.starts_with(token)).map_or(0, <[u8]>::len)
 }
 
-/// serde `deserialize_with` helpers for floats the server may send as `NaN`
-/// (which [`sanitize_non_finite`] has turned into `null`).
-pub mod lenient_f64 {
-    use serde::{Deserialize, Deserializer};
-
-    /// A float that reads `null` as `NaN`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-    }
-}
-
-/// A float that reads `null` as `NaN` (the [`Decode`] twin of [`lenient_f64`]).
+/// A float that reads `null` as `NaN`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Lenient(pub f64);
 
@@ -424,23 +413,10 @@ mod tests {
         assert_eq!(v["m"]["x"][1], serde_json::Value::Null);
     }
 
-    #[derive(Deserialize)]
-    struct Floats {
-        #[serde(deserialize_with = "lenient_f64::deserialize")]
-        f: f64,
-    }
-
-    #[test]
-    fn lenient_f64_reads_null_as_nan() {
-        let v: Floats = serde_json::from_slice(&sanitize_non_finite(br#"{"f":NaN}"#)).unwrap();
-        assert!(v.f.is_nan());
-        let v: Floats = serde_json::from_str(r#"{"f":1.25,"m":{}}"#).unwrap();
-        assert_eq!(v.f, 1.25);
-    }
-
     #[test]
     fn lenient_reads_null_as_nan_in_maps_too() {
         let text = sanitized(r#"{"a":NaN,"b":2.5}"#);
+        assert!(json_read::from_str::<Lenient>(&sanitized("NaN")).unwrap().0.is_nan());
         let m: std::collections::HashMap<String, Lenient> = json_read::from_str(&text).unwrap();
         assert!(m["a"].0.is_nan());
         assert_eq!(m["b"], Lenient(2.5));

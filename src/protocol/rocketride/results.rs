@@ -1,8 +1,11 @@
 //! Typed bodies of the command responses the SDK uses (spec §1.3, §5).
 //!
-//! Decode them from [`Response::body`](super::envelope::Response::body) with
-//! `serde_json::from_str(body.get())`. Snapshots and account info are lenient: a field a
-//! server leaves out takes its default. (tsify marks such fields optional in TypeScript.)
+//! The results the SDK reads (`execute`, `rrext_get_token`, `rrext_ping`,
+//! `rrext_dashboard`) decode from [`Response::body`](super::envelope::Response::body) with
+//! the SDK's own reader, `core::json_read::from_str(body.get())`, which gives every number
+//! exactly as `JSON.parse` would. Snapshots are lenient: a field a server leaves out takes
+//! its default. (tsify marks such fields optional in TypeScript.) Account info and the
+//! `execute` arguments, which the SDK never reads from a server, keep serde's derive.
 
 use std::collections::HashMap;
 
@@ -11,9 +14,10 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use super::task_status::{TaskMetrics, TaskState};
+use crate::core::json_read::{self, decode_object, Decode, Reader};
 
 /// `execute` result: the started task.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteResult {
     /// Task id, `"<8 hex of token>.<source>"`.
@@ -31,21 +35,21 @@ pub struct ExecuteResult {
 }
 
 /// `rrext_get_token` result.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 pub struct TokenResult {
     /// The task token of the first registered task of that project and source.
     pub token: String,
 }
 
 /// `rrext_ping` result.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 pub struct PingResult {
     /// Always true.
     pub pong: bool,
 }
 
 /// `rrext_dashboard` result: the best snapshot for re-seeding after a reconnect.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(default)]
 pub struct DashboardSnapshot {
     /// Server-wide counts.
@@ -57,7 +61,7 @@ pub struct DashboardSnapshot {
 }
 
 /// Server-wide counts, scoped to the caller's permissions.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DashboardOverview {
     /// Connections visible to the caller.
@@ -69,7 +73,7 @@ pub struct DashboardOverview {
 }
 
 /// One WebSocket connection to the server.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DashboardConnection {
     /// Server-wide monotonic connection id.
@@ -96,7 +100,7 @@ pub struct DashboardConnection {
 }
 
 /// The client name and version a connection gave in its `auth` request.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(default)]
 pub struct ClientInfo {
     /// `clientName` of the handshake.
@@ -108,7 +112,7 @@ pub struct ClientInfo {
 }
 
 /// One monitor subscription as `rrext_dashboard` reports it.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(default)]
 pub struct DashboardMonitor {
     /// A display label such as `"All tasks"` or `"61e1aa6b.webhook_1"`.
@@ -118,7 +122,7 @@ pub struct DashboardMonitor {
 }
 
 /// One task as `rrext_dashboard` reports it.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DashboardTask {
     /// Task id.
@@ -158,7 +162,7 @@ pub struct DashboardTask {
     pub ttl: f64,
     /// Resource metrics, as in `TaskStatus` (absent if the server sent none, or a shape
     /// this SDK does not know).
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "metrics_or_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<TaskMetrics>,
     /// Objects to process.
     pub total_count: u64,
@@ -170,12 +174,6 @@ pub struct DashboardTask {
     pub rate_size: f64,
 }
 
-/// Metrics of a dashboard row; a shape that does not read as [`TaskMetrics`] is left out
-/// rather than failing the whole snapshot.
-fn metrics_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TaskMetrics>, D::Error> {
-    let value = Option::<Value>::deserialize(d)?;
-    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
-}
 
 /// The `auth` result: who we are and what we may do.
 ///
@@ -326,6 +324,112 @@ pub struct Team {
     pub permissions: Vec<String>,
 }
 
+// ── Decoding (`core::json_read`) ─────────────────────────────────────────────────────
+// Each result is read with its wire keys; other keys are skipped. A field marked
+// `or_default` takes its type's default when the server leaves it out, as `#[serde(default)]`
+// says for TypeScript.
+
+impl<'a> Decode<'a> for ExecuteResult {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, ExecuteResult {
+            id: "id", token: "token", public_token: "publicToken", project_id: "projectId",
+            source: "source", provider: "provider",
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for TokenResult {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, TokenResult { token: "token" }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for PingResult {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, PingResult { pong: "pong" }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for DashboardSnapshot {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, DashboardSnapshot {
+            overview: "overview" => or_default, connections: "connections" => or_default,
+            tasks: "tasks" => or_default,
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for DashboardOverview {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, DashboardOverview {
+            total_connections: "totalConnections" => or_default, active_tasks: "activeTasks" => or_default,
+            server_uptime: "serverUptime" => or_default,
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for DashboardConnection {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, DashboardConnection {
+            id: "id" => or_default, connected_at: "connectedAt" => or_default,
+            last_activity: "lastActivity" => or_default, messages_in: "messagesIn" => or_default,
+            messages_out: "messagesOut" => or_default, authenticated: "authenticated" => or_default,
+            client_id: "clientId" => or_default, client_info: "clientInfo" => or_default,
+            monitors: "monitors" => or_default, attached_tasks: "attachedTasks" => or_default,
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for ClientInfo {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, ClientInfo { name: "name" => or_default, version: "version" => or_default }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for DashboardMonitor {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, DashboardMonitor { key: "key" => or_default, flags: "flags" => or_default }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for DashboardTask {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, DashboardTask {
+            id: "id" => or_default, name: "name" => or_default, project_id: "projectId" => or_default,
+            source: "source" => or_default, provider: "provider" => or_default,
+            launch_type: "launchType" => or_default, start_time: "startTime" => or_default,
+            elapsed_time: "elapsedTime" => or_default, completed: "completed" => or_default,
+            status: "status" => or_default, exit_code: "exitCode" => or_default,
+            end_time: "endTime" => or_default, connections: "connections" => or_default,
+            state: "state" => or_default, idle_time: "idleTime" => or_default, ttl: "ttl" => or_default,
+            metrics: "metrics" => readable, total_count: "totalCount" => or_default,
+            completed_count: "completedCount" => or_default, rate_count: "rateCount" => or_default,
+            rate_size: "rateSize" => or_default,
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+/// A value that is left out (`None`) when it does not read as `T`, rather than failing what
+/// holds it: a dashboard row's metrics in a shape this SDK does not know. Still JSON: text
+/// that is not fails.
+#[derive(Default)]
+pub(crate) struct IfReadable<T>(pub Option<T>);
+
+impl<'a, T: Decode<'a>> Decode<'a> for IfReadable<T> {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let text = r.raw()?;
+        Ok(IfReadable(json_read::from_str(text).ok()))
+    }
+
+    fn missing() -> Option<Self> {
+        Some(IfReadable(None))
+    }
+}
+
+fn readable<T>(value: IfReadable<T>) -> Option<T> {
+    value.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,7 +446,7 @@ mod tests {
 
     #[test]
     fn execute_result_from_the_sample() {
-        let result: ExecuteResult = serde_json::from_str(&sample_body(8)).unwrap();
+        let result: ExecuteResult = json_read::from_str(&sample_body(8)).unwrap();
         assert_eq!(result.token, "tk_bee3a8ea46c24f6e1ac107ba9e8b63a8");
         assert_eq!(
             (result.public_token.as_str(), result.provider.as_str()),
@@ -373,7 +477,7 @@ mod tests {
             "tasks": [{"id": "t.c", "projectId": "p", "source": "c", "state": 3, "status": null, "metrics": {"a": 1}, "rateCount": 2.5}],
             "tasks_total": 1
         });
-        let snapshot: DashboardSnapshot = serde_json::from_value(body).unwrap();
+        let snapshot: DashboardSnapshot = json_read::from_str(&body.to_string()).unwrap();
         assert_eq!(snapshot.overview.total_connections, 2);
         let connection = &snapshot.connections[0];
         assert_eq!((connection.id, connection.messages_in, connection.monitors[0].flags.len()), (1, 0, 2));
@@ -382,13 +486,14 @@ mod tests {
         let js = serde_json::to_value(&snapshot).unwrap();
         assert_eq!(js["tasks"][0]["projectId"], "p");
         assert_eq!(js["connections"][0]["connectedAt"], 1.5);
-        assert_eq!(serde_json::from_str::<DashboardSnapshot>("{}").unwrap(), DashboardSnapshot::default());
+        assert_eq!(json_read::from_str::<DashboardSnapshot>("{}").unwrap(), DashboardSnapshot::default());
     }
 
     #[test]
     fn token_and_ping() {
-        assert_eq!(serde_json::from_str::<TokenResult>(r#"{"token":"tk_1"}"#).unwrap().token, "tk_1");
-        assert!(serde_json::from_str::<PingResult>(r#"{"pong":true}"#).unwrap().pong);
-        assert!(serde_json::from_str::<ExecuteResult>(r#"{"id":"x"}"#).is_err());
+        assert_eq!(json_read::from_str::<TokenResult>(r#"{"token":"tk_1"}"#).unwrap().token, "tk_1");
+        assert!(json_read::from_str::<PingResult>(r#"{"pong":true}"#).unwrap().pong);
+        let err = json_read::from_str::<ExecuteResult>(r#"{"id":"x"}"#).unwrap_err();
+        assert_eq!(err.message, "missing field `token`");
     }
 }

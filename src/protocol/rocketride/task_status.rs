@@ -8,14 +8,14 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 use tsify::Tsify;
 
 use crate::core::sorted_map::SortedMap;
 use crate::core::wire::{json_text, read_error, DecodeError};
 use crate::core::json_read::{self, decode_object, Decode, Reader};
-use super::json::{lenient, lenient_f64, sanitize_non_finite, Extra, Lenient, OrDefault, Tail};
+use super::json::{lenient, sanitize_non_finite, Extra, Lenient, OrDefault, Tail};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
 /// resource metrics. Sent about once a second per running task.
@@ -270,27 +270,6 @@ impl Serialize for TaskState {
     }
 }
 
-impl<'de> Deserialize<'de> for TaskState {
-    /// Reads the wire integer; also reads back the names and numbers this type
-    /// serialises, so a status handed back from JavaScript round-trips.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Wire {
-            Number(i64),
-            Name(String),
-        }
-        match Wire::deserialize(deserializer)? {
-            Wire::Number(n) => Ok(TaskState::from_wire(n)),
-            Wire::Name(name) => STATE_NAMES
-                .iter()
-                .position(|s| *s == name)
-                .map(|i| STATES[i])
-                .ok_or_else(|| serde::de::Error::custom(format!("unknown task state {name:?}"))),
-        }
-    }
-}
-
 /// The live component stack of each pipe, mirrored from `apaevt_flow`.
 #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -304,44 +283,35 @@ pub struct Pipeflow {
 }
 
 /// Resource metrics of the engine process. A `NaN` on the wire stays `NaN`.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all(serialize = "camelCase"))]
 pub struct TaskMetrics {
     /// CPU use, percent.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_percent: f64,
     /// Resident memory, MB.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub cpu_memory_mb: f64,
     /// GPU memory, MB.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub gpu_memory_mb: f64,
     /// Peak CPU use, percent.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub peak_cpu_percent: f64,
     /// Peak resident memory, MB.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub peak_cpu_memory_mb: f64,
     /// Peak GPU memory, MB.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub peak_gpu_memory_mb: f64,
     /// Average CPU use, percent.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub avg_cpu_percent: f64,
     /// Average resident memory, MB.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub avg_cpu_memory_mb: f64,
     /// Average GPU memory, MB.
     #[tsify(type = "number | null")]
-    #[serde(deserialize_with = "lenient_f64::deserialize")]
     pub avg_gpu_memory_mb: f64,
 }
 
@@ -478,10 +448,10 @@ mod tests {
         assert_eq!(serde_json::to_value(TaskState::Other(9)).unwrap(), 9);
         for n in -1..9 {
             let state = TaskState::from_wire(n);
-            let back: TaskState = serde_json::from_value(serde_json::to_value(state).unwrap()).unwrap();
+            let back: TaskState = json_read::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
             assert_eq!(back, state);
         }
-        assert!(serde_json::from_str::<TaskState>(r#""flying""#).is_err());
+        assert!(json_read::from_str::<TaskState>(r#""flying""#).is_err());
         assert_eq!(TaskState::Completed.to_wire(), 5);
     }
 
