@@ -1,5 +1,6 @@
 //! A pull reader over JSON text, for the typed decoders of the event bodies a client reads
-//! by the thousand (see `protocol::rocketride::events`).
+//! by the thousand (see `protocol::rocketride::events`), and for RocketRide's envelope, its
+//! command replies and its log replay's results.
 //!
 //! Why not serde's derive: every derived `Deserialize` is a visitor generic over the
 //! deserializer, with serde_json's parsing inlined into each one; for the event types that
@@ -798,6 +799,23 @@ impl<'a> Decode<'a> for serde_json::Map<String, serde_json::Value> {
             Some(b'{') => r.value(),
             _ => Err(r.not_a("a map")),
         }
+    }
+}
+
+/// A string, borrowed from the text when it has no escapes.
+impl<'a> Decode<'a> for Cow<'a, str> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        r.string()
+    }
+}
+
+/// Any JSON value as its text, borrowed ([`Reader::raw`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawJson<'a>(pub &'a str);
+
+impl<'a> Decode<'a> for RawJson<'a> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        r.raw().map(RawJson)
     }
 }
 

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use tsify::Tsify;
 
@@ -85,12 +85,18 @@ impl PartialEq for Response {
 }
 
 /// Server source location of an error: file basename and line.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct ErrorTrace {
     /// Source file basename, e.g. `"task_server.py"`.
     pub file: String,
     /// Line number.
     pub lineno: u64,
+}
+
+impl<'a> super::json_read::Decode<'a> for ErrorTrace {
+    fn decode(r: &mut super::json_read::Reader<'a>) -> super::json_read::Result<Self> {
+        super::json_read::decode_object!(r, ErrorTrace { file: "file", lineno: "lineno" }, |_key| r.raw().map(drop))
+    }
 }
 
 /// Why a frame or an event body could not be decoded.

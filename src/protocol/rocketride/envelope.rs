@@ -7,11 +7,12 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::events::{decode_event, decode_event_text, RocketRideEvent};
+use super::events::{decode_event_text, RocketRideEvent};
 use super::json::sanitize_non_finite;
+use crate::core::json_read::{self, decode_object, Decode, RawJson, Reader};
+use crate::core::wire::read_error;
 pub use crate::core::wire::{json_error, DecodeError, DecodeErrorKind, ErrorTrace, Response};
 
 /// One decoded RocketRide frame.
@@ -20,20 +21,25 @@ pub type Frame = crate::core::wire::Frame<RocketRideEvent>;
 pub type FrameBody = crate::core::wire::FrameBody<RocketRideEvent>;
 
 /// Every envelope field of every frame type; `body` stays raw JSON text.
-#[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     seq: Option<u64>,
-    #[serde(borrow)]
     event: Option<Cow<'a, str>>,
     command: Option<String>,
     request_seq: Option<u64>,
     success: Option<bool>,
     message: Option<String>,
     trace: Option<ErrorTrace>,
-    #[serde(borrow)]
-    body: Option<&'a RawValue>,
+    body: Option<RawJson<'a>>,
+}
+
+impl<'a> Decode<'a> for Envelope<'a> {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, Envelope {
+            kind: "type", seq: "seq", event: "event", command: "command", request_seq: "request_seq",
+            success: "success", message: "message", trace: "trace", body: "body",
+        }, |_key| r.raw().map(drop))
+    }
 }
 
 /// Decodes one frame received from the server.
@@ -51,7 +57,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, DecodeError> {
 
 /// The general path: the envelope read by the JSON parser, whatever its layout.
 fn decode_text(text: &str) -> Result<Frame, DecodeError> {
-    let envelope: Envelope = serde_json::from_str(text).map_err(envelope_error)?;
+    let envelope: Envelope = json_read::from_str(text).map_err(|e| envelope_error(text, &e))?;
     let seq = envelope.seq;
     let body = match envelope.kind.as_ref() {
         "event" => event_body(&envelope),
@@ -87,8 +93,8 @@ fn canonical_event(text: &str) -> Option<Frame> {
 }
 
 /// Envelope-level data errors mean "not an envelope" (an array, a number, no `type`).
-fn envelope_error(err: serde_json::Error) -> DecodeError {
-    let mut error = json_error("frame", &err);
+fn envelope_error(text: &str, err: &json_read::ReadError) -> DecodeError {
+    let mut error = read_error("frame", text, err);
     if error.kind == DecodeErrorKind::WrongShape {
         error.kind = DecodeErrorKind::NotAnEnvelope;
     }
@@ -102,7 +108,7 @@ fn event_body(envelope: &Envelope<'_>) -> FrameBody {
     let Some(body) = envelope.body else {
         return undecodable(name, DecodeErrorKind::WrongShape, &format!("{name}: event frame without a `body`"));
     };
-    match decode_event(name, body) {
+    match decode_event_text(name, body.0) {
         Ok(event) => FrameBody::Event(event),
         Err(error) => FrameBody::UndecodableEvent { event: name.to_owned(), error },
     }
@@ -123,7 +129,8 @@ fn response(envelope: Envelope<'_>) -> Result<Response, DecodeError> {
         success: envelope.success.ok_or_else(|| missing("success"))?,
         message: envelope.message,
         trace: envelope.trace,
-        body: envelope.body.map(RawValue::to_owned),
+        // The reader checked it is one JSON value; `from_string` checks that again.
+        body: envelope.body.map(|b| RawValue::from_string(b.0.to_owned())).transpose().map_err(|e| json_error("frame", &e))?,
     })
 }
 

@@ -39,13 +39,13 @@
 //! buffered: the next reconnect resumes from the cursor. Buffers are bounded: a stream
 //! whose buffers fill up is delivered at once with an `overflow` report of what is left.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::envelope::Response;
 use super::events::{decode_event, RocketRideEvent, TaskEvent};
 use super::monitor_types::MonitorTypes;
+use crate::core::json_read::{self, decode_object, read_fields, Decode, Reader};
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
@@ -98,28 +98,55 @@ pub struct Stamp {
 /// seeds, dashboard events, responses). Frames that do not mention `logSeq` cost one scan.
 pub fn stamp_of(frame: &[u8]) -> Option<Stamp> {
     memchr::memmem::find(frame, b"\"logSeq\"")?;
-    #[derive(Deserialize)]
-    struct Frame {
-        body: Option<Body>,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        #[serde(rename = "logSeq")]
-        log_seq: Option<Value>,
-        #[serde(rename = "beginSeq")]
-        begin_seq: Option<Value>,
-        project_id: Option<Value>,
-        source: Option<Value>,
-    }
     let clean = super::json::sanitize_non_finite(frame);
-    let body = serde_json::from_slice::<Frame>(&clean).ok()?.body?;
-    let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_owned));
-    Some(Stamp {
-        log_seq: body.log_seq?.as_u64()?,
-        begin_seq: body.begin_seq.and_then(|v| v.as_u64()),
-        project_id: text(body.project_id),
-        source: text(body.source),
-    })
+    let text = std::str::from_utf8(&clean).ok()?;
+    let body = json_read::read_all(text, |r| {
+        read_fields!(r, "struct Frame", { body: "body" }, |_key| r.raw().map(drop));
+        Ok(body.flatten())
+    });
+    let StampFields { log_seq, begin_seq, project_id, source } = body.ok()??;
+    Some(Stamp { log_seq: log_seq.0?, begin_seq: begin_seq.0, project_id: project_id.0, source: source.0 })
+}
+
+/// The body fields [`stamp_of`] reads; each is `None` when absent or of another type.
+struct StampFields {
+    log_seq: IfU64,
+    begin_seq: IfU64,
+    project_id: IfText,
+    source: IfText,
+}
+
+impl<'a> Decode<'a> for StampFields {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, StampFields {
+            log_seq: "logSeq" => or_default, begin_seq: "beginSeq" => or_default,
+            project_id: "project_id" => or_default, source: "source" => or_default,
+        }, |_key| r.raw().map(drop))
+    }
+}
+
+/// A JSON integer in `u64`'s range; any other value is `None`.
+#[derive(Default)]
+struct IfU64(Option<u64>);
+
+impl<'a> Decode<'a> for IfU64 {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        // The raw text of an integer is its digits (JSON has no `+` and no leading zeros).
+        Ok(IfU64(r.raw()?.parse().ok()))
+    }
+}
+
+/// A string; any other value is `None`.
+#[derive(Default)]
+struct IfText(Option<String>);
+
+impl<'a> Decode<'a> for IfText {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        if r.peek() == Some(b'"') {
+            return r.string_owned().map(|s| IfText(Some(s)));
+        }
+        r.raw().map(|_| IfText(None))
+    }
 }
 
 /// The stamps of frames decoded but not yet handed to the plug-in (the engine may hold a
@@ -608,23 +635,7 @@ impl Replay {
     }
 
     fn on_chapters(&mut self, id: &StreamId, body: &str, out: &mut Vec<Step>) {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct Chapters {
-            chapters: Vec<Chapter>,
-            segments: Vec<Segment>,
-        }
-        #[derive(Deserialize, Default)]
-        #[serde(default, rename_all = "camelCase")]
-        struct Chapter {
-            begin_seq: Option<u64>,
-        }
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct Segment {
-            seq: Option<u64>,
-        }
-        let chapters: Chapters = serde_json::from_str(body).unwrap_or_default();
+        let chapters: Chapters = json_read::from_str(body).unwrap_or_default();
         let label = id.label();
         let last = self.streams[id].last;
         let gap = self.gap(id);
@@ -695,13 +706,7 @@ impl Replay {
     }
 
     fn on_read(&mut self, id: &StreamId, cursor: u64, body: &str, out: &mut Vec<Step>) {
-        #[derive(Deserialize, Default)]
-        #[serde(default, rename_all = "camelCase")]
-        struct Page {
-            events: Vec<Value>,
-            next_seq: Option<u64>,
-        }
-        let page: Page = serde_json::from_str(body).unwrap_or_default();
+        let page: Page = json_read::from_str(body).unwrap_or_default();
         let (max_replayed, page_events) = (self.config.max_replayed, self.config.page_events);
         let stream = self.streams.get_mut(id).expect("a stream");
         let task_id = stream.task_id.clone();
@@ -987,6 +992,54 @@ pub fn event_names(types: MonitorTypes) -> Vec<&'static str> {
     names
 }
 
+/// An `rrext_log chapters` result: the runs and segments the server keeps for a stream.
+#[derive(Default)]
+struct Chapters {
+    chapters: Vec<Chapter>,
+    segments: Vec<Segment>,
+}
+
+#[derive(Default)]
+struct Chapter {
+    begin_seq: Option<u64>,
+}
+
+#[derive(Default)]
+struct Segment {
+    seq: Option<u64>,
+}
+
+/// An `rrext_log read` result: one page of logged events.
+#[derive(Default)]
+struct Page {
+    events: Vec<Value>,
+    next_seq: Option<u64>,
+}
+
+impl<'a> Decode<'a> for Chapters {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, Chapters { chapters: "chapters" => or_default, segments: "segments" => or_default }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for Chapter {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, Chapter { begin_seq: "beginSeq" }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for Segment {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, Segment { seq: "seq" }, |_key| r.raw().map(drop))
+    }
+}
+
+impl<'a> Decode<'a> for Page {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        decode_object!(r, Page { events: "events" => or_default, next_seq: "nextSeq" }, |_key| r.raw().map(drop))
+    }
+}
+
 /// Decodes one log entry (`{type, event, body, __id?}`) whose name is in `names`. A body
 /// without `__id` (engine events are logged before the server adds it per connection)
 /// gets the entry's top-level `__id`, or the stream's task id.
@@ -1208,6 +1261,26 @@ mod tests {
             stamp_of(br#"{"type":"event","body":{"logSeq":null,"beginSeq":null}}"#),
             None
         );
+    }
+
+    #[test]
+    fn stamps_of_other_types_are_left_out_and_broken_frames_give_none() {
+        // A field of another type is `None`, the rest is kept; `logSeq` must be an integer.
+        let odd = br#"{"body":{"source":7,"logSeq":9,"beginSeq":"7","project_id":{"a":[1]}},"seq":1}"#;
+        assert_eq!(stamp_of(odd), Some(Stamp { log_seq: 9, begin_seq: None, project_id: None, source: None }));
+        for frame in [
+            &br#"{"body":{"logSeq":9.0}}"#[..],
+            br#"{"body":{"logSeq":-9}}"#,
+            br#"{"body":{"logSeq":18446744073709551616}}"#,
+            br#"{"body":{"logSeq":9}"#,
+            br#"{"body":{"logSeq":9},}"#,
+            br#"{"body":{"logSeq":9},"body":{"logSeq":9}}"#,
+            br#"{"body":["logSeq"]}"#,
+            br#"[{"body":{"logSeq":9}}]"#,
+        ] {
+            assert_eq!(stamp_of(frame), None, "{}", String::from_utf8_lossy(frame));
+        }
+        assert_eq!(stamp_of(br#"{"body":{"logSeq":18446744073709551615}}"#).map(|s| s.log_seq), Some(u64::MAX));
     }
 
     #[test]
