@@ -43,7 +43,7 @@ const BROWSER_UTF8_ERROR = /Could not decode a text frame as UTF-8/;
  * log, with the decode error each must produce.
  */
 const GARBAGE = {
-  6: ["notAnEnvelope", /^frame: invalid type: sequence, expected a string/], // [[[[,]
+  6: ["notAnEnvelope", /^frame: invalid type: sequence, expected struct Envelope at line 1 column 1$/], // [[[[,]
   10: ["invalidJson", /^frame: expected value at line 1 column 1$/], // \x01\x02garbage\x7f
   11: ["invalidJson", /^frame: expected value at line 1 column 1$/], // }{ not json
   22: ["invalidJson", /^frame: EOF while parsing/], // {"type":"event","seq":
