@@ -607,14 +607,90 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A value of any shape, handed to serde_json (for fields the SDK keeps as `unknown`).
-    /// serde_json's recursion limit applies to it.
-    pub fn value<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
-        let raw = self.raw()?;
-        let start = self.at - raw.len();
-        serde_json::from_str(raw).map_err(|e| from_serde(&e, start + e.column().saturating_sub(1).min(raw.len())))
+    /// A value of any shape, for fields the SDK keeps as `unknown`: read in one pass, with a
+    /// stack of its own rather than recursion, and refused past serde_json's recursion limit
+    /// (127 containers deep), as serde_json's `Value` refused it. Numbers read as
+    /// serde_json's do (an integer in `u64` or `i64`, else a float, `-0` a float), each
+    /// float exactly as `JSON.parse` reads it.
+    pub fn value(&mut self) -> Result<serde_json::Value> {
+        use serde_json::{Map, Value};
+        /// A container being read: an array's items, or an object's entries and the key
+        /// whose value comes next.
+        enum Open {
+            Array(Vec<Value>),
+            Object(Map<String, Value>, String),
+        }
+        let mut open: Vec<Open> = Vec::new();
+        loop {
+            let mut value = match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    let empty = if c == b'{' { b'}' } else { b']' };
+                    if open.len() + 1 >= RECURSION_LIMIT {
+                        self.at += 1;
+                        return Err(self.error(ReadErrorKind::TooDeep, "recursion limit exceeded"));
+                    }
+                    self.at += 1;
+                    if self.open(empty) {
+                        if c == b'{' { Value::Object(Map::new()) } else { Value::Array(Vec::new()) }
+                    } else {
+                        open.push(if c == b'{' { Open::Object(Map::new(), self.key()?.into_owned()) } else { Open::Array(Vec::new()) });
+                        continue;
+                    }
+                }
+                Some(b'"') => Value::String(self.string_owned()?),
+                Some(b't' | b'f') => Value::Bool(self.boolean()?),
+                Some(b'n') => {
+                    self.literal(b"null")?;
+                    Value::Null
+                }
+                Some(b'-' | b'0'..=b'9') => Value::Number(self.json_number()?),
+                _ => return Err(self.unexpected()),
+            };
+            // Put the value in its container; close the containers that end here.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(value),
+                    Some(Open::Array(items)) => {
+                        items.push(value);
+                        if self.next_item()? {
+                            break;
+                        }
+                    }
+                    Some(Open::Object(map, key)) => {
+                        map.insert(std::mem::take(key), value);
+                        if let Some(next) = self.next_key()? {
+                            *key = next.into_owned();
+                            break;
+                        }
+                    }
+                }
+                value = match open.pop() {
+                    Some(Open::Array(items)) => Value::Array(items),
+                    Some(Open::Object(map, _)) => Value::Object(map),
+                    None => unreachable!("a container was open"),
+                };
+            }
+        }
+    }
+
+    /// A number as serde_json's `Value` holds it.
+    fn json_number(&mut self) -> Result<serde_json::Number> {
+        let start = self.at;
+        let n = self.number()?;
+        if n.integer {
+            let int = if n.negative { n.text.parse::<i64>().ok().filter(|&v| v != 0).map(Into::into) } else { n.text.parse::<u64>().ok().map(Into::into) };
+            if let Some(int) = int {
+                return Ok(int);
+            }
+        }
+        self.at = start;
+        let float = self.f64()?;
+        serde_json::Number::from_f64(float).ok_or_else(|| self.syntax("number out of range"))
     }
 }
+
+/// How deep serde_json lets values nest: a container at this depth is refused.
+const RECURSION_LIMIT: usize = 128;
 
 /// A serde_json error met at byte `at`, its message without serde's own position.
 pub fn from_serde(err: &serde_json::Error, at: usize) -> ReadError {
@@ -796,7 +872,10 @@ impl<'a> Decode<'a> for serde_json::Value {
 impl<'a> Decode<'a> for serde_json::Map<String, serde_json::Value> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
         match r.peek() {
-            Some(b'{') => r.value(),
+            Some(b'{') => match r.value()? {
+                serde_json::Value::Object(map) => Ok(map),
+                _ => unreachable!("a value that starts with `{{` is an object"),
+            },
             _ => Err(r.not_a("a map")),
         }
     }
@@ -1198,6 +1277,28 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(reader_accepts(&deep));
         assert_eq!(from_str::<Value>(&deep).unwrap_err().kind, ReadErrorKind::TooDeep);
+        // The limit is serde_json's, to the level, for arrays and objects alike.
+        for depth in [126, 127, 128, 129] {
+            for (open, close) in [("[", "]"), (r#"{"k":"#, "}")] {
+                let text = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                let serde = serde_json::from_str::<Value>(&text).map_err(|e| e.to_string());
+                assert_eq!(from_str::<Value>(&text).ok(), serde.clone().ok(), "depth {depth}: {serde:?}");
+            }
+        }
+        let err = from_str::<Value>(&format!("{}{}", "[".repeat(128), "]".repeat(128))).unwrap_err();
+        assert_eq!((err.message.as_str(), err.at), ("recursion limit exceeded", 128));
+    }
+
+    #[test]
+    fn numbers_in_values_take_serde_json_kinds() {
+        for text in ["0", "-0", "-1", "18446744073709551615", "18446744073709551616", "-9223372036854775808", "-9223372036854775809", "1.0", "1e2", "-0.0"] {
+            let ours = from_str::<Value>(text).unwrap();
+            let serde: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(ours, serde, "{text}");
+            let kinds = |v: &Value| (v.is_u64(), v.is_i64(), v.is_f64());
+            assert_eq!(kinds(&ours), kinds(&serde), "{text}");
+            assert_eq!(ours.to_string(), serde.to_string(), "{text}");
+        }
     }
 
     #[test]

@@ -143,6 +143,32 @@ test("numbers in command results arrive exactly as JSON.parse reads them", { ski
   assertNoPageErrors(p);
 });
 
+test("numbers in an event's untyped data arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
+  // As above, in a field typed `unknown` (an SSE event's `data`), which the SDK reads as a
+  // JSON value of any shape; it read it with serde_json's fast parse before.
+  const exact = "1796323557.5572793";
+  const p = await openClient({}, undefined, (exact) => {
+    const Real = window.WebSocket;
+    window.WebSocket = class extends Real {
+      set onmessage(handler) {
+        super.onmessage = handler && ((e) => {
+          if (typeof e.data !== "string" || !e.data.includes('"event":"apaevt_sse"')) return handler(e);
+          const data = e.data.replace('"data":{', `"data":{"probe":[${exact},{"deep":${exact}}],`);
+          return handler(new MessageEvent("message", { data }));
+        });
+      }
+      get onmessage() { return super.onmessage; }
+    };
+  }, exact);
+  await p.evaluate(() => window.rw.subscribe("sse", { token: "*" }, ["SSE"]));
+  await waitLive(p);
+  await execute("proj-sse-floats", "chat_1");
+  await p.waitForFunction(() => window.rw.subs.sse.events.some((e) => e.data?.probe));
+  const probe = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).data.probe);
+  assert.deepEqual(probe, [Number(exact), { deep: Number(exact) }]);
+  assertNoPageErrors(p);
+});
+
 test("a scoped subscription gets only its project's events", async () => {
   const p = await openClient();
   await p.evaluate(() => {
