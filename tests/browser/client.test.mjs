@@ -104,35 +104,43 @@ test("text outside ASCII arrives exactly as sent (frames are copied into the mod
 });
 
 // Main thread only: in Worker mode the socket lives in the Worker, out of the page's reach; the
-// module that decodes the reply there is the same one.
+// module that decodes the frames there is the same one.
 const workerOwnsSocket = MODE === "worker" && "the page cannot rewrite the Worker's socket frames";
+
+// 1796323557.5572793 is a float that a fast decimal parse (serde_json's default) gets one unit
+// in the last place wrong: it arrived as 1796323557.557279.
+const EXACT = "1796323557.5572793";
+
+/** Page setup for `openClient`: every incoming frame that contains `marker` has each
+ * `[pattern, replacement]` applied (patterns are regular expression sources, global) before
+ * the client reads it; the last such frame is kept as `window.rewritten`. */
+function rewriteFrames({ marker, edits }) {
+  const Real = window.WebSocket;
+  window.WebSocket = class extends Real {
+    set onmessage(handler) {
+      super.onmessage = handler && ((e) => {
+        if (typeof e.data !== "string" || !e.data.includes(marker)) return handler(e);
+        const data = edits.reduce((text, [pattern, to]) => text.replace(new RegExp(pattern, "g"), to), e.data);
+        window.rewritten = data;
+        return handler(new MessageEvent("message", { data }));
+      });
+    }
+    get onmessage() { return super.onmessage; }
+  };
+}
+
 test("numbers in command results arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
-  // 1796323557.5572793 is a float that a fast decimal parse (serde_json's default) gets one
-  // unit in the last place wrong: it arrived as 1796323557.557279. The page's socket swaps it
-  // into the server's rrext_dashboard reply, and the typed result must hold what JSON.parse
-  // makes of the same text, to the bit.
-  const exact = "1796323557.5572793";
-  const p = await openClient({}, undefined, (exact) => {
-    const Real = window.WebSocket;
-    window.WebSocket = class extends Real {
-      set onmessage(handler) {
-        super.onmessage = handler && ((e) => {
-          if (typeof e.data !== "string" || !e.data.includes('"command":"rrext_dashboard"')) return handler(e);
-          const data = e.data.replace(/"serverUptime":[-0-9.eE+]+/, `"serverUptime":${exact}`).replace(/"connectedAt":[-0-9.eE+]+/g, `"connectedAt":${exact}`);
-          window.dashboardFrame = data;
-          return handler(new MessageEvent("message", { data }));
-        });
-      }
-      get onmessage() { return super.onmessage; }
-    };
-  }, exact);
+  // The float goes into the server's rrext_dashboard reply; the typed result must hold what
+  // JSON.parse makes of the same text, to the bit.
+  const edits = ["serverUptime", "connectedAt"].map((key) => [`"${key}":[-0-9.eE+]+`, `"${key}":${EXACT}`]);
+  const p = await openClient({}, undefined, rewriteFrames, { marker: '"command":"rrext_dashboard"', edits });
   await waitLive(p);
   await execute("proj-floats", "floats_1");
   const { typed, parsed } = await p.evaluate(async () => {
     const typed = await window.rw.client.dashboard();
-    return { typed, parsed: JSON.parse(window.dashboardFrame).body };
+    return { typed, parsed: JSON.parse(window.rewritten).body };
   });
-  assert.equal(parsed.overview.serverUptime, Number(exact), "the reply was rewritten");
+  assert.equal(parsed.overview.serverUptime, Number(EXACT), "the reply was rewritten");
   assert.ok(typed.connections.length > 0 && typed.tasks.length > 0, JSON.stringify(typed));
   assert.equal(typed.overview.serverUptime, parsed.overview.serverUptime);
   for (const [i, c] of typed.connections.entries()) assert.equal(c.connectedAt, parsed.connections[i].connectedAt);
@@ -146,26 +154,14 @@ test("numbers in command results arrive exactly as JSON.parse reads them", { ski
 test("numbers in an event's untyped data arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
   // As above, in a field typed `unknown` (an SSE event's `data`), which the SDK reads as a
   // JSON value of any shape; it read it with serde_json's fast parse before.
-  const exact = "1796323557.5572793";
-  const p = await openClient({}, undefined, (exact) => {
-    const Real = window.WebSocket;
-    window.WebSocket = class extends Real {
-      set onmessage(handler) {
-        super.onmessage = handler && ((e) => {
-          if (typeof e.data !== "string" || !e.data.includes('"event":"apaevt_sse"')) return handler(e);
-          const data = e.data.replace('"data":{', `"data":{"probe":[${exact},{"deep":${exact}}],`);
-          return handler(new MessageEvent("message", { data }));
-        });
-      }
-      get onmessage() { return super.onmessage; }
-    };
-  }, exact);
+  const edits = [['"data":\\{', `"data":{"probe":[${EXACT},{"deep":${EXACT}}],`]];
+  const p = await openClient({}, undefined, rewriteFrames, { marker: '"event":"apaevt_sse"', edits });
   await p.evaluate(() => window.rw.subscribe("sse", { token: "*" }, ["SSE"]));
   await waitLive(p);
   await execute("proj-sse-floats", "chat_1");
   await p.waitForFunction(() => window.rw.subs.sse.events.some((e) => e.data?.probe));
   const probe = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).data.probe);
-  assert.deepEqual(probe, [Number(exact), { deep: Number(exact) }]);
+  assert.deepEqual(probe, [Number(EXACT), { deep: Number(EXACT) }]);
   assertNoPageErrors(p);
 });
 
