@@ -252,7 +252,10 @@ fn build(st: &mut State, spec: &FaultSpec, conn: u64) -> Option<(EntryKind, &'st
 fn nan_status(st: &State) -> String {
     // A sentinel no real metric can take, replaced textually by NaN.
     const SENTINEL: f64 = 123_456_789.25;
-    let (mut status, id) = match st.tasks.values().next() {
+    // A running task's, so a client shows the NaN on a live run (a completed task's status
+    // may belong to a run the client has already ended); any task's when none runs.
+    let task = st.tasks.values().find(|t| !t.status.completed).or_else(|| st.tasks.values().next());
+    let (mut status, id) = match task {
         Some(t) => (t.status.clone(), t.id.clone()),
         None => (TaskStatus::not_running("sim", "nan"), "sim.nan".to_owned()),
     };
