@@ -898,6 +898,28 @@ impl<'a> Decode<'a> for RawJson<'a> {
     }
 }
 
+/// A value that is `None` when it does not read as `T`, rather than failing what holds it
+/// (a dashboard row's metrics in a shape this SDK does not know, a stamp of another type).
+/// Still JSON: text that is not fails.
+pub struct IfReadable<T>(pub Option<T>);
+
+impl<T> Default for IfReadable<T> {
+    fn default() -> Self {
+        IfReadable(None)
+    }
+}
+
+impl<'a, T: Decode<'a>> Decode<'a> for IfReadable<T> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        let text = r.raw()?;
+        Ok(IfReadable(from_str(text).ok()))
+    }
+
+    fn missing() -> Option<Self> {
+        Some(IfReadable(None))
+    }
+}
+
 /// A value kept as its JSON text.
 impl<'a> Decode<'a> for Box<serde_json::value::RawValue> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::results::{ExecuteResult, IfReadable};
-use crate::core::json_read::{self, decode_object, Decode, Reader};
+use super::results::ExecuteResult;
+use crate::core::json_read::{self, decode_object, Decode, IfReadable, Reader};
 use super::seed::ListedTask;
 
 /// Command names used by the client and its typed helpers.

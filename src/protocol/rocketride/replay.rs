@@ -45,7 +45,7 @@ use serde_json::{json, Value};
 use super::envelope::Response;
 use super::events::{decode_event, RocketRideEvent, TaskEvent};
 use super::monitor_types::MonitorTypes;
-use crate::core::json_read::{self, decode_object, read_fields, Decode, Reader};
+use crate::core::json_read::{self, decode_object, read_fields, Decode, IfReadable, Reader};
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
@@ -110,10 +110,10 @@ pub fn stamp_of(frame: &[u8]) -> Option<Stamp> {
 
 /// The body fields [`stamp_of`] reads; each is `None` when absent or of another type.
 struct StampFields {
-    log_seq: IfU64,
-    begin_seq: IfU64,
-    project_id: IfText,
-    source: IfText,
+    log_seq: IfReadable<u64>,
+    begin_seq: IfReadable<u64>,
+    project_id: IfReadable<String>,
+    source: IfReadable<String>,
 }
 
 impl<'a> Decode<'a> for StampFields {
@@ -122,30 +122,6 @@ impl<'a> Decode<'a> for StampFields {
             log_seq: "logSeq" => or_default, begin_seq: "beginSeq" => or_default,
             project_id: "project_id" => or_default, source: "source" => or_default,
         }, |_key| r.raw().map(drop))
-    }
-}
-
-/// A JSON integer in `u64`'s range; any other value is `None`.
-#[derive(Default)]
-struct IfU64(Option<u64>);
-
-impl<'a> Decode<'a> for IfU64 {
-    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        // The raw text of an integer is its digits (JSON has no `+` and no leading zeros).
-        Ok(IfU64(r.raw()?.parse().ok()))
-    }
-}
-
-/// A string; any other value is `None`.
-#[derive(Default)]
-struct IfText(Option<String>);
-
-impl<'a> Decode<'a> for IfText {
-    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        if r.peek() == Some(b'"') {
-            return r.string_owned().map(|s| IfText(Some(s)));
-        }
-        r.raw().map(|_| IfText(None))
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tsify::Tsify;
 
 use super::task_status::{TaskMetrics, TaskState};
-use crate::core::json_read::{self, decode_object, Decode, Reader};
+use crate::core::json_read::{self, decode_object, Decode, IfReadable, Reader};
 
 /// `execute` result: the started task.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
@@ -406,23 +406,6 @@ impl<'a> Decode<'a> for DashboardTask {
             completed_count: "completedCount" => or_default, rate_count: "rateCount" => or_default,
             rate_size: "rateSize" => or_default,
         }, |_key| r.raw().map(drop))
-    }
-}
-
-/// A value that is left out (`None`) when it does not read as `T`, rather than failing what
-/// holds it: a dashboard row's metrics in a shape this SDK does not know. Still JSON: text
-/// that is not fails.
-#[derive(Default)]
-pub(crate) struct IfReadable<T>(pub Option<T>);
-
-impl<'a, T: Decode<'a>> Decode<'a> for IfReadable<T> {
-    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let text = r.raw()?;
-        Ok(IfReadable(json_read::from_str(text).ok()))
-    }
-
-    fn missing() -> Option<Self> {
-        Some(IfReadable(None))
     }
 }
 
