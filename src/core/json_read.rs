@@ -1104,9 +1104,14 @@ impl<'a, V: Decode<'a>> Decode<'a> for std::collections::HashMap<String, V> {
 
 /// Declares one slot per field (`let mut field = None;`) and reads an object into them:
 /// each listed wire key fills its slot ([`fill`]); any other key goes to `$other`, with the
-/// reader and the key bound to the names given. The caller then builds the value from the
-/// slots ([`Missing`]). Keys are found with [`each_known_field`].
+/// reader and the key bound to the names given, or is skipped when `|key| other` is left
+/// out. The caller then builds the value from the slots ([`Missing`]). Keys are found with
+/// [`each_known_field`].
 macro_rules! read_fields {
+    // Without `|key| other`, any other key's value is skipped.
+    ($r:ident, $expected:expr, { $($slot:ident: $wire:literal),* $(,)? }) => {
+        $crate::core::json_read::read_fields!($r, $expected, { $($slot: $wire),* }, |_key| $r.raw().map(drop));
+    };
     ($r:ident, $expected:expr, { $($slot:ident: $wire:literal),* $(,)? }, |$key:ident| $other:expr) => {
         $(let mut $slot = None;)*
         $crate::core::json_read::each_known_field($r, $expected, &[$($wire),*], |$r, index, $key| {
@@ -1128,12 +1133,17 @@ pub(crate) use read_fields;
 /// [`Missing::need`]ed, or `field: "wire" => f` to pass that value through `f`, or
 /// `=> as_sent` for the slot itself (`None` when missing, `Some` of what was read),
 /// `=> or_default` for the type's default when missing. `|key| other` handles any other
-/// key; `rest: value` pairs fill the fields that are not read from a key.
+/// key (left out, such keys are skipped); `rest: value` pairs fill the fields that are not
+/// read from a key.
 macro_rules! decode_object {
     (@field $m:ident, $f:ident, $w:literal) => { $m.need($f, $w) };
     (@field $m:ident, $f:ident, $w:literal, as_sent) => { $f };
     (@field $m:ident, $f:ident, $w:literal, or_default) => { $f.unwrap_or_default() };
     (@field $m:ident, $f:ident, $w:literal, $via:ident) => { $via($m.need($f, $w)) };
+    // Without `|key| other`, any other key's value is skipped.
+    ($r:ident, $ty:ident { $($f:ident: $wire:literal $(=> $via:ident)?),* $(,)? }) => {
+        $crate::core::json_read::decode_object!($r, $ty { $($f: $wire $(=> $via)?),* }, |_key| $r.raw().map(drop))
+    };
     ($r:ident, $ty:ident { $($f:ident: $wire:literal $(=> $via:ident)?),* $(,)? }, |$key:ident| $other:expr $(, $rest:ident: $val:expr)* $(,)?) => {{
         $crate::core::json_read::read_fields!($r, concat!("struct ", stringify!($ty)), { $($f: $wire),* }, |$key| $other);
         let m = $crate::core::json_read::Missing::default();
@@ -1328,7 +1338,7 @@ mod tests {
         fn pair(text: &str) -> Result<(u64, String)> {
             let mut reader = Reader::new(text);
             let r = &mut reader;
-            read_fields!(r, "struct Pair", { a: "a", b: "b" }, |_key| r.raw().map(drop));
+            read_fields!(r, "struct Pair", { a: "a", b: "b" });
             let m = Missing::default();
             let value = (m.need(a, "a"), m.need(b, "b"));
             m.finish(r, value)

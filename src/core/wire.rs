@@ -95,7 +95,7 @@ pub struct ErrorTrace {
 
 impl<'a> super::json_read::Decode<'a> for ErrorTrace {
     fn decode(r: &mut super::json_read::Reader<'a>) -> super::json_read::Result<Self> {
-        super::json_read::decode_object!(r, ErrorTrace { file: "file", lineno: "lineno" }, |_key| r.raw().map(drop))
+        super::json_read::decode_object!(r, ErrorTrace { file: "file", lineno: "lineno" })
     }
 }
 

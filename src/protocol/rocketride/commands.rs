@@ -78,7 +78,7 @@ pub fn dashboard_tasks(body: &str) -> Vec<ListedTask> {
     }
     impl<'a> Decode<'a> for Dashboard {
         fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-            decode_object!(r, Dashboard { tasks: "tasks" => or_default }, |_key| r.raw().map(drop))
+            decode_object!(r, Dashboard { tasks: "tasks" => or_default })
         }
     }
     json_read::from_str::<Dashboard>(body).map_or_else(|_| Vec::new(), |d| d.tasks.into_iter().filter_map(|t| t.0).collect())
@@ -89,7 +89,7 @@ impl<'a> Decode<'a> for ListedTask {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         decode_object!(r, ListedTask {
             id: "id", project_id: "projectId", source: "source", completed: "completed" => is_true,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 

@@ -38,7 +38,7 @@ impl<'a> Decode<'a> for Envelope<'a> {
         decode_object!(r, Envelope {
             kind: "type", seq: "seq", event: "event", command: "command", request_seq: "request_seq",
             success: "success", message: "message", trace: "trace", body: "body",
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 

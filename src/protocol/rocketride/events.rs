@@ -467,13 +467,13 @@ pub struct UnknownEvent {
 
 impl<'a> Decode<'a> for TaskRef {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, TaskRef { id: "id", name: "name", project_id: "projectId", source: "source" }, |_key| r.raw().map(drop))
+        decode_object!(r, TaskRef { id: "id", name: "name", project_id: "projectId", source: "source" })
     }
 }
 
 /// The `running` seed: its task list (the `action` tag and anything else are not kept).
 fn running_tasks(r: &mut Reader<'_>) -> json_read::Result<Vec<TaskRef>> {
-    read_fields!(r, "internally tagged enum TaskEvent", { tasks: "tasks" }, |_key| r.raw().map(drop));
+    read_fields!(r, "internally tagged enum TaskEvent", { tasks: "tasks" });
     need(r, tasks, "tasks")
 }
 
@@ -539,7 +539,7 @@ impl<'a> Decode<'a> for OutputEvent {
 
 impl<'a> Decode<'a> for DownloadInfo {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, DownloadInfo { name: "name", status: "status", error: "error" }, |_key| r.raw().map(drop))
+        decode_object!(r, DownloadInfo { name: "name", status: "status", error: "error" })
     }
 }
 

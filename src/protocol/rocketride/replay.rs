@@ -101,7 +101,7 @@ pub fn stamp_of(frame: &[u8]) -> Option<Stamp> {
     let clean = super::json::sanitize_non_finite(frame);
     let text = std::str::from_utf8(&clean).ok()?;
     let body = json_read::read_all(text, |r| {
-        read_fields!(r, "struct Frame", { body: "body" }, |_key| r.raw().map(drop));
+        read_fields!(r, "struct Frame", { body: "body" });
         Ok(body.flatten())
     });
     let StampFields { log_seq, begin_seq, project_id, source } = body.ok()??;
@@ -121,7 +121,7 @@ impl<'a> Decode<'a> for StampFields {
         decode_object!(r, StampFields {
             log_seq: "logSeq" => or_default, begin_seq: "beginSeq" => or_default,
             project_id: "project_id" => or_default, source: "source" => or_default,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 
@@ -994,25 +994,25 @@ struct Page {
 
 impl<'a> Decode<'a> for Chapters {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, Chapters { chapters: "chapters" => or_default, segments: "segments" => or_default }, |_key| r.raw().map(drop))
+        decode_object!(r, Chapters { chapters: "chapters" => or_default, segments: "segments" => or_default })
     }
 }
 
 impl<'a> Decode<'a> for Chapter {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, Chapter { begin_seq: "beginSeq" }, |_key| r.raw().map(drop))
+        decode_object!(r, Chapter { begin_seq: "beginSeq" })
     }
 }
 
 impl<'a> Decode<'a> for Segment {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, Segment { seq: "seq" }, |_key| r.raw().map(drop))
+        decode_object!(r, Segment { seq: "seq" })
     }
 }
 
 impl<'a> Decode<'a> for Page {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, Page { events: "events" => or_default, next_seq: "nextSeq" }, |_key| r.raw().map(drop))
+        decode_object!(r, Page { events: "events" => or_default, next_seq: "nextSeq" })
     }
 }
 

@@ -334,19 +334,19 @@ impl<'a> Decode<'a> for ExecuteResult {
         decode_object!(r, ExecuteResult {
             id: "id", token: "token", public_token: "publicToken", project_id: "projectId",
             source: "source", provider: "provider",
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 
 impl<'a> Decode<'a> for TokenResult {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, TokenResult { token: "token" }, |_key| r.raw().map(drop))
+        decode_object!(r, TokenResult { token: "token" })
     }
 }
 
 impl<'a> Decode<'a> for PingResult {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, PingResult { pong: "pong" }, |_key| r.raw().map(drop))
+        decode_object!(r, PingResult { pong: "pong" })
     }
 }
 
@@ -355,7 +355,7 @@ impl<'a> Decode<'a> for DashboardSnapshot {
         decode_object!(r, DashboardSnapshot {
             overview: "overview" => or_default, connections: "connections" => or_default,
             tasks: "tasks" => or_default,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 
@@ -364,7 +364,7 @@ impl<'a> Decode<'a> for DashboardOverview {
         decode_object!(r, DashboardOverview {
             total_connections: "totalConnections" => or_default, active_tasks: "activeTasks" => or_default,
             server_uptime: "serverUptime" => or_default,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 
@@ -376,19 +376,19 @@ impl<'a> Decode<'a> for DashboardConnection {
             messages_out: "messagesOut" => or_default, authenticated: "authenticated" => or_default,
             client_id: "clientId" => or_default, client_info: "clientInfo" => or_default,
             monitors: "monitors" => or_default, attached_tasks: "attachedTasks" => or_default,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 
 impl<'a> Decode<'a> for ClientInfo {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, ClientInfo { name: "name" => or_default, version: "version" => or_default }, |_key| r.raw().map(drop))
+        decode_object!(r, ClientInfo { name: "name" => or_default, version: "version" => or_default })
     }
 }
 
 impl<'a> Decode<'a> for DashboardMonitor {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, DashboardMonitor { key: "key" => or_default, flags: "flags" => or_default }, |_key| r.raw().map(drop))
+        decode_object!(r, DashboardMonitor { key: "key" => or_default, flags: "flags" => or_default })
     }
 }
 
@@ -405,7 +405,7 @@ impl<'a> Decode<'a> for DashboardTask {
             metrics: "metrics" => readable, total_count: "totalCount" => or_default,
             completed_count: "completedCount" => or_default, rate_count: "rateCount" => or_default,
             rate_size: "rateSize" => or_default,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 

@@ -367,13 +367,13 @@ impl<'a> Decode<'a> for TaskStatus {
 
 impl<'a> Decode<'a> for ComponentStats {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, ComponentStats { calls: "calls", total_seconds: "totalSeconds" => lenient, max_seconds: "maxSeconds" => lenient }, |_key| r.raw().map(drop))
+        decode_object!(r, ComponentStats { calls: "calls", total_seconds: "totalSeconds" => lenient, max_seconds: "maxSeconds" => lenient })
     }
 }
 
 impl<'a> Decode<'a> for SlowDoc {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, SlowDoc { name: "name", elapsed: "elapsed" => lenient, begin_time: "beginTime" => lenient, begin_seq: "beginSeq" }, |_key| r.raw().map(drop))
+        decode_object!(r, SlowDoc { name: "name", elapsed: "elapsed" => lenient, begin_time: "beginTime" => lenient, begin_seq: "beginSeq" })
     }
 }
 
@@ -404,13 +404,13 @@ impl<'a> Decode<'a> for TaskState {
 
 impl<'a> Decode<'a> for Pipeflow {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, Pipeflow { total_pipes: "totalPipes", by_pipe: "byPipe" }, |_key| r.raw().map(drop))
+        decode_object!(r, Pipeflow { total_pipes: "totalPipes", by_pipe: "byPipe" })
     }
 }
 
 impl<'a> Decode<'a> for TaskMetrics {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_object!(r, TaskMetrics { cpu_percent: "cpu_percent" => lenient, cpu_memory_mb: "cpu_memory_mb" => lenient, gpu_memory_mb: "gpu_memory_mb" => lenient, peak_cpu_percent: "peak_cpu_percent" => lenient, peak_cpu_memory_mb: "peak_cpu_memory_mb" => lenient, peak_gpu_memory_mb: "peak_gpu_memory_mb" => lenient, avg_cpu_percent: "avg_cpu_percent" => lenient, avg_cpu_memory_mb: "avg_cpu_memory_mb" => lenient, avg_gpu_memory_mb: "avg_gpu_memory_mb" => lenient }, |_key| r.raw().map(drop))
+        decode_object!(r, TaskMetrics { cpu_percent: "cpu_percent" => lenient, cpu_memory_mb: "cpu_memory_mb" => lenient, gpu_memory_mb: "gpu_memory_mb" => lenient, peak_cpu_percent: "peak_cpu_percent" => lenient, peak_cpu_memory_mb: "peak_cpu_memory_mb" => lenient, peak_gpu_memory_mb: "peak_gpu_memory_mb" => lenient, avg_cpu_percent: "avg_cpu_percent" => lenient, avg_cpu_memory_mb: "avg_cpu_memory_mb" => lenient, avg_gpu_memory_mb: "avg_gpu_memory_mb" => lenient })
     }
 }
 
@@ -425,7 +425,7 @@ impl<'a> Decode<'a> for TaskTokens {
             cpu_utilization: "cpu_utilization" => lenient, cpu_memory: "cpu_memory" => lenient,
             gpu_memory: "gpu_memory" => lenient, gpu_inference: "gpu_inference" => lenient,
             custom: "custom" => lenient_values, total: "total" => lenient,
-        }, |_key| r.raw().map(drop))
+        })
     }
 }
 
