@@ -232,6 +232,13 @@ fn undeclared_fields_are_kept_at_every_level() {
     assert_eq!(step.step.sequence, Some(2));
     assert_eq!(step.step.extra.get("cost").map(|v| v.get()), Some("1.5"));
     assert_eq!(step.extra.get("trace").map(|v| v.get()), Some("\"t\""));
+
+    // An error frame's `details`, nested below the frame, too (they were dropped before).
+    let ChatFrame::Error(error) = chat(r#"{"type":"error","code":"sandbox_unavailable","message":"m","details":{"error_type":"E","sandbox":"sbx-1"},"hint":2}"#) else { panic!() };
+    assert_eq!(error.extra.get("hint").map(|v| v.get()), Some("2"));
+    let details = error.details.unwrap();
+    assert_eq!(details.error_type.as_deref(), Some("E"));
+    assert_eq!(details.extra.get("sandbox").map(|v| v.get()), Some("\"sbx-1\""));
 }
 
 #[test]

@@ -399,6 +399,20 @@ impl<'a> Reader<'a> {
         Err(self.error(ReadErrorKind::Shape, format!("invalid type: floating point `{}`, expected u64", n.text)))
     }
 
+    /// An unsigned 32-bit integer (serde's refusals and wording for `u32`).
+    pub fn u32(&mut self) -> Result<u32> {
+        let n = self.number_for("u32")?;
+        if n.integer {
+            if let Ok(v) = n.text.parse::<u32>() {
+                return Ok(v);
+            }
+            if n.text.parse::<i64>().is_ok() || n.text.parse::<u64>().is_ok() {
+                return Err(self.error(ReadErrorKind::Shape, format!("invalid value: integer `{}`, expected u32", n.text)));
+            }
+        }
+        Err(self.error(ReadErrorKind::Shape, format!("invalid type: floating point `{}`, expected u32", n.text)))
+    }
+
     /// A signed integer.
     pub fn i64(&mut self) -> Result<i64> {
         let n = self.number_for("i64")?;
@@ -835,7 +849,7 @@ macro_rules! decode_scalars {
     };
 }
 
-decode_scalars! { String => string_owned, u64 => u64, i64 => i64, f64 => f64, bool => boolean }
+decode_scalars! { String => string_owned, u64 => u64, u32 => u32, i64 => i64, f64 => f64, bool => boolean }
 
 /// `null` is `None`.
 impl<'a, T: Decode<'a>> Decode<'a> for Option<T> {
@@ -917,6 +931,17 @@ impl<'a, T: Decode<'a>> Decode<'a> for IfReadable<T> {
 
     fn missing() -> Option<Self> {
         Some(IfReadable(None))
+    }
+}
+
+/// A boxed value reads as the value.
+impl<'a, T: Decode<'a>> Decode<'a> for Box<T> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        T::decode(r).map(Box::new)
+    }
+
+    fn missing() -> Option<Self> {
+        T::missing().map(Box::new)
     }
 }
 
@@ -1093,6 +1118,15 @@ impl<'a, V: Decode<'a>> Decode<'a> for crate::core::sorted_map::SortedMap<String
     }
 }
 
+/// A JSON object as an ordered map; a repeated key keeps its last value.
+impl<'a, V: Decode<'a>> Decode<'a> for std::collections::BTreeMap<String, V> {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        let mut map = Self::new();
+        read_map(r, |k, v| drop(map.insert(k, v)))?;
+        Ok(map)
+    }
+}
+
 /// A JSON object as a hash map; a repeated key keeps its last value.
 impl<'a, V: Decode<'a>> Decode<'a> for std::collections::HashMap<String, V> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
@@ -1109,10 +1143,10 @@ impl<'a, V: Decode<'a>> Decode<'a> for std::collections::HashMap<String, V> {
 /// [`each_known_field`].
 macro_rules! read_fields {
     // Without `|key| other`, any other key's value is skipped.
-    ($r:ident, $expected:expr, { $($slot:ident: $wire:literal),* $(,)? }) => {
+    ($r:ident, $expected:expr, { $($slot:ident: $wire:expr),* $(,)? }) => {
         $crate::core::json_read::read_fields!($r, $expected, { $($slot: $wire),* }, |_key| $r.raw().map(drop));
     };
-    ($r:ident, $expected:expr, { $($slot:ident: $wire:literal),* $(,)? }, |$key:ident| $other:expr) => {
+    ($r:ident, $expected:expr, { $($slot:ident: $wire:expr),* $(,)? }, |$key:ident| $other:expr) => {
         $(let mut $slot = None;)*
         $crate::core::json_read::each_known_field($r, $expected, &[$($wire),*], |$r, index, $key| {
             let mut _at = 0;
@@ -1136,15 +1170,15 @@ pub(crate) use read_fields;
 /// key (left out, such keys are skipped); `rest: value` pairs fill the fields that are not
 /// read from a key.
 macro_rules! decode_object {
-    (@field $m:ident, $f:ident, $w:literal) => { $m.need($f, $w) };
-    (@field $m:ident, $f:ident, $w:literal, as_sent) => { $f };
-    (@field $m:ident, $f:ident, $w:literal, or_default) => { $f.unwrap_or_default() };
-    (@field $m:ident, $f:ident, $w:literal, $via:ident) => { $via($m.need($f, $w)) };
+    (@field $m:ident, $f:ident, $w:expr) => { $m.need($f, $w) };
+    (@field $m:ident, $f:ident, $w:expr, as_sent) => { $f };
+    (@field $m:ident, $f:ident, $w:expr, or_default) => { $f.unwrap_or_default() };
+    (@field $m:ident, $f:ident, $w:expr, $via:ident) => { $via($m.need($f, $w)) };
     // Without `|key| other`, any other key's value is skipped.
-    ($r:ident, $ty:ident { $($f:ident: $wire:literal $(=> $via:ident)?),* $(,)? }) => {
+    ($r:ident, $ty:ident { $($f:ident: $wire:expr $(=> $via:ident)?),* $(,)? }) => {
         $crate::core::json_read::decode_object!($r, $ty { $($f: $wire $(=> $via)?),* }, |_key| $r.raw().map(drop))
     };
-    ($r:ident, $ty:ident { $($f:ident: $wire:literal $(=> $via:ident)?),* $(,)? }, |$key:ident| $other:expr $(, $rest:ident: $val:expr)* $(,)?) => {{
+    ($r:ident, $ty:ident { $($f:ident: $wire:expr $(=> $via:ident)?),* $(,)? }, |$key:ident| $other:expr $(, $rest:ident: $val:expr)* $(,)?) => {{
         $crate::core::json_read::read_fields!($r, concat!("struct ", stringify!($ty)), { $($f: $wire),* }, |$key| $other);
         let m = $crate::core::json_read::Missing::default();
         let value = $ty { $($f: $crate::core::json_read::decode_object!(@field m, $f, $wire $(, $via)?),)* $($rest: $val,)* };

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BLANK_PAGE, MODE } from "../support/server.mjs";
-import { assertNoPageErrors, BROWSER_WS_FAILURE } from "../support/browser.mjs";
+import { assertNoPageErrors, BROWSER_WS_FAILURE, EXACT, rewriteFrames } from "../support/browser.mjs";
 import { useBrowserFixture } from "../support/fixture.mjs";
 
 const KEY = "sim-key";
@@ -106,28 +106,6 @@ test("text outside ASCII arrives exactly as sent (frames are copied into the mod
 // Main thread only: in Worker mode the socket lives in the Worker, out of the page's reach; the
 // module that decodes the frames there is the same one.
 const workerOwnsSocket = MODE === "worker" && "the page cannot rewrite the Worker's socket frames";
-
-// 1796323557.5572793 is a float that a fast decimal parse (serde_json's default) gets one unit
-// in the last place wrong: it arrived as 1796323557.557279.
-const EXACT = "1796323557.5572793";
-
-/** Page setup for `openClient`: every incoming frame that contains `marker` has each
- * `[pattern, replacement]` applied (patterns are regular expression sources, global) before
- * the client reads it; the last such frame is kept as `window.rewritten`. */
-function rewriteFrames({ marker, edits }) {
-  const Real = window.WebSocket;
-  window.WebSocket = class extends Real {
-    set onmessage(handler) {
-      super.onmessage = handler && ((e) => {
-        if (typeof e.data !== "string" || !e.data.includes(marker)) return handler(e);
-        const data = edits.reduce((text, [pattern, to]) => text.replace(new RegExp(pattern, "g"), to), e.data);
-        window.rewritten = data;
-        return handler(new MessageEvent("message", { data }));
-      });
-    }
-    get onmessage() { return super.onmessage; }
-  };
-}
 
 test("numbers in command results arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
   // The float goes into the server's rrext_dashboard reply; the typed result must hold what

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, BLANK_PAGE } from "../support/server.mjs";
-import { assertNoPageErrors } from "../support/browser.mjs";
+import { assertNoPageErrors, EXACT, rewriteFrames } from "../support/browser.mjs";
 import { useBrowserFixture } from "../support/fixture.mjs";
 
 let server, browser, sim, base, page, token;
@@ -28,9 +28,10 @@ async function ensureToken() {
 /**
  * A page with the package loaded and a FleetRlmClient recording everything into `window.fw`:
  * states, diagnostics, chat and execution frames, every turns/runs snapshot its listeners
- * saw, and how often the auth function was called. `auth: null` leaves auth out.
+ * saw, and how often the auth function was called. `auth: null` leaves auth out. `setup(arg)`
+ * runs in the page first.
  */
-async function openClient({ auth: given, ...options } = {}) {
+async function openClient({ auth: given, ...options } = {}, setup = undefined, arg = undefined) {
   await ensureToken();
   const auth = given === undefined ? token : given;
   page = await browser.newPage();
@@ -39,6 +40,7 @@ async function openClient({ auth: given, ...options } = {}) {
   page.sockets = [];
   page.on("websocket", (ws) => page.sockets.push(ws.url()));
   await page.goto(new URL(BLANK_PAGE, server.url).href);
+  if (setup) await page.evaluate(setup, arg);
   await page.evaluate(
     async ({ url, auth, options }) => {
       const { default: init, FleetRlmClient } = await import("runwatch/fleet-rlm");
@@ -153,6 +155,26 @@ test("a full turn with the events socket open: tokens streamed, final, the step 
   const diags = await p.evaluate(() => window.fw.diags.map((d) => `${d.socket}:${d.kind}`));
   assert.deepEqual(diags, [], "no diagnostics on a clean turn");
   await assertTokenNowhere(p);
+  assertNoPageErrors(p);
+});
+
+test("numbers in steps and answers arrive exactly as JSON.parse reads them", async () => {
+  // Every frame's float `timestamp` (a step's, epoch seconds) becomes EXACT, and the final
+  // answer's untyped `trajectory` gains a probe holding it; both used to be read by
+  // serde_json's fast parse, one unit in the last place off.
+  const edits = [['"timestamp":[0-9][-0-9.eE+]*', `"timestamp":${EXACT}`], ['"trajectory":\\{', `"trajectory":{"probe":[${EXACT},{"deep":${EXACT}}],`]];
+  const p = await openClient({}, rewriteFrames, { marker: '"', edits });
+  await waitLive(p);
+  await p.evaluate(() => window.fw.client.send("list the workspace files"));
+  await waitTurnEnded(p);
+  await p.waitForFunction(() => window.fw.run()?.status !== "running");
+  const r = await p.evaluate(() => ({
+    stamps: window.fw.exec.filter((f) => f.type === "execution_step").map((f) => f.step.timestamp),
+    probe: window.fw.chat.find((f) => f.kind === "final")?.payload?.trajectory?.probe,
+  }));
+  assert.ok(r.stamps.length > 0, "the run had steps");
+  assert.deepEqual(r.stamps, r.stamps.map(() => Number(EXACT)));
+  assert.deepEqual(r.probe, [Number(EXACT), { deep: Number(EXACT) }]);
   assertNoPageErrors(p);
 });
 

@@ -99,3 +99,25 @@ export function assertNoPageErrors(page, { allowConsole } = {}) {
   ];
   if (problems.length) throw new Error(`page reported ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
 }
+
+// 1796323557.5572793 is a float that a fast decimal parse (serde_json's default) gets one unit
+// in the last place wrong: it arrived as 1796323557.557279.
+export const EXACT = "1796323557.5572793";
+
+/** Page setup (run in the page before a client is made): every incoming frame that contains
+ * `marker` has each `[pattern, replacement]` applied (patterns are regular expression sources,
+ * global) before the client reads it; the last such frame is kept as `window.rewritten`. */
+export function rewriteFrames({ marker, edits }) {
+  const Real = window.WebSocket;
+  window.WebSocket = class extends Real {
+    set onmessage(handler) {
+      super.onmessage = handler && ((e) => {
+        if (typeof e.data !== "string" || !e.data.includes(marker)) return handler(e);
+        const data = edits.reduce((text, [pattern, to]) => text.replace(new RegExp(pattern, "g"), to), e.data);
+        window.rewritten = data;
+        return handler(new MessageEvent("message", { data }));
+      });
+    }
+    get onmessage() { return super.onmessage; }
+  };
+}

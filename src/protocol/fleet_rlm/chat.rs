@@ -24,7 +24,7 @@ use super::auth::Endpoint;
 use super::chat_events::ChatEvent;
 use super::errors::{ErrorClass, ServerError};
 use super::frames::{decode_chat_frame, ChatFrame, ServerFrame};
-use super::json::capture;
+use super::json::decode;
 use super::requests::{CommandRequest, HitlResolution, MessageRequest, CANCEL_FRAME, RESOLVE_HITL};
 use super::socket::{report_undecoded, utf8, NoRequest};
 use super::turns::{Turn, Turns, TurnsSnapshot};
@@ -239,7 +239,7 @@ impl Protocol for FleetChat {
             return Ok(Some(body.to_owned()));
         }
         let resolution: HitlResolution =
-            capture("resolve_hitl result", body, &[]).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
+            decode::<HitlResolution>("resolve_hitl result", body).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
         serde_json::to_string(&resolution).map(Some).map_err(|e| RequestError::BadResponse { message: e.to_string() })
     }
 

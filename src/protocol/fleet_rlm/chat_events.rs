@@ -10,12 +10,12 @@
 //! payload, and so does a known kind whose payload has the wrong shape (with the reason),
 //! so no event is ever dropped.
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tsify::Tsify;
 
-use super::json::{capture, decode_error, has_extra, Captured, Extra, OrDefault};
+use super::json::{decode, decode_fields, keep, Extra, OrDefault};
+use crate::core::json_read::{self, decode_object, Decode, RawJson, Reader};
 use crate::core::wire::DecodeError;
 
 /// One chat event, discriminated on `kind` (the wire's own spelling, e.g. `"reasoning_step"`).
@@ -69,7 +69,7 @@ pub enum ChatEvent {
 
 /// The fields every chat event has; `P` is its typed payload.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct StreamEvent<P> {
     /// The event's text (a token, a thought, a status line, the full answer).
     pub text: String,
@@ -102,7 +102,7 @@ pub struct StreamEvent<P> {
 
 /// A chat event this SDK could not type; nothing of it is lost.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct UnknownChatEvent {
     /// The wire `kind`.
     pub name: String,
@@ -132,8 +132,8 @@ pub struct UnknownChatEvent {
 
 /// The runtime context on (almost) every event (spec §3.4), from `payload.runtime` (or
 /// from the flattened keys when a payload has no `runtime` object).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct RuntimeContext {
     /// 0 for the root agent, more for sub-agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,47 +182,57 @@ pub struct RuntimeContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegate_id: Option<String>,
     /// Other context keys (e.g. `sub_agent_*`), as sent.
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
-/// The wire names of the runtime context, which payloads also carry flattened.
-const RUNTIME_KEYS: &[&str] = &[
-    "depth", "max_depth", "execution_profile", "sandbox_active", "provider_session_active", "effective_max_iters",
-    "execution_mode", "runtime_mode", "volume_name", "configured_volume_name", "sandbox_id", "provider_session_id",
-    "workspace_path", "sandbox_transition", "runtime_degraded", "runtime_failure_category", "runtime_failure_phase",
-    "runtime_fallback_used", "delegate_depth", "delegate_id",
-];
+/// The runtime context's wire keys ([`RUNTIME_KEYS`], which payloads also carry flattened)
+/// and its decoder, from one list.
+macro_rules! runtime_context_fields {
+    ($($field:ident),* $(,)?) => {
+        /// The wire names of the runtime context, which payloads also carry flattened.
+        const RUNTIME_KEYS: &[&str] = &[$(stringify!($field)),*];
+        decode_fields!(RuntimeContext { $($field),* });
+    };
+}
+
+runtime_context_fields!(
+    depth, max_depth, execution_profile, sandbox_active, provider_session_active, effective_max_iters,
+    execution_mode, runtime_mode, volume_name, configured_volume_name, sandbox_id, provider_session_id,
+    workspace_path, sandbox_transition, runtime_degraded, runtime_failure_category, runtime_failure_phase,
+    runtime_fallback_used, delegate_depth, delegate_id,
+);
 
 /// A payload type: its own keys, `runtime` and `extra`.
-pub trait Payload: serde::de::DeserializeOwned + super::json::HasExtra {
+pub trait Payload: for<'a> Decode<'a> {
     /// Where the runtime context goes.
-    fn runtime_mut(&mut self) -> &mut Option<Captured<RuntimeContext>>;
+    fn runtime_mut(&mut self) -> &mut Option<RuntimeContext>;
 }
 
 /// Declares a payload struct: the given fields, then `runtime` and `extra`.
 macro_rules! payload {
-    ($(#[$meta:meta])* $name:ident { $($body:tt)* }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-        #[serde(rename_all(serialize = "camelCase"))]
+        #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+        #[serde(rename_all = "camelCase")]
         pub struct $name {
-            $($body)*
+            $($(#[$field_meta])* pub $field: $ty,)*
             /// The runtime context (spec §3.4).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             #[tsify(optional, type = "RuntimeContext")]
-            pub runtime: Option<Captured<RuntimeContext>>,
+            pub runtime: Option<RuntimeContext>,
             /// Payload keys this SDK does not declare, as sent.
-            #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+            #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
             #[tsify(optional, type = "Record<string, unknown>")]
             pub extra: Extra,
         }
 
-        has_extra!($name);
+        // The flattened copies of the runtime context are not undeclared keys.
+        decode_fields!($name { $($field,)* runtime }, ignore RUNTIME_KEYS);
 
         impl Payload for $name {
-            fn runtime_mut(&mut self) -> &mut Option<Captured<RuntimeContext>> {
+            fn runtime_mut(&mut self) -> &mut Option<RuntimeContext> {
                 &mut self.runtime
             }
         }
@@ -313,13 +323,13 @@ payload! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub total_steps: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub step_data: Option<Captured<TrajectoryStepData>>,
+        pub step_data: Option<TrajectoryStepData>,
     }
 }
 
 /// One ReAct step of a `trajectory_step`.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct TrajectoryStepData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
@@ -339,7 +349,7 @@ pub struct TrajectoryStepData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
     pub observation: Option<Value>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
@@ -400,9 +410,9 @@ payload! {
         pub history_turns: Option<u64>,
         #[tsify(type = "unknown[]")]
         pub guardrail_warnings: OrDefault<Vec<Value>>,
-        pub citations: OrDefault<Vec<Captured<Citation>>>,
-        pub sources: OrDefault<Vec<Captured<Source>>>,
-        pub attachments: OrDefault<Vec<Captured<Attachment>>>,
+        pub citations: OrDefault<Vec<Citation>>,
+        pub sources: OrDefault<Vec<Source>>,
+        pub attachments: OrDefault<Vec<Attachment>>,
         #[tsify(type = "unknown[]")]
         pub citation_anchors: OrDefault<Vec<Value>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,7 +433,7 @@ payload! {
         #[tsify(optional, type = "unknown")]
         pub recursive_repair: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub human_review: Option<Captured<HumanReview>>,
+        pub human_review: Option<HumanReview>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub error_type: Option<String>,
         /// With `mlflowClientRequestId`, the ids `POST /api/v1/traces/feedback` takes.
@@ -439,8 +449,8 @@ payload! {
 }
 
 /// A numbered citation of a `final` answer.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Citation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<u64>,
@@ -460,14 +470,14 @@ pub struct Citation {
     pub start_char: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_char: Option<u64>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
 /// A web source of a `final` answer.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
@@ -484,14 +494,14 @@ pub struct Source {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
 /// A file attached to a `final` answer.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Attachment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment_id: Option<String>,
@@ -511,14 +521,14 @@ pub struct Attachment {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
 /// `human_review` of a `final` payload.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct HumanReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
@@ -531,44 +541,45 @@ pub struct HumanReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown[]")]
     pub repair_steps: Option<Vec<Value>>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
-has_extra!(TrajectoryStepData, Citation, Source, Attachment, HumanReview, RuntimeContext);
+decode_fields!(TrajectoryStepData { index, thought, tool_name, input, tool_args, output, observation });
+decode_fields!(Citation { number, title, url, source_id, anchor_id, description, quote, start_char, end_char });
+decode_fields!(Source { source_id, kind, title, canonical_url, display_url, description, quote });
+decode_fields!(Attachment { attachment_id, name, url, preview_url, mime_type, media_type, size_bytes, kind, description });
+decode_fields!(HumanReview { required, reason, repair_mode, repair_target, repair_steps });
 
 /// The `data` object of a chat event, before its payload is typed.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawData<'a> {
-    #[serde(default)]
     kind: Option<String>,
-    #[serde(default)]
     text: OrDefault<String>,
-    #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
-    #[serde(default)]
+    /// The payload's text; `None` when it is missing or `null`.
+    payload: Option<RawJson<'a>>,
     timestamp: Option<String>,
-    #[serde(default)]
     version: Option<u32>,
-    #[serde(default)]
     event_id: Option<String>,
-    #[serde(default)]
     sequence: Option<u64>,
-    #[serde(default, rename = "\u{0}extra")]
     extra: Extra,
 }
 
-impl super::json::HasExtra for RawData<'_> {
-    fn extra_mut(&mut self) -> &mut Extra {
-        &mut self.extra
+impl<'a> Decode<'a> for RawData<'a> {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut extra = Extra::default();
+        decode_object!(r, RawData {
+            kind: "kind", text: "text", payload: "payload", timestamp: "timestamp", version: "version",
+            event_id: "event_id", sequence: "sequence",
+        }, |key| keep(r, &mut extra, key, &[]), extra: extra)
     }
 }
 
 /// Decodes the `data` object of a chat event. `Err` only when `data` is not an object with
 /// a string `kind`; a payload of the wrong shape gives [`ChatEvent::Unknown`] with the reason.
 pub fn decode_chat_event(data: &str) -> Result<ChatEvent, DecodeError> {
-    let raw: RawData = super::json::from_str_capturing(data, &[]).map_err(|e| decode_error("chat event data", &e))?;
+    let raw: RawData = decode("chat event data", data)?;
     let kind = raw.kind.clone().ok_or_else(|| DecodeError {
         kind: crate::core::wire::DecodeErrorKind::WrongShape,
         reason: "chat event data: missing field `kind`".into(),
@@ -602,9 +613,9 @@ pub fn decode_chat_event(data: &str) -> Result<ChatEvent, DecodeError> {
 /// Types the payload as `P` and wraps the event with `variant`; a payload that does not
 /// decode keeps the event as `unknown`, with the reason.
 fn typed<P: Payload>(raw: RawData<'_>, variant: fn(StreamEvent<P>) -> ChatEvent) -> ChatEvent {
-    let payload = match raw.payload.map(|p| p.get()).filter(|p| *p != "null") {
+    let payload = match raw.payload {
         None => None,
-        Some(text) => match decode_payload::<P>(text) {
+        Some(RawJson(text)) => match decode_payload::<P>(text) {
             Ok(payload) => Some(Box::new(payload)),
             Err(error) => {
                 let kind = raw.kind.clone().unwrap_or_default();
@@ -618,18 +629,19 @@ fn typed<P: Payload>(raw: RawData<'_>, variant: fn(StreamEvent<P>) -> ChatEvent)
 
 /// A payload with the runtime context kept once: from `runtime`, else from the flattened keys.
 fn decode_payload<P: Payload>(text: &str) -> Result<P, DecodeError> {
-    let mut payload: P = capture("chat event payload", text, RUNTIME_KEYS)?;
+    let mut payload: P = decode("chat event payload", text)?;
     if payload.runtime_mut().is_none() {
-        let flat: RuntimeContext = serde_json::from_str(text).map_err(|e| decode_error("chat event payload", &e))?;
+        // The payload's own keys are not the context's undeclared ones.
+        let flat = RuntimeContext { extra: Extra::default(), ..decode("chat event payload", text)? };
         if flat != RuntimeContext::default() {
-            *payload.runtime_mut() = Some(Captured(flat));
+            *payload.runtime_mut() = Some(flat);
         }
     }
     Ok(payload)
 }
 
 fn unknown(raw: RawData<'_>, name: String, decode_error: Option<DecodeError>) -> ChatEvent {
-    let payload = raw.payload.and_then(|p| serde_json::from_str(p.get()).ok());
+    let payload = raw.payload.and_then(|p| json_read::from_str(p.0).ok());
     let RawData { text, timestamp, version, event_id, extra, .. } = raw;
     ChatEvent::Unknown(UnknownChatEvent { name, text: text.0, payload, timestamp, version, event_id, decode_error, extra })
 }

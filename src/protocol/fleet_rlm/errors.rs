@@ -5,16 +5,17 @@
 //! client can do about them, and [`ConnectionError`] joins a close code with the error
 //! frame that preceded it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tsify::Tsify;
 
-use super::json::{has_extra, Extra};
+use super::json::{decode_fields, keep, Extra};
+use crate::core::json_read::{self, decode_object, Decode, Reader};
 
 /// `{"type":"error", "code"?, "message", "details"?}`: a structured error (with `code`) or
 /// a bare one (without). Mid-turn stream errors leave the socket open; connection-time
 /// errors are followed by a close.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct ServerError {
     /// The server's code; absent on bare errors ("Message content cannot be empty", "A run
     /// is already in progress…").
@@ -27,34 +28,40 @@ pub struct ServerError {
     /// `details.error_type`, the server-side exception class, and any other detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<ErrorDetails>,
-    /// What a client can do about it, derived from `code` (not on the wire: the
-    /// deserialize name is one no JSON key has, so tsify declares the field, which it would
-    /// leave out for `skip_deserializing`).
-    #[serde(default = "ErrorClass::uncoded", rename(serialize = "class", deserialize = "\u{0}class"))]
+    /// What a client can do about it, derived from `code` (not on the wire).
     pub class: ErrorClass,
     /// Top-level keys this SDK does not declare, as sent.
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
 /// `details` of a structured error.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorDetails {
     /// The exception class, e.g. `"DaytonaConfigError"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     /// Other detail keys, as sent.
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
-has_extra!(ServerError, ErrorDetails);
+/// An error frame's body (its `type` is the envelope's, not a field).
+impl<'a> Decode<'a> for ServerError {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut extra = Extra::default();
+        decode_object!(r, ServerError { code: "code", message: "message" => or_default, details: "details" },
+            |key| keep(r, &mut extra, key, &["type"]), class: ErrorClass::Uncoded, extra: extra)
+    }
+}
+
+decode_fields!(ErrorDetails { error_type });
 
 /// What a client can do about an error, by its code.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Tsify, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorClass {
     /// The credential was refused (`auth_failed`, `tenant_forbidden`): retrying with the
@@ -97,10 +104,6 @@ impl ErrorClass {
             _ => ErrorClass::Other,
         }
     }
-
-    fn uncoded() -> ErrorClass {
-        ErrorClass::Uncoded
-    }
 }
 
 /// What a WebSocket close code means on this server (spec §2.3).
@@ -140,7 +143,7 @@ impl CloseMeaning {
 /// Why the server closed a socket: the close code and the error frame that preceded it on
 /// the same socket (when one did).
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectionError {
     /// The WebSocket close code.
     pub code: u16,

@@ -7,11 +7,12 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use tsify::Tsify;
 
-use super::json::{capture, decode_error, has_extra, Captured, Extra, OrDefault};
+use super::json::{decode, decode_error, decode_fields, Extra, OrDefault};
+use crate::core::json_read::{self, read_fields};
 use crate::core::wire::{DecodeError, DecodeErrorKind};
 
 /// One event of the execution stream. `switch (ev.type)` narrows it.
@@ -31,57 +32,57 @@ pub enum ExecutionEvent {
 
 /// Declares an execution event body: the run's identity, the given fields, `extra`.
 macro_rules! run_event {
-    ($(#[$meta:meta])* $name:ident { $($body:tt)* }) => {
+    ($(#[$meta:meta])* $name:ident, ignore $ignore:expr, { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-        #[serde(rename_all(serialize = "camelCase"))]
+        #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+        #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// `"<workspace>:<user>:<session_id>:<turn_index>"`; may repeat (spec §0.8).
             pub run_id: String,
             pub workspace_id: String,
             pub user_id: String,
             pub session_id: String,
-            $($body)*
+            $($(#[$field_meta])* pub $field: $ty,)*
             /// Keys this SDK does not declare, as sent.
-            #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+            #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
             #[tsify(optional, type = "Record<string, unknown>")]
             pub extra: Extra,
         }
 
-        has_extra!($name);
+        decode_fields!($name { run_id, workspace_id, user_id, session_id, $($field),* }, ignore $ignore);
     };
 }
 
 run_event! {
     /// `execution_started`.
-    RunStarted {}
+    RunStarted, ignore STARTED_IGNORED, {}
 }
 
 run_event! {
     /// `execution_step`.
-    StepEvent {
+    StepEvent, ignore STEP_IGNORED, {
         #[tsify(type = "ExecutionStep")]
-        pub step: Box<Captured<ExecutionStep>>,
+        pub step: Box<ExecutionStep>,
     }
 }
 
 run_event! {
     /// `execution_completed`.
-    RunCompleted {
+    RunCompleted, ignore COMPLETED_IGNORED, {
         /// The terminal output (or error) step; absent when the chat socket dropped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "ExecutionStep")]
-        pub step: Option<Box<Captured<ExecutionStep>>>,
+        pub step: Option<Box<ExecutionStep>>,
         /// The run's summary; absent when the chat socket dropped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "RunSummary")]
-        pub summary: Option<Box<Captured<RunSummary>>>,
+        pub summary: Option<Box<RunSummary>>,
     }
 }
 
 /// An execution event this SDK could not type.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[serde(rename_all = "camelCase")]
 pub struct UnknownExecutionEvent {
     /// The wire `type`.
     pub name: String,
@@ -95,8 +96,8 @@ pub struct UnknownExecutionEvent {
 }
 
 /// One node of a run's execution graph (`ExecutionStep`, spec §4.2).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct ExecutionStep {
     /// `"<run_id>:s<N>"`; N counts from 1 per run. See [`ExecutionStep::index`].
     pub id: String,
@@ -133,7 +134,7 @@ pub struct ExecutionStep {
     /// 0.6.x adds a per-run sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
@@ -155,8 +156,8 @@ pub fn step_index(id: &str) -> Option<u64> {
 }
 
 /// `summary` of `execution_completed` (`build_execution_completion_summary`).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
@@ -187,24 +188,24 @@ pub struct RunSummary {
     pub attachments: OrDefault<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "FinalArtifact")]
-    pub final_artifact: Option<Captured<FinalArtifact>>,
+    pub final_artifact: Option<FinalArtifact>,
     /// The nested `summary` block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "SummaryDetail")]
-    pub summary: Option<Captured<SummaryDetail>>,
+    pub summary: Option<SummaryDetail>,
     #[tsify(type = "unknown[]")]
     pub warnings: OrDefault<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
     pub human_review: Option<Value>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
 /// `final_artifact` of a run summary.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct FinalArtifact {
     /// `"assistant_response"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,14 +217,14 @@ pub struct FinalArtifact {
     /// `"RETURN"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finalization_mode: Option<String>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
 /// The nested `summary` block of a run summary.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct SummaryDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_reason: Option<String>,
@@ -237,12 +238,28 @@ pub struct SummaryDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
     pub human_review: Option<Value>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
-has_extra!(ExecutionStep, RunSummary, FinalArtifact, SummaryDetail);
+// `type` is the step's kind: Rust's keyword, so the field has another name.
+impl<'a> json_read::Decode<'a> for ExecutionStep {
+    fn decode(r: &mut json_read::Reader<'a>) -> json_read::Result<Self> {
+        let mut extra = Extra::default();
+        json_read::decode_object!(r, ExecutionStep {
+            id: "id", parent_id: "parent_id", step_type: "type", label: "label", depth: "depth", actor_kind: "actor_kind",
+            actor_id: "actor_id", lane_key: "lane_key", input: "input", output: "output", timestamp: "timestamp", sequence: "sequence",
+        }, |key| super::json::keep(r, &mut extra, key, &[]), extra: extra)
+    }
+}
+
+decode_fields!(RunSummary {
+    run_id, runtime_mode, task, status, termination_reason, duration_ms, iterations, callbacks, prompts,
+    context_sources, sources, attachments, final_artifact, summary, warnings, human_review,
+});
+decode_fields!(FinalArtifact { kind, value, finalization_mode });
+decode_fields!(SummaryDetail { termination_reason, duration_ms, warnings, error, human_review });
 
 /// Keys of the envelope that are not fields of the concrete body.
 const STARTED_IGNORED: &[&str] = &["type", "step", "summary"];
@@ -255,32 +272,31 @@ const COMPLETED_IGNORED: &[&str] = &["type"];
 pub fn decode_execution_event(text: &str) -> Result<ExecutionEvent, DecodeError> {
     let name = type_of(text, "execution event")?;
     let decoded = match name.as_ref() {
-        "execution_started" => capture(&name, text, STARTED_IGNORED).map(ExecutionEvent::ExecutionStarted),
-        "execution_step" => capture(&name, text, STEP_IGNORED).map(ExecutionEvent::ExecutionStep),
-        "execution_completed" => capture(&name, text, COMPLETED_IGNORED).map(ExecutionEvent::ExecutionCompleted),
+        "execution_started" => decode(&name, text).map(ExecutionEvent::ExecutionStarted),
+        "execution_step" => decode(&name, text).map(ExecutionEvent::ExecutionStep),
+        "execution_completed" => decode(&name, text).map(ExecutionEvent::ExecutionCompleted),
         _ => return Ok(unknown(name.into_owned(), text, None)),
     };
     Ok(decoded.unwrap_or_else(|error| unknown(name.into_owned(), text, Some(error))))
 }
 
 fn unknown(name: String, text: &str, decode_error: Option<DecodeError>) -> ExecutionEvent {
-    let raw = serde_json::from_str(text).unwrap_or(Value::Null);
+    let raw = json_read::from_str(text).unwrap_or(Value::Null);
     ExecutionEvent::Unknown(UnknownExecutionEvent { name, raw, decode_error })
 }
 
 /// The `type` of a JSON object; `what` names it in the error.
 pub(crate) fn type_of<'a>(text: &'a str, what: &str) -> Result<Cow<'a, str>, DecodeError> {
-    #[derive(Deserialize)]
-    struct TypeOnly<'a> {
-        #[serde(borrow, rename = "type")]
-        kind: Option<Cow<'a, str>>,
-    }
-    let parsed: TypeOnly = serde_json::from_str(text).map_err(|e| {
-        let mut error = decode_error(what, &e);
+    let kind: Option<Cow<'a, str>> = json_read::read_all(text, |r| {
+        read_fields!(r, "struct TypeOnly", { kind: "type" });
+        json_read::need(r, kind, "type")
+    })
+    .map_err(|e| {
+        let mut error = decode_error(what, text, &e);
         if error.kind == DecodeErrorKind::WrongShape {
             error.kind = DecodeErrorKind::NotAnEnvelope;
         }
         error
     })?;
-    parsed.kind.ok_or_else(|| DecodeError { kind: DecodeErrorKind::NotAnEnvelope, reason: format!("{what}: no string `type`") })
+    kind.ok_or_else(|| DecodeError { kind: DecodeErrorKind::NotAnEnvelope, reason: format!("{what}: no string `type`") })
 }

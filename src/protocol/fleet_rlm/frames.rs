@@ -2,7 +2,7 @@
 //! `{"type":"command_result",…}` and `{"type":"error",…}`, decoded by reading `type` first
 //! and then the concrete body.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tsify::Tsify;
@@ -10,7 +10,9 @@ use tsify::Tsify;
 use super::chat_events::{decode_chat_event, ChatEvent};
 use super::errors::{ErrorClass, ServerError};
 use super::execution::type_of;
-use super::json::{capture, decode_error, has_extra, Extra};
+use std::borrow::Cow;
+use super::json::{decode, keep, Extra};
+use crate::core::json_read::{self, decode_object, read_fields, Decode, RawJson, Reader};
 use super::auth::scrub;
 use crate::core::wire::DecodeError;
 
@@ -40,31 +42,37 @@ pub struct UnknownFrame {
 /// `{"type":"command_result","command","result":{status,…},"version","event_id"}`: the
 /// answer to a `command`, which names no request; it is matched to the oldest command of
 /// the same name in flight.
-#[derive(Deserialize, Debug)]
+#[derive(Debug, Default)]
 pub struct CommandResult {
     pub command: String,
     /// `{status:"ok",…}` or `{status:"error",error,message_id}`.
     pub result: Box<RawValue>,
-    #[serde(default, rename = "\u{0}extra")]
+    /// Keys this SDK does not declare, as sent.
     pub extra: Extra,
 }
 
-has_extra!(CommandResult);
+/// The envelope's own keys besides `command` and `result`.
+const COMMAND_RESULT_IGNORED: &[&str] = &["type", "version", "event_id"];
+
+impl<'a> Decode<'a> for CommandResult {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut extra = Extra::default();
+        decode_object!(r, CommandResult { command: "command", result: "result" },
+            |key| keep(r, &mut extra, key, COMMAND_RESULT_IGNORED), extra: extra)
+    }
+}
 
 impl CommandResult {
     /// `Err(message)` for a result with `status` other than `"ok"`.
     pub fn outcome(&self) -> Result<&RawValue, String> {
-        #[derive(Deserialize)]
-        struct Status {
-            #[serde(default)]
-            status: Option<String>,
-            #[serde(default)]
-            error: Option<String>,
-        }
-        let status: Status = serde_json::from_str(self.result.get()).unwrap_or(Status { status: None, error: None });
-        match status.status.as_deref() {
+        let (status, error): (Option<Cow<str>>, Option<Cow<str>>) = json_read::read_all(self.result.get(), |r| {
+            read_fields!(r, "struct Status", { status: "status", error: "error" });
+            Ok((status.flatten(), error.flatten()))
+        })
+        .unwrap_or((None, None));
+        match status.as_deref() {
             Some("ok") => Ok(&self.result),
-            _ => Err(scrub(&status.error.unwrap_or_else(|| format!("{} failed", self.command)))),
+            _ => Err(scrub(&error.map_or_else(|| format!("{} failed", self.command), Cow::into_owned))),
         }
     }
 }
@@ -83,26 +91,24 @@ pub fn decode_chat_frame(text: &str) -> Result<ServerFrame, DecodeError> {
     let frame = match name.as_ref() {
         "event" => ChatFrame::Event(decode_event_envelope(text)?),
         "error" => ChatFrame::Error(decode_error_frame(text)?),
-        "command_result" => return capture("command_result", text, &["type", "version", "event_id"]).map(ServerFrame::CommandResult),
-        _ => ChatFrame::Unknown(UnknownFrame { name: name.into_owned(), raw: serde_json::from_str(text).unwrap_or(Value::Null) }),
+        "command_result" => return decode("command_result", text).map(ServerFrame::CommandResult),
+        _ => ChatFrame::Unknown(UnknownFrame { name: name.into_owned(), raw: json_read::from_str(text).unwrap_or(Value::Null) }),
     };
     Ok(ServerFrame::Chat(frame))
 }
 
 fn decode_event_envelope(text: &str) -> Result<ChatEvent, DecodeError> {
-    #[derive(Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        data: &'a RawValue,
-    }
-    let envelope: Envelope = serde_json::from_str(text).map_err(|e| decode_error("event frame", &e))?;
-    decode_chat_event(envelope.data.get())
+    let RawJson(data) = super::json::decode_with("event frame", text, |r| {
+        read_fields!(r, "struct Envelope", { data: "data" });
+        json_read::need(r, data, "data")
+    })?;
+    decode_chat_event(data)
 }
 
 /// An error frame with its class, its message scrubbed of credentials (a server may echo
 /// the URL or a token in it).
 pub fn decode_error_frame(text: &str) -> Result<ServerError, DecodeError> {
-    let mut error: ServerError = capture("error frame", text, &["type"])?;
+    let mut error: ServerError = decode("error frame", text)?;
     error.class = ErrorClass::of(error.code.as_deref());
     error.message = scrub(&error.message);
     Ok(error)

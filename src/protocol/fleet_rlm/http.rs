@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tsify::Tsify;
 
-use super::json::{capture, has_extra, Captured, Extra, HasExtra, OrDefault};
+use super::json::{decode, decode_fields, Extra, OrDefault};
+use crate::core::json_read::{self, Decode};
 use crate::core::wire::{json_text, DecodeError};
 
 /// The routes, relative to the server root.
@@ -22,18 +23,18 @@ pub const AUTH_ME: &str = "/api/v1/auth/me";
 
 /// Declares a response struct with `extra`.
 macro_rules! response {
-    ($(#[$meta:meta])* $name:ident { $($body:tt)* }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-        #[serde(rename_all(serialize = "camelCase"))]
+        #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+        #[serde(rename_all = "camelCase")]
         pub struct $name {
-            $($body)*
+            $($(#[$field_meta])* pub $field: $ty,)*
             /// Keys this SDK does not declare, as sent.
-            #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+            #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
             #[tsify(optional, type = "Record<string, unknown>")]
             pub extra: Extra,
         }
-        has_extra!($name);
+        decode_fields!($name { $($field),* });
     };
 }
 
@@ -73,16 +74,16 @@ response! {
         pub write_enabled: Option<bool>,
         pub ready: bool,
         #[tsify(type = "ActiveModels")]
-        pub active_models: Captured<ActiveModels>,
+        pub active_models: ActiveModels,
         pub sandbox_provider: String,
         #[tsify(type = "LlmStatus")]
-        pub llm: Captured<LlmStatus>,
+        pub llm: LlmStatus,
         #[tsify(type = "MlflowStatus")]
-        pub mlflow: Captured<MlflowStatus>,
+        pub mlflow: MlflowStatus,
         #[tsify(type = "DaytonaStatus")]
-        pub daytona: Captured<DaytonaStatus>,
+        pub daytona: DaytonaStatus,
         #[tsify(type = "CachedTests")]
-        pub tests: Captured<CachedTests>,
+        pub tests: CachedTests,
         pub guidance: OrDefault<Vec<String>>,
     }
 }
@@ -143,10 +144,10 @@ response! {
     CachedTests {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "ConnectivityTest")]
-        pub lm: Option<Captured<ConnectivityTest>>,
+        pub lm: Option<ConnectivityTest>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "ConnectivityTest")]
-        pub daytona: Option<Captured<ConnectivityTest>>,
+        pub daytona: Option<ConnectivityTest>,
     }
 }
 
@@ -273,11 +274,11 @@ pub enum HttpError {
 }
 
 /// Decodes a response of `status` with `body` into `T`, or the typed error.
-pub fn decode_response<T: serde::de::DeserializeOwned + HasExtra>(what: &str, status: u16, body: &str) -> Result<T, HttpError> {
+pub fn decode_response<T: for<'a> Decode<'a>>(what: &str, status: u16, body: &str) -> Result<T, HttpError> {
     if (200..300).contains(&status) {
-        return capture(what, body, &[]).map_err(|error| HttpError::Decode { error });
+        return decode(what, body).map_err(|error| HttpError::Decode { error });
     }
-    let detail: Value = serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("detail").cloned()).unwrap_or(Value::Null);
+    let detail: Value = json_read::from_str::<Value>(body).ok().and_then(|v| v.get("detail").cloned()).unwrap_or(Value::Null);
     let message = match &detail {
         Value::String(s) => super::auth::scrub(s),
         Value::Null => format!("{what} failed"),

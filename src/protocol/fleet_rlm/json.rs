@@ -1,62 +1,64 @@
-//! JSON helpers for fleet-rlm's shapes, on top of the single-pass capture of undeclared
-//! fields that RocketRide's decoder already has ([`from_str_capturing`]).
-//!
-//! That capture sees only the top-level keys of what it decodes, so nested objects whose
-//! undeclared keys must be kept too (a step inside an event, a citation inside a final
-//! payload) are wrapped in [`Captured`], which runs the capture again at their level.
+//! JSON helpers for fleet-rlm's shapes, on the SDK's own reader ([`crate::core::json_read`],
+//! which RocketRide's decoder uses too): one pass per frame, numbers exactly as
+//! `JSON.parse` reads them, and every object, at every level, keeping the keys its type does
+//! not declare in its `extra`.
 
-use std::ops::Deref;
+use std::borrow::Cow;
 
-use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::value::RawValue;
-use tsify::Tsify;
+use crate::core::json_read::{self, Decode, ReadError, Reader};
+use crate::core::wire::{read_error, DecodeError};
+pub use crate::protocol::rocketride::json::{Extra, OrDefault};
 
-use crate::core::wire::{json_error, DecodeError};
-pub use crate::protocol::rocketride::json::{from_str_capturing, Extra, HasExtra, OrDefault};
-
-/// A nested object decoded with its undeclared keys kept in its `extra`. Serialised and
-/// typed exactly as `T`.
-#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
-#[serde(transparent)]
-pub struct Captured<T>(pub T);
-
-impl<'de, T: DeserializeOwned + HasExtra> Deserialize<'de> for Captured<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        from_str_capturing(raw.get(), &[]).map(Captured).map_err(D::Error::custom)
-    }
+/// Decodes all of `text` as `T`; `what` names the object in the error.
+pub fn decode<'a, T: Decode<'a>>(what: &str, text: &'a str) -> Result<T, DecodeError> {
+    decode_with(what, text, T::decode)
 }
 
-impl<T> Deref for Captured<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-/// Decodes `text` into `T`, keeping undeclared keys (except `ignore`); `what` names the
+/// Reads all of `text` with `read`, which must take exactly one value; `what` names the
 /// object in the error.
-pub fn capture<T: DeserializeOwned + HasExtra>(what: &str, text: &str, ignore: &'static [&'static str]) -> Result<T, DecodeError> {
-    from_str_capturing(text, ignore).map_err(|e| decode_error(what, &e))
+pub fn decode_with<'a, T>(what: &str, text: &'a str, read: impl FnOnce(&mut Reader<'a>) -> json_read::Result<T>) -> Result<T, DecodeError> {
+    json_read::read_all(text, read).map_err(|e| decode_error(what, text, &e))
 }
 
-/// The [`DecodeError`] of a serde error met while reading `what`, its reason scrubbed of
-/// credentials (serde quotes the offending value, which may be an echoed token).
-pub fn decode_error(what: &str, err: &serde_json::Error) -> DecodeError {
-    let mut error = json_error(what, err);
+/// The [`DecodeError`] of `err`, met while reading `text` as `what`, its reason scrubbed of
+/// credentials (the reader quotes the offending value, which may be an echoed token).
+pub fn decode_error(what: &str, text: &str, err: &ReadError) -> DecodeError {
+    let mut error = read_error(what, text, err);
     error.reason = super::auth::scrub(&error.reason);
     error
 }
 
-/// Implements [`HasExtra`] for types whose undeclared keys live in a field named `extra`.
-macro_rules! has_extra {
-    ($($name:ident),* $(,)?) => {
-        $(impl crate::protocol::fleet_rlm::json::HasExtra for $name {
-            fn extra_mut(&mut self) -> &mut crate::protocol::fleet_rlm::json::Extra {
-                &mut self.extra
+/// Reads the value of a key its object does not declare: skipped when `ignore` lists it
+/// (an envelope's `type`, the flattened runtime context), else kept in `extra` as sent.
+pub fn keep<'a>(r: &mut Reader<'a>, extra: &mut Extra, key: Cow<'a, str>, ignore: &[&str]) -> json_read::Result<()> {
+    if ignore.contains(&key.as_ref()) {
+        return r.raw().map(drop);
+    }
+    let value = Decode::decode(r)?;
+    extra.0.push((key.into_owned(), value));
+    Ok(())
+}
+
+/// Implements [`Decode`] for a struct whose wire keys are its field names (fleet-rlm writes
+/// snake_case, as Rust does), with `extra` holding the other keys except `ignore`'s.
+///
+/// ```text
+/// decode_fields!(Citation { number, title, url });
+/// decode_fields!(RunStarted { run_id, workspace_id }, ignore STARTED_IGNORED);
+/// ```
+macro_rules! decode_fields {
+    ($name:ident { $($field:ident),* $(,)? }) => {
+        crate::protocol::fleet_rlm::json::decode_fields!($name { $($field),* }, ignore &[]);
+    };
+    ($name:ident { $($field:ident),* $(,)? }, ignore $ignore:expr) => {
+        impl<'a> crate::core::json_read::Decode<'a> for $name {
+            fn decode(r: &mut crate::core::json_read::Reader<'a>) -> crate::core::json_read::Result<Self> {
+                let mut extra = crate::protocol::fleet_rlm::json::Extra::default();
+                let ignore: &[&str] = $ignore;
+                crate::core::json_read::decode_object!(r, $name { $($field: stringify!($field)),* },
+                    |key| crate::protocol::fleet_rlm::json::keep(r, &mut extra, key, ignore), extra: extra)
             }
-        })*
+        }
     };
 }
-pub(crate) use has_extra;
+pub(crate) use decode_fields;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tsify::Tsify;
 
-use super::json::{has_extra, Extra};
+use super::json::{decode_fields, Extra};
 use crate::core::wire::json_text;
 
 /// A `message`: starts a turn.
@@ -143,8 +143,8 @@ impl CommandRequest {
 }
 
 /// The result of a successful `resolve_hitl`.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct HitlResolution {
     /// `"ok"`.
     pub status: String,
@@ -153,9 +153,9 @@ pub struct HitlResolution {
     /// The action label recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
-    #[serde(default, rename(serialize = "extra", deserialize = "\u{0}extra"), skip_serializing_if = "Extra::is_empty")]
+    #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
 }
 
-has_extra!(HitlResolution);
+decode_fields!(HitlResolution { status, message_id, resolution });

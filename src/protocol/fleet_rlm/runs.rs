@@ -308,7 +308,7 @@ impl RunStore {
             (None, None) => RunStatus::Interrupted,
             (_, summary) => status_of(summary.as_ref().and_then(|s| s.status.as_deref())),
         };
-        self.touch(key).summary = e.summary.as_ref().map(|s| s.0.clone());
+        self.touch(key).summary = e.summary.as_deref().cloned();
         self.end(key, status);
     }
 
@@ -374,7 +374,7 @@ impl RunState {
             Some(step) => self.holds_copy(step),
             None => self.status == RunStatus::Interrupted,
         };
-        same_step && e.summary.as_ref().map(|s| &s.0) == self.summary.as_ref()
+        same_step && e.summary.as_deref() == self.summary.as_ref()
     }
 }
 

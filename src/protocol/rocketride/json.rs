@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use tsify::Tsify;
 
@@ -104,19 +104,13 @@ impl<'a> Decode<'a> for Lenient {
 /// A value the server may leave out (or send as `null`); it then decodes as
 /// `T::default()`: an empty list, an empty map. Always present in what the SDK hands you.
 //
-// Why not `#[serde(default)]`: tsify 0.5.8 marks every defaulted field optional (`?:`) in
-// the generated TypeScript, although we always serialise it. A missing field reaches the
-// type's `Deserialize` as `deserialize_option` → `visit_none`, which this type maps to the
-// default, so the field stays required in TypeScript and lenient on the wire.
+// Why a type and not `#[serde(default)]`: tsify 0.5.8 marks every defaulted field optional
+// (`?:`) in the generated TypeScript, although it is always serialised. A missing field is
+// this type's `Decode::missing`, the default, so the field stays required in TypeScript and
+// lenient on the wire.
 #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(transparent)]
 pub struct OrDefault<T>(pub T);
-
-impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for OrDefault<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(OrDefault(Option::<T>::deserialize(deserializer)?.unwrap_or_default()))
-    }
-}
 
 impl<'a, T: Decode<'a> + Default> Decode<'a> for OrDefault<T> {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
@@ -138,11 +132,10 @@ impl<T> std::ops::Deref for OrDefault<T> {
 /// Top-level body fields a type does not declare, kept as raw JSON text in wire order, so a
 /// field a newer server adds is readable without a new SDK (`ev.extra?.newField`).
 ///
-/// Filled by [`from_str_capturing`], which sees each unknown key while the typed fields are
-/// decoded, in the same single pass: no `#[serde(flatten)]` (which buffers every field of
-/// the body, about 2× the decode time) and no copy of the known fields. Empty for almost
-/// every frame of the spec's server; then it costs one empty `Vec` and is left out of what
-/// JavaScript sees (absent, like every absent value).
+/// Filled while the typed fields are read, in the same single pass (a decoder hands each
+/// key it does not declare to [`Tail::keep`], or fleet-rlm's `json::keep`), with no copy of
+/// the known fields. Empty for almost every frame of the spec's server; then it costs one
+/// empty `Vec` and is left out of what JavaScript sees (absent, like every absent value).
 #[derive(Debug, Clone, Default)]
 pub struct Extra(pub Vec<(String, Box<RawValue>)>);
 
@@ -174,173 +167,6 @@ impl Serialize for Extra {
             map.serialize_entry(k, v)?;
         }
         map.end()
-    }
-}
-
-/// Only [`from_str_capturing`] fills an `Extra`. The field that holds it is renamed on the
-/// decode side to a key no server sends (see [`EXTRA_DECODE_KEY`]), so a plain decode leaves
-/// it empty (and a body field named `extra` is kept as an undeclared field, not misread).
-impl<'de> Deserialize<'de> for Extra {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(deserializer)?;
-        Ok(Extra::default())
-    }
-}
-
-/// The decode-side name of every `extra` field: `#[serde(rename(deserialize = "\u{0}extra"))]`.
-/// (Not `skip_deserializing`, which would also hide the field from the generated TypeScript.)
-pub const EXTRA_DECODE_KEY: &str = "\u{0}extra";
-
-/// A decoded body that keeps its undeclared fields.
-pub trait HasExtra {
-    /// Where [`from_str_capturing`] puts them.
-    fn extra_mut(&mut self) -> &mut Extra;
-}
-
-/// Decodes a JSON object into `T` in one pass, collecting every top-level key `T` does not
-/// declare (nor `ignore` lists) into `T`'s [`Extra`] as raw JSON text.
-///
-/// It wraps serde_json's deserializer: the derived `Deserialize` of a struct
-/// asks for the value of a key it does not declare as `IgnoredAny`; the wrapper reads that
-/// value as `RawValue` instead (a borrowed scan, no allocation of the value's structure).
-/// `ignore` names wire keys the type deliberately drops (an event's `action` tag, a
-/// duplicate), so they are not reported as undeclared.
-pub fn from_str_capturing<'de, T>(text: &'de str, ignore: &'static [&'static str]) -> serde_json::Result<T>
-where
-    T: Deserialize<'de> + HasExtra,
-{
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut extra = Vec::new();
-    let mut value = T::deserialize(capture::Capture { de: &mut de, ignore, extra: &mut extra })?;
-    de.end()?;
-    value.extra_mut().0 = extra;
-    Ok(value)
-}
-
-mod capture {
-    use std::borrow::Cow;
-    use std::fmt;
-
-    use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
-    use serde::Deserializer;
-    use serde_json::value::RawValue;
-
-
-    pub(super) struct Capture<'a, 'de> {
-        pub de: &'a mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
-        pub ignore: &'static [&'static str],
-        pub extra: &'a mut Vec<(String, Box<RawValue>)>,
-    }
-
-    impl<'de> Deserializer<'de> for Capture<'_, 'de> {
-        type Error = serde_json::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-            self.de.deserialize_any(visitor)
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            _fields: &'static [&'static str],
-            visitor: V,
-        ) -> Result<V::Value, Self::Error> {
-            self.de.deserialize_map(Wrap { inner: visitor, ignore: self.ignore, extra: self.extra })
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-            bytes byte_buf option unit unit_struct newtype_struct seq tuple
-            tuple_struct map enum identifier ignored_any
-        }
-    }
-
-    struct Wrap<'a, V> {
-        inner: V,
-        ignore: &'static [&'static str],
-        extra: &'a mut Vec<(String, Box<RawValue>)>,
-    }
-
-    impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
-        type Value = V::Value;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            self.inner.expecting(f)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-            self.inner.visit_map(Keys { map, key: Cow::Borrowed(""), ignore: self.ignore, extra: self.extra })
-        }
-    }
-
-    /// The seed type of `MapAccess::next_value::<IgnoredAny>()`.
-    fn ignored_seed() -> &'static str {
-        std::any::type_name::<std::marker::PhantomData<de::IgnoredAny>>()
-    }
-
-    struct Keys<'a, 'de, A> {
-        map: A,
-        key: Cow<'de, str>,
-        ignore: &'static [&'static str],
-        extra: &'a mut Vec<(String, Box<RawValue>)>,
-    }
-
-    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Keys<'_, 'de, A> {
-        type Error = A::Error;
-
-        fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
-            // Every key goes to the derived visitor; it asks for an unknown key's value as
-            // `IgnoredAny`, which `next_value_seed` turns into a capture. No per-key search
-            // of the field list.
-            let Some(Key(key)) = self.map.next_key::<Key<'de>>()? else { return Ok(None) };
-            self.key = key.clone();
-            let de: de::value::CowStrDeserializer<'de, A::Error> = key.into_deserializer();
-            seed.deserialize(de).map(Some)
-        }
-
-        fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
-            // The derived code reads a field it does not declare with
-            // `next_value::<IgnoredAny>()`, i.e. this seed type (zero-sized, same binary).
-            if std::mem::size_of::<S>() == 0 && std::any::type_name::<S>() == ignored_seed() {
-                let key: &str = &self.key;
-                if self.ignore.contains(&key) {
-                    return self.map.next_value_seed(seed);
-                }
-                let value: Box<RawValue> = self.map.next_value()?;
-                self.extra.push((std::mem::take(&mut self.key).into_owned(), value));
-                return seed.deserialize(().into_deserializer());
-            }
-            self.map.next_value_seed(seed)
-        }
-
-        fn size_hint(&self) -> Option<usize> {
-            self.map.size_hint()
-        }
-    }
-
-    /// An object key, borrowed from the input when it has no escapes.
-    struct Key<'de>(Cow<'de, str>);
-
-    impl<'de> de::Deserialize<'de> for Key<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct KeyVisitor;
-            impl<'de> Visitor<'de> for KeyVisitor {
-                type Value = Key<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("an object key")
-                }
-                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Borrowed(v)))
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(v.to_owned())))
-                }
-                fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(v)))
-                }
-            }
-            deserializer.deserialize_str(KeyVisitor)
-        }
     }
 }
 
@@ -423,17 +249,20 @@ mod tests {
         assert!(lenient(json_read::from_str::<Lenient>("null").unwrap()).is_nan());
     }
 
-    #[derive(Deserialize)]
-    struct Defaulted {
-        list: OrDefault<Vec<String>>,
+    /// `{"list": …}` read into an `OrDefault` field.
+    fn defaulted(text: &str) -> json_read::Result<OrDefault<Vec<String>>> {
+        json_read::read_all(text, |r| {
+            json_read::read_fields!(r, "struct Defaulted", { list: "list" });
+            json_read::need(r, list, "list")
+        })
     }
 
     #[test]
     fn or_default_fills_missing_and_null_but_keeps_values() {
-        assert!(serde_json::from_str::<Defaulted>("{}").unwrap().list.is_empty());
-        assert!(serde_json::from_str::<Defaulted>(r#"{"list":null}"#).unwrap().list.is_empty());
-        assert_eq!(serde_json::from_str::<Defaulted>(r#"{"list":["a"]}"#).unwrap().list.0, vec!["a"]);
-        assert!(serde_json::from_str::<Defaulted>(r#"{"list":3}"#).is_err());
+        assert!(defaulted("{}").unwrap().is_empty());
+        assert!(defaulted(r#"{"list":null}"#).unwrap().is_empty());
+        assert_eq!(defaulted(r#"{"list":["a"]}"#).unwrap().0, vec!["a"]);
+        assert!(defaulted(r#"{"list":3}"#).is_err());
     }
 
     fn finite_json() -> impl Strategy<Value = serde_json::Value> {
