@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tsify::Tsify;
 
-use super::json::{decode, decode_fields, keep, Extra, OrDefault};
-use crate::core::json_read::{self, decode_object, Decode, RawJson, Reader};
+use super::json::{decode, decode_fields, Extra, OrDefault};
+use crate::core::json_read::{self, Decode, RawJson};
 use crate::core::wire::DecodeError;
 
 /// One chat event, discriminated on `kind` (the wire's own spelling, e.g. `"reasoning_step"`).
@@ -566,15 +566,7 @@ struct RawData<'a> {
     extra: Extra,
 }
 
-impl<'a> Decode<'a> for RawData<'a> {
-    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let mut extra = Extra::default();
-        decode_object!(r, RawData {
-            kind: "kind", text: "text", payload: "payload", timestamp: "timestamp", version: "version",
-            event_id: "event_id", sequence: "sequence",
-        }, |key| keep(r, &mut extra, key, &[]), extra: extra)
-    }
-}
+decode_fields!(RawData<'a> { kind, text, payload, timestamp, version, event_id, sequence });
 
 /// Decodes the `data` object of a chat event. `Err` only when `data` is not an object with
 /// a string `kind`; a payload of the wrong shape gives [`ChatEvent::Unknown`] with the reason.

@@ -243,17 +243,10 @@ pub struct SummaryDetail {
     pub extra: Extra,
 }
 
-// `type` is the step's kind: Rust's keyword, so the field has another name.
-impl<'a> json_read::Decode<'a> for ExecutionStep {
-    fn decode(r: &mut json_read::Reader<'a>) -> json_read::Result<Self> {
-        let mut extra = Extra::default();
-        json_read::decode_object!(r, ExecutionStep {
-            id: "id", parent_id: "parent_id", step_type: "type", label: "label", depth: "depth", actor_kind: "actor_kind",
-            actor_id: "actor_id", lane_key: "lane_key", input: "input", output: "output", timestamp: "timestamp", sequence: "sequence",
-        }, |key| super::json::keep(r, &mut extra, key, &[]), extra: extra)
-    }
-}
-
+// `type` is the step's kind; the field has another name (`type` is Rust's keyword).
+decode_fields!(ExecutionStep {
+    id, parent_id, step_type = "type", label, depth, actor_kind, actor_id, lane_key, input, output, timestamp, sequence,
+});
 decode_fields!(RunSummary {
     run_id, runtime_mode, task, status, termination_reason, duration_ms, iterations, callbacks, prompts,
     context_sources, sources, attachments, final_artifact, summary, warnings, human_review,

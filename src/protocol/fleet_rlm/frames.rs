@@ -7,13 +7,14 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tsify::Tsify;
 
+use std::borrow::Cow;
+
+use super::auth::scrub;
 use super::chat_events::{decode_chat_event, ChatEvent};
 use super::errors::{ErrorClass, ServerError};
 use super::execution::type_of;
-use std::borrow::Cow;
-use super::json::{decode, keep, Extra};
-use crate::core::json_read::{self, decode_object, read_fields, Decode, RawJson, Reader};
-use super::auth::scrub;
+use super::json::{decode, decode_fields, decode_with, Extra};
+use crate::core::json_read::{self, read_fields, RawJson};
 use crate::core::wire::DecodeError;
 
 /// What the chat socket delivers to the app, discriminated on `type`.
@@ -54,13 +55,7 @@ pub struct CommandResult {
 /// The envelope's own keys besides `command` and `result`.
 const COMMAND_RESULT_IGNORED: &[&str] = &["type", "version", "event_id"];
 
-impl<'a> Decode<'a> for CommandResult {
-    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let mut extra = Extra::default();
-        decode_object!(r, CommandResult { command: "command", result: "result" },
-            |key| keep(r, &mut extra, key, COMMAND_RESULT_IGNORED), extra: extra)
-    }
-}
+decode_fields!(CommandResult { command, result }, ignore COMMAND_RESULT_IGNORED);
 
 impl CommandResult {
     /// `Err(message)` for a result with `status` other than `"ok"`.
@@ -98,7 +93,7 @@ pub fn decode_chat_frame(text: &str) -> Result<ServerFrame, DecodeError> {
 }
 
 fn decode_event_envelope(text: &str) -> Result<ChatEvent, DecodeError> {
-    let RawJson(data) = super::json::decode_with("event frame", text, |r| {
+    let RawJson(data) = decode_with("event frame", text, |r| {
         read_fields!(r, "struct Envelope", { data: "data" });
         json_read::need(r, data, "data")
     })?;

@@ -40,25 +40,38 @@ pub fn keep<'a>(r: &mut Reader<'a>, extra: &mut Extra, key: Cow<'a, str>, ignore
 }
 
 /// Implements [`Decode`] for a struct whose wire keys are its field names (fleet-rlm writes
-/// snake_case, as Rust does), with `extra` holding the other keys except `ignore`'s.
+/// snake_case, as Rust does) unless given (`field = "wire"`), with `extra` holding the other
+/// keys except `ignore`'s.
 ///
 /// ```text
 /// decode_fields!(Citation { number, title, url });
+/// decode_fields!(ExecutionStep { id, step_type = "type" });
 /// decode_fields!(RunStarted { run_id, workspace_id }, ignore STARTED_IGNORED);
 /// ```
 macro_rules! decode_fields {
-    ($name:ident { $($field:ident),* $(,)? }) => {
-        crate::protocol::fleet_rlm::json::decode_fields!($name { $($field),* }, ignore &[]);
+    ($name:ident $(<$lt:lifetime>)? { $($field:ident $(= $wire:literal)?),* $(,)? }) => {
+        crate::protocol::fleet_rlm::json::decode_fields!($name $(<$lt>)? { $($field $(= $wire)?),* }, ignore &[]);
     };
-    ($name:ident { $($field:ident),* $(,)? }, ignore $ignore:expr) => {
-        impl<'a> crate::core::json_read::Decode<'a> for $name {
+    ($name:ident $(<$lt:lifetime>)? { $($field:ident $(= $wire:literal)?),* $(,)? }, ignore $ignore:expr) => {
+        impl<'a> crate::core::json_read::Decode<'a> for $name $(<$lt>)? {
             fn decode(r: &mut crate::core::json_read::Reader<'a>) -> crate::core::json_read::Result<Self> {
                 let mut extra = crate::protocol::fleet_rlm::json::Extra::default();
                 let ignore: &[&str] = $ignore;
-                crate::core::json_read::decode_object!(r, $name { $($field: stringify!($field)),* },
+                crate::core::json_read::decode_object!(r, $name { $($field: crate::protocol::fleet_rlm::json::wire_name!($field $(, $wire)?)),* },
                     |key| crate::protocol::fleet_rlm::json::keep(r, &mut extra, key, ignore), extra: extra)
             }
         }
     };
 }
 pub(crate) use decode_fields;
+
+/// A field's wire key: the one given, else the field's own name.
+macro_rules! wire_name {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident, $wire:literal) => {
+        $wire
+    };
+}
+pub(crate) use wire_name;
