@@ -87,6 +87,24 @@ function transferableInput(input) {
 const clients = new Map(); // id → WorkerClient (open, or closing until the Worker says "closed")
 let nextId = 1;
 
+/** A request refused before sending, as the main-thread classes refuse it. */
+function invalidArguments(message) {
+  return Object.assign(new Error(message), { name: "RunwatchRequestError", code: "invalid" });
+}
+
+/** Calls `call` with what `JSON.stringify` makes of a request's arguments, which is what the
+ * main-thread classes send (a `toJSON` function could not cross to the Worker as it is). */
+function withJsonArgs(args, call) {
+  if (args === undefined || args === null) return call(args);
+  let text;
+  try {
+    text = JSON.stringify(args);
+  } catch (e) {
+    return Promise.reject(invalidArguments(`the arguments are not JSON: ${e.message}`));
+  }
+  return text === undefined ? Promise.reject(invalidArguments("the arguments are not JSON")) : call(JSON.parse(text));
+}
+
 function post(message) {
   worker.postMessage(message);
 }
@@ -154,12 +172,12 @@ class WorkerClient {
   onState(callback) { return listen(this.#stateListeners, callback); }
   onDiagnostic(callback) { return listen(this.#diagListeners, callback); }
 
-  request(command, args, timeoutMs) { return this.#call("request", [command, args, timeoutMs]); }
+  request(command, args, timeoutMs) { return withJsonArgs(args, (json) => this.#call("request", [command, json, timeoutMs])); }
   getTaskStatus(token) { return this.#call("getTaskStatus", [token]); }
   getToken(projectId, source) { return this.#call("getToken", [projectId, source]); }
   dashboard() { return this.#call("dashboard", []); }
   ping() { return this.#call("ping", []); }
-  execute(args, timeoutMs) { return this.#call("execute", [args, timeoutMs]); }
+  execute(args, timeoutMs) { return withJsonArgs(args, (json) => this.#call("execute", [json, timeoutMs])); }
   terminate(token) { return this.#call("terminate", [token]); }
 
   get state() { return this.#meta.state; }
@@ -183,7 +201,7 @@ class WorkerClient {
         post({ op: "call", client: this.#id, call, method, args });
       } catch (e) { // arguments that cannot be cloned
         this.#calls.delete(call);
-        reject(Object.assign(new Error(`invalid arguments: ${e.message}`), { name: "RunwatchRequestError", code: "invalid" }));
+        reject(invalidArguments(`invalid arguments: ${e.message}`));
       }
     });
   }

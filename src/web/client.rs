@@ -11,9 +11,11 @@ use wasm_bindgen::prelude::*;
 use super::app_side::{rejected, AppSide};
 use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, random_seed, Driven, EngineSide};
+use super::errors::thrown_message;
 use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
+use crate::core::json_read::{self, Decode};
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
@@ -159,10 +161,10 @@ impl RocketRideClient {
     /// `busy`, `invalid` or `badResponse`.
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn request(&self, command: String, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        let args = if args.is_undefined() || args.is_null() { Ok(serde_json::json!({})) } else { serde_wasm_bindgen::from_value(args) };
+        let args = if args.is_undefined() || args.is_null() { Ok(serde_json::json!({})) } else { from_json_of(&args) };
         match args {
             Ok(args) => self.call(Call::Raw { command, args }, timeout_ms),
-            Err(e) => invalid_arguments(&e),
+            Err(message) => invalid_arguments(message),
         }
     }
 
@@ -196,9 +198,9 @@ impl RocketRideClient {
     /// merge with project ones.
     #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
     pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "ExecuteArgs")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        match serde_wasm_bindgen::from_value(args) {
+        match from_json_of(&args) {
             Ok(args) => self.call(Call::Execute { args }, timeout_ms),
-            Err(e) => invalid_arguments(&e),
+            Err(message) => invalid_arguments(message),
         }
     }
 
@@ -296,6 +298,16 @@ impl Drop for Subscription {
 }
 
 /// A request refused before sending because its arguments did not convert.
-fn invalid_arguments(e: &serde_wasm_bindgen::Error) -> Promise {
-    rejected(&RequestError::Invalid { message: e.to_string() })
+fn invalid_arguments(message: String) -> Promise {
+    rejected(&RequestError::Invalid { message })
+}
+
+/// A request's arguments as what `JSON.stringify` makes of them (what goes on the wire is
+/// JSON), read back by the SDK's own reader.
+fn from_json_of<T: for<'a> Decode<'a>>(args: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(args)
+        .map_err(|e| format!("the arguments are not JSON: {}", thrown_message(&e)))?
+        .as_string()
+        .ok_or_else(|| "the arguments are not JSON".to_string())?;
+    json_read::from_str(&text).map_err(|e| format!("invalid arguments: {}", json_read::describe(&text, &e)))
 }

@@ -15,6 +15,7 @@ mod client;
 mod dispatch;
 mod engine_side;
 mod errors;
+mod js_read;
 #[cfg(feature = "fleet-rlm")]
 mod fleet;
 mod listeners;

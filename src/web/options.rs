@@ -1,6 +1,5 @@
 //! The options object of `new RocketRideClient(options)`, and the `types` argument of `subscribe`/`tasks`.
 
-use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -8,6 +7,7 @@ use crate::core::backoff::BackoffConfig;
 use crate::core::time::Duration;
 use crate::core::connection::EngineConfig;
 use super::errors::usage_error;
+use super::js_read::{self, boolean, one_of, required_string, string, uint};
 use crate::protocol::rocketride::client::ClientConfig;
 use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
 use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
@@ -26,7 +26,8 @@ use crate::protocol::rocketride::url;
 ///   a fixed cost per message, so a busy page falls behind a fast stream sooner.
 /// - `"frame"`: once per animation frame, for the fewest renders; microtasks while the page
 ///   is hidden (browsers pause animation frames there).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Tsify)]
+// `Deserialize`: fleet-rlm's options still read this through serde-wasm-bindgen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub enum BatchMode {
     /// Once per task (the default).
@@ -39,7 +40,8 @@ pub enum BatchMode {
 }
 
 /// Reconnect backoff: full jitter between `minDelayMs` and an exponentially growing cap.
-#[derive(Clone, Debug, Default, Deserialize, Tsify)]
+// `Deserialize`: fleet-rlm's options still read this through serde-wasm-bindgen.
+#[derive(Clone, Debug, Default, serde::Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReconnectOptions {
     /// Interval of the first retries: each waits a uniform random time up to it (default 1000).
@@ -55,7 +57,7 @@ pub struct ReconnectOptions {
 
 /// Options of a [`crate::web::RocketRideClient`]. Unknown keys are an error, so a typo
 /// never silently falls back to a default.
-#[derive(Deserialize, Tsify)]
+#[derive(Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientOptions {
     /// `wss://host:port` of the engine; `/task/service` is added when no path is given.
@@ -64,7 +66,6 @@ pub struct ClientOptions {
     /// The credential (API key or token), or a function returning it (or a Promise of
     /// it). A function is called for every connection attempt, so tokens can be refreshed.
     /// It is sent only inside the first `auth` request, never in the URL or diagnostics.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     #[tsify(type = "string | (() => string | Promise<string>)")]
     pub auth: JsValue,
     /// Allow plain `ws://` to a non-loopback host (the credential then travels unencrypted).
@@ -103,8 +104,7 @@ pub struct ClientOptions {
     pub max_batch_events: Option<u32>,
 }
 
-/// Every option name. serde-wasm-bindgen reads only the fields a struct names, so
-/// `deny_unknown_fields` alone never sees a typo; [`check_option_names`] does.
+/// Every option name: [`check_option_names`] refuses any other.
 const OPTION_NAMES: &[&str] = &[
     "url", "auth", "allowInsecure", "clientName", "batch", "reconnect", "heartbeatIntervalMs", "heartbeatTimeoutMs",
     "connectTimeoutMs", "requestTimeoutMs", "reorderWindowMs", "maxFrameBytes", "maxBatchEvents",
@@ -132,6 +132,26 @@ fn unknown_key(object: &JsValue, known: &[&str]) -> Result<(), String> {
 }
 
 impl ClientOptions {
+    /// Reads the options object (its names already checked).
+    fn from_js(o: &JsValue) -> Result<Self, String> {
+        let reconnect = js_read::object(o, "reconnect")?.map(|r| ReconnectOptions::from_js(&r)).transpose()?;
+        Ok(ClientOptions {
+            url: required_string(o, "url")?,
+            auth: Some(js_read::field(o, "auth")).filter(|a| !a.is_undefined()).ok_or("missing option `auth`")?,
+            allow_insecure: boolean(o, "allowInsecure")?,
+            client_name: string(o, "clientName")?,
+            batch: one_of(o, "batch", &["task", "microtask", "frame"], &[BatchMode::Task, BatchMode::Microtask, BatchMode::Frame])?,
+            reconnect,
+            heartbeat_interval_ms: uint(o, "heartbeatIntervalMs")?,
+            heartbeat_timeout_ms: uint(o, "heartbeatTimeoutMs")?,
+            connect_timeout_ms: uint(o, "connectTimeoutMs")?,
+            request_timeout_ms: uint(o, "requestTimeoutMs")?,
+            reorder_window_ms: uint(o, "reorderWindowMs")?,
+            max_frame_bytes: uint(o, "maxFrameBytes")?,
+            max_batch_events: uint(o, "maxBatchEvents")?,
+        })
+    }
+
     /// The core configuration these options describe; `seed` feeds the backoff jitter.
     pub(crate) fn client_config(&self, seed: u64) -> ClientConfig {
         let mut c = ClientConfig { engine: self.engine_config(seed), ..ClientConfig::default() };
@@ -165,6 +185,15 @@ pub(crate) fn ms(value: Option<u32>, default: Duration) -> Duration {
 }
 
 impl ReconnectOptions {
+    /// Reads `options.reconnect` (its names already checked).
+    fn from_js(r: &JsValue) -> Result<Self, String> {
+        Ok(ReconnectOptions {
+            min_delay_ms: uint(r, "minDelayMs")?,
+            max_delay_ms: uint(r, "maxDelayMs")?,
+            max_attempts: uint(r, "maxAttempts")?,
+        })
+    }
+
     /// The backoff these options describe; what they leave out keeps its default.
     pub(crate) fn backoff(&self) -> BackoffConfig {
         let d = BackoffConfig::default();
@@ -180,7 +209,7 @@ impl ReconnectOptions {
 /// The `types` argument: names or a bitmask, checked by the protocol's rules.
 pub(crate) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
     let invalid = |m: String| usage_error("invalidTypes", &m);
-    let arg: TypesArg = serde_wasm_bindgen::from_value(types).map_err(|_| invalid("types must be an array of type names or a bitmask".into()))?;
+    let arg = types_arg(&types).ok_or_else(|| invalid("types must be an array of type names or a bitmask".into()))?;
     MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))
 }
 
@@ -188,7 +217,7 @@ pub(crate) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
 /// (as a `RunwatchError`) what `new RocketRideClient(options)` throws.
 pub(crate) fn parse_client_options(options: JsValue) -> Result<(ClientOptions, String), JsValue> {
     check_option_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
-    let options: ClientOptions = serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
+    let options = ClientOptions::from_js(&options).map_err(|e| usage_error("invalidOptions", &e))?;
     let url = url::normalize(&options.url, options.allow_insecure.unwrap_or(false)).map_err(|e| usage_error("invalidUrl", &e.to_string()))?;
     if !(options.auth.is_string() || options.auth.is_function()) {
         return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
@@ -198,8 +227,33 @@ pub(crate) fn parse_client_options(options: JsValue) -> Result<(ClientOptions, S
 
 /// A scope argument (`undefined`/`null` means `{ token: "*" }` where `optional`).
 pub(crate) fn parse_scope(scope: JsValue) -> Result<Scope, JsValue> {
-    let spec: ScopeSpec = serde_wasm_bindgen::from_value(scope).map_err(|e| usage_error("invalidScope", &e.to_string()))?;
+    let spec = scope_spec(&scope).map_err(|e| usage_error("invalidScope", &e))?;
     Scope::try_from(spec).map_err(|e| usage_error("invalidScope", &e.to_string()))
+}
+
+/// A scope object's fields.
+fn scope_spec(scope: &JsValue) -> Result<ScopeSpec, String> {
+    if !js_read::is_plain(scope) {
+        return Err("a scope must be an object: `{ token }` or `{ projectId, source }`".into());
+    }
+    Ok(ScopeSpec {
+        token: string(scope, "token")?,
+        project_id: string(scope, "projectId")?,
+        source: string(scope, "source")?,
+        pipe_id: uint(scope, "pipeId")?,
+    })
+}
+
+/// The `types` argument's shape: a number, a string, or an array of strings.
+fn types_arg(types: &JsValue) -> Option<TypesArg> {
+    if let Some(mask) = types.as_f64() {
+        return Some(TypesArg::Mask(mask));
+    }
+    if let Some(name) = types.as_string() {
+        return Some(TypesArg::Name(name));
+    }
+    let names = types.dyn_ref::<js_sys::Array>()?;
+    names.iter().map(|n| n.as_string()).collect::<Option<Vec<_>>>().map(TypesArg::Names)
 }
 
 /// `subscribe(scope, types, …)`'s arguments, checked against each other (e.g. pipe scopes

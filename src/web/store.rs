@@ -12,7 +12,6 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use js_sys::{Array, Function, Object, Reflect};
-use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
@@ -20,6 +19,7 @@ use wasm_bindgen::JsCast;
 
 use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
+use super::js_read::{self, uint};
 use super::listeners::Listeners;
 use super::app_side::AppSide;
 use super::options::{check_types, parse_scope, parse_types};
@@ -32,13 +32,13 @@ use crate::protocol::rocketride::store::{StoreConfig, TaskStore as Core};
 use crate::protocol::rocketride::subscriptions::SubId;
 
 /// Options of `client.tasks(scope, options)`. Unknown keys are an error.
-#[derive(Deserialize, Tsify, Default)]
+#[derive(Tsify, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskStoreOptions {
     /// Event types the store subscribes to. Default: TASK, SUMMARY, FLOW, OUTPUT, DETAIL
     /// and SSE. SUMMARY (statuses, with `startTime`) tells runs apart; TASK brings the
     /// `running` seed that reports runs which ended while the client was offline.
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(default)]
     #[tsify(optional, type = "MonitorTypesArg")]
     pub types: JsValue,
     /// Runs kept at most; the runs that ended longest ago are evicted first (default 200).
@@ -56,6 +56,19 @@ pub struct TaskStoreOptions {
 }
 
 const OPTION_NAMES: &[&str] = &["types", "maxRuns", "maxOutputLines", "maxErrors", "maxWarnings"];
+
+impl TaskStoreOptions {
+    /// Reads the options object (its names already checked).
+    fn from_js(o: &JsValue) -> Result<Self, String> {
+        Ok(TaskStoreOptions {
+            types: js_read::field(o, "types"),
+            max_runs: uint(o, "maxRuns")?,
+            max_output_lines: uint(o, "maxOutputLines")?,
+            max_errors: uint(o, "maxErrors")?,
+            max_warnings: uint(o, "maxWarnings")?,
+        })
+    }
+}
 
 /// The default types of a store.
 fn default_types() -> MonitorTypes {
@@ -311,7 +324,7 @@ pub(crate) fn parse_store_args(scope: Option<JsValue>, options: Option<JsValue>)
     let options = match given(options) {
         Some(o) => {
             check_names(&o).map_err(|e| usage_error("invalidOptions", &e))?;
-            serde_wasm_bindgen::from_value::<TaskStoreOptions>(o).map_err(|e| usage_error("invalidOptions", &e.to_string()))?
+            TaskStoreOptions::from_js(&o).map_err(|e| usage_error("invalidOptions", &e))?
         }
         None => TaskStoreOptions::default(),
     };

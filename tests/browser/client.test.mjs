@@ -212,6 +212,62 @@ test("plain ws:// to a remote host and credentials in the URL are refused", asyn
   assert.match(codes[2], /^invalidOptions: .*urlTypo/);
 });
 
+test("option values of the wrong type are refused with the option's name; arguments are sent as JSON.stringify makes them", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const r = await p.evaluate(async () => {
+    const { RocketRideClient } = await import("runwatch");
+    const caught = (f) => {
+      try {
+        f();
+        return "ok";
+      } catch (e) {
+        return `${e.code}: ${e.message}`;
+      }
+    };
+    const make = (extra) => caught(() => new RocketRideClient({ url: "ws://127.0.0.1:1", auth: "secret-key", ...extra }).close());
+    const client = window.rw.client;
+    const rejection = (promise) => promise.then(() => "resolved", (e) => `${e.code}: ${e.message}`);
+    return {
+      options: [
+        make({ heartbeatIntervalMs: 1.5 }),
+        make({ maxBatchEvents: -1 }),
+        make({ batch: "fast" }),
+        make({ reconnect: 5 }),
+        make({ reconnect: { maxAttempts: "3" } }),
+        make({ clientName: "secret-key" === "x" ? 1 : ["a"] }),
+        make({ allowInsecure: null, clientName: undefined, batch: "frame", reconnect: { minDelayMs: 10 } }),
+        caught(() => new RocketRideClient({ auth: "k" })),
+      ],
+      scopes: [caught(() => client.subscribe("proj", ["TASK"], () => {})), caught(() => client.tasks({ projectId: "p", source: "s" }, { maxRuns: 2.5 }))],
+      types: caught(() => client.subscribe({ token: "*" }, ["TASK", 3], () => {})),
+      requests: [
+        await rejection(client.request("rrext_ping", { big: 1n })),
+        await rejection(client.execute((() => { const pipeline = { components: [] }; pipeline.self = pipeline; return { pipeline }; })())),
+        // toJSON is honoured and undefined members are left out, as in JSON.stringify: the
+        // request goes out (whatever the server makes of its arguments).
+        await rejection(client.request("rrext_ping", { when: { toJSON: () => "later" }, gone: undefined })),
+      ],
+    };
+  });
+  assert.match(r.options[0], /^invalidOptions: `heartbeatIntervalMs` must be a whole number from 0 to 4294967295, not the number 1\.5$/);
+  assert.match(r.options[1], /^invalidOptions: `maxBatchEvents` must be a whole number .*not the number -1$/);
+  assert.match(r.options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not a string$/);
+  assert.match(r.options[3], /^invalidOptions: `reconnect` must be an object, not the number 5$/);
+  assert.match(r.options[4], /^invalidOptions: `maxAttempts` must be a whole number/);
+  assert.match(r.options[5], /^invalidOptions: `clientName` must be a string, not an array$/);
+  assert.equal(r.options[6], "ok", "null and undefined are absent; valid values pass");
+  assert.match(r.options[7], /^invalidOptions: missing option `url`$/);
+  for (const text of [...r.options, ...r.scopes, r.types]) assert.doesNotMatch(text, /secret-key/);
+  assert.match(r.scopes[0], /^invalidScope: a scope must be an object/);
+  assert.match(r.scopes[1], /^invalidOptions: `maxRuns` must be a whole number/);
+  assert.match(r.types, /^invalidTypes: types must be an array of type names or a bitmask$/);
+  assert.match(r.requests[0], /^invalid: the arguments are not JSON: .*BigInt/);
+  assert.match(r.requests[1], /^invalid: the arguments are not JSON: .*circular/i);
+  assert.doesNotMatch(r.requests[2], /^invalid/);
+  assertNoPageErrors(p);
+});
+
 test("a rejected credential stops reconnecting and surfaces the server's message", async () => {
   const p = await openClient({}, "wrong-key");
   await p.waitForFunction(() => window.rw.client.state === "authFailed");

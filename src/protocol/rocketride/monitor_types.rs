@@ -48,8 +48,7 @@ pub enum TypesError {
 
 /// The `types` argument as an app passes it: names or a bitmask. A bare string is
 /// recognised only to be refused: the raw protocol turns it into "unsubscribe" (spec §3.1).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TypesArg {
     Mask(f64),
     Names(Vec<String>),

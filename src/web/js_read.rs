@@ -1,0 +1,94 @@
+//! The app's option objects and arguments, read field by field from plain JS values.
+//!
+//! serde-wasm-bindgen did this before; for a handful of small objects it brought about
+//! 20 KB gzip into the module (its deserializer, serde's visitors for every option type and
+//! their error formatting). `undefined` and `null` read as absent, as they did there, and a
+//! value of the wrong type is refused with the option's name.
+
+use wasm_bindgen::{JsCast, JsValue};
+
+/// `object[key]` (`undefined` when `object` is not an object or the read throws).
+pub(crate) fn field(object: &JsValue, key: &str) -> JsValue {
+    if !object.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    js_sys::Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `object[key]`, or `None` when it is `undefined` or `null`.
+pub(crate) fn given(object: &JsValue, key: &str) -> Option<JsValue> {
+    Some(field(object, key)).filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// An optional string option.
+pub(crate) fn string(object: &JsValue, key: &str) -> Result<Option<String>, String> {
+    given(object, key).map(|v| v.as_string().ok_or_else(|| wrong(key, "a string", &v))).transpose()
+}
+
+/// A string option that must be given.
+pub(crate) fn required_string(object: &JsValue, key: &str) -> Result<String, String> {
+    string(object, key)?.ok_or_else(|| format!("missing option `{key}`"))
+}
+
+/// An optional boolean option.
+pub(crate) fn boolean(object: &JsValue, key: &str) -> Result<Option<bool>, String> {
+    given(object, key).map(|v| v.as_bool().ok_or_else(|| wrong(key, "true or false", &v))).transpose()
+}
+
+/// An optional whole number from 0 to 4294967295.
+pub(crate) fn uint(object: &JsValue, key: &str) -> Result<Option<u32>, String> {
+    given(object, key)
+        .map(|v| match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+            _ => Err(wrong(key, "a whole number from 0 to 4294967295", &v)),
+        })
+        .transpose()
+}
+
+/// An optional option whose value is one of `names` (the same index in `values`).
+pub(crate) fn one_of<T: Copy>(object: &JsValue, key: &str, names: &[&str], values: &[T]) -> Result<Option<T>, String> {
+    given(object, key)
+        .map(|v| {
+            let at = v.as_string().and_then(|s| names.iter().position(|n| *n == s));
+            at.map(|i| values[i]).ok_or_else(|| wrong(key, &format!("one of \"{}\"", names.join("\", \"")), &v))
+        })
+        .transpose()
+}
+
+/// An optional object option, as it is.
+pub(crate) fn object(object: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
+    given(object, key).map(|v| if is_plain(&v) { Ok(v) } else { Err(wrong(key, "an object", &v)) }).transpose()
+}
+
+/// Whether `value` is an object and not an array or a function.
+pub(crate) fn is_plain(value: &JsValue) -> bool {
+    value.is_object() && !js_sys::Array::is_array(value) && !value.is_function()
+}
+
+/// The error for option `key` holding `got` where `expected` was due.
+fn wrong(key: &str, expected: &str, got: &JsValue) -> String {
+    format!("`{key}` must be {expected}, not {}", describe(got))
+}
+
+/// What a value is, for an error (a number as JavaScript writes it; never a string's text,
+/// which may be a credential).
+fn describe(value: &JsValue) -> String {
+    if value.as_f64().is_some() {
+        let text = value.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).map(String::from).unwrap_or_default();
+        return format!("the number {text}");
+    }
+    let kind = if value.is_string() {
+        "a string"
+    } else if value.as_bool().is_some() {
+        "a boolean"
+    } else if js_sys::Array::is_array(value) {
+        "an array"
+    } else if value.is_function() {
+        "a function"
+    } else if value.is_object() {
+        "an object"
+    } else {
+        "a value of another type"
+    };
+    kind.into()
+}
