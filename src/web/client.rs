@@ -15,7 +15,7 @@ use super::errors::thrown_message;
 use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
-use crate::core::json_read::{self, Decode};
+use crate::core::json_read;
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
@@ -161,7 +161,7 @@ impl RocketRideClient {
     /// `busy`, `invalid` or `badResponse`.
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn request(&self, command: String, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        let args = if args.is_undefined() || args.is_null() { Ok(serde_json::json!({})) } else { from_json_of(&args) };
+        let args = if args.is_null_or_undefined() { Ok(serde_json::json!({})) } else { json_args(&args) };
         match args {
             Ok(args) => self.call(Call::Raw { command, args }, timeout_ms),
             Err(message) => invalid_arguments(message),
@@ -198,7 +198,7 @@ impl RocketRideClient {
     /// merge with project ones.
     #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
     pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "ExecuteArgs")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        match from_json_of(&args) {
+        match json_args(&args) {
             Ok(args) => self.call(Call::Execute { args }, timeout_ms),
             Err(message) => invalid_arguments(message),
         }
@@ -304,7 +304,7 @@ fn invalid_arguments(message: String) -> Promise {
 
 /// A request's arguments as what `JSON.stringify` makes of them (what goes on the wire is
 /// JSON), read back by the SDK's own reader.
-fn from_json_of<T: for<'a> Decode<'a>>(args: &JsValue) -> Result<T, String> {
+fn json_args(args: &JsValue) -> Result<serde_json::Value, String> {
     let text = js_sys::JSON::stringify(args)
         .map_err(|e| format!("the arguments are not JSON: {}", thrown_message(&e)))?
         .as_string()

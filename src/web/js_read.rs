@@ -17,7 +17,19 @@ pub(crate) fn field(object: &JsValue, key: &str) -> JsValue {
 
 /// `object[key]`, or `None` when it is `undefined` or `null`.
 pub(crate) fn given(object: &JsValue, key: &str) -> Option<JsValue> {
-    Some(field(object, key)).filter(|v| !v.is_undefined() && !v.is_null())
+    Some(field(object, key)).filter(|v| !v.is_null_or_undefined())
+}
+
+/// Refuses an options object with a key not in `known` (a typo would otherwise silently
+/// mean "default"), or a value that is not an object.
+pub(crate) fn known_keys_only(object: &JsValue, known: &[&str]) -> Result<(), String> {
+    let Some(object) = object.dyn_ref::<js_sys::Object>() else { return Err("options must be an object".into()) };
+    for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
+        if !known.contains(&key.as_str()) {
+            return Err(format!("unknown option `{key}`; expected one of {}", known.join(", ")));
+        }
+    }
+    Ok(())
 }
 
 /// An optional string option.

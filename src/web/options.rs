@@ -113,20 +113,10 @@ const RECONNECT_NAMES: &[&str] = &["minDelayMs", "maxDelayMs", "maxAttempts"];
 
 /// Refuses option names runwatch does not know (a typo would otherwise silently mean "default").
 fn check_option_names(options: &JsValue) -> Result<(), String> {
-    unknown_key(options, OPTION_NAMES)?;
-    let reconnect = js_sys::Reflect::get(options, &"reconnect".into()).unwrap_or(JsValue::UNDEFINED);
+    js_read::known_keys_only(options, OPTION_NAMES)?;
+    let reconnect = js_read::field(options, "reconnect");
     if reconnect.is_object() {
-        unknown_key(&reconnect, RECONNECT_NAMES)?;
-    }
-    Ok(())
-}
-
-fn unknown_key(object: &JsValue, known: &[&str]) -> Result<(), String> {
-    let Some(object) = object.dyn_ref::<js_sys::Object>() else { return Err("options must be an object".into()) };
-    for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
-        if !known.contains(&key.as_str()) {
-            return Err(format!("unknown option `{key}`; expected one of {}", known.join(", ")));
-        }
+        js_read::known_keys_only(&reconnect, RECONNECT_NAMES)?;
     }
     Ok(())
 }

@@ -312,18 +312,17 @@ fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// Refuses option names the store does not know (a typo would otherwise mean "default").
 /// `client.tasks(scope?, options?)`'s arguments, checked: what the store subscribes to and
 /// its bounds. Throws what `tasks()` throws.
 pub(crate) fn parse_store_args(scope: Option<JsValue>, options: Option<JsValue>) -> Result<(Scope, MonitorTypes, StoreConfig), JsValue> {
-    let given = |v: Option<JsValue>| v.filter(|v| !v.is_undefined() && !v.is_null());
+    let given = |v: Option<JsValue>| v.filter(|v| !v.is_null_or_undefined());
     let scope = match given(scope) {
         Some(scope) => parse_scope(scope)?,
         None => Scope::All,
     };
     let options = match given(options) {
         Some(o) => {
-            check_names(&o).map_err(|e| usage_error("invalidOptions", &e))?;
+            js_read::known_keys_only(&o, OPTION_NAMES).map_err(|e| usage_error("invalidOptions", &e))?;
             TaskStoreOptions::from_js(&o).map_err(|e| usage_error("invalidOptions", &e))?
         }
         None => TaskStoreOptions::default(),
@@ -342,12 +341,3 @@ pub(crate) fn parse_store_args(scope: Option<JsValue>, options: Option<JsValue>)
     Ok((scope, types, config))
 }
 
-fn check_names(options: &JsValue) -> Result<(), String> {
-    let Some(object) = options.dyn_ref::<Object>() else { return Err("options must be an object".into()) };
-    for key in Object::keys(object).iter().filter_map(|k| k.as_string()) {
-        if !OPTION_NAMES.contains(&key.as_str()) {
-            return Err(format!("unknown option `{key}`; expected one of {}", OPTION_NAMES.join(", ")));
-        }
-    }
-    Ok(())
-}

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use tsify::Tsify;
 
-use super::json::{decode_fields, keep, Extra};
+use super::json::{decode_fields, Extra};
 use crate::core::json_read::{self, decode_object, Decode, Reader};
 
 /// `{"type":"error", "code"?, "message", "details"?}`: a structured error (with `code`) or
@@ -54,7 +54,7 @@ impl<'a> Decode<'a> for ServerError {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         let mut extra = Extra::default();
         decode_object!(r, ServerError { code: "code", message: "message" => or_default, details: "details" },
-            |key| keep(r, &mut extra, key, &["type"]), class: ErrorClass::Uncoded, extra: extra)
+            |key| extra.keep(r, key, &["type"]), class: ErrorClass::Uncoded, extra: extra)
     }
 }
 

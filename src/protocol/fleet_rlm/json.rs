@@ -3,8 +3,6 @@
 //! `JSON.parse` reads them, and every object, at every level, keeping the keys its type does
 //! not declare in its `extra`.
 
-use std::borrow::Cow;
-
 use crate::core::json_read::{self, Decode, ReadError, Reader};
 use crate::core::wire::{read_error, DecodeError};
 pub use crate::protocol::rocketride::json::{Extra, OrDefault};
@@ -28,20 +26,9 @@ pub fn decode_error(what: &str, text: &str, err: &ReadError) -> DecodeError {
     error
 }
 
-/// Reads the value of a key its object does not declare: skipped when `ignore` lists it
-/// (an envelope's `type`, the flattened runtime context), else kept in `extra` as sent.
-pub fn keep<'a>(r: &mut Reader<'a>, extra: &mut Extra, key: Cow<'a, str>, ignore: &[&str]) -> json_read::Result<()> {
-    if ignore.contains(&key.as_ref()) {
-        return r.raw().map(drop);
-    }
-    let value = Decode::decode(r)?;
-    extra.0.push((key.into_owned(), value));
-    Ok(())
-}
-
 /// Implements [`Decode`] for a struct whose wire keys are its field names (fleet-rlm writes
 /// snake_case, as Rust does) unless given (`field = "wire"`), with `extra` holding the other
-/// keys except `ignore`'s.
+/// keys except `ignore`'s (an envelope's `type`, the flattened runtime context).
 ///
 /// ```text
 /// decode_fields!(Citation { number, title, url });
@@ -58,7 +45,7 @@ macro_rules! decode_fields {
                 let mut extra = crate::protocol::fleet_rlm::json::Extra::default();
                 let ignore: &[&str] = $ignore;
                 crate::core::json_read::decode_object!(r, $name { $($field: crate::protocol::fleet_rlm::json::wire_name!($field $(, $wire)?)),* },
-                    |key| crate::protocol::fleet_rlm::json::keep(r, &mut extra, key, ignore), extra: extra)
+                    |key| extra.keep(r, key, ignore), extra: extra)
             }
         }
     };

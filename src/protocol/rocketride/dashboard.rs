@@ -6,7 +6,7 @@ use serde::Serialize;
 use tsify::Tsify;
 
 use crate::core::json_read::{self, decode_object, Decode, Reader};
-use super::json::{lenient, Extra, Tail};
+use super::json::{lenient, Extra};
 
 /// A server-level event, discriminated by `action` (the wire values).
 //
@@ -76,11 +76,9 @@ macro_rules! dashboard_body {
 
         impl<'a> Decode<'a> for $name {
             fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-                let mut tail = Tail::default();
-                decode_object!(r, $name { timestamp: "timestamp" => lenient, $($field: $wire,)* }, |key| match key.as_ref() {
-                    "action" | "__id" => r.raw().map(drop),
-                    _ => tail.keep(r, key),
-                }, extra: tail.extra)
+                let mut extra = Extra::default();
+                decode_object!(r, $name { timestamp: "timestamp" => lenient, $($field: $wire,)* },
+                    |key| extra.keep(r, key, &["action", "__id"]), extra: extra)
             }
         }
     };

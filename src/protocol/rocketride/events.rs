@@ -509,8 +509,8 @@ fn flow_step<'a>(r: &mut Reader<'a>) -> json_read::Result<(FlowStep<()>, &'a str
 impl<'a> Decode<'a> for FlowTrace {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         // A missing `data` is `null`, like a sent one.
-        let mut tail = Tail::default();
-        decode_object!(r, FlowTrace { lane: "lane", invoke: "invoke", data: "data" => or_default, result: "result", error: "error" }, |key| tail.keep(r, key), extra: tail.extra)
+        let mut extra = Extra::default();
+        decode_object!(r, FlowTrace { lane: "lane", invoke: "invoke", data: "data" => or_default, result: "result", error: "error" }, |key| extra.keep(r, key, &[]), extra: extra)
     }
 }
 

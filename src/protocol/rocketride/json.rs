@@ -133,13 +133,24 @@ impl<T> std::ops::Deref for OrDefault<T> {
 /// field a newer server adds is readable without a new SDK (`ev.extra?.newField`).
 ///
 /// Filled while the typed fields are read, in the same single pass (a decoder hands each
-/// key it does not declare to [`Tail::keep`], or fleet-rlm's `json::keep`), with no copy of
+/// key it does not declare to [`Extra::keep`]), with no copy of
 /// the known fields. Empty for almost every frame of the spec's server; then it costs one
 /// empty `Vec` and is left out of what JavaScript sees (absent, like every absent value).
 #[derive(Debug, Clone, Default)]
 pub struct Extra(pub Vec<(String, Box<RawValue>)>);
 
 impl Extra {
+    /// Reads the value of `key`, a key its object does not declare: skipped when `ignore`
+    /// lists it (a tag, an envelope key, a duplicate), else kept here as sent.
+    pub fn keep<'a>(&mut self, r: &mut Reader<'a>, key: Cow<'a, str>, ignore: &[&str]) -> json_read::Result<()> {
+        if ignore.contains(&key.as_ref()) {
+            return r.raw().map(drop);
+        }
+        let value = Box::<RawValue>::decode(r)?;
+        self.0.push((key.into_owned(), value));
+        Ok(())
+    }
+
     /// True when the body had no undeclared field.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -186,16 +197,8 @@ impl Tail {
         match key.as_ref() {
             "eventTime" => fill(r, &mut self.event_time, "eventTime"),
             "logSeq" => fill(r, &mut self.log_seq, "logSeq"),
-            k if ignore.contains(&k) => r.raw().map(drop),
-            _ => self.keep(r, key),
+            _ => self.extra.keep(r, key, ignore),
         }
-    }
-
-    /// Keeps the value of `key` as an undeclared field.
-    pub fn keep<'a>(&mut self, r: &mut Reader<'a>, key: Cow<'a, str>) -> json_read::Result<()> {
-        let value = Box::<RawValue>::decode(r)?;
-        self.extra.0.push((key.into_owned(), value));
-        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use tsify::Tsify;
 use crate::core::sorted_map::SortedMap;
 use crate::core::wire::{json_text, read_error, DecodeError};
 use crate::core::json_read::{self, decode_object, Decode, Reader};
-use super::json::{lenient, sanitize_non_finite, Extra, Lenient, OrDefault, Tail};
+use super::json::{lenient, sanitize_non_finite, Extra, Lenient, OrDefault};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
 /// resource metrics. Sent about once a second per running task.
@@ -345,7 +345,7 @@ pub struct TaskTokens {
 
 impl<'a> Decode<'a> for TaskStatus {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let mut tail = Tail::default();
+        let mut extra = Extra::default();
         decode_object!(r, TaskStatus {
             name: "name", project_id: "project_id", source: "source", completed: "completed",
             state: "state", start_time: "startTime" => lenient, end_time: "endTime" => lenient,
@@ -361,7 +361,7 @@ impl<'a> Decode<'a> for TaskStatus {
             completion_seconds: "completionSeconds", idle_seconds: "idleSeconds",
             idle_longest_seconds: "idleLongestSeconds", idle_longest_at: "idleLongestAt",
             wire_id: "__id", wire_event_time: "eventTime", wire_log_seq: "logSeq", wire_final: "final",
-        }, |key| tail.keep(r, key), extra: tail.extra)
+        }, |key| extra.keep(r, key, &[]), extra: extra)
     }
 }
 

@@ -147,7 +147,7 @@ pub(crate) fn parse_options(options: JsValue) -> Result<Parsed, JsValue> {
     check_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
     let options: FleetClientOptions =
         serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
-    let auth = match (&options.debug_identity, options.auth.is_undefined() || options.auth.is_null()) {
+    let auth = match (&options.debug_identity, options.auth.is_null_or_undefined()) {
         (Some(_), false) => return Err(usage_error("invalidAuth", "give `auth` or `debugIdentity`, not both")),
         (Some(identity), true) => {
             if identity.tenant_id.trim().is_empty() || identity.user_id.trim().is_empty() {
