@@ -11,11 +11,10 @@ use wasm_bindgen::prelude::*;
 use super::app_side::{rejected, AppSide};
 use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, random_seed, Driven, EngineSide};
-use super::errors::thrown_message;
+use super::js_read;
 use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
-use crate::core::json_read;
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
@@ -161,7 +160,7 @@ impl RocketRideClient {
     /// `busy`, `invalid` or `badResponse`.
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn request(&self, command: String, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        let args = if args.is_null_or_undefined() { Ok(serde_json::json!({})) } else { json_args(&args) };
+        let args = if args.is_null_or_undefined() { Ok(serde_json::json!({})) } else { js_read::json(&args) };
         match args {
             Ok(args) => self.call(Call::Raw { command, args }, timeout_ms),
             Err(message) => invalid_arguments(message),
@@ -198,7 +197,7 @@ impl RocketRideClient {
     /// merge with project ones.
     #[wasm_bindgen(unchecked_return_type = "Promise<ExecuteResult>")]
     pub fn execute(&self, #[wasm_bindgen(unchecked_param_type = "ExecuteArgs")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        match json_args(&args) {
+        match js_read::json(&args) {
             Ok(args) => self.call(Call::Execute { args }, timeout_ms),
             Err(message) => invalid_arguments(message),
         }
@@ -300,14 +299,4 @@ impl Drop for Subscription {
 /// A request refused before sending because its arguments did not convert.
 fn invalid_arguments(message: String) -> Promise {
     rejected(&RequestError::Invalid { message })
-}
-
-/// A request's arguments as what `JSON.stringify` makes of them (what goes on the wire is
-/// JSON), read back by the SDK's own reader.
-fn json_args(args: &JsValue) -> Result<serde_json::Value, String> {
-    let text = js_sys::JSON::stringify(args)
-        .map_err(|e| format!("the arguments are not JSON: {}", thrown_message(&e)))?
-        .as_string()
-        .ok_or_else(|| "the arguments are not JSON".to_string())?;
-    json_read::from_str(&text).map_err(|e| format!("invalid arguments: {}", json_read::describe(&text, &e)))
 }

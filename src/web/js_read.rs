@@ -7,6 +7,9 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 
+use super::errors::thrown_message;
+use crate::core::json_read;
+
 /// `object[key]` (`undefined` when `object` is not an object or the read throws).
 pub(crate) fn field(object: &JsValue, key: &str) -> JsValue {
     if !object.is_object() {
@@ -20,13 +23,17 @@ pub(crate) fn given(object: &JsValue, key: &str) -> Option<JsValue> {
     Some(field(object, key)).filter(|v| !v.is_null_or_undefined())
 }
 
-/// Refuses an options object with a key not in `known` (a typo would otherwise silently
-/// mean "default"), or a value that is not an object.
-pub(crate) fn known_keys_only(object: &JsValue, known: &[&str]) -> Result<(), String> {
-    let Some(object) = object.dyn_ref::<js_sys::Object>() else { return Err("options must be an object".into()) };
-    for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
+/// Refuses `object` when it is not a plain object or has a key not in `known` (a typo
+/// would otherwise silently mean "default"). `what` names it in the error: `"options"`,
+/// `` "`reconnect`" ``, `"the message"`.
+pub(crate) fn known_keys_only(object: &JsValue, known: &[&str], what: &str) -> Result<(), String> {
+    if !is_plain(object) {
+        return Err(format!("{what} must be an object"));
+    }
+    for key in js_sys::Object::keys(object.unchecked_ref::<js_sys::Object>()).iter().filter_map(|k| k.as_string()) {
         if !known.contains(&key.as_str()) {
-            return Err(format!("unknown option `{key}`; expected one of {}", known.join(", ")));
+            let name = if what == "options" { format!("option `{key}`") } else { format!("key `{key}` in {what}") };
+            return Err(format!("unknown {name}; expected one of {}", known.join(", ")));
         }
     }
     Ok(())
@@ -65,6 +72,26 @@ pub(crate) fn one_of<T: Copy>(object: &JsValue, key: &str, names: &[&str], value
             at.map(|i| values[i]).ok_or_else(|| wrong(key, &format!("one of \"{}\"", names.join("\", \"")), &v))
         })
         .transpose()
+}
+
+/// An optional array of strings.
+pub(crate) fn strings(object: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> {
+    given(object, key)
+        .map(|v| {
+            let items = v.dyn_ref::<js_sys::Array>().map(|a| a.iter().map(|s| s.as_string()).collect::<Option<Vec<_>>>());
+            items.flatten().ok_or_else(|| wrong(key, "an array of strings", &v))
+        })
+        .transpose()
+}
+
+/// A value as what `JSON.stringify` makes of it (what goes on the wire is JSON: `toJSON`
+/// is honoured, `undefined` members are left out), read back by the SDK's own reader.
+pub(crate) fn json(value: &JsValue) -> Result<serde_json::Value, String> {
+    let text = js_sys::JSON::stringify(value)
+        .map_err(|e| format!("the arguments are not JSON: {}", thrown_message(&e)))?
+        .as_string()
+        .ok_or_else(|| "the arguments are not JSON".to_string())?;
+    json_read::from_str(&text).map_err(|e| format!("invalid arguments: {}", json_read::describe(&text, &e)))
 }
 
 /// An optional object option, as it is.

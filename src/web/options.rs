@@ -26,8 +26,7 @@ use crate::protocol::rocketride::url;
 ///   a fixed cost per message, so a busy page falls behind a fast stream sooner.
 /// - `"frame"`: once per animation frame, for the fewest renders; microtasks while the page
 ///   is hidden (browsers pause animation frames there).
-// `Deserialize`: fleet-rlm's options still read this through serde-wasm-bindgen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Tsify)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub enum BatchMode {
     /// Once per task (the default).
@@ -40,8 +39,7 @@ pub enum BatchMode {
 }
 
 /// Reconnect backoff: full jitter between `minDelayMs` and an exponentially growing cap.
-// `Deserialize`: fleet-rlm's options still read this through serde-wasm-bindgen.
-#[derive(Clone, Debug, Default, serde::Deserialize, Tsify)]
+#[derive(Clone, Debug, Default, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReconnectOptions {
     /// Interval of the first retries: each waits a uniform random time up to it (default 1000).
@@ -109,14 +107,19 @@ const OPTION_NAMES: &[&str] = &[
     "url", "auth", "allowInsecure", "clientName", "batch", "reconnect", "heartbeatIntervalMs", "heartbeatTimeoutMs",
     "connectTimeoutMs", "requestTimeoutMs", "reorderWindowMs", "maxFrameBytes", "maxBatchEvents",
 ];
-const RECONNECT_NAMES: &[&str] = &["minDelayMs", "maxDelayMs", "maxAttempts"];
+pub(crate) const RECONNECT_NAMES: &[&str] = &["minDelayMs", "maxDelayMs", "maxAttempts"];
 
 /// Refuses option names runwatch does not know (a typo would otherwise silently mean "default").
 fn check_option_names(options: &JsValue) -> Result<(), String> {
-    js_read::known_keys_only(options, OPTION_NAMES)?;
-    let reconnect = js_read::field(options, "reconnect");
-    if reconnect.is_object() {
-        js_read::known_keys_only(&reconnect, RECONNECT_NAMES)?;
+    js_read::known_keys_only(options, OPTION_NAMES, "options")?;
+    check_nested_names(options, "reconnect", RECONNECT_NAMES)
+}
+
+/// Refuses unknown names in the object option `key` (when it is an object).
+pub(crate) fn check_nested_names(options: &JsValue, key: &str, known: &[&str]) -> Result<(), String> {
+    let nested = js_read::field(options, key);
+    if nested.is_object() {
+        js_read::known_keys_only(&nested, known, &format!("`{key}`"))?;
     }
     Ok(())
 }
@@ -124,14 +127,13 @@ fn check_option_names(options: &JsValue) -> Result<(), String> {
 impl ClientOptions {
     /// Reads the options object (its names already checked).
     fn from_js(o: &JsValue) -> Result<Self, String> {
-        let reconnect = js_read::object(o, "reconnect")?.map(|r| ReconnectOptions::from_js(&r)).transpose()?;
         Ok(ClientOptions {
             url: required_string(o, "url")?,
             auth: Some(js_read::field(o, "auth")).filter(|a| !a.is_undefined()).ok_or("missing option `auth`")?,
             allow_insecure: boolean(o, "allowInsecure")?,
             client_name: string(o, "clientName")?,
-            batch: one_of(o, "batch", &["task", "microtask", "frame"], &[BatchMode::Task, BatchMode::Microtask, BatchMode::Frame])?,
-            reconnect,
+            batch: BatchMode::from_js(o)?,
+            reconnect: ReconnectOptions::from_js(o)?,
             heartbeat_interval_ms: uint(o, "heartbeatIntervalMs")?,
             heartbeat_timeout_ms: uint(o, "heartbeatTimeoutMs")?,
             connect_timeout_ms: uint(o, "connectTimeoutMs")?,
@@ -174,14 +176,22 @@ pub(crate) fn ms(value: Option<u32>, default: Duration) -> Duration {
     value.map_or(default, |v| Duration::from_millis(v.into()))
 }
 
+impl BatchMode {
+    /// Reads `options.batch`.
+    pub(crate) fn from_js(options: &JsValue) -> Result<Option<Self>, String> {
+        one_of(options, "batch", &["task", "microtask", "frame"], &[BatchMode::Task, BatchMode::Microtask, BatchMode::Frame])
+    }
+}
+
 impl ReconnectOptions {
     /// Reads `options.reconnect` (its names already checked).
-    fn from_js(r: &JsValue) -> Result<Self, String> {
-        Ok(ReconnectOptions {
-            min_delay_ms: uint(r, "minDelayMs")?,
-            max_delay_ms: uint(r, "maxDelayMs")?,
-            max_attempts: uint(r, "maxAttempts")?,
-        })
+    pub(crate) fn from_js(options: &JsValue) -> Result<Option<Self>, String> {
+        let Some(r) = js_read::object(options, "reconnect")? else { return Ok(None) };
+        Ok(Some(ReconnectOptions {
+            min_delay_ms: uint(&r, "minDelayMs")?,
+            max_delay_ms: uint(&r, "maxDelayMs")?,
+            max_attempts: uint(&r, "maxAttempts")?,
+        }))
     }
 
     /// The backoff these options describe; what they leave out keeps its default.

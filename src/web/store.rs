@@ -322,7 +322,7 @@ pub(crate) fn parse_store_args(scope: Option<JsValue>, options: Option<JsValue>)
     };
     let options = match given(options) {
         Some(o) => {
-            js_read::known_keys_only(&o, OPTION_NAMES).map_err(|e| usage_error("invalidOptions", &e))?;
+            js_read::known_keys_only(&o, OPTION_NAMES, "options").map_err(|e| usage_error("invalidOptions", &e))?;
             TaskStoreOptions::from_js(&o).map_err(|e| usage_error("invalidOptions", &e))?
         }
         None => TaskStoreOptions::default(),

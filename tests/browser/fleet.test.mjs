@@ -529,6 +529,70 @@ test("options are checked: unknown names, insecure remote URLs, a URL with a que
   assertNoPageErrors(p);
 });
 
+test("option and argument values of the wrong type are refused with their name; unknown keys are refused; command args go as JSON.stringify makes them", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  const r = await p.evaluate(async () => {
+    const { FleetRlmClient } = await import("runwatch/fleet-rlm");
+    const caught = (f) => {
+      try { f(); return "ok"; } catch (e) { return `${e.code}: ${e.message}`; }
+    };
+    const make = (extra) => caught(() => new FleetRlmClient({ url: "http://127.0.0.1:1", auth: "secret-token", chat: false, events: false, ...extra }).close());
+    const { client, attempt } = window.fw;
+    const text = (result) => (result.err ? `${result.err.code}: ${result.err.message}` : "ok");
+    const options = [
+      make({ maxSteps: 2.5 }),
+      make({ chat: "no" }),
+      make({ batch: "fast" }),
+      make({ reconnect: { maxAttempts: "3" } }),
+      make({ reconnect: { maxAttempt: 3 } }),
+      make({ auth: undefined, debugIdentity: { tenantId: "t", userId: 7 } }),
+      make({ auth: undefined, debugIdentity: { tenantId: "t" } }),
+      make({ sessionId: null, batch: "frame", reconnect: { minDelayMs: 10 }, maxRuns: 3 }),
+    ];
+    const messages = [
+      text(await attempt(() => client.send({ content: "hi", trce: false }))),
+      text(await attempt(() => client.send({ content: "hi", trace: "no" }))),
+      text(await attempt(() => client.send({ content: "hi", contextPaths: ["a", 1] }))),
+      text(await attempt(() => client.send({ contents: "hi" }))),
+      text(await attempt(() => client.send(42))),
+    ];
+    const commands = [
+      text(await attempt(() => client.command("list_files", ["."]))),
+      text(await attempt(() => client.command("list_files", { big: 1n }))),
+      // toJSON is honoured and undefined members are left out, as in JSON.stringify.
+      text(await attempt(() => client.command("list_files", { path: { toJSON: () => "." }, gone: undefined }))),
+    ];
+    const feedback = [
+      text(await attempt(() => client.traceFeedback({ traceId: "t" }))),
+      text(await attempt(() => client.traceFeedback({ traceId: "t", isCorrect: true, coment: "typo" }))),
+    ];
+    return { options, messages, commands, feedback };
+  });
+  const { options, messages, commands, feedback } = r;
+  assert.match(options[0], /^invalidOptions: `maxSteps` must be a whole number from 0 to 4294967295, not the number 2\.5$/);
+  assert.match(options[1], /^invalidOptions: `chat` must be true or false, not a string$/);
+  assert.match(options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not a string$/);
+  assert.match(options[3], /^invalidOptions: `maxAttempts` must be a whole number/);
+  assert.match(options[4], /^invalidOptions: unknown key `maxAttempt` in `reconnect`; expected one of minDelayMs, maxDelayMs, maxAttempts$/);
+  assert.match(options[5], /^invalidOptions: `userId` must be a string, not the number 7$/);
+  assert.match(options[6], /^invalidOptions: missing option `userId`$/);
+  assert.equal(options[7], "ok", "null and undefined are absent; valid values pass");
+  for (const text of options) assert.doesNotMatch(text, /secret-token/);
+  assert.match(messages[0], /^invalidMessage: unknown key `trce` in the message; expected one of content, sessionId, trace,/);
+  assert.match(messages[1], /^invalidMessage: `trace` must be true or false, not a string$/);
+  assert.match(messages[2], /^invalidMessage: `contextPaths` must be an array of strings, not an array$/);
+  assert.match(messages[3], /^invalidMessage: unknown key `contents` in the message/);
+  assert.match(messages[4], /^invalidMessage: a message must be a string or a `\{ content, … \}` object$/);
+  assert.match(commands[0], /^invalidMessage: command args must be an object$/);
+  assert.match(commands[1], /^invalidMessage: command args: the arguments are not JSON: .*BigInt/);
+  assert.equal(commands[2], "ok", "the command ran with its arguments as JSON.stringify made them");
+  assert.match(feedback[0], /^invalidMessage: feedback needs `isCorrect` \(true or false\)$/);
+  assert.match(feedback[1], /^invalidMessage: unknown key `coment` in feedback; expected one of traceId, clientRequestId, isCorrect, comment, expectedResponse$/);
+  assert.equal(await p.evaluate(() => window.fw.turn()), undefined, "no refused message started a turn");
+  assertNoPageErrors(p);
+});
+
 test("the dev identity parameters authenticate both sockets; a watch-only client sees another client's runs", async () => {
   const p = await openClient({ auth: null, debugIdentity: { tenantId: "acme", userId: "ada" } });
   await waitLive(p);

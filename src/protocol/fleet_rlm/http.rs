@@ -4,7 +4,7 @@
 //! Every route but `/health` and `/ready` takes the same auth as the sockets except the
 //! query token: a `Authorization: Bearer` header (or the debug headers).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use tsify::Tsify;
 
@@ -178,7 +178,7 @@ response! {
 
 /// `POST /api/v1/traces/feedback` body. One of `traceId` / `clientRequestId` is required
 /// (the `final` payload's `mlflowTraceId` / `mlflowClientRequestId`).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct FeedbackRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,7 @@
 //! What a client sends on the chat socket (spec §3.2): `message`, `cancel` and `command`,
 //! typed for the app (camelCase) and written to the wire in the server's snake_case.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tsify::Tsify;
 
@@ -9,7 +9,7 @@ use super::json::{decode_fields, Extra};
 use crate::core::wire::json_text;
 
 /// A `message`: starts a turn.
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRequest {
     /// The user's message; must not be blank.
@@ -92,7 +92,7 @@ impl MessageRequest {
 pub const CANCEL_FRAME: &str = r#"{"type":"cancel"}"#;
 
 /// A `command`: `resolve_hitl`, or one of the agent's tools (spec §3.2).
-#[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandRequest {
     /// `resolve_hitl`, or a tool: `list_files`, `read_file_slice`, `memory_tree`, `reset`, …

@@ -4,6 +4,7 @@
 //! chat side tells the events side when a turn starts and ends, so a silent events socket
 //! during a turn is reported (`stalled`). Plus the HTTP probes. No protocol logic lives here.
 
+mod arguments;
 mod http;
 mod options;
 mod stores;
@@ -33,7 +34,7 @@ use crate::protocol::fleet_rlm::auth::socket_url;
 use crate::protocol::fleet_rlm::chat::{ChatClient, ChatError, FleetChat};
 use crate::protocol::fleet_rlm::http as probes;
 use crate::protocol::fleet_rlm::frames::ChatFrame;
-use crate::protocol::fleet_rlm::requests::{CommandRequest, MessageRequest};
+use crate::protocol::fleet_rlm::requests::CommandRequest;
 use crate::protocol::fleet_rlm::runs::RunsSnapshot;
 use crate::protocol::fleet_rlm::subscriber::{EventsClient, FleetEvents, SubscriberFrame};
 use crate::core::outputs::Delivered;
@@ -222,16 +223,12 @@ impl FleetRlmClient {
 
     /// Sends a message, starting a turn; returns its turn id (see `turns`). Throws a
     /// `RunwatchError`: `invalidMessage` (blank content, `repoRef` without `repoUrl`, another
-    /// session), `turnInProgress` (one turn at a time: `cancel()` or wait), `notConnected`
+    /// session, an unknown key or a value of the wrong type), `turnInProgress` (one turn at a time: `cancel()` or wait), `notConnected`
     /// (the chat socket is not live: messages are never queued, and never re-sent after a
     /// drop), `unavailable` (`chat: false`).
     pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "FleetMessage")] message: JsValue) -> Result<f64, JsValue> {
         let chat = self.inner.chat()?;
-        let mut request = if let Some(content) = message.as_string() {
-            MessageRequest::new(content, self.inner.session_id.clone())
-        } else {
-            serde_wasm_bindgen::from_value::<MessageRequest>(message).map_err(|e| usage_error("invalidMessage", &e.to_string()))?
-        };
+        let mut request = arguments::message(&message).map_err(|e| usage_error("invalidMessage", &e))?;
         match &request.session_id {
             None => request.session_id = Some(self.inner.session_id.clone()),
             Some(s) if *s != self.inner.session_id => {
@@ -276,10 +273,7 @@ impl FleetRlmClient {
         #[wasm_bindgen(js_name = timeoutMs, unchecked_optional_param_type = "number")] timeout_ms: Option<u32>,
     ) -> Result<Promise, JsValue> {
         let chat = self.inner.chat()?;
-        let args = match args.filter(|a| !a.is_undefined() && !a.is_null()) {
-            None => serde_json::Map::new(),
-            Some(a) => serde_wasm_bindgen::from_value(a).map_err(|e| usage_error("invalidMessage", &format!("command args: {e}")))?,
-        };
+        let args = arguments::command_args(args).map_err(|e| usage_error("invalidMessage", &e))?;
         let request = CommandRequest { command: name, args, session_id: Some(self.inner.session_id.clone()) };
         request.validate().map_err(|e| usage_error("invalidMessage", &e))?;
         Ok(chat.call(request, timeout_ms.map(|ms| Duration::from_millis(ms.into()))))
@@ -411,8 +405,7 @@ impl FleetRlmClient {
     /// `unauthorized` for another user's trace, `validation`).
     #[wasm_bindgen(js_name = traceFeedback, unchecked_return_type = "Promise<FeedbackResponse>")]
     pub fn trace_feedback(&self, #[wasm_bindgen(unchecked_param_type = "FeedbackRequest")] feedback: JsValue) -> Result<Promise, JsValue> {
-        let request: probes::FeedbackRequest =
-            serde_wasm_bindgen::from_value(feedback).map_err(|e| usage_error("invalidMessage", &format!("feedback: {e}")))?;
+        let request = arguments::feedback(&feedback).map_err(|e| usage_error("invalidMessage", &e))?;
         let body = request.to_body().map_err(|e| usage_error("invalidMessage", &e))?;
         Ok(self.inner.http.call("POST", probes::TRACE_FEEDBACK, true, Some(body), probes::decode_feedback))
     }

@@ -1,12 +1,12 @@
 //! The options object of `new FleetRlmClient(options)`, checked: unknown names refused,
 //! the server URL and the credential form validated before anything connects.
 
-use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::super::errors::usage_error;
-use super::super::options::{ms, BatchMode, ReconnectOptions};
+use super::super::js_read::{self, boolean, required_string, string, uint};
+use super::super::options::{check_nested_names, ms, BatchMode, ReconnectOptions, RECONNECT_NAMES};
 use crate::core::connection::EngineConfig;
 use crate::protocol::fleet_rlm::auth::{socket_url, Credential, DebugIdentity, Endpoint, Secret};
 use crate::protocol::fleet_rlm::chat::ChatConfig;
@@ -15,8 +15,8 @@ use crate::protocol::fleet_rlm::subscriber::EventsConfig;
 
 /// The dev identity parameters (`debug_tenant_id`, `debug_user_id`, …): local development
 /// only, where the server allows them (`ALLOW_DEBUG_AUTH`). Not a secret.
-#[derive(Deserialize, Tsify, Clone)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Tsify, Clone)]
+#[serde(rename_all = "camelCase")]
 pub struct FleetDebugIdentity {
     pub tenant_id: String,
     pub user_id: String,
@@ -28,8 +28,8 @@ pub struct FleetDebugIdentity {
 
 /// Options of a `FleetRlmClient`. Unknown keys are an error, so a typo never silently
 /// falls back to a default.
-#[derive(Deserialize, Tsify)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Tsify)]
+#[serde(rename_all = "camelCase")]
 pub struct FleetClientOptions {
     /// The server's root: `https://fleet.example`, `http://localhost:8000` (or `ws[s]://`).
     /// Plain `http://`/`ws://` is accepted only for loopback hosts unless `allowInsecure`.
@@ -44,7 +44,6 @@ pub struct FleetClientOptions {
     /// `access_token` query parameter (browsers cannot set WebSocket headers), HTTP calls
     /// as `Authorization: Bearer`. Never in a state change, diagnostic or error. Leave
     /// out (with no `debugIdentity`) for a server without auth (anonymous identity).
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
     #[tsify(optional, type = "string | (() => string | Promise<string>)")]
     pub auth: JsValue,
     /// Local development instead of `auth`: the dev identity parameters.
@@ -98,7 +97,6 @@ const OPTION_NAMES: &[&str] = &[
     "url", "sessionId", "auth", "debugIdentity", "allowInsecure", "chat", "events", "batch", "reconnect", "connectTimeoutMs",
     "commandTimeoutMs", "httpTimeoutMs", "stallAfterMs", "maxFrameBytes", "maxBatchEvents", "maxRuns", "maxSteps",
 ];
-const RECONNECT_NAMES: &[&str] = &["minDelayMs", "maxDelayMs", "maxAttempts"];
 const IDENTITY_NAMES: &[&str] = &["tenantId", "userId", "email", "name"];
 
 /// How the client authenticates.
@@ -145,8 +143,7 @@ pub(crate) struct Parsed {
 /// `new FleetRlmClient(options)` throws.
 pub(crate) fn parse_options(options: JsValue) -> Result<Parsed, JsValue> {
     check_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
-    let options: FleetClientOptions =
-        serde_wasm_bindgen::from_value(options).map_err(|e| usage_error("invalidOptions", &e.to_string()))?;
+    let options = FleetClientOptions::from_js(&options).map_err(|e| usage_error("invalidOptions", &e))?;
     let auth = match (&options.debug_identity, options.auth.is_null_or_undefined()) {
         (Some(_), false) => return Err(usage_error("invalidAuth", "give `auth` or `debugIdentity`, not both")),
         (Some(identity), true) => {
@@ -185,6 +182,29 @@ pub(crate) fn parse_options(options: JsValue) -> Result<Parsed, JsValue> {
 }
 
 impl FleetClientOptions {
+    /// Reads the options object (its names already checked).
+    fn from_js(o: &JsValue) -> Result<Self, String> {
+        Ok(FleetClientOptions {
+            url: required_string(o, "url")?,
+            session_id: string(o, "sessionId")?,
+            auth: js_read::field(o, "auth"),
+            debug_identity: js_read::object(o, "debugIdentity")?.map(|i| FleetDebugIdentity::from_js(&i)).transpose()?,
+            allow_insecure: boolean(o, "allowInsecure")?,
+            chat: boolean(o, "chat")?,
+            events: boolean(o, "events")?,
+            batch: BatchMode::from_js(o)?,
+            reconnect: ReconnectOptions::from_js(o)?,
+            connect_timeout_ms: uint(o, "connectTimeoutMs")?,
+            command_timeout_ms: uint(o, "commandTimeoutMs")?,
+            http_timeout_ms: uint(o, "httpTimeoutMs")?,
+            stall_after_ms: uint(o, "stallAfterMs")?,
+            max_frame_bytes: uint(o, "maxFrameBytes")?,
+            max_batch_events: uint(o, "maxBatchEvents")?,
+            max_runs: uint(o, "maxRuns")?,
+            max_steps: uint(o, "maxSteps")?,
+        })
+    }
+
     fn engine(&self, seed: u64) -> EngineConfig {
         let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
         if let Some(r) = &self.reconnect {
@@ -218,24 +238,21 @@ impl FleetClientOptions {
 }
 
 fn check_names(options: &JsValue) -> Result<(), String> {
-    unknown_key(options, OPTION_NAMES)?;
-    for (name, known) in [("reconnect", RECONNECT_NAMES), ("debugIdentity", IDENTITY_NAMES)] {
-        let nested = js_sys::Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
-        if nested.is_object() {
-            unknown_key(&nested, known).map_err(|e| format!("{name}: {e}"))?;
-        }
-    }
-    Ok(())
+    js_read::known_keys_only(options, OPTION_NAMES, "options")?;
+    check_nested_names(options, "reconnect", RECONNECT_NAMES)?;
+    check_nested_names(options, "debugIdentity", IDENTITY_NAMES)
 }
 
-fn unknown_key(object: &JsValue, known: &[&str]) -> Result<(), String> {
-    let Some(object) = object.dyn_ref::<js_sys::Object>() else { return Err("options must be an object".into()) };
-    for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
-        if !known.contains(&key.as_str()) {
-            return Err(format!("unknown option `{key}`; expected one of {}", known.join(", ")));
-        }
+impl FleetDebugIdentity {
+    /// Reads `options.debugIdentity` (its names already checked).
+    fn from_js(i: &JsValue) -> Result<Self, String> {
+        Ok(FleetDebugIdentity {
+            tenant_id: required_string(i, "tenantId")?,
+            user_id: required_string(i, "userId")?,
+            email: string(i, "email")?,
+            name: string(i, "name")?,
+        })
     }
-    Ok(())
 }
 
 /// The HTTP root of the server (`ws` → `http`, `wss` → `https`), without a trailing slash.
