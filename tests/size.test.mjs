@@ -3,7 +3,7 @@
 // gzip -9 alone, as a server sends it).
 //
 // The budgets are ratchets at today's sizes, not the goal: issue 11 asks for ≤ 60 KB gzip
-// (25 KB as the aim), and the RocketRide entry is ~267 KB; bench/REPORT.md's size
+// (25 KB as the aim), and the RocketRide entry is ~257 KB; bench/REPORT.md's size
 // breakdown says where the bytes are. Lower a budget whenever a change makes its entry
 // smaller, so that no change makes one larger unnoticed. Raised once, on purpose: the
 // RocketRide module is built with opt-level 3 since 82df4ae (from ~322 KB, for about 40 %
@@ -20,13 +20,14 @@
 // Lowered when fleet-rlm's decoders moved from serde derives to core::json_read (249.7 →
 // 244.5 KB), and when RocketRide's options were read without serde-wasm-bindgen (285.6 →
 // 267.0 KB, then 266.6 KB when the decoders shared one way of keeping undeclared keys), and
-// when fleet-rlm's options and arguments followed (244.5 → 228.9 KB).
+// when fleet-rlm's options and arguments followed (244.5 → 228.9 KB), and when the last
+// float formatting left the RocketRide module (266.8 → 257.5 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 267_000, "runwatch/fleet-rlm": 229_000 };
+const BUDGETS = { runwatch: 257_500, "runwatch/fleet-rlm": 229_000 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

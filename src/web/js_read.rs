@@ -111,7 +111,7 @@ fn wrong(key: &str, expected: &str, got: &JsValue) -> String {
 
 /// What a value is, for an error (a number as JavaScript writes it; never a string's text,
 /// which may be a credential).
-fn describe(value: &JsValue) -> String {
+pub(crate) fn describe(value: &JsValue) -> String {
     if value.as_f64().is_some() {
         let text = value.unchecked_ref::<js_sys::Number>().to_string_with_radix(10).map(String::from).unwrap_or_default();
         return format!("the number {text}");

@@ -9,7 +9,7 @@ use crate::core::connection::EngineConfig;
 use super::errors::usage_error;
 use super::js_read::{self, boolean, one_of, required_string, string, uint};
 use crate::protocol::rocketride::client::ClientConfig;
-use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg};
+use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg, TypesError};
 use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
 use crate::protocol::rocketride::url;
 
@@ -210,7 +210,10 @@ impl ReconnectOptions {
 pub(crate) fn parse_types(types: JsValue) -> Result<MonitorTypes, JsValue> {
     let invalid = |m: String| usage_error("invalidTypes", &m);
     let arg = types_arg(&types).ok_or_else(|| invalid("types must be an array of type names or a bitmask".into()))?;
-    MonitorTypes::from_arg(arg).map_err(|e| invalid(e.to_string()))
+    MonitorTypes::from_arg(arg).map_err(|e| match e {
+        TypesError::NotInteger => invalid(format!("{e}, not {}", js_read::describe(&types))),
+        e => invalid(e.to_string()),
+    })
 }
 
 /// The constructor's argument, checked: the options and the normalised engine URL. Throws

@@ -174,7 +174,7 @@ test("an unknown type name, a bare string or a pipe scope with more than SSE thr
       }
     };
     const pipe = { projectId: "p", source: "s", pipeId: 2 };
-    return [attempt(["apaevt_status_upload"]), attempt("SUMMARY"), attempt(256), attempt(["summary"]), attempt(["SSE", "SUMMARY"], pipe), attempt(["sse"], pipe)];
+    return [attempt(["apaevt_status_upload"]), attempt("SUMMARY"), attempt(256), attempt(["summary"]), attempt(["SSE", "SUMMARY"], pipe), attempt(["sse"], pipe), attempt(4.5), attempt(NaN)];
   });
   assert.equal(errors[0].code, "invalidTypes");
   assert.match(errors[0].message, /apaevt_status_upload/);
@@ -184,6 +184,9 @@ test("an unknown type name, a bare string or a pipe scope with more than SSE thr
   assert.equal(errors[4].code, "invalidTypes", "a pipe scope takes SSE only");
   assert.match(errors[4].message, /pipe scope/);
   assert.equal(errors[5], null);
+  assert.equal(errors[6].code, "invalidTypes");
+  assert.equal(errors[6].message, "a monitor type bitmask must be a whole number from 1 to 255, not the number 4.5");
+  assert.equal(errors[7].message, "a monitor type bitmask must be a whole number from 1 to 255, not the number NaN");
 });
 
 test("plain ws:// to a remote host and credentials in the URL are refused", async () => {
