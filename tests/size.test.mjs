@@ -3,7 +3,7 @@
 // gzip -9 alone, as a server sends it).
 //
 // The budgets are ratchets at today's sizes, not the goal: issue 11 asks for ≤ 60 KB gzip
-// (25 KB as the aim), and the RocketRide entry is ~257 KB; bench/REPORT.md's size
+// (25 KB as the aim), and the RocketRide entry is ~255 KB; bench/REPORT.md's size
 // breakdown says where the bytes are. Lower a budget whenever a change makes its entry
 // smaller, so that no change makes one larger unnoticed. Raised once, on purpose: the
 // RocketRide module is built with opt-level 3 since 82df4ae (from ~322 KB, for about 40 %
@@ -21,13 +21,15 @@
 // 244.5 KB), and when RocketRide's options were read without serde-wasm-bindgen (285.6 →
 // 267.0 KB, then 266.6 KB when the decoders shared one way of keeping undeclared keys), and
 // when fleet-rlm's options and arguments followed (244.5 → 228.9 KB), and when the last
-// float formatting left the RocketRide module (266.8 → 257.5 KB).
+// float formatting left the RocketRide module (266.8 → 257.5 KB), and when untyped objects
+// kept the wire's key order (serde_json's preserve_order; 257.5 → 255.2 KB). Raised by 1 KB
+// for fleet-rlm by that same change, on purpose: the app sees the keys as JSON.parse would.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 257_500, "runwatch/fleet-rlm": 229_000 };
+const BUDGETS = { runwatch: 255_300, "runwatch/fleet-rlm": 230_000 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

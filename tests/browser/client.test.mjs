@@ -129,17 +129,20 @@ test("numbers in command results arrive exactly as JSON.parse reads them", { ski
   assertNoPageErrors(p);
 });
 
-test("numbers in an event's untyped data arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
+test("numbers and key order in an event's untyped data arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
   // As above, in a field typed `unknown` (an SSE event's `data`), which the SDK reads as a
-  // JSON value of any shape; it read it with serde_json's fast parse before.
-  const edits = [['"data":\\{', `"data":{"probe":[${EXACT},{"deep":${EXACT}}],`]];
+  // JSON value of any shape; it read it with serde_json's fast parse before, and its
+  // objects' keys came out sorted (a BTreeMap) where JSON.parse keeps the wire's order.
+  const edits = [['"data":\\{', `"data":{"probe":[${EXACT},{"deep":${EXACT},"zeta":1,"alpha":2}],"zulu":0,"alpha":0,`]];
   const p = await openClient({}, undefined, rewriteFrames, { marker: '"event":"apaevt_sse"', edits });
   await p.evaluate(() => window.rw.subscribe("sse", { token: "*" }, ["SSE"]));
   await waitLive(p);
   await execute("proj-sse-floats", "chat_1");
   await p.waitForFunction(() => window.rw.subs.sse.events.some((e) => e.data?.probe));
-  const probe = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).data.probe);
-  assert.deepEqual(probe, [Number(EXACT), { deep: Number(EXACT) }]);
+  const data = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).data);
+  assert.deepEqual(data.probe, [Number(EXACT), { deep: Number(EXACT), zeta: 1, alpha: 2 }]);
+  assert.deepEqual(Object.keys(data).slice(0, 3), ["probe", "zulu", "alpha"], "keys in the wire's order");
+  assert.deepEqual(Object.keys(data.probe[1]), ["deep", "zeta", "alpha"]);
   assertNoPageErrors(p);
 });
 

@@ -158,11 +158,12 @@ test("a full turn with the events socket open: tokens streamed, final, the step 
   assertNoPageErrors(p);
 });
 
-test("numbers in steps and answers arrive exactly as JSON.parse reads them", async () => {
+test("numbers and key order in steps and answers arrive exactly as JSON.parse reads them", async () => {
   // Every frame's float `timestamp` (a step's, epoch seconds) becomes EXACT, and the final
   // answer's untyped `trajectory` gains a probe holding it; both used to be read by
-  // serde_json's fast parse, one unit in the last place off.
-  const edits = [['"timestamp":[0-9][-0-9.eE+]*', `"timestamp":${EXACT}`], ['"trajectory":\\{', `"trajectory":{"probe":[${EXACT},{"deep":${EXACT}}],`]];
+  // serde_json's fast parse, one unit in the last place off. The probe's keys are out of
+  // alphabetical order: untyped objects came out sorted (a BTreeMap) before.
+  const edits = [['"timestamp":[0-9][-0-9.eE+]*', `"timestamp":${EXACT}`], ['"trajectory":\\{', `"trajectory":{"probe":[${EXACT},{"deep":${EXACT},"zeta":1,"alpha":2}],`]];
   const p = await openClient({}, rewriteFrames, { marker: '"', edits });
   await waitLive(p);
   await p.evaluate(() => window.fw.client.send("list the workspace files"));
@@ -171,10 +172,12 @@ test("numbers in steps and answers arrive exactly as JSON.parse reads them", asy
   const r = await p.evaluate(() => ({
     stamps: window.fw.exec.filter((f) => f.type === "execution_step").map((f) => f.step.timestamp),
     probe: window.fw.chat.find((f) => f.kind === "final")?.payload?.trajectory?.probe,
+    probeKeys: Object.keys(window.fw.chat.find((f) => f.kind === "final")?.payload?.trajectory?.probe?.[1] ?? {}),
   }));
   assert.ok(r.stamps.length > 0, "the run had steps");
   assert.deepEqual(r.stamps, r.stamps.map(() => Number(EXACT)));
-  assert.deepEqual(r.probe, [Number(EXACT), { deep: Number(EXACT) }]);
+  assert.deepEqual(r.probe, [Number(EXACT), { deep: Number(EXACT), zeta: 1, alpha: 2 }]);
+  assert.deepEqual(r.probeKeys, ["deep", "zeta", "alpha"], "keys in the wire's order");
   assertNoPageErrors(p);
 });
 
