@@ -129,11 +129,13 @@ test("numbers in command results arrive exactly as JSON.parse reads them", { ski
   assertNoPageErrors(p);
 });
 
-test("numbers and key order in an event's untyped data arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
+test("numbers and key order in an event's untyped data and undeclared keys arrive exactly as JSON.parse reads them", { skip: workerOwnsSocket }, async () => {
   // As above, in a field typed `unknown` (an SSE event's `data`), which the SDK reads as a
   // JSON value of any shape; it read it with serde_json's fast parse before, and its
   // objects' keys came out sorted (a BTreeMap) where JSON.parse keeps the wire's order.
-  const edits = [['"data":\\{', `"data":{"probe":[${EXACT},{"deep":${EXACT},"zeta":1,"alpha":2}],"zulu":0,"alpha":0,`]];
+  // And in a body key the SDK does not declare (`extra`), kept as JSON text.
+  const keptText = `"kept":{"z":[1.50,${EXACT},-2e3],"a":{"y":null,"b":"\\u00e9"}},`;
+  const edits = [['"data":\\{', `${keptText}"data":{"probe":[${EXACT},{"deep":${EXACT},"zeta":1,"alpha":2}],"zulu":0,"alpha":0,`]];
   const p = await openClient({}, undefined, rewriteFrames, { marker: '"event":"apaevt_sse"', edits });
   await p.evaluate(() => window.rw.subscribe("sse", { token: "*" }, ["SSE"]));
   await waitLive(p);
@@ -143,6 +145,9 @@ test("numbers and key order in an event's untyped data arrive exactly as JSON.pa
   assert.deepEqual(data.probe, [Number(EXACT), { deep: Number(EXACT), zeta: 1, alpha: 2 }]);
   assert.deepEqual(Object.keys(data).slice(0, 3), ["probe", "zulu", "alpha"], "keys in the wire's order");
   assert.deepEqual(Object.keys(data.probe[1]), ["deep", "zeta", "alpha"]);
+  const kept = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).extra?.kept);
+  assert.deepEqual(kept, { z: [1.5, Number(EXACT), -2000], a: { y: null, b: "é" } });
+  assert.deepEqual([Object.keys(kept), Object.keys(kept.a)], [["z", "a"], ["y", "b"]]);
   assertNoPageErrors(p);
 });
 
