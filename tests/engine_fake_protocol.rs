@@ -9,7 +9,6 @@ use runwatch::core::lifecycle::{Action, ConnState};
 use runwatch::core::outputs::{Diagnostic, Output, RequestError};
 use runwatch::core::time::{Duration, Instant};
 use runwatch::core::wire::{DecodeError, DecodeErrorKind, Frame, FrameBody, Response};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// The plug-in: one subscription call after auth; every event goes to subscription 1.
@@ -56,7 +55,7 @@ impl Protocol for Lines {
                     success: ok,
                     message: if ok { None } else { tail.clone() },
                     trace: None,
-                    body: if ok { tail.and_then(|t| RawValue::from_string(t).ok()) } else { None },
+                    body: if ok { tail.filter(|t| serde_json::from_str::<serde_json::Value>(t).is_ok()).map(Into::into) } else { None },
                 })
             }
             _ => return Err(bad()),
@@ -76,7 +75,7 @@ impl Protocol for Lines {
         ("ping", json!({}))
     }
 
-    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&RawValue>) {
+    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {
         self.subscribe_rounds += 1;
         link.send("join", json!({}), Own::Join);
     }

@@ -9,7 +9,6 @@ use runwatch::core::lifecycle::{Action, ConnState};
 use runwatch::core::outputs::{Output, RequestError};
 use runwatch::core::time::{Duration, Instant};
 use runwatch::core::wire::{DecodeError, DecodeErrorKind, Frame, FrameBody, Response};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// Frames: `ev|text`, `re|command|ok|body`, `re|command|err|message`, `deny|message`.
@@ -41,7 +40,7 @@ impl Protocol for UrlAuth {
                     success: ok,
                     message: (!ok).then(|| parts[3].to_owned()),
                     trace: None,
-                    body: ok.then(|| RawValue::from_string(parts[3].to_owned()).unwrap()),
+                    body: ok.then(|| parts[3].into()),
                 })
             }
             _ => return Err(DecodeError { kind: DecodeErrorKind::NotAnEnvelope, reason: "?".into() }),
@@ -69,7 +68,7 @@ impl Protocol for UrlAuth {
         unreachable!("no heartbeat")
     }
 
-    fn on_authenticated(&mut self, link: &mut Link<Self>, body: Option<&RawValue>) {
+    fn on_authenticated(&mut self, link: &mut Link<Self>, body: Option<&str>) {
         assert!(body.is_none());
         link.subscribed();
     }

@@ -23,7 +23,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::backoff::BackoffConfig;
@@ -91,7 +90,7 @@ pub trait Protocol: Sized {
     /// The credential was accepted (`body` is the server's answer): (re-)establish the
     /// desired subscriptions with [`Link::send`] and call [`Link::subscribed`] once they
     /// are all answered (at once when there is nothing to send).
-    fn on_authenticated(&mut self, link: &mut Link<Self>, body: Option<&RawValue>);
+    fn on_authenticated(&mut self, link: &mut Link<Self>, body: Option<&str>);
     /// A response to one of the plug-in's own requests.
     fn on_response(&mut self, link: &mut Link<Self>, request: Self::Request, response: Response);
     /// One of the plug-in's requests got no answer in time.
@@ -906,7 +905,7 @@ impl<P: Protocol> Connection<P> {
             Pending::App(app) => {
                 let result = if response.success {
                     self.protocol.on_app_reply(&mut self.link, &app.call, &response);
-                    P::decode_reply(&app.call, response.body.as_deref().map(RawValue::get))
+                    P::decode_reply(&app.call, response.body.as_deref())
                 } else {
                     Err(server_error(&response))
                 };
@@ -925,7 +924,7 @@ impl<P: Protocol> Connection<P> {
         self.authenticated(response.body.as_deref());
     }
 
-    fn authenticated(&mut self, body: Option<&RawValue>) {
+    fn authenticated(&mut self, body: Option<&str>) {
         self.link.lifecycle.authenticated();
         self.link.pump();
         self.protocol.on_authenticated(&mut self.link, body);

@@ -706,15 +706,6 @@ impl<'a> Reader<'a> {
 /// How deep serde_json lets values nest: a container at this depth is refused.
 const RECURSION_LIMIT: usize = 128;
 
-/// What kind of failure a serde_json error is; `message` is its text.
-pub fn serde_kind(err: &serde_json::Error, message: &str) -> ReadErrorKind {
-    match err.classify() {
-        _ if message.starts_with("recursion limit exceeded") => ReadErrorKind::TooDeep,
-        serde_json::error::Category::Data => ReadErrorKind::Shape,
-        _ => ReadErrorKind::Syntax,
-    }
-}
-
 /// The bytes that end a string's plain run: the quote, the backslash, control characters.
 static STOPS: [bool; 256] = {
     let mut t = [false; 256];

@@ -17,7 +17,6 @@
 
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::Endpoint;
@@ -248,7 +247,7 @@ impl Protocol for FleetChat {
         ("ping", Value::Null)
     }
 
-    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&RawValue>) {
+    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {
         self.last_error = None;
         link.subscribed();
     }
@@ -321,7 +320,7 @@ impl Protocol for FleetChat {
 /// status is not `"ok"`.
 fn command_response(result: super::frames::CommandResult) -> Response {
     let (success, message, body) = match result.outcome() {
-        Ok(body) => (true, None, Some(body.to_owned())),
+        Ok(body) => (true, None, Some(body.get().into())),
         Err(message) => (false, Some(message), None),
     };
     Response { request_seq: None, command: result.command, success, message, trace: None, body }

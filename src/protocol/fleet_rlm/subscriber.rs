@@ -15,7 +15,6 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use tsify::Tsify;
 
@@ -214,7 +213,7 @@ impl Protocol for FleetEvents {
         ("ping", Value::Null)
     }
 
-    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&RawValue>) {
+    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {
         self.last_error = None;
         link.subscribed();
         // The stall clock starts when this socket can hear anything.

@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::calls::Call;
@@ -238,7 +237,7 @@ impl Protocol for RocketRide {
         (Command::PING, Value::Object(Default::default()))
     }
 
-    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&RawValue>) {
+    fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {
         self.registry.connection_lost();
         let calls = self.registry.sync();
         self.subscribing = calls.len();
@@ -671,7 +670,7 @@ impl RocketRide {
     /// Learns where every task of an `rrext_dashboard` answer belongs; `None` if it failed.
     fn learn_listed(&mut self, link: &mut Link<Self>, response: &Response) -> Option<Vec<ListedTask>> {
         let body = response.body.as_ref().filter(|_| response.success)?;
-        let listed = commands::dashboard_tasks(body.get());
+        let listed = commands::dashboard_tasks(body);
         for t in &listed {
             self.learn_task(link, &t.id, &t.project_id, &t.source);
         }
@@ -698,7 +697,7 @@ impl RocketRide {
     }
 
     fn on_seed_token(&mut self, link: &mut Link<Self>, task: ListedTask, response: Response) {
-        let token = response.body.as_ref().filter(|_| response.success).and_then(|b| json_read::from_str::<TokenResult>(b.get()).ok());
+        let token = response.body.as_ref().filter(|_| response.success).and_then(|b| json_read::from_str::<TokenResult>(b).ok());
         match token {
             Some(TokenResult { token }) => {
                 self.learn_token(link, &task.id, &token, &task.project_id, &task.source);
@@ -721,7 +720,7 @@ impl RocketRide {
     fn on_seed_status(&mut self, link: &mut Link<Self>, task_id: String, response: Response) {
         let outcome = match response.body.as_ref().filter(|_| response.success) {
             None => Err(response.message.clone().unwrap_or_else(|| "rrext_get_task_status failed".into())),
-            Some(body) => match TaskStatus::from_json(body.get()) {
+            Some(body) => match TaskStatus::from_json(body) {
                 Ok(status) => {
                     let event = RocketRideEvent::task_status(task_id.clone(), status);
                     self.learn_from_event(link, &event);

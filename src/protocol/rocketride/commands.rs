@@ -63,11 +63,11 @@ pub fn project_source_arguments(project_id: &str, source: &str) -> Value {
 /// The task an `execute` result started (`{id, token, projectId, source, …}`), so
 /// token-scoped subscriptions can be merged with project ones and its status seeded.
 /// Decoded as the same [`ExecuteResult`] the app receives.
-pub fn learn_from_result(command: &str, body: Option<&serde_json::value::RawValue>) -> Option<ExecuteResult> {
+pub fn learn_from_result(command: &str, body: Option<&str>) -> Option<ExecuteResult> {
     if command != Command::EXECUTE {
         return None;
     }
-    json_read::from_str(body?.get()).ok()
+    json_read::from_str(body?).ok()
 }
 
 /// Every task of an `rrext_dashboard` body; lenient (a malformed entry is skipped), since
@@ -110,13 +110,10 @@ mod tests {
 
     #[test]
     fn execute_results_teach_tokens() {
-        let body = serde_json::value::RawValue::from_string(
-            r#"{"id":"bee3a8ea.chat_1","token":"tk_bee3a8ea46c24f6e1ac107ba9e8b63a8","publicToken":"pk_x","projectId":"p","source":"chat_1","provider":"chat"}"#.into(),
-        )
-        .unwrap();
-        let learned = learn_from_result("execute", Some(&body)).unwrap();
+        let body = r#"{"id":"bee3a8ea.chat_1","token":"tk_bee3a8ea46c24f6e1ac107ba9e8b63a8","publicToken":"pk_x","projectId":"p","source":"chat_1","provider":"chat"}"#;
+        let learned = learn_from_result("execute", Some(body)).unwrap();
         assert_eq!((learned.id.as_str(), learned.project_id.as_str()), ("bee3a8ea.chat_1", "p"));
-        assert_eq!(learn_from_result("rrext_ping", Some(&body)), None);
+        assert_eq!(learn_from_result("rrext_ping", Some(body)), None);
     }
 
     #[test]

@@ -7,13 +7,12 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
 
 use super::events::{decode_event_text, RocketRideEvent};
 use super::json::sanitize_non_finite;
 use crate::core::json_read::{self, decode_object, Decode, RawJson, Reader};
 use crate::core::wire::read_error;
-pub use crate::core::wire::{json_error, DecodeError, DecodeErrorKind, ErrorTrace, Response};
+pub use crate::core::wire::{DecodeError, DecodeErrorKind, ErrorTrace, Response};
 
 /// One decoded RocketRide frame.
 pub type Frame = crate::core::wire::Frame<RocketRideEvent>;
@@ -129,8 +128,7 @@ fn response(envelope: Envelope<'_>) -> Result<Response, DecodeError> {
         success: envelope.success.ok_or_else(|| missing("success"))?,
         message: envelope.message,
         trace: envelope.trace,
-        // The reader checked it is one JSON value; `from_string` checks that again.
-        body: envelope.body.map(|b| RawValue::from_string(b.0.to_owned())).transpose().map_err(|e| json_error("frame", &e))?,
+        body: envelope.body.map(|b| b.0.into()),
     })
 }
 
@@ -179,7 +177,7 @@ mod tests {
             (frames[1].seq, auth.request_seq, auth.command.as_str(), auth.success),
             (Some(1), Some(1), "auth", true)
         );
-        assert!(auth.body.as_ref().unwrap().get().contains("\"userId\":\"local\""));
+        assert!(auth.body.as_deref().unwrap().contains("\"userId\":\"local\""));
 
         let RocketRideEvent::Task(TaskEvent::Running { tasks }) = event(&frames[3]) else { panic!() };
         assert_eq!((frames[3].seq, tasks.len(), tasks[0].id.as_str()), (Some(2), 1, "95fe269c.webhook_1"));
@@ -233,7 +231,7 @@ mod tests {
         )
         .unwrap();
         let response = response_of(&frame);
-        assert_eq!((response.request_seq, response.body.as_ref().map(|b| b.get())), (None, Some("{}")));
+        assert_eq!((response.request_seq, response.body.as_deref()), (None, Some("{}")));
         assert_eq!(err(br#"{"type":"response","seq":9,"command":"x"}"#).reason, "response without `success`");
         assert_eq!(err(br#"{"type":"response","seq":9,"success":true}"#).kind, DecodeErrorKind::NotAnEnvelope);
     }

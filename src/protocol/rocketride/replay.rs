@@ -39,7 +39,6 @@
 //! buffered: the next reconnect resumes from the cursor. Buffers are bounded: a stream
 //! whose buffers fill up is delivered at once with an `overflow` report of what is left.
 
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::envelope::Response;
@@ -565,7 +564,7 @@ impl Replay {
             );
             return self.finish_if_done(out);
         }
-        let body = response.body.as_deref().map(RawValue::get).unwrap_or("{}");
+        let body = response.body.as_deref().unwrap_or("{}");
         match request {
             LogRequest::Chapters { .. } => self.on_chapters(&id, body, out),
             LogRequest::Read { cursor, .. } => self.on_read(&id, cursor, body, out),
@@ -1127,7 +1126,7 @@ mod tests {
             success: true,
             message: None,
             trace: None,
-            body: Some(RawValue::from_string(body.to_string()).unwrap()),
+            body: Some(body.to_string().into()),
         }
     }
 

@@ -424,7 +424,7 @@ mod tests {
     fn sample_body(line: usize) -> String {
         let frame = decode_frame(SAMPLE.lines().nth(line).unwrap().as_bytes()).unwrap();
         let FrameBody::Response(response) = frame.body else { panic!() };
-        response.body.unwrap().get().to_owned()
+        response.body.unwrap().into()
     }
 
     #[test]
