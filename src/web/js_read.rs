@@ -76,12 +76,12 @@ pub(crate) fn one_of<T: Copy>(object: &JsValue, key: &str, names: &[&str], value
 
 /// An optional array of strings.
 pub(crate) fn strings(object: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> {
-    given(object, key)
-        .map(|v| {
-            let items = v.dyn_ref::<js_sys::Array>().map(|a| a.iter().map(|s| s.as_string()).collect::<Option<Vec<_>>>());
-            items.flatten().ok_or_else(|| wrong(key, "an array of strings", &v))
-        })
-        .transpose()
+    given(object, key).map(|v| string_array(&v).ok_or_else(|| wrong(key, "an array of strings", &v))).transpose()
+}
+
+/// `value`'s items when it is an array of strings only.
+pub(crate) fn string_array(value: &JsValue) -> Option<Vec<String>> {
+    value.dyn_ref::<js_sys::Array>()?.iter().map(|s| s.as_string()).collect()
 }
 
 /// A value as what `JSON.stringify` makes of it (what goes on the wire is JSON: `toJSON`

@@ -1,7 +1,7 @@
 //! The options object of `new RocketRideClient(options)`, and the `types` argument of `subscribe`/`tasks`.
 
 use tsify::Tsify;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use crate::core::backoff::BackoffConfig;
 use crate::core::time::Duration;
@@ -40,7 +40,7 @@ pub enum BatchMode {
 
 /// Reconnect backoff: full jitter between `minDelayMs` and an exponentially growing cap.
 #[derive(Clone, Debug, Default, Tsify)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ReconnectOptions {
     /// Interval of the first retries: each waits a uniform random time up to it (default 1000).
     #[tsify(optional)]
@@ -56,7 +56,7 @@ pub struct ReconnectOptions {
 /// Options of a [`crate::web::RocketRideClient`]. Unknown keys are an error, so a typo
 /// never silently falls back to a default.
 #[derive(Tsify)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientOptions {
     /// `wss://host:port` of the engine; `/task/service` is added when no path is given.
     /// Plain `ws://` is accepted only for loopback hosts unless `allowInsecure` is set.
@@ -155,20 +155,27 @@ impl ClientOptions {
 
     /// The engine's tunables these options describe.
     fn engine_config(&self, seed: u64) -> EngineConfig {
-        let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
-        if let Some(r) = &self.reconnect {
-            c.backoff = r.backoff();
-        }
+        let mut c = engine_config(seed, self.reconnect.as_ref(), self.connect_timeout_ms, self.max_frame_bytes);
         c.heartbeat_interval = ms(self.heartbeat_interval_ms, c.heartbeat_interval);
         c.heartbeat_timeout = ms(self.heartbeat_timeout_ms, c.heartbeat_timeout);
-        c.connect_timeout = ms(self.connect_timeout_ms, c.connect_timeout);
         c.request_timeout = ms(self.request_timeout_ms, c.request_timeout);
         c.seq.reorder_window = ms(self.reorder_window_ms, c.seq.reorder_window);
-        if let Some(max) = self.max_frame_bytes {
-            c.max_frame_bytes = max as usize;
-        }
         c
     }
+}
+
+/// The engine settings both clients' options have (`reconnect`, `connectTimeoutMs`,
+/// `maxFrameBytes`); what they leave out keeps its default. `seed` feeds the backoff jitter.
+pub(crate) fn engine_config(seed: u64, reconnect: Option<&ReconnectOptions>, connect_timeout_ms: Option<u32>, max_frame_bytes: Option<u32>) -> EngineConfig {
+    let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
+    if let Some(r) = reconnect {
+        c.backoff = r.backoff();
+    }
+    c.connect_timeout = ms(connect_timeout_ms, c.connect_timeout);
+    if let Some(max) = max_frame_bytes {
+        c.max_frame_bytes = max as usize;
+    }
+    c
 }
 
 /// A millisecond option as a duration, or `default` when it is not given.
@@ -255,8 +262,7 @@ fn types_arg(types: &JsValue) -> Option<TypesArg> {
     if let Some(name) = types.as_string() {
         return Some(TypesArg::Name(name));
     }
-    let names = types.dyn_ref::<js_sys::Array>()?;
-    names.iter().map(|n| n.as_string()).collect::<Option<Vec<_>>>().map(TypesArg::Names)
+    js_read::string_array(types).map(TypesArg::Names)
 }
 
 /// `subscribe(scope, types, …)`'s arguments, checked against each other (e.g. pipe scopes

@@ -33,7 +33,7 @@ use crate::protocol::rocketride::subscriptions::SubId;
 
 /// Options of `client.tasks(scope, options)`. Unknown keys are an error.
 #[derive(Tsify, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskStoreOptions {
     /// Event types the store subscribes to. Default: TASK, SUMMARY, FLOW, OUTPUT, DETAIL
     /// and SSE. SUMMARY (statuses, with `startTime`) tells runs apart; TASK brings the

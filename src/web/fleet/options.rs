@@ -6,7 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::super::errors::usage_error;
 use super::super::js_read::{self, boolean, required_string, string, uint};
-use super::super::options::{check_nested_names, ms, BatchMode, ReconnectOptions, RECONNECT_NAMES};
+use super::super::options::{check_nested_names, engine_config, ms, BatchMode, ReconnectOptions, RECONNECT_NAMES};
 use crate::core::connection::EngineConfig;
 use crate::protocol::fleet_rlm::auth::{socket_url, Credential, DebugIdentity, Endpoint, Secret};
 use crate::protocol::fleet_rlm::chat::ChatConfig;
@@ -206,15 +206,7 @@ impl FleetClientOptions {
     }
 
     fn engine(&self, seed: u64) -> EngineConfig {
-        let mut c = EngineConfig { rng_seed: seed, ..EngineConfig::default() };
-        if let Some(r) = &self.reconnect {
-            c.backoff = r.backoff();
-        }
-        c.connect_timeout = ms(self.connect_timeout_ms, c.connect_timeout);
-        if let Some(max) = self.max_frame_bytes {
-            c.max_frame_bytes = max as usize;
-        }
-        c
+        engine_config(seed, self.reconnect.as_ref(), self.connect_timeout_ms, self.max_frame_bytes)
     }
 
     pub(crate) fn chat_config(&self, seed: u64) -> ChatConfig {
