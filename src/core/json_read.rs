@@ -16,6 +16,7 @@
 //! Errors read like serde's ("invalid type: string \"x\", expected u64") and carry the byte
 //! offset where they were found.
 
+use super::decimal;
 use std::borrow::Cow;
 
 /// What kind of failure a [`ReadError`] is.
@@ -433,9 +434,10 @@ impl<'a> Reader<'a> {
         if let Some(v) = n.exact_f64() {
             return Ok(v);
         }
-        match n.text.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(self.syntax("number out of range")),
+        let quick = if n.count <= 19 { decimal::quick(n.digits, n.scale) } else { None };
+        match quick {
+            Some(v) => Ok(if n.negative { -v } else { v }),
+            None => decimal::nearest_f64(n.text).ok_or_else(|| self.syntax("number out of range")),
         }
     }
 

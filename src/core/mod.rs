@@ -15,6 +15,7 @@
 //! ```
 pub mod backoff;
 pub mod connection;
+pub mod decimal;
 pub mod id_map;
 pub mod json_read;
 pub mod lifecycle;

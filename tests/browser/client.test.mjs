@@ -134,15 +134,19 @@ test("numbers and key order in an event's untyped data and undeclared keys arriv
   // JSON value of any shape; it read it with serde_json's fast parse before, and its
   // objects' keys came out sorted (a BTreeMap) where JSON.parse keeps the wire's order.
   // And in a body key the SDK does not declare (`extra`), kept as JSON text.
+  // HARD are numbers that take core::decimal's long path (a tie broken by a digit, the edges of
+  // the subnormal and of the double range, more digits than a u64 holds, a negative zero).
+  const HARD = ["9007199254740993.0", "9007199254740993.000000000000000000000001", "2.2250738585072011e-308",
+    "4.9406564584124654e-324", "2.4703282292062327e-324", "1.7976931348623157e308", "123456789012345678901234567890.5", "-0.0"];
   const keptText = `"kept":{"z":[1.50,${EXACT},-2e3],"a":{"y":null,"b":"\\u00e9"}},`;
-  const edits = [['"data":\\{', `${keptText}"data":{"probe":[${EXACT},{"deep":${EXACT},"zeta":1,"alpha":2}],"zulu":0,"alpha":0,`]];
+  const edits = [['"data":\\{', `${keptText}"data":{"probe":[${EXACT},{"deep":${EXACT},"zeta":1,"alpha":2},${HARD}],"zulu":0,"alpha":0,`]];
   const p = await openClient({}, undefined, rewriteFrames, { marker: '"event":"apaevt_sse"', edits });
   await p.evaluate(() => window.rw.subscribe("sse", { token: "*" }, ["SSE"]));
   await waitLive(p);
   await execute("proj-sse-floats", "chat_1");
   await p.waitForFunction(() => window.rw.subs.sse.events.some((e) => e.data?.probe));
   const data = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).data);
-  assert.deepEqual(data.probe, [Number(EXACT), { deep: Number(EXACT), zeta: 1, alpha: 2 }]);
+  assert.deepStrictEqual(data.probe, [Number(EXACT), { deep: Number(EXACT), zeta: 1, alpha: 2 }, ...HARD.map(Number)]);
   assert.deepEqual(Object.keys(data).slice(0, 3), ["probe", "zulu", "alpha"], "keys in the wire's order");
   assert.deepEqual(Object.keys(data.probe[1]), ["deep", "zeta", "alpha"]);
   const kept = await p.evaluate(() => window.rw.subs.sse.events.find((e) => e.data?.probe).extra?.kept);
