@@ -14,7 +14,40 @@ use tsify::Tsify;
 /// would compile two more instantiations of `Value`'s serialiser into the module.
 pub fn json_text(value: &serde_json::Value) -> String {
     // As with `Value::to_string`: a JSON value serialised into memory cannot fail.
-    serde_json::to_string(value).expect("a JSON value always serialises")
+    to_json(value).unwrap_or_else(|_| unreachable!("a JSON value always serialises"))
+}
+
+/// `value` as compact JSON text, through serde_json.
+///
+/// serde_json refuses only what the SDK's types never hold (a map key that is not a string,
+/// a `Serialize` that reports an error of its own), so the failure is [`NotJson`], with no
+/// detail. Formatting serde_json's error, or unwrapping it (which formats it with `Debug`),
+/// keeps its messages and `std::io::Error`'s in every module; all serialisation for the
+/// app and the wire goes through here or [`to_json_writer`] instead.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, NotJson> {
+    serde_json::to_string(value).map_err(|_| NotJson)
+}
+
+/// [`to_json`] appended to `out`; on failure `out` may hold part of the text.
+pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), NotJson> {
+    serde_json::to_writer(out, value).map_err(|_| NotJson)
+}
+
+/// A value that serde_json could not write as JSON (see [`to_json`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotJson;
+
+impl fmt::Display for NotJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("it cannot be written as JSON (a map key that is not a string, or a failing Serialize)")
+    }
+}
+
+/// A JSON object of `pairs`, in order. `serde_json::json!` with a value that is not a literal
+/// goes through `to_value(…).unwrap()`, which keeps serde_json's error formatting in the
+/// module (see [`to_json`]); this cannot fail.
+pub fn object<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> serde_json::Value {
+    serde_json::Value::Object(pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
 }
 
 /// Longest piece of a serde message kept in a [`DecodeError`] reason, so a reason never
@@ -159,3 +192,25 @@ fn elide_middle(message: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{head}…{tail}"))
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::{object, to_json, to_json_writer, NotJson};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn what_serde_json_refuses_is_not_json_with_a_fixed_reason() {
+        let tuple_keys = BTreeMap::from([((1, 2), "a")]);
+        assert_eq!(to_json(&tuple_keys), Err(NotJson));
+        let mut out = b"[".to_vec();
+        assert_eq!(to_json_writer(&mut out, &tuple_keys), Err(NotJson));
+        assert!(NotJson.to_string().starts_with("it cannot be written as JSON"));
+        assert_eq!(to_json(&["a\"b", "é"]).as_deref(), Ok(r#"["a\"b","é"]"#));
+    }
+
+    #[test]
+    fn an_object_keeps_its_pairs_in_order() {
+        let value = object([("z", 1.into()), ("a", "x".into()), ("m", serde_json::Value::Null)]);
+        assert_eq!(to_json(&value).as_deref(), Ok(r#"{"z":1,"a":"x","m":null}"#));
+    }
+}

@@ -22,6 +22,7 @@ use crate::core::queue::{BoundedQueue, Overflow};
 use crate::core::outputs::{Delivered, Diagnostic, Output, RequestError, SubId};
 use crate::core::pace::Pace;
 use crate::core::sorted_map::SortedMap;
+use crate::core::wire::{to_json, to_json_writer};
 
 /// The distinct events of one flush that go to app callbacks, in order of first appearance.
 /// An event that goes to several subscriptions becomes one JS object, shared by them.
@@ -432,7 +433,7 @@ impl<E: Serialize> Dispatch<E> {
                 text.push(b',');
             }
             let start = text.len();
-            match serde_json::to_writer(&mut text, event.as_ref()) {
+            match to_json_writer(&mut text, event.as_ref()) {
                 Ok(()) => spans.push(Some(start..text.len())),
                 Err(e) => {
                     text.truncate(start);
@@ -561,7 +562,7 @@ fn parse(body: Option<&str>) -> Result<JsValue, RequestError> {
 /// A failure (which the SDK's own types should never cause) is returned, never turned into
 /// `undefined`: delivery paths report it as a `serializeError` diagnostic, getters throw.
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
-    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    let text = to_json(value).map_err(|e| e.to_string())?;
     js_sys::JSON::parse(&text).map_err(|_| "JSON.parse refused the serialised value".to_string())
 }
 

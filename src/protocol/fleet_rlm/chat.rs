@@ -32,7 +32,7 @@ use crate::core::lifecycle::ConnState;
 use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
-use crate::core::wire::{json_text, DecodeError, Frame, FrameBody, Response};
+use crate::core::wire::{json_text, to_json, DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's chat socket.
 pub type ChatClient = Connection<FleetChat>;
@@ -239,7 +239,7 @@ impl Protocol for FleetChat {
         }
         let resolution: HitlResolution =
             decode::<HitlResolution>("resolve_hitl result", body).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
-        serde_json::to_string(&resolution).map(Some).map_err(|e| RequestError::BadResponse { message: e.to_string() })
+        to_json(&resolution).map(Some).map_err(|e| RequestError::BadResponse { message: format!("the result could not be serialised: {e}") })
     }
 
     /// Never called: the wire has no application ping.

@@ -10,7 +10,7 @@ use tsify::Tsify;
 
 use super::json::{decode, decode_fields, Extra, OrDefault};
 use crate::core::json_read::{self, Decode};
-use crate::core::wire::{json_text, DecodeError};
+use crate::core::wire::{json_text, object, DecodeError};
 
 /// The routes, relative to the server root.
 pub const HEALTH: &str = "/health";
@@ -199,7 +199,7 @@ impl FeedbackRequest {
         if self.trace_id.is_none() && self.client_request_id.is_none() {
             return Err("feedback needs traceId or clientRequestId".into());
         }
-        let mut body = serde_json::json!({ "is_correct": self.is_correct });
+        let mut body = object([("is_correct", self.is_correct.into())]);
         let optional = [
             ("trace_id", &self.trace_id),
             ("client_request_id", &self.client_request_id),

@@ -2,11 +2,11 @@
 //! typed for the app (camelCase) and written to the wire in the server's snake_case.
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tsify::Tsify;
 
 use super::json::{decode_fields, Extra};
-use crate::core::wire::json_text;
+use crate::core::wire::{json_text, object};
 
 /// A `message`: starts a turn.
 #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
@@ -134,7 +134,7 @@ impl CommandRequest {
     /// The wire frame, as a JSON value.
     #[must_use]
     pub fn to_wire(&self) -> Value {
-        let mut frame = json!({ "type": "command", "command": self.command, "args": self.args });
+        let mut frame = object([("type", "command".into()), ("command", self.command.as_str().into()), ("args", Value::Object(self.args.clone()))]);
         if let Some(session_id) = &self.session_id {
             frame["session_id"] = session_id.clone().into();
         }

@@ -14,6 +14,7 @@ use super::task_status::TaskStatus;
 use crate::core::json_read::{self, Decode};
 use crate::core::outputs::RequestError;
 use crate::core::time::Duration;
+use crate::core::wire::to_json;
 
 /// `execute` waits until the task is running (spec §5.1: up to 300 s without engine events).
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -120,7 +121,7 @@ fn typed<'a, T: Decode<'a> + Serialize>(body: Option<&'a str>) -> Result<Option<
 }
 
 fn to_text<T: Serialize>(value: &T) -> Result<Option<String>, RequestError> {
-    serde_json::to_string(value).map(Some).map_err(|e| bad(format!("the result could not be serialised: {e}")))
+    to_json(value).map(Some).map_err(|e| bad(format!("the result could not be serialised: {e}")))
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! itself learns from (tokens, the dashboard's task list).
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::results::ExecuteResult;
 use crate::core::json_read::{self, decode_object, Decode, IfReadable, Reader};
+use crate::core::wire::{object, to_json};
 use super::seed::ListedTask;
 
 /// Command names used by the client and its typed helpers.
@@ -42,22 +43,22 @@ pub fn request_frame(seq: u64, command: &str, args: &Value) -> String {
     }
     let request = Request { kind: "request", seq, command, arguments: args };
     // As with `Value::to_string`: serialising a `Value` into memory cannot fail.
-    serde_json::to_string(&request).expect("a JSON value always serialises")
+    to_json(&request).unwrap_or_else(|_| unreachable!("a JSON value always serialises"))
 }
 
 /// `auth` arguments. The credential travels only here, never in the URL (spec §1.2).
 pub fn auth_arguments(credential: &str, client_name: &str, client_version: &str) -> Value {
-    json!({"auth": credential, "clientName": client_name, "clientVersion": client_version})
+    object([("auth", credential.into()), ("clientName", client_name.into()), ("clientVersion", client_version.into())])
 }
 
 /// `{token}` arguments of `rrext_get_task_status` and `terminate`.
 pub fn token_arguments(token: &str) -> Value {
-    json!({ "token": token })
+    object([("token", token.into())])
 }
 
 /// `{projectId, source}` arguments of `rrext_get_token`.
 pub fn project_source_arguments(project_id: &str, source: &str) -> Value {
-    json!({ "projectId": project_id, "source": source })
+    object([("projectId", project_id.into()), ("source", source.into())])
 }
 
 /// The task an `execute` result started (`{id, token, projectId, source, …}`), so
@@ -100,6 +101,7 @@ fn is_true(flag: Option<bool>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
     use super::*;
 
     #[test]

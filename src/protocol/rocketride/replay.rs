@@ -39,7 +39,7 @@
 //! buffered: the next reconnect resumes from the cursor. Buffers are bounded: a stream
 //! whose buffers fill up is delivered at once with an `overflow` report of what is left.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::envelope::Response;
 use super::events::{decode_event, RocketRideEvent, TaskEvent};
@@ -48,6 +48,7 @@ use crate::core::json_read::{self, decode_object, read_fields, Decode, IfReadabl
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
+use crate::core::wire::object;
 
 /// The log command (spec §8.5.4).
 pub const LOG_COMMAND: &str = "rrext_log";
@@ -188,7 +189,7 @@ impl StreamId {
     }
 
     fn args(&self, subcommand: &str) -> Value {
-        json!({"subcommand": subcommand, "projectId": self.project_id, "source": self.source, "runKind": RUN_KIND})
+        object([("subcommand", subcommand.into()), ("projectId", self.project_id.as_str().into()), ("source", self.source.as_str().into()), ("runKind", RUN_KIND.into())])
     }
 }
 
@@ -658,15 +659,15 @@ impl Replay {
         }
         let mut args = id.args("read");
         if pages == 0 {
-            args["fromSeq"] = json!(cursor);
+            args["fromSeq"] = cursor.into();
         } else {
-            args["cursor"] = json!(cursor);
+            args["cursor"] = cursor.into();
         }
         if let Some(to) = gap.to() {
-            args["toSeq"] = json!(to);
+            args["toSeq"] = to.into();
         }
-        args["maxEvents"] = json!(page_events);
-        args["types"] = json!(gap.names);
+        args["maxEvents"] = page_events.into();
+        args["types"] = gap.names.clone().into();
         gap.phase = Phase::Reading {
             cursor,
             pages: pages + 1,
@@ -743,7 +744,7 @@ impl Replay {
                 if let Some(Step::Send { args, .. }) = out.last_mut() {
                     if let Some(map) = args.as_object_mut() {
                         map.remove("cursor");
-                        map.insert("fromSeq".into(), json!(next));
+                        map.insert("fromSeq".into(), next.into());
                     }
                 }
             }
@@ -1058,6 +1059,7 @@ fn decode_entry(mut entry: Value, name: &str, task_id: Option<&str>) -> Option<(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
     use super::*;
 
     const P: &str = "proj";
