@@ -95,7 +95,7 @@ function setup() {
   if (!opt["no-build"]) run("building the release simulator", "cargo", ["build", "--release", "-q", "-p", "runwatch-sim"]);
   // The shipped module without wasm-opt, its function names kept, for the profile run only:
   // wasm-bindgen of the same cargo output gives the same JS glue (checked), so it loads with it.
-  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release", "runwatch.wasm");
+  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release-wasm", "runwatch.wasm");
   const named = path.join(TARGET, "bench", "named");
   if (fs.existsSync(raw) && sh("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", named, "--out-name", "runwatch", raw]) !== null) {
     const same = fs.readFileSync(path.join(named, "runwatch.js"), "utf8") === fs.readFileSync(path.join(REPO, "pkg", "dist", "runwatch.js"), "utf8");
@@ -455,7 +455,7 @@ class Bench {
 
 function sizeBreakdown() {
   // The module before wasm-opt still has its name section; shares carry over roughly.
-  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release", "runwatch.wasm");
+  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release-wasm", "runwatch.wasm");
   if (!fs.existsSync(raw)) return { note: `${raw} not found` };
   const out = sh("twiggy", ["top", "-n", "100000", "--format", "json", raw]);
   if (!out) return { note: "twiggy unavailable" };
@@ -743,7 +743,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     push(entryTable(size), "", sizeTable(size), "", `Printed by \`node bench/size.mjs\` (importable: \`packageSizes()\`, \`entrySizes()\`).`, "");
   }
   if (breakdown?.crates) {
-    push(`**Where the wasm bytes go** (twiggy on \`target/wasm32-unknown-unknown/release/runwatch.wasm\`, before wasm-bindgen and \`wasm-opt -Oz\`: ${fi(breakdown.total)} bytes; shares carry over roughly).`, "");
+    push(`**Where the wasm bytes go** (twiggy on \`target/wasm32-unknown-unknown/release-wasm/runwatch.wasm\`, before wasm-bindgen and \`wasm-opt -Oz\`: ${fi(breakdown.total)} bytes; shares carry over roughly).`, "");
     push("| crate / part | bytes | share |", "| --- | ---: | ---: |");
     for (const [name, b] of breakdown.crates) push(`| ${name} | ${fi(b)} | ${((100 * b) / breakdown.total).toFixed(1)} % |`);
     push("", "runwatch's own code by module (attributed by the function's path; generic code instantiated for a runwatch type counts to the crate that defines the impl):", "", "| module | bytes |", "| --- | ---: |");

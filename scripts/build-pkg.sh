@@ -2,7 +2,8 @@
 # Builds the generated part of the npm package, pkg/dist/, from the `runwatch` crate: one
 # module per protocol, pkg/dist/ for RocketRide ("runwatch", default features) and
 # pkg/dist/fleet/ for fleet-rlm ("runwatch/fleet-rlm", `--features fleet-rlm`), each by:
-#   1. cargo build --release --target wasm32-unknown-unknown -p runwatch [features]
+#   1. cargo build --profile P --target wasm32-unknown-unknown -p runwatch [features], P being
+#      release-wasm (RocketRide) or release-small (fleet-rlm); Cargo.toml says why
 #   2. wasm-bindgen --target web → runwatch.js, runwatch_bg.wasm, runwatch.d.ts
 #   3. wasm-opt -Oz (npm `binaryen`; Debian's binaryen is known to produce broken output),
 #      enabling exactly the wasm features rustc's output declares
@@ -88,7 +89,8 @@ if (env.length) {
 JS
 }
 
-# RocketRide streams thousands of events a second: built for speed (Cargo.toml's `release`).
+# RocketRide streams thousands of events a second: built for speed (Cargo.toml's
+# `release-wasm`: runwatch at opt-level 3, its dependencies for size).
 # fleet-rlm's sockets carry a chat turn's tokens and steps: built for size (`release-small`).
 # RocketRide's module also caps LLVM's inliner at 100 (opt-level 3 allows 250): measured at
 # a9dd3c5, the module is 14 KB gzip (4 %) smaller and `node bench/feed.mjs` shows C and S
@@ -101,7 +103,7 @@ JS
 # paths, so the shipped module does not carry it and is the same whichever machine built it.
 registry=$(cargo_home)/registry/src/
 trim="\"--remap-path-prefix=$registry=\""
-build_module "$tmp" release \
+build_module "$tmp" release-wasm \
   --config "target.wasm32-unknown-unknown.rustflags = [\"-C\", \"llvm-args=-inline-threshold=100\", $trim]"
 build_module "$tmp/fleet" release-small --no-default-features --features fleet-rlm \
   --config "target.wasm32-unknown-unknown.rustflags = [$trim]"
