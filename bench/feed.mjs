@@ -13,6 +13,8 @@
 // wasm-bindgen output (e.g. one without wasm-opt, whose functions keep their names);
 // `--chunk N` feeds N frames per macrotask (default 64; 1 makes each frame its own flush, which
 // shows the fixed cost per flush, though Node's MessagePort is far slower than a page's);
+// `--newer` records from the simulator in newer-server mode (spec §8.5: every task event also
+// carries `logSeq`, `project_id` and `source`, as on servers with the run log);
 // `--save FILE` writes the recorded event frames, one per line (for `RUNWATCH_FRAMES=FILE
 // cargo run --release --example decode_bench`).
 //
@@ -33,7 +35,7 @@ if (typeof WebSocket === "undefined") {
 }
 
 const { values: opt } = parseArgs({
-  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, dist: { type: "string" }, save: { type: "string" } },
+  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, newer: { type: "boolean", default: false }, dist: { type: "string" }, save: { type: "string" } },
 });
 const FRAMES = Number(opt.frames);
 const ROUNDS = Number(opt.rounds);
@@ -44,7 +46,7 @@ const { startSim } = await import("../tests/support/sim.mjs");
 
 /** Events and one response per command, as a runwatch client's socket saw them. */
 async function record(count) {
-  const sim = await startSim({ args: ["--scenario", "load", "--tasks", "4", "--rate", "0", "--seed", "1"] });
+  const sim = await startSim({ args: ["--scenario", "load", "--tasks", "4", "--rate", "0", "--seed", "1", ...(opt.newer ? ["--newer"] : [])] });
   const rec = { events: [], responses: {} };
   const sent = new Map();
   globalThis.WebSocket = class extends RealWebSocket {

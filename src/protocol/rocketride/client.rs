@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use super::calls::Call;
 use super::commands::{self, Command};
-use super::envelope::{decode_frame, DecodeError, Frame, FrameBody, Response};
+use super::envelope::{decode_frame, DecodeError, Frame, Response};
 use super::events::{RocketRideEvent, TaskEvent, TaskRef};
 use super::monitor_types::MonitorTypes;
 use super::outputs::{Diagnostic, RequestError};
-use super::replay::{self, LogRequest, Replay, ReplayConfig, Stamps, Step, StreamId};
+use super::replay::{self, LogRequest, Replay, ReplayConfig, Step, StreamId};
 use super::scope::{Scope, ServerKey};
 use super::seed::{ListedTask, Report, Seeder};
 use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
@@ -140,10 +140,8 @@ pub struct RocketRide {
     held: VecDeque<(Option<u64>, RocketRideEvent)>,
     lookup_in_flight: bool,
     looked_up: SortedSet<String>,
-    /// Gapless recovery from a newer server's run log (spec §8.5.6), and the stamps of
-    /// frames on their way to it.
+    /// Gapless recovery from a newer server's run log (spec §8.5.6).
     replay: Replay,
-    stamps: Stamps,
 }
 
 impl Connection<RocketRide> {
@@ -163,7 +161,6 @@ impl Connection<RocketRide> {
             lookup_in_flight: false,
             looked_up: SortedSet::default(),
             replay: Replay::new(ReplayConfig::default()),
-            stamps: Stamps::default(),
         };
         Connection::start(protocol, engine, now)
     }
@@ -203,11 +200,7 @@ impl Protocol for RocketRide {
     type Call = Call;
 
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame, DecodeError> {
-        let frame = decode_frame(bytes)?;
-        if matches!(frame.body, FrameBody::Event(_)) {
-            self.stamps.note(frame.seq, bytes);
-        }
-        Ok(frame)
+        decode_frame(bytes)
     }
 
     fn request_frame(seq: u64, command: &str, args: &Value) -> String {
@@ -299,13 +292,13 @@ impl Protocol for RocketRide {
     }
 
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
-        let stamp = self.stamps.take(seq);
+        let stamp = replay::log_seq_of(&event);
         if stamp.is_none() && !self.replay.recovering() {
             return self.apply_live(link, seq, event);
         }
         let stream = self.stream_of(&event);
         let mut steps = Vec::new();
-        self.replay.on_live(seq, stamp, stream.as_ref().map(|(p, s)| (p.as_str(), s.as_str())), event, &mut steps);
+        self.replay.on_live(seq, stamp, stream, event, &mut steps);
         self.run_replay(link, steps);
     }
 
@@ -325,7 +318,6 @@ impl Protocol for RocketRide {
         self.lookup_done(link, Unplaced::NoAnswer("the connection was lost before the task lookup answered"));
         self.subscribing = 0;
         self.registry.connection_lost();
-        self.stamps.clear();
         let mut steps = Vec::new();
         self.replay.on_lost(&mut steps);
         self.run_replay(link, steps);
@@ -364,10 +356,11 @@ impl RocketRide {
         }
     }
 
-    /// The `(projectId, source)` of an event: its body's, or the directory's for its task.
-    fn stream_of(&self, event: &RocketRideEvent) -> Option<(String, String)> {
-        let (p, s) = event.project_source().or_else(|| self.registry.directory().lookup(event.task_id()?))?;
-        Some((p.to_owned(), s.to_owned()))
+    /// The run-log stream of an event: its body's `(projectId, source)`, or the directory's
+    /// for its task.
+    fn stream_of(&self, event: &RocketRideEvent) -> Option<StreamId> {
+        let (p, s) = event.named_stream().or_else(|| self.registry.directory().lookup(event.task_id()?))?;
+        Some(StreamId::new(p, s))
     }
 
     /// An event missed while offline, read back from the log: routed like a live one,

@@ -667,8 +667,8 @@ impl FlowEvent {
     /// The fields every op shares (all but `trace`).
     fn step(&self) -> FlowStepRef<'_> {
         match self {
-            FlowEvent::Begin(s) | FlowEvent::End(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source, pipe_id: s.pipe_id },
-            FlowEvent::Enter(s) | FlowEvent::Leave(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source, pipe_id: s.pipe_id },
+            FlowEvent::Begin(s) | FlowEvent::End(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source, pipe_id: s.pipe_id, log_seq: s.log_seq },
+            FlowEvent::Enter(s) | FlowEvent::Leave(s) => FlowStepRef { task_id: &s.task_id, project_id: &s.project_id, source: &s.source, pipe_id: s.pipe_id, log_seq: s.log_seq },
         }
     }
 
@@ -711,6 +711,7 @@ struct FlowStepRef<'a> {
     project_id: &'a String,
     source: &'a String,
     pipe_id: u64,
+    log_seq: Option<u64>,
 }
 
 /// The body's `action` when it is a string; `None` when missing, of another type, or the
@@ -815,6 +816,48 @@ impl RocketRideEvent {
             E::Task(TaskEvent::Running { .. }) | E::Dashboard(_) | E::Account(_) => return None,
         };
         Some(id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    /// `logSeq`, a newer server's number for a task event in its run-log stream (spec
+    /// §8.5.2); `None` for an old server's events, seeds, server-level events, and events
+    /// this SDK has no type for.
+    pub fn log_seq(&self) -> Option<u64> {
+        use RocketRideEvent as E;
+        match self {
+            E::Task(TaskEvent::Begin(t) | TaskEvent::End(t) | TaskEvent::Restart(t)) => t.log_seq,
+            E::TaskStatus(e) => e.log_seq,
+            E::Flow(e) => e.step().log_seq,
+            E::Sse(e) => e.log_seq,
+            E::Output(e) => e.log_seq,
+            E::StatusObject(e) => e.log_seq,
+            E::StatusCounts(e) => e.log_seq,
+            E::StatusError(e) | E::StatusWarning(e) | E::StatusMessage(e) => e.log_seq,
+            E::StatusDownload(e) => e.log_seq,
+            E::StatusMetrics(e) => e.log_seq,
+            E::StatusUser(e) => e.log_seq,
+            E::StatusInfo(e) => e.log_seq,
+            E::Task(TaskEvent::Running { .. }) | E::Dashboard(_) | E::Account(_) | E::Unknown(_) => None,
+        }
+    }
+
+    /// `(projectId, source)` as the body names them: [`project_source`](Self::project_source),
+    /// or for the other task events the identity newer servers add (wire `project_id` and
+    /// `source`, spec §8.6) when both are there.
+    pub fn named_stream(&self) -> Option<(&str, &str)> {
+        use RocketRideEvent as E;
+        let (project, source) = match self {
+            E::Sse(e) => (&e.project_id, &e.source),
+            E::Output(e) => (&e.project_id, &e.source),
+            E::StatusObject(e) => (&e.project_id, &e.source),
+            E::StatusCounts(e) => (&e.project_id, &e.source),
+            E::StatusError(e) | E::StatusWarning(e) | E::StatusMessage(e) => (&e.project_id, &e.source),
+            E::StatusDownload(e) => (&e.project_id, &e.source),
+            E::StatusMetrics(e) => (&e.project_id, &e.source),
+            E::StatusUser(e) => (&e.project_id, &e.source),
+            E::StatusInfo(e) => (&e.project_id, &e.source),
+            _ => return self.project_source(),
+        };
+        project.as_deref().zip(source.as_deref())
     }
 
     /// `(projectId, source)` for events whose body names them (task lifecycle, status,
