@@ -114,11 +114,12 @@ impl<'a> Decode<'a> for StampFields {
     }
 }
 
-/// One stream of a newer server's run log.
+/// One stream of a newer server's run log. Ordered by source first: a project's streams
+/// share its 36-character id, and every stamped event looks its stream up.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId {
-    pub project_id: String,
     pub source: String,
+    pub project_id: String,
 }
 
 impl StreamId {
@@ -344,20 +345,15 @@ impl Replay {
         let Some(id) = id else {
             return out.push(Step::Live { seq, event });
         };
-        let recovering = self.streams.get(&id).is_some_and(|s| s.gap.is_some());
         let Some(log_seq) = stamp else {
             // An unstamped status during a replay is the SUMMARY seed (or a re-seed): it is
             // the snapshot at subscribe time, delivered after the replayed events.
-            if recovering && matches!(event, RocketRideEvent::TaskStatus(_)) {
-                let gap = self
-                    .streams
-                    .get_mut(&id)
-                    .and_then(|s| s.gap.as_mut())
-                    .expect("recovering");
-                gap.seed = Some(event);
-                return;
+            let gap = self.streams.get_mut(&id).and_then(|s| s.gap.as_mut());
+            match gap {
+                Some(gap) if matches!(event, RocketRideEvent::TaskStatus(_)) => gap.seed = Some(event),
+                _ => out.push(Step::Live { seq, event }),
             }
-            return out.push(Step::Live { seq, event });
+            return;
         };
         self.tick += 1;
         let tick = self.tick;
