@@ -9,6 +9,8 @@ use std::fmt;
 use serde::Serialize;
 use tsify::Tsify;
 
+use super::outputs::RequestError;
+
 /// The compact JSON text of `value`, exactly as `value.to_string()` writes it, but through
 /// `serde_json::to_string`, the serialiser every module already has: `Value`'s `Display`
 /// would compile two more instantiations of `Value`'s serialiser into the module.
@@ -40,6 +42,13 @@ pub struct NotJson;
 impl fmt::Display for NotJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("it cannot be written as JSON (a map key that is not a string, or a failing Serialize)")
+    }
+}
+
+/// A typed reply the SDK decoded but could not write for the app.
+impl From<NotJson> for RequestError {
+    fn from(e: NotJson) -> Self {
+        RequestError::BadResponse { message: format!("the result could not be serialised: {e}") }
     }
 }
 
@@ -205,6 +214,8 @@ mod tests {
         let mut out = b"[".to_vec();
         assert_eq!(to_json_writer(&mut out, &tuple_keys), Err(NotJson));
         assert!(NotJson.to_string().starts_with("it cannot be written as JSON"));
+        let crate::core::outputs::RequestError::BadResponse { message } = NotJson.into() else { panic!() };
+        assert!(message.starts_with("the result could not be serialised: it cannot be written as JSON"), "{message}");
         assert_eq!(to_json(&["a\"b", "é"]).as_deref(), Ok(r#"["a\"b","é"]"#));
     }
 

@@ -239,7 +239,7 @@ impl Protocol for FleetChat {
         }
         let resolution: HitlResolution =
             decode::<HitlResolution>("resolve_hitl result", body).map_err(|e| RequestError::BadResponse { message: e.to_string() })?;
-        to_json(&resolution).map(Some).map_err(|e| RequestError::BadResponse { message: format!("the result could not be serialised: {e}") })
+        Ok(Some(to_json(&resolution)?))
     }
 
     /// Never called: the wire has no application ping.

@@ -121,7 +121,7 @@ fn typed<'a, T: Decode<'a> + Serialize>(body: Option<&'a str>) -> Result<Option<
 }
 
 fn to_text<T: Serialize>(value: &T) -> Result<Option<String>, RequestError> {
-    to_json(value).map(Some).map_err(|e| bad(format!("the result could not be serialised: {e}")))
+    Ok(Some(to_json(value)?))
 }
 
 #[cfg(test)]
