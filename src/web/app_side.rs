@@ -107,6 +107,7 @@ impl<P: Driven> AppSide<P> {
             }
             ToApp::Output(other) => self.dispatch.output(other),
             ToApp::Closed => self.dispatch.shutdown(),
+            ToApp::Turn(open) => self.dispatch.turn(open),
         }
     }
 

@@ -161,8 +161,12 @@ pub(crate) struct Dispatch<E> {
     subs: RefCell<SortedMap<SubId, SubEntry<E>>>,
     listeners: RefCell<Vec<(u32, Kind, Function)>>,
     next_listener: Cell<u32>,
-    replies: RefCell<HashMap<u32, Pending>>,
+    replies: RefCell<SortedMap<u32, Pending>>,
     flush_scheduled: Rc<Cell<bool>>,
+    /// The engine is handling a browser event (see `ToApp::Turn`), and whether a flush
+    /// waits for it to end: the end of that task, where a microtask would have run it.
+    turn: Cell<bool>,
+    flush_at_turn_end: Cell<bool>,
     /// `batch: "task"`: how fast events come, and the timer of a flush that gathers a fast
     /// stream's events (see `schedule`).
     pace: Cell<Pace>,
@@ -201,8 +205,10 @@ impl<E: Serialize> Dispatch<E> {
             subs: RefCell::new(SortedMap::new()),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
-            replies: RefCell::new(HashMap::new()),
+            replies: RefCell::new(SortedMap::new()),
             flush_scheduled: Rc::new(Cell::new(false)),
+            turn: Cell::new(false),
+            flush_at_turn_end: Cell::new(false),
             pace: Cell::new(Pace::default()),
             gather_timer: Cell::new(None),
             overflowed: Cell::new(0),
@@ -342,7 +348,7 @@ impl<E: Serialize> Dispatch<E> {
         let flush = self.flush.borrow();
         let Some(flush) = flush.as_ref() else { return };
         let scheduled = match self.batch {
-            // A quiet stream's events go at the end of the task they came in (a microtask):
+            // A quiet stream's events go at the end of the task they came in (see below):
             // nothing would share their batch, and a task of its own would cost more. A fast
             // stream's are gathered (see `gather`) or, where timers may be held back, wait
             // for the channel's task, behind the frames already queued.
@@ -350,8 +356,26 @@ impl<E: Serialize> Dispatch<E> {
             BatchMode::Frame => on_visible_page(|window| window.request_animation_frame(flush.as_ref().unchecked_ref()).is_ok()),
             BatchMode::Microtask => false,
         };
+        // Unscheduled, a flush goes where a microtask would run it: as the engine finishes
+        // the browser event it is handling (a socket message: no `queueMicrotask` and no
+        // microtask call per quiet event), or on a microtask after the app's own call,
+        // which must return before any callback.
         if !scheduled {
-            queue_microtask(flush.as_ref().unchecked_ref());
+            if self.turn.get() {
+                self.flush_at_turn_end.set(true);
+            } else {
+                queue_microtask(flush.as_ref().unchecked_ref());
+            }
+        }
+    }
+
+    /// The engine starts (`true`) or is done with (`false`) a browser event. At its end, a
+    /// flush that waited for it goes (after the delivery under way, if a callback caused
+    /// the event's handling).
+    pub(crate) fn turn(&self, open: bool) {
+        self.turn.set(open);
+        if !open && self.flush_at_turn_end.replace(false) {
+            self.flush_now();
         }
     }
 

@@ -45,6 +45,10 @@ pub(crate) enum ToEngine<P: Driven> {
 pub(crate) enum ToApp<E> {
     Output(Output<E>),
     Closed,
+    /// `true`: the engine starts handling a browser event (a socket frame, its timer, a
+    /// wake-up), so what it delivers can go at the `false` that follows, at the end of the
+    /// browser's task: a quiet stream's flush needs no microtask of its own.
+    Turn(bool),
 }
 
 /// Where the engine side's messages go.
@@ -159,6 +163,16 @@ impl<P: Driven> EngineSide<P> {
         let result = f(&mut self.core.borrow_mut(), now());
         self.input(Input::Nudge);
         result
+    }
+
+    /// An input from the browser (a socket event, the timer, a wake-up), handled between
+    /// `ToApp::Turn(true)` and `ToApp::Turn(false)`. It never comes while the engine is
+    /// busy (browsers dispatch these events asynchronously), so it is handled at once.
+    #[inline(never)]
+    fn browser_input(&self, input: Input<P>) {
+        self.send(ToApp::Turn(true));
+        self.input(input);
+        self.send(ToApp::Turn(false));
     }
 
     fn input(&self, input: Input<P>) {
@@ -354,7 +368,7 @@ impl<P: Driven> EngineSide<P> {
             let timeout = Timeout::new(delay, move || {
                 if let Some(engine) = weak.upgrade() {
                     engine.timer.borrow_mut().take();
-                    engine.input(Input::Timer);
+                    engine.browser_input(Input::Timer);
                 }
             });
             (at, timeout)
@@ -389,13 +403,13 @@ impl<P: Driven> EngineSide<P> {
 
 impl<P: Driven> SocketSink for EngineSide<P> {
     fn socket_event(&self, epoch: u32, event: SocketEvent) {
-        self.input(Input::Socket { epoch, event });
+        self.browser_input(Input::Socket { epoch, event });
     }
 }
 
 fn wake<P: Driven>(engine: &Weak<EngineSide<P>>, why: Wake) {
     if let Some(engine) = engine.upgrade() {
-        engine.input(Input::Wake(why));
+        engine.browser_input(Input::Wake(why));
     }
 }
 
