@@ -301,7 +301,7 @@ pub struct TaskStore {
     cached: Option<Arc<TaskSnapshot>>,
     /// Run id → the last connection on which something about it arrived (not part of
     /// the snapshot, so it lives outside the runs).
-    seen_epoch: HashMap<u64, u32>,
+    seen_epoch: IdMap<u32>,
     /// Runs changed since the last publish, whose phase is recomputed then.
     touched: Vec<u64>,
 }
@@ -348,7 +348,7 @@ impl TaskStore {
             end_counter: 0,
             stats: StoreStats::default(),
             cached: None,
-            seen_epoch: HashMap::new(),
+            seen_epoch: IdMap::default(),
             touched: Vec::new(),
         }
     }
@@ -921,8 +921,10 @@ impl TaskStore {
     }
 
     fn note_epoch(&mut self, id: u64, epoch: u32) {
-        let seen = self.seen_epoch.entry(id).or_insert(epoch);
-        *seen = (*seen).max(epoch);
+        // Every held run has an entry, made with it.
+        if let Some(seen) = self.seen_epoch.get_mut(&id) {
+            *seen = (*seen).max(epoch);
+        }
     }
 
     fn stamp(&mut self, id: u64, now: u64) {
