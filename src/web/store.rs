@@ -7,7 +7,6 @@
 //! cross a `postMessage` boundary in a Worker mode) without converting them to JS objects.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
@@ -23,6 +22,7 @@ use super::js_read::{self, uint};
 use super::listeners::Listeners;
 use super::app_side::AppSide;
 use super::options::{check_types, parse_scope, parse_types};
+use crate::core::id_map::IdMap;
 use crate::core::lifecycle::ConnState;
 use crate::protocol::rocketride::client::{Intent, RocketRide};
 use crate::protocol::rocketride::monitor_types::MonitorTypes;
@@ -115,7 +115,7 @@ struct Inner {
 struct View {
     version: Option<u64>,
     snapshot: JsValue,
-    runs: HashMap<u64, (u64, JsValue)>,
+    runs: IdMap<(u64, JsValue)>,
 }
 
 impl TaskStore {
@@ -266,7 +266,8 @@ impl Inner {
         }
         let snap = self.store.borrow_mut().snapshot();
         let mut view = self.view.borrow_mut();
-        let mut runs = HashMap::with_capacity(snap.runs.len());
+        // The snapshot lists its runs in ascending id order, as an IdMap takes them.
+        let mut runs = IdMap::default();
         let array = Array::new();
         for run in &snap.runs {
             let js = match view.runs.get(&run.run_id) {
