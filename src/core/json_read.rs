@@ -1093,7 +1093,7 @@ pub fn read_all<'a, T>(text: &'a str, read: impl FnOnce(&mut Reader<'a>) -> Resu
 }
 
 /// A JSON object's entries, each handed to `insert` (a repeated key is handed again).
-fn read_map<'a, V: Decode<'a>>(r: &mut Reader<'a>, mut insert: impl FnMut(String, V)) -> Result<()> {
+pub(crate) fn read_map<'a, V: Decode<'a>>(r: &mut Reader<'a>, mut insert: impl FnMut(String, V)) -> Result<()> {
     each_field(r, "a map", |r, key| {
         insert(key.into_owned(), V::decode(r)?);
         Ok(())

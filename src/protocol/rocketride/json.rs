@@ -8,6 +8,7 @@
 //! `number | null` there.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -98,6 +99,26 @@ pub fn lenient(value: Lenient) -> f64 {
 impl<'a> Decode<'a> for Lenient {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         Ok(Lenient(Option::<f64>::decode(r)?.unwrap_or(f64::NAN)))
+    }
+}
+
+/// A JSON object of [`Lenient`] floats, read straight into plain ones: no map of
+/// `Lenient`s is built first (each map type costs the module its own hash table code).
+#[derive(Debug, Default)]
+pub struct LenientMap(pub HashMap<String, f64>);
+
+/// The map a [`LenientMap`] field read.
+pub fn lenient_map(value: LenientMap) -> HashMap<String, f64> {
+    value.0
+}
+
+impl<'a> Decode<'a> for LenientMap {
+    fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
+        let mut map = HashMap::new();
+        json_read::read_map(r, |key, value: Lenient| {
+            map.insert(key, value.0);
+        })?;
+        Ok(LenientMap(map))
     }
 }
 

@@ -15,7 +15,7 @@ use tsify::Tsify;
 use crate::core::sorted_map::SortedMap;
 use crate::core::wire::{json_text, read_error, DecodeError};
 use crate::core::json_read::{self, decode_object, Decode, Reader};
-use super::json::{lenient, sanitize_non_finite, Extra, Lenient, OrDefault};
+use super::json::{lenient, lenient_map, sanitize_non_finite, Extra, OrDefault};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
 /// resource metrics. Sent about once a second per running task.
@@ -414,17 +414,12 @@ impl<'a> Decode<'a> for TaskMetrics {
     }
 }
 
-/// A map of [`Lenient`] floats as plain ones.
-fn lenient_values(map: HashMap<String, Lenient>) -> HashMap<String, f64> {
-    map.into_iter().map(|(k, v)| (k, v.0)).collect()
-}
-
 impl<'a> Decode<'a> for TaskTokens {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         decode_object!(r, TaskTokens {
             cpu_utilization: "cpu_utilization" => lenient, cpu_memory: "cpu_memory" => lenient,
             gpu_memory: "gpu_memory" => lenient, gpu_inference: "gpu_inference" => lenient,
-            custom: "custom" => lenient_values, total: "total" => lenient,
+            custom: "custom" => lenient_map, total: "total" => lenient,
         })
     }
 }
