@@ -131,6 +131,10 @@ export async function main(): Promise<void> {
   void (run.token satisfies string);
   // @ts-expect-error: pipelineTraceLevel is a union, not any string.
   void client.execute({ pipeline: { components: [] }, pipelineTraceLevel: "verbose" });
+  // `env` is a plain object: the arguments travel as JSON, where a Map would arrive as `{}`.
+  void client.execute({ pipeline: { components: [] }, env: { ROCKETRIDE_REGION: "eu" } });
+  // @ts-expect-error: a Map is not accepted.
+  void client.execute({ pipeline: { components: [] }, env: new Map([["ROCKETRIDE_REGION", "eu"]]) });
   const snapshot: DashboardSnapshot = await client.dashboard();
   for (const t of snapshot.tasks ?? []) void (t.state satisfies TaskState | undefined), t.metrics?.cpuPercent;
   for (const c of snapshot.connections ?? []) void (c.clientInfo?.name satisfies string | undefined), c.attachedTasks satisfies string[] | undefined;

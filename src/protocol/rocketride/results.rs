@@ -229,6 +229,7 @@ pub struct App {
 /// Arguments of `execute` (spec §5.1). Only `pipeline` is required.
 #[derive(Tsify, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[tsify(hashmap_as_object)]
 pub struct ExecuteArgs {
     /// The pipeline: `{components, source?, project_id?, …}`.
     pub pipeline: Pipeline,
@@ -254,7 +255,8 @@ pub struct ExecuteArgs {
     /// Display name prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Environment; only `ROCKETRIDE_*` keys are kept by the server.
+    /// Environment, as a plain object (the arguments travel as JSON, where a `Map` would
+    /// be `{}`); only `ROCKETRIDE_*` keys are kept by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<HashMap<String, String>>,
     /// Team to run under.
