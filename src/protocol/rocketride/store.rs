@@ -60,6 +60,7 @@ use serde::{Serialize, Serializer};
 use tsify::Tsify;
 
 use crate::core::id_map::IdMap;
+use crate::core::sorted_map::SortedMap;
 
 use super::events::{FlowEvent, FlowOp, RocketRideEvent, SseEvent, TaskEvent, TaskLifecycle, TaskRef};
 use super::outputs::Delivered;
@@ -285,7 +286,7 @@ pub struct TaskStore {
     config: StoreConfig,
     runs: IdMap<Arc<TaskRun>>,
     /// Task id → its runs.
-    by_task: HashMap<String, TaskRuns>,
+    by_task: SortedMap<String, TaskRuns>,
     next_run_id: u64,
     version: u64,
     /// Something changed since the last published version.
@@ -338,7 +339,7 @@ impl TaskStore {
         Self {
             config,
             runs: IdMap::default(),
-            by_task: HashMap::new(),
+            by_task: SortedMap::new(),
             next_run_id: 1,
             version: 0,
             dirty: false,
@@ -852,7 +853,7 @@ impl TaskStore {
         self.runs.insert(id, Arc::new(run));
         self.seen_epoch.insert(id, epoch);
         self.touched.push(id);
-        let runs = self.by_task.entry(task_id.to_owned()).or_default();
+        let runs = self.by_task.get_or_insert_with(task_id.to_owned(), TaskRuns::default);
         runs.all.push(id);
         runs.live.push(id);
         self.stats.runs_created += 1;
