@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -28,27 +28,57 @@ use crate::core::wire::{to_json, to_json_writer};
 /// An event that goes to several subscriptions becomes one JS object, shared by them.
 struct Converted<E> {
     events: Vec<Arc<Delivered<E>>>,
-    index: HashMap<*const Delivered<E>, u32>,
+    /// From the second batch on: each event's address and place in `events`, sorted. (A
+    /// batch holds an event once, so the first needs no lookup; a sorted list of pairs
+    /// uses the one sort the module has, where a hash map would add a table of its own.)
+    index: Vec<(u64, usize)>,
     /// Batches added: with one, its array is handed over as it is.
     batches: usize,
 }
 
 impl<E> Default for Converted<E> {
     fn default() -> Self {
-        Converted { events: Vec::new(), index: HashMap::new(), batches: 0 }
+        Converted { events: Vec::new(), index: Vec::new(), batches: 0 }
     }
+}
+
+/// An event's address, which tells the events of a flush apart.
+fn address<E>(event: &Arc<Delivered<E>>) -> u64 {
+    Arc::as_ptr(event) as usize as u64
 }
 
 impl<E> Converted<E> {
     fn add(&mut self, batch: &[Arc<Delivered<E>>]) {
         self.batches += 1;
+        if self.batches == 1 {
+            self.events.extend(batch.iter().cloned());
+            return;
+        }
+        if self.batches == 2 {
+            self.index = self.events.iter().map(address).zip(0..).collect();
+            self.index.sort_unstable();
+        }
+        let mut added = Vec::new();
         for event in batch {
-            let next = self.events.len() as u32;
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.index.entry(Arc::as_ptr(event)) {
-                slot.insert(next);
+            if self.find(address(event)).is_none() {
+                added.push((address(event), self.events.len()));
                 self.events.push(event.clone());
             }
         }
+        self.index.extend(added);
+        self.index.sort_unstable();
+    }
+
+    fn find(&self, address: u64) -> Option<usize> {
+        self.index.binary_search_by_key(&address, |(a, _)| *a).ok().map(|at| self.index[at].1)
+    }
+
+    /// The place in `events` of `batch[at]`.
+    fn place(&self, batch: &[Arc<Delivered<E>>], at: usize) -> usize {
+        if self.batches == 1 {
+            return at;
+        }
+        self.find(address(&batch[at])).expect("every event of a batch was added")
     }
 
     /// `batch` as a JS array of the converted objects (events that failed are left out).
@@ -58,8 +88,8 @@ impl<E> Converted<E> {
             return all.clone();
         }
         let array = Array::new();
-        for event in batch {
-            let value = all.get(self.index[&Arc::as_ptr(event)]);
+        for at in 0..batch.len() {
+            let value = all.get(self.place(batch, at) as u32);
             if value.is_object() {
                 array.push(&value);
             }
@@ -75,8 +105,8 @@ impl<E> Converted<E> {
         }
         let mut out = String::with_capacity(text.text.len());
         out.push('[');
-        for event in batch {
-            if let Some(span) = &text.spans[self.index[&Arc::as_ptr(event)] as usize] {
+        for at in 0..batch.len() {
+            if let Some(span) = &text.spans[self.place(batch, at)] {
                 if out.len() > 1 {
                     out.push(',');
                 }

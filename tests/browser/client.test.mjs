@@ -174,6 +174,49 @@ test("a scoped subscription gets only its project's events", async () => {
   assertNoPageErrors(p);
 });
 
+test("subscriptions that share events each get exactly their own, in order; on the main thread a shared event is one object", async () => {
+  // Once per animation frame, so a flush holds many events and the three batches differ.
+  const p = await openClient({ batch: "frame" });
+  await p.evaluate(() => {
+    window.rw.subscribe("all", { token: "*" }, ["TASK", "SUMMARY", "FLOW"]);
+    window.rw.subscribe("tasks", { token: "*" }, ["TASK"]);
+    window.rw.subscribe("flows", { token: "*" }, ["FLOW"]);
+  });
+  await waitLive(p);
+  // A burst of a few thousand frames a second.
+  await executeBurst("proj-shared", "burst_1");
+  await p.waitForFunction(() => window.rw.subs.tasks.events.some((e) => e.action === "begin") && window.rw.subs.flows.events.length >= 200);
+  // A flush calls every subscription's callback before anything else runs, so between two
+  // tasks of the page the three have seen the same events.
+  const r = await p.evaluate(() => {
+    const { all, tasks, flows } = window.rw.subs;
+    const key = (e) => `${e.epoch}:${e.seq}:${e.type}`;
+    const inAll = new Set(all.events);
+    const runs = (sub) => sub.events.filter((e) => e.action !== "running");
+    return {
+      tasks: tasks.events.map(key),
+      tasksInAll: all.events.filter((e) => e.type === "task").map(key),
+      flows: flows.events.map(key),
+      flowsInAll: all.events.filter((e) => e.type === "flow").map(key),
+      statuses: all.events.filter((e) => e.type === "taskStatus").length,
+      // The run's own events; the `running` seed is filtered for each subscription's scope,
+      // so each gets one of its own.
+      live: runs(tasks).length + runs(flows).length,
+      shared: [...runs(tasks), ...runs(flows)].every((e) => inAll.has(e)),
+    };
+  });
+  assert.ok(r.statuses > 0, "the subscription to everything got the statuses no other one asked for");
+  assert.ok(r.live >= 200, `live events reached the narrower subscriptions (${r.live})`);
+  assert.deepEqual(r.tasks, r.tasksInAll);
+  assert.deepEqual(r.flows, r.flowsInAll);
+  if (MODE === "main") {
+    // One JS object per event, whichever subscriptions it went to (Worker mode parses
+    // each subscription's batch on the page on its own).
+    assert.ok(r.shared, "an event delivered to several subscriptions is the same object in each");
+  }
+  assertNoPageErrors(p);
+});
+
 test("an unknown type name, a bare string or a pipe scope with more than SSE throws instead of subscribing", async () => {
   const p = await openClient();
   const errors = await p.evaluate(() => {
