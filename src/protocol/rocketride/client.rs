@@ -292,13 +292,13 @@ impl Protocol for RocketRide {
     }
 
     fn on_event(&mut self, link: &mut Link<Self>, seq: Option<u64>, event: RocketRideEvent) {
-        let stamp = replay::log_seq_of(&event);
-        if stamp.is_none() && !self.replay.recovering() {
+        let log_seq = replay::log_seq_of(&event);
+        if log_seq.is_none() && !self.replay.recovering() {
             return self.apply_live(link, seq, event);
         }
         let stream = self.stream_of(&event);
         let mut steps = Vec::new();
-        self.replay.on_live(seq, stamp, stream, event, &mut steps);
+        self.replay.on_live(seq, log_seq, stream, event, &mut steps);
         self.run_replay(link, steps);
     }
 

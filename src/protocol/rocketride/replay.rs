@@ -328,24 +328,24 @@ impl Replay {
         self.streams.values().any(|s| s.gap.is_some())
     }
 
-    /// A live event (or a seed): `stamp` its `logSeq` ([`log_seq_of`]), `stream` its stream
+    /// A live event (or a seed): `log_seq` its `logSeq` ([`log_seq_of`]), `stream` its stream
     /// when the client can tell. Pushes what to apply now (maybe nothing: it is held).
     pub fn on_live(
         &mut self,
         seq: Option<u64>,
-        stamp: Option<u64>,
+        log_seq: Option<u64>,
         stream: Option<StreamId>,
         event: RocketRideEvent,
         out: &mut Vec<Step>,
     ) {
-        if stamp.is_some() && self.support == Support::Unknown {
+        if log_seq.is_some() && self.support == Support::Unknown {
             self.support = Support::Supported;
         }
         let id = stream.filter(|s| !s.project_id.is_empty() && !s.source.is_empty() && s.source != "*");
         let Some(id) = id else {
             return out.push(Step::Live { seq, event });
         };
-        let Some(log_seq) = stamp else {
+        let Some(log_seq) = log_seq else {
             // An unstamped status during a replay is the SUMMARY seed (or a re-seed): it is
             // the snapshot at subscribe time, delivered after the replayed events.
             let gap = self.streams.get_mut(&id).and_then(|s| s.gap.as_mut());
