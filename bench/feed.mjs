@@ -48,7 +48,11 @@ const CHUNK = Number(opt.chunk);
 const GAP_MS = Number(opt["gap-ms"]);
 /** Milliseconds since `from` (a `clock()` result): wall time, or CPU time with `--gap-ms`. */
 const clock = () => (GAP_MS ? process.cpuUsage() : performance.now());
-const since = (from) => (GAP_MS ? ((u) => (u.user + u.system) / 1000)(process.cpuUsage(from)) : performance.now() - from);
+const since = (from) => {
+  if (!GAP_MS) return performance.now() - from;
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / 1000;
+};
 const RealWebSocket = globalThis.WebSocket;
 process.env.RUNWATCH_SIM_BIN ??= fileURLToPath(new URL("../target/release/runwatch-sim", import.meta.url));
 const { startSim } = await import("../tests/support/sim.mjs");

@@ -60,8 +60,9 @@ impl<E> Converted<E> {
         }
         let mut added = Vec::new();
         for event in batch {
-            if self.find(address(event)).is_none() {
-                added.push((address(event), self.events.len()));
+            let address = address(event);
+            if self.find(address).is_none() {
+                added.push((address, self.events.len()));
                 self.events.push(event.clone());
             }
         }

@@ -168,6 +168,7 @@ impl<P: Driven> EngineSide<P> {
     /// An input from the browser (a socket event, the timer, a wake-up), handled between
     /// `ToApp::Turn(true)` and `ToApp::Turn(false)`. It never comes while the engine is
     /// busy (browsers dispatch these events asynchronously), so it is handled at once.
+    /// Not inlined into its three callers: one copy keeps the module ~80 B (raw) smaller.
     #[inline(never)]
     fn browser_input(&self, input: Input<P>) {
         self.send(ToApp::Turn(true));

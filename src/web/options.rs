@@ -16,8 +16,9 @@ use crate::protocol::rocketride::url;
 /// How events are batched before callbacks run:
 /// - `"task"` (default): once per task, by the pace of the stream (see `core::pace`). A
 ///   quiet stream arrives a message at a time, at the end of the task the message came in
-///   (as the SDK finishes with the message: no task or microtask of its own, no wait). A fast one (4,000 events a second or more,
-///   which is also what a backlog looks like once the page is free again) is gathered for
+///   (as the SDK finishes with the message: no task or microtask of its own, no wait). A
+///   fast one (4,000 events a second or more, which is also what a backlog looks like once
+///   the page is free again) is gathered for
 ///   about 1 ms on a timer on a visible page, so its events share a batch and its fixed
 ///   cost; in a hidden page or a Worker it waits for a `MessageChannel` task instead (which
 ///   browsers do not throttle), behind the socket messages already queued. Either way, a
