@@ -20,6 +20,7 @@
 // The module is also instantiated on the page, for argument checks only, so that invalid
 // arguments throw the same `RunwatchError`, synchronously, from the same code.
 import mainInit, * as main from "./index.js";
+import { argsText } from "./json-args.js";
 
 export * from "./index.js";
 
@@ -93,12 +94,13 @@ function invalidArguments(message) {
 }
 
 /** Calls `call` with what `JSON.stringify` makes of a request's arguments, which is what the
- * main-thread classes send (a `toJSON` function could not cross to the Worker as it is). */
+ * main-thread classes send (a `toJSON` function could not cross to the Worker as it is), and
+ * refuses a Map or a Set in them as they do (./json-args.js). */
 function withJsonArgs(args, call) {
   if (args === undefined || args === null) return call(args);
   let text;
   try {
-    text = JSON.stringify(args);
+    text = argsText(args);
   } catch (e) {
     return Promise.reject(invalidArguments(`the arguments are not JSON: ${e.message}`));
   }

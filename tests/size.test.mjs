@@ -40,13 +40,15 @@
 // `tokens.custom` was read straight into its map of floats (234.2 → 233.5 KB), and when the
 // task store's runs by task moved to core::sorted_map (233.5 → 232.7 KB), and when a flush
 // told apart the events it shares between subscriptions by a sorted list instead of a
-// HashMap (232.7 → 232.1 KB, fleet-rlm 204.3 → 203.8 KB).
+// HashMap (232.7 → 232.1 KB, fleet-rlm 204.3 → 203.8 KB). Raised once: request arguments
+// are stringified by pkg/json-args.js, which refuses a Map or a Set (232.1 → 232.4 KB,
+// fleet-rlm 203.8 → 204.1 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 232_100, "runwatch/fleet-rlm": 203_900 };
+const BUDGETS = { runwatch: 232_450, "runwatch/fleet-rlm": 204_200 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

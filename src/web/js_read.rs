@@ -84,10 +84,21 @@ pub(crate) fn string_array(value: &JsValue) -> Option<Vec<String>> {
     value.dyn_ref::<js_sys::Array>()?.iter().map(|s| s.as_string()).collect()
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/pkg/json-args.js")]
+extern "C" {
+    /// `JSON.stringify` that throws a TypeError naming the member that is a Map or a Set:
+    /// it would send one as `{}`, so the server would get no environment or options and the
+    /// app no word. `undefined` for a value with no JSON form. pkg/json-args.js, shared with
+    /// runwatch/worker, whose page side stringifies the arguments before they cross.
+    #[wasm_bindgen(js_name = argsText, catch)]
+    fn args_text(args: &JsValue) -> Result<JsValue, JsValue>;
+}
+
 /// A value as what `JSON.stringify` makes of it (what goes on the wire is JSON: `toJSON`
-/// is honoured, `undefined` members are left out), read back by the SDK's own reader.
+/// is honoured, `undefined` members are left out), read back by the SDK's own reader. A Map
+/// or a Set in it is an error: `JSON.stringify` would send it as `{}`.
 pub(crate) fn json(value: &JsValue) -> Result<serde_json::Value, String> {
-    let text = js_sys::JSON::stringify(value)
+    let text = args_text(value)
         .map_err(|e| format!("the arguments are not JSON: {}", thrown_message(&e)))?
         .as_string()
         .ok_or_else(|| "the arguments are not JSON".to_string())?;

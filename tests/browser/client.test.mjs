@@ -305,6 +305,10 @@ test("option values of the wrong type are refused with the option's name; argume
         // toJSON is honoured and undefined members are left out, as in JSON.stringify: the
         // request goes out (whatever the server makes of its arguments).
         await rejection(client.request("rrext_ping", { when: { toJSON: () => "later" }, gone: undefined })),
+        // A Map or a Set would reach the server as {}: refused, saying where.
+        await rejection(client.execute({ pipeline: { components: [] }, env: new Map([["REGION", "eu"]]) })),
+        await rejection(client.request("rrext_ping", { tags: [new Set(["a"])] })),
+        await rejection(client.request("rrext_ping", new Map())),
       ],
     };
   });
@@ -323,6 +327,9 @@ test("option values of the wrong type are refused with the option's name; argume
   assert.match(r.requests[0], /^invalid: the arguments are not JSON: .*BigInt/);
   assert.match(r.requests[1], /^invalid: the arguments are not JSON: .*circular/i);
   assert.doesNotMatch(r.requests[2], /^invalid/);
+  assert.equal(r.requests[3], "invalid: the arguments are not JSON: `env` is a Map, which JSON.stringify sends as {}; pass Object.fromEntries(map)");
+  assert.equal(r.requests[4], "invalid: the arguments are not JSON: item 0 is a Set, which JSON.stringify sends as {}; pass [...set]");
+  assert.equal(r.requests[5], "invalid: the arguments are not JSON: they are a Map, which JSON.stringify sends as {}; pass Object.fromEntries(map)");
   assertNoPageErrors(p);
 });
 
