@@ -5,6 +5,9 @@
 //   options: --clients A,F,B,C,W,S  --runs N  --out bench/REPORT.md  --no-build  --skip-size
 //            --newer (the simulator as a newer server: every task event also carries `logSeq`,
 //            `project_id` and `source`, and the server keeps its run log, spec §8.5)
+//   node bench/run.mjs --trace A,F,C [--rate 2000] [--runs 3]
+//            # only the browser trace of the clients named (self time per slice per event, as
+//            # in the report), taking turns, printed; no report. For A/B checks of a change.
 //
 // Setup (idempotent, skipped when present): the package (bash scripts/build-pkg.sh when
 // pkg/dist is missing), the release simulator (cargo build --release -p runwatch-sim), and
@@ -44,6 +47,8 @@ const { values: opt } = parseArgs({
     "no-build": { type: "boolean" },
     "skip-size": { type: "boolean" },
     newer: { type: "boolean" },
+    trace: { type: "string" },
+    rate: { type: "string" },
   },
 });
 const QUICK = !!opt.quick;
@@ -848,6 +853,19 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
 
 setup();
 const bench = new Bench();
+if (opt.trace) {
+  // The clients take turns, so a drift of the machine's load hits them alike.
+  await bench.init();
+  const rate = Number(opt.rate ?? 2_000);
+  for (let run = 0; run < Number(opt.runs ?? 3); run += 1) {
+    for (const c of opt.trace.split(",").map((s) => s.trim().toUpperCase())) {
+      const t = await bench.trace(c, rate);
+      log(t ? `trace ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(t.total)} µs/ev; ${t.slices.map(([k, us]) => `${k} ${us.toFixed(2)}`).join(", ")}` : `${c}: not available`);
+    }
+  }
+  await bench.close();
+  process.exit(0);
+}
 const results = {};
 const unavailable = {};
 const mem = {};
