@@ -568,11 +568,26 @@ impl<'a> Reader<'a> {
     /// Skips one whole value of any kind and returns its text. Nesting is followed with a
     /// small stack of its own, not by recursion.
     pub fn raw(&mut self) -> Result<&'a str> {
+        self.raw_within(usize::MAX)
+    }
+
+    /// [`raw`](Self::raw), refusing a value nested deeper than serde_json's recursion limit
+    /// (as [`value`](Self::value) does): for text kept to be written out as it came.
+    pub fn raw_json(&mut self) -> Result<&'a str> {
+        self.raw_within(RECURSION_LIMIT)
+    }
+
+    /// [`raw`](Self::raw), with a container opened at depth `limit` refused.
+    fn raw_within(&mut self, limit: usize) -> Result<&'a str> {
         self.peek();
         let start = self.at;
         let mut open: Vec<u8> = Vec::new();
         loop {
             // One value (a container only opens).
+            if matches!(self.peek(), Some(b'{' | b'[')) && open.len() + 1 >= limit {
+                self.at += 1;
+                return Err(self.error(ReadErrorKind::TooDeep, "recursion limit exceeded"));
+            }
             match self.peek() {
                 Some(b'{') => {
                     self.at += 1;
@@ -930,18 +945,23 @@ impl<'a, T: Decode<'a>> Decode<'a> for Box<T> {
     }
 }
 
-/// A value kept as JSON text: the value as this reader reads it, written compactly (numbers
-/// as `JSON.parse` reads them, keys in the order sent, a repeated key's last value), so
-/// the app gets what `JSON.parse` of the frame would give it.
+/// A value kept as JSON text: the text exactly as it came (its numbers as written, its
+/// keys in the order sent, a repeated key repeated), which JavaScript's `JSON.parse` of a
+/// delivery then reads as it would have read the frame. Refused, as a `Value` is, past
+/// serde_json's recursion limit.
 ///
-/// Why not the text as it came: the only way serde_json offers to wrap text in a `RawValue`
-/// (`from_string`) parses it again with its own parser, which this reader has just done;
-/// that parser and its error messages were 13 KB gzip of the fleet-rlm module.
+/// The text is wrapped with `RawValue::from_string_unchecked`: `from_string` would parse
+/// it again with serde_json's own parser (whose code and messages were 13 KB gzip of the
+/// fleet-rlm module), and building a `Value` to write it out again costs a tree per value.
+/// Debug builds (the tests) still check with serde_json that it is one JSON value.
 impl<'a> Decode<'a> for Box<serde_json::value::RawValue> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
-        let value = r.value()?;
-        // Writing a `Value` into memory cannot fail.
-        serde_json::value::to_raw_value(&value).map_err(|_| r.syntax("invalid JSON value"))
+        let text = r.raw_json()?;
+        // SAFETY: `raw_json` returns exactly one complete JSON value, which this reader has
+        // just read strictly (RFC 8259: no `NaN`, no comments, no trailing commas, valid
+        // escapes, in a `str`, so valid UTF-8), from its first byte to its last: no
+        // whitespace around it. That is `from_string_unchecked`'s contract.
+        Ok(unsafe { serde_json::value::RawValue::from_string_unchecked(text.to_owned()) })
     }
 }
 
@@ -1344,6 +1364,40 @@ mod tests {
         }
         let err = from_str::<Value>(&format!("{}{}", "[".repeat(128), "]".repeat(128))).unwrap_err();
         assert_eq!((err.message.as_str(), err.at), ("recursion limit exceeded", 128));
+    }
+
+    /// Kept text is refused where a `Value` is, to the level and at the same place.
+    #[test]
+    fn kept_json_text_is_refused_past_the_same_depth() {
+        type Raw = Box<serde_json::value::RawValue>;
+        assert_eq!(from_str::<Raw>(&format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))).unwrap_err().kind, ReadErrorKind::TooDeep);
+        for depth in [126, 127, 128, 129] {
+            for (open, close) in [("[", "]"), (r#"{"k":"#, "}")] {
+                for inner in ["1", "[]", "{}"] {
+                    let text = format!("{}{inner}{}", open.repeat(depth), close.repeat(depth));
+                    let (raw, value) = (from_str::<Raw>(&text), from_str::<Value>(&text));
+                    assert_eq!(raw.as_ref().map(|r| r.get()).ok(), value.as_ref().ok().map(|_| text.as_str()), "depth {depth}");
+                    assert_eq!(raw.err(), value.err(), "depth {depth}");
+                }
+            }
+        }
+    }
+
+    /// Kept text is the value exactly as sent, without the whitespace around it, so that
+    /// `JSON.parse` reads it as it reads the frame (a repeated key's last value, `1.50`).
+    #[test]
+    fn kept_json_text_is_the_value_as_sent() {
+        let text = "{ \"x\" :  { \"b\" : 1.50, \"a\":[1e2, -0, \"\\u00e9\"] , \"b\":2}  , \"y\":\tnull\n}";
+        let (mut x, mut y): (Option<Box<serde_json::value::RawValue>>, Option<Box<serde_json::value::RawValue>>) = (None, None);
+        let mut r = Reader::new(text);
+        each_field(&mut r, "an object", |r, key| if key == "x" { fill(r, &mut x, "x") } else { fill(r, &mut y, "y") }).unwrap();
+        assert_eq!(x.unwrap().get(), "{ \"b\" : 1.50, \"a\":[1e2, -0, \"\\u00e9\"] , \"b\":2}");
+        assert_eq!(y.unwrap().get(), "null");
+        // Written out as it is.
+        let raw = from_str::<Box<serde_json::value::RawValue>>(" [1.0 ,2] ").unwrap();
+        assert_eq!(serde_json::to_string(&vec![raw]).unwrap(), "[[1.0 ,2]]");
+        assert_eq!(from_str::<Box<serde_json::value::RawValue>>("[1,]").unwrap_err().kind, ReadErrorKind::Syntax);
+        assert!(from_str::<Box<serde_json::value::RawValue>>("[NaN]").is_err());
     }
 
     #[test]

@@ -162,8 +162,8 @@ pub struct Extra(pub Vec<(String, Box<RawValue>)>);
 
 impl Extra {
     /// Reads the value of `key`, a key its object does not declare: skipped when `ignore`
-    /// lists it (a tag, an envelope key, a duplicate), else kept here (its value as
-    /// `JSON.parse` reads it, see `json_read`'s `Box<RawValue>`).
+    /// lists it (a tag, an envelope key, a duplicate), else kept here (its value's text as
+    /// sent, see `json_read`'s `Box<RawValue>`).
     pub fn keep<'a>(&mut self, r: &mut Reader<'a>, key: Cow<'a, str>, ignore: &[&str]) -> json_read::Result<()> {
         if ignore.contains(&key.as_ref()) {
             return r.raw().map(drop);
