@@ -902,6 +902,81 @@ impl<'a> Decode<'a> for Cow<'a, str> {
     }
 }
 
+/// One JSON value kept as its text, exactly as sent: an untyped payload the SDK passes
+/// through without reading inside (an SSE event's `data`, a flow trace). A delivery's
+/// `JSON.parse` reads it as it would have read the frame; Rust code reads it with
+/// [`parse`](Self::parse). Compared by text.
+///
+/// ```
+/// use runwatch::core::json_read::{from_str, JsonText};
+///
+/// let data: JsonText = from_str(r#"{"percent": 46, "object": "a.pdf"}"#).unwrap();
+/// assert_eq!(data.get(), r#"{"percent": 46, "object": "a.pdf"}"#);
+/// let value: serde_json::Value = data.parse().unwrap();
+/// assert_eq!(value["percent"], 46);
+/// assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"percent": 46, "object": "a.pdf"}"#);
+/// ```
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+impl JsonText {
+    /// `text`, which must be one JSON value with no whitespace around it: for the SDK's own
+    /// literals (`null`, `{}`).
+    fn literal(text: &'static str) -> Self {
+        // SAFETY: only called with the literals below, each one JSON value.
+        JsonText(unsafe { serde_json::value::RawValue::from_string_unchecked(text.to_owned()) })
+    }
+
+    /// `null`.
+    pub fn null() -> Self {
+        Self::literal("null")
+    }
+
+    /// `{}`.
+    pub fn empty_object() -> Self {
+        Self::literal("{}")
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Reads the text as `T` with serde_json (for Rust code: the SDK itself never reads
+    /// inside).
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.get())
+    }
+
+    /// An object's text; `null` reads as `{}` and anything else is refused, as a map is.
+    pub fn decode_object(r: &mut Reader<'_>) -> Result<Self> {
+        match r.peek() {
+            Some(b'{') => Self::decode(r),
+            Some(b'n') => r.literal(b"null").map(|()| Self::empty_object()),
+            _ => Err(r.not_a("a map")),
+        }
+    }
+}
+
+impl Default for JsonText {
+    fn default() -> Self {
+        Self::null()
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl<'a> Decode<'a> for JsonText {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        Box::<serde_json::value::RawValue>::decode(r).map(JsonText)
+    }
+}
+
 /// Any JSON value as its text, borrowed ([`Reader::raw`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawJson<'a>(pub &'a str);

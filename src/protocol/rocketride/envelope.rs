@@ -204,12 +204,12 @@ mod tests {
         let RocketRideEvent::Flow(FlowEvent::Enter(flow)) = event(&frames[9]) else { panic!() };
         assert_eq!(
             (flow.pipe_id, flow.pipes.0.clone(), flow.trace.lane.as_deref().unwrap(), &flow.trace.data),
-            (0, vec!["Question 1".to_string(), "agent_rocketride_1".into()], "questions", &serde_json::Value::Null)
+            (0, vec!["Question 1".to_string(), "agent_rocketride_1".into()], "questions", &crate::core::json_read::JsonText::null())
         );
 
         let RocketRideEvent::Sse(sse) = event(&frames[10]) else { panic!() };
         assert_eq!(
-            (sse.kind.as_str(), sse.data.as_ref().unwrap()["message"].as_str()),
+            (sse.kind.as_str(), sse.data.as_ref().unwrap().parse::<serde_json::Value>().unwrap()["message"].as_str()),
             ("thinking", Some("Analyzing your request..."))
         );
 

@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use tsify::Tsify;
 
 use super::dashboard::DashboardEvent;
-use crate::core::json_read::{self, decode_object, need, read_fields, Decode, Reader};
+use crate::core::json_read::{self, decode_object, need, read_fields, Decode, JsonText, Reader};
 use crate::core::wire::{read_error, DecodeError};
 use super::json::{Extra, OrDefault, Tail};
 use super::monitor_types::MonitorTypes;
@@ -244,7 +243,7 @@ pub struct FlowTrace {
     /// `full`); `null` for `questions`/`answers` below `full`.
     #[serde(default)]
     #[tsify(type = "unknown")]
-    pub data: Value,
+    pub data: JsonText,
     /// The component's verdict on `leave`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "\"continue\" | \"skip\" | \"error\" | (string & {})")]
@@ -261,10 +260,10 @@ pub struct FlowTrace {
 /// A JSON object as the engine sent it: a flow `begin` trace (`{}`) or an `end` trace (the
 /// object's pipeline result at trace level `summary` and up; `{}` below). A `null` trace
 /// reads as `{}`.
-#[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
+#[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(transparent)]
 #[tsify(type = "Record<string, unknown>")]
-pub struct TraceObject(pub serde_json::Map<String, Value>);
+pub struct TraceObject(pub JsonText);
 
 task_event_tail! {
     /// `apaevt_sse`: a node-defined event (`thinking`, `acting`, `confirm`, …).
@@ -280,7 +279,7 @@ task_event_tail! {
         /// Node-defined payload.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub data: Option<Value>,
+        pub data: Option<JsonText>,
         /// Project id (wire `project_id`); newer servers add it (spec §8.6).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub project_id: Option<String>,
@@ -437,7 +436,7 @@ detail_event! {
     StatusInfoEvent {
         /// Engine info, as sent (the spec gives it no shape).
         #[tsify(type = "unknown")]
-        pub info: Value = "info",
+        pub info: JsonText = "info",
     }
 }
 
@@ -446,7 +445,7 @@ detail_event! {
 pub struct AccountEvent {
     /// The body, as sent (SaaS only; the spec gives it no shape).
     #[tsify(type = "unknown")]
-    pub body: Value,
+    pub body: JsonText,
 }
 
 /// An event this SDK has no type for; nothing is dropped.
@@ -517,11 +516,17 @@ impl<'a> Decode<'a> for FlowTrace {
 /// `null` reads as `{}`.
 impl<'a> Decode<'a> for TraceObject {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        Ok(TraceObject(Option::decode(r)?.unwrap_or_default()))
+        JsonText::decode_object(r).map(TraceObject)
     }
 
     fn missing() -> Option<Self> {
         Some(TraceObject::default())
+    }
+}
+
+impl Default for TraceObject {
+    fn default() -> Self {
+        TraceObject(JsonText::empty_object())
     }
 }
 
@@ -898,7 +903,7 @@ mod tests {
     use crate::protocol::rocketride::dashboard::MonitorChange;
     use crate::protocol::rocketride::envelope::{decode_frame, DecodeErrorKind, FrameBody};
     use crate::protocol::rocketride::task_status::TaskState;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const PROJECT: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 
@@ -1117,7 +1122,9 @@ mod tests {
                 FlowEvent::Enter(s) | FlowEvent::Leave(s) => {
                     assert_eq!((s.pipe_id, s.trace.lane.as_deref().unwrap(), s.trace.result.as_deref()), (2, "questions", Some("continue")))
                 }
-                FlowEvent::Begin(s) | FlowEvent::End(s) => assert_eq!((s.pipe_id, s.trace.0["result"].as_str()), (2, Some("continue"))),
+                FlowEvent::Begin(s) | FlowEvent::End(s) => {
+                    assert_eq!((s.pipe_id, s.trace.0.parse::<Value>().unwrap()["result"].as_str()), (2, Some("continue")))
+                }
             }
             assert_eq!(event.pipe_id(), None);
             assert_eq!(event.project_source(), Some((PROJECT, "chat_1")));
@@ -1292,7 +1299,8 @@ mod tests {
     #[test]
     fn account_event_keeps_its_body() {
         let event = ok("apaext_account", json!({"userId": "u", "apps": []}));
-        assert_eq!(event, RocketRideEvent::Account(AccountEvent { body: json!({"userId": "u", "apps": []}) }));
+        let body = json_read::from_str(&json!({"userId": "u", "apps": []}).to_string()).unwrap();
+        assert_eq!(event, RocketRideEvent::Account(AccountEvent { body }));
         assert_eq!((event.monitor_type(), event.task_id()), (None, None));
     }
 
