@@ -39,16 +39,18 @@
 //! buffered: the next reconnect resumes from the cursor. Buffers are bounded: a stream
 //! whose buffers fill up is delivered at once with an `overflow` report of what is left.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::envelope::Response;
-use super::events::{decode_event, RocketRideEvent, TaskEvent};
+use super::events::{decode_event_text, RocketRideEvent, TaskEvent};
 use super::monitor_types::MonitorTypes;
-use crate::core::json_read::{self, decode_object, Decode, IfReadable, Reader};
+use crate::core::json_read::{self, decode_object, Decode, IfReadable, RawJson, Reader};
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::object;
+use crate::core::wire::{object, to_json};
 
 /// The log command (spec §8.5.4).
 pub const LOG_COMMAND: &str = "rrext_log";
@@ -907,10 +909,10 @@ struct Segment {
     seq: Option<u64>,
 }
 
-/// An `rrext_log read` result: one page of logged events.
+/// An `rrext_log read` result: one page of logged events, each entry as its text.
 #[derive(Default)]
-struct Page {
-    events: Vec<Value>,
+struct Page<'a> {
+    events: Vec<RawJson<'a>>,
     next_seq: Option<u64>,
 }
 
@@ -932,7 +934,7 @@ impl<'a> Decode<'a> for Segment {
     }
 }
 
-impl<'a> Decode<'a> for Page {
+impl<'a> Decode<'a> for Page<'a> {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         decode_object!(r, Page { events: "events" => or_default, next_seq: "nextSeq" })
     }
@@ -941,13 +943,24 @@ impl<'a> Decode<'a> for Page {
 /// Decodes one log entry (`{type, event, body, __id?}`) whose name is in `names`. A body
 /// without `__id` (engine events are logged before the server adds it per connection)
 /// gets the entry's top-level `__id`, or the stream's task id.
-fn replayed_event(entry: Value, names: &[&str], task_id: Option<&str>) -> Entry {
-    let name = entry.get("event").and_then(Value::as_str).unwrap_or_default();
-    if !names.contains(&name) {
+fn replayed_event(entry: RawJson<'_>, names: &[&str], task_id: Option<&str>) -> Entry {
+    let (mut name, mut top_id, mut body) = (None, None, None);
+    let mut r = Reader::new(entry.0);
+    // An entry that is not an object has no name, like one without `event`.
+    let _ = json_read::each_field(&mut r, "a log entry", |r, key| {
+        match key.as_ref() {
+            "event" => name = IfReadable::<Cow<str>>::decode(r)?.0,
+            "__id" => top_id = IfReadable::<Cow<str>>::decode(r)?.0,
+            "body" => body = Some(r.raw()?),
+            _ => drop(r.raw()?),
+        }
+        Ok(())
+    });
+    let name = name.unwrap_or_default();
+    if !names.contains(&name.as_ref()) {
         return Entry::Unwanted;
     }
-    let name = name.to_owned();
-    match decode_entry(entry, &name, task_id) {
+    match body.and_then(|body| decode_entry(body, &name, top_id.as_deref().or(task_id))) {
         Some((log_seq, event)) => Entry::Event(log_seq, Box::new(event)),
         None => Entry::Undecodable,
     }
@@ -962,21 +975,46 @@ enum Entry {
     Undecodable,
 }
 
-fn decode_entry(mut entry: Value, name: &str, task_id: Option<&str>) -> Option<(u64, RocketRideEvent)> {
-    let top_id = entry.get("__id").and_then(Value::as_str).map(str::to_owned);
-    let body = entry.get_mut("body")?.as_object_mut()?;
-    let log_seq = body.get("logSeq")?.as_u64()?;
-    if body
-        .get("__id")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        let id = top_id.or_else(|| task_id.map(str::to_owned))?;
-        body.insert("__id".into(), Value::String(id));
+/// A logged body's event and its `logSeq`; `task_id` goes in as `__id` when the body's
+/// is missing or is not a non-empty string.
+fn decode_entry(body: &str, name: &str, task_id: Option<&str>) -> Option<(u64, RocketRideEvent)> {
+    let (mut log_seq, mut id_value) = (None, None);
+    let mut r = Reader::new(body);
+    json_read::each_field(&mut r, "a log body", |r, key| {
+        let value = r.raw()?;
+        match key.as_ref() {
+            "logSeq" => log_seq = json_read::from_str::<u64>(value).ok(),
+            "__id" => id_value = Some(value),
+            _ => {}
+        }
+        Ok(())
+    })
+    .ok()?;
+    let body = match id_value {
+        Some(id) if id.starts_with('"') && id != "\"\"" => Cow::Borrowed(body),
+        id_value => Cow::Owned(with_task_id(body, id_value, task_id?)),
+    };
+    let event = decode_event_text(name, &body).ok()?;
+    Some((log_seq?, event))
+}
+
+/// `body` (an object) with `task_id` as its `__id`: in place of `old`, the text of the value
+/// it had, or first.
+fn with_task_id(body: &str, old: Option<&str>, task_id: &str) -> String {
+    let id = to_json(task_id).unwrap_or_default();
+    match old {
+        Some(old) => {
+            // `old` is a slice of `body`.
+            let at = old.as_ptr() as usize - body.as_ptr() as usize;
+            format!("{}{id}{}", &body[..at], &body[at + old.len()..])
+        }
+        None => {
+            let open = body.find('{').map_or(0, |at| at + 1);
+            let rest = &body[open..];
+            let comma = if rest.trim_start().starts_with('}') { "" } else { "," };
+            format!("{}\"__id\":{id}{comma}{rest}", &body[..open])
+        }
     }
-    let raw = serde_json::value::to_raw_value(&std::mem::take(body)).ok()?;
-    let event = decode_event(name, &raw).ok()?;
-    Some((log_seq, event))
 }
 
 #[cfg(test)]
@@ -1542,13 +1580,40 @@ mod tests {
         let marker = json!({"type":"event","event":"apaevt_log_lifecycle","body":{"action":"run-begin","logSeq":3}});
         let exited = json!({"type":"event","event":"exited","body":{"logSeq":4}});
         let flow = json!({"type":"event","event":"apaevt_flow","__id":TASK,"body":{"id":0,"op":"begin","pipes":[],"trace":{},"project_id":P,"source":S,"logSeq":5}});
-        for entry in [marker, exited, flow] {
-            assert!(matches!(replayed_event(entry, &names, Some(TASK)), Entry::Unwanted));
+        let entry = |value: &Value| replayed_event(RawJson(&value.to_string()), &names, Some(TASK));
+        for e in [marker, exited, flow, json!([1]), json!({"event": 3, "body": {}})] {
+            assert!(matches!(entry(&e), Entry::Unwanted), "{e}");
         }
         let no_id = json!({"type":"event","event":"output","body":{"category":"console","output":"x\n","logSeq":6}});
-        let Entry::Event(seq, event) = replayed_event(no_id, &names, Some(TASK)) else { panic!("decodes") };
+        let Entry::Event(seq, event) = entry(&no_id) else { panic!("decodes") };
         assert_eq!((seq, event.task_id()), (6, Some(TASK)));
         let bad = json!({"type":"event","event":"output","__id":TASK,"body":{"output":5,"logSeq":7}});
-        assert!(matches!(replayed_event(bad, &names, Some(TASK)), Entry::Undecodable));
+        assert!(matches!(entry(&bad), Entry::Undecodable));
+        for unstamped in [json!({"output": "x", "logSeq": "8"}), json!({"output": "x"}), json!("x")] {
+            assert!(matches!(entry(&json!({"event": "output", "body": unstamped})), Entry::Undecodable), "{unstamped}");
+        }
+    }
+
+    /// A body's own non-empty `__id` stands; an empty or non-string one, or none, becomes the
+    /// entry's top-level `__id`, else the stream's task; with neither, the entry is undecodable.
+    #[test]
+    fn a_logged_body_gets_a_task_id_where_it_has_none() {
+        let names = event_names(MonitorTypes::OUTPUT);
+        let id_of = |entry: &str, task: Option<&str>| match replayed_event(RawJson(entry), &names, task) {
+            Entry::Event(9, event) => event.task_id().map(str::to_owned),
+            Entry::Event(..) => panic!("the wrong logSeq: {entry}"),
+            Entry::Unwanted | Entry::Undecodable => Some("undecodable".into()),
+        };
+        let body = |id: &str| format!(r#"{{"event":"output","body":{{ {id} "category":"console", "output":"x\n","logSeq":9}}}}"#);
+        assert_eq!(id_of(&body(r#""__id":"own.src","#), Some(TASK)).as_deref(), Some("own.src"));
+        for id in ["", r#""__id":"","#, r#""__id": null ,"#, r#""__id":7,"#] {
+            assert_eq!(id_of(&body(id), Some(TASK)).as_deref(), Some(TASK), "{id}");
+            assert_eq!(id_of(&body(id), None).as_deref(), Some("undecodable"), "{id}");
+            let top = body(id).replacen('{', r#"{"__id":"top.src","#, 1);
+            assert_eq!(id_of(&top, Some(TASK)).as_deref(), Some("top.src"), "{id}");
+        }
+        assert_eq!(id_of(r#"{"event":"output","body":{}}"#, Some(TASK)).as_deref(), Some("undecodable"));
+        assert_eq!(with_task_id("{}", None, "a\"b"), r#"{"__id":"a\"b"}"#);
+        assert_eq!(with_task_id(" { } ", None, "t"), r#" {"__id":"t" } "#);
     }
 }

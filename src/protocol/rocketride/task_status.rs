@@ -9,12 +9,11 @@
 use std::collections::HashMap;
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 use tsify::Tsify;
 
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{json_text, read_error, DecodeError};
-use crate::core::json_read::{self, decode_object, Decode, Reader};
+use crate::core::wire::{read_error, DecodeError};
+use crate::core::json_read::{self, decode_object, Decode, JsonText, Reader};
 use super::json::{lenient, lenient_map, sanitize_non_finite, Extra, OrDefault};
 
 /// A snapshot of one task run: lifecycle state, counters, the live pipe stacks and
@@ -165,7 +164,7 @@ pub struct SlowDoc {
 }
 
 /// One entry of `notes`: text, or an object, as the pipeline wrote it. Any other JSON value
-/// (a number, a list) is kept as its JSON text, so one odd note never makes a status
+/// (a number, a list) is kept as its JSON text as sent, so one odd note never makes a status
 /// undecodable.
 #[derive(Tsify, Serialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
@@ -173,8 +172,8 @@ pub struct SlowDoc {
 pub enum TaskNote {
     /// A text note.
     Text(String),
-    /// An object note (e.g. `{token}` with the placeholder substituted).
-    Object(serde_json::Map<String, Value>),
+    /// An object note (e.g. `{token}` with the placeholder substituted), as sent.
+    Object(JsonText),
 }
 
 impl TaskStatus {
@@ -377,13 +376,13 @@ impl<'a> Decode<'a> for SlowDoc {
     }
 }
 
-/// Text, an object, or any other value as its compact JSON text.
+/// Text, an object, or any other value as its JSON text.
 impl<'a> Decode<'a> for TaskNote {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         Ok(match r.peek() {
             Some(b'"') => TaskNote::Text(r.string_owned()?),
-            Some(b'{') => TaskNote::Object(Decode::decode(r)?),
-            _ => TaskNote::Text(json_text(&r.value()?)),
+            Some(b'{') => TaskNote::Object(JsonText::decode(r)?),
+            _ => TaskNote::Text(r.raw_json()?.to_owned()),
         })
     }
 }
@@ -427,6 +426,23 @@ impl<'a> Decode<'a> for TaskTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Text stays text, an object stays the object as sent, and any other value becomes its
+    /// JSON text as sent: no note makes a status undecodable.
+    #[test]
+    fn notes_are_text_objects_or_the_text_of_other_values() {
+        let notes: Vec<TaskNote> = json_read::from_str(r#"["t", { "a" : 1.50 }, [1, 2], 3, null]"#).unwrap();
+        let texts: Vec<&str> = notes
+            .iter()
+            .map(|n| match n {
+                TaskNote::Text(t) => t.as_str(),
+                TaskNote::Object(o) => o.get(),
+            })
+            .collect();
+        assert_eq!(texts, ["t", r#"{ "a" : 1.50 }"#, "[1, 2]", "3", "null"]);
+        assert!(matches!(notes[1], TaskNote::Object(_)));
+        assert_eq!(serde_json::to_string(&notes).unwrap(), r#"["t",{ "a" : 1.50 },"[1, 2]","3","null"]"#);
+    }
 
     #[test]
     fn state_reads_wire_numbers_and_keeps_unknown_ones() {
