@@ -261,7 +261,7 @@ impl Harness {
     fn request(&mut self, command: &str, args: Value, timeout: Option<Duration>) -> Result<u32, RequestError> {
         self.next_call += 1;
         let id = self.next_call;
-        self.client.call(id, Call::Raw { command: command.into(), args }, timeout)?;
+        self.client.call(id, Call::Raw { command: command.into(), args: args.into() }, timeout)?;
         Ok(id)
     }
 

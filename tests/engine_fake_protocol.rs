@@ -29,6 +29,7 @@ impl Protocol for Lines {
     type Timer = ();
     /// A command and its arguments.
     type Call = (String, Value);
+    type Args = Value;
 
     fn call_request((command, args): &(String, Value)) -> Result<(String, Value, Option<Duration>), String> {
         Ok((command.clone(), args.clone(), None))

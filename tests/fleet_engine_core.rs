@@ -22,6 +22,7 @@ impl Protocol for UrlAuth {
     type Request = ();
     type Timer = ();
     type Call = String;
+    type Args = Value;
 
     const AUTH_BY_REQUEST: bool = false;
     const HEARTBEAT: bool = false;

@@ -23,7 +23,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
 
 use super::backoff::BackoffConfig;
 use super::lifecycle::{Action, ConnState, Lifecycle, LifecycleConfig, LossReason, Wake};
@@ -53,6 +52,8 @@ pub trait Protocol: Sized {
     type Timer: Copy + Eq + Ord + fmt::Debug;
     /// A typed request an app makes.
     type Call: Clone + fmt::Debug;
+    /// A request's arguments, as the plug-in builds them and [`Self::request_frame`] writes.
+    type Args;
 
     /// False for a wire whose credential travels in the socket URL (the shell puts it there
     /// before opening, as browsers must for fleet-rlm): no auth request is sent, no
@@ -74,19 +75,19 @@ pub trait Protocol: Sized {
     /// Decodes one inbound frame (`Err` when not even the envelope is readable).
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame<Self::Event>, DecodeError>;
     /// Encodes one request frame.
-    fn request_frame(seq: u64, command: &str, args: &Value) -> String;
+    fn request_frame(seq: u64, command: &str, args: &Self::Args) -> String;
     /// The first request on a new socket, carrying the credential; it never goes into a
     /// URL, a log or a diagnostic. Not called when [`Self::AUTH_BY_REQUEST`] is false.
-    fn auth_request(&mut self, credential: &str) -> (&'static str, Value);
+    fn auth_request(&mut self, credential: &str) -> (&'static str, Self::Args);
     /// The command, arguments and default timeout (`None`: the engine's) of an app call;
     /// `Err` with the reason refuses it before sending (e.g. `auth`, which the plug-in
     /// manages itself).
-    fn call_request(call: &Self::Call) -> Result<(String, Value, Option<Duration>), String>;
+    fn call_request(call: &Self::Call) -> Result<(String, Self::Args, Option<Duration>), String>;
     /// Decodes the result body of a successful app call into JSON text (`None`: no value).
     fn decode_reply(call: &Self::Call, body: Option<&str>) -> Result<Option<String>, RequestError>;
     /// The heartbeat request, sent after a silence. Not called when [`Self::HEARTBEAT`] is
     /// false.
-    fn ping_request() -> (&'static str, Value);
+    fn ping_request() -> (&'static str, Self::Args);
     /// The credential was accepted (`body` is the server's answer): (re-)establish the
     /// desired subscriptions with [`Link::send`] and call [`Link::subscribed`] once they
     /// are all answered (at once when there is nothing to send).
@@ -227,10 +228,10 @@ struct AppCall<C> {
 }
 
 /// An app call waiting for the connection to be live.
-struct Queued<C> {
+struct Queued<C, A> {
     app: AppCall<C>,
     command: String,
-    args: Value,
+    args: A,
     deadline: Instant,
 }
 
@@ -248,7 +249,7 @@ pub struct Link<P: Protocol> {
     timers: Timers<Timer<P::Timer>>,
     transmit: VecDeque<String>,
     outputs: VecDeque<Output<P::Event>>,
-    queued: VecDeque<Queued<P::Call>>,
+    queued: VecDeque<Queued<P::Call, P::Args>>,
     /// A heartbeat ping is in flight.
     pinging: bool,
     /// The connection went live during the current input (`Some(offline)` after a loss).
@@ -299,14 +300,14 @@ impl<P: Protocol> Link<P> {
 
     /// Sends a request of the plug-in's own; its answer comes to
     /// [`Protocol::on_response`]. False (nothing sent) when too many are in flight.
-    pub fn send(&mut self, command: &str, args: Value, request: P::Request) -> bool {
+    pub fn send(&mut self, command: &str, args: P::Args, request: P::Request) -> bool {
         let timeout = self.config.request_timeout;
         self.send_within(command, args, request, timeout)
     }
 
     /// [`Link::send`] with its own timeout, for a request whose answer something waits on
     /// (a lost answer then costs `timeout`, not the app requests' default).
-    pub fn send_within(&mut self, command: &str, args: Value, request: P::Request, timeout: Duration) -> bool {
+    pub fn send_within(&mut self, command: &str, args: P::Args, request: P::Request, timeout: Duration) -> bool {
         self.send_request(command, args, Some(timeout), Pending::Protocol(request))
     }
 
@@ -408,7 +409,7 @@ impl<P: Protocol> Link<P> {
         self.timers.clear(Timer::Protocol(timer));
     }
 
-    fn send_request(&mut self, command: &str, args: Value, timeout: Option<Duration>, pending: Pending<P::Request, P::Call>) -> bool {
+    fn send_request(&mut self, command: &str, args: P::Args, timeout: Option<Duration>, pending: Pending<P::Request, P::Call>) -> bool {
         match self.requests.start(self.now, timeout, pending) {
             Ok(seq) => {
                 self.transmit.push_back(P::request_frame(seq, command, &args));

@@ -921,21 +921,21 @@ impl<'a> Decode<'a> for Cow<'a, str> {
 pub struct JsonText(Box<serde_json::value::RawValue>);
 
 impl JsonText {
-    /// `text`, which must be one JSON value with no whitespace around it: for the SDK's own
-    /// literals (`null`, `{}`).
-    fn literal(text: &'static str) -> Self {
-        // SAFETY: only called with the literals below, each one JSON value.
-        JsonText(unsafe { serde_json::value::RawValue::from_string_unchecked(text.to_owned()) })
+    /// Text the SDK wrote itself: one JSON value with no whitespace around it (a literal,
+    /// serde_json's output, [`ObjectText`](super::wire::ObjectText)'s).
+    pub(crate) fn written(text: String) -> Self {
+        // SAFETY: the callers write one JSON value, as said above; debug builds check it.
+        JsonText(unsafe { serde_json::value::RawValue::from_string_unchecked(text) })
     }
 
     /// `null`.
     pub fn null() -> Self {
-        Self::literal("null")
+        Self::written("null".into())
     }
 
     /// `{}`.
     pub fn empty_object() -> Self {
-        Self::literal("{}")
+        Self::written("{}".into())
     }
 
     /// The JSON text.
@@ -968,6 +968,20 @@ impl Default for JsonText {
 impl PartialEq for JsonText {
     fn eq(&self, other: &Self) -> bool {
         self.get() == other.get()
+    }
+}
+
+/// The value's JSON text, written by serde_json (Rust code building arguments).
+impl From<serde_json::Value> for JsonText {
+    fn from(value: serde_json::Value) -> Self {
+        JsonText::written(super::wire::to_json(&value).unwrap_or_else(|_| "null".into()))
+    }
+}
+
+/// Whether the text holds `other` (parsed with serde_json).
+impl PartialEq<serde_json::Value> for JsonText {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        self.parse::<serde_json::Value>().is_ok_and(|value| value == *other)
     }
 }
 

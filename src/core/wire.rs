@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use tsify::Tsify;
 
+use super::json_read::JsonText;
 use super::outputs::RequestError;
 
 /// The compact JSON text of `value`, exactly as `value.to_string()` writes it, but through
@@ -57,6 +58,55 @@ impl From<NotJson> for RequestError {
 /// module (see [`to_json`]); this cannot fail.
 pub fn object<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> serde_json::Value {
     serde_json::Value::Object(pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+}
+
+/// A JSON object written key by key into its text: a request's arguments, without a
+/// `serde_json::Value` tree (whose builder, map and writer the RocketRide module then
+/// does without).
+///
+/// ```
+/// use runwatch::core::wire::ObjectText;
+///
+/// let args = ObjectText::new().field("token", "*").field("types", &["TASK", "FLOW"]).field("pipe", &3).done();
+/// assert_eq!(args.get(), r#"{"token":"*","types":["TASK","FLOW"],"pipe":3}"#);
+/// ```
+#[derive(Debug)]
+pub struct ObjectText(String);
+
+impl Default for ObjectText {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ObjectText {
+    /// `{`.
+    pub fn new() -> Self {
+        ObjectText(String::from("{"))
+    }
+
+    /// Adds `key` with `value` (which must serialise: strings, numbers, lists of them).
+    pub fn field<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        // Strings, numbers and lists of them always serialise.
+        self.0.push_str(&to_json(key).unwrap_or_default());
+        self.0.push(':');
+        self.0.push_str(&to_json(value).unwrap_or_else(|_| "null".into()));
+        self
+    }
+
+    /// The object.
+    pub fn done(self) -> JsonText {
+        JsonText::written(self.text())
+    }
+
+    /// The object's text.
+    pub fn text(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
 }
 
 /// Longest piece of a serde message kept in a [`DecodeError`] reason, so a reason never

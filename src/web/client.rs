@@ -15,6 +15,7 @@ use super::js_read;
 use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
+use crate::core::json_read::JsonText;
 use crate::core::outputs::{RequestError, SubId};
 use crate::core::time::Duration;
 use crate::protocol::rocketride::calls::Call;
@@ -160,7 +161,7 @@ impl RocketRideClient {
     /// `busy`, `invalid` or `badResponse`.
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn request(&self, command: String, #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] args: JsValue, #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>) -> Promise {
-        let args = if args.is_null_or_undefined() { Ok(serde_json::json!({})) } else { js_read::json(&args) };
+        let args = if args.is_null_or_undefined() { Ok(JsonText::empty_object()) } else { js_read::json(&args) };
         match args {
             Ok(args) => self.call(Call::Raw { command, args }, timeout_ms),
             Err(message) => invalid_arguments(message),

@@ -95,9 +95,9 @@ extern "C" {
 }
 
 /// A value as what `JSON.stringify` makes of it (what goes on the wire is JSON: `toJSON`
-/// is honoured, `undefined` members are left out), read back by the SDK's own reader. A Map
-/// or a Set in it is an error: `JSON.stringify` would send it as `{}`.
-pub(crate) fn json(value: &JsValue) -> Result<serde_json::Value, String> {
+/// is honoured, `undefined` members are left out), read back as `T` by the SDK's own
+/// reader. A Map or a Set in it is an error: `JSON.stringify` would send it as `{}`.
+pub(crate) fn json<T: for<'a> json_read::Decode<'a>>(value: &JsValue) -> Result<T, String> {
     let text = args_text(value)
         .map_err(|e| format!("the arguments are not JSON: {}", thrown_message(&e)))?
         .as_string()

@@ -198,6 +198,7 @@ impl Protocol for FleetChat {
     type Request = NoRequest;
     type Timer = ();
     type Call = CommandRequest;
+    type Args = Value;
 
     const AUTH_BY_REQUEST: bool = false;
     const HEARTBEAT: bool = false;

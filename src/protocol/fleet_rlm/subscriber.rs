@@ -171,6 +171,7 @@ impl Protocol for FleetEvents {
     type Timer = Timer;
     /// The events socket takes no calls.
     type Call = NoRequest;
+    type Args = Value;
 
     const AUTH_BY_REQUEST: bool = false;
     const HEARTBEAT: bool = false;

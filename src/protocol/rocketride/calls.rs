@@ -6,12 +6,11 @@
 //! the shell turns that into a JS value with `JSON.parse`.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::commands::{self, Command};
 use super::results::{DashboardSnapshot, ExecuteResult, PingResult, TokenResult};
 use super::task_status::TaskStatus;
-use crate::core::json_read::{self, Decode};
+use crate::core::json_read::{self, Decode, JsonText};
 use crate::core::outputs::RequestError;
 use crate::core::time::Duration;
 use crate::core::wire::to_json;
@@ -23,7 +22,7 @@ const EXECUTE_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Clone, Debug, PartialEq)]
 pub enum Call {
     /// Any command; the result body is passed on as it came (parsed JSON, or nothing).
-    Raw { command: String, args: Value },
+    Raw { command: String, args: JsonText },
     /// `rrext_get_task_status`: the task's current `TaskStatus`.
     GetTaskStatus { token: String },
     /// `rrext_get_token`: the token of the task of `project_id` + `source`.
@@ -33,7 +32,7 @@ pub enum Call {
     /// `rrext_ping`.
     Ping,
     /// `execute` with the engine's arguments (spec §5.1).
-    Execute { args: Value },
+    Execute { args: JsonText },
     /// `terminate`: stops the task of `token`.
     Terminate { token: String },
 }
@@ -58,15 +57,15 @@ impl Call {
     /// ```
     /// use runwatch::protocol::rocketride::calls::Call;
     /// let call = Call::GetToken { project_id: "p".into(), source: "s".into() };
-    /// assert_eq!(call.arguments(), serde_json::json!({"projectId": "p", "source": "s"}));
+    /// assert_eq!(call.arguments().get(), r#"{"projectId":"p","source":"s"}"#);
     /// ```
     #[must_use]
-    pub fn arguments(&self) -> Value {
+    pub fn arguments(&self) -> JsonText {
         match self {
             Call::Raw { args, .. } | Call::Execute { args } => args.clone(),
             Call::GetTaskStatus { token } | Call::Terminate { token } => commands::token_arguments(token),
             Call::GetToken { project_id, source } => commands::project_source_arguments(project_id, source),
-            Call::Dashboard | Call::Ping => Value::Object(Default::default()),
+            Call::Dashboard | Call::Ping => JsonText::empty_object(),
         }
     }
 
@@ -127,7 +126,7 @@ fn to_text<T: Serialize>(value: &T) -> Result<Option<String>, RequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn typed_results_are_checked_and_passed_on_as_json() {
@@ -140,7 +139,7 @@ mod tests {
 
     #[test]
     fn raw_results_pass_through_and_bad_json_is_a_bad_response() {
-        let call = Call::Raw { command: "rrext_x".into(), args: json!({}) };
+        let call = Call::Raw { command: "rrext_x".into(), args: json!({}).into() };
         assert_eq!(call.decode(Some(r#"{"__proto__":{"a":1}}"#)).unwrap().as_deref(), Some(r#"{"__proto__":{"a":1}}"#));
         assert_eq!(call.decode(None), Ok(None));
         assert!(matches!(call.decode(Some("{")), Err(RequestError::BadResponse { .. })));
@@ -161,7 +160,7 @@ mod tests {
     #[test]
     fn commands_arguments_and_timeouts() {
         assert_eq!(Call::Terminate { token: "tk_1".into() }.arguments(), json!({"token": "tk_1"}));
-        assert_eq!(Call::Execute { args: json!({"pipeline": {}}) }.default_timeout(), Some(EXECUTE_TIMEOUT));
+        assert_eq!(Call::Execute { args: json!({"pipeline": {}}).into() }.default_timeout(), Some(EXECUTE_TIMEOUT));
         assert_eq!(Call::Dashboard.default_timeout(), None);
         assert_eq!(Call::Dashboard.command(), "rrext_dashboard");
     }

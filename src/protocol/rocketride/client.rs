@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 
-use serde_json::Value;
 
 use super::calls::Call;
 use super::commands::{self, Command};
@@ -25,7 +24,7 @@ use super::subscriptions::{EventRoute, MonitorCall, Placement, Registry, SubId};
 use super::task_status::TaskStatus;
 use super::results::TokenResult;
 use crate::core::connection::{Connection, EngineConfig, Link, Protocol, Resynced};
-use crate::core::json_read;
+use crate::core::json_read::{self, JsonText};
 use crate::core::lifecycle::ConnState;
 use crate::core::sorted_map::{SortedMap, SortedSet};
 use crate::core::time::{Duration, Instant};
@@ -198,16 +197,17 @@ impl Protocol for RocketRide {
     type Request = Request;
     type Timer = Timer;
     type Call = Call;
+    type Args = JsonText;
 
     fn decode(&mut self, bytes: &[u8]) -> Result<Frame, DecodeError> {
         decode_frame(bytes)
     }
 
-    fn request_frame(seq: u64, command: &str, args: &Value) -> String {
+    fn request_frame(seq: u64, command: &str, args: &JsonText) -> String {
         commands::request_frame(seq, command, args)
     }
 
-    fn auth_request(&mut self, credential: &str) -> (&'static str, Value) {
+    fn auth_request(&mut self, credential: &str) -> (&'static str, JsonText) {
         let bare = credential.strip_prefix("Bearer ").unwrap_or(credential);
         self.task_scoped = bare.starts_with("tk_") || bare.starts_with("pk_");
         self.registry.set_watch_cleanup(!self.task_scoped);
@@ -215,7 +215,7 @@ impl Protocol for RocketRide {
         (Command::AUTH, args)
     }
 
-    fn call_request(call: &Call) -> Result<(String, Value, Option<Duration>), String> {
+    fn call_request(call: &Call) -> Result<(String, JsonText, Option<Duration>), String> {
         match call.command() {
             Command::AUTH => Err("`auth` is managed by the client; pass the credential in the options".into()),
             command => Ok((command.to_string(), call.arguments(), call.default_timeout())),
@@ -226,8 +226,8 @@ impl Protocol for RocketRide {
         call.decode(body)
     }
 
-    fn ping_request() -> (&'static str, Value) {
-        (Command::PING, Value::Object(Default::default()))
+    fn ping_request() -> (&'static str, JsonText) {
+        (Command::PING, JsonText::empty_object())
     }
 
     fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {
@@ -493,7 +493,7 @@ impl RocketRide {
             return self.release(link, Unplaced::NoAnswer("too many events waited for the task lookup"));
         }
         if !self.lookup_in_flight {
-            self.lookup_in_flight = link.send_within(Command::DASHBOARD, Value::Object(Default::default()), Request::Lookup, LOOKUP_TIMEOUT);
+            self.lookup_in_flight = link.send_within(Command::DASHBOARD, JsonText::empty_object(), Request::Lookup, LOOKUP_TIMEOUT);
             if !self.lookup_in_flight {
                 self.release(link, Unplaced::NoAnswer("the task lookup could not be sent"));
             }
@@ -655,7 +655,7 @@ impl RocketRide {
     // ── seeding (see `seed.rs`) ─────────────────────────────────────────────
 
     fn start_seed(&mut self, link: &mut Link<Self>, reconnect: bool) {
-        if self.seeder.start(reconnect) && !link.send(Command::DASHBOARD, Value::Object(Default::default()), Request::SeedList) {
+        if self.seeder.start(reconnect) && !link.send(Command::DASHBOARD, JsonText::empty_object(), Request::SeedList) {
             self.seeder.abandon();
         }
     }

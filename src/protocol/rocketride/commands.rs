@@ -1,12 +1,9 @@
 //! Building DAP requests (spec §2, §5) and reading the few command results the client
 //! itself learns from (tokens, the dashboard's task list).
 
-use serde::Serialize;
-use serde_json::Value;
-
 use super::results::ExecuteResult;
-use crate::core::json_read::{self, decode_object, Decode, IfReadable, Reader};
-use crate::core::wire::{object, to_json};
+use crate::core::json_read::{self, decode_object, Decode, IfReadable, JsonText, Reader};
+use crate::core::wire::ObjectText;
 use super::seed::ListedTask;
 
 /// Command names used by the client and its typed helpers.
@@ -27,38 +24,26 @@ impl Command {
 ///
 /// ```
 /// use runwatch::protocol::rocketride::commands::request_frame;
-/// let frame: serde_json::Value = serde_json::from_str(&request_frame(7, "rrext_ping", &serde_json::json!({}))).unwrap();
-/// assert_eq!(frame, serde_json::json!({"type":"request","seq":7,"command":"rrext_ping","arguments":{}}));
+/// use runwatch::core::json_read::JsonText;
+/// assert_eq!(request_frame(7, "rrext_ping", &JsonText::empty_object()), r#"{"type":"request","seq":7,"command":"rrext_ping","arguments":{}}"#);
 /// ```
-pub fn request_frame(seq: u64, command: &str, args: &Value) -> String {
-    /// Written straight from the borrowed parts: no `Value` tree is built for the frame,
-    /// and `Value`'s `Display` (two more serialiser instantiations) stays out of the module.
-    #[derive(Serialize)]
-    struct Request<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        seq: u64,
-        command: &'a str,
-        arguments: &'a Value,
-    }
-    let request = Request { kind: "request", seq, command, arguments: args };
-    // As with `Value::to_string`: serialising a `Value` into memory cannot fail.
-    to_json(&request).unwrap_or_else(|_| unreachable!("a JSON value always serialises"))
+pub fn request_frame(seq: u64, command: &str, args: &JsonText) -> String {
+    ObjectText::new().field("type", "request").field("seq", &seq).field("command", command).field("arguments", args).text()
 }
 
 /// `auth` arguments. The credential travels only here, never in the URL (spec §1.2).
-pub fn auth_arguments(credential: &str, client_name: &str, client_version: &str) -> Value {
-    object([("auth", credential.into()), ("clientName", client_name.into()), ("clientVersion", client_version.into())])
+pub fn auth_arguments(credential: &str, client_name: &str, client_version: &str) -> JsonText {
+    ObjectText::new().field("auth", credential).field("clientName", client_name).field("clientVersion", client_version).done()
 }
 
 /// `{token}` arguments of `rrext_get_task_status` and `terminate`.
-pub fn token_arguments(token: &str) -> Value {
-    object([("token", token.into())])
+pub fn token_arguments(token: &str) -> JsonText {
+    ObjectText::new().field("token", token).done()
 }
 
 /// `{projectId, source}` arguments of `rrext_get_token`.
-pub fn project_source_arguments(project_id: &str, source: &str) -> Value {
-    object([("projectId", project_id.into()), ("source", source.into())])
+pub fn project_source_arguments(project_id: &str, source: &str) -> JsonText {
+    ObjectText::new().field("projectId", project_id).field("source", source).done()
 }
 
 /// The task an `execute` result started (`{id, token, projectId, source, …}`), so

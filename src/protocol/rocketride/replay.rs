@@ -41,16 +41,15 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
 
 use super::envelope::Response;
 use super::events::{decode_event_text, RocketRideEvent, TaskEvent};
 use super::monitor_types::MonitorTypes;
-use crate::core::json_read::{self, decode_object, Decode, IfReadable, RawJson, Reader};
+use crate::core::json_read::{self, decode_object, Decode, IfReadable, JsonText, RawJson, Reader};
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{object, to_json};
+use crate::core::wire::{to_json, ObjectText};
 
 /// The log command (spec §8.5.4).
 pub const LOG_COMMAND: &str = "rrext_log";
@@ -137,8 +136,9 @@ impl StreamId {
         format!("{}/{}/{RUN_KIND}", self.project_id, self.source)
     }
 
-    fn args(&self, subcommand: &str) -> Value {
-        object([("subcommand", subcommand.into()), ("projectId", self.project_id.as_str().into()), ("source", self.source.as_str().into()), ("runKind", RUN_KIND.into())])
+    /// The `rrext_log` arguments naming this stream, to which a subcommand's own are added.
+    fn args(&self, subcommand: &str) -> ObjectText {
+        ObjectText::new().field("subcommand", subcommand).field("projectId", &self.project_id).field("source", &self.source).field("runKind", RUN_KIND)
     }
 }
 
@@ -162,7 +162,7 @@ impl LogRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     /// Send `rrext_log` with `args`.
-    Send { args: Value, request: LogRequest },
+    Send { args: JsonText, request: LogRequest },
     /// Apply a live event (or a seed) as usual: learn from it and route it.
     Live {
         seq: Option<u64>,
@@ -457,7 +457,7 @@ impl Replay {
             gap.names = names;
             gap.phase = Phase::Chapters;
             out.push(Step::Send {
-                args: id.args("chapters"),
+                args: id.args("chapters").done(),
                 request: LogRequest::Chapters { stream: id.clone() },
             });
             started = true;
@@ -568,11 +568,12 @@ impl Replay {
             }
         }
         let cursor = gap.resume.take().unwrap_or(gap.from);
-        self.read(id, cursor, 0, out);
+        self.read(id, cursor, 0, true, out);
     }
 
-    /// Asks for one page from `cursor` (or ends the read when the window is empty).
-    fn read(&mut self, id: &StreamId, cursor: u64, pages: u32, out: &mut Vec<Step>) {
+    /// Asks for one page from `cursor` (or ends the read when the window is empty): a
+    /// `logSeq` (`from_seq`), or the server's `nextSeq` cursor.
+    fn read(&mut self, id: &StreamId, cursor: u64, pages: u32, from_seq: bool, out: &mut Vec<Step>) {
         let page_events = self.config.page_events;
         let max_pages = self.config.max_pages;
         let gap = self.gap(id);
@@ -587,17 +588,11 @@ impl Replay {
                 format!("the window took more than {max_pages} pages; the rest was given up");
             return gap.stop(id.label(), UnreplayableReason::Overflow, message, from);
         }
-        let mut args = id.args("read");
-        if pages == 0 {
-            args["fromSeq"] = cursor.into();
-        } else {
-            args["cursor"] = cursor.into();
-        }
+        let mut args = id.args("read").field(if from_seq { "fromSeq" } else { "cursor" }, &cursor);
         if let Some(to) = gap.to() {
-            args["toSeq"] = to.into();
+            args = args.field("toSeq", &to);
         }
-        args["maxEvents"] = page_events.into();
-        args["types"] = gap.names.clone().into();
+        let args = args.field("maxEvents", &page_events).field("types", &gap.names).done();
         gap.phase = Phase::Reading {
             cursor,
             pages: pages + 1,
@@ -667,17 +662,8 @@ impl Replay {
             },
         };
         match next {
-            Next::Page(next) => self.read(id, next, pages, out),
-            Next::From(next) => {
-                self.read(id, next, pages, out);
-                // That page starts at `fromSeq`, not at a cursor.
-                if let Some(Step::Send { args, .. }) = out.last_mut() {
-                    if let Some(map) = args.as_object_mut() {
-                        map.remove("cursor");
-                        map.insert("fromSeq".into(), next.into());
-                    }
-                }
-            }
+            Next::Page(next) => self.read(id, next, pages, false, out),
+            Next::From(next) => self.read(id, next, pages, true, out),
             Next::Done => {
                 let gap = self.gap(id);
                 gap.complete = true;
@@ -1019,7 +1005,7 @@ fn with_task_id(body: &str, old: Option<&str>, task_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
     use super::*;
 
     const P: &str = "proj";
@@ -1124,7 +1110,7 @@ mod tests {
     fn sent(out: &[Step]) -> Vec<(Value, LogRequest)> {
         out.iter()
             .filter_map(|s| match s {
-                Step::Send { args, request } => Some((args.clone(), request.clone())),
+                Step::Send { args, request } => Some((args.parse().unwrap(), request.clone())),
                 _ => None,
             })
             .collect()

@@ -7,7 +7,8 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use crate::core::json_read::JsonText;
+use crate::core::wire::ObjectText;
 use tsify::Tsify;
 
 use super::monitor_types::{MonitorTypes, TypesError};
@@ -215,33 +216,22 @@ impl ServerKey {
     /// ```
     /// use runwatch::protocol::rocketride::monitor_types::MonitorTypes;
     /// use runwatch::protocol::rocketride::scope::{BaseKey, ServerKey};
-    /// use serde_json::json;
     /// let key = ServerKey { base: BaseKey::All, pipe: None };
-    /// assert_eq!(key.arguments(MonitorTypes::TASK), json!({"token": "*", "types": ["TASK"]}));
-    /// assert_eq!(key.arguments(MonitorTypes::empty()), json!({"token": "*", "types": []}));
+    /// assert_eq!(key.arguments(MonitorTypes::TASK).get(), r#"{"token":"*","types":["TASK"]}"#);
+    /// assert_eq!(key.arguments(MonitorTypes::empty()).get(), r#"{"token":"*","types":[]}"#);
     /// ```
-    pub fn arguments(&self, types: MonitorTypes) -> Value {
-        let mut args = Map::new();
-        let mut put = |name: &str, value: Value| {
-            args.insert(name.to_owned(), value);
+    pub fn arguments(&self, types: MonitorTypes) -> JsonText {
+        let args = ObjectText::new();
+        let mut args = match &self.base {
+            BaseKey::All => args.field("token", "*"),
+            BaseKey::Token { token } => args.field("token", token),
+            BaseKey::Source { project_id, source } => args.field("projectId", project_id).field("source", source),
+            BaseKey::Project { project_id } => args.field("projectId", project_id).field("source", "*"),
         };
-        match &self.base {
-            BaseKey::All => put("token", "*".into()),
-            BaseKey::Token { token } => put("token", token.as_str().into()),
-            BaseKey::Source { project_id, source } => {
-                put("projectId", project_id.as_str().into());
-                put("source", source.as_str().into());
-            }
-            BaseKey::Project { project_id } => {
-                put("projectId", project_id.as_str().into());
-                put("source", "*".into());
-            }
-        }
         if let Some(pipe) = self.pipe {
-            put("pipeId", pipe.into());
+            args = args.field("pipeId", &pipe);
         }
-        put("types", types.names().into());
-        Value::Object(args)
+        args.field("types", &types.names()).done()
     }
 }
 

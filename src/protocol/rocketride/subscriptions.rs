@@ -7,7 +7,7 @@
 //! its account. Token scopes are canonicalised to their `p.<proj>.<src>` key as soon as the
 //! [`Directory`] can resolve them, because on the server they are the same key.
 
-use serde_json::Value;
+use crate::core::json_read::JsonText;
 
 use super::directory::Directory;
 use super::monitor_types::MonitorTypes;
@@ -31,9 +31,9 @@ impl MonitorCall {
     /// use runwatch::protocol::rocketride::scope::{BaseKey, ServerKey};
     /// use runwatch::protocol::rocketride::subscriptions::MonitorCall;
     /// let call = MonitorCall { key: ServerKey { base: BaseKey::All, pipe: None }, types: MonitorTypes::TASK };
-    /// assert_eq!(call.arguments(), serde_json::json!({"token": "*", "types": ["TASK"]}));
+    /// assert_eq!(call.arguments().get(), r#"{"token":"*","types":["TASK"]}"#);
     /// ```
-    pub fn arguments(&self) -> Value {
+    pub fn arguments(&self) -> JsonText {
         self.key.arguments(self.types)
     }
 }

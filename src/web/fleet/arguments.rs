@@ -45,11 +45,7 @@ pub(crate) fn command_args(args: Option<JsValue>) -> Result<Map<String, Value>, 
     if !js_read::is_plain(&args) {
         return Err("command args must be an object".into());
     }
-    match js_read::json(&args) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("command args must be an object".into()),
-        Err(e) => Err(format!("command args: {e}")),
-    }
+    js_read::json(&args).map_err(|e| format!("command args: {e}"))
 }
 
 /// `traceFeedback(feedback)`'s argument.
