@@ -8,7 +8,7 @@
 //! `number | null` there.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use crate::core::sorted_map::SortedMap;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -105,16 +105,16 @@ impl<'a> Decode<'a> for Lenient {
 /// A JSON object of [`Lenient`] floats, read straight into plain ones: no map of
 /// `Lenient`s is built first (each map type costs the module its own hash table code).
 #[derive(Debug, Default)]
-pub struct LenientMap(pub HashMap<String, f64>);
+pub struct LenientMap(pub SortedMap<String, f64>);
 
 /// The map a [`LenientMap`] field read.
-pub fn lenient_map(value: LenientMap) -> HashMap<String, f64> {
+pub fn lenient_map(value: LenientMap) -> SortedMap<String, f64> {
     value.0
 }
 
 impl<'a> Decode<'a> for LenientMap {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        let mut map = HashMap::new();
+        let mut map = SortedMap::new();
         json_read::read_map(r, |key, value: Lenient| {
             map.insert(key, value.0);
         })?;

@@ -6,7 +6,6 @@
 //! server may send as `NaN` decode as `NaN` ([`Lenient`]); undeclared top-level fields are
 //! kept in `extra`, undeclared nested ones ignored.
 
-use std::collections::HashMap;
 
 use serde::{Serialize, Serializer};
 use tsify::Tsify;
@@ -89,7 +88,8 @@ pub struct TaskStatus {
     /// Newer servers with tracing on (spec §8.6): per component, how often it ran and for
     /// how long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component_stats: Option<HashMap<String, ComponentStats>>,
+    #[tsify(optional, type = "Record<string, ComponentStats>")]
+    pub component_stats: Option<SortedMap<String, ComponentStats>>,
     /// Newer servers with tracing on (spec §8.6): the slowest documents, slowest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slowest_docs: Option<Vec<SlowDoc>>,
@@ -333,7 +333,7 @@ pub struct TaskTokens {
     pub gpu_inference: f64,
     /// Node-defined token counters.
     #[tsify(type = "Record<string, number | null>")]
-    pub custom: HashMap<String, f64>,
+    pub custom: SortedMap<String, f64>,
     /// Sum of all tokens.
     #[tsify(type = "number | null")]
     pub total: f64,
