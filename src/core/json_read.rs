@@ -921,11 +921,10 @@ impl<'a> Decode<'a> for Cow<'a, str> {
 pub struct JsonText(Box<serde_json::value::RawValue>);
 
 impl JsonText {
-    /// Text the SDK wrote itself: one JSON value with no whitespace around it (a literal,
-    /// serde_json's output, [`ObjectText`](super::wire::ObjectText)'s).
+    /// Text the SDK wrote itself (a literal, serde_json's output,
+    /// [`ObjectText`](super::wire::ObjectText)'s): one JSON value, see [`valid_raw`].
     pub(crate) fn written(text: String) -> Self {
-        // SAFETY: the callers write one JSON value, as said above; debug builds check it.
-        JsonText(unsafe { serde_json::value::RawValue::from_string_unchecked(text) })
+        JsonText(valid_raw(text))
     }
 
     /// `null`.
@@ -991,6 +990,16 @@ impl<'a> Decode<'a> for JsonText {
     }
 }
 
+/// `text` as a `RawValue`; it must be exactly one JSON value with no whitespace around it:
+/// a value [`Reader::raw_json`] has just read, or text the SDK wrote itself. The one place
+/// the SDK wraps text in a `RawValue` without serde_json checking it.
+fn valid_raw(text: String) -> Box<serde_json::value::RawValue> {
+    // SAFETY: that is `from_string_unchecked`'s contract, which the callers meet as said
+    // above (the reader's text: RFC 8259 strictly, no `NaN`, no comments, no trailing
+    // commas, valid escapes, in a `str`, so valid UTF-8). Debug builds check it with serde_json.
+    unsafe { serde_json::value::RawValue::from_string_unchecked(text) }
+}
+
 /// Any JSON value as its text, borrowed ([`Reader::raw`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawJson<'a>(pub &'a str);
@@ -1045,12 +1054,7 @@ impl<'a, T: Decode<'a>> Decode<'a> for Box<T> {
 /// Debug builds (the tests) still check with serde_json that it is one JSON value.
 impl<'a> Decode<'a> for Box<serde_json::value::RawValue> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
-        let text = r.raw_json()?;
-        // SAFETY: `raw_json` returns exactly one complete JSON value, which this reader has
-        // just read strictly (RFC 8259: no `NaN`, no comments, no trailing commas, valid
-        // escapes, in a `str`, so valid UTF-8), from its first byte to its last: no
-        // whitespace around it. That is `from_string_unchecked`'s contract.
-        Ok(unsafe { serde_json::value::RawValue::from_string_unchecked(text.to_owned()) })
+        r.raw_json().map(|text| valid_raw(text.to_owned()))
     }
 }
 
