@@ -6,6 +6,7 @@
 mod fleet_support;
 
 use fleet_support::{sample, Shell};
+use runwatch::core::json_read::JsonObject;
 use runwatch::core::lifecycle::ConnState;
 use runwatch::core::outputs::{Diagnostic, Output, RequestError, UnreplayableReason};
 use runwatch::core::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use runwatch::protocol::fleet_rlm::errors::{CloseMeaning, ConnectionError, Error
 use runwatch::protocol::fleet_rlm::frames::ChatFrame;
 use runwatch::protocol::fleet_rlm::requests::{CommandRequest, MessageRequest};
 use runwatch::protocol::fleet_rlm::turns::TurnState;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 fn client() -> Shell<FleetChat> {
     let mut shell = Shell::new(ChatClient::new(ChatConfig::default(), Instant::from_millis(0)));
@@ -62,7 +63,7 @@ fn a_normal_turn_is_assembled_from_its_events() {
     assert_eq!(done.status.as_deref(), Some("Preparing Daytona workspace..."));
     assert_eq!(done.tools.len(), 1);
     assert_eq!((done.tools[0].name.as_str(), done.tools[0].finished), ("list_files", true));
-    assert_eq!(done.tools[0].output, Some(json!("['README.md']")));
+    assert_eq!(done.tools[0].output.as_ref().unwrap(), &json!("['README.md']"));
     assert_eq!(done.final_payload.as_ref().unwrap().history_turns, Some(1));
     assert_eq!((done.events, done.session_id.as_deref()), (6, Some("sess-b")));
     assert_eq!(shell.delivered().len(), 6, "every frame also reaches the listener");
@@ -144,7 +145,7 @@ fn a_hitl_question_and_its_answer_are_part_of_the_turn_and_the_command_gets_a_ty
 #[test]
 fn command_results_are_matched_by_name_in_order_with_typed_errors_and_timeouts() {
     let mut shell = client();
-    let tool = |name: &str| CommandRequest { command: name.into(), args: Map::new(), session_id: Some("sess-b".into()) };
+    let tool = |name: &str| CommandRequest { command: name.into(), args: JsonObject::empty(), session_id: Some("sess-b".into()) };
     shell.conn.call(1, tool("list_files"), None).unwrap();
     shell.conn.call(2, tool("memory_tree"), None).unwrap();
     shell.conn.call(3, tool("list_files"), None).unwrap();
@@ -158,7 +159,7 @@ fn command_results_are_matched_by_name_in_order_with_typed_errors_and_timeouts()
     assert!(matches!(reply(&shell, 3), Some(Err(RequestError::Server { message, .. })) if message == "sandbox down"));
     shell.advance(1_000);
     assert!(matches!(reply(&shell, 4), Some(Err(RequestError::Timeout { timeout_ms: 1_000 }))));
-    let refused = shell.conn.call(5, CommandRequest { args: Map::new(), ..CommandRequest::resolve_hitl("s", "m", "") }, None);
+    let refused = shell.conn.call(5, CommandRequest { args: JsonObject::empty(), ..CommandRequest::resolve_hitl("s", "m", "") }, None);
     assert!(matches!(refused, Err(RequestError::Invalid { .. })), "{refused:?}");
 }
 

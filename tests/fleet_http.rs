@@ -63,7 +63,7 @@ fn error_statuses_become_typed_errors() {
     assert!(matches!(decode_feedback(503, r#"{"detail":"MLflow tracing is disabled"}"#), Err(HttpError::Unavailable { message }) if message == "MLflow tracing is disabled"));
     let invalid = decode_feedback(422, r#"{"detail":[{"loc":["body"],"msg":"trace_id or client_request_id is required","type":"value_error"}]}"#);
     let Err(HttpError::Validation { detail, .. }) = invalid else { panic!("{invalid:?}") };
-    assert_eq!(detail[0]["type"], "value_error");
+    assert_eq!(detail.parse::<serde_json::Value>().unwrap()[0]["type"], "value_error");
     assert!(matches!(decode_runtime_status(401, r#"{"detail":"Missing dev auth headers"}"#), Err(HttpError::Unauthorized { status: 401, .. })));
     assert!(matches!(decode_feedback(404, r#"{"detail":"Trace not found"}"#), Err(HttpError::NotFound { .. })));
     assert!(matches!(decode_health(502, "<html>bad gateway</html>"), Err(HttpError::Status { status: 502, .. })));

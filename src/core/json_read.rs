@@ -990,6 +990,81 @@ impl<'a> Decode<'a> for JsonText {
     }
 }
 
+/// A JSON object kept as its text ([`JsonText`]): any other value is refused, as a map is
+/// (an optional one reads `null` as absent). For payloads typed `Record<string, unknown>`.
+///
+/// ```
+/// use runwatch::core::json_read::{from_str, JsonObject};
+///
+/// let args: JsonObject = from_str(r#"{"message_id": "m-1", "n": 2}"#).unwrap();
+/// assert_eq!(args.string_at("message_id").as_deref(), Some("m-1"));
+/// assert_eq!(args.string_at("n"), None);
+/// assert!(from_str::<JsonObject>("[1]").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct JsonObject(pub(crate) JsonText);
+
+impl JsonObject {
+    /// `{}`.
+    pub fn empty() -> Self {
+        JsonObject(JsonText::empty_object())
+    }
+
+    /// `text` when it is an object's; `None` for any other value.
+    pub fn of(text: JsonText) -> Option<Self> {
+        text.get().starts_with('{').then_some(JsonObject(text))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The string at `key` (the last one, as `JSON.parse` keeps a repeated key); `None`
+    /// when it is absent or not a string.
+    pub fn string_at(&self, key: &str) -> Option<String> {
+        member(self.get(), key).and_then(|raw| from_str(raw).ok())
+    }
+
+    /// Reads the text as `T` with serde_json (for Rust code).
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        self.0.parse()
+    }
+}
+
+impl Default for JsonObject {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<'a> Decode<'a> for JsonObject {
+    fn decode(r: &mut Reader<'a>) -> Result<Self> {
+        if r.peek() != Some(b'{') {
+            return Err(r.not_a("a map"));
+        }
+        JsonText::decode(r).map(JsonObject)
+    }
+}
+
+/// The text of the value at `key` in the JSON object `text` (the last one when the key
+/// repeats); `None` when `text` is not an object or has no such key.
+pub fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut found = None;
+    read_all(text, |r| {
+        each_field(r, "an object", |r, k| {
+            let value = r.raw()?;
+            if k == key {
+                found = Some(value);
+            }
+            Ok(())
+        })
+    })
+    .ok()?;
+    found
+}
+
 /// `text` as a `RawValue`; it must be exactly one JSON value with no whitespace around it:
 /// a value [`Reader::raw_json`] has just read, or text the SDK wrote itself. The one place
 /// the SDK wraps text in a `RawValue` without serde_json checking it.
@@ -1474,6 +1549,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A member is read as `JSON.parse` reads it: the last of a repeated key, nothing from
+    /// a nested object or from text that is not an object.
+    #[test]
+    fn a_member_is_the_last_of_its_key_at_the_top_level() {
+        let text = r#"{"id": "a", "nested": {"id": "n"}, "id": "b", "n": 1}"#;
+        assert_eq!(member(text, "id"), Some(r#""b""#));
+        assert_eq!(member(text, "nested"), Some(r#"{"id": "n"}"#));
+        assert_eq!(member(text, "missing"), None);
+        assert_eq!(member(r#"[{"id": "a"}]"#, "id"), None);
+        assert_eq!(member(r#"{"id": "a""#, "id"), None, "broken text has no members");
+        let object: JsonObject = from_str(text).unwrap();
+        assert_eq!((object.string_at("id").as_deref(), object.string_at("n")), (Some("b"), None));
+        assert_eq!(from_str::<JsonObject>("null").unwrap_err().message, "invalid type: null, expected a map");
+        assert!(from_str::<Option<JsonObject>>("null").unwrap().is_none());
     }
 
     /// Kept text is the value exactly as sent, without the whitespace around it, so that

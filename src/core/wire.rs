@@ -9,16 +9,8 @@ use std::fmt;
 use serde::Serialize;
 use tsify::Tsify;
 
-use super::json_read::JsonText;
+use super::json_read::{JsonObject, JsonText};
 use super::outputs::RequestError;
-
-/// The compact JSON text of `value`, exactly as `value.to_string()` writes it, but through
-/// `serde_json::to_string`, the serialiser every module already has: `Value`'s `Display`
-/// would compile two more instantiations of `Value`'s serialiser into the module.
-pub fn json_text(value: &serde_json::Value) -> String {
-    // As with `Value::to_string`: a JSON value serialised into memory cannot fail.
-    to_json(value).unwrap_or_else(|_| unreachable!("a JSON value always serialises"))
-}
 
 /// `value` as compact JSON text, through serde_json.
 ///
@@ -53,13 +45,6 @@ impl From<NotJson> for RequestError {
     }
 }
 
-/// A JSON object of `pairs`, in order. `serde_json::json!` with a value that is not a literal
-/// goes through `to_value(…).unwrap()`, which keeps serde_json's error formatting in the
-/// module (see [`to_json`]); this cannot fail.
-pub fn object<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> serde_json::Value {
-    serde_json::Value::Object(pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
-}
-
 /// A JSON object written key by key into its text: a request's arguments, without a
 /// `serde_json::Value` tree (whose builder, map and writer the RocketRide module then
 /// does without).
@@ -86,20 +71,38 @@ impl ObjectText {
     }
 
     /// Adds `key` with `value` (which must serialise: strings, numbers, lists of them).
-    pub fn field<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
+    pub fn field<T: Serialize + ?Sized>(self, key: &str, value: &T) -> Self {
+        // Strings, numbers and lists of them always serialise.
+        self.member(key, &to_json(value).unwrap_or_else(|_| "null".into()))
+    }
+
+    /// Adds `key` with the JSON text `value` (the part every value type shares).
+    fn member(mut self, key: &str, value: &str) -> Self {
         if self.0.len() > 1 {
             self.0.push(',');
         }
-        // Strings, numbers and lists of them always serialise.
         self.0.push_str(&to_json(key).unwrap_or_default());
         self.0.push(':');
-        self.0.push_str(&to_json(value).unwrap_or_else(|_| "null".into()));
+        self.0.push_str(value);
         self
+    }
+
+    /// Adds `key` with `value` when there is one.
+    pub fn field_if<T: Serialize + ?Sized>(self, key: &str, value: Option<&T>) -> Self {
+        match value {
+            Some(value) => self.field(key, value),
+            None => self,
+        }
     }
 
     /// The object.
     pub fn done(self) -> JsonText {
         JsonText::written(self.text())
+    }
+
+    /// The object, as a [`JsonObject`].
+    pub fn object(self) -> JsonObject {
+        JsonObject(self.done())
     }
 
     /// The object's text.
@@ -254,7 +257,7 @@ fn elide_middle(message: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{object, to_json, to_json_writer, NotJson};
+    use super::{to_json, to_json_writer, NotJson};
     use std::collections::BTreeMap;
 
     #[test]
@@ -267,11 +270,5 @@ mod tests {
         let crate::core::outputs::RequestError::BadResponse { message } = NotJson.into() else { panic!() };
         assert!(message.starts_with("the result could not be serialised: it cannot be written as JSON"), "{message}");
         assert_eq!(to_json(&["a\"b", "é"]).as_deref(), Ok(r#"["a\"b","é"]"#));
-    }
-
-    #[test]
-    fn an_object_keeps_its_pairs_in_order() {
-        let value = object([("z", 1.into()), ("a", "x".into()), ("m", serde_json::Value::Null)]);
-        assert_eq!(to_json(&value).as_deref(), Ok(r#"{"z":1,"a":"x","m":null}"#));
     }
 }

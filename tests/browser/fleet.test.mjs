@@ -566,6 +566,8 @@ test("option and argument values of the wrong type are refused with their name; 
       // toJSON is honoured and undefined members are left out, as in JSON.stringify.
       text(await attempt(() => client.command("list_files", { path: { toJSON: () => "." }, gone: undefined }))),
       text(await attempt(() => client.command("list_files", { only: new Set([".py"]) }))),
+      // An object whose toJSON makes it a string is no arguments object.
+      text(await attempt(() => client.command("list_files", new Date(0)))),
     ];
     const feedback = [
       text(await attempt(() => client.traceFeedback({ traceId: "t" }))),
@@ -592,6 +594,7 @@ test("option and argument values of the wrong type are refused with their name; 
   assert.match(commands[1], /^invalidMessage: command args: the arguments are not JSON: .*BigInt/);
   assert.equal(commands[2], "ok", "the command ran with its arguments as JSON.stringify made them");
   assert.equal(commands[3], "invalidMessage: command args: the arguments are not JSON: `only` is a Set, which JSON.stringify sends as {}; pass [...set]");
+  assert.equal(commands[4], "invalidMessage: command args must be an object");
   assert.match(feedback[0], /^invalidMessage: feedback needs `isCorrect` \(true or false\)$/);
   assert.match(feedback[1], /^invalidMessage: unknown key `coment` in feedback; expected one of traceId, clientRequestId, isCorrect, comment, expectedResponse$/);
   assert.equal(await p.evaluate(() => window.fw.turn()), undefined, "no refused message started a turn");

@@ -17,8 +17,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::auth::Endpoint;
 use super::chat_events::ChatEvent;
 use super::errors::{ErrorClass, ServerError};
@@ -32,7 +30,8 @@ use crate::core::lifecycle::ConnState;
 use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
-use crate::core::wire::{json_text, to_json, DecodeError, Frame, FrameBody, Response};
+use crate::core::json_read::JsonText;
+use crate::core::wire::{to_json, DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's chat socket.
 pub type ChatClient = Connection<FleetChat>;
@@ -198,7 +197,7 @@ impl Protocol for FleetChat {
     type Request = NoRequest;
     type Timer = ();
     type Call = CommandRequest;
-    type Args = Value;
+    type Args = JsonText;
 
     const AUTH_BY_REQUEST: bool = false;
     const HEARTBEAT: bool = false;
@@ -218,16 +217,16 @@ impl Protocol for FleetChat {
 
     /// `args` is the whole `command` frame ([`CommandRequest::to_wire`]): the wire has no
     /// request id to put `seq` in.
-    fn request_frame(_seq: u64, _command: &str, args: &Value) -> String {
-        json_text(args)
+    fn request_frame(_seq: u64, _command: &str, args: &JsonText) -> String {
+        args.get().to_owned()
     }
 
     /// Never called: the credential is in the URL.
-    fn auth_request(&mut self, _credential: &str) -> (&'static str, Value) {
-        ("auth", Value::Null)
+    fn auth_request(&mut self, _credential: &str) -> (&'static str, JsonText) {
+        ("auth", JsonText::null())
     }
 
-    fn call_request(call: &CommandRequest) -> Result<(String, Value, Option<Duration>), String> {
+    fn call_request(call: &CommandRequest) -> Result<(String, JsonText, Option<Duration>), String> {
         call.validate()?;
         Ok((call.command.clone(), call.to_wire(), None))
     }
@@ -244,8 +243,8 @@ impl Protocol for FleetChat {
     }
 
     /// Never called: the wire has no application ping.
-    fn ping_request() -> (&'static str, Value) {
-        ("ping", Value::Null)
+    fn ping_request() -> (&'static str, JsonText) {
+        ("ping", JsonText::null())
     }
 
     fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {
@@ -265,7 +264,7 @@ impl Protocol for FleetChat {
         if call.command != RESOLVE_HITL {
             return;
         }
-        let label = |key: &str| call.args.get(key).and_then(Value::as_str).map(str::to_owned);
+        let label = |key: &str| call.args.string_at(key);
         if let (Some(message_id), Some(resolution)) = (label("message_id"), label("action_label")) {
             self.turns.resolve_hitl(&message_id, &resolution);
         }

@@ -11,11 +11,10 @@
 //! so no event is ever dropped.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 use tsify::Tsify;
 
 use super::json::{decode, decode_fields, Extra, OrDefault};
-use crate::core::json_read::{self, Decode, RawJson};
+use crate::core::json_read::{self, Decode, JsonObject, JsonText, RawJson};
 use crate::core::wire::DecodeError;
 
 /// One chat event, discriminated on `kind` (the wire's own spelling, e.g. `"reasoning_step"`).
@@ -111,7 +110,7 @@ pub struct UnknownChatEvent {
     /// The payload as sent (`null` included).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub payload: Option<Value>,
+    pub payload: Option<JsonText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub timestamp: Option<String>,
@@ -290,11 +289,11 @@ payload! {
         /// The tool's arguments, as sent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub tool_args: Option<Value>,
+        pub tool_args: Option<JsonText>,
         /// A string snippet of the tool's input.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub tool_input: Option<Value>,
+        pub tool_input: Option<JsonText>,
         /// Forced RLM mode (`rlm_executing`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub forced: Option<bool>,
@@ -311,7 +310,7 @@ payload! {
         /// Only on a "Tool result: …" status.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub tool_output: Option<Value>,
+        pub tool_output: Option<JsonText>,
     }
 }
 
@@ -339,16 +338,16 @@ pub struct TrajectoryStepData {
     pub tool_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub input: Option<Value>,
+    pub input: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub tool_args: Option<Value>,
+    pub tool_args: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub output: Option<Value>,
+    pub output: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub observation: Option<Value>,
+    pub observation: Option<JsonText>,
     #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
@@ -366,7 +365,7 @@ payload! {
         /// The memory action to confirm (instead of `options`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub action: Option<Value>,
+        pub action: Option<JsonText>,
         /// The tool that asked, e.g. `"clarification_questions"`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub source: Option<String>,
@@ -405,16 +404,16 @@ payload! {
         /// Flat `thought_N` / `tool_name_N` / `tool_args_N` / `observation_N`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "Record<string, unknown>")]
-        pub trajectory: Option<Map<String, Value>>,
+        pub trajectory: Option<JsonObject>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub history_turns: Option<u64>,
         #[tsify(type = "unknown[]")]
-        pub guardrail_warnings: OrDefault<Vec<Value>>,
+        pub guardrail_warnings: OrDefault<Vec<JsonText>>,
         pub citations: OrDefault<Vec<Citation>>,
         pub sources: OrDefault<Vec<Source>>,
         pub attachments: OrDefault<Vec<Attachment>>,
         #[tsify(type = "unknown[]")]
-        pub citation_anchors: OrDefault<Vec<Value>>,
+        pub citation_anchors: OrDefault<Vec<JsonText>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub fallback: Option<bool>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -431,7 +430,7 @@ payload! {
         pub final_reasoning: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub recursive_repair: Option<Value>,
+        pub recursive_repair: Option<JsonText>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub human_review: Option<HumanReview>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,7 +443,7 @@ payload! {
         /// A run result the agent returned, passed through.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[tsify(optional, type = "unknown")]
-        pub run_result: Option<Value>,
+        pub run_result: Option<JsonText>,
     }
 }
 
@@ -540,7 +539,7 @@ pub struct HumanReview {
     pub repair_target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown[]")]
-    pub repair_steps: Option<Vec<Value>>,
+    pub repair_steps: Option<Vec<JsonText>>,
     #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,

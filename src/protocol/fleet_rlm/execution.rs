@@ -8,11 +8,10 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::Value;
 use tsify::Tsify;
 
 use super::json::{decode, decode_error, decode_fields, Extra, OrDefault};
-use crate::core::json_read::{self, read_fields};
+use crate::core::json_read::{self, read_fields, JsonText};
 use crate::core::wire::{DecodeError, DecodeErrorKind};
 
 /// One event of the execution stream. `switch (ev.type)` narrows it.
@@ -88,7 +87,7 @@ pub struct UnknownExecutionEvent {
     pub name: String,
     /// The whole object as sent.
     #[tsify(type = "unknown")]
-    pub raw: Value,
+    pub raw: JsonText,
     /// Why a known `type` did not decode; absent for an unknown one.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
@@ -124,10 +123,10 @@ pub struct ExecutionStep {
     /// Sanitised by the server (truncated, secrets `"<redacted>"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub input: Option<Value>,
+    pub input: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub output: Option<Value>,
+    pub output: Option<JsonText>,
     /// Epoch seconds. Not an order: a later step can carry an earlier time (errata 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<f64>,
@@ -175,17 +174,17 @@ pub struct RunSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
     #[tsify(type = "unknown[]")]
-    pub iterations: OrDefault<Vec<Value>>,
+    pub iterations: OrDefault<Vec<JsonText>>,
     #[tsify(type = "unknown[]")]
-    pub callbacks: OrDefault<Vec<Value>>,
+    pub callbacks: OrDefault<Vec<JsonText>>,
     #[tsify(type = "unknown[]")]
-    pub prompts: OrDefault<Vec<Value>>,
+    pub prompts: OrDefault<Vec<JsonText>>,
     #[tsify(type = "unknown[]")]
-    pub context_sources: OrDefault<Vec<Value>>,
+    pub context_sources: OrDefault<Vec<JsonText>>,
     #[tsify(type = "unknown[]")]
-    pub sources: OrDefault<Vec<Value>>,
+    pub sources: OrDefault<Vec<JsonText>>,
     #[tsify(type = "unknown[]")]
-    pub attachments: OrDefault<Vec<Value>>,
+    pub attachments: OrDefault<Vec<JsonText>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "FinalArtifact")]
     pub final_artifact: Option<FinalArtifact>,
@@ -194,10 +193,10 @@ pub struct RunSummary {
     #[tsify(optional, type = "SummaryDetail")]
     pub summary: Option<SummaryDetail>,
     #[tsify(type = "unknown[]")]
-    pub warnings: OrDefault<Vec<Value>>,
+    pub warnings: OrDefault<Vec<JsonText>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub human_review: Option<Value>,
+    pub human_review: Option<JsonText>,
     #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
@@ -213,7 +212,7 @@ pub struct FinalArtifact {
     /// `{ text, final_markdown, summary }` for an assistant response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub value: Option<Value>,
+    pub value: Option<JsonText>,
     /// `"RETURN"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finalization_mode: Option<String>,
@@ -231,13 +230,13 @@ pub struct SummaryDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
     #[tsify(type = "unknown[]")]
-    pub warnings: OrDefault<Vec<Value>>,
+    pub warnings: OrDefault<Vec<JsonText>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub error: Option<Value>,
+    pub error: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub human_review: Option<Value>,
+    pub human_review: Option<JsonText>,
     #[serde(default, rename = "extra", skip_serializing_if = "Extra::is_empty")]
     #[tsify(optional, type = "Record<string, unknown>")]
     pub extra: Extra,
@@ -274,7 +273,7 @@ pub fn decode_execution_event(text: &str) -> Result<ExecutionEvent, DecodeError>
 }
 
 fn unknown(name: String, text: &str, decode_error: Option<DecodeError>) -> ExecutionEvent {
-    let raw = json_read::from_str(text).unwrap_or(Value::Null);
+    let raw = json_read::from_str(text).unwrap_or_default();
     ExecutionEvent::Unknown(UnknownExecutionEvent { name, raw, decode_error })
 }
 

@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use tsify::Tsify;
 
 use std::borrow::Cow;
@@ -14,7 +13,7 @@ use super::chat_events::{decode_chat_event, ChatEvent};
 use super::errors::{ErrorClass, ServerError};
 use super::execution::type_of;
 use super::json::{decode, decode_fields, decode_with, Extra};
-use crate::core::json_read::{self, read_fields, RawJson};
+use crate::core::json_read::{self, read_fields, JsonText, RawJson};
 use crate::core::wire::DecodeError;
 
 /// What the chat socket delivers to the app, discriminated on `type`.
@@ -37,7 +36,7 @@ pub struct UnknownFrame {
     pub name: String,
     /// The whole frame as sent.
     #[tsify(type = "unknown")]
-    pub raw: Value,
+    pub raw: JsonText,
 }
 
 /// `{"type":"command_result","command","result":{status,…},"version","event_id"}`: the
@@ -87,7 +86,7 @@ pub fn decode_chat_frame(text: &str) -> Result<ServerFrame, DecodeError> {
         "event" => ChatFrame::Event(decode_event_envelope(text)?),
         "error" => ChatFrame::Error(decode_error_frame(text)?),
         "command_result" => return decode("command_result", text).map(ServerFrame::CommandResult),
-        _ => ChatFrame::Unknown(UnknownFrame { name: name.into_owned(), raw: json_read::from_str(text).unwrap_or(Value::Null) }),
+        _ => ChatFrame::Unknown(UnknownFrame { name: name.into_owned(), raw: json_read::from_str(text).unwrap_or_default() }),
     };
     Ok(ServerFrame::Chat(frame))
 }

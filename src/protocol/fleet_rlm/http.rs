@@ -5,12 +5,11 @@
 //! query token: a `Authorization: Bearer` header (or the debug headers).
 
 use serde::Serialize;
-use serde_json::Value;
 use tsify::Tsify;
 
 use super::json::{decode, decode_fields, Extra, OrDefault};
-use crate::core::json_read::{self, Decode};
-use crate::core::wire::{json_text, object, DecodeError};
+use crate::core::json_read::{self, Decode, JsonText};
+use crate::core::wire::{DecodeError, ObjectText};
 
 /// The routes, relative to the server root.
 pub const HEALTH: &str = "/health";
@@ -199,19 +198,13 @@ impl FeedbackRequest {
         if self.trace_id.is_none() && self.client_request_id.is_none() {
             return Err("feedback needs traceId or clientRequestId".into());
         }
-        let mut body = object([("is_correct", self.is_correct.into())]);
-        let optional = [
-            ("trace_id", &self.trace_id),
-            ("client_request_id", &self.client_request_id),
-            ("comment", &self.comment),
-            ("expected_response", &self.expected_response),
-        ];
-        for (key, value) in optional {
-            if let Some(value) = value {
-                body[key] = Value::String(value.clone());
-            }
-        }
-        Ok(json_text(&body))
+        Ok(ObjectText::new()
+            .field("is_correct", &self.is_correct)
+            .field_if("trace_id", self.trace_id.as_ref())
+            .field_if("client_request_id", self.client_request_id.as_ref())
+            .field_if("comment", self.comment.as_ref())
+            .field_if("expected_response", self.expected_response.as_ref())
+            .text())
     }
 }
 
@@ -260,7 +253,7 @@ pub enum HttpError {
     Validation {
         message: String,
         #[tsify(type = "unknown")]
-        detail: Value,
+        detail: JsonText,
     },
     /// 503: the feature is off (e.g. MLflow disabled for feedback).
     #[error("HTTP 503: {message}")]
@@ -278,11 +271,12 @@ pub fn decode_response<T: for<'a> Decode<'a>>(what: &str, status: u16, body: &st
     if (200..300).contains(&status) {
         return decode(what, body).map_err(|error| HttpError::Decode { error });
     }
-    let detail: Value = json_read::from_str::<Value>(body).ok().and_then(|v| v.get("detail").cloned()).unwrap_or(Value::Null);
-    let message = match &detail {
-        Value::String(s) => super::auth::scrub(s),
-        Value::Null => format!("{what} failed"),
-        other => super::auth::scrub(&json_text(other)),
+    // FastAPI's `detail`: a message, or (422) a list of rule failures.
+    let detail: JsonText = json_read::member(body, "detail").and_then(|text| json_read::from_str(text).ok()).unwrap_or_default();
+    let message = match json_read::from_str::<Option<String>>(detail.get()) {
+        Ok(Some(text)) => super::auth::scrub(&text),
+        Ok(None) => format!("{what} failed"),
+        Err(_) => super::auth::scrub(detail.get()),
     };
     Err(match status {
         401 | 403 => HttpError::Unauthorized { status, message },

@@ -2,11 +2,11 @@
 //! typed for the app (camelCase) and written to the wire in the server's snake_case.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 use tsify::Tsify;
 
 use super::json::{decode_fields, Extra};
-use crate::core::wire::{json_text, object};
+use crate::core::json_read::{JsonObject, JsonText};
+use crate::core::wire::ObjectText;
 
 /// A `message`: starts a turn.
 #[derive(Tsify, Serialize, Debug, Clone, Default, PartialEq)]
@@ -65,26 +65,19 @@ impl MessageRequest {
     /// The wire frame.
     #[must_use]
     pub fn to_wire(&self) -> String {
-        let mut frame = Map::new();
-        frame.insert("type".into(), "message".into());
-        frame.insert("content".into(), self.content.clone().into());
-        let optional = [
-            ("session_id", self.session_id.clone().map(Value::from)),
-            ("trace", self.trace.map(Value::from)),
-            ("trace_mode", self.trace_mode.clone().map(Value::from)),
-            ("execution_mode", self.execution_mode.clone().map(Value::from)),
-            ("docs_path", self.docs_path.clone().map(Value::from)),
-            ("repo_url", self.repo_url.clone().map(Value::from)),
-            ("repo_ref", self.repo_ref.clone().map(Value::from)),
-            ("context_paths", self.context_paths.clone().map(Value::from)),
-            ("batch_concurrency", self.batch_concurrency.map(Value::from)),
-        ];
-        for (key, value) in optional {
-            if let Some(value) = value {
-                frame.insert(key.into(), value);
-            }
-        }
-        json_text(&Value::Object(frame))
+        ObjectText::new()
+            .field("type", "message")
+            .field("content", &self.content)
+            .field_if("session_id", self.session_id.as_ref())
+            .field_if("trace", self.trace.as_ref())
+            .field_if("trace_mode", self.trace_mode.as_ref())
+            .field_if("execution_mode", self.execution_mode.as_ref())
+            .field_if("docs_path", self.docs_path.as_ref())
+            .field_if("repo_url", self.repo_url.as_ref())
+            .field_if("repo_ref", self.repo_ref.as_ref())
+            .field_if("context_paths", self.context_paths.as_ref())
+            .field_if("batch_concurrency", self.batch_concurrency.as_ref())
+            .text()
     }
 }
 
@@ -101,7 +94,7 @@ pub struct CommandRequest {
     /// The command's arguments (sent as `{}` when empty).
     #[serde(default)]
     #[tsify(type = "Record<string, unknown>")]
-    pub args: Map<String, Value>,
+    pub args: JsonObject,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
@@ -113,9 +106,8 @@ impl CommandRequest {
     /// Answers the `hitl_request` `message_id` with `action_label` (one of its options).
     #[must_use]
     pub fn resolve_hitl(session_id: impl Into<String>, message_id: impl Into<String>, action_label: impl Into<String>) -> Self {
-        let mut args = Map::new();
-        args.insert("message_id".into(), Value::String(message_id.into()));
-        args.insert("action_label".into(), Value::String(action_label.into()));
+        let (message_id, action_label): (String, String) = (message_id.into(), action_label.into());
+        let args = ObjectText::new().field("message_id", &message_id).field("action_label", &action_label).object();
         Self { command: RESOLVE_HITL.into(), args, session_id: Some(session_id.into()) }
     }
 
@@ -124,21 +116,22 @@ impl CommandRequest {
         if self.command.trim().is_empty() {
             return Err("command name cannot be empty".into());
         }
-        let has = |key: &str| self.args.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        let has = |key: &str| self.args.string_at(key).is_some_and(|s| !s.is_empty());
         if self.command == RESOLVE_HITL && !(has("message_id") && has("action_label")) {
             return Err("resolve_hitl requires message_id and action_label".into());
         }
         Ok(())
     }
 
-    /// The wire frame, as a JSON value.
+    /// The wire frame.
     #[must_use]
-    pub fn to_wire(&self) -> Value {
-        let mut frame = object([("type", "command".into()), ("command", self.command.as_str().into()), ("args", Value::Object(self.args.clone()))]);
-        if let Some(session_id) = &self.session_id {
-            frame["session_id"] = session_id.clone().into();
-        }
-        frame
+    pub fn to_wire(&self) -> JsonText {
+        ObjectText::new()
+            .field("type", "command")
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field_if("session_id", self.session_id.as_ref())
+            .done()
     }
 }
 

@@ -15,7 +15,6 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::Value;
 use tsify::Tsify;
 
 use super::auth::Endpoint;
@@ -171,7 +170,7 @@ impl Protocol for FleetEvents {
     type Timer = Timer;
     /// The events socket takes no calls.
     type Call = NoRequest;
-    type Args = Value;
+    type Args = ();
 
     const AUTH_BY_REQUEST: bool = false;
     const HEARTBEAT: bool = false;
@@ -192,16 +191,16 @@ impl Protocol for FleetEvents {
     }
 
     /// Never called: nothing is sent on this socket.
-    fn request_frame(_seq: u64, _command: &str, _args: &Value) -> String {
+    fn request_frame(_seq: u64, _command: &str, _args: &()) -> String {
         String::new()
     }
 
     /// Never called: the credential is in the URL.
-    fn auth_request(&mut self, _credential: &str) -> (&'static str, Value) {
-        ("auth", Value::Null)
+    fn auth_request(&mut self, _credential: &str) -> (&'static str, ()) {
+        ("auth", ())
     }
 
-    fn call_request(call: &NoRequest) -> Result<(String, Value, Option<Duration>), String> {
+    fn call_request(call: &NoRequest) -> Result<(String, (), Option<Duration>), String> {
         match *call {}
     }
 
@@ -210,8 +209,8 @@ impl Protocol for FleetEvents {
     }
 
     /// Never called: the wire has no application ping.
-    fn ping_request() -> (&'static str, Value) {
-        ("ping", Value::Null)
+    fn ping_request() -> (&'static str, ()) {
+        ("ping", ())
     }
 
     fn on_authenticated(&mut self, link: &mut Link<Self>, _body: Option<&str>) {

@@ -14,12 +14,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 use tsify::Tsify;
 
 use super::chat_events::{ChatEvent, FinalPayload, HitlRequestPayload, StreamEvent, ToolCallPayload, ToolResultPayload};
 use super::errors::ServerError;
 use super::requests::MessageRequest;
+use crate::core::json_read::JsonText;
 
 /// Turns kept at most (the oldest ended ones go first).
 pub const MAX_TURNS: usize = 50;
@@ -108,12 +108,12 @@ pub struct ToolActivity {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub args: Option<Value>,
+    pub args: Option<JsonText>,
     /// `tool_result` arrived.
     pub finished: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub output: Option<Value>,
+    pub output: Option<JsonText>,
 }
 
 /// A question the agent asked, and its answer once known.
@@ -128,7 +128,7 @@ pub struct HitlPrompt {
     /// The memory action to confirm, when that is the question.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional, type = "unknown")]
-    pub action: Option<Value>,
+    pub action: Option<JsonText>,
     /// The answer recorded by the server (`hitl_resolved` or the command's result).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]

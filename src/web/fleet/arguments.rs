@@ -2,10 +2,10 @@
 //! JS values (`web::js_read`). Unknown keys are refused, as in the options: a misspelt
 //! `trace` or `comment` would otherwise be dropped without a word.
 
-use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use super::super::js_read::{self, boolean, required_string, string, strings, uint};
+use crate::core::json_read::{JsonObject, JsonText};
 use crate::protocol::fleet_rlm::http::FeedbackRequest;
 use crate::protocol::fleet_rlm::requests::MessageRequest;
 
@@ -40,12 +40,15 @@ pub(crate) fn message(message: &JsValue) -> Result<MessageRequest, String> {
 }
 
 /// `command(name, args)`'s arguments: an object, sent as `JSON.stringify` makes it.
-pub(crate) fn command_args(args: Option<JsValue>) -> Result<Map<String, Value>, String> {
-    let Some(args) = args.filter(|a| !a.is_null_or_undefined()) else { return Ok(Map::new()) };
+pub(crate) fn command_args(args: Option<JsValue>) -> Result<JsonObject, String> {
+    const NOT_AN_OBJECT: &str = "command args must be an object";
+    let Some(args) = args.filter(|a| !a.is_null_or_undefined()) else { return Ok(JsonObject::empty()) };
     if !js_read::is_plain(&args) {
-        return Err("command args must be an object".into());
+        return Err(NOT_AN_OBJECT.into());
     }
-    js_read::json(&args).map_err(|e| format!("command args: {e}"))
+    // An object whose `toJSON` makes it something else (a `Date`, a string) is not one.
+    let text: JsonText = js_read::json(&args).map_err(|e| format!("command args: {e}"))?;
+    JsonObject::of(text).ok_or_else(|| NOT_AN_OBJECT.into())
 }
 
 /// `traceFeedback(feedback)`'s argument.
