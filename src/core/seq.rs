@@ -309,15 +309,16 @@ impl<T> SeqTracker<T> {
     /// whether the hole before them was filled by a real frame (counted as reordering)
     /// rather than skipped as a gap.
     fn release(&mut self, out: &mut Vec<SeqEvent<T>>, repaired: bool) {
-        let mut released = false;
-        while let Some((_, held)) = self.buffer.pop_first_if(|seq| *seq == self.expected) {
+        // The run of buffered seqs that follows on from `expected`, taken out in one move.
+        let run = self.buffer.keys().zip(self.expected..).take_while(|(seq, want)| **seq == *want).count();
+        let ready: Vec<Held<T>> = self.buffer.drain_first(run).map(|(_, held)| held).collect();
+        for held in ready {
             self.deliver_next(held.item, out);
             if repaired {
                 self.stats.reordered += 1;
             }
-            released = true;
         }
-        if released {
+        if run > 0 {
             // The next hole opened when the earliest frame still buffered arrived.
             let earliest = self.buffer.values().map(|h| h.arrived).min();
             self.deadline = earliest.map(|t| t + self.cfg.reorder_window);
