@@ -3,7 +3,7 @@
 //! Why not `BTreeMap`: each `BTreeMap<K, V>` the module uses is compiled once per key and
 //! value type, and its node code (search, split, merge, steal, drop) costs 5–6 KB of
 //! WebAssembly per instantiation; the engine had fifteen of them, a tenth of the module.
-//! A sorted deque does the same job for the maps the engine keeps (a handful to a few
+//! A sorted list does the same job for the maps the engine keeps (a handful to a few
 //! thousand entries: subscriptions, server keys, reorder buffers, stamps) with a binary
 //! search and one contiguous move, in a fraction of the code.
 //!
