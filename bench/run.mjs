@@ -8,6 +8,9 @@
 //   node bench/run.mjs --trace A,F,C [--rate 2000] [--runs 3]
 //            # only the browser trace of the clients named (self time per slice per event, as
 //            # in the report), taking turns, printed; no report. For A/B checks of a change.
+//   node bench/run.mjs --profile A,C [--rate 2000] [--runs 1]
+//            # only the V8 sampling profile of the clients named (self time per function per
+//            # event, the 40 largest, wasm functions named), flat-out or at the rate; no report.
 //
 // Setup (idempotent, skipped when present): the package (bash scripts/build-pkg.sh when
 // pkg/dist is missing), the release simulator (cargo build --release -p runwatch-sim), and
@@ -48,6 +51,7 @@ const { values: opt } = parseArgs({
     "skip-size": { type: "boolean" },
     newer: { type: "boolean" },
     trace: { type: "string" },
+    profile: { type: "string" },
     rate: { type: "string" },
   },
 });
@@ -293,11 +297,12 @@ class Bench {
   }
 
   /**
-   * Where the main thread's time goes, flat-out: a V8 sampling profile of a separate page (the
-   * Profiler domain is used here only, never in a measured window), self time by function.
+   * Where the main thread's time goes, flat-out or at an offered `rate`: a V8 sampling profile
+   * of a separate page (the Profiler domain is used here only, never in a measured window), self
+   * time by function.
    */
-  async profile(kind) {
-    const ctx = await this.start(kind, 0, NAMED_WASM && kind !== "A" && kind !== "B" ? { wasmUrl: NAMED_WASM } : {});
+  async profile(kind, rate = 0, top = 16) {
+    const ctx = await this.start(kind, rate, NAMED_WASM && kind !== "A" && kind !== "B" ? { wasmUrl: NAMED_WASM } : {});
     if (ctx.unavailable) return null;
     const { page } = ctx;
     await sleep(CFG.warmMs);
@@ -340,7 +345,7 @@ class Bench {
       busyUsPerEvent: events ? busy / events : null,
       wasmUsPerEvent: events ? wasm / events : null,
       wasmBy: [...wasmBy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, us]) => [k, us / Math.max(1, events)]),
-      top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, us]) => [k, us / Math.max(1, events), (100 * us) / busy]),
+      top: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => [k, us / Math.max(1, events), (100 * us) / busy]),
     };
   }
 
@@ -861,6 +866,21 @@ if (opt.trace) {
     for (const c of opt.trace.split(",").map((s) => s.trim().toUpperCase())) {
       const t = await bench.trace(c, rate);
       log(t ? `trace ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(t.total)} µs/ev; ${t.slices.map(([k, us]) => `${k} ${us.toFixed(2)}`).join(", ")}` : `${c}: not available`);
+    }
+  }
+  await bench.close();
+  process.exit(0);
+}
+if (opt.profile) {
+  await bench.init();
+  const rate = Number(opt.rate ?? 0);
+  for (let run = 0; run < Number(opt.runs ?? 1); run += 1) {
+    for (const c of opt.profile.split(",").map((s) => s.trim().toUpperCase())) {
+      const p = await bench.profile(c, rate, 40);
+      if (!p) { log(`${c}: not available`); continue; }
+      log(`profile ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(p.busyUsPerEvent)} µs/ev sampled, ${f1(p.wasmUsPerEvent)} in wasm, ${p.events} events`);
+      for (const [k, us, share] of p.top) console.log(`  ${us.toFixed(2).padStart(7)} µs/ev ${share.toFixed(1).padStart(5)} %  ${k}`);
+      console.log(`  wasm by part: ${p.wasmBy.map(([k, us]) => `${k} ${us.toFixed(2)}`).join(", ")}`);
     }
   }
   await bench.close();
