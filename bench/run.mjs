@@ -378,6 +378,7 @@ class Bench {
     await this.finish(ctx);
     const main = new Set(events.filter((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain").map((e) => `${e.pid}:${e.tid}`));
     const self = new Map();
+    const count = new Map();
     const threads = new Map();
     for (const e of events) {
       if (e.ph !== "X" || !main.has(`${e.pid}:${e.tid}`)) continue;
@@ -393,10 +394,11 @@ class Bench {
         while (open.length && open.at(-1).ts + open.at(-1).dur <= e.ts) open.pop();
         if (open.length) self.set(open.at(-1).name, (self.get(open.at(-1).name) ?? 0) - e.dur);
         self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
+        count.set(e.name, (count.get(e.name) ?? 0) + 1);
         open.push(e);
       }
     }
-    const perEvent = [...self].map(([k, us]) => [k, us / Math.max(1, n)]).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]);
+    const perEvent = [...self].map(([k, us]) => [k, us / Math.max(1, n), count.get(k) / Math.max(1, n)]).filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]);
     const total = perEvent.reduce((sum, [, us]) => sum + us, 0);
     return { events: n, total, slices: perEvent.slice(0, 12) };
   }
@@ -865,7 +867,7 @@ if (opt.trace) {
   for (let run = 0; run < Number(opt.runs ?? 3); run += 1) {
     for (const c of opt.trace.split(",").map((s) => s.trim().toUpperCase())) {
       const t = await bench.trace(c, rate);
-      log(t ? `trace ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(t.total)} µs/ev; ${t.slices.map(([k, us]) => `${k} ${us.toFixed(2)}`).join(", ")}` : `${c}: not available`);
+      log(t ? `trace ${c} ${rate ? `${rate}/s` : "flat-out"}: ${f1(t.total)} µs/ev; ${t.slices.map(([k, us, times]) => `${k} ${us.toFixed(2)} (${times.toFixed(2)}×)`).join(", ")}` : `${c}: not available`);
     }
   }
   await bench.close();
