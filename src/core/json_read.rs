@@ -130,7 +130,7 @@ impl<'a> Reader<'a> {
         let start = self.peek().map(|_| self.at);
         let found: Cow<str> = match self.peek() {
             Some(b'"') => match self.string() {
-                Ok(s) => format!("string {:?}", short(&s)).into(),
+                Ok(s) => format!("string {}", super::wire::quoted(&short(&s))).into(),
                 Err(e) => return e,
             },
             Some(b'{') => "map".into(),

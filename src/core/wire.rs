@@ -28,6 +28,19 @@ pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Re
     serde_json::to_writer(out, value).map_err(|_| NotJson)
 }
 
+/// `text` in double quotes with JSON's escapes, for the error messages that echo what they
+/// refused. Not Rust's `{:?}`: its escaping keeps core's Unicode tables and `Debug`
+/// machinery in every module, for a few messages.
+///
+/// ```
+/// use runwatch::core::wire::quoted;
+///
+/// assert_eq!(quoted("say \"hi\"\n"), r#""say \"hi\"\n""#);
+/// ```
+pub fn quoted(text: &str) -> String {
+    to_json(text).unwrap_or_default()
+}
+
 /// A value that serde_json could not write as JSON (see [`to_json`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotJson;

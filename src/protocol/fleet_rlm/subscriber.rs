@@ -28,7 +28,7 @@ use crate::core::lifecycle::ConnState;
 use crate::core::outputs::{Diagnostic, RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
-use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
+use crate::core::wire::{quoted, DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's events socket.
 pub type EventsClient = Connection<FleetEvents>;
@@ -252,11 +252,11 @@ impl Protocol for FleetEvents {
     fn on_reconnected(&mut self, _link: &mut Link<Self>) -> Resynced {
         let going: Vec<&str> = self.runs.running().collect();
         let message = format!(
-            "fleet-rlm keeps no replay: execution events of session {:?} sent while offline are lost. \
+            "fleet-rlm keeps no replay: execution events of session {} sent while offline are lost. \
              Runs going at the loss ({}) may miss steps and are marked possiblyIncomplete; their \
              execution_completed summary, when it comes, is complete. Runs that started and ended \
              while offline are not seen at all (GET /api/v1/sessions/{{id}}/turns has the transcript).",
-            self.session_id,
+            quoted(&self.session_id),
             if going.is_empty() { "none".to_owned() } else { going.join(", ") },
         );
         let lost = Unreplayable { stream: self.session_id.clone(), reason: UnreplayableReason::Unsupported, message, from: None, to: None };
@@ -282,11 +282,12 @@ impl Protocol for FleetEvents {
 /// What to check when a turn runs and its events do not arrive.
 fn stall_message(session_id: &str, silent_ms: u64) -> String {
     format!(
-        "the events socket of session {session_id:?} is open but nothing arrived in {} s while a turn runs \
+        "the events socket of session {session} is open but nothing arrived in {} s while a turn runs \
          (the server sends execution_started when a turn starts). Check: a reverse proxy buffering or \
          compressing the WebSocket (turn buffering off for /api/v1/ws/); the two sockets authenticating \
          as the same tenant and user (events go only to the chat socket's identity); the chat message \
-         carrying session_id {session_id:?}.",
-        silent_ms / 1000
+         carrying session_id {session}.",
+        silent_ms / 1000,
+        session = quoted(session_id),
     )
 }

@@ -396,7 +396,7 @@ impl<'a> Decode<'a> for TaskState {
         let name = r.string()?;
         match STATE_NAMES.iter().position(|s| *s == name) {
             Some(i) => Ok(STATES[i]),
-            None => Err(r.error(json_read::ReadErrorKind::Shape, format!("unknown task state {name:?}"))),
+            None => Err(r.error(json_read::ReadErrorKind::Shape, format!("unknown task state {}", crate::core::wire::quoted(&name)))),
         }
     }
 }

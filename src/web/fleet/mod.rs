@@ -30,6 +30,7 @@ use crate::core::connection::Connection;
 use crate::core::lifecycle::ConnState;
 use crate::core::outputs::SubId;
 use crate::core::time::Duration;
+use crate::core::wire::quoted;
 use crate::protocol::fleet_rlm::auth::socket_url;
 use crate::protocol::fleet_rlm::chat::{ChatClient, ChatError, FleetChat};
 use crate::protocol::fleet_rlm::http as probes;
@@ -232,7 +233,7 @@ impl FleetRlmClient {
         match &request.session_id {
             None => request.session_id = Some(self.inner.session_id.clone()),
             Some(s) if *s != self.inner.session_id => {
-                return Err(usage_error("invalidMessage", &format!("this client's session is {:?}; make another client for session {s:?}", self.inner.session_id)))
+                return Err(usage_error("invalidMessage", &format!("this client's session is {}; make another client for session {}", quoted(&self.inner.session_id), quoted(s))))
             }
             Some(_) => {}
         }
