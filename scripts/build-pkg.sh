@@ -92,11 +92,17 @@ JS
 # RocketRide streams thousands of events a second: built for speed (Cargo.toml's
 # `release-wasm`: runwatch at opt-level 3, its dependencies for size).
 # fleet-rlm's sockets carry a chat turn's tokens and steps: built for size (`release-small`).
-# RocketRide's module also caps LLVM's inliner at 100 (opt-level 3 allows 250): measured at
-# a9dd3c5, the module is 14 KB gzip (4 %) smaller and `node bench/feed.mjs` shows C and S
-# within its noise; a cap of 50 cost C ~15 %. Cargo appends this `--config` array to
-# .cargo/config.toml's rustflags, so the simd128 feature stays. Not for `release-small`:
-# opt-level "z" inlines far less by default, and an explicit cap would raise it.
+# RocketRide's module also caps LLVM's inliner at 75 (opt-level 3 allows 250). Measured at
+# a9dd3c5, a cap of 100 made the module 14 KB gzip (4 %) smaller with C and S within
+# `node bench/feed.mjs`'s noise; on 2026-12-06, 75 took 4.0 KB more (194.7 → 190.7 KB) with
+# C within the noise and S about 2 % slower (best of 7-15 rounds, alternating pairs: C
+# 5.73-6.48 against 5.74-6.45 µs, S 3.61-4.10 against 3.59-4.02). Below 75 C slows down by
+# 15-18 % (65 and 50): serde_json's one-byte writes (quotes, colons, commas) each become a
+# call of Vec's `extend_from_slice`, 9.5 % of C's profile. A writer that pushes one byte
+# inline won that back at 65, but cost the fleet-rlm module (built for size) 4.9 KB.
+# Cargo appends this `--config` array to .cargo/config.toml's rustflags, so the simd128
+# feature stays. Not for `release-small`: opt-level "z" inlines far less by default, and an
+# explicit cap would raise it.
 #
 # Both modules name the crates they were built from by path in their panic locations; the
 # build machine's crate cache prefix (e.g. /root/.cargo/registry/src/) is cut from those
@@ -104,7 +110,7 @@ JS
 registry=$(cargo_home)/registry/src/
 trim="\"--remap-path-prefix=$registry=\""
 build_module "$tmp" release-wasm \
-  --config "target.wasm32-unknown-unknown.rustflags = [\"-C\", \"llvm-args=-inline-threshold=100\", $trim]"
+  --config "target.wasm32-unknown-unknown.rustflags = [\"-C\", \"llvm-args=-inline-threshold=75\", $trim]"
 build_module "$tmp/fleet" release-small --no-default-features --features fleet-rlm \
   --config "target.wasm32-unknown-unknown.rustflags = [$trim]"
 
