@@ -150,6 +150,13 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_name_is_quoted_as_json_text() {
+        // What the app typed is echoed with JSON's escapes, as a JavaScript reader expects.
+        let err = MonitorTypes::parse_names(["FL\u{1}OW \"x\""]).unwrap_err();
+        assert!(err.to_string().starts_with(r#"unknown monitor type name "FL\u0001OW \"x\"";"#), "{err}");
+    }
+
+    #[test]
     fn wire_names_are_upper_case_in_bit_order() {
         assert_eq!((MonitorTypes::TASK | MonitorTypes::SUMMARY).names(), vec!["SUMMARY", "TASK"]);
     }
