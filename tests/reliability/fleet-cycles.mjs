@@ -149,12 +149,21 @@ class FleetRun {
   fault(spec, journalKind) { return injectFault(this.sim, this.ledger, spec, journalKind); }
   clear() { return clearFaults(this.sim); }
   waitFor(fn, arg, what) { return waitForPage(this.page, fn, arg, what); }
-  /** The simulator's connection id of this client's `socket`. */
+  /**
+   * The simulator's connection id of this client's `socket`. The client counts an events
+   * socket live once it is open, and the simulator lists it as `pending` until its checks
+   * pass, so a socket just (re)opened is waited for, up to SETTLE_TIMEOUT_MS.
+   */
   async conn(socket) {
-    const conns = await this.sim.control("fleet/connections");
-    const mine = conns.filter((c) => c.role === socket && (socket === "chat" || c.session_id === this.sessionId));
-    if (mine.length !== 1) throw new Error(`expected one ${socket} socket of the client, the simulator lists ${JSON.stringify(conns)}`);
-    return mine[0].id;
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    for (;;) {
+      const conns = await this.sim.control("fleet/connections");
+      const mine = conns.filter((c) => c.role === socket && (socket === "chat" || c.session_id === this.sessionId));
+      if (mine.length === 1) return mine[0].id;
+      const checking = conns.some((c) => c.role === "pending");
+      if (!checking || Date.now() > deadline) throw new Error(`expected one ${socket} socket of the client, the simulator lists ${JSON.stringify(conns)}`);
+      await sleep(20);
+    }
   }
   /** Sends a message (the simulator's script markers pick the turn). */
   send(text) {
