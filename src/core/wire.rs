@@ -28,9 +28,10 @@ pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Re
     serde_json::to_writer(out, value).map_err(|_| NotJson)
 }
 
-/// `text` in double quotes with JSON's escapes, for the error messages that echo what they
-/// refused. Not Rust's `{:?}`: its escaping keeps core's Unicode tables and `Debug`
-/// machinery in every module, for a few messages.
+/// `text` as a JSON string: in double quotes, with JSON's escapes. For a string written
+/// into JSON text, and for the error messages that echo what they refused (not Rust's
+/// `{:?}`: its escaping keeps core's Unicode tables and `Debug` machinery in every module,
+/// for a few messages).
 ///
 /// ```
 /// use runwatch::core::wire::quoted;
@@ -94,7 +95,7 @@ impl ObjectText {
         if self.0.len() > 1 {
             self.0.push(',');
         }
-        self.0.push_str(&to_json(key).unwrap_or_default());
+        self.0.push_str(&quoted(key));
         self.0.push(':');
         self.0.push_str(value);
         self

@@ -49,7 +49,7 @@ use crate::core::json_read::{self, decode_object, Decode, IfReadable, JsonText, 
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{to_json, ObjectText};
+use crate::core::wire::{quoted, ObjectText};
 
 /// The log command (spec §8.5.4).
 pub const LOG_COMMAND: &str = "rrext_log";
@@ -987,7 +987,7 @@ fn decode_entry(body: &str, name: &str, task_id: Option<&str>) -> Option<(u64, R
 /// `body` (an object) with `task_id` as its `__id`: in place of `old`, the text of the value
 /// it had, or first.
 fn with_task_id(body: &str, old: Option<&str>, task_id: &str) -> String {
-    let id = to_json(task_id).unwrap_or_default();
+    let id = quoted(task_id);
     match old {
         Some(old) => {
             // `old` is a slice of `body`.
