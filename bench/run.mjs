@@ -622,7 +622,7 @@ function accountingNote(a) {
     "So *script µs/event* understates a client that works in promise reactions: B, like the official client,",
     "awaits its way through every frame, and runwatch before 2026-12-03 flushed its batches from a `Promise.then`",
     "(its script figures in earlier reports missed that flush: about half its cost). runwatch now flushes a quiet",
-    "stream on a `queueMicrotask` and a fast one on a 1 ms timer (the default `batch: \"task\"`; a `MessageChannel` in a hidden page), all counted. *task µs/event*",
+    "stream as it finishes with the frame (in the socket's task) and a fast one on a 4 ms timer (the default `batch: \"task\"`; a `MessageChannel` in a hidden page), all counted. *task µs/event*",
     "counts everything the main thread did, whatever the client's style: compare B with the others there.",
     "",
   ];

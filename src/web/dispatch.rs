@@ -573,9 +573,15 @@ fn on_visible_page(schedule: impl FnOnce(&web_sys::Window) -> bool) -> bool {
     })
 }
 
-/// How long `batch: "task"` gathers a fast stream's events before a flush, in ms: well
-/// under a frame (16 ms), and at 10,000 events a second about ten events a batch.
-const GATHER_MS: i32 = 1;
+/// How long `batch: "task"` gathers a fast stream's events before a flush, in ms: a
+/// quarter of a frame (16 ms), and at 10,000 events a second about forty events a batch.
+/// A batch's fixed cost (the timer's task, one text decode, one `JSON.parse`, one callback)
+/// is about 20 µs; 1 ms paid it for every ~10 events. Measured with `node bench/run.mjs
+/// --quick --clients A,C`, three alternating pairs: C's script time at 10k/s 14.3-15.4
+/// µs/event (2.31-2.39× A's) against 15.5-16.8 (2.53-2.77×) at 1 ms, at 5k/s 18.4-20.0
+/// against 20.1-22.4; flat-out and quiet streams unchanged; p50 latency at 10k/s 2.9-3.0 ms
+/// against 1.4-1.5 ms (a quiet stream's, the latency goal's 2k/s, does not wait).
+const GATHER_MS: i32 = 4;
 
 /// Clears a gathering flush's timer (a no-op once it has fired).
 fn cancel_timer(timer: Option<i32>) {

@@ -1,5 +1,5 @@
 // The default batching (`batch: "task"`) by the pace of the stream: on a fast stream the SDK
-// waits about 1 ms for more events before a flush, so they share one batch and its fixed
+// waits about 4 ms for more events before a flush, so they share one batch and its fixed
 // cost; a quiet stream's events still come as they arrive, at the end of the task they came
 // in (src/core/pace.rs, src/web/dispatch.rs `schedule`).
 //
@@ -91,14 +91,15 @@ async function batches(rate, { skip, count, keep = "() => true" }) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 test("a fast stream's events are gathered for a moment into shared batches", async () => {
-  // 8,000 events a second, twice the pace from which the SDK gathers: about 8 a batch.
-  // Delivered as they come, most batches would hold 1 or 2. Only the batches whose first
-  // frame came at 8 or more a millisecond count: on a busy machine the simulator falls
-  // behind at times and then sends slower (or in bursts), and a slow stretch rightly goes
-  // one by one.
+  // 8,000 events a second, twice the pace from which the SDK gathers: 32 a batch in 4 ms,
+  // 36-44 (median) in runs here, the timer firing late. Delivered as they come, most
+  // batches would hold 1 or 2; gathered for 1 ms, as before 2026-12-06, 16 (median). Only
+  // the batches whose first frame came at 8 or more a millisecond count: on a busy machine
+  // the simulator falls behind at times and then sends slower (or in bursts), and a slow
+  // stretch rightly goes one by one.
   const kept = await batches(8000, { skip: 8000, count: 150, keep: "(b) => b.paced >= 8" });
   const sizes = kept.map((b) => b.n);
-  assert.ok(median(sizes) >= 4, `a fast stream's events share batches (median ${median(sizes)}): ${sizes.join(" ")}`);
+  assert.ok(median(sizes) >= 24, `a fast stream's events share batches (median ${median(sizes)}): ${sizes.join(" ")}`);
 });
 
 test("a quiet stream's events are delivered as they come, in the task they came in", async () => {
