@@ -23,8 +23,9 @@ use crate::protocol::rocketride::url;
 ///   or a Worker it waits for a `MessageChannel` task instead (which browsers do not
 ///   throttle), behind the socket messages already queued. Either way, a stream the page
 ///   cannot keep up with is delivered in a few large batches.
-/// - `"microtask"`: each socket message is delivered on its own, before anything else runs;
-///   a fixed cost per message, so a busy page falls behind a fast stream sooner.
+/// - `"microtask"`: each socket message is delivered on its own, before anything else runs,
+///   for the lowest latency; a fixed cost per message, so a busy page falls behind a fast
+///   stream sooner.
 /// - `"frame"`: once per animation frame, for the fewest renders; microtasks while the page
 ///   is hidden (browsers pause animation frames there).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Tsify)]
