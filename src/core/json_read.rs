@@ -973,7 +973,7 @@ impl PartialEq for JsonText {
 /// The value's JSON text, written by serde_json (Rust code building arguments).
 impl From<serde_json::Value> for JsonText {
     fn from(value: serde_json::Value) -> Self {
-        JsonText::written(super::wire::to_json(&value).unwrap_or_else(|_| "null".into()))
+        JsonText::written(super::wire::to_json_or_null(&value))
     }
 }
 

@@ -23,6 +23,12 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, NotJson> {
     serde_json::to_string(value).map_err(|_| NotJson)
 }
 
+/// [`to_json`] for a value that always serialises (strings, numbers, lists of them, a
+/// `serde_json::Value`): `null` in the case that cannot happen, rather than a panic.
+pub fn to_json_or_null<T: Serialize + ?Sized>(value: &T) -> String {
+    to_json(value).unwrap_or_else(|_| "null".into())
+}
+
 /// [`to_json`] appended to `out`; on failure `out` may hold part of the text.
 pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), NotJson> {
     serde_json::to_writer(out, value).map_err(|_| NotJson)
@@ -86,8 +92,7 @@ impl ObjectText {
 
     /// Adds `key` with `value` (which must serialise: strings, numbers, lists of them).
     pub fn field<T: Serialize + ?Sized>(self, key: &str, value: &T) -> Self {
-        // Strings, numbers and lists of them always serialise.
-        self.member(key, &to_json(value).unwrap_or_else(|_| "null".into()))
+        self.member(key, &to_json_or_null(value))
     }
 
     /// Adds `key` with the JSON text `value` (the part every value type shares).
