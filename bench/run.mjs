@@ -811,7 +811,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     const r = !unavailable.W && get("W", 0, "scriptUs") !== null && A(0, "scriptUs") ? get("W", 0, "scriptUs") / A(0, "scriptUs") : null;
     goal("W main-thread script µs/event ≤ 0.5× A's", r === null ? null : r <= 0.5, unavailable.W ? `W not available: ${unavailable.W}` : r === null ? "—" : `${r.toFixed(2)}× flat-out`);
   }
-  goal("S from memory ≥ 150,000 ev/s with no long task", memFeed?.evPerS ? memFeed.evPerS >= 150_000 && memFeed.longTasks === 0 : null, memFeed?.evPerS ? `${fi(memFeed.evPerS)} ev/s (${(memFeed.evPerS / 150_000).toFixed(2)}× the goal), ${memFeed.longTasks} long tasks` : "—");
+  goal("S from memory ≥ 150,000 ev/s with no long task", memFeed?.evPerS ? memFeed.evPerS >= 150_000 && memFeed.longTasks === 0 : null, memFeed?.evPerS ? `${fi(memFeed.evPerS)} ev/s (${(memFeed.evPerS / 150_000).toFixed(2)}× the goal), ${memFeed.longTasks} long tasks${memFeed.harness ? `; the bare replay ran at ${fi(memFeed.harness.evPerS)} frames/s, a gauge of the machine's speed when reports of different days are compared` : ""}` : "—");
   {
     const d = get("C", 2000, "p99") !== null && A(2000, "p99") !== null ? get("C", 2000, "p99") - A(2000, "p99") : null;
     goal("C p99 latency at 2k/s ≤ A's + 1 ms", d === null ? null : d <= 1, d === null ? "—" : `${f1(get("C", 2000, "p99"))} ms vs ${f1(A(2000, "p99"))} ms (${d >= 0 ? "+" : ""}${d.toFixed(2)} ms)`);
