@@ -737,7 +737,9 @@ static STOPS: [bool; 256] = {
 };
 
 /// How many bytes at the start of `bytes` are plain string content (no quote, backslash
-/// or control character): eight at a time while they are, then one by one.
+/// or control character): eight at a time, the first stop found in its word by its bit
+/// (most strings are short: a byte-by-byte tail cost more than the word-wise scan), and
+/// the last few bytes of the text one by one.
 #[inline]
 fn plain_run(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -746,10 +748,13 @@ fn plain_run(bytes: &[u8]) -> usize {
     let mut at = 0;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let v = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        // A byte below 0x20, or equal to '"' or '\\', marks the chunk.
+        // A byte below 0x20, or equal to '"' or '\\', sets its high bit. Bits can also be set
+        // above a marked byte (a borrow carries upward), never below one, so the lowest set
+        // bit is the first stop.
         let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-        if control | has_zero(v ^ (ONES * b'"' as u64)) | has_zero(v ^ (ONES * b'\\' as u64)) != 0 {
-            break;
+        let stops = control | has_zero(v ^ (ONES * b'"' as u64)) | has_zero(v ^ (ONES * b'\\' as u64));
+        if stops != 0 {
+            return at + (stops.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
@@ -777,12 +782,16 @@ const EXACT_POW10: [f64; 23] = [
 ];
 
 impl Number<'_> {
-    /// Adds the leading run of digits of `bytes`; how many there were.
+    /// Adds the leading run of digits of `bytes`; how many there were. One pass: the digit
+    /// test is the subtraction the value needs anyway.
     fn gather(&mut self, bytes: &[u8]) -> usize {
-        let len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        for &b in &bytes[..len] {
-            self.digits = self.digits.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        let mut len = 0;
+        let mut digits = self.digits;
+        while let Some(d) = bytes.get(len).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            digits = digits.wrapping_mul(10).wrapping_add(u64::from(d));
+            len += 1;
         }
+        self.digits = digits;
         self.count += len;
         len
     }
@@ -1488,6 +1497,16 @@ mod tests {
             prop_assert_eq!(from_str::<f64>(&text).ok(), serde_json::from_str::<f64>(&text).ok(), "{:?}", text);
             prop_assert_eq!(from_str::<bool>(&text).ok(), serde_json::from_str::<bool>(&text).ok(), "{:?}", text);
             prop_assert_eq!(from_str::<Vec<Value>>(&text).ok(), serde_json::from_str::<Vec<Value>>(&text).ok(), "{:?}", text);
+        }
+
+        /// The word-wise scan finds the first quote, backslash or control byte where a byte
+        /// by byte scan does, wherever it falls in a word and whatever follows it.
+        #[test]
+        fn plain_run_stops_at_the_first_stop_byte(bytes in proptest::collection::vec(prop_oneof![
+            4 => 0x20u8..=0xff, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20,
+        ], 0..40)) {
+            let expected = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
+            prop_assert_eq!(plain_run(&bytes), expected, "{:?}", bytes);
         }
 
         #[test]
