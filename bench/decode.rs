@@ -6,6 +6,13 @@
 //! With `RUNWATCH_FRAMES=FILE` (frames saved by `node bench/feed.mjs --save FILE`) it prints
 //! each event name's cost and then the task store's cost as S feeds it; add
 //! `RUNWATCH_STORE_ONLY=1` for the store alone (e.g. under `perf record`).
+//!
+//! Where timings are too noisy to see a change of a few percent (a shared 2-core machine),
+//! count instructions instead, which do not vary from run to run:
+//! `RUNWATCH_FRAMES=FILE RUNWATCH_STORE_ONLY=1 valgrind --tool=cachegrind --cache-sim=no
+//! target/release/examples/decode_bench`, then `cg_annotate` for the functions. This is
+//! native code, so it guides a change to the decoders or the store; it does not measure
+//! the wasm build.
 use std::sync::Arc;
 use std::time::Instant;
 
