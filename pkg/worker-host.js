@@ -60,9 +60,30 @@ function plainError(e) {
 // Something of client `id` happened: send it (and the client's getters' values) soon.
 function send(id, item) {
   const entry = clients.get(id);
-  if (item) outbox.push(item);
+  if (item) push(item);
   if (entry) entry.dirty = true;
   schedule(entry ? entry.delay : 0);
+}
+
+// A subscription's batch that comes right after another of its batches joins it. The
+// Worker's client flushes as its socket's frames come, a few events at a time on a steady
+// stream (1 at 2k/s, ~6 at 10k/s, measured), and the page parses each batch and calls back
+// once per batch: joined, the page does that once per subscription per message. Only
+// neighbours join, so the order of everything posted stays as it happened.
+function push(item) {
+  const last = outbox[outbox.length - 1];
+  if (item[0] === "events" && last?.[0] === "events" && last[1] === item[1] && last[2] === item[2]) {
+    last[3] = joinArrays(last[3], item[3]);
+  } else {
+    outbox.push(item);
+  }
+}
+
+/** Two JSON arrays' texts (as the client writes them: no spaces) as one array's. */
+function joinArrays(a, b) {
+  if (a === "[]") return b;
+  if (b === "[]") return a;
+  return `${a.slice(0, -1)},${b.slice(1)}`;
 }
 
 const handlers = {
