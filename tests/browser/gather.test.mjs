@@ -10,25 +10,14 @@
 // (the benchmark's real-frame mix), its release build: the debug build cannot hold a steady
 // 8,000 events a second. Needs a global WebSocket in Node (scripts/test.sh passes
 // --experimental-websocket to Node 20).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launch } from "../../bench/cdp.mjs";
-import { BLANK_PAGE, startServer } from "../support/server.mjs";
+import { BLANK_PAGE } from "../support/server.mjs";
+import { useCdpBrowser } from "../support/cdp-fixture.mjs";
 import { startSim } from "../support/sim.mjs";
 import { RELEASE_SIM_BIN } from "../support/paths.mjs";
 
-let server, browser;
-
-before(async () => {
-  assert.equal(typeof WebSocket, "function", "Node needs --experimental-websocket for a global WebSocket (scripts/test.sh passes it)");
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const fx = useCdpBrowser();
 
 /**
  * The batches a client subscribed to everything gets from a load-mode simulator sending
@@ -46,7 +35,7 @@ async function batches(rate, { skip, count, keep = "() => true" }) {
   const sim = await startSim({ bin: RELEASE_SIM_BIN, args: ["--scenario", "load", "--tasks", "4", "--rate", String(rate), "--seed", "1"] });
   let page;
   try {
-    page = await browser.open(new URL(BLANK_PAGE, server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` });
+    page = await fx.browser.open(new URL(BLANK_PAGE, fx.server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` });
     await page.evaluate(`(async () => {
       const rw = (window.rw = { frames: [], kept: [], events: 0, diags: [], inTask: false });
       const over = new MessageChannel();

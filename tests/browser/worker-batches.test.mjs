@@ -6,31 +6,20 @@
 // Driven over raw CDP (bench/cdp.mjs) as tests/browser/gather.test.mjs says why, against the
 // release runwatch-sim in load mode. Needs a global WebSocket in Node (scripts/test.sh passes
 // --experimental-websocket to Node 20).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launch } from "../../bench/cdp.mjs";
-import { BLANK_PAGE, startServer } from "../support/server.mjs";
+import { BLANK_PAGE } from "../support/server.mjs";
+import { useCdpBrowser } from "../support/cdp-fixture.mjs";
 import { startSim } from "../support/sim.mjs";
 import { RELEASE_SIM_BIN } from "../support/paths.mjs";
 
-let server, browser;
-
-before(async () => {
-  assert.equal(typeof WebSocket, "function", "Node needs --experimental-websocket for a global WebSocket (scripts/test.sh passes it)");
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const fx = useCdpBrowser();
 
 test("in Worker mode a subscription's events of one message reach the page in one batch, in order", async () => {
   const sim = await startSim({ bin: RELEASE_SIM_BIN, args: ["--scenario", "load", "--tasks", "4", "--rate", "2000", "--seed", "1"] });
   let page;
   try {
-    page = await browser.open(new URL(BLANK_PAGE, server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` });
+    page = await fx.browser.open(new URL(BLANK_PAGE, fx.server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` });
     await page.evaluate(`(async () => {
       const rw = (window.rw = { sizes: [], seqs: [], diags: [] });
       const mod = await import("/pkg/worker.js");

@@ -1,0 +1,22 @@
+// A static server and a headless Chromium driven over raw CDP (bench/cdp.mjs), started before a
+// test file's tests and closed after them: for the tests that time a page's socket, where
+// Playwright's frame mirroring would distort what they measure (tests/browser/gather.test.mjs).
+import { before, after } from "node:test";
+import assert from "node:assert/strict";
+import { launch } from "../../bench/cdp.mjs";
+import { startServer } from "./server.mjs";
+
+/** `{ server, browser }`, filled in before the file's first test. */
+export function useCdpBrowser() {
+  const fixture = { server: undefined, browser: undefined };
+  before(async () => {
+    assert.equal(typeof WebSocket, "function", "Node needs --experimental-websocket for a global WebSocket (scripts/test.sh passes it)");
+    fixture.server = await startServer();
+    fixture.browser = await launch();
+  });
+  after(async () => {
+    await fixture.browser?.close();
+    await fixture.server?.close();
+  });
+  return fixture;
+}
