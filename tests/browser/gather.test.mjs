@@ -12,7 +12,6 @@
 // --experimental-websocket to Node 20).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BLANK_PAGE } from "../support/server.mjs";
 import { useCdpBrowser } from "../support/cdp-fixture.mjs";
 import { startSim } from "../support/sim.mjs";
 import { RELEASE_SIM_BIN } from "../support/paths.mjs";
@@ -35,7 +34,7 @@ async function batches(rate, { skip, count, keep = "() => true" }) {
   const sim = await startSim({ bin: RELEASE_SIM_BIN, args: ["--scenario", "load", "--tasks", "4", "--rate", String(rate), "--seed", "1"] });
   let page;
   try {
-    page = await fx.browser.open(new URL(BLANK_PAGE, fx.server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` });
+    page = await fx.openBlank();
     await page.evaluate(`(async () => {
       const rw = (window.rw = { frames: [], kept: [], events: 0, diags: [], inTask: false });
       const over = new MessageChannel();

@@ -4,11 +4,17 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launch } from "../../bench/cdp.mjs";
-import { startServer } from "./server.mjs";
+import { BLANK_PAGE, startServer } from "./server.mjs";
 
-/** `{ server, browser }`, filled in before the file's first test. */
+/** `{ server, browser, openBlank }`: the first two filled in before the file's first test;
+ * `openBlank()` opens the server's blank page and resolves once it has loaded. */
 export function useCdpBrowser() {
-  const fixture = { server: undefined, browser: undefined };
+  const fixture = {
+    server: undefined,
+    browser: undefined,
+    openBlank: () =>
+      fixture.browser.open(new URL(BLANK_PAGE, fixture.server.url).href, { ready: `location.pathname === "/${BLANK_PAGE}" && document.readyState === "complete"` }),
+  };
   before(async () => {
     assert.equal(typeof WebSocket, "function", "Node needs --experimental-websocket for a global WebSocket (scripts/test.sh passes it)");
     fixture.server = await startServer();
