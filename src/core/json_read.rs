@@ -460,29 +460,38 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The first key of an object (`None` for `{}`); the reader is then at its value.
-    pub fn object(&mut self, expected: &str) -> Result<Option<Cow<'a, str>>> {
+    /// Consumes an object's `{`, and its `}` too when it is empty (true).
+    #[inline(always)]
+    fn object_start(&mut self, expected: &str) -> Result<bool> {
         if !self.open(b'{') {
             return Err(self.not_a(expected));
         }
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(None);
-        }
-        self.key().map(Some)
+        let empty = self.peek() == Some(b'}');
+        self.at += usize::from(empty);
+        Ok(empty)
     }
 
     /// The next key of the object being read, or `None` at its end.
     #[inline(always)]
     pub fn next_key(&mut self) -> Result<Option<Cow<'a, str>>> {
+        match self.more_fields()? {
+            true => self.key().map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// After a field's value: consumes the `,` before another key (true) or the object's
+    /// closing `}` (false).
+    #[inline(always)]
+    fn more_fields(&mut self) -> Result<bool> {
         match self.peek() {
             Some(b',') => {
                 self.at += 1;
-                self.key().map(Some)
+                Ok(true)
             }
             Some(b'}') => {
                 self.at += 1;
-                Ok(None)
+                Ok(false)
             }
             Some(_) => {
                 self.at += 1;
@@ -490,6 +499,25 @@ impl<'a> Reader<'a> {
             }
             None => Err(self.syntax("EOF while parsing an object")),
         }
+    }
+
+    /// Consumes the key `"name":` if it is next, written plainly (no escapes, no space
+    /// before its colon): the key a body's field order predicts, matched in place without
+    /// scanning it first. Anything else is left for [`Reader::key`] to read.
+    #[inline]
+    fn expected_key(&mut self, name: &str) -> Option<&'a str> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let bytes = self.bytes();
+        let start = self.at + 1;
+        let end = start + name.len();
+        if bytes.get(end..end + 2)? != b"\":" || !same_bytes(name.as_bytes(), &bytes[start..end]) {
+            return None;
+        }
+        self.at = end + 2;
+        // Both ends sit at a character's start: `name`'s first byte, and a quote.
+        Some(&self.text[start..end])
     }
 
     /// A key and its colon. Inlined into the object loops: a key is read for every field
@@ -1207,28 +1235,14 @@ pub fn each_field<'a>(
     expected: &str,
     mut field: impl FnMut(&mut Reader<'a>, Cow<'a, str>) -> Result<()>,
 ) -> Result<()> {
-    fields_of(r, expected, &mut field)
-}
-
-/// [`each_field`]'s loop, compiled once: the key reading it inlines is the same for every
-/// type.
-fn fields_of<'a>(
-    r: &mut Reader<'a>,
-    expected: &str,
-    field: &mut dyn FnMut(&mut Reader<'a>, Cow<'a, str>) -> Result<()>,
-) -> Result<()> {
-    let mut key = r.object(expected)?;
-    while let Some(k) = key {
-        field(r, k)?;
-        key = r.next_key()?;
-    }
-    Ok(())
+    known_fields_of(r, expected, &[], &mut |r, _, key| field(r, key))
 }
 
 /// Reads one JSON object whose keys are mostly `names`, handing `field` each key with its
 /// index in `names` (`None` for another key); `field` must read (or skip) its value.
 /// Servers write a body's fields in the same order every time, so the key after field
-/// `i` is tried against `names[i + 1]` first: one comparison per key instead of a search.
+/// `i` is tried against `names[i + 1]` first, in place: one comparison per key instead of
+/// a scan of the key and a search.
 pub fn each_known_field<'a>(
     r: &mut Reader<'a>,
     expected: &str,
@@ -1238,31 +1252,45 @@ pub fn each_known_field<'a>(
     known_fields_of(r, expected, names, &mut field)
 }
 
-/// [`each_known_field`]'s loop, compiled once.
+/// The loop of [`each_known_field`] and [`each_field`], compiled once: the key reading it
+/// inlines is the same for every type.
 fn known_fields_of<'a>(
     r: &mut Reader<'a>,
     expected: &str,
     names: &[&str],
     field: &mut dyn FnMut(&mut Reader<'a>, Option<usize>, Cow<'a, str>) -> Result<()>,
 ) -> Result<()> {
+    if r.object_start(expected)? {
+        return Ok(());
+    }
     let mut next = 0;
-    fields_of(r, expected, &mut |r, key| {
-        let index = match names.get(next) {
-            Some(name) if same(name, &key) => Some(next),
-            _ => names.iter().position(|name| same(name, &key)),
+    loop {
+        let (index, key) = match names.get(next).and_then(|name| r.expected_key(name)) {
+            Some(key) => (Some(next), Cow::Borrowed(key)),
+            None => {
+                let key = r.key()?;
+                (names.iter().position(|name| same(name, &key)), key)
+            }
         };
         if let Some(i) = index {
             next = i + 1;
         }
-        field(r, index, key)
-    })
+        field(r, index, key)?;
+        if !r.more_fields()? {
+            return Ok(());
+        }
+    }
 }
 
 /// Whether two keys are equal: a field name is short, and comparing it in two overlapping
 /// word loads beats a call to `memcmp` (most of a body's key time when it was one).
 #[inline(always)]
 fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -1509,6 +1537,38 @@ mod tests {
             prop_assert_eq!(plain_run(&bytes), expected, "{:?}", bytes);
         }
 
+        /// A key the field order predicts is matched in place; whatever it matches, or
+        /// fails to, must be what reading the key and looking it up finds: an escaped or
+        /// spaced key, a longer or shorter one, a key at the end of the text.
+        #[test]
+        fn predicted_keys_match_as_read_keys_do(
+            keys in proptest::collection::vec((0usize..KEYS.len(), 0u8..4), 0..8),
+            cut in proptest::option::of(0usize..200),
+        ) {
+            let fields: Vec<String> = keys.iter().map(|&(k, form)| key_text(KEYS[k], form)).collect();
+            let mut text = format!("{{{}}}", fields.join(","));
+            if let Some(cut) = cut {
+                text.truncate(cut.min(text.len()));
+            }
+            let read = |predicting: bool| {
+                let mut found = Vec::new();
+                let mut r = Reader::new(&text);
+                let names = &NAMES[..];
+                let outcome = match predicting {
+                    true => each_known_field(&mut r, "a map", names, |r, index, key| {
+                        found.push((index, key.into_owned()));
+                        r.raw().map(drop)
+                    }),
+                    false => each_field(&mut r, "a map", |r, key| {
+                        found.push((names.iter().position(|n| *n == key), key.into_owned()));
+                        r.raw().map(drop)
+                    }),
+                };
+                (outcome.map_err(|e| (e.message, e.at)), found)
+            };
+            prop_assert_eq!(read(true), read(false), "{}", text);
+        }
+
         #[test]
         fn numbers_read_exactly(f in any::<f64>().prop_filter("finite", |f| f.is_finite()), e in -30i32..30) {
             for text in [f.to_string(), format!("{f:e}"), format!("{}e{e}", f.abs().fract())] {
@@ -1612,6 +1672,22 @@ mod tests {
             let kinds = |v: &Value| (v.is_u64(), v.is_i64(), v.is_f64());
             assert_eq!(kinds(&ours), kinds(&serde), "{text}");
             assert_eq!(ours.to_string(), serde.to_string(), "{text}");
+        }
+    }
+
+    /// Field names of every length `same_bytes` tells apart differently.
+    const NAMES: [&str; 7] = ["a", "ab", "name", "status", "projectId", "completedCount", "peak_gpu_memory_mb"];
+    /// The names, and keys near them.
+    const KEYS: [&str; 11] = ["a", "ab", "name", "status", "projectId", "completedCount", "peak_gpu_memory_mb", "", "abc", "nam", "peak_gpu_memory_mbx"];
+
+    /// `"key":1` written plainly (form 0), with its first character escaped (1), with a
+    /// space before its colon (2) or before its opening quote (3).
+    fn key_text(key: &str, form: u8) -> String {
+        match (form, key.chars().next()) {
+            (1, Some(c)) => format!("\"\\u{:04x}{}\":1", c as u32, &key[c.len_utf8()..]),
+            (2, _) => format!("\"{key}\" :1"),
+            (3, _) => format!(" \"{key}\":1"),
+            _ => format!("\"{key}\":1"),
         }
     }
 
