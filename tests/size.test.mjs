@@ -54,13 +54,15 @@
 // once per entry type (218.2 → 208.2 KB, fleet-rlm 196.4 → 195.8 KB). Then the error
 // messages that echo a refused value quoted it as JSON text (core::wire::quoted) instead of
 // with Rust's `{:?}` (208.2 → 208.0 KB, fleet-rlm 195.8 → 195.4 KB), and when RocketRide's
-// inliner cap went from 100 to 75 (scripts/build-pkg.sh; 208.0 → 204.0 KB).
+// inliner cap went from 100 to 75 (scripts/build-pkg.sh; 208.0 → 204.0 KB). Then the
+// reader's object loop, compiled once for known fields and any fields alike, matched a
+// predicted key in place (204.0 → 202.3 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 204_000, "runwatch/fleet-rlm": 195_500 };
+const BUDGETS = { runwatch: 202_500, "runwatch/fleet-rlm": 195_500 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

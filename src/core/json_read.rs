@@ -1356,7 +1356,9 @@ impl<'a, V: Decode<'a>> Decode<'a> for std::collections::HashMap<String, V> {
 /// each listed wire key fills its slot ([`fill`]); any other key goes to `$other`, with the
 /// reader and the key bound to the names given, or is skipped when `|key| other` is left
 /// out. The caller then builds the value from the slots ([`Missing`]). Keys are found with
-/// [`each_known_field`].
+/// [`each_known_field`], which predicts each key from the one before: list the fields in
+/// the order servers send them (a missing field is then reported by the first one missing
+/// in that order).
 macro_rules! read_fields {
     // Without `|key| other`, any other key's value is skipped.
     ($r:ident, $expected:expr, { $($slot:ident: $wire:expr),* $(,)? }) => {

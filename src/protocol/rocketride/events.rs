@@ -344,7 +344,7 @@ macro_rules! detail_event {
         impl<'a> Decode<'a> for $name {
             fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
                 decode_task_event!(r, tail, $name {
-                    task_id: "__id", $($field: $wire,)* project_id: "project_id", source: "source",
+                    $($field: $wire,)* task_id: "__id", project_id: "project_id", source: "source",
                 }, |key| tail.other(r, key, NONE))
             }
         }
@@ -479,7 +479,7 @@ fn running_tasks(r: &mut Reader<'_>) -> json_read::Result<Vec<TaskRef>> {
 impl<'a> Decode<'a> for TaskLifecycle {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
         // Its own rule: a `null` is kept (`Some(None)`), only a missing key is `None`.
-        decode_task_event!(r, tail, TaskLifecycle { task_id: "__id", name: "name", project_id: "projectId", source: "source", begin_seq: "beginSeq" => as_sent }, |key| tail.other(r, key, LIFECYCLE_IGNORED))
+        decode_task_event!(r, tail, TaskLifecycle { name: "name", project_id: "projectId", source: "source", begin_seq: "beginSeq" => as_sent, task_id: "__id" }, |key| tail.other(r, key, LIFECYCLE_IGNORED))
     }
 }
 
@@ -494,8 +494,8 @@ impl<'a> Decode<'a> for FlowOp {
 fn flow_step<'a>(r: &mut Reader<'a>) -> json_read::Result<(FlowStep<()>, &'a str)> {
     let mut trace: Option<&'a str> = None;
     let step = decode_task_event!(r, tail, FlowStep {
-        task_id: "__id", pipe_id: "id", pipes: "pipes", component: "component",
-        project_id: "project_id", source: "source", op: "op",
+        pipe_id: "id", op: "op", pipes: "pipes", component: "component",
+        project_id: "project_id", source: "source", task_id: "__id",
     }, |key| match key.as_ref() {
         "trace" if trace.is_some() => Err(json_read::duplicate_field(r, "trace")),
         "trace" => r.raw().map(|raw| trace = Some(raw)),
@@ -532,13 +532,13 @@ impl Default for TraceObject {
 
 impl<'a> Decode<'a> for SseEvent {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_task_event!(r, tail, SseEvent { task_id: "__id", pipe_id: "pipe_id", kind: "type", data: "data", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE))
+        decode_task_event!(r, tail, SseEvent { pipe_id: "pipe_id", kind: "type", data: "data", task_id: "__id", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE))
     }
 }
 
 impl<'a> Decode<'a> for OutputEvent {
     fn decode(r: &mut Reader<'a>) -> json_read::Result<Self> {
-        decode_task_event!(r, tail, OutputEvent { task_id: "__id", category: "category", output: "output", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE))
+        decode_task_event!(r, tail, OutputEvent { category: "category", output: "output", task_id: "__id", project_id: "project_id", source: "source" }, |key| tail.other(r, key, NONE))
     }
 }
 

@@ -356,10 +356,10 @@ impl<'a> Decode<'a> for TaskStatus {
             words_count: "wordsCount", rate_size: "rateSize", rate_count: "rateCount",
             service_up: "serviceUp", exit_code: "exitCode", exit_message: "exitMessage",
             pipeflow: "pipeflow", metrics: "metrics", tokens: "tokens",
+            wire_id: "__id", wire_event_time: "eventTime", wire_log_seq: "logSeq", wire_final: "final",
             component_stats: "componentStats", slowest_docs: "slowestDocs",
             completion_seconds: "completionSeconds", idle_seconds: "idleSeconds",
             idle_longest_seconds: "idleLongestSeconds", idle_longest_at: "idleLongestAt",
-            wire_id: "__id", wire_event_time: "eventTime", wire_log_seq: "logSeq", wire_final: "final",
         }, |key| extra.keep(r, key, &[]), extra: extra)
     }
 }
