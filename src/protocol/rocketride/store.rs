@@ -722,8 +722,9 @@ impl TaskStore {
             }
         };
         // The event carries the whole stack after the step (spec §4.3): take it as is, so a
-        // missed step never leaves a wrong stack behind.
-        pipe.stack = f.pipes().to_vec();
+        // missed step never leaves a wrong stack behind. Its strings are written into the
+        // old stack's (a pipe's stack changes by a step at a time) rather than allocated anew.
+        f.pipes().clone_into(&mut pipe.stack);
         pipe.last_op = f.op();
         if f.op() == FlowOp::End {
             pipe.objects += 1;
