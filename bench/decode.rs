@@ -5,7 +5,9 @@
 //!
 //! With `RUNWATCH_FRAMES=FILE` (frames saved by `node bench/feed.mjs --save FILE`) it prints
 //! each event name's cost and then the task store's cost as S feeds it; add
-//! `RUNWATCH_STORE_ONLY=1` for the store alone (e.g. under `perf record`).
+//! `RUNWATCH_STORE_ONLY=1` for the store alone (e.g. under `perf record`), or
+//! `RUNWATCH_WRITE_ONLY=1` for the JSON writer alone (`core::json_write`: the frames decoded
+//! once, then their events written 20 times over).
 //!
 //! Where timings are too noisy to see a change of a few percent (a shared 2-core machine),
 //! count instructions instead, which do not vary from run to run:
@@ -16,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use runwatch::core::wire::{to_json, to_json_writer};
 use runwatch::protocol::rocketride::envelope::{decode_frame, FrameBody};
 use runwatch::protocol::rocketride::outputs::Delivered;
 use runwatch::protocol::rocketride::store::TaskStore;
@@ -50,7 +53,7 @@ fn once(frames: &[String], serialise: bool) -> f64 {
             let frame = decode_frame(f.as_bytes()).unwrap();
             if serialise {
                 if let FrameBody::Event(e) = &frame.body {
-                    sink += serde_json::to_string(e).unwrap().len();
+                    sink += to_json(e).unwrap().len();
                 }
             } else {
                 sink += frame.seq.unwrap_or(0) as usize;
@@ -124,10 +127,37 @@ fn store(text: &str) {
     println!("decode: {decode:.0} ns/event, + task store: {both:.0} (store {:.0}), best of 9, {} events", both - decode, frames.len());
 }
 
+/// The decoded events of `text` written as JSON text for the app, as a flush writes them
+/// (one buffer, reused), 20 times over; for counting the writer's instructions.
+fn write_only(text: &str) {
+    let events: Vec<_> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| match decode_frame(l.as_bytes()).ok()?.body {
+            FrameBody::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(1 << 16);
+    let t0 = Instant::now();
+    for _ in 0..20 {
+        for e in &events {
+            out.clear();
+            to_json_writer(&mut out, e).expect("an event is written");
+            std::hint::black_box(&out);
+        }
+    }
+    println!("write: {:.0} ns/event, {} events", t0.elapsed().as_nanos() as f64 / (20 * events.len()) as f64, events.len());
+}
+
 fn main() {
     if let Ok(path) = std::env::var("RUNWATCH_FRAMES") {
+        let text = || std::fs::read_to_string(&path).expect("RUNWATCH_FRAMES names a readable file");
         if std::env::var_os("RUNWATCH_STORE_ONLY").is_some() {
-            return store(&std::fs::read_to_string(&path).expect("RUNWATCH_FRAMES names a readable file"));
+            return store(&text());
+        }
+        if std::env::var_os("RUNWATCH_WRITE_ONLY").is_some() {
+            return write_only(&text());
         }
         return per_event(&path);
     }

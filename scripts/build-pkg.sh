@@ -97,9 +97,9 @@ JS
 # `node bench/feed.mjs`'s noise; on 2026-12-06, 75 took 4.0 KB more (194.7 → 190.7 KB) with
 # C within the noise and S about 2 % slower (best of 7-15 rounds, alternating pairs: C
 # 5.73-6.48 against 5.74-6.45 µs, S 3.61-4.10 against 3.59-4.02). Below 75 C slows down by
-# 15-18 % (65 and 50): serde_json's one-byte writes (quotes, colons, commas) each become a
-# call of Vec's `extend_from_slice`, 9.5 % of C's profile. A writer that pushes one byte
-# inline won that back at 65, but cost the fleet-rlm module (built for size) 4.9 KB.
+# 15-18 % (65 and 50): serde_json's one-byte writes (quotes, colons, commas) each became a
+# call of Vec's `extend_from_slice`, 9.5 % of C's profile (measured before the SDK's own
+# writer, core::json_write, replaced serde_json's serialiser).
 # Cargo appends this `--config` array to .cargo/config.toml's rustflags, so the simd128
 # feature stays. Not for `release-small`: opt-level "z" inlines far less by default, and an
 # explicit cap would raise it.

@@ -30,8 +30,12 @@ fn execution(text: &str) -> ExecutionEvent {
     decode_execution_event(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// `value` as the app gets it: written by the SDK's writer, which must write it as
+/// serde_json does.
 fn js<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap()
+    let text = runwatch::core::wire::to_json(value).unwrap();
+    assert_eq!(text, serde_json::to_string(value).unwrap());
+    serde_json::from_str(&text).unwrap()
 }
 
 fn parsed(text: &str) -> Value {

@@ -769,24 +769,29 @@ static STOPS: [bool; 256] = {
 /// (most strings are short: a byte-by-byte tail cost more than the word-wise scan), and
 /// the last few bytes of the text one by one.
 #[inline]
-fn plain_run(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+pub(crate) fn plain_run(bytes: &[u8]) -> usize {
     let mut at = 0;
     while let Some(chunk) = bytes.get(at..at + 8) {
-        let v = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        // A byte below 0x20, or equal to '"' or '\\', sets its high bit. Bits can also be set
-        // above a marked byte (a borrow carries upward), never below one, so the lowest set
-        // bit is the first stop.
-        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-        let stops = control | has_zero(v ^ (ONES * b'"' as u64)) | has_zero(v ^ (ONES * b'\\' as u64));
+        let stops = stops(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
         if stops != 0 {
             return at + (stops.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
     at + bytes[at..].iter().position(|&b| STOPS[b as usize]).unwrap_or(bytes.len() - at)
+}
+
+/// The stops among eight bytes read as a little-endian word: a byte below 0x20, or equal
+/// to '"' or '\\', sets its high bit. Bits can also be set above a marked byte (a borrow
+/// carries upward), never below one, so the lowest set bit is the first stop, and the
+/// result is 0 exactly when there is none.
+#[inline]
+pub(crate) fn stops(v: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+    control | has_zero(v ^ (ONES * b'"' as u64)) | has_zero(v ^ (ONES * b'\\' as u64))
 }
 
 /// A number's text.
@@ -1401,7 +1406,7 @@ macro_rules! decode_object {
 pub(crate) use decode_object;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -1417,15 +1422,16 @@ mod tests {
         serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
     }
 
-    /// JSON values of every shape, with strings that need escapes.
-    fn json_value() -> impl Strategy<Value = Value> {
+    /// JSON values of every shape, with strings that need escapes (json_write's tests use
+    /// it too).
+    pub(crate) fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
             any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-            "[a-z\"\\\\\u{1}\u{1f}é😀/ ]{0,12}".prop_map(Value::String),
+            "[a-z\"\\\\\u{1}\u{8}\u{c}\n\r\t\u{1f}\u{7f}é😀/ ]{0,20}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![

@@ -18,6 +18,7 @@ pub mod connection;
 pub mod decimal;
 pub mod id_map;
 pub mod json_read;
+pub mod json_write;
 pub mod lifecycle;
 pub mod outputs;
 pub mod pace;

@@ -10,17 +10,20 @@ use serde::Serialize;
 use tsify::Tsify;
 
 use super::json_read::{JsonObject, JsonText};
+use super::json_write::{self, NotJson};
 use super::outputs::RequestError;
 
-/// `value` as compact JSON text, through serde_json.
+/// `value` as compact JSON text, by the SDK's writer ([`json_write`]).
 ///
-/// serde_json refuses only what the SDK's types never hold (a map key that is not a string,
-/// a `Serialize` that reports an error of its own), so the failure is [`NotJson`], with no
-/// detail. Formatting serde_json's error, or unwrapping it (which formats it with `Debug`),
-/// keeps its messages and `std::io::Error`'s in every module; all serialisation for the
-/// app and the wire goes through here or [`to_json_writer`] instead.
+/// It refuses only what the SDK's types never hold (a map key that is not a string or a
+/// number, a `Serialize` that reports an error of its own), so the failure is [`NotJson`],
+/// with no detail. All serialisation for the app and the wire goes through here or
+/// [`to_json_writer`].
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, NotJson> {
-    serde_json::to_string(value).map_err(|_| NotJson)
+    let mut out = Vec::with_capacity(128);
+    json_write::write(&mut out, value)?;
+    // SAFETY: the writer writes only valid UTF-8: its input's strings and its own ASCII.
+    Ok(unsafe { String::from_utf8_unchecked(out) })
 }
 
 /// [`to_json`] for a value that always serialises (strings, numbers, lists of them, a
@@ -31,7 +34,7 @@ pub fn to_json_or_null<T: Serialize + ?Sized>(value: &T) -> String {
 
 /// [`to_json`] appended to `out`; on failure `out` may hold part of the text.
 pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), NotJson> {
-    serde_json::to_writer(out, value).map_err(|_| NotJson)
+    json_write::write(out, value)
 }
 
 /// `text` as a JSON string: in double quotes, with JSON's escapes. For a string written
@@ -46,16 +49,6 @@ pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Re
 /// ```
 pub fn quoted(text: &str) -> String {
     to_json(text).unwrap_or_default()
-}
-
-/// A value that serde_json could not write as JSON (see [`to_json`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotJson;
-
-impl fmt::Display for NotJson {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("it cannot be written as JSON (a map key that is not a string, or a failing Serialize)")
-    }
 }
 
 /// A typed reply the SDK decoded but could not write for the app.

@@ -165,6 +165,18 @@ mod tests {
     }
 
     #[test]
+    fn every_sample_event_is_written_as_serde_json_writes_it() {
+        let events: Vec<RocketRideEvent> = sample_frames().iter().filter_map(|l| match decode_frame(l.as_bytes()).unwrap().body {
+            FrameBody::Event(e) => Some(e),
+            _ => None,
+        }).collect();
+        assert_eq!(events.len(), 7);
+        for event in &events {
+            assert_eq!(crate::core::wire::to_json(event).unwrap(), serde_json::to_string(event).unwrap());
+        }
+    }
+
+    #[test]
     fn every_sample_frame_decodes_to_what_it_says() {
         let frames: Vec<Frame> = sample_frames().iter().map(|l| decode_frame(l.as_bytes()).unwrap()).collect();
         assert_eq!(frames.len(), 15);
@@ -415,8 +427,10 @@ mod tests {
         ) {
             let bytes = mutated(line, &edits, Edit::Truncate);
             if let Ok(frame) = decode_frame(&bytes) {
-                // Whatever survived, a decoded frame serialises for JS without failing.
+                // Whatever survived, a decoded frame is written for JS without failing, and
+                // as serde_json writes it.
                 if let FrameBody::Event(event) = frame.body {
+                    prop_assert_eq!(crate::core::wire::to_json(&event).ok(), serde_json::to_string(&event).ok());
                     prop_assert!(serde_json::to_value(&event).is_ok());
                 }
             }

@@ -911,8 +911,12 @@ mod tests {
         decode_event(name, &RawValue::from_string(body.to_string()).unwrap())
     }
 
+    /// The event `body` decodes to; on the way, checks that the SDK writes it for JS as
+    /// serde_json would (core::json_write), for every kind of event these tests build.
     fn ok(name: &str, body: Value) -> RocketRideEvent {
-        decode(name, body).unwrap_or_else(|e| panic!("{name}: {e}"))
+        let event = decode(name, body).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(crate::core::wire::to_json(&event).unwrap(), serde_json::to_string(&event).unwrap(), "{name}");
+        event
     }
 
     /// A full TASK_STATUS body as spec §4.2 lists it, wire names and order.
