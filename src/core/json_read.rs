@@ -1257,14 +1257,13 @@ pub fn each_known_field<'a>(
     known_fields_of(r, expected, names, &mut field)
 }
 
+/// What [`known_fields_of`] hands each field to: the reader at its value, the key's index in
+/// the names (if it is one of them) and the key.
+type FieldReader<'a, 'f> = dyn FnMut(&mut Reader<'a>, Option<usize>, Cow<'a, str>) -> Result<()> + 'f;
+
 /// The loop of [`each_known_field`] and [`each_field`], compiled once: the key reading it
 /// inlines is the same for every type.
-fn known_fields_of<'a>(
-    r: &mut Reader<'a>,
-    expected: &str,
-    names: &[&str],
-    field: &mut dyn FnMut(&mut Reader<'a>, Option<usize>, Cow<'a, str>) -> Result<()>,
-) -> Result<()> {
+fn known_fields_of<'a>(r: &mut Reader<'a>, expected: &str, names: &[&str], field: &mut FieldReader<'a, '_>) -> Result<()> {
     if r.object_start(expected)? {
         return Ok(());
     }

@@ -198,7 +198,7 @@ fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     let mut acc = 0u32;
     let mut bits = 0;
     for c in text.trim_end_matches('=').bytes() {
-        let v = B64.iter().position(|b| *b == c).or_else(|| match c {
+        let v = B64.iter().position(|b| *b == c).or(match c {
             b'+' => Some(62),
             b'/' => Some(63),
             _ => None,

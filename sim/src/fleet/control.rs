@@ -48,6 +48,8 @@ fn bad(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
 }
 
+// The error is axum's `Response`, returned as it is: its size is the framework's.
+#[allow(clippy::result_large_err)]
 fn object(body: &Bytes) -> Result<Map<String, Value>, Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
@@ -58,6 +60,7 @@ fn object(body: &Bytes) -> Result<Map<String, Value>, Response> {
     }
 }
 
+#[allow(clippy::result_large_err)] // as `object`
 fn opts(body: &Map<String, Value>) -> Result<TurnOpts, Response> {
     let mut b = body.clone();
     b.entry("script").or_insert_with(|| json!("normal"));

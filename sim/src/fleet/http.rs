@@ -73,6 +73,8 @@ fn detail(status: StatusCode, detail: Value) -> Response {
 }
 
 /// HTTP auth (no query tokens); `Err` is the 401 response.
+// The error is axum's `Response`, returned as it is: its size is the framework's.
+#[allow(clippy::result_large_err)]
 fn http_auth(hub: &Hub, headers: &HeaderMap) -> Result<auth::Authed, Response> {
     auth::authenticate(&hub.config.fleet, headers, None).map_err(|e| detail(StatusCode::UNAUTHORIZED, json!(e)))
 }

@@ -1332,6 +1332,8 @@ mod tests {
     /// included (serde_json's default parser, which read bodies before, gave
     /// 1796323557.557279 for the stamp below).
     #[test]
+    // 123456789.123456789 is the wire's text, more digits than a double holds on purpose.
+    #[allow(clippy::excessive_precision)]
     fn numbers_read_exactly_as_json_parse_reads_them() {
         let body = r#"{"__id":"t","category":"console","output":"x\n","eventTime":1796323557.5572793,"logSeq":12345678901234567}"#;
         let RocketRideEvent::Output(e) = decode_event_text("output", body).unwrap() else { panic!() };
