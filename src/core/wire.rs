@@ -273,7 +273,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
-    fn what_serde_json_refuses_is_not_json_with_a_fixed_reason() {
+    fn what_json_cannot_hold_is_not_json_with_a_fixed_reason() {
         let tuple_keys = BTreeMap::from([((1, 2), "a")]);
         assert_eq!(to_json(&tuple_keys), Err(NotJson));
         let mut out = b"[".to_vec();

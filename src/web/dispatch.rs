@@ -500,8 +500,8 @@ impl<E: Serialize> Dispatch<E> {
         }
         text.push(b']');
         let complete = spans.iter().all(Option::is_some);
-        // SAFETY: serde_json writes only valid UTF-8 (its `to_string` relies on the same),
-        // and a failed event's partial text was cut off at its start. Checking the text
+        // SAFETY: the SDK's writer (core::json_write) writes only valid UTF-8 (`to_json`
+        // relies on the same), and a failed event's partial text was cut off at its start. Checking the text
         // again cost a pass over every byte of every batch.
         Serialized { text: unsafe { String::from_utf8_unchecked(text) }, spans, complete }
     }
