@@ -58,13 +58,14 @@
 // reader's object loop, compiled once for known fields and any fields alike, matched a
 // predicted key in place (204.0 → 202.3 KB). Then the SDK's own JSON writer
 // (core::json_write) replaced serde_json's serialiser (202.4 → 201.0 KB, fleet-rlm 195.2 →
-// 190.7 KB), and with it gone RocketRide's inliner cap went from 75 to 50 (201.0 → 199.3 KB).
+// 190.7 KB). (A cap of 50 on RocketRide's inliner, tried then, took 1.7 KB more but made the
+// task store slower: scripts/build-pkg.sh.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 199_500, "runwatch/fleet-rlm": 191_500 };
+const BUDGETS = { runwatch: 201_500, "runwatch/fleet-rlm": 191_500 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);
