@@ -211,6 +211,21 @@ macro_rules! refuse_compounds {
     };
 }
 
+/// The `Serializer` methods for every integer type, each writing its value with `write`
+/// (a closure of `out` and the value).
+macro_rules! integers {
+    (|$out:ident, $v:ident| $write:expr) => {
+        integers!(@each |$out, $v| $write; serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64, serialize_i128: i128,
+            serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
+    };
+    (@each |$out:ident, $v:ident| $write:expr; $($method:ident: $ty:ty),*) => {
+        $(fn $method(self, $v: $ty) -> Result {
+            let $out = self.out;
+            $write
+        })*
+    };
+}
+
 /// An open array or object. `close` is what ends it: `]`, `}`, or `]}` / `}}` for an enum
 /// variant's, which sits in an object of its own (`{"Variant":[...]}`).
 struct Compound<'a> {
@@ -278,45 +293,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result {
-        write_int(self.out, v)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result {
-        write_int(self.out, v)
-    }
+    integers!(|out, v| write_int(out, v));
 
     fn serialize_f32(self, v: f32) -> Result {
         write_float(self.out, v)
@@ -405,56 +382,32 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = NotJson;
+/// serde's traits for an open array or object, all but the map's: each element goes to
+/// [`Compound::element`], each named field to [`Compound::field`].
+macro_rules! compound {
+    ($($trait:ident: $method:ident($($key:ident)?) => $via:ident;)*) => {
+        $(impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = NotJson;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, $($key: &'static str,)? value: &T) -> Result {
+                self.$via($($key,)? value)
+            }
 
-    fn end(self) -> Result {
-        self.close()
-    }
+            fn end(self) -> Result {
+                self.close()
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = NotJson;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = NotJson;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = NotJson;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        self.element(value)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
+compound! {
+    SerializeSeq: serialize_element() => element;
+    SerializeTuple: serialize_element() => element;
+    SerializeTupleStruct: serialize_field() => element;
+    SerializeTupleVariant: serialize_field() => element;
+    SerializeStruct: serialize_field(key) => field;
+    SerializeStructVariant: serialize_field(key) => field;
 }
 
 impl ser::SerializeMap for Compound<'_> {
@@ -476,30 +429,12 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = NotJson;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = NotJson;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
+/// What `write` writes, in double quotes (a map key that is not a string).
+fn write_quoted(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> Result) -> Result {
+    out.push(b'"');
+    write(out)?;
+    out.push(b'"');
+    Ok(())
 }
 
 /// A map key: a string, or a number, boolean or character written as one (as serde_json
@@ -508,75 +443,28 @@ struct Key<'a> {
     out: &'a mut Vec<u8>,
 }
 
-impl Key<'_> {
-    fn quoted(self, write: impl FnOnce(&mut Vec<u8>) -> Result) -> Result {
-        self.out.push(b'"');
-        write(self.out)?;
-        self.out.push(b'"');
-        Ok(())
-    }
-}
-
 impl ser::Serializer for Key<'_> {
     type Ok = ();
     type Error = NotJson;
     refuse_compounds!();
 
     fn serialize_bool(self, v: bool) -> Result {
-        self.quoted(|out| Writer { out }.serialize_bool(v))
+        write_quoted(self.out, |out| Writer { out }.serialize_bool(v))
     }
 
-    fn serialize_i8(self, v: i8) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_i128(self, v: i128) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
-
-    fn serialize_u128(self, v: u128) -> Result {
-        self.quoted(|out| write_int(out, v))
-    }
+    integers!(|out, v| write_quoted(out, |out| write_int(out, v)));
 
     /// A finite float, as serde_json writes one; a key cannot be `null`.
     fn serialize_f32(self, v: f32) -> Result {
         match v.is_finite() {
-            true => self.quoted(|out| write_float(out, v)),
+            true => write_quoted(self.out, |out| write_float(out, v)),
             false => Err(NotJson),
         }
     }
 
     fn serialize_f64(self, v: f64) -> Result {
         match v.is_finite() {
-            true => self.quoted(|out| write_float(out, v)),
+            true => write_quoted(self.out, |out| write_float(out, v)),
             false => Err(NotJson),
         }
     }
