@@ -21,7 +21,10 @@
 // (spec §8.5: every task event also carries `logSeq`, `project_id` and `source`, as on
 // servers with the run log);
 // `--save FILE` writes the recorded event frames, one per line (for `RUNWATCH_FRAMES=FILE
-// cargo run --release --example decode_bench`).
+// cargo run --release --example decode_bench`);
+// `--save-recording FILE` writes the whole recording (frames and responses) as JSON, and
+// `--recording FILE` feeds that instead of recording afresh: A/B runs of two builds then see
+// the very same frames.
 //
 // runwatch flushes as in a page with the default `batch: "task"`, through a `MessageChannel`
 // (Node has one; its postMessage costs more than a page's). Needs pkg/dist (bash
@@ -40,7 +43,7 @@ if (typeof WebSocket === "undefined") {
 }
 
 const { values: opt } = parseArgs({
-  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, "gap-ms": { type: "string", default: "0" }, newer: { type: "boolean", default: false }, dist: { type: "string" }, save: { type: "string" } },
+  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, "gap-ms": { type: "string", default: "0" }, newer: { type: "boolean", default: false }, dist: { type: "string" }, save: { type: "string" }, recording: { type: "string" }, "save-recording": { type: "string" } },
 });
 const FRAMES = Number(opt.frames);
 const ROUNDS = Number(opt.rounds);
@@ -184,7 +187,8 @@ const dist = path.resolve(opt.dist ?? fileURLToPath(new URL("../pkg/dist/", impo
 const runwatch = await import(pathToFileURL(path.join(dist, "runwatch.js")));
 runwatch.initSync({ module: readFileSync(path.join(dist, "runwatch_bg.wasm")) });
 
-const rec = await record(Number(opt.record));
+const rec = opt.recording ? JSON.parse(readFileSync(opt.recording, "utf8")) : await record(Number(opt.record));
+if (opt["save-recording"]) writeFileSync(opt["save-recording"], JSON.stringify(rec));
 if (opt.save) writeFileSync(opt.save, rec.events.join("\n") + "\n");
 const best = {};
 for (let round = 0; round < ROUNDS; round += 1) {

@@ -1,6 +1,8 @@
 //! runwatch: watch AI pipeline engines live from the browser.
+pub mod byte_compare;
 pub mod core;
 pub mod protocol;
+pub mod small_blocks;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
@@ -9,4 +11,5 @@ pub mod web;
 /// 3.22–3.26 → 3.12–3.20, and 0.3 KB (RocketRide) / 2.9 KB (fleet-rlm) less gzip.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: small_blocks::SmallBlocks<talc::wasm::WasmDynamicTalc> =
+    small_blocks::SmallBlocks::new(talc::wasm::new_wasm_dynamic_allocator());

@@ -59,13 +59,15 @@
 // predicted key in place (204.0 → 202.3 KB). Then the SDK's own JSON writer
 // (core::json_write) replaced serde_json's serialiser (202.4 → 201.0 KB, fleet-rlm 195.2 →
 // 190.7 KB). (A cap of 50 on RocketRide's inliner, tried then, took 1.7 KB more but made the
-// task store slower: scripts/build-pkg.sh.)
+// task store slower: scripts/build-pkg.sh.) Raised once more for speed: small blocks reused
+// in front of talc (src/small_blocks.rs) and a word-wise memcmp (src/byte_compare.rs) made
+// C and S about 6 % faster in `bench/feed.mjs` (201.0 → 201.7 KB, fleet-rlm 190.7 → 191.2 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 201_500, "runwatch/fleet-rlm": 191_500 };
+const BUDGETS = { runwatch: 202_000, "runwatch/fleet-rlm": 191_500 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);
