@@ -25,6 +25,14 @@ else
   rustup target add wasm32-unknown-unknown
 fi
 
+# scripts/test.sh lints with clippy (it ships with rustup's default profile).
+if cargo clippy --version >/dev/null 2>&1; then
+  step "clippy: present"
+else
+  step "adding rust component clippy"
+  rustup component add clippy
+fi
+
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" = "$WASM_BINDGEN_VERSION" ]; then
   step "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
 else

@@ -4,22 +4,24 @@
 #   1. scripts/setup.sh                 tools: wasm32 target, wasm-bindgen-cli, Chromium, npm ci
 #   2. sans-IO guard                    src/core and src/protocol use no web-sys/js-sys/gloo,
 #                                       host clock or Math.random (comment lines ignored)
-#   3. cargo test --workspace           native unit, property and integration tests (incl. sim/)
-#   4. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug;
+#   3. cargo clippy                     lints, warnings fail: native (all targets, sim/ too) and
+#                                       the wasm module of each protocol
+#   4. cargo test --workspace           native unit, property and integration tests (incl. sim/)
+#   5. cargo build -p runwatch-sim      the simulator the JavaScript tests start (target/debug;
 #                                       target/release too, for a steady stream of thousands
 #                                       of events a second)
-#   5. conformance kit                  ../shared/conformance/run.sh: that simulator against
+#   6. conformance kit                  ../shared/conformance/run.sh: that simulator against
 #                                       sessions recorded on the real RocketRide server; every
 #                                       scenario of the kit must match ("skip" without the kit)
-#   6. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
-#   7. node --test                      every tests/**/*.test.mjs, one file at a time, spec
+#   7. scripts/build-pkg.sh             the npm package's pkg/dist (release wasm, wasm-opt)
+#   8. node --test                      every tests/**/*.test.mjs, one file at a time, spec
 #                                       reporter: harness, typings (tsc), npm pack + Vite,
 #                                       browser and end-to-end tests
-#   8. the same, Worker mode            the browser and reliability tests again with
+#   9. the same, Worker mode            the browser and reliability tests again with
 #                                       RUNWATCH_MODE=worker ("runwatch/worker" on their pages)
-# The web shell (src/web) is tested where it runs, by the browser tests of step 7 (the built
+# The web shell (src/web) is tested where it runs, by the browser tests of step 8 (the built
 # package in headless Chromium against the simulator); it holds no logic a native test could
-# reach. Steps 2–8 all run even when one fails, so one run shows every failure; the summary at the end
+# reach. Steps 2–9 all run even when one fails, so one run shows every failure; the summary at the end
 # lists each step (ok / skip / FAIL), and the exit status is non-zero if any step failed.
 # Extra arguments are passed to `node --test` (e.g. --test-name-pattern=auth).
 set -euo pipefail
@@ -67,6 +69,14 @@ sans_io_guard() {
   fi
 }
 run_step "sans-IO guard (src/core, src/protocol)" sans_io_guard
+lint() {
+  # Warnings fail: the native code with its tests, examples and the simulator, then the wasm
+  # module (src/web compiles only for wasm32), each protocol's build.
+  cargo clippy --workspace --all-targets -- -D warnings &&
+    cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings &&
+    cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features fleet-rlm -- -D warnings
+}
+run_step "cargo clippy (native, wasm; warnings fail)" lint
 run_step "cargo test --workspace" cargo test --workspace
 
 build_sims() {
