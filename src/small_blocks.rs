@@ -255,7 +255,7 @@ mod tests {
     /// A class keeps at most KEPT_BYTES in blocks; the rest go back to the allocator
     /// underneath.
     #[test]
-    fn a_class_keeps_at_most_kept_blocks() {
+    fn a_class_keeps_at_most_kept_bytes() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         struct Counting(AtomicUsize);
         unsafe impl GlobalAlloc for Counting {
