@@ -14,6 +14,8 @@
 //! assert_eq!(compare(b"load_2", b"load_2"), 0);
 //! ```
 
+use crate::core::words::word;
+
 /// `memcmp` over two equally long slices: negative, zero or positive as `a` sorts before,
 /// with or after `b` byte by byte (unsigned).
 pub fn compare(a: &[u8], b: &[u8]) -> i32 {
@@ -41,13 +43,6 @@ pub fn compare(a: &[u8], b: &[u8]) -> i32 {
     // The first differing byte is the lowest one that differs in a little-endian load.
     let byte = at + (diff.trailing_zeros() / 8) as usize;
     i32::from(a[byte]) - i32::from(b[byte])
-}
-
-#[inline(always)]
-fn word(s: &[u8], at: usize) -> u64 {
-    let mut w = [0; 8];
-    w.copy_from_slice(&s[at..at + 8]);
-    u64::from_le_bytes(w)
 }
 
 /// The C `memcmp` the wasm module links, in place of `compiler_builtins`' byte loop.

@@ -17,6 +17,7 @@
 //! offset where they were found.
 
 use super::decimal;
+use super::words::{half, word};
 use std::borrow::Cow;
 
 /// What kind of failure a [`ReadError`] is.
@@ -771,8 +772,8 @@ static STOPS: [bool; 256] = {
 #[inline]
 pub(crate) fn plain_run(bytes: &[u8]) -> usize {
     let mut at = 0;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let stops = stops(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+    while at + 8 <= bytes.len() {
+        let stops = stops(word(bytes, at));
         if stops != 0 {
             return at + (stops.trailing_zeros() / 8) as usize;
         }
@@ -1293,8 +1294,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
     match a.len() {
         0..=3 => a == b,
         4..=7 => half(a, 0) == half(b, 0) && half(a, a.len() - 4) == half(b, b.len() - 4),

@@ -16,6 +16,7 @@ use std::fmt;
 use serde::ser::{self, Impossible, Serialize};
 
 use super::json_read::{plain_run, stops};
+use super::words::{half, word};
 
 /// A value that cannot be written as JSON: a map key that is not a string, number,
 /// boolean or character, or a `Serialize` that reports an error of its own. The SDK's own
@@ -89,15 +90,13 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// is tested on its own.
 #[inline]
 fn is_plain(bytes: &[u8]) -> bool {
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
-    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()));
     let len = bytes.len();
     let found = match len {
         0 => 0,
         // The first, middle and last bytes cover all of 1 to 3; the rest of the word is spaces.
         1..=3 => stops(u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16 | 0x2020_2020_2000_0000),
-        4..=7 => stops(half(&bytes[..4]) | half(&bytes[len - 4..]) << 32),
-        _ => bytes.chunks_exact(8).fold(stops(word(&bytes[len - 8..])), |found, chunk| found | stops(word(chunk))),
+        4..=7 => stops(u64::from(half(bytes, 0)) | u64::from(half(bytes, len - 4)) << 32),
+        _ => bytes.chunks_exact(8).fold(stops(word(bytes, len - 8)), |found, chunk| found | stops(word(chunk, 0))),
     };
     found == 0
 }

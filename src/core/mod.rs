@@ -31,3 +31,4 @@ pub mod sorted_map;
 pub mod time;
 pub mod timers;
 pub mod wire;
+pub mod words;
