@@ -5,8 +5,9 @@
 #   1. cargo build --profile P --target wasm32-unknown-unknown -p runwatch [features], P being
 #      release-wasm (RocketRide) or release-small (fleet-rlm); Cargo.toml says why
 #   2. wasm-bindgen --target web → runwatch.js, runwatch_bg.wasm, runwatch.d.ts
-#   3. wasm-opt -Oz (npm `binaryen`; Debian's binaryen is known to produce broken output),
-#      enabling exactly the wasm features rustc's output declares
+#   3. wasm-opt -O3 (RocketRide) or -Oz (fleet-rlm) (npm `binaryen`; Debian's binaryen is
+#      known to produce broken output), enabling exactly the wasm features rustc's output
+#      declares
 #   4. checks: the module compiles, and imports nothing from "env" (an "env" import means a
 #      dependency reached for a libc/host function, and the module cannot load in a browser)
 #   5. then prints the package's sizes, raw / gzip / brotli (bench/size.mjs)
@@ -27,12 +28,12 @@ mkdir -p "$(target_dir)"
 tmp=$(mktemp -d "$(target_dir)/pkg-dist.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# build_module <out-dir> <cargo profile> <cargo feature flags...>: one wasm module of the
+# build_module <out-dir> <cargo profile> <wasm-opt level> <cargo flags...>: one wasm module of the
 # package, built, bound and optimised into <out-dir>. Each protocol is its own module, so an
 # app downloads only the protocol it imports ("runwatch": RocketRide; "runwatch/fleet-rlm":
 # fleet-rlm).
 build_module() {
-  local out=$1 profile=$2; shift 2
+  local out=$1 profile=$2 level=$3; shift 3
   step "cargo build --profile $profile --target wasm32-unknown-unknown -p runwatch $*"
   cargo build --profile "$profile" --target wasm32-unknown-unknown -p runwatch "$@"
   local raw="$(target_dir)/wasm32-unknown-unknown/$profile/runwatch.wasm"
@@ -70,11 +71,11 @@ JS
   mkdir -p "$out"
   wasm-bindgen --target web --out-dir "$out" --out-name runwatch "$raw"
 
-  step "wasm-opt -Oz"
+  step "wasm-opt $level"
   # shellcheck disable=SC2086 # $features is a list of flags
-  node_modules/.bin/wasm-opt -Oz $features --strip-debug --strip-producers \
+  node_modules/.bin/wasm-opt "$level" $features --strip-debug --strip-producers \
     "$out/runwatch_bg.wasm" -o "$out/runwatch_bg.opt.wasm" ||
-    die "wasm-opt failed (flags: -Oz $features); pkg/dist was left as it was"
+    die "wasm-opt failed (flags: $level $features); pkg/dist was left as it was"
   mv "$out/runwatch_bg.opt.wasm" "$out/runwatch_bg.wasm"
 
   step "checking the optimised module"
@@ -91,7 +92,12 @@ JS
 
 # RocketRide streams thousands of events a second: built for speed (Cargo.toml's
 # `release-wasm`: runwatch at opt-level 3, its dependencies for size).
-# fleet-rlm's sockets carry a chat turn's tokens and steps: built for size (`release-small`).
+# Its wasm-opt pass is -O3, not -Oz: on 2026-12-06 -O3 made the module 0.45 KB gzip larger
+# and C about 2.5 % and S about 3 % faster (eight alternating `node bench/feed.mjs
+# --recording` pairs, best of 7 rounds each: C median 6.56 → 6.40 µs/event, better in 5 and
+# worse in 1; S 3.95 → 3.81, better in 6; an earlier set read C 2 % faster, S the same).
+# fleet-rlm's sockets carry a chat turn's tokens and steps: built for size (`release-small`,
+# wasm-opt -Oz).
 # RocketRide's module also caps LLVM's inliner at 75 (opt-level 3 allows 250). Measured at
 # a9dd3c5, a cap of 100 made the module 14 KB gzip (4 %) smaller with C and S within
 # `node bench/feed.mjs`'s noise; on 2026-12-06, 75 took 4.0 KB more (194.7 → 190.7 KB) with
@@ -112,9 +118,9 @@ JS
 # paths, so the shipped module does not carry it and is the same whichever machine built it.
 registry=$(cargo_home)/registry/src/
 trim="\"--remap-path-prefix=$registry=\""
-build_module "$tmp" release-wasm \
+build_module "$tmp" release-wasm -O3 \
   --config "target.wasm32-unknown-unknown.rustflags = [\"-C\", \"llvm-args=-inline-threshold=75\", $trim]"
-build_module "$tmp/fleet" release-small --no-default-features --features fleet-rlm \
+build_module "$tmp/fleet" release-small -Oz --no-default-features --features fleet-rlm \
   --config "target.wasm32-unknown-unknown.rustflags = [$trim]"
 
 rm -rf pkg/dist
