@@ -192,6 +192,22 @@ fn the_not_running_seed_is_no_run_and_ends_what_ran_there() {
 }
 
 #[test]
+fn a_timed_named_state_none_status_is_a_seed_only_under_the_made_up_id() {
+    // State 0 with a start time and a name: a seed only when its id is `<project>.<source>`.
+    let seed = |task: &str| event("apaevt_status_update", status_body(task, P, SRC, 0, S1, false));
+    let mut f = Feed::new();
+    f.push(seed(&format!("{P}.{SRC}")));
+    assert!(f.runs().is_empty(), "the made-up id is no run");
+    assert_eq!(f.store.stats().not_runs, 1);
+    // Ids that only start like it, or have the source without its dot, are tasks.
+    for near in [format!("{P}.{SRC}x"), format!("{P}{SRC}"), format!("x{P}.{SRC}")] {
+        f.push(seed(&near));
+    }
+    assert_eq!(f.runs().len(), 3);
+    assert_eq!(f.store.stats().not_runs, 1);
+}
+
+#[test]
 fn a_restart_keeps_the_run() {
     let mut f = Feed::new();
     f.all(natural_run(TASK, S1)[..5].to_vec());

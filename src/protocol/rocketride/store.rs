@@ -528,7 +528,7 @@ impl TaskStore {
         let start = status.start_time;
         let timed = start.is_finite() && start > 0.0;
         let synthetic = status.state == TaskState::None
-            && (!timed || status.name.is_empty() || task_id == format!("{}.{}", status.project_id, status.source));
+            && (!timed || status.name.is_empty() || is_synthetic_id(task_id, &status.project_id, &status.source));
         if synthetic {
             // Spec §3.4: no task of this source is registered. A `source:"*"` seed is always
             // this, whatever runs, so it says nothing.
@@ -1036,6 +1036,12 @@ fn name_from(run: &mut TaskRun, t: &TaskLifecycle) {
     if !t.project_id.is_empty() {
         run.project_id = Some(t.project_id.clone());
     }
+}
+
+/// Whether `task_id` is `<project_id>.<source>`: the id the server makes up for a status
+/// of a source with no task registered (spec §3.4).
+fn is_synthetic_id(task_id: &str, project_id: &str, source: &str) -> bool {
+    task_id.strip_prefix(project_id).and_then(|rest| rest.strip_prefix('.')) == Some(source)
 }
 
 /// The source of a run: as given, else the part of the task id after its first dot.
