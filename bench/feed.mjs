@@ -24,7 +24,8 @@
 // cargo run --release --example decode_bench`);
 // `--save-recording FILE` writes the whole recording (frames and responses) as JSON, and
 // `--recording FILE` feeds that instead of recording afresh: A/B runs of two builds then see
-// the very same frames.
+// the very same frames (the recording decides the stream, so `--newer` and `--record`, which
+// choose what to record, are refused with it).
 //
 // runwatch flushes as in a page with the default `batch: "task"`, through a `MessageChannel`
 // (Node has one; its postMessage costs more than a page's). Needs pkg/dist (bash
@@ -187,6 +188,11 @@ const dist = path.resolve(opt.dist ?? fileURLToPath(new URL("../pkg/dist/", impo
 const runwatch = await import(pathToFileURL(path.join(dist, "runwatch.js")));
 runwatch.initSync({ module: readFileSync(path.join(dist, "runwatch_bg.wasm")) });
 
+const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+if (opt.recording && (given("newer") || given("record"))) {
+  console.error("feed.mjs: --recording feeds a saved stream; --newer and --record choose a stream to record and cannot go with it");
+  process.exit(2);
+}
 const rec = opt.recording ? JSON.parse(readFileSync(opt.recording, "utf8")) : await record(Number(opt.record));
 if (opt["save-recording"]) writeFileSync(opt["save-recording"], JSON.stringify(rec));
 if (opt.save) writeFileSync(opt.save, rec.events.join("\n") + "\n");
