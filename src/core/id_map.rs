@@ -4,8 +4,10 @@
 //! few hundred entries walks its nodes key by key for each lookup (it showed as the store's
 //! main cost in the profiles); a binary search over one contiguous vector of ids does the
 //! same in a handful of steps. Inserts only ever append (ids only grow) and removals are
-//! rare (evictions), so keeping the vectors sorted costs nothing on the hot path.
+//! rare (evictions), so keeping the vectors sorted costs nothing on the hot path. One event
+//! looks the same run up again and again, so the slot of the last id found is tried first.
 
+use std::cell::Cell;
 use std::ops::Index;
 
 /// A map from ascending `u64` ids to values, iterated in id order.
@@ -25,11 +27,14 @@ use std::ops::Index;
 pub struct IdMap<T> {
     ids: Vec<u64>,
     values: Vec<T>,
+    /// Where the last lookup found its id: only a hint, checked before it is used (a
+    /// removal may have moved that id).
+    last: Cell<usize>,
 }
 
 impl<T> Default for IdMap<T> {
     fn default() -> Self {
-        IdMap { ids: Vec::new(), values: Vec::new() }
+        IdMap { ids: Vec::new(), values: Vec::new(), last: Cell::new(0) }
     }
 }
 
@@ -82,7 +87,13 @@ impl<T> IdMap<T> {
     }
 
     fn slot(&self, id: u64) -> Option<usize> {
-        self.ids.binary_search(&id).ok()
+        let hint = self.last.get();
+        if self.ids.get(hint) == Some(&id) {
+            return Some(hint);
+        }
+        let at = self.ids.binary_search(&id).ok()?;
+        self.last.set(at);
+        Some(at)
     }
 }
 
