@@ -63,13 +63,15 @@
 // in front of talc (src/small_blocks.rs) and a word-wise memcmp (src/byte_compare.rs) made
 // C and S about 6 % faster in `bench/feed.mjs` (201.0 → 201.7 KB, fleet-rlm 190.7 → 191.2 KB).
 // And again: wasm-opt -O3 instead of -Oz for RocketRide's module (scripts/build-pkg.sh),
-// about 2.5 % off C and 3 % off S (201.6 → 202.1 KB).
+// about 2.5 % off C and 3 % off S (201.6 → 202.1 KB). And for short copies by words instead
+// of wasm's `memory.copy`, which V8 runs out of line (core::words::copy): about 8 % off C
+// (202.0 → 203.4 KB; fleet-rlm, built for size, keeps one copy function: +0.1 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 202_500, "runwatch/fleet-rlm": 191_500 };
+const BUDGETS = { runwatch: 203_500, "runwatch/fleet-rlm": 191_500 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

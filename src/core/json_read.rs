@@ -17,7 +17,7 @@
 //! offset where they were found.
 
 use super::decimal;
-use super::words::{half, word};
+use super::words::{half, owned, word};
 use std::borrow::Cow;
 
 /// What kind of failure a [`ReadError`] is.
@@ -273,7 +273,7 @@ impl<'a> Reader<'a> {
 
     /// An owned string.
     pub fn string_owned(&mut self) -> Result<String> {
-        self.string().map(Cow::into_owned)
+        self.string().map(into_string)
     }
 
     /// One escape after its backslash, appended to `out`.
@@ -1172,7 +1172,7 @@ impl<'a, T: Decode<'a>> Decode<'a> for Box<T> {
 /// Debug builds (the tests) still check with serde_json that it is one JSON value.
 impl<'a> Decode<'a> for Box<serde_json::value::RawValue> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
-        r.raw_json().map(|text| valid_raw(text.to_owned()))
+        r.raw_json().map(|text| valid_raw(owned(text)))
     }
 }
 
@@ -1287,6 +1287,14 @@ fn known_fields_of<'a>(r: &mut Reader<'a>, expected: &str, names: &[&str], field
     }
 }
 
+/// A string the reader read, owned: a borrowed one copied by words (see [`owned`]).
+fn into_string(text: Cow<'_, str>) -> String {
+    match text {
+        Cow::Borrowed(text) => owned(text),
+        Cow::Owned(text) => text,
+    }
+}
+
 /// Whether two keys are equal: a field name is short, and comparing it in two overlapping
 /// word loads beats a call to `memcmp` (most of a body's key time when it was one).
 #[inline(always)]
@@ -1318,7 +1326,7 @@ pub fn read_all<'a, T>(text: &'a str, read: impl FnOnce(&mut Reader<'a>) -> Resu
 /// A JSON object's entries, each handed to `insert` (a repeated key is handed again).
 pub(crate) fn read_map<'a, V: Decode<'a>>(r: &mut Reader<'a>, mut insert: impl FnMut(String, V)) -> Result<()> {
     each_field(r, "a map", |r, key| {
-        insert(key.into_owned(), V::decode(r)?);
+        insert(into_string(key), V::decode(r)?);
         Ok(())
     })
 }

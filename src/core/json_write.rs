@@ -16,7 +16,7 @@ use std::fmt;
 use serde::ser::{self, Impossible, Serialize};
 
 use super::json_read::{plain_run, stops};
-use super::words::{half, word};
+use super::words::{append, copy, half, word};
 
 /// A value that cannot be written as JSON: a map key that is not a string, number,
 /// boolean or character, or a `Serialize` that reports an error of its own. The SDK's own
@@ -79,7 +79,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     unsafe {
         let at = out.as_mut_ptr().add(len);
         at.write(b'"');
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), at.add(1), bytes.len());
+        copy(bytes.as_ptr(), at.add(1), bytes.len());
         at.add(1 + bytes.len()).write(b'"');
         out.set_len(len + bytes.len() + 2);
     }
@@ -109,7 +109,7 @@ fn write_escaped(out: &mut Vec<u8>, mut bytes: &[u8]) {
     out.push(b'"');
     loop {
         let run = plain_run(bytes);
-        out.extend_from_slice(&bytes[..run]);
+        append(out, &bytes[..run]);
         let Some(&byte) = bytes.get(run) else { break };
         write_escape(out, byte);
         bytes = &bytes[run + 1..];
@@ -137,13 +137,13 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
 }
 
 fn write_int(out: &mut Vec<u8>, value: impl itoa::Integer) -> Result {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    append(out, itoa::Buffer::new().format(value).as_bytes());
     Ok(())
 }
 
 fn write_float<F: FiniteFloat>(out: &mut Vec<u8>, value: F) -> Result {
     match value.finite() {
-        true => out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes()),
+        true => append(out, zmij::Buffer::new().format_finite(value).as_bytes()),
         false => out.extend_from_slice(b"null"),
     }
     Ok(())
@@ -237,7 +237,7 @@ struct Compound<'a> {
 
 impl<'a> Compound<'a> {
     fn open(out: &'a mut Vec<u8>, open: &[u8], close: &'static [u8]) -> Self {
-        out.extend_from_slice(open);
+        append(out, open);
         Compound { out, first: true, close, raw: false }
     }
 
@@ -271,7 +271,7 @@ impl<'a> Compound<'a> {
     }
 
     fn close(self) -> Result {
-        self.out.extend_from_slice(self.close);
+        append(self.out, self.close);
         Ok(())
     }
 }
@@ -288,7 +288,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     type SerializeStructVariant = Compound<'a>;
 
     fn serialize_bool(self, v: bool) -> Result {
-        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        append(self.out, if v { b"true" } else { b"false" });
         Ok(())
     }
 
@@ -498,7 +498,7 @@ impl ser::Serializer for RawText<'_> {
     refuse_compounds!();
 
     fn serialize_str(self, v: &str) -> Result {
-        self.out.extend_from_slice(v.as_bytes());
+        append(self.out, v.as_bytes());
         Ok(())
     }
 
