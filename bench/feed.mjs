@@ -168,8 +168,10 @@ const CLIENTS = {
   },
   C: (count) => {
     const client = new runwatch.RocketRideClient({ url: "ws://127.0.0.1:1/task/service", auth: "sim-key" });
-    client.subscribe({ token: "*" }, ["ALL"], (events) => count(events.length));
-    return client;
+    // This loads the wasm-bindgen glue, not the package entry, so a subscription nobody
+    // references is freed (unsubscribed) when collected: hold it for the run.
+    const subscription = client.subscribe({ token: "*" }, ["ALL"], (events) => count(events.length));
+    return { close: () => { subscription.free(); client.close(); } };
   },
   S: (count) => {
     const client = new runwatch.RocketRideClient({ url: "ws://127.0.0.1:1/task/service", auth: "sim-key" });
