@@ -43,7 +43,8 @@ if (typeof WebSocket === "undefined") {
   process.exit(r.status ?? 1);
 }
 
-const { values: opt } = parseArgs({
+const { values: opt, tokens } = parseArgs({
+  tokens: true,
   options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, "gap-ms": { type: "string", default: "0" }, newer: { type: "boolean", default: false }, dist: { type: "string" }, save: { type: "string" }, recording: { type: "string" }, "save-recording": { type: "string" } },
 });
 const FRAMES = Number(opt.frames);
@@ -190,8 +191,7 @@ const dist = path.resolve(opt.dist ?? fileURLToPath(new URL("../pkg/dist/", impo
 const runwatch = await import(pathToFileURL(path.join(dist, "runwatch.js")));
 runwatch.initSync({ module: readFileSync(path.join(dist, "runwatch_bg.wasm")) });
 
-const given = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-if (opt.recording && (given("newer") || given("record"))) {
+if (opt.recording && tokens.some((t) => t.kind === "option" && (t.name === "newer" || t.name === "record"))) {
   console.error("feed.mjs: --recording feeds a saved stream; --newer and --record choose a stream to record and cannot go with it");
   process.exit(2);
 }
