@@ -24,6 +24,10 @@ const DEPTH_DEFAULT: usize = 100_000;
 const GARBAGE_MAX: u32 = 10_000;
 /// How far ahead lying_seq jumps.
 const LIE_AHEAD: u64 = 1_000_000;
+/// How long a `nan` fault holds its task's periodic status (real time, not scaled by
+/// `--speed`): a few animation frames, so a page draws the NaN status before the next
+/// regular one replaces it, even when statuses come every 50 ms.
+const NAN_HOLD: Duration = Duration::from_millis(400);
 
 /// What a fault request did.
 #[derive(Debug, Serialize)]
@@ -249,14 +253,19 @@ fn build(st: &mut State, spec: &FaultSpec, conn: u64) -> Option<(EntryKind, &'st
 }
 
 /// A status body whose first metric is a bare `NaN` (Python `json.dumps` allow_nan, §2.2).
-fn nan_status(st: &State) -> String {
+/// Holds that task's periodic status for [`NAN_HOLD`].
+fn nan_status(st: &mut State) -> String {
     // A sentinel no real metric can take, replaced textually by NaN.
     const SENTINEL: f64 = 123_456_789.25;
     // A running task's, so a client shows the NaN on a live run (a completed task's status
     // may belong to a run the client has already ended); any task's when none runs.
-    let task = st.tasks.values().find(|t| !t.status.completed).or_else(|| st.tasks.values().next());
+    let any_running = st.tasks.values().any(|t| !t.status.completed);
+    let task = st.tasks.values_mut().find(|t| !any_running || !t.status.completed);
     let (mut status, id) = match task {
-        Some(t) => (t.status.clone(), t.id.clone()),
+        Some(t) => {
+            t.status_held_until = Some(Instant::now() + NAN_HOLD);
+            (t.status.clone(), t.id.clone())
+        }
         None => (TaskStatus::not_running("sim", "nan"), "sim.nan".to_owned()),
     };
     status.metrics.cpu_percent = SENTINEL;

@@ -173,8 +173,12 @@ impl Runner {
         locked(&self.hub, &self.plan, |st, p| steps.into_iter().for_each(|s| apply(st, p, s))).is_some()
     }
 
-    /// The periodic status: sampled metrics, rates over the last interval.
+    /// The periodic status: sampled metrics, rates over the last interval. None while a
+    /// `nan` fault holds it (the interval's rates then span the hold).
     fn status_tick(&mut self) -> bool {
+        if self.status_held() {
+            return true;
+        }
         self.samples += 1;
         let samples = self.samples;
         let (count0, size0, t0) = self.rate_mark;
@@ -191,6 +195,13 @@ impl Runner {
         let Some((count, size)) = mark else { return false };
         self.rate_mark = (count, size, Instant::now());
         true
+    }
+
+    /// Whether a `nan` fault holds this task's periodic status now.
+    fn status_held(&self) -> bool {
+        let st = self.hub.lock();
+        let until = st.tasks.get(&self.plan.task.token).and_then(|t| t.status_held_until);
+        until.is_some_and(|at| Instant::now() < at)
     }
 
     /// Natural exit: STOPPING, final, `end`, (task_error), final again (Errata 2).

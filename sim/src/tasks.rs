@@ -71,6 +71,9 @@ pub struct TaskEntry {
     pub log_next: u64,
     /// Newer mode: when a status update was last written to the run log.
     pub status_logged: Option<Instant>,
+    /// A `nan` fault holds the periodic status until then, so that a client has time to
+    /// draw the NaN status before the next regular one replaces it.
+    pub status_held_until: Option<Instant>,
     /// Channel to the runner.
     pub ctl: mpsc::Sender<TaskCmd>,
 }
@@ -252,6 +255,7 @@ pub fn launch(hub: &Arc<Hub>, args: LaunchArgs) -> Result<(String, oneshot::Rece
         last_status: Instant::now(),
         log_next: 1,
         status_logged: None,
+        status_held_until: None,
         ctl,
     };
     let body = execute_body(&entry);

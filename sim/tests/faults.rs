@@ -187,3 +187,26 @@ async fn cli_faults_apply_at_start() {
     Client::authed(&sim).await;
     assert!(t.elapsed() >= Duration::from_millis(120));
 }
+
+/// A `nan` status holds its task's periodic status for a while (statuses come every 50 ms
+/// at the tests' speed), so a page has time to draw it before a regular one replaces it.
+#[tokio::test]
+async fn a_nan_status_holds_its_tasks_next_regular_status() {
+    let sim = sim().await;
+    let mut c = Client::authed(&sim).await;
+    c.monitor(json!({"token":"*","types":["summary"]})).await;
+    let task = sim_execute(&sim, json!({"projectId":"p","source":"webhook_1","name":"Held"})).await;
+    let running = |v: &Value| is_event(v, "apaevt_status_update") && v["body"]["state"] == 3 && v["body"]["__id"] == task["id"];
+    c.until(running).await;
+    c.until(running).await;
+    fault(&sim, json!({"kind":"nan"})).await;
+    let nan_at = loop {
+        if let Got::BadText(text) = c.recv().await {
+            assert!(text.contains("\"cpu_percent\":NaN") && text.contains(task["id"].as_str().unwrap()), "{text}");
+            break std::time::Instant::now();
+        }
+    };
+    c.until(running).await;
+    let held = nan_at.elapsed();
+    assert!(held >= Duration::from_millis(300), "the next regular status came {held:?} after the NaN one");
+}
