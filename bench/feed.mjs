@@ -26,6 +26,8 @@
 // `--recording FILE` feeds that instead of recording afresh: A/B runs of two builds then see
 // the very same frames (the recording decides the stream, so `--newer` and `--record`, which
 // choose what to record, are refused with it).
+// `--counters FILE` writes an instrumented module's counters and the events delivered
+// (bench/counts.mjs builds such a module and reads the file).
 //
 // runwatch flushes as in a page with the default `batch: "task"`, through a `MessageChannel`
 // (Node has one; its postMessage costs more than a page's). Needs pkg/dist (bash
@@ -45,7 +47,7 @@ if (typeof WebSocket === "undefined") {
 
 const { values: opt, tokens } = parseArgs({
   tokens: true,
-  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, "gap-ms": { type: "string", default: "0" }, newer: { type: "boolean", default: false }, dist: { type: "string" }, save: { type: "string" }, recording: { type: "string" }, "save-recording": { type: "string" } },
+  options: { frames: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" }, record: { type: "string", default: "5000" }, clients: { type: "string", default: "A,C,S" }, chunk: { type: "string", default: "64" }, "gap-ms": { type: "string", default: "0" }, newer: { type: "boolean", default: false }, dist: { type: "string" }, save: { type: "string" }, recording: { type: "string" }, "save-recording": { type: "string" }, counters: { type: "string" } },
 });
 const FRAMES = Number(opt.frames);
 const ROUNDS = Number(opt.rounds);
@@ -189,7 +191,7 @@ const CLIENTS = {
 
 const dist = path.resolve(opt.dist ?? fileURLToPath(new URL("../pkg/dist/", import.meta.url)));
 const runwatch = await import(pathToFileURL(path.join(dist, "runwatch.js")));
-runwatch.initSync({ module: readFileSync(path.join(dist, "runwatch_bg.wasm")) });
+const wasm = runwatch.initSync({ module: readFileSync(path.join(dist, "runwatch_bg.wasm")) });
 
 if (opt.recording && tokens.some((t) => t.kind === "option" && (t.name === "newer" || t.name === "record"))) {
   console.error("feed.mjs: --recording feeds a saved stream; --newer and --record choose a stream to record and cannot go with it");
@@ -199,12 +201,19 @@ const rec = opt.recording ? JSON.parse(readFileSync(opt.recording, "utf8")) : aw
 if (opt["save-recording"]) writeFileSync(opt["save-recording"], JSON.stringify(rec));
 if (opt.save) writeFileSync(opt.save, rec.events.join("\n") + "\n");
 const best = {};
+let delivered = 0;
 for (let round = 0; round < ROUNDS; round += 1) {
   for (const name of opt.clients.split(",")) {
     const start = CLIENTS[name];
-    const { us } = await feed(rec, FRAMES, start);
+    const { us, events } = await feed(rec, FRAMES, start);
     best[name] = Math.min(best[name] ?? Infinity, us);
+    delivered += events;
   }
+}
+if (opt.counters) {
+  // An instrumented module's counters (bench/counts.mjs): its exported `__count_*` globals.
+  const counters = Object.fromEntries(Object.entries(wasm).filter(([k]) => k.startsWith("__count_")).map(([k, g]) => [k, Number(g.value)]));
+  writeFileSync(opt.counters, JSON.stringify({ events: delivered, counters }));
 }
 console.log(`from memory, ${FRAMES} frames × ${ROUNDS} rounds (best), ${CHUNK} per macrotask${GAP_MS ? `, a chunk every ${GAP_MS} ms (CPU time)` : ""}, ${rec.events.length} distinct frames:`);
 for (const [name, us] of Object.entries(best)) {
