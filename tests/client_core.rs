@@ -2,7 +2,7 @@
 //! in-test engine that applies `rrext_monitor` calls with the server's replace-per-key
 //! semantics (spec §3). Time is virtual; nothing sleeps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use proptest::prelude::*;
 use runwatch::core::backoff::BackoffConfig;
@@ -996,4 +996,34 @@ proptest! {
         let outcomes = st.responses + st.events_delivered + st.events_unmatched + st.duplicates + st.late + st.decode_errors + st.oversized + st.ignored + st.buffered;
         prop_assert_eq!(st.frames_received, outcomes, "{:?}", st);
     }
+}
+
+/// The browser shell takes each input's outputs with `swap_outputs` (one move into its
+/// emptied list): exactly what `poll_output` would give, in order, with none left behind.
+#[test]
+fn swap_outputs_gives_what_poll_output_would() {
+    let take = |swapping: bool| {
+        let mut h = Harness::new();
+        h.subscribe(json!({"token":"*"}), &["TASK"]);
+        h.open();
+        let a = h.engine.event("apaevt_task", begin_body("p", "s", "aaaaaaaa.s"));
+        let b = h.engine.event("apaevt_task", begin_body("p", "s2", "bbbbbbbb.s2"));
+        let c = h.engine.event("apaevt_task", begin_body("p", "s3", "cccccccc.s3"));
+        // Handled without the harness's pump, so the outputs wait in the core: a delivery,
+        // a duplicate, and two repaired out of order.
+        for frame in [&a, &a, &c, &b] {
+            h.client.handle_frame(h.now, h.epoch, frame.as_bytes());
+        }
+        let mut list = VecDeque::new();
+        if swapping {
+            h.client.swap_outputs(&mut list);
+        } else {
+            list.extend(std::iter::from_fn(|| h.client.poll_output()));
+        }
+        assert_eq!(h.client.poll_output(), None, "nothing left behind");
+        list
+    };
+    let swapped = take(true);
+    assert!(swapped.len() >= 4, "{swapped:?}");
+    assert_eq!(swapped, take(false));
 }

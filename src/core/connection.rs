@@ -648,6 +648,8 @@ impl<P: Protocol> Connection<P> {
         match self.protocol.decode(bytes) {
             Err(error) => self.link.decode_error(None, None, error),
             Ok(frame) => match frame.seq.filter(|&s| s > 0) {
+                // In order with nothing held, as nearly every frame is: no list to go through.
+                Some(seq) if self.seq.take_next(seq) => self.process(Some(seq), frame.body),
                 Some(seq) => {
                     let mut out = Vec::new();
                     self.seq.push(now, seq, frame.body, &mut out);
@@ -777,6 +779,14 @@ impl<P: Protocol> Connection<P> {
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output<P::Event>> {
         self.link.outputs.pop_front()
+    }
+
+    /// Every pending output, in order (what calling [`Connection::poll_output`] until it is
+    /// empty would give), in one move: `list`, which must be empty, and the core's list
+    /// trade places, so a shell that hands back its emptied list allocates none per input.
+    pub fn swap_outputs(&mut self, list: &mut VecDeque<Output<P::Event>>) {
+        debug_assert!(list.is_empty(), "swap_outputs takes an empty list");
+        std::mem::swap(list, &mut self.link.outputs);
     }
 
     /// When [`Connection::handle_timeout`] must be called next.

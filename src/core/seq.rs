@@ -181,6 +181,19 @@ impl<T> SeqTracker<T> {
         }
     }
 
+    /// [`push`](Self::push)'s common case without its list: `seq` is the one expected and
+    /// no frame is held behind a hole, so its item is delivered at once, by the caller.
+    /// True then (counted as `push` counts it); false, changing nothing, otherwise, and the
+    /// frame must go through `push`.
+    pub fn take_next(&mut self, seq: u64) -> bool {
+        if seq != self.expected || !self.buffer.is_empty() {
+            return false;
+        }
+        self.stats.delivered += 1;
+        self.expected += 1;
+        true
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) should next be called: the deadline of
     /// the lowest open hole, if any.
     #[must_use]
@@ -698,9 +711,19 @@ mod tests {
 
     /// Runs a schedule with the clock moving forward, flushes, and returns every event.
     fn run(t: &mut Tracker, steps: &[Step]) -> Vec<SeqEvent<u64>> {
+        run_taking(t, steps, false)
+    }
+
+    /// [`run`], each frame offered to `take_next` first when `taking` (as the connection
+    /// does), its delivery then recorded as `push` would have recorded it.
+    fn run_taking(t: &mut Tracker, steps: &[Step], taking: bool) -> Vec<SeqEvent<u64>> {
         let (mut now, mut out) = (0, Vec::new());
         for step in steps {
             match *step {
+                Step::Frame { seq, after_ms } if taking && t.take_next(seq) => {
+                    now += after_ms;
+                    out.push(d(seq));
+                }
                 Step::Frame { seq, after_ms } => {
                     now += after_ms;
                     t.push(at(now), seq, seq, &mut out);
@@ -792,6 +815,23 @@ mod tests {
             prop_assert_eq!(s.late, count(&events, |e| matches!(e, Late { .. })));
             prop_assert!(s.reordered <= s.delivered);
             prop_assert_eq!((t.buffered(), t.poll_timeout()), (0, None));
+        }
+
+        /// Taking the expected frame without the list changes nothing `push` would have
+        /// done: the same events, counts, buffer and deadline, whatever the schedule.
+        #[test]
+        fn take_next_is_push_without_the_list(
+            fates in collection::vec((bool::weighted(0.15), bool::weighted(0.1)), 1..80),
+            swaps in collection::vec(bool::weighted(0.2), 1..20),
+            gaps_ms in collection::vec((0u64..120, proptest::option::weighted(0.15, 0u64..400)), 1..20),
+            max_buffered in 0usize..8,
+        ) {
+            let (steps, _) = schedule(&fates, &swaps, &gaps_ms);
+            let (mut pushed, mut taken) = (tracker(max_buffered), tracker(max_buffered));
+            let events = run(&mut pushed, &steps);
+            prop_assert_eq!(run_taking(&mut taken, &steps, true), events);
+            prop_assert_eq!(taken.stats(), pushed.stats());
+            prop_assert_eq!((taken.expected(), taken.buffered(), taken.poll_timeout()), (pushed.expected(), pushed.buffered(), pushed.poll_timeout()));
         }
 
         #[test]

@@ -87,6 +87,10 @@ pub(crate) struct EngineSide<P: Driven> {
     /// Where outputs go (the app side); set once, right after construction.
     app: RefCell<Option<AppSink<P::Event>>>,
     inbox: RefCell<VecDeque<Input<P>>>,
+    /// The outputs of one input on their way to the app side, swapped with the core's own
+    /// list (see [`Connection::swap_outputs`]) rather than moved one by one into a list
+    /// allocated for each input. Only [`Self::run`] uses it, and it is not re-entered.
+    outbox: RefCell<VecDeque<Output<P::Event>>>,
     busy: Cell<bool>,
     /// The first run happened (on the microtask after construction); until then inputs
     /// only wait in the inbox, so listeners added right after `new` see the first state.
@@ -115,6 +119,7 @@ impl<P: Driven> EngineSide<P> {
             awaiting: Cell::new(None),
             app: RefCell::new(None),
             inbox: RefCell::new(VecDeque::new()),
+            outbox: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             started: Cell::new(false),
             closed: Cell::new(false),
@@ -199,9 +204,13 @@ impl<P: Driven> EngineSide<P> {
             if let Some(input) = next {
                 self.handle(input);
             }
-            for output in self.drain_core() {
+            // Borrowed through the app's callbacks: nothing but this loop touches it.
+            let mut outbox = self.outbox.borrow_mut();
+            self.drain_core(&mut outbox);
+            while let Some(output) = outbox.pop_front() {
                 self.send(ToApp::Output(output));
             }
+            drop(outbox);
             if self.closed.get() && !self.said_closed.replace(true) {
                 self.send(ToApp::Closed);
             }
@@ -301,22 +310,22 @@ impl<P: Driven> EngineSide<P> {
         }
     }
 
-    /// Carries out socket actions, sends frames, and returns the outputs for the app side.
-    fn drain_core(&self) -> Vec<Output<P::Event>> {
-        let (actions, frames, outputs) = {
+    /// Carries out socket actions, sends frames, and fills `outputs` (empty) with the outputs
+    /// for the app side: the core's, then the asks of its actions (a per-attempt credential).
+    fn drain_core(&self, outputs: &mut VecDeque<Output<P::Event>>) {
+        let (actions, frames) = {
             let mut core = self.core.borrow_mut();
             let actions: Vec<Action> = std::iter::from_fn(|| core.poll_action()).collect();
             let frames: Vec<String> = std::iter::from_fn(|| core.poll_transmit()).collect();
-            let outputs: Vec<Output<P::Event>> = std::iter::from_fn(|| core.poll_output()).collect();
-            (actions, frames, outputs)
+            core.swap_outputs(outputs);
+            (actions, frames)
         };
-        let asks: Vec<Output<P::Event>> = actions.into_iter().filter_map(|a| self.act(a)).collect();
+        for ask in actions.into_iter().filter_map(|a| self.act(a)) {
+            outputs.push_back(ask);
+        }
         if let Some(socket) = self.socket.borrow().as_ref() {
             frames.iter().for_each(|f| socket.send(f));
         }
-        let mut outputs = outputs;
-        outputs.extend(asks);
-        outputs
     }
 
     /// Carries out one socket action; returns an output for the app side, if any (the

@@ -369,18 +369,21 @@ impl Registry {
         if sub.key.pipe.is_some_and(|pipe| ev.pipe_id != Some(u64::from(pipe))) {
             return false;
         }
-        let (project, source) = self.place(ev);
         let by_place = match &sub.key.base {
             BaseKey::All => true,
-            BaseKey::Source { project_id, source: s } => project == Some(project_id) && source == Some(s),
-            BaseKey::Project { project_id } => project == Some(project_id),
+            BaseKey::Source { project_id, source: s } => self.place(ev) == (Some(project_id), Some(s)),
+            BaseKey::Project { project_id } => self.place(ev).0 == Some(project_id),
             BaseKey::Token { .. } => false,
         };
         by_place || token_matches_id(sub, ev.task_id)
     }
 
-    /// The event's (project, source): from its body, else from the directory by task id.
+    /// The event's (project, source): from its body, else from the directory by task id
+    /// (looked up only for what the body lacks: most task events carry both).
     fn place<'a>(&'a self, ev: &EventRoute<'a>) -> (Option<&'a str>, Option<&'a str>) {
+        if let (Some(project), Some(source)) = (ev.project_id, ev.source) {
+            return (Some(project), Some(source));
+        }
         let known = ev.task_id.and_then(|id| self.directory.lookup(id));
         (ev.project_id.or(known.map(|k| k.0)), ev.source.or(known.map(|k| k.1)))
     }
