@@ -40,7 +40,8 @@ pub fn quick(digits: u64, scale: i32) -> Option<f64> {
     if digits == 0 {
         return Some(0.0);
     }
-    let (wide, pow) = (u128::from(digits), 10u128.pow(scale.unsigned_abs()));
+    // From a table: `10u128.pow` multiplies its way there in 128 bits, each a call in wasm.
+    let (wide, pow) = (u128::from(digits), u128::from(POW10[scale.unsigned_abs() as usize]));
     if scale >= 0 {
         return round_wide(wide * pow, 0, false); // below 2^128: exact
     }
@@ -51,6 +52,17 @@ pub fn quick(digits: u64, scale: i32) -> Option<f64> {
     let quotient = dividend / pow;
     round_wide(quotient, -i64::from(up), quotient * pow != dividend)
 }
+
+/// 10^0 to 10^19, every power of ten a `u64` holds.
+const POW10: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
 
 /// `wide × 2^k` (plus a little more when `inexact`) to the nearest double.
 fn round_wide(wide: u128, k: i64, inexact: bool) -> Option<f64> {

@@ -52,8 +52,14 @@ impl Instant {
 }
 
 /// Whole milliseconds in `d`, saturating at `u64::MAX` (sub-millisecond parts are dropped).
+/// Without 128-bit arithmetic, which is a call (`__multi3`) in wasm: `Duration::as_millis`
+/// is a `u128`, and so is a checked `u64` multiplication's. A deadline is computed for nearly
+/// every frame.
 fn duration_millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    match d.as_secs() {
+        secs if secs > u64::MAX / 1000 => u64::MAX,
+        secs => (secs * 1000).saturating_add(u64::from(d.subsec_millis())),
+    }
 }
 
 impl Add<Duration> for Instant {
@@ -112,5 +118,18 @@ mod tests {
     #[test]
     fn orders_by_millis() {
         assert!(Instant::from_millis(1) < Instant::from_millis(2));
+    }
+
+    proptest::proptest! {
+        /// The 64-bit milliseconds are `as_millis`'s, saturated: around a second's edge, at
+        /// the top of `u64` milliseconds and past it.
+        #[test]
+        fn millis_are_as_millis_saturated(
+            secs in proptest::prop_oneof![0u64..10_000, (u64::MAX / 1000 - 2)..=(u64::MAX / 1000 + 2), (u64::MAX - 10)..=u64::MAX],
+            nanos in proptest::prop_oneof![0u32..1_000_000_000, 999_000_000u32..1_000_000_000],
+        ) {
+            let d = Duration::new(secs, nanos);
+            proptest::prop_assert_eq!(duration_millis(d), u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        }
     }
 }
