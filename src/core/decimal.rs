@@ -188,8 +188,12 @@ fn round(q: u64, k: i64, inexact: bool) -> Option<f64> {
     if drop > 64 {
         return Some(0.0); // below 2^-1075, half the smallest subnormal
     }
-    let q = u128::from(q);
-    let (mut mantissa, rest, half) = (q >> drop, q & ((1 << drop) - 1), 1u128 << (drop - 1));
+    // In 64 bits (a 128-bit shift is a call in wasm): all of q is below the unit at 64.
+    let (mut mantissa, rest) = match drop {
+        64 => (0, q),
+        _ => (q >> drop, q & ((1 << drop) - 1)),
+    };
+    let half = 1u64 << (drop - 1);
     if rest > half || (rest == half && (inexact || mantissa & 1 == 1)) {
         mantissa += 1;
     }
