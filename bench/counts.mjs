@@ -15,8 +15,10 @@
 //    the counters are its own) and prints the counts per delivered event, largest first.
 //
 // A call `wasm-opt` inlines is not a call here either, as in the shipped module. The counts
-// do not depend on the machine or its load, so two builds compare exactly. A copy's cost in
-// V8 is out of line (see src/core/words.rs); a call's is the function's, not shown here.
+// hardly depend on the machine or its load, so two builds compare closely: only the work
+// done once per flush varies, as timing decides how many events share a flush (a few tenths
+// of a call per event between runs of one build). A copy's cost in V8 is out of line (see
+// src/core/words.rs); a call's is the function's, not shown here.
 // Needs node_modules (binaryen's wasm-dis/wasm-as/wasm-opt) and the pinned wasm-bindgen CLI
 // (bash scripts/setup.sh), and the cargo output (bash scripts/build-pkg.sh).
 import { execFileSync } from "node:child_process";
@@ -25,6 +27,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { featureFlags } from "../scripts/wasm-features.mjs";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = path.resolve(REPO, process.env.CARGO_TARGET_DIR || "target");
@@ -47,24 +50,6 @@ if (!fs.existsSync(raw)) {
 }
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "runwatch-counts-"));
 const run = (file, args) => execFileSync(file, args, { stdio: ["ignore", "inherit", "inherit"] });
-
-/** The `--enable-*` flags of the features the module was built with (its target_features). */
-function features(file) {
-  const [section] = WebAssembly.Module.customSections(new WebAssembly.Module(fs.readFileSync(file)), "target_features");
-  const names = { "nontrapping-fptoint": "nontrapping-float-to-int", simd128: "simd" };
-  const flags = [];
-  const b = new Uint8Array(section ?? new ArrayBuffer(1));
-  let i = 0;
-  const leb = () => { let r = 0, s = 0, x; do { x = b[i++]; r |= (x & 0x7f) << s; s += 7; } while (x & 0x80); return r; };
-  for (let n = leb(); n > 0; n--) {
-    const prefix = String.fromCharCode(b[i++]);
-    const len = leb();
-    const name = new TextDecoder().decode(b.subarray(i, i + len));
-    i += len;
-    if (prefix === "+") flags.push(`--enable-${names[name] ?? name}`);
-  }
-  return flags;
-}
 
 /** A function's name in the text: `$name`, or `$"name"` when it has spaces or quotes. */
 const NAME = String.raw`\$(?:"(?:[^"\\]|\\.)*"|\S+)`;
@@ -124,7 +109,7 @@ function instrument(wat, callees) {
   return { wat: lines.join("\n"), functions, sites };
 }
 
-const flags = features(raw);
+const flags = featureFlags(raw);
 const named = path.join(work, "dist");
 run("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", named, "--out-name", "runwatch", raw]);
 fs.cpSync(path.join(REPO, "pkg", "dist", "snippets"), path.join(named, "snippets"), { recursive: true });

@@ -41,30 +41,7 @@ build_module() {
 
   # The features rustc compiled for, from the module's target_features custom section,
   # mapped to wasm-opt flags. wasm-opt must be allowed every feature the input uses.
-  local features=$(node --input-type=module - "$raw" <<'JS'
-import fs from "node:fs";
-const mod = new WebAssembly.Module(fs.readFileSync(process.argv[2]));
-const [section] = WebAssembly.Module.customSections(mod, "target_features");
-const names = { "nontrapping-fptoint": "nontrapping-float-to-int", simd128: "simd" };
-const flags = [];
-if (section) {
-  const b = new Uint8Array(section);
-  let i = 0;
-  const leb = () => { let r = 0, s = 0, x; do { x = b[i++]; r |= (x & 0x7f) << s; s += 7; } while (x & 0x80); return r; };
-  for (let n = leb(); n > 0; n--) {
-    const prefix = String.fromCharCode(b[i++]);
-    const len = leb();
-    const name = new TextDecoder().decode(b.subarray(i, i + len));
-    i += len;
-    if (prefix === "+") flags.push(`--enable-${names[name] ?? name}`);
-  }
-} else {
-  // No section (stripped by a linker flag): assume rustc's defaults for this target.
-  for (const f of ["bulk-memory", "multivalue", "mutable-globals", "nontrapping-float-to-int", "reference-types", "sign-ext", "simd"]) flags.push(`--enable-${f}`);
-}
-console.log(flags.join(" "));
-JS
-)
+  local features=$(node scripts/wasm-features.mjs "$raw")
   step "wasm features: ${features:-<none>}"
 
   step "wasm-bindgen --target web → $out"

@@ -348,7 +348,7 @@ impl<T> SeqTracker<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::{prop_assert, prop_assert_eq, proptest, Just, ProptestConfig};
+    use proptest::prelude::{prop_assert, prop_assert_eq, proptest, Just, ProptestConfig, Strategy};
     use proptest::{bool, collection};
     use SeqEvent::{Anomaly, Deliver, Duplicate, Gap, Late};
 
@@ -771,16 +771,22 @@ mod tests {
         u64::try_from(events.iter().filter(|e| pred(e)).count()).unwrap()
     }
 
+    /// A random fault schedule for [`schedule`]: each frame's fate, which neighbours swap,
+    /// the gaps between frames (some followed by a timeout check), and the buffer's bound.
+    fn fault_schedules() -> impl Strategy<Value = (Vec<(bool, bool)>, Vec<bool>, Vec<(u64, Option<u64>)>, usize)> {
+        (
+            collection::vec((bool::weighted(0.15), bool::weighted(0.1)), 1..80),
+            collection::vec(bool::weighted(0.2), 1..20),
+            collection::vec((0u64..120, proptest::option::weighted(0.15, 0u64..400)), 1..20),
+            0usize..8,
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
-        fn random_fault_schedules_keep_the_contract(
-            fates in collection::vec((bool::weighted(0.15), bool::weighted(0.1)), 1..80),
-            swaps in collection::vec(bool::weighted(0.2), 1..20),
-            gaps_ms in collection::vec((0u64..120, proptest::option::weighted(0.15, 0u64..400)), 1..20),
-            max_buffered in 0usize..8,
-        ) {
+        fn random_fault_schedules_keep_the_contract((fates, swaps, gaps_ms, max_buffered) in fault_schedules()) {
             let (steps, max_seen) = schedule(&fates, &swaps, &gaps_ms);
             let mut t = tracker(max_buffered);
             let events = run(&mut t, &steps);
@@ -820,12 +826,7 @@ mod tests {
         /// Taking the expected frame without the list changes nothing `push` would have
         /// done: the same events, counts, buffer and deadline, whatever the schedule.
         #[test]
-        fn take_next_is_push_without_the_list(
-            fates in collection::vec((bool::weighted(0.15), bool::weighted(0.1)), 1..80),
-            swaps in collection::vec(bool::weighted(0.2), 1..20),
-            gaps_ms in collection::vec((0u64..120, proptest::option::weighted(0.15, 0u64..400)), 1..20),
-            max_buffered in 0usize..8,
-        ) {
+        fn take_next_is_push_without_the_list((fates, swaps, gaps_ms, max_buffered) in fault_schedules()) {
             let (steps, _) = schedule(&fates, &swaps, &gaps_ms);
             let (mut pushed, mut taken) = (tracker(max_buffered), tracker(max_buffered));
             let events = run(&mut pushed, &steps);
