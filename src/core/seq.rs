@@ -771,9 +771,12 @@ mod tests {
         u64::try_from(events.iter().filter(|e| pred(e)).count()).unwrap()
     }
 
+    /// What [`fault_schedules`] draws: [`schedule`]'s three inputs and the buffer's bound.
+    type FaultSchedule = (Vec<(bool, bool)>, Vec<bool>, Vec<(u64, Option<u64>)>, usize);
+
     /// A random fault schedule for [`schedule`]: each frame's fate, which neighbours swap,
     /// the gaps between frames (some followed by a timeout check), and the buffer's bound.
-    fn fault_schedules() -> impl Strategy<Value = (Vec<(bool, bool)>, Vec<bool>, Vec<(u64, Option<u64>)>, usize)> {
+    fn fault_schedules() -> impl Strategy<Value = FaultSchedule> {
         (
             collection::vec((bool::weighted(0.15), bool::weighted(0.1)), 1..80),
             collection::vec(bool::weighted(0.2), 1..20),
