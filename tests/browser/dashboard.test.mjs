@@ -183,9 +183,9 @@ test("every fault from the panel is survived, and the page says how", { timeout:
     // The NaN status reaches the store as `cpuPercent: null`; the task list says "—" (on
     // the Faults tab the list is not shown, so watch it from the Tasks tab for this one).
     // The next regular status of that task replaces it (the simulator holds it 400 ms), so
-    // the "—" is transient: a MutationObserver notes, in page time, every change after which a row
-    // that has a status (its rate reads a number, not "—") says "CPU —". None may before the
-    // fault; one must within 5 s of asking the simulator for it.
+    // the "—" is transient: a MutationObserver notes, in page time, every change after which
+    // a row that has a status (its rate reads a number, not "—") says "CPU —". None may
+    // before the fault; one must within 5 s of asking the simulator for it.
     if (fault === "nan") {
       await page.click("nav a[href='#/tasks']");
       await page.waitForSelector("[data-testid=run]");
