@@ -279,7 +279,7 @@ impl Harness {
     }
 
     fn diagnostics(&self) -> Vec<&Diagnostic> {
-        self.outputs.iter().filter_map(|o| match o { Output::Diagnostic(d) => Some(d), _ => None }).collect()
+        self.outputs.iter().filter_map(|o| match o { Output::Diagnostic(d) => Some(&**d), _ => None }).collect()
     }
 
     /// `(subscription, event type, seq)` of every delivery, in order.
@@ -868,8 +868,8 @@ fn after_a_reconnect_every_scope_is_reseeded_and_tasks_that_ended_offline_are_re
     });
     let expected_statuses = vec!["aaaa0001.chat_1".to_string(), "bbbb0002.web_2".to_string()];
     assert_eq!(reseeded, Some((expected_statuses, vec!["aaaa0001.chat_1".to_string(), "cccc0003.gone".to_string()], 0)));
-    let resync = h.outputs.iter().position(|o| matches!(o, Output::Diagnostic(Diagnostic::Resync { .. }))).unwrap();
-    let after = h.outputs.iter().position(|o| matches!(o, Output::Diagnostic(Diagnostic::Reseeded { .. }))).unwrap();
+    let resync = h.outputs.iter().position(|o| matches!(o, Output::Diagnostic(d) if matches!(**d, Diagnostic::Resync { .. }))).unwrap();
+    let after = h.outputs.iter().position(|o| matches!(o, Output::Diagnostic(d) if matches!(**d, Diagnostic::Reseeded { .. }))).unwrap();
     assert!(resync < after, "the reseeded report follows the resync");
     let finals: Vec<_> = h.outputs[resync..]
         .iter()

@@ -174,7 +174,7 @@ fn responses_without_a_request_id_complete_the_oldest_call_of_their_command() {
     assert_eq!(h.reply(1), Some(&Ok(Some("\"A1\"".into()))));
     assert!(matches!(h.reply(3), Some(Err(RequestError::Server { message, .. })) if message == "second a failed"));
     h.frame("re|a|ok|\"late\"");
-    let unknown = h.outputs.iter().filter(|o| matches!(o, Output::Diagnostic(runwatch::core::outputs::Diagnostic::UnknownResponse { .. }))).count();
+    let unknown = h.outputs.iter().filter(|o| matches!(o, Output::Diagnostic(d) if matches!(**d, runwatch::core::outputs::Diagnostic::UnknownResponse { .. }))).count();
     assert_eq!(unknown, 1, "a response with no call of its command in flight is reported");
 }
 
@@ -187,7 +187,7 @@ fn the_late_answer_of_a_timed_out_call_is_not_credited_to_a_newer_one() {
     h.conn.call(2, "a".into(), None).unwrap();
     h.frame("re|a|ok|\"late, for the first\"");
     assert_eq!(h.reply(2), None, "answers come in order: this one is the first call's");
-    assert!(h.outputs.iter().any(|o| matches!(o, Output::Diagnostic(runwatch::core::outputs::Diagnostic::UnknownResponse { .. }))));
+    assert!(h.outputs.iter().any(|o| matches!(o, Output::Diagnostic(d) if matches!(**d, runwatch::core::outputs::Diagnostic::UnknownResponse { .. }))));
     h.frame("re|a|ok|\"for the second\"");
     assert_eq!(h.reply(2), Some(&Ok(Some("\"for the second\"".into()))));
 }

@@ -212,7 +212,7 @@ impl Driver {
     }
 
     fn resyncs(&self) -> Vec<&Diagnostic> {
-        self.outputs.iter().filter_map(|o| match o { Output::Diagnostic(d @ Diagnostic::Resync { .. }) => Some(d), _ => None }).collect()
+        self.outputs.iter().filter_map(|o| match o { Output::Diagnostic(d) if matches!(**d, Diagnostic::Resync { .. }) => Some(&**d), _ => None }).collect()
     }
 
     fn saw(&self, pred: impl Fn(&RocketRideEvent) -> bool) -> bool {
@@ -323,7 +323,7 @@ async fn replay_scenario(objects: u32, offline: f64, live_after: bool) {
     assert!(unreplayable.iter().any(|u| u.reason == UnreplayableReason::SampledStatuses), "{unreplayable:?}");
     assert!(unreplayable.iter().all(|u| !matches!(u.reason, UnreplayableReason::Unsupported | UnreplayableReason::Timeout | UnreplayableReason::Stuck)), "{unreplayable:?}");
     // The resync comes before the replayed events it announces.
-    let resync_at = d.outputs.iter().position(|o| matches!(o, Output::Diagnostic(Diagnostic::Resync { .. }))).unwrap();
+    let resync_at = d.outputs.iter().position(|o| matches!(o, Output::Diagnostic(d) if matches!(**d, Diagnostic::Resync { .. }))).unwrap();
     let first_replayed = d.outputs.iter().position(|o| matches!(o, Output::Deliver(x) if x.event.replayed)).unwrap();
     assert!(resync_at < first_replayed);
     assert_eq!(d.client.stats().replayed as usize, replayed.len());

@@ -31,7 +31,7 @@ use super::outputs::{
 };
 use super::requests::Requests;
 use super::seq::{SeqConfig, SeqEvent, SeqTracker};
-use super::time::{Duration, Instant};
+use super::time::{earliest, Duration, Instant};
 use super::timers::Timers;
 use super::wire::{DecodeError, Frame, FrameBody, Response};
 
@@ -386,7 +386,7 @@ impl<P: Protocol> Link<P> {
 
     /// Reports a diagnostic, in order with everything else.
     pub fn diagnostic(&mut self, diagnostic: Diagnostic) {
-        self.outputs.push_back(Output::Diagnostic(diagnostic));
+        self.outputs.push_back(Output::Diagnostic(Box::new(diagnostic)));
     }
 
     /// The subscribe round after authentication is complete: the connection goes live.
@@ -794,10 +794,12 @@ impl<P: Protocol> Connection<P> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let queued = self.link.queued.iter().map(|q| q.deadline).min();
         let link = &self.link;
-        [link.lifecycle.poll_timeout(), self.seq.poll_timeout(), link.requests.poll_timeout(), link.timers.next(), queued]
-            .into_iter()
-            .flatten()
-            .min()
+        // One at a time, not `[…].into_iter().flatten().min()`: the array's iterator was
+        // moved whole (an 88-byte copy in wasm) every time the shell asked, once per frame.
+        let mut next = earliest(link.lifecycle.poll_timeout(), self.seq.poll_timeout());
+        next = earliest(next, link.requests.poll_timeout());
+        next = earliest(next, link.timers.next());
+        earliest(next, queued)
     }
 
     // ── internals ───────────────────────────────────────────────────────────

@@ -316,7 +316,9 @@ pub enum UsageErrorCode {
 pub enum Output<E> {
     State(StateChange),
     Deliver(Delivery<E>),
-    Diagnostic(Diagnostic),
+    /// Boxed: a diagnostic is rare and the largest output, and every output is moved
+    /// several times on its way to the app (each move a copy of the whole enum).
+    Diagnostic(Box<Diagnostic>),
     /// The result of an app request.
     Reply { id: u32, result: Result<Option<String>, RequestError> },
     /// The socket of `epoch` is open: the shell must obtain the credential and pass it to

@@ -51,6 +51,25 @@ impl Instant {
     }
 }
 
+/// The sooner of two deadlines, either of which may be absent.
+///
+/// ```
+/// use runwatch::core::time::{earliest, Instant};
+///
+/// let (a, b) = (Instant::from_millis(5), Instant::from_millis(9));
+/// assert_eq!(earliest(Some(b), Some(a)), Some(a));
+/// assert_eq!(earliest(None, Some(b)), Some(b));
+/// assert_eq!(earliest(None, None), None);
+/// ```
+#[must_use]
+#[inline]
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Whole milliseconds in `d`, saturating at `u64::MAX` (sub-millisecond parts are dropped).
 /// Without 128-bit arithmetic, which is a call (`__multi3`) in wasm: `Duration::as_millis`
 /// is a `u128`, and so is a checked `u64` multiplication's. A deadline is computed for nearly
@@ -130,6 +149,14 @@ mod tests {
         ) {
             let d = Duration::new(secs, nanos);
             proptest::prop_assert_eq!(duration_millis(d), u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        }
+
+        /// The least of those present, in either order.
+        #[test]
+        fn earliest_is_the_least_present(a in proptest::option::of(0u64..5), b in proptest::option::of(0u64..5)) {
+            let (a, b) = (a.map(Instant::from_millis), b.map(Instant::from_millis));
+            let least = [a, b].into_iter().flatten().min();
+            proptest::prop_assert_eq!((earliest(a, b), earliest(b, a)), (least, least));
         }
     }
 }

@@ -293,7 +293,7 @@ impl<P: Driven> EngineSide<P> {
                 }
             }
             Err(message) => {
-                self.send(ToApp::Output(Output::Diagnostic(Diagnostic::CredentialError { message })));
+                self.send(ToApp::Output(Output::Diagnostic(Box::new(Diagnostic::CredentialError { message }))));
                 SocketEvent::Close { code: 1006, reason: "no credential for this attempt".into() }
             }
         };

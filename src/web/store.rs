@@ -241,7 +241,7 @@ impl Inner {
         if let Some(app) = self.app.upgrade() {
             for t in thrown {
                 let message = super::errors::thrown_message(&t);
-                app.dispatch.output(Output::Diagnostic(Diagnostic::CallbackError { message }));
+                app.dispatch.output(Output::Diagnostic(Box::new(Diagnostic::CallbackError { message })));
             }
         }
     }

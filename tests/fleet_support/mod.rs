@@ -84,7 +84,7 @@ impl<P: Protocol> Shell<P> {
     }
 
     pub fn diagnostics(&self) -> Vec<&Diagnostic> {
-        self.outputs.iter().filter_map(|o| if let Output::Diagnostic(d) = o { Some(d) } else { None }).collect()
+        self.outputs.iter().filter_map(|o| if let Output::Diagnostic(d) = o { Some(&**d) } else { None }).collect()
     }
 
     pub fn states(&self) -> Vec<ConnState> {
