@@ -471,15 +471,16 @@ class Bench {
 // ---- sizes -----------------------------------------------------------------------------------
 
 function sizeBreakdown() {
-  // The module before wasm-opt still has its name section; shares carry over roughly.
-  const raw = path.join(TARGET, "wasm32-unknown-unknown", "release-wasm", "runwatch.wasm");
-  if (!fs.existsSync(raw)) return { note: `${raw} not found` };
-  const out = sh("twiggy", ["top", "-n", "100000", "--format", "json", raw]);
+  // wasm-bindgen's output before wasm-opt, with its name section (setup() makes it for the
+  // profile): what is shipped, but for wasm-opt's pass, so shares carry over roughly. Not the
+  // cargo output: its `describe` functions (about 35 KB, most of them under js_sys's names)
+  // tell wasm-bindgen the types and are removed by it.
+  const named = path.join(TARGET, "bench", "named", "runwatch_bg.wasm");
+  if (!fs.existsSync(named)) return { note: `${named} not found (wasm-bindgen failed in setup?)` };
+  const out = sh("twiggy", ["top", "-n", "100000", "--format", "json", named]);
   if (!out) return { note: "twiggy unavailable" };
   // Custom sections (names, wasm-bindgen's schema) are not shipped: left out.
-  // Custom sections (names, wasm-bindgen's schema) are not shipped, nor are wasm-bindgen's
-  // describe functions (it removes them): left out.
-  const items = JSON.parse(out).filter((it) => !/^"function names"|^custom section|^"local names"|^"module name"|^name section|__wbindgen_describe/.test(it.name));
+  const items = JSON.parse(out).filter((it) => !/^"function names"|^custom section|^"local names"|^"module name"|^name section/.test(it.name));
   const total = items.reduce((s, it) => s + it.shallow_size, 0);
   const crateOf = (name) => {
     if (name.startsWith("data segment")) return "data segments (.rodata etc.)";
@@ -770,7 +771,7 @@ function report({ v, results, mem, outage, memFeed, size, breakdown, unavailable
     push(entryTable(size), "", sizeTable(size), "", `Printed by \`node bench/size.mjs\` (importable: \`packageSizes()\`, \`entrySizes()\`).`, "");
   }
   if (breakdown?.crates) {
-    push(`**Where the wasm bytes go** (twiggy on \`target/wasm32-unknown-unknown/release-wasm/runwatch.wasm\`, before wasm-bindgen and \`wasm-opt -O3\`: ${fi(breakdown.total)} bytes; shares carry over roughly).`, "");
+    push(`**Where the wasm bytes go** (twiggy on wasm-bindgen's output with its function names, \`target/bench/named/runwatch_bg.wasm\`, before \`wasm-opt -O3\`: ${fi(breakdown.total)} bytes; shares carry over roughly. Not the cargo output: wasm-bindgen removes its \`describe\` functions, about 35 KB, most of them named for js_sys).`, "");
     push("| crate / part | bytes | share |", "| --- | ---: | ---: |");
     for (const [name, b] of breakdown.crates) push(`| ${name} | ${fi(b)} | ${((100 * b) / breakdown.total).toFixed(1)} % |`);
     push("", "runwatch's own code by module (attributed by the function's path; generic code instantiated for a runwatch type counts to the crate that defines the impl):", "", "| module | bytes |", "| --- | ---: |");
