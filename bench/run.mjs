@@ -96,6 +96,9 @@ const sh = (cmd, args) => {
 
 // ---- setup ------------------------------------------------------------------------------------
 
+/** wasm-bindgen's output of the cargo output with its function names kept (setup() makes it):
+ * loaded by the profile's pages and read by the size breakdown. */
+const NAMED_DIR = path.join(TARGET, "bench", "named");
 let NAMED_WASM = null;
 
 function setup() {
@@ -106,13 +109,13 @@ function setup() {
   };
   if (!fs.existsSync(path.join(REPO, "pkg", "dist", "runwatch_bg.wasm"))) run("building the package", "bash", ["scripts/build-pkg.sh"]);
   if (!opt["no-build"]) run("building the release simulator", "cargo", ["build", "--release", "-q", "-p", "runwatch-sim"]);
-  // The shipped module without wasm-opt, its function names kept, for the profile run only:
-  // wasm-bindgen of the same cargo output gives the same JS glue (checked), so it loads with it.
+  // The shipped module without wasm-opt, its function names kept (NAMED_DIR): for the size
+  // breakdown, and for the profile when wasm-bindgen of the same cargo output gives the same
+  // JS glue (checked), so it loads with it.
   const raw = path.join(TARGET, "wasm32-unknown-unknown", "release-wasm", "runwatch.wasm");
-  const named = path.join(TARGET, "bench", "named");
-  if (fs.existsSync(raw) && sh("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", named, "--out-name", "runwatch", raw]) !== null) {
-    const same = fs.readFileSync(path.join(named, "runwatch.js"), "utf8") === fs.readFileSync(path.join(REPO, "pkg", "dist", "runwatch.js"), "utf8");
-    if (same) NAMED_WASM = `/${path.relative(REPO, path.join(named, "runwatch_bg.wasm"))}`;
+  if (fs.existsSync(raw) && sh("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", NAMED_DIR, "--out-name", "runwatch", raw]) !== null) {
+    const same = fs.readFileSync(path.join(NAMED_DIR, "runwatch.js"), "utf8") === fs.readFileSync(path.join(REPO, "pkg", "dist", "runwatch.js"), "utf8");
+    if (same) NAMED_WASM = `/${path.relative(REPO, path.join(NAMED_DIR, "runwatch_bg.wasm"))}`;
     else log("the named wasm's glue differs from pkg/dist (stale build?): the profile shows wasm as one entry");
   }
   if (!sh("twiggy", ["--version"])) {
@@ -471,11 +474,10 @@ class Bench {
 // ---- sizes -----------------------------------------------------------------------------------
 
 function sizeBreakdown() {
-  // wasm-bindgen's output before wasm-opt, with its name section (setup() makes it for the
-  // profile): what is shipped, but for wasm-opt's pass, so shares carry over roughly. Not the
-  // cargo output: its `describe` functions (about 35 KB, most of them under js_sys's names)
-  // tell wasm-bindgen the types and are removed by it.
-  const named = path.join(TARGET, "bench", "named", "runwatch_bg.wasm");
+  // NAMED_DIR's module: what is shipped, but for wasm-opt's pass, so shares carry over
+  // roughly. Not the cargo output: its `describe` functions (about 35 KB, most of them under
+  // js_sys's names) tell wasm-bindgen the types and are removed by it.
+  const named = path.join(NAMED_DIR, "runwatch_bg.wasm");
   if (!fs.existsSync(named)) return { note: `${named} not found (wasm-bindgen failed in setup?)` };
   const out = sh("twiggy", ["top", "-n", "100000", "--format", "json", named]);
   if (!out) return { note: "twiggy unavailable" };
