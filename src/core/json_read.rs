@@ -525,23 +525,45 @@ impl<'a> Reader<'a> {
     /// of every body, and returning it through memory from a call cost more than reading it.
     #[inline(always)]
     fn key(&mut self) -> Result<Cow<'a, str>> {
+        self.key_start()?;
+        let key = self.quoted()?;
+        self.colon()?;
+        Ok(key)
+    }
+
+    /// Steps over a key and its colon in a value only skipped, checking the key as a
+    /// skipped string is checked: a lone surrogate escape in it is kept, as `JSON.parse`
+    /// and serde_json keep it.
+    fn skip_key(&mut self) -> Result<()> {
+        self.key_start()?;
+        self.skip_string()?;
+        self.colon()
+    }
+
+    /// Checks that a key's opening quote is next, where an object's key must be.
+    #[inline(always)]
+    fn key_start(&mut self) -> Result<()> {
         match self.peek() {
-            Some(b'"') => {}
+            Some(b'"') => Ok(()),
             Some(b'}') => {
                 self.at += 1;
-                return Err(self.syntax("trailing comma"));
+                Err(self.syntax("trailing comma"))
             }
             Some(_) => {
                 self.at += 1;
-                return Err(self.syntax("key must be a string"));
+                Err(self.syntax("key must be a string"))
             }
-            None => return Err(self.syntax("EOF while parsing an object")),
+            None => Err(self.syntax("EOF while parsing an object")),
         }
-        let key = self.quoted()?;
+    }
+
+    /// Consumes the colon after a key.
+    #[inline(always)]
+    fn colon(&mut self) -> Result<()> {
         match self.peek() {
             Some(b':') => {
                 self.at += 1;
-                Ok(key)
+                Ok(())
             }
             Some(_) => {
                 self.at += 1;
@@ -623,7 +645,7 @@ impl<'a> Reader<'a> {
                     if self.peek() == Some(b'}') {
                         self.at += 1;
                     } else {
-                        self.key()?;
+                        self.skip_key()?;
                         open.push(b'}');
                         continue;
                     }
@@ -650,12 +672,13 @@ impl<'a> Reader<'a> {
             loop {
                 match open.last() {
                     None => return Ok(&self.text[start..self.at]),
-                    Some(b'}') => match self.next_key()? {
-                        Some(_) => break,
-                        None => {
-                            open.pop();
+                    Some(b'}') => {
+                        if self.more_fields()? {
+                            self.skip_key()?;
+                            break;
                         }
-                    },
+                        open.pop();
+                    }
                     Some(_) => {
                         if self.next_item()? {
                             break;
@@ -1620,6 +1643,25 @@ pub(crate) mod tests {
         }
         let err = from_str::<Value>(&format!("{}{}", "[".repeat(128), "]".repeat(128))).unwrap_err();
         assert_eq!((err.message.as_str(), err.at), ("recursion limit exceeded", 128));
+    }
+
+    /// A lone surrogate escape in a value only skipped is kept as sent, in an object's key as
+    /// in a string (`JSON.parse` reads both); one in a string read is refused, as serde_json
+    /// refuses it. Found by fuzzing json_read against serde_json: skipped keys were decoded.
+    #[test]
+    fn lone_surrogates_are_kept_where_values_are_only_skipped() {
+        for text in [r#"{"k\ud800":1}"#, r#"[{"a":{"\udc00x":[]}}]"#, r#"{"\ud800":"\udfff"}"#, r#""\ud800""#] {
+            assert!(serde_accepts(text), "{text}");
+            assert!(reader_accepts(text), "{text}");
+            assert_eq!(from_str::<Box<serde_json::value::RawValue>>(text).map(|r| r.get().to_string()).ok().as_deref(), Some(text));
+        }
+        for text in [r#""\ud800""#, r#""\udc00""#, r#"{"k\ud800":1}"#] {
+            assert!(from_str::<Value>(text).is_err() && serde_json::from_str::<Value>(text).is_err(), "{text}");
+        }
+        // A malformed key is still refused where it is, whether read or skipped.
+        for text in [r#"{"k\u12":1}"#, "{\"k\u{1}\":1}", r#"{"k\q":1}"#, r#"{"k"1}"#, r#"{"k""#] {
+            assert!(!serde_accepts(text) && !reader_accepts(text), "{text}");
+        }
     }
 
     /// Kept text is refused where a `Value` is, to the level and at the same place.

@@ -323,7 +323,7 @@ const CASES = [
   },
   {
     kind: "proto_keys",
-    what: "an SSE event with __proto__ and constructor keys in its body and its untyped data",
+    what: "an SSE event with __proto__ and constructor keys in its body and its untyped data, lone surrogate escapes in the data",
     outcome: "delivered; the keys are plain own data, no prototype changes",
     frames: 1,
     async check({ diags, events, faults, page: p }) {
@@ -343,9 +343,11 @@ const CASES = [
           ownConstructor: Object.hasOwn(d, "constructor"),
           polluted: d.polluted,
           ok: d.ok,
+          // A lone surrogate escape reaches the app as JSON.parse reads it, key and value.
+          loneSurrogates: d["\udc80key"] === "caf\udce9",
         };
       }, seq);
-      assert.deepEqual(data, { plainPrototype: true, protoValue: '{"polluted":true}', ownConstructor: true, polluted: undefined, ok: 1 });
+      assert.deepEqual(data, { plainPrototype: true, protoValue: '{"polluted":true}', ownConstructor: true, polluted: undefined, ok: 1, loneSurrogates: true });
       const extra = await p.evaluate((s) => {
         const { extra: x } = window.rw.events.find((e) => e.seq === s);
         const own = Object.getOwnPropertyDescriptor(x, "__proto__");

@@ -289,6 +289,19 @@ mod tests {
         assert!(matches!(decode_frame(shallow.as_bytes()).unwrap().body, FrameBody::Event(_)));
     }
 
+    /// A node's payload is the app's to read: a lone surrogate escape in it (Python writes
+    /// one for a string decoded with `surrogateescape`), in a key or a value, reaches the app
+    /// as sent, for `JSON.parse` to read as it reads any text; an envelope or body would
+    /// lose the whole event over it.
+    #[test]
+    fn lone_surrogates_in_untyped_payloads_are_kept() {
+        let data = r#"{"line\udc80":"caf\udce9","n":[{"\ud800":1}]}"#;
+        let frame = format!(r#"{{"type":"event","seq":4,"event":"apaevt_sse","body":{{"pipe_id":0,"type":"x","__id":"t","data":{data}}}}}"#);
+        let decoded = decode_frame(frame.as_bytes()).unwrap();
+        let FrameBody::Event(RocketRideEvent::Sse(sse)) = decoded.body else { panic!("{decoded:?}") };
+        assert_eq!(sse.data.as_ref().map(crate::core::json_read::JsonText::get), Some(data));
+    }
+
     #[test]
     fn undecodable_events_keep_seq_and_name() {
         let frame =
