@@ -76,6 +76,17 @@ fn scrub_removes_tokens_from_text() {
     assert_eq!(scrub("nothing eyJ to hide"), "nothing eyJ to hide");
 }
 
+/// A query value right after a JWT-shaped run, with nothing between them: the JWT's run
+/// stops where `access_token=` starts, so neither is left in the text.
+#[test]
+fn scrub_removes_a_token_value_that_follows_a_jwt_directly() {
+    for text in [format!("{TOKEN}access_token=s3cret-value&x=1"), "eyJa.baccess_token=s3cret-value".to_owned()] {
+        let scrubbed = scrub(&text);
+        assert!(!scrubbed.contains("s3cret-value") && !scrubbed.contains(SIGNATURE), "{text} → {scrubbed}");
+        assert!(scrubbed.ends_with("access_token=<redacted>") || scrubbed.ends_with("access_token=<redacted>&x=1"), "{scrubbed}");
+    }
+}
+
 /// Every output rendered both ways an app or a log could see it.
 fn rendered<E: std::fmt::Debug + serde::Serialize>(outputs: &[Output<E>]) -> String {
     let mut text = format!("{outputs:?}");

@@ -74,12 +74,14 @@
 // by 0.4 KB gzip then (190.6 → 191.0 KB) although its cargo output shrank by 16 B: wasm-opt
 // -Oz laid the module out anew, and gzip took it worse. Then values only skipped stepped
 // over their keys instead of decoding them (202.6 → 202.4 KB, fleet-rlm 191.0 → 190.8 KB).
+// Raised for fleet-rlm by 0.1 KB, on purpose: scrub() redacts a token's value that follows
+// a JWT directly (190.8 → 190.9 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 202_400, "runwatch/fleet-rlm": 190_850 };
+const BUDGETS = { runwatch: 202_400, "runwatch/fleet-rlm": 190_900 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

@@ -146,7 +146,7 @@ pub fn socket_url(base: &str, endpoint: &Endpoint, credential: &Credential, allo
     };
     match credential {
         Credential::Anonymous => {}
-        Credential::AccessToken(token) => query.push(("access_token", token.expose(), true)),
+        Credential::AccessToken(token) => query.push((ACCESS_TOKEN, token.expose(), true)),
         Credential::Debug(identity) => {
             query.push(("debug_tenant_id", &identity.tenant_id, false));
             query.push(("debug_user_id", &identity.user_id, false));
@@ -218,13 +218,13 @@ fn encode(value: &str) -> String {
 /// or the token. Event payloads are the server's data and are delivered as sent.
 #[must_use]
 pub fn scrub(text: &str) -> String {
-    if !text.contains("access_token=") && !text.contains("eyJ") {
+    if !text.contains(QUERY_KEY) && !text.contains("eyJ") {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("access_token=") {
+        if let Some(after) = rest.strip_prefix(QUERY_KEY) {
             out.push_str("access_token=<redacted>");
             rest = &after[query_value_len(after)..];
             continue;
@@ -242,6 +242,10 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
+/// The query parameter that carries a credential, and the key with its `=`.
+const ACCESS_TOKEN: &str = "access_token";
+const QUERY_KEY: &str = "access_token=";
+
 /// Length of a query value at the start of `text`.
 fn query_value_len(text: &str) -> usize {
     text.find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | '`') || c.is_whitespace()).unwrap_or(text.len())
@@ -253,7 +257,12 @@ fn jwt_len(text: &str) -> usize {
     if !text.starts_with("eyJ") {
         return 0;
     }
-    let run = text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
+    let mut run = text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
+    // `access_token=` right after the token, with nothing between: the run stops before it,
+    // so that its value is redacted too (taking `access_token` in would leave `=value`).
+    if text[run..].starts_with('=') && text[..run].ends_with(ACCESS_TOKEN) {
+        run -= ACCESS_TOKEN.len();
+    }
     let token = text[..run].trim_end_matches('.');
     if token.split('.').filter(|part| !part.is_empty()).count() >= 2 {
         token.len()
