@@ -3,45 +3,35 @@
 use libfuzzer_sys::fuzz_target;
 use runwatch::core::decimal::{nearest_f64, quick};
 
+/// Whether `t` is a number by JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
 fn is_json_number(t: &str) -> bool {
     let b = t.as_bytes();
-    let mut i = 0;
-    if b.get(i) == Some(&b'-') {
-        i += 1;
-    }
+    let mut i = usize::from(b.first() == Some(&b'-'));
     match b.get(i) {
         Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while matches!(b.get(i), Some(b'0'..=b'9')) {
-                i += 1;
-            }
-        }
+        Some(b'1'..=b'9') => i += digits(&b[i..]),
         _ => return false,
     }
     if b.get(i) == Some(&b'.') {
         i += 1;
-        let s = i;
-        while matches!(b.get(i), Some(b'0'..=b'9')) {
-            i += 1;
-        }
-        if i == s {
-            return false;
+        match digits(&b[i..]) {
+            0 => return false,
+            n => i += n,
         }
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let s = i;
-        while matches!(b.get(i), Some(b'0'..=b'9')) {
-            i += 1;
-        }
-        if i == s {
-            return false;
+        i += 1 + usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+        match digits(&b[i.min(b.len())..]) {
+            0 => return false,
+            n => i += n,
         }
     }
     i == b.len()
+}
+
+/// How many ASCII digits `b` starts with.
+fn digits(b: &[u8]) -> usize {
+    b.iter().take_while(|c| c.is_ascii_digit()).count()
 }
 
 fuzz_target!(|data: &[u8]| {
