@@ -1,9 +1,10 @@
 #![no_main]
-//! Any frame: decode_frame never panics; a decoded event is written by the SDK's own JSON
-//! writer exactly as serde_json writes it (the text JavaScript parses); an event body decodes
-//! as Ok only when it is JSON; every known event name's decoder is tried on the body.
+//! Any frame: decode_frame never panics and decodes it as its general path does (the same
+//! frame laid out otherwise); a decoded event is written by the SDK's own JSON writer
+//! exactly as serde_json writes it (the text JavaScript parses); an event body decodes as Ok
+//! only when it is JSON; every known event name's decoder is tried on the body.
 use libfuzzer_sys::fuzz_target;
-use runwatch::core::wire::{to_json, FrameBody};
+use runwatch::core::wire::{to_json, DecodeError, Frame, FrameBody};
 use runwatch::protocol::rocketride::envelope::decode_frame;
 use runwatch::protocol::rocketride::events::{decode_event_text, RocketRideEvent};
 
@@ -35,11 +36,34 @@ fn written_as_serde_json_writes(event: &RocketRideEvent) {
     assert!(serde_json::from_str::<serde::de::IgnoredAny>(&ours).is_ok(), "{ours}");
 }
 
+/// The frame with a space after its opening brace: laid out as no server writes it, so it
+/// takes the general path (the envelope read by the JSON reader), never the fast one.
+fn spaced(data: &[u8]) -> Option<Vec<u8>> {
+    let rest = data.strip_prefix(b"{")?;
+    Some([b"{ ", rest].concat())
+}
+
+/// What a decode comes to, error texts (their columns differ) left out.
+fn outcome(decoded: &Result<Frame<RocketRideEvent>, DecodeError>) -> String {
+    match decoded {
+        Ok(Frame { seq, body: FrameBody::UndecodableEvent { event, error } }) => {
+            format!("{seq:?} {event} {:?}", error.kind)
+        }
+        Ok(frame) => format!("{frame:?}"),
+        Err(error) => format!("{:?}", error.kind),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    if let Ok(frame) = decode_frame(data) {
+    let decoded = decode_frame(data);
+    if let Ok(frame) = &decoded {
         if let FrameBody::Event(event) = &frame.body {
             written_as_serde_json_writes(event);
         }
+    }
+    // The fast path decodes every frame as the general one does.
+    if let Some(general) = spaced(data) {
+        assert_eq!(outcome(&decoded), outcome(&decode_frame(&general)), "{:?}", String::from_utf8_lossy(data));
     }
     if let Some((&pick, body)) = data.split_first() {
         if let Ok(body) = std::str::from_utf8(body) {

@@ -22,6 +22,11 @@ fn depth(text: &str) -> usize {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    if text.contains("$serde_json::private::RawValue") {
+        // serde_json's own token for a RawValue: with `raw_value` on, it refuses an object
+        // with that key as a `Value`, which JSON.parse and json_read read as any object.
+        return;
+    }
     assert_eq!(from_str::<Value>(text).ok(), serde_json::from_str::<Value>(text).ok(), "Value {text:?}");
     assert_eq!(from_str::<String>(text).ok(), serde_json::from_str::<String>(text).ok(), "String {text:?}");
     assert_eq!(from_str::<u64>(text).ok(), serde_json::from_str::<u64>(text).ok(), "u64 {text:?}");
