@@ -210,9 +210,9 @@ fn build(st: &mut State, spec: &FaultSpec, conn: u64) -> Option<(EntryKind, &'st
             let seq = st.next_seq(conn)?;
             // Both in the typed envelope and inside `data`, the untyped payload a client
             // hands to the app as is: a naive JSON-to-object copy pollutes prototypes there.
-            // `data` also holds lone surrogate escapes, as Python writes a string decoded
-            // with `surrogateescape`: JSON, which `JSON.parse` reads and a strict decoder
-            // of the whole payload refuses.
+            // `data` also holds lone surrogate escapes, as Python's `json.dumps` (with its
+            // default `ensure_ascii`) writes a string decoded with `surrogateescape`: JSON,
+            // which `JSON.parse` reads and a decoder into Rust strings refuses.
             let hostile = r#"{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"\udc80key":"caf\udce9","ok":1}"#;
             let body = Obj::new()
                 .set("pipe_id", &0)

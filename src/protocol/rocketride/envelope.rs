@@ -289,10 +289,10 @@ mod tests {
         assert!(matches!(decode_frame(shallow.as_bytes()).unwrap().body, FrameBody::Event(_)));
     }
 
-    /// A node's payload is the app's to read: a lone surrogate escape in it (Python writes
-    /// one for a string decoded with `surrogateescape`), in a key or a value, reaches the app
-    /// as sent, for `JSON.parse` to read as it reads any text; an envelope or body would
-    /// lose the whole event over it.
+    /// A node's payload is the app's to read: a lone surrogate escape in it (Python's
+    /// `json.dumps`, with its default `ensure_ascii`, writes one for a string decoded with
+    /// `surrogateescape`), in a key or a value, reaches the app as sent, for `JSON.parse` to
+    /// read as it reads any text; refusing it would lose the whole event.
     #[test]
     fn lone_surrogates_in_untyped_payloads_are_kept() {
         let data = r#"{"line\udc80":"caf\udce9","n":[{"\ud800":1}]}"#;
