@@ -2,16 +2,13 @@
 //! fleet-rlm's decoders on any text: no panic; what decodes is written by the SDK's own JSON
 //! writer exactly as serde_json writes it. scrub() removes a credential wherever it stands.
 use libfuzzer_sys::fuzz_target;
-use runwatch::core::wire::to_json;
+
+mod oracle;
+
+use oracle::written_as_serde_json_writes;
 use runwatch::protocol::fleet_rlm::auth::scrub;
 use runwatch::protocol::fleet_rlm::execution::decode_execution_event;
 use runwatch::protocol::fleet_rlm::frames::{decode_chat_frame, ServerFrame};
-use serde::Serialize;
-
-fn written_as_serde_json_writes<T: Serialize>(value: &T) {
-    let ours = to_json(value).expect("JSON");
-    assert_eq!(ours, serde_json::to_string(value).unwrap());
-}
 
 const SECRETS: &[(&str, &str)] = &[
     ("access_token=S3cretValue9", "S3cretValue9"),

@@ -4,7 +4,11 @@
 //! exactly as serde_json writes it (the text JavaScript parses); an event body decodes as Ok
 //! only when it is JSON; every known event name's decoder is tried on the body.
 use libfuzzer_sys::fuzz_target;
-use runwatch::core::wire::{to_json, DecodeError, Frame, FrameBody};
+
+mod oracle;
+
+use oracle::written_as_serde_json_writes;
+use runwatch::core::wire::{DecodeError, Frame, FrameBody};
 use runwatch::protocol::rocketride::envelope::decode_frame;
 use runwatch::protocol::rocketride::events::{decode_event_text, RocketRideEvent};
 
@@ -28,13 +32,6 @@ const NAMES: &[&str] = &[
     "DETAIL",
     "apaevt_other",
 ];
-
-fn written_as_serde_json_writes(event: &RocketRideEvent) {
-    let ours = to_json(event).expect("an event is JSON");
-    let theirs = serde_json::to_string(event).expect("serde_json writes it");
-    assert_eq!(ours, theirs);
-    assert!(serde_json::from_str::<serde::de::IgnoredAny>(&ours).is_ok(), "{ours}");
-}
 
 /// The frame with a space after its opening brace: laid out as no server writes it, so it
 /// takes the general path (the envelope read by the JSON reader), never the fast one.
