@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use runwatch::core::wire::{to_json, to_json_writer};
+use runwatch::core::json_write::{self, to_json};
 use runwatch::protocol::rocketride::envelope::{decode_frame, FrameBody};
 use runwatch::protocol::rocketride::outputs::Delivered;
 use runwatch::protocol::rocketride::store::TaskStore;
@@ -143,7 +143,7 @@ fn write_only(text: &str) {
     for _ in 0..20 {
         for e in &events {
             out.clear();
-            to_json_writer(&mut out, e).expect("an event is written");
+            json_write::write(&mut out, e).expect("an event is written");
             std::hint::black_box(&out);
         }
     }

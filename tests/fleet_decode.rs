@@ -33,7 +33,7 @@ fn execution(text: &str) -> ExecutionEvent {
 /// `value` as the app gets it: written by the SDK's writer, which must write it as
 /// serde_json does.
 fn js<T: serde::Serialize>(value: &T) -> Value {
-    let text = runwatch::core::wire::to_json(value).unwrap();
+    let text = runwatch::core::json_write::to_json(value).unwrap();
     assert_eq!(text, serde_json::to_string(value).unwrap());
     serde_json::from_str(&text).unwrap()
 }

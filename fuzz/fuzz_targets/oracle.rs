@@ -1,7 +1,7 @@
 //! What the targets that decode share: the SDK's own JSON writer (`core::json_write`, by way
-//! of `core::wire::to_json`) against serde_json's. Included by path (`mod oracle;`), not a
+//! of `core::json_write::to_json`) against serde_json's. Included by path (`mod oracle;`), not a
 //! target of its own.
-use runwatch::core::wire::to_json;
+use runwatch::core::json_write::to_json;
 use serde::Serialize;
 
 /// `value` is written by the SDK's writer byte for byte as serde_json writes it: the text

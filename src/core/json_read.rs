@@ -17,7 +17,8 @@
 //! offset where they were found.
 
 use super::decimal;
-use super::words::{half, owned, word};
+use super::json_write::{quoted, to_json_or_null};
+use super::words::{half, owned, plain_run, word};
 use std::borrow::Cow;
 
 /// What kind of failure a [`ReadError`] is.
@@ -131,7 +132,7 @@ impl<'a> Reader<'a> {
         let start = self.peek().map(|_| self.at);
         let found: Cow<str> = match self.peek() {
             Some(b'"') => match self.string() {
-                Ok(s) => format!("string {}", super::wire::quoted(&short(&s))).into(),
+                Ok(s) => format!("string {}", quoted(&short(&s))).into(),
                 Err(e) => return e,
             },
             Some(b'{') => "map".into(),
@@ -775,49 +776,6 @@ impl<'a> Reader<'a> {
 /// How deep serde_json lets values nest: a container at this depth is refused.
 const RECURSION_LIMIT: usize = 128;
 
-/// The bytes that end a string's plain run: the quote, the backslash, control characters.
-static STOPS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = true;
-        b += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// How many bytes at the start of `bytes` are plain string content (no quote, backslash
-/// or control character): eight at a time, the first stop found in its word by its bit
-/// (most strings are short: a byte-by-byte tail cost more than the word-wise scan), and
-/// the last few bytes of the text one by one.
-#[inline]
-pub(crate) fn plain_run(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    while at + 8 <= bytes.len() {
-        let stops = stops(word(bytes, at));
-        if stops != 0 {
-            return at + (stops.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + bytes[at..].iter().position(|&b| STOPS[b as usize]).unwrap_or(bytes.len() - at)
-}
-
-/// The stops among eight bytes read as a little-endian word: a byte below 0x20, or equal
-/// to '"' or '\\', sets its high bit. Bits can also be set above a marked byte (a borrow
-/// carries upward), never below one, so the lowest set bit is the first stop, and the
-/// result is 0 exactly when there is none.
-#[inline]
-pub(crate) fn stops(v: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-    control | has_zero(v ^ (ONES * b'"' as u64)) | has_zero(v ^ (ONES * b'\\' as u64))
-}
-
 /// A number's text.
 struct Number<'a> {
     text: &'a str,
@@ -1039,7 +997,7 @@ impl PartialEq for JsonText {
 /// The value's JSON text, written by serde_json (Rust code building arguments).
 impl From<serde_json::Value> for JsonText {
     fn from(value: serde_json::Value) -> Self {
-        JsonText::written(super::wire::to_json_or_null(&value))
+        JsonText::written(to_json_or_null(&value))
     }
 }
 
@@ -1557,16 +1515,6 @@ pub(crate) mod tests {
             prop_assert_eq!(from_str::<f64>(&text).ok(), serde_json::from_str::<f64>(&text).ok(), "{:?}", text);
             prop_assert_eq!(from_str::<bool>(&text).ok(), serde_json::from_str::<bool>(&text).ok(), "{:?}", text);
             prop_assert_eq!(from_str::<Vec<Value>>(&text).ok(), serde_json::from_str::<Vec<Value>>(&text).ok(), "{:?}", text);
-        }
-
-        /// The word-wise scan finds the first quote, backslash or control byte where a byte
-        /// by byte scan does, wherever it falls in a word and whatever follows it.
-        #[test]
-        fn plain_run_stops_at_the_first_stop_byte(bytes in proptest::collection::vec(prop_oneof![
-            4 => 0x20u8..=0xff, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20,
-        ], 0..40)) {
-            let expected = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
-            prop_assert_eq!(plain_run(&bytes), expected, "{:?}", bytes);
         }
 
         /// A key the field order predicts is matched in place; whatever it matches, or

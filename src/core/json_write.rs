@@ -1,10 +1,10 @@
 //! A serde `Serializer` that writes compact JSON text: every event, reply and diagnostic
-//! the SDK hands to JavaScript, and every request it sends, goes through it (by way of
-//! `core::wire::to_json`).
+//! the SDK hands to JavaScript, and every request it sends, goes through it ([`write()`],
+//! [`to_json`]).
 //!
 //! Why not serde_json's: on the delivery path it is a tenth of runwatch's time per event,
 //! most of it the escaping of strings and keys, which serde_json does byte by byte. This
-//! one finds the bytes to escape eight at a time ([`json_read::plain_run`], the reader's own
+//! one finds the bytes to escape eight at a time (`words::plain_run`, the reader's own
 //! scan: the two agree on which bytes those are) and copies the runs between them whole.
 //! It writes what serde_json writes, byte for byte (a property test holds it to that):
 //! floats by the same shortest round-trip formatter (`zmij`), non-finite floats as `null`,
@@ -15,8 +15,7 @@ use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::json_read::{plain_run, stops};
-use super::words::{append, copy, half, word};
+use super::words::{append, copy, half, plain_run, stops, word};
 
 /// A value that cannot be written as JSON: a map key that is not a string, number,
 /// boolean or character, or a `Serialize` that reports an error of its own. The SDK's own
@@ -52,6 +51,39 @@ type Result<T = ()> = std::result::Result<T, NotJson>;
 /// ```
 pub fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result {
     value.serialize(Writer { out })
+}
+
+/// `value` as compact JSON text.
+///
+/// It refuses only what the SDK's types never hold (a map key that is not a string or a
+/// number, a `Serialize` that reports an error of its own), so the failure is [`NotJson`],
+/// with no detail. All serialisation for the app and the wire goes through here or
+/// [`write()`].
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    let mut out = Vec::with_capacity(128);
+    write(&mut out, value)?;
+    // SAFETY: the writer writes only valid UTF-8: its input's strings and its own ASCII.
+    Ok(unsafe { String::from_utf8_unchecked(out) })
+}
+
+/// [`to_json`] for a value that always serialises (strings, numbers, lists of them, a
+/// `serde_json::Value`): `null` in the case that cannot happen, rather than a panic.
+pub fn to_json_or_null<T: Serialize + ?Sized>(value: &T) -> String {
+    to_json(value).unwrap_or_else(|_| "null".into())
+}
+
+/// `text` as a JSON string: in double quotes, with JSON's escapes. For a string written
+/// into JSON text, and for the error messages that echo what they refused (not Rust's
+/// `{:?}`: its escaping keeps core's Unicode tables and `Debug` machinery in every module,
+/// for a few messages).
+///
+/// ```
+/// use runwatch::core::json_write::quoted;
+///
+/// assert_eq!(quoted("say \"hi\"\n"), r#""say \"hi\"\n""#);
+/// ```
+pub fn quoted(text: &str) -> String {
+    to_json(text).unwrap_or_default()
 }
 
 /// serde_json's name for the struct a `RawValue` serialises as: one field, of that name,
@@ -674,6 +706,18 @@ mod tests {
         fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
             s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
         }
+    }
+
+    #[test]
+    fn what_json_cannot_hold_is_not_json_with_a_fixed_reason() {
+        let tuple_keys = BTreeMap::from([((1, 2), "a")]);
+        assert_eq!(to_json(&tuple_keys), Err(NotJson));
+        let mut out = b"[".to_vec();
+        assert_eq!(write(&mut out, &tuple_keys), Err(NotJson));
+        assert!(NotJson.to_string().starts_with("it cannot be written as JSON"));
+        let crate::core::outputs::RequestError::BadResponse { message } = NotJson.into() else { panic!() };
+        assert!(message.starts_with("the result could not be serialised: it cannot be written as JSON"), "{message}");
+        assert_eq!(to_json(&["a\"b", "é"]).as_deref(), Ok(r#"["a\"b","é"]"#));
     }
 
     #[test]

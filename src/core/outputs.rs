@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tsify::Tsify;
 
+use super::json_write::NotJson;
 use super::lifecycle::{ConnState, LossReason};
 use super::wire::{DecodeError, ErrorTrace};
 
@@ -277,6 +278,13 @@ pub enum RequestError {
     /// The response body did not have the expected shape.
     #[error("{message}")]
     BadResponse { message: String },
+}
+
+/// A typed reply the SDK decoded but could not write for the app.
+impl From<NotJson> for RequestError {
+    fn from(e: NotJson) -> Self {
+        RequestError::BadResponse { message: format!("the result could not be serialised: {e}") }
+    }
 }
 
 /// The `code` of a `RunwatchError`, thrown synchronously for a bad argument (its

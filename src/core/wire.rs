@@ -10,53 +10,7 @@ use serde::Serialize;
 use tsify::Tsify;
 
 use super::json_read::{JsonObject, JsonText};
-use super::json_write::{self, NotJson};
-use super::outputs::RequestError;
-
-/// `value` as compact JSON text, by the SDK's writer ([`json_write`]).
-///
-/// It refuses only what the SDK's types never hold (a map key that is not a string or a
-/// number, a `Serialize` that reports an error of its own), so the failure is [`NotJson`],
-/// with no detail. All serialisation for the app and the wire goes through here or
-/// [`to_json_writer`].
-pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, NotJson> {
-    let mut out = Vec::with_capacity(128);
-    json_write::write(&mut out, value)?;
-    // SAFETY: the writer writes only valid UTF-8: its input's strings and its own ASCII.
-    Ok(unsafe { String::from_utf8_unchecked(out) })
-}
-
-/// [`to_json`] for a value that always serialises (strings, numbers, lists of them, a
-/// `serde_json::Value`): `null` in the case that cannot happen, rather than a panic.
-pub fn to_json_or_null<T: Serialize + ?Sized>(value: &T) -> String {
-    to_json(value).unwrap_or_else(|_| "null".into())
-}
-
-/// [`to_json`] appended to `out`; on failure `out` may hold part of the text.
-pub fn to_json_writer<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), NotJson> {
-    json_write::write(out, value)
-}
-
-/// `text` as a JSON string: in double quotes, with JSON's escapes. For a string written
-/// into JSON text, and for the error messages that echo what they refused (not Rust's
-/// `{:?}`: its escaping keeps core's Unicode tables and `Debug` machinery in every module,
-/// for a few messages).
-///
-/// ```
-/// use runwatch::core::wire::quoted;
-///
-/// assert_eq!(quoted("say \"hi\"\n"), r#""say \"hi\"\n""#);
-/// ```
-pub fn quoted(text: &str) -> String {
-    to_json(text).unwrap_or_default()
-}
-
-/// A typed reply the SDK decoded but could not write for the app.
-impl From<NotJson> for RequestError {
-    fn from(e: NotJson) -> Self {
-        RequestError::BadResponse { message: format!("the result could not be serialised: {e}") }
-    }
-}
+use super::json_write::{quoted, to_json_or_null};
 
 /// A JSON object written key by key into its text: a request's arguments, without a
 /// `serde_json::Value` tree (whose builder, map and writer the RocketRide module then
@@ -264,23 +218,4 @@ fn elide_middle(message: &str) -> Cow<'_, str> {
     let head: String = message.chars().take(MAX_REASON_CHARS - 30).collect();
     let tail: String = message.chars().skip(count - 29).collect();
     Cow::Owned(format!("{head}…{tail}"))
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::{to_json, to_json_writer, NotJson};
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn what_json_cannot_hold_is_not_json_with_a_fixed_reason() {
-        let tuple_keys = BTreeMap::from([((1, 2), "a")]);
-        assert_eq!(to_json(&tuple_keys), Err(NotJson));
-        let mut out = b"[".to_vec();
-        assert_eq!(to_json_writer(&mut out, &tuple_keys), Err(NotJson));
-        assert!(NotJson.to_string().starts_with("it cannot be written as JSON"));
-        let crate::core::outputs::RequestError::BadResponse { message } = NotJson.into() else { panic!() };
-        assert!(message.starts_with("the result could not be serialised: it cannot be written as JSON"), "{message}");
-        assert_eq!(to_json(&["a\"b", "é"]).as_deref(), Ok(r#"["a\"b","é"]"#));
-    }
 }

@@ -22,7 +22,7 @@ use crate::core::queue::{BoundedQueue, Overflow};
 use crate::core::outputs::{Delivered, Diagnostic, Output, RequestError, SubId};
 use crate::core::pace::Pace;
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{to_json, to_json_writer};
+use crate::core::json_write::{self, to_json};
 
 /// The distinct events of one flush that go to app callbacks, in order of first appearance.
 /// An event that goes to several subscriptions becomes one JS object, shared by them.
@@ -488,7 +488,7 @@ impl<E: Serialize> Dispatch<E> {
                 text.push(b',');
             }
             let start = text.len();
-            match to_json_writer(&mut text, event.as_ref()) {
+            match json_write::write(&mut text, event.as_ref()) {
                 Ok(()) => spans.push(Some(start..text.len())),
                 Err(e) => {
                     text.truncate(start);

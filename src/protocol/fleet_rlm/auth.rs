@@ -72,7 +72,7 @@ pub enum UrlError {
     NoHost,
     #[error("the server url must not carry a query, a fragment or user-info; pass the credential and session separately")]
     Query,
-    #[error("plain ws:// to the non-loopback host {} sends the access token unencrypted; use https:// or wss://, or allow insecure", crate::core::wire::quoted(.0))]
+    #[error("plain ws:// to the non-loopback host {} sends the access token unencrypted; use https:// or wss://, or allow insecure", crate::core::json_write::quoted(.0))]
     Insecure(String),
     #[error("the session id must not be blank")]
     BlankSession,

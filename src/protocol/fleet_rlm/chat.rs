@@ -31,7 +31,8 @@ use crate::core::outputs::{RequestError, SubId, Unreplayable, UnreplayableReason
 use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
 use crate::core::json_read::JsonText;
-use crate::core::wire::{to_json, DecodeError, Frame, FrameBody, Response};
+use crate::core::json_write::to_json;
+use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's chat socket.
 pub type ChatClient = Connection<FleetChat>;

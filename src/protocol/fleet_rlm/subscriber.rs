@@ -28,7 +28,8 @@ use crate::core::lifecycle::ConnState;
 use crate::core::outputs::{Diagnostic, RequestError, SubId, Unreplayable, UnreplayableReason};
 use crate::core::sorted_map::SortedSet;
 use crate::core::time::{Duration, Instant};
-use crate::core::wire::{quoted, DecodeError, Frame, FrameBody, Response};
+use crate::core::json_write::quoted;
+use crate::core::wire::{DecodeError, Frame, FrameBody, Response};
 
 /// The connection engine speaking fleet-rlm's events socket.
 pub type EventsClient = Connection<FleetEvents>;

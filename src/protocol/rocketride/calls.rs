@@ -13,7 +13,7 @@ use super::task_status::TaskStatus;
 use crate::core::json_read::{self, Decode, JsonText};
 use crate::core::outputs::RequestError;
 use crate::core::time::Duration;
-use crate::core::wire::to_json;
+use crate::core::json_write::to_json;
 
 /// `execute` waits until the task is running (spec §5.1: up to 300 s without engine events).
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(300);

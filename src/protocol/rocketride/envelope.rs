@@ -2,7 +2,7 @@
 //!
 //! Decoding reads the envelope first, keeping `body` as raw JSON text, and then parses
 //! the body straight into the concrete type its `event` name calls for
-//! ([`decode_event`]). An internally tagged enum would buffer every field first and cost
+//! ([`decode_event_text`]). An internally tagged enum would buffer every field first and cost
 //! about twice as much (DESIGN.md, "Performance facts").
 
 use std::borrow::Cow;
@@ -172,7 +172,7 @@ mod tests {
         }).collect();
         assert_eq!(events.len(), 7);
         for event in &events {
-            assert_eq!(crate::core::wire::to_json(event).unwrap(), serde_json::to_string(event).unwrap());
+            assert_eq!(crate::core::json_write::to_json(event).unwrap(), serde_json::to_string(event).unwrap());
         }
     }
 
@@ -443,7 +443,7 @@ mod tests {
                 // Whatever survived, a decoded frame is written for JS without failing, and
                 // as serde_json writes it.
                 if let FrameBody::Event(event) = frame.body {
-                    prop_assert_eq!(crate::core::wire::to_json(&event).ok(), serde_json::to_string(&event).ok());
+                    prop_assert_eq!(crate::core::json_write::to_json(&event).ok(), serde_json::to_string(&event).ok());
                     prop_assert!(serde_json::to_value(&event).is_ok());
                 }
             }

@@ -915,7 +915,7 @@ mod tests {
     /// serde_json would (core::json_write), for every kind of event these tests build.
     fn ok(name: &str, body: Value) -> RocketRideEvent {
         let event = decode(name, body).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(crate::core::wire::to_json(&event).unwrap(), serde_json::to_string(&event).unwrap(), "{name}");
+        assert_eq!(crate::core::json_write::to_json(&event).unwrap(), serde_json::to_string(&event).unwrap(), "{name}");
         event
     }
 

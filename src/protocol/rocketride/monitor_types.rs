@@ -32,7 +32,7 @@ bitflags! {
 /// Why a `types` argument was refused before anything was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TypesError {
-    #[error("unknown monitor type name {}; expected one of DETAIL, SUMMARY, OUTPUT, FLOW, TASK, SSE, DASHBOARD, DEBUGGER, ALL", crate::core::wire::quoted(.0))]
+    #[error("unknown monitor type name {}; expected one of DETAIL, SUMMARY, OUTPUT, FLOW, TASK, SSE, DASHBOARD, DEBUGGER, ALL", crate::core::json_write::quoted(.0))]
     UnknownName(String),
     #[error("monitor type bitmask {0} is out of range 1..=255")]
     OutOfRange(i64),

@@ -49,7 +49,8 @@ use crate::core::json_read::{self, decode_object, Decode, IfReadable, JsonText, 
 use crate::core::outputs::{ReplayedRange, Unreplayable, UnreplayableReason};
 use crate::core::sort::sort_by_u64;
 use crate::core::sorted_map::SortedMap;
-use crate::core::wire::{quoted, ObjectText};
+use crate::core::json_write::quoted;
+use crate::core::wire::ObjectText;
 
 /// The log command (spec §8.5.4).
 pub const LOG_COMMAND: &str = "rrext_log";

@@ -3,7 +3,7 @@
 //!
 //! Wire names are kept for decoding (`project_id`, `cpu_percent`, …); JavaScript sees
 //! camelCase. Collections the server may omit decode as empty ([`OrDefault`]); floats the
-//! server may send as `NaN` decode as `NaN` ([`Lenient`]); undeclared top-level fields are
+//! server may send as `NaN` decode as `NaN` ([`Lenient`](super::json::Lenient)); undeclared top-level fields are
 //! kept in `extra`, undeclared nested ones ignored.
 
 
@@ -396,7 +396,7 @@ impl<'a> Decode<'a> for TaskState {
         let name = r.string()?;
         match STATE_NAMES.iter().position(|s| *s == name) {
             Some(i) => Ok(STATES[i]),
-            None => Err(r.error(json_read::ReadErrorKind::Shape, format!("unknown task state {}", crate::core::wire::quoted(&name)))),
+            None => Err(r.error(json_read::ReadErrorKind::Shape, format!("unknown task state {}", crate::core::json_write::quoted(&name)))),
         }
     }
 }

@@ -15,7 +15,7 @@ pub enum UrlError {
     Scheme,
     #[error("the url has no host")]
     NoHost,
-    #[error("plain ws:// to the non-loopback host {} sends the credential unencrypted; use wss:// or set allowInsecure: true", crate::core::wire::quoted(.0))]
+    #[error("plain ws:// to the non-loopback host {} sends the credential unencrypted; use wss:// or set allowInsecure: true", crate::core::json_write::quoted(.0))]
     Insecure(String),
     #[error("credentials must not be put in the url (user-info or a credential query parameter); pass them with the `auth` option")]
     CredentialInUrl,

@@ -30,7 +30,7 @@ use crate::core::connection::Connection;
 use crate::core::lifecycle::ConnState;
 use crate::core::outputs::SubId;
 use crate::core::time::Duration;
-use crate::core::wire::quoted;
+use crate::core::json_write::quoted;
 use crate::protocol::fleet_rlm::auth::socket_url;
 use crate::protocol::fleet_rlm::chat::{ChatClient, ChatError, FleetChat};
 use crate::protocol::fleet_rlm::http as probes;
