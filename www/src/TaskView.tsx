@@ -8,7 +8,7 @@ import { useHistory } from "./history";
 import { Chart } from "./Chart";
 import { FlowTimeline } from "./FlowTimeline";
 import { OutputTail } from "./OutputTail";
-import { Progress } from "./Tasks";
+import { Progress } from "./Progress";
 
 export function TaskView({ client, runId, number }: { client: RocketRideClient | null; runId: number; number: number }) {
   const run = useTask(client, runId, STORE);

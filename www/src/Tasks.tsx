@@ -4,6 +4,7 @@ import { useTasks } from "runwatch/react";
 import { bytes, clock, num } from "./format";
 import { displayName, ordered, outcome, OUTCOME_LABEL, runNumbers } from "./runs";
 import { STORE } from "./store";
+import { Progress } from "./Progress";
 import { TaskView } from "./TaskView";
 
 export function TasksPage({ client, runId }: { client: RocketRideClient | null; runId?: number | undefined }) {
@@ -52,23 +53,6 @@ export function TasksPage({ client, runId }: { client: RocketRideClient | null; 
 }
 
 const ENDED_SHOWN = 8;
-
-export function Progress({ value, total, label, format = (v: number) => num(v) }: {
-  value: number; total: number; label: string; format?: (v: number) => string;
-}) {
-  const known = total > 0;
-  const pct = known ? Math.min(100, (value / total) * 100) : 0;
-  return (
-    <div className="progress">
-      <div className="bar" role="progressbar" aria-label={label} aria-valuemin={0}
-        aria-valuemax={known ? total : undefined} aria-valuenow={known ? value : undefined}
-        aria-valuetext={known ? `${format(value)} of ${format(total)}` : `${format(value)}, total unknown`}>
-        <span style={{ width: `${known ? pct : 100}%` }} className={known ? "" : "unknown"} />
-      </div>
-      <span className="progress-text">{format(value)}{known ? ` / ${format(total)}` : ""}</span>
-    </div>
-  );
-}
 
 const RunRow = memo(function RunRow({ run, number, selected }: { run: TaskRun; number: number; selected: boolean }) {
   const s = run.status;
