@@ -41,6 +41,8 @@ export const FleetProvider = context.Provider;
 /** The client of the nearest `FleetProvider`, or `null`. */
 export const useFleet = context.useClient;
 
+const loaded = () => init().then(() => FleetRlmClient);
+
 /**
  * Creates a `FleetRlmClient` once `init()` has loaded the fleet-rlm module, and closes it
  * when the component unmounts or `options` change (compared by value; `auth` is read at
@@ -48,7 +50,7 @@ export const useFleet = context.useClient;
  * `null` options: no client. Returns `{ client, error }`; `client` is `null` until ready.
  */
 export function useFleetClient(options) {
-  return useClientOf(init, FleetRlmClient, options);
+  return useClientOf(loaded, options);
 }
 
 // ── stores ────────────────────────────────────────────────────────────────────────────────

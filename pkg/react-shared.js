@@ -7,7 +7,7 @@
 //   same key and closed shortly after the last one lets go, so StrictMode's
 //   mount → unmount → mount opens it once, and an unmounted tree leaves nothing behind.
 // - `useSelected`: `useSyncExternalStore` with a selector and an equality function.
-// - `useClientOf`: a client made after its module's `init()`, closed on unmount.
+// - `useClientOf`: a client made once its module is loaded, closed on unmount.
 // - `useSharedSource`: a hook reading a shared `{listeners, get, dispose}` source.
 import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
@@ -153,24 +153,26 @@ export function clientContext() {
 }
 
 /**
- * Creates `new Client(options)` once `init()` has loaded the module, and closes it when the
- * component unmounts or `options` change (compared by value; `auth` is read at every
- * connection attempt, so a new credential function or string does not reconnect).
- * `null` options: no client. Returns `{ client, error }`; `client` is `null` until ready.
+ * Creates `new Client(options)` once `load()` has given the class (having loaded its module),
+ * and closes it when the component unmounts or `options` change (compared by value; `auth`
+ * is read at every connection attempt, so a new credential function or string does not
+ * reconnect). `variant` names how the class is loaded (e.g. "worker"): a change makes a new
+ * client too. `null` options: no client. Returns `{ client, error }`; `client` is `null`
+ * until ready.
  */
-export function useClientOf(init, Client, options) {
+export function useClientOf(load, options, variant = "") {
   const latest = useRef(options);
   latest.current = options;
   // Whether there is an `auth` is part of the key (it decides how the client authenticates);
   // its value is not.
-  const key = options ? keyOf({ ...options, auth: options.auth === undefined ? undefined : "given" }) : null;
+  const key = options ? variant + keyOf({ ...options, auth: options.auth === undefined ? undefined : "given" }) : null;
   const [state, setState] = useState({ client: null, error: null, key: null });
   useEffect(() => {
     if (key === null) return undefined;
     let cancelled = false;
     let client = null;
-    init().then(
-      () => {
+    load().then(
+      (Client) => {
         if (cancelled) return; // StrictMode's first mount: already cleaned up
         const { auth: given, ...rest } = latest.current;
         const auth = () => {

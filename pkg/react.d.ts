@@ -26,12 +26,26 @@ export function RunwatchProvider(props: { client: MaybeClient; children?: ReactN
 /** The client of the nearest `RunwatchProvider`, or `null`. */
 export function useClient(): RocketRideClient | null;
 
+/** How {@link useRocketRideClient} runs its client. */
+export interface ClientMode {
+  /**
+   * `true`: the client of `runwatch/worker`, with its socket, engine and task stores in a
+   * dedicated Worker (README, "Worker mode"); that entry is loaded only then. Where Workers
+   * are unavailable it runs on the main thread. Default `false`.
+   */
+  worker?: boolean;
+}
+
 /**
  * Creates a client once `init()` has loaded the WebAssembly module, and closes it when the
- * component unmounts or `options` change (compared by value, except `auth`, which is read
- * at every connection attempt). `null` options: no client.
+ * component unmounts or `options` or `mode` change (compared by value, except `auth`,
+ * which is read at every connection attempt). `null` options: no client.
+ *
+ * @example
+ * // Worker mode: the page pays for little but the components' own work.
+ * const { client } = useRocketRideClient({ url, auth: apiKey }, { worker: true });
  */
-export function useRocketRideClient(options: ClientOptions | null): {
+export function useRocketRideClient(options: ClientOptions | null, mode?: ClientMode): {
   client: RocketRideClient | null;
   /** A `RunwatchError` from the constructor (bad URL, option), or a failed `init()`. */
   error: unknown;

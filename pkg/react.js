@@ -35,14 +35,21 @@ export const RunwatchProvider = context.Provider;
 /** The client of the nearest `RunwatchProvider`, or `null`. */
 export const useClient = context.useClient;
 
+const mainThread = () => init().then(() => RocketRideClient);
+// Worker mode's entry is imported only when a component asks for it: an app that never does
+// downloads none of it (bundlers split it, with its Worker script, into chunks of their own).
+const inWorker = () => import("./worker.js").then((worker) => worker.default().then(() => worker.RocketRideClient));
+
 /**
  * Creates a client once `init()` has loaded the WebAssembly module, and closes it when the
  * component unmounts or `options` change (compared by value; `auth` is read at every
  * connection attempt, so a new credential function or string does not reconnect).
- * `null` options: no client. Returns `{ client, error }`; `client` is `null` until ready.
+ * `{ worker: true }`: the client of `runwatch/worker`, its socket, engine and stores in a
+ * Worker (a change of mode makes a new client). `null` options: no client. Returns
+ * `{ client, error }`; `client` is `null` until ready.
  */
-export function useRocketRideClient(options) {
-  return useClientOf(init, RocketRideClient, options);
+export function useRocketRideClient(options, { worker = false } = {}) {
+  return worker ? useClientOf(inWorker, options, "worker:") : useClientOf(mainThread, options);
 }
 
 // ── task store ────────────────────────────────────────────────────────────────────────────

@@ -25,22 +25,12 @@ useReactAppFixture({
 
 const ours = async (name = CLIENT_NAME) => (await sim.control("connections")).filter((c) => c.clientName === name && c.authenticated);
 
-test("the README's React example and the StrictMode app type-check (tsc --strict)", () => {
-  const tsc = path.join(REPO_ROOT, "node_modules", ".bin", "tsc");
-  const r = spawnSync(tsc, ["-p", "tests/react", "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
-  assert.equal(r.status, 0, `tsc -p tests/react failed:\n${r.stdout}${r.stderr}`);
-});
-
-test("the app ships only the RocketRide module: runwatch/react does not pull in the fleet-rlm wasm", () => {
-  const shipped = wasmAssets(APP_OUT);
-  assert.equal(shipped.length, 1, `${shipped.length} .wasm assets`);
-  assert.ok(shipped[0].equals(fs.readFileSync(path.join(PKG_DIR, "dist", "runwatch_bg.wasm"))), "the .wasm is not dist/runwatch_bg.wasm");
-});
-
-test("StrictMode: one connection, one shared store/subscription/listener set, no subscription churn", async () => {
-  page = await browser.newPage();
-  await page.goto(`${server.url}?engine=${encodeURIComponent(`ws://127.0.0.1:${sim.port}`)}`);
-  await page.waitForFunction(() => window.__strict.client?.state === "live");
+/**
+ * Shows the watchers on a live client and checks what they share: one of each resource on
+ * the client, one connection on the server holding the keys the SDK says it holds, and no
+ * subscription churn from StrictMode's double mount.
+ */
+async function checkSharedResources(page) {
   await page.evaluate(() => window.__strict.showWatchers(true));
   await page.waitForFunction(() => document.getElementById("state")?.textContent === "live");
   await page.waitForFunction(() => /Support Agent/.test(document.getElementById("names")?.textContent ?? ""));
@@ -73,6 +63,48 @@ test("StrictMode: one connection, one shared store/subscription/listener set, no
   assert.ok(monitors.length <= subscribing,
     `${monitors.length} rrext_monitor calls for ${subscribing} shared subscription(s): subscriptions were churned`);
   assert.ok(log.entries.filter((e) => e.kind === "open").length <= 1, "more than one socket was opened");
+}
+
+/**
+ * Unmounts the watchers (nothing left on the client or the server), mounts them again, then
+ * unmounts the client's owner (its connection closes).
+ */
+async function checkCleanup(page) {
+  await page.evaluate(() => window.__strict.showWatchers(false));
+  await page.waitForSelector("#no-watchers");
+  await until("the hooks' resources to close", () => page.evaluate(() => window.__strict.resources().length === 0));
+  await until("the server subscriptions to go", () => page.evaluate(() => window.__strict.client.serverSubscriptions().length === 0));
+  const [conn] = await until("the server to drop every monitor", async () => {
+    const c = await ours();
+    return c.length === 1 && c[0].monitors.length === 0 ? c : null;
+  });
+  assert.equal(conn.monitors.length, 0);
+
+  // Mount again: the same client serves them again; then unmount the client's owner.
+  await page.evaluate(() => window.__strict.showWatchers(true));
+  await page.waitForFunction(() => Number(document.getElementById("run-count")?.textContent) >= 1);
+  await page.evaluate(() => window.__strict.showClient(false));
+  await page.waitForSelector("#no-client");
+  await until("the connection to close", async () => (await ours()).length === 0);
+}
+
+test("the README's React example and the StrictMode app type-check (tsc --strict)", () => {
+  const tsc = path.join(REPO_ROOT, "node_modules", ".bin", "tsc");
+  const r = spawnSync(tsc, ["-p", "tests/react", "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, `tsc -p tests/react failed:\n${r.stdout}${r.stderr}`);
+});
+
+test("the app ships only the RocketRide module: runwatch/react does not pull in the fleet-rlm wasm", () => {
+  const shipped = wasmAssets(APP_OUT);
+  assert.equal(shipped.length, 1, `${shipped.length} .wasm assets`);
+  assert.ok(shipped[0].equals(fs.readFileSync(path.join(PKG_DIR, "dist", "runwatch_bg.wasm"))), "the .wasm is not dist/runwatch_bg.wasm");
+});
+
+test("StrictMode: one connection, one shared store/subscription/listener set, no subscription churn", async () => {
+  page = await browser.newPage();
+  await page.goto(`${server.url}?engine=${encodeURIComponent(`ws://127.0.0.1:${sim.port}`)}`);
+  await page.waitForFunction(() => window.__strict.client?.state === "live");
+  await checkSharedResources(page);
   assertNoPageErrors(page);
 });
 
@@ -90,22 +122,7 @@ test("selectors: a component re-renders only when its slice changes", async () =
 });
 
 test("unmounting the hooks leaves no resource on the client and no monitor on the server", async () => {
-  await page.evaluate(() => window.__strict.showWatchers(false));
-  await page.waitForSelector("#no-watchers");
-  await until("the hooks' resources to close", () => page.evaluate(() => window.__strict.resources().length === 0));
-  await until("the server subscriptions to go", () => page.evaluate(() => window.__strict.client.serverSubscriptions().length === 0));
-  const [conn] = await until("the server to drop every monitor", async () => {
-    const c = await ours();
-    return c.length === 1 && c[0].monitors.length === 0 ? c : null;
-  });
-  assert.equal(conn.monitors.length, 0);
-
-  // Mount again: the same client serves them again; then unmount the client's owner.
-  await page.evaluate(() => window.__strict.showWatchers(true));
-  await page.waitForFunction(() => Number(document.getElementById("run-count")?.textContent) >= 1);
-  await page.evaluate(() => window.__strict.showClient(false));
-  await page.waitForSelector("#no-client");
-  await until("the connection to close", async () => (await ours()).length === 0);
+  await checkCleanup(page);
   assertNoPageErrors(page);
 });
 
@@ -119,6 +136,26 @@ test("the README's example renders live runs under StrictMode and closes its cli
   assert.equal((await ours("runwatch")).length, 1, "the example's client should hold one connection");
   await page.evaluate(() => window.__strict.showReadme(false));
   await until("the example's connection to close", async () => (await ours("runwatch")).length === 0);
+  assertNoPageErrors(page);
+  await page.close();
+});
+
+test("Worker mode (useRocketRideClient(options, { worker: true })): the same hooks over the Worker's client, its socket off the page", async () => {
+  page = await browser.newPage();
+  // The page's own sockets, counted: in Worker mode the connection is the Worker's.
+  await page.addInitScript(() => {
+    const WS = globalThis.WebSocket;
+    window.__pageSockets = 0;
+    globalThis.WebSocket = class extends WS {
+      constructor(...args) { super(...args); window.__pageSockets += 1; }
+    };
+  });
+  await page.goto(`${server.url}?worker&engine=${encodeURIComponent(`ws://127.0.0.1:${sim.port}`)}`);
+  await page.waitForFunction(() => window.__strict.client?.state === "live");
+  assert.equal(await page.evaluate(() => window.__strict.inWorker()), true, "the client is the main-thread class, not Worker mode's");
+  await checkSharedResources(page);
+  await checkCleanup(page);
+  assert.equal(await page.evaluate(() => window.__pageSockets), 0, "the page opened a WebSocket itself");
   assertNoPageErrors(page);
   await page.close();
 });

@@ -3,7 +3,7 @@
 // (tests/react/strict.test.mjs) drives it through window.__strict and checks the simulator.
 import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
-import type { RocketRideClient } from "runwatch";
+import { RocketRideClient } from "runwatch";
 import {
   RunwatchProvider, openResources, useClient, useConnection, useRocketRideClient, useSubscription, useTask, useTasks,
 } from "runwatch/react";
@@ -12,11 +12,15 @@ import { Dashboard } from "readme-example";
 
 const params = new URLSearchParams(location.search);
 const url = params.get("engine") ?? "ws://127.0.0.1:5565";
+// `?worker`: the same app with its client in Worker mode (useRocketRideClient's second argument).
+const worker = params.has("worker");
 
 declare global {
   interface Window {
     __strict: {
       client: RocketRideClient | null;
+      /** Whether the client is Worker mode's (not an instance of the main-thread class). */
+      inWorker: () => boolean;
       resources: () => Array<{ key: string; refs: number }>;
       renders: Record<string, number>;
       showWatchers: (on: boolean) => void;
@@ -30,6 +34,7 @@ const renders: Record<string, number> = {};
 const count = (name: string) => { renders[name] = (renders[name] ?? 0) + 1; };
 window.__strict = {
   client: null, resources: () => openResources(window.__strict.client), renders,
+  inWorker: () => window.__strict.client !== null && !(window.__strict.client instanceof RocketRideClient),
   showWatchers: () => {}, showClient: () => {}, showReadme: () => {}, dashboardEvents: 0,
 };
 
@@ -76,7 +81,7 @@ function Watchers() {
 }
 
 function ClientOwner() {
-  const { client } = useRocketRideClient({ url, auth: "sim-key", clientName: "runwatch-strict-test", batch: "frame" });
+  const { client } = useRocketRideClient({ url, auth: "sim-key", clientName: "runwatch-strict-test", batch: "frame" }, { worker });
   window.__strict.client = client;
   const [watchers, setWatchers] = useState(false);
   window.__strict.showWatchers = setWatchers;
