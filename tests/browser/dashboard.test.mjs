@@ -283,3 +283,42 @@ test("connecting by URL and key from the page: a wrong key fails visibly, the ke
   assertNoPageErrors(p);
   await p.close();
 });
+
+test("Worker mode, chosen on the connect page: the same dashboard goes live from a Worker, with no socket on the page", async () => {
+  const p = await browser.newPage();
+  await p.addInitScript(() => {
+    const WS = globalThis.WebSocket;
+    window.__pageSockets = 0;
+    globalThis.WebSocket = class extends WS {
+      constructor(...args) { super(...args); window.__pageSockets += 1; }
+    };
+  });
+  await p.goto(`${server.url}#/connect`);
+  await p.waitForSelector("[data-testid=conn-state][data-state=live]");
+  const mainThreadSockets = await p.evaluate(() => window.__pageSockets);
+  assert.equal(mainThreadSockets, 1, "the main-thread client's socket");
+  await p.getByRole("checkbox", { name: /Run the client in a Worker/ }).check();
+  await p.getByRole("button", { name: "Use the built-in simulator" }).click();
+  await p.waitForSelector("[data-testid=client-mode]");
+  await p.waitForSelector("[data-testid=conn-state][data-state=live]");
+  // Runs appear and progress, from the Worker's task store.
+  const done = () => p.$$eval("[data-testid=run]", (els) => els.reduce((n, el) => n + Number(el.getAttribute("data-done")), 0));
+  await p.waitForSelector("[data-testid=run]");
+  const before = await done();
+  await p.waitForFunction((n) => [...document.querySelectorAll("[data-testid=run]")]
+    .reduce((sum, el) => sum + Number(el.getAttribute("data-done")), 0) > n + 3, before, { timeout: 15_000 });
+  // Raw events reach the event log; the subscription panel shows the Worker's server keys.
+  await p.click("nav a[href='#/events']");
+  await p.waitForSelector("[data-testid=event-log] li");
+  await p.click("nav a[href='#/subscriptions']");
+  await p.waitForSelector("[data-testid=server-keys] tbody tr");
+  assert.equal(await p.evaluate(() => window.__pageSockets), mainThreadSockets, "Worker mode opened a socket on the page");
+  await p.setViewportSize({ width: 390, height: 844 });
+  await p.click("nav a[href='#/tasks']");
+  await p.waitForSelector("[data-testid=run]");
+  await noOverflow(p, "tasks in Worker mode at 390 px");
+  await p.screenshot({ path: path.join(SHOTS, "dashboard-worker-390.png") });
+  assert.doesNotMatch(await p.textContent("body"), /NaN|undefined|\[object Object\]/);
+  assertNoPageErrors(p);
+  await p.close();
+});

@@ -90,7 +90,7 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
     heartbeatTimeoutMs: 3000,
     reconnect: { minDelayMs: 500, maxDelayMs: 5000 },
   }), [settings]);
-  const { client, error } = useRocketRideClient(options);
+  const { client, error } = useRocketRideClient(options, { worker: settings.worker });
   const route = useRoute();
   const simulator = settings.builtIn && config.simulator;
   // Once opened, the fleet-rlm tab stays mounted (hidden), so its session outlives tab switches.
@@ -107,6 +107,7 @@ function Connected({ config, settings, onConnect }: { config: ServerConfig; sett
             <div className="brand">
               <h1>runwatch</h1>
               <span className="engine" title={settings.url}>{settings.url}</span>
+              {settings.worker ? <span className="mode" data-testid="client-mode" title="The client runs in a Worker (runwatch/worker)">in a Worker</span> : null}
             </div>
             <Health client={client} />
           </header>

@@ -6,11 +6,12 @@ export function ConnectPage({ settings, config, onConnect }: { settings: Setting
   const [key, setKey] = useState(settings.builtIn ? "" : settings.key);
   const [remember, setRemember] = useState(settings.remember);
   const [allowInsecure, setAllowInsecure] = useState(settings.allowInsecure);
+  const [worker, setWorker] = useState(settings.worker);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const u = url.trim();
     const k = key || (u === config.engine ? config.key : "");
-    onConnect({ url: u, key: k, remember, allowInsecure, builtIn: u === config.engine && k === config.key });
+    onConnect({ url: u, key: k, remember, allowInsecure, worker, builtIn: u === config.engine && k === config.key });
     location.hash = "#/tasks";
   };
   return (
@@ -31,10 +32,13 @@ export function ConnectPage({ settings, config, onConnect }: { settings: Setting
         <label className="inline">
           <input type="checkbox" checked={allowInsecure} onChange={(e) => setAllowInsecure(e.target.checked)} /> Allow unencrypted <code>ws://</code> to a remote host
         </label>
+        <label className="inline">
+          <input type="checkbox" checked={worker} onChange={(e) => setWorker(e.target.checked)} /> Run the client in a Worker (its socket and decoding off this page's main thread)
+        </label>
         <div className="buttons">
           <button type="submit">Connect</button>
           <button type="button" className="secondary" onClick={() => {
-            onConnect({ url: config.engine, key: config.key, remember: false, allowInsecure: false, builtIn: true });
+            onConnect({ url: config.engine, key: config.key, remember: false, allowInsecure: false, worker, builtIn: true });
             location.hash = "#/tasks";
           }}>Use the built-in simulator</button>
         </div>

@@ -1,11 +1,14 @@
 // Where the dashboard connects. The built-in simulator's address comes from /config.json
-// (written by www/serve.mjs); `?engine=ws://…` overrides the URL. An API key is kept in
-// memory only, unless the user ticks "remember on this device" (then localStorage).
+// (written by www/serve.mjs); `?engine=ws://…` overrides the URL and `?worker` runs the
+// client in a Worker. An API key is kept in memory only, unless the user ticks "remember on
+// this device" (then localStorage).
 export interface Settings {
   url: string;
   key: string;
   allowInsecure: boolean;
   remember: boolean;
+  /** The client runs in a Worker (runwatch/worker): its socket and engine off the page. */
+  worker: boolean;
   /** Connected to the simulator this page was served with (its control API is at /_sim/). */
   builtIn: boolean;
 }
@@ -33,11 +36,12 @@ export async function loadConfig(): Promise<ServerConfig> {
 }
 
 export function initialSettings(config: ServerConfig): Settings {
-  const engine = new URLSearchParams(location.search).get("engine");
+  const params = new URLSearchParams(location.search);
+  const engine = params.get("engine");
   const saved = readSaved();
-  if (saved && !engine) return saved;
+  if (saved && !engine) return params.has("worker") ? { ...saved, worker: true } : saved;
   const url = engine ?? config.engine;
-  return { url, key: config.key, allowInsecure: false, remember: false, builtIn: url === config.engine || !!engine };
+  return { url, key: config.key, allowInsecure: false, remember: false, worker: params.has("worker"), builtIn: url === config.engine || !!engine };
 }
 
 function readSaved(): Settings | null {
@@ -46,7 +50,7 @@ function readSaved(): Settings | null {
     if (!raw) return null;
     const s = JSON.parse(raw) as Partial<Settings>;
     if (typeof s.url !== "string" || typeof s.key !== "string") return null;
-    return { url: s.url, key: s.key, allowInsecure: !!s.allowInsecure, remember: true, builtIn: !!s.builtIn };
+    return { url: s.url, key: s.key, allowInsecure: !!s.allowInsecure, remember: true, worker: !!s.worker, builtIn: !!s.builtIn };
   } catch {
     return null;
   }
