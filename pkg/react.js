@@ -1,6 +1,7 @@
 // runwatch/react: React hooks over the runwatch client and its task store.
 //
 //   const { client } = useRocketRideClient({ url, auth });     // created after init(), closed on unmount
+//   useRocketRideClient({ url, auth }, { worker: true });       // the same, in a Worker (runwatch/worker)
 //   const runs = useTasks(client);                              // every run, live
 //   const names = useTasks(client, (s) => s.runs.map((r) => r.name));  // re-renders only when the names change
 //   const run = useTask(client, runId);                         // one run (or the latest run of a task id)
@@ -48,8 +49,8 @@ const inWorker = () => import("./worker.js").then((worker) => worker.default().t
  * Worker (a change of mode makes a new client). `null` options: no client. Returns
  * `{ client, error }`; `client` is `null` until ready.
  */
-export function useRocketRideClient(options, { worker = false } = {}) {
-  return worker ? useClientOf(inWorker, options, "worker:") : useClientOf(mainThread, options);
+export function useRocketRideClient(options, mode) {
+  return mode?.worker ? useClientOf(inWorker, options, "worker:") : useClientOf(mainThread, options);
 }
 
 // ── task store ────────────────────────────────────────────────────────────────────────────
