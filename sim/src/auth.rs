@@ -39,7 +39,7 @@ pub fn auth(st: &mut State, api_keys: &[String], conn: u64, req: &Request) {
     c.client_name = req.str_arg("clientName").unwrap_or_default().to_owned();
     c.client_version = req.str_arg("clientVersion").unwrap_or_default().to_owned();
     // The recorded server reports the account's user id as `clientId` ("local" in OSS).
-    c.client_id = crate::tasks::USER_ID.to_owned();
+    c.client_id = crate::tokens::USER_ID.to_owned();
     let body = crate::hub::dashboard_body("connection_added")
         .set("connectionId", &conn)
         .set("clientName", &c.client_name)

@@ -7,7 +7,7 @@ use crate::dap::CmdResult;
 use crate::hub::{ConnEntry, State};
 use crate::json::{array_of, Obj};
 use crate::registry::{flag_names, is_task_key, project_key, ALL_KEY};
-use crate::tasks::TaskEntry;
+use crate::hub::TaskEntry;
 
 /// Engine version reported by `rrext_public_probe`.
 pub const VERSION: &str = "1.0.0";

@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::clock::{epoch_s, Clock};
@@ -20,7 +21,7 @@ use crate::json::Obj;
 use crate::registry::{bit, candidate_keys, matching_keys, Monitors, ALL_KEY};
 use crate::runlog::RunLog;
 use crate::sendlog::{Entry, EntryKind, Meta, SendLog};
-use crate::tasks::TaskEntry;
+use crate::status::TaskStatus;
 use crate::trace::TraceLevel;
 
 /// Per-connection outbound queue bound; frames beyond it are logged as `queue_full`.
@@ -127,6 +128,66 @@ pub struct TaskRef {
     pub project_id: String,
     /// Source component id.
     pub source: String,
+}
+
+/// A request to a task's runner.
+#[derive(Debug)]
+pub enum TaskCmd {
+    /// Terminate; the reply fires right after `apaevt_task end`.
+    Terminate(oneshot::Sender<()>),
+    /// Restart in place; the reply fires when RUNNING again.
+    Restart(oneshot::Sender<()>),
+}
+
+/// One registered task (running, or completed and awaiting cleanup).
+#[derive(Debug)]
+pub struct TaskEntry {
+    /// `tk_…` token.
+    pub token: String,
+    /// `pk_…` public token.
+    pub public_token: String,
+    /// Display id `<8 hex>.<source>`.
+    pub id: String,
+    /// Project id.
+    pub project_id: String,
+    /// Source component id.
+    pub source: String,
+    /// Source component provider.
+    pub provider: String,
+    /// The pipeline as executed.
+    pub pipeline: Value,
+    /// Current `TASK_STATUS`.
+    pub status: TaskStatus,
+    /// Set when the run ended; cleanup removes the task `cleanup_delay_ms` later.
+    pub completed_at: Option<Instant>,
+    /// Run number of the live runner.
+    pub run: u64,
+    /// Registration order: the server's task dict keeps insertion order, and a re-run
+    /// replaces the completed control in place (spec §3.6), so listings follow this.
+    pub order: u64,
+    /// The execute `name` (or the task id without one): the first part of `name`.
+    pub name_prefix: String,
+    /// Idle TTL in seconds (reported only).
+    pub ttl: u64,
+    /// When the last `apaevt_status_update` of this task was built (status cadence:
+    /// at most one periodic update per second).
+    pub last_status: Instant,
+    /// Newer mode: this task's next `logSeq` (a fresh task counts from 1, spec §8.5.2).
+    pub log_next: u64,
+    /// Newer mode: when a status update was last written to the run log.
+    pub status_logged: Option<Instant>,
+    /// A `nan` fault holds the periodic status until then, so that a client has time to
+    /// draw the NaN status before the next regular one replaces it.
+    pub status_held_until: Option<Instant>,
+    /// Channel to the runner.
+    pub ctl: mpsc::Sender<TaskCmd>,
+}
+
+impl TaskEntry {
+    /// The identity events need.
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef { token: self.token.clone(), id: self.id.clone(), project_id: self.project_id.clone(), source: self.source.clone() }
+    }
 }
 
 /// The server: configuration, clock and the locked state.
@@ -420,7 +481,7 @@ impl State {
             return None;
         }
         let t = self.tasks.get_mut(&task.token)?;
-        let pipeline_hash = crate::tasks::short_hash(&t.pipeline.to_string());
+        let pipeline_hash = crate::tokens::short_hash(&t.pipeline.to_string());
         let body = Obj::new()
             .set("action", "run-begin")
             .set("schemaVer", &1)
@@ -428,7 +489,7 @@ impl State {
             .set("source", &task.source)
             .set("runKind", crate::runlog::RUN_KIND)
             .set("trigger", "execute")
-            .set("user", crate::tasks::USER_ID)
+            .set("user", crate::tokens::USER_ID)
             .set("pipelineHash", &pipeline_hash)
             .set("traceLevel", trace.name());
         let seq = self.runlog.open(&task.project_id, &task.source, &mut t.log_next, epoch_s(), body);

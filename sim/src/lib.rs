@@ -73,6 +73,7 @@ pub mod sendlog;
 pub mod server;
 pub mod status;
 pub mod tasks;
+pub mod tokens;
 pub mod trace;
 
 use std::net::SocketAddr;

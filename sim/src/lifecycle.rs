@@ -32,7 +32,7 @@ pub fn reset(hub: &Arc<Hub>, kind: ResetKind) -> u64 {
         }
         // Dropping the entries drops each runner's command channel: runners stop.
         st.tasks.clear();
-        crate::fleet::reset(&mut st, kind);
+        crate::fleet::reset(&mut st, label);
         if kind == ResetKind::Full {
             st.faults = Faults::default();
             st.log.clear();

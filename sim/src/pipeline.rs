@@ -10,12 +10,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::epoch_s;
 use crate::fake::{self, Fake, Graph, Mode};
-use crate::hub::{Hub, State, TaskRef};
+use crate::hub::{Hub, State, TaskCmd, TaskRef};
 use crate::json::Obj;
 use crate::registry::bit;
 use crate::script::{Script, ScriptKind, Step};
 use crate::status::{sample_metrics, state, Metrics, TaskStatus};
-use crate::tasks::TaskCmd;
 use crate::trace::TraceLevel;
 
 /// Everything a runner needs to know about its task.

@@ -6,84 +6,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::epoch_s;
 use crate::dap::{CmdError, CmdResult};
 use crate::fake::Fake;
-use crate::hub::{Hub, State, TaskRef};
+use crate::hub::{Hub, State, TaskCmd, TaskEntry};
 use crate::json::{array_of, to_text, Obj};
 use crate::pipeline::{self, Plan};
 use crate::script::ScriptKind;
 use crate::status::{state, TaskStatus};
+use crate::tokens::{public_token, task_token, USER_ID};
 use crate::trace::TraceLevel;
-
-/// The OSS user every API key maps to (spec §1.3).
-pub const USER_ID: &str = "local";
 
 /// Run numbers: a replaced or reset task's old runner sees a different number and stops.
 static RUNS: AtomicU64 = AtomicU64::new(1);
-
-/// A request to a task's runner.
-#[derive(Debug)]
-pub enum TaskCmd {
-    /// Terminate; the reply fires right after `apaevt_task end`.
-    Terminate(oneshot::Sender<()>),
-    /// Restart in place; the reply fires when RUNNING again.
-    Restart(oneshot::Sender<()>),
-}
-
-/// One registered task (running, or completed and awaiting cleanup).
-#[derive(Debug)]
-pub struct TaskEntry {
-    /// `tk_…` token.
-    pub token: String,
-    /// `pk_…` public token.
-    pub public_token: String,
-    /// Display id `<8 hex>.<source>`.
-    pub id: String,
-    /// Project id.
-    pub project_id: String,
-    /// Source component id.
-    pub source: String,
-    /// Source component provider.
-    pub provider: String,
-    /// The pipeline as executed.
-    pub pipeline: Value,
-    /// Current `TASK_STATUS`.
-    pub status: TaskStatus,
-    /// Set when the run ended; cleanup removes the task `cleanup_delay_ms` later.
-    pub completed_at: Option<Instant>,
-    /// Run number of the live runner.
-    pub run: u64,
-    /// Registration order: the server's task dict keeps insertion order, and a re-run
-    /// replaces the completed control in place (spec §3.6), so listings follow this.
-    pub order: u64,
-    /// The execute `name` (or the task id without one): the first part of `name`.
-    pub name_prefix: String,
-    /// Idle TTL in seconds (reported only).
-    pub ttl: u64,
-    /// When the last `apaevt_status_update` of this task was built (status cadence:
-    /// at most one periodic update per second).
-    pub last_status: Instant,
-    /// Newer mode: this task's next `logSeq` (a fresh task counts from 1, spec §8.5.2).
-    pub log_next: u64,
-    /// Newer mode: when a status update was last written to the run log.
-    pub status_logged: Option<Instant>,
-    /// A `nan` fault holds the periodic status until then, so that a client has time to
-    /// draw the NaN status before the next regular one replaces it.
-    pub status_held_until: Option<Instant>,
-    /// Channel to the runner.
-    pub ctl: mpsc::Sender<TaskCmd>,
-}
-
-impl TaskEntry {
-    /// The identity events need.
-    pub fn task_ref(&self) -> TaskRef {
-        TaskRef { token: self.token.clone(), id: self.id.clone(), project_id: self.project_id.clone(), source: self.source.clone() }
-    }
-}
 
 /// `execute` arguments the simulator reads (spec §5.1), plus simulator knobs.
 #[derive(Debug, Clone, Default)]
@@ -124,57 +61,6 @@ impl LaunchArgs {
             seed: u64_arg("seed"),
         }
     }
-}
-
-/// `tk_` + sha256(json.dumps({userId, project_id, source}, sort_keys=True))[:32]
-/// (spec §5.1; matches the sample's `tk_bee3a8ea…`).
-pub fn task_token(user_id: &str, project_id: &str, source: &str) -> String {
-    let text = format!(
-        "{{\"project_id\": {}, \"source\": {}, \"userId\": {}}}",
-        py_json_str(project_id),
-        py_json_str(source),
-        py_json_str(user_id)
-    );
-    format!("tk_{}", &sha256_hex(&text)[..32])
-}
-
-/// The simulator's deterministic public token (the real one is not derivable from the sample).
-pub fn public_token(token: &str) -> String {
-    format!("pk_{}", &sha256_hex(&format!("{token}.public"))[..32])
-}
-
-/// The first 16 hex digits of sha256(`text`) (the run log's `pipelineHash`).
-pub fn short_hash(text: &str) -> String {
-    sha256_hex(text)[..16].to_owned()
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A JSON string literal as Python's `json.dumps` writes it (`ensure_ascii=True`).
-fn py_json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Everything `launch` derives from the pipeline before registering the task.
@@ -376,18 +262,6 @@ pub fn get_tasks(st: &State) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_matches_the_real_server_sample() {
-        let token = task_token("local", "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "chat_1");
-        assert_eq!(token, "tk_bee3a8ea46c24f6e1ac107ba9e8b63a8");
-    }
-
-    #[test]
-    fn python_string_escaping() {
-        assert_eq!(py_json_str("a\"b\\é\n"), "\"a\\\"b\\\\\\u00e9\\n\"");
-        assert_eq!(py_json_str("😀"), "\"\\ud83d\\ude00\"");
-    }
 
     #[test]
     fn pipeline_validation_errors() {

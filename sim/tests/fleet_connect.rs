@@ -6,7 +6,7 @@ mod fleet_support;
 use std::time::Duration;
 
 use fleet_support::*;
-use runwatch_sim::fleet::FleetConfig;
+use runwatch_sim::config::FleetConfig;
 use serde_json::{json, Value};
 
 fn auth_required() -> FleetConfig {

@@ -90,7 +90,7 @@ async fn every_sample_frame_has_a_simulator_twin_of_the_same_shape() {
         return;
     };
     // The capture had MLflow off: no `mlflow_*` ids in `final`.
-    let sim = fleet_support::sim(runwatch_sim::fleet::FleetConfig { mlflow: false, ..Default::default() }).await;
+    let sim = fleet_support::sim(runwatch_sim::config::FleetConfig { mlflow: false, ..Default::default() }).await;
     let mut events = Ws::events(&sim, "sess-b").await;
     let mut chat = Ws::chat(&sim).await;
     wait_subscribers(&sim, 1).await;

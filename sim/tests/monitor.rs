@@ -163,7 +163,7 @@ async fn running_seed_lists_tasks_in_registration_order() {
     let sim = sim().await;
     // Register in descending token order so a token-sorted listing would be reversed.
     let mut projects: Vec<String> = (0..3).map(|i| format!("order-{i}")).collect();
-    projects.sort_by_key(|p| std::cmp::Reverse(runwatch_sim::tasks::task_token("local", p, "chat_1")));
+    projects.sort_by_key(|p| std::cmp::Reverse(runwatch_sim::tokens::task_token("local", p, "chat_1")));
     for p in &projects {
         sim_execute(&sim, json!({"projectId": p, "source":"chat_1"})).await;
     }

@@ -6,7 +6,8 @@ use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{FleetConfig, Identity};
+use super::Identity;
+use crate::config::FleetConfig;
 use crate::clock::epoch_s;
 
 /// Where an identity came from.

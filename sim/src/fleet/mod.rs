@@ -31,115 +31,10 @@ pub mod turn;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::hub::State;
-use crate::lifecycle::ResetKind;
-
-/// fleet-rlm settings (the real server's env settings this simulator models).
-#[derive(Debug, Clone)]
-pub struct FleetConfig {
-    /// `AUTH_REQUIRED`: failures close with `auth_failed`/1008 instead of falling back to
-    /// `default`/`anonymous`.
-    pub auth_required: bool,
-    /// `DEV_JWT_SECRET` (HS256).
-    pub jwt_secret: String,
-    /// `ALLOW_DEBUG_AUTH`: `debug_tenant_id` + `debug_user_id` (query) / `X-Debug-*` headers.
-    pub allow_debug_auth: bool,
-    /// `ALLOW_QUERY_AUTH_TOKENS`: `access_token` query parameter.
-    pub allow_query_tokens: bool,
-    /// `WS_EXECUTION_MAX_QUEUE`.
-    pub max_queue: usize,
-    /// `WS_EXECUTION_DROP_POLICY=drop_newest` instead of `drop_oldest`.
-    pub drop_newest: bool,
-    /// No planner LM: chat sockets get `planner_missing` then close 1000; `/ready` false.
-    pub planner_missing: bool,
-    /// No Daytona credentials: the first message ends in `sandbox_unavailable` + 1011.
-    pub daytona_missing: bool,
-    /// `MLFLOW_ENABLED`: finals carry trace ids and `/api/v1/traces/feedback` accepts them.
-    pub mlflow: bool,
-    /// Multiplier of every scripted delay (1 = realistic pacing; 0 = none). `--speed` applies too.
-    pub pace: f64,
-    /// uvicorn's protocol ping interval, and its pong timeout (real ms; 0 = no pings).
-    pub ping_ms: u64,
-}
-
-impl Default for FleetConfig {
-    fn default() -> Self {
-        FleetConfig {
-            auth_required: false,
-            jwt_secret: "change-me".into(),
-            allow_debug_auth: true,
-            allow_query_tokens: true,
-            max_queue: 256,
-            drop_newest: false,
-            planner_missing: false,
-            daytona_missing: false,
-            mlflow: true,
-            pace: 1.0,
-            ping_ms: 20_000,
-        }
-    }
-}
-
-/// fleet-rlm command-line flags (flattened into the simulator's).
-#[derive(Debug, Clone, Args)]
-pub struct FleetArgs {
-    /// fleet-rlm: AUTH_REQUIRED=true (bad or missing auth → auth_failed, 1008).
-    #[arg(long)]
-    pub fleet_auth_required: bool,
-    /// fleet-rlm: DEV_JWT_SECRET for HS256 access tokens.
-    #[arg(long, default_value = "change-me")]
-    pub fleet_jwt_secret: String,
-    /// fleet-rlm: WS_EXECUTION_MAX_QUEUE of each events subscriber.
-    #[arg(long, default_value_t = 256)]
-    pub fleet_max_queue: usize,
-    /// fleet-rlm: drop_newest instead of drop_oldest when a subscriber queue is full.
-    #[arg(long)]
-    pub fleet_drop_newest: bool,
-    /// fleet-rlm: no planner LM (planner_missing on connect, /ready false).
-    #[arg(long)]
-    pub fleet_planner_missing: bool,
-    /// fleet-rlm: no Daytona credentials (first message → sandbox_unavailable, 1011).
-    #[arg(long)]
-    pub fleet_daytona_missing: bool,
-    /// fleet-rlm: MLFLOW_ENABLED=false (no trace ids; feedback answers 503).
-    #[arg(long)]
-    pub fleet_no_mlflow: bool,
-    /// fleet-rlm: multiplier of scripted delays (0 = as fast as possible).
-    #[arg(long, default_value_t = 1.0)]
-    pub fleet_pace: f64,
-    /// fleet-rlm: ALLOW_DEBUG_AUTH=false (no debug identity parameters or headers).
-    #[arg(long)]
-    pub fleet_no_debug_auth: bool,
-    /// fleet-rlm: ALLOW_QUERY_AUTH_TOKENS=false (no access_token: browsers cannot authenticate).
-    #[arg(long)]
-    pub fleet_no_query_tokens: bool,
-    /// fleet-rlm: protocol ping interval and pong timeout in ms (uvicorn: 20000; 0 = off).
-    #[arg(long, default_value_t = 20_000)]
-    pub fleet_ping_ms: u64,
-}
-
-impl FleetArgs {
-    /// The settings these flags select.
-    pub fn into_config(self) -> FleetConfig {
-        FleetConfig {
-            auth_required: self.fleet_auth_required,
-            jwt_secret: self.fleet_jwt_secret,
-            max_queue: self.fleet_max_queue.max(1),
-            drop_newest: self.fleet_drop_newest,
-            planner_missing: self.fleet_planner_missing,
-            daytona_missing: self.fleet_daytona_missing,
-            mlflow: !self.fleet_no_mlflow,
-            pace: if self.fleet_pace.is_finite() { self.fleet_pace.max(0.0) } else { 1.0 },
-            ping_ms: self.fleet_ping_ms,
-            allow_debug_auth: !self.fleet_no_debug_auth,
-            allow_query_tokens: !self.fleet_no_query_tokens,
-        }
-    }
-}
 
 /// A caller's identity after auth: sanitised tenant claim and user claim.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -223,11 +118,10 @@ impl FleetState {
     }
 }
 
-/// Forgets the fleet side on `/_sim/reset` or the `restart` fault: drops every fleet socket
-/// (no close frame), stops running turns without any further frame, forgets history, HITL,
-/// queued scripts and cached tests.
-pub fn reset(st: &mut State, kind: ResetKind) {
-    let label = if kind == ResetKind::Full { "reset" } else { "restart" };
+/// Forgets the fleet side on `/_sim/reset` or the `restart` fault (`label`, which the send
+/// log gives as the reason): drops every fleet socket (no close frame), stops running turns
+/// without any further frame, forgets history, HITL, queued scripts and cached tests.
+pub fn reset(st: &mut State, label: &str) {
     let ids: Vec<u64> = st.fleet.conns.keys().copied().collect();
     for id in ids {
         conn::kill(st, id, label);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use runwatch_sim::fleet::FleetConfig;
+use runwatch_sim::config::FleetConfig;
 use runwatch_sim::{start, Config, Handle};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
