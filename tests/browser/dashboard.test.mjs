@@ -280,7 +280,7 @@ test("connecting by URL and key from the page: a wrong key fails visibly, the ke
   await p.waitForSelector("[data-testid=conn-state][data-state=live]");
   await p.waitForSelector("[data-testid=run]");
   // The server refused the key: the SDK reports authFailed and stops; no page error.
-  assertNoPageErrors(p);
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
   await p.close();
 });
 
@@ -312,6 +312,17 @@ test("Worker mode, chosen on the connect page: the same dashboard goes live from
   await p.waitForSelector("[data-testid=event-log] li");
   await p.click("nav a[href='#/subscriptions']");
   await p.waitForSelector("[data-testid=server-keys] tbody tr");
+  // The fault panel reads the Worker's states, stats and diagnostics as it reads the page's.
+  await p.click("nav a[href='#/faults']");
+  for (const fault of ["kill", "drop"]) {
+    await p.waitForSelector("[data-testid=conn-state][data-state=live]", { timeout: 30_000 });
+    await p.waitForSelector(`button[data-fault="${fault}"]:not([disabled])`);
+    await p.click(`button[data-fault="${fault}"]`);
+    const entry = `[data-testid=fault-log] li[data-fault="${fault}"]`;
+    await p.waitForSelector(`${entry}[data-status=recovered], ${entry}[data-status=survived], ${entry}[data-status=failed]`, { timeout: 60_000 });
+    const detail = await p.$eval(entry, (li) => `${li.getAttribute("data-status")}: ${li.querySelector(".detail")?.textContent ?? ""}`);
+    assert.match(detail, fault === "kill" ? /^recovered: back live in .* on epoch \d+/ : /^(recovered|survived): .*gap\(s\)/, `${fault} in Worker mode`);
+  }
   assert.equal(await p.evaluate(() => window.__pageSockets), mainThreadSockets, "Worker mode opened a socket on the page");
   await p.setViewportSize({ width: 390, height: 844 });
   await p.click("nav a[href='#/tasks']");
@@ -319,6 +330,6 @@ test("Worker mode, chosen on the connect page: the same dashboard goes live from
   await noOverflow(p, "tasks in Worker mode at 390 px");
   await p.screenshot({ path: path.join(SHOTS, "dashboard-worker-390.png") });
   assert.doesNotMatch(await p.textContent("body"), /NaN|undefined|\[object Object\]/);
-  assertNoPageErrors(p);
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
   await p.close();
 });
