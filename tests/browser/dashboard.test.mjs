@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { build } from "vite";
 import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
-import { launchBrowser, assertNoPageErrors, BROWSER_WS_FAILURE } from "../support/browser.mjs";
+import { launchBrowser, assertNoPageErrors, countPageSockets, BROWSER_WS_FAILURE } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { startDashboardServer } from "../../www/serve.mjs";
 import { a11yBasics, noOverflow } from "../support/layout.mjs";
@@ -286,16 +286,10 @@ test("connecting by URL and key from the page: a wrong key fails visibly, the ke
 
 test("Worker mode, chosen on the connect page: the same dashboard goes live from a Worker, with no socket on the page", async () => {
   const p = await browser.newPage();
-  await p.addInitScript(() => {
-    const WS = globalThis.WebSocket;
-    window.__pageSockets = 0;
-    globalThis.WebSocket = class extends WS {
-      constructor(...args) { super(...args); window.__pageSockets += 1; }
-    };
-  });
+  const pageSockets = await countPageSockets(p);
   await p.goto(`${server.url}#/connect`);
   await p.waitForSelector("[data-testid=conn-state][data-state=live]");
-  const mainThreadSockets = await p.evaluate(() => window.__pageSockets);
+  const mainThreadSockets = await pageSockets();
   assert.equal(mainThreadSockets, 1, "the main-thread client's socket");
   await p.getByRole("checkbox", { name: /Run the client in a Worker/ }).check();
   await p.getByRole("button", { name: "Use the built-in simulator" }).click();
@@ -323,7 +317,7 @@ test("Worker mode, chosen on the connect page: the same dashboard goes live from
     const detail = await p.$eval(entry, (li) => `${li.getAttribute("data-status")}: ${li.querySelector(".detail")?.textContent ?? ""}`);
     assert.match(detail, fault === "kill" ? /^recovered: back live in .* on epoch \d+/ : /^(recovered|survived): .*gap\(s\)/, `${fault} in Worker mode`);
   }
-  assert.equal(await p.evaluate(() => window.__pageSockets), mainThreadSockets, "Worker mode opened a socket on the page");
+  assert.equal(await pageSockets(), mainThreadSockets, "Worker mode opened a socket on the page");
   await p.setViewportSize({ width: 390, height: 844 });
   await p.click("nav a[href='#/tasks']");
   await p.waitForSelector("[data-testid=run]");

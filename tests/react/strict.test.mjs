@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { REPO_ROOT, TARGET_DIR, PKG_DIR } from "../support/paths.mjs";
-import { assertNoPageErrors } from "../support/browser.mjs";
+import { assertNoPageErrors, countPageSockets } from "../support/browser.mjs";
 import { sleep, until } from "../support/wait.mjs";
 import { useReactAppFixture, wasmAssets } from "./support.mjs";
 
@@ -143,19 +143,13 @@ test("the README's example renders live runs under StrictMode and closes its cli
 test("Worker mode (useRocketRideClient(options, { worker: true })): the same hooks over the Worker's client, its socket off the page", async () => {
   page = await browser.newPage();
   // The page's own sockets, counted: in Worker mode the connection is the Worker's.
-  await page.addInitScript(() => {
-    const WS = globalThis.WebSocket;
-    window.__pageSockets = 0;
-    globalThis.WebSocket = class extends WS {
-      constructor(...args) { super(...args); window.__pageSockets += 1; }
-    };
-  });
+  const pageSockets = await countPageSockets(page);
   await page.goto(`${server.url}?worker&engine=${encodeURIComponent(`ws://127.0.0.1:${sim.port}`)}`);
   await page.waitForFunction(() => window.__strict.client?.state === "live");
   assert.equal(await page.evaluate(() => window.__strict.inWorker()), true, "the client is the main-thread class, not Worker mode's");
   await checkSharedResources(page);
   await checkCleanup(page);
-  assert.equal(await page.evaluate(() => window.__pageSockets), 0, "the page opened a WebSocket itself");
+  assert.equal(await pageSockets(), 0, "the page opened a WebSocket itself");
   assertNoPageErrors(page);
   await page.close();
 });

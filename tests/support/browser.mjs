@@ -100,6 +100,23 @@ export function assertNoPageErrors(page, { allowConsole } = {}) {
   if (problems.length) throw new Error(`page reported ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
 }
 
+/**
+ * Counts the WebSockets the page's own script opens (a Worker's are not counted), from
+ * before the page's first script runs. Returns a function that reads the count.
+ * @param {import("playwright-core").Page} page
+ * @returns {Promise<() => Promise<number>>}
+ */
+export async function countPageSockets(page) {
+  await page.addInitScript(() => {
+    const WS = globalThis.WebSocket;
+    window.__pageSockets = 0;
+    globalThis.WebSocket = class extends WS {
+      constructor(...args) { super(...args); window.__pageSockets += 1; }
+    };
+  });
+  return () => page.evaluate(() => window.__pageSockets);
+}
+
 // 1796323557.5572793 is a float that a fast decimal parse (serde_json's default) gets one unit
 // in the last place wrong: it arrived as 1796323557.557279.
 export const EXACT = "1796323557.5572793";
