@@ -38,10 +38,11 @@ export async function loadConfig(): Promise<ServerConfig> {
 export function initialSettings(config: ServerConfig): Settings {
   const params = new URLSearchParams(location.search);
   const engine = params.get("engine");
+  const worker = params.has("worker");
   const saved = readSaved();
-  if (saved && !engine) return params.has("worker") ? { ...saved, worker: true } : saved;
+  if (saved && !engine) return { ...saved, worker: saved.worker || worker };
   const url = engine ?? config.engine;
-  return { url, key: config.key, allowInsecure: false, remember: false, worker: params.has("worker"), builtIn: url === config.engine || !!engine };
+  return { url, key: config.key, allowInsecure: false, remember: false, worker, builtIn: url === config.engine || !!engine };
 }
 
 function readSaved(): Settings | null {
