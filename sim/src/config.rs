@@ -56,26 +56,11 @@ pub struct Config {
     pub fleet: FleetConfig,
 }
 
+/// The settings of a command line with no flags: the flags' defaults are the only place
+/// they are stated.
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            host: "127.0.0.1".into(),
-            port: 5565,
-            api_keys: vec!["sim-key".into()],
-            scenario: Scenario::Idle,
-            load_tasks: 4,
-            load_rate: 1000,
-            seed: 1,
-            speed: 1.0,
-            cleanup_delay_ms: 300_000,
-            cleanup_scan_ms: 60_000,
-            send_log_file: None,
-            send_log_capacity: 200_000,
-            faults: Vec::new(),
-            newer: false,
-            exit_code_bug: true,
-            fleet: FleetConfig::default(),
-        }
+        Cli::parse_from(["runwatch-sim"]).into_config().expect("the default flags are valid")
     }
 }
 
@@ -191,21 +176,10 @@ pub struct FleetConfig {
     pub ping_ms: u64,
 }
 
+/// The settings of no fleet flags (see `Config`'s `Default`).
 impl Default for FleetConfig {
     fn default() -> Self {
-        FleetConfig {
-            auth_required: false,
-            jwt_secret: "change-me".into(),
-            allow_debug_auth: true,
-            allow_query_tokens: true,
-            max_queue: 256,
-            drop_newest: false,
-            planner_missing: false,
-            daytona_missing: false,
-            mlflow: true,
-            pace: 1.0,
-            ping_ms: 20_000,
-        }
+        Config::default().fleet
     }
 }
 
@@ -263,5 +237,24 @@ impl FleetArgs {
             allow_debug_auth: !self.fleet_no_debug_auth,
             allow_query_tokens: !self.fleet_no_query_tokens,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults come from the flags' defaults: the ones tests and the README rely on.
+    #[test]
+    fn defaults_are_those_of_a_command_line_without_flags() {
+        let c = Config::default();
+        assert_eq!((c.host.as_str(), c.port, c.api_keys.as_slice()), ("127.0.0.1", 5565, ["sim-key".to_string()].as_slice()));
+        assert_eq!((c.scenario, c.load_tasks, c.load_rate, c.seed, c.speed), (Scenario::Idle, 4, 1000, 1, 1.0));
+        assert_eq!((c.cleanup_delay_ms, c.cleanup_scan_ms, c.send_log_capacity), (300_000, 60_000, 200_000));
+        assert!(c.faults.is_empty() && c.send_log_file.is_none() && !c.newer && c.exit_code_bug);
+        let f = FleetConfig::default();
+        assert_eq!((f.jwt_secret.as_str(), f.max_queue, f.pace, f.ping_ms), ("change-me", 256, 1.0, 20_000));
+        assert!(!f.auth_required && f.allow_debug_auth && f.allow_query_tokens && f.mlflow);
+        assert!(!f.drop_newest && !f.planner_missing && !f.daytona_missing);
     }
 }
