@@ -11,27 +11,16 @@ use oracle::written_as_serde_json_writes;
 use runwatch::core::wire::{DecodeError, Frame, FrameBody};
 use runwatch::protocol::rocketride::envelope::decode_frame;
 use runwatch::protocol::rocketride::events::{decode_event_text, RocketRideEvent};
+use runwatch::protocol::rocketride::monitor_types::MonitorTypes;
+use runwatch::protocol::rocketride::replay::event_names;
 
-const NAMES: &[&str] = &[
-    "apaevt_task",
-    "apaevt_status_update",
-    "apaevt_flow",
-    "apaevt_sse",
-    "apaevt_status_object",
-    "apaevt_status_counts",
-    "apaevt_status_error",
-    "apaevt_status_warning",
-    "apaevt_status_message",
-    "apaevt_status_download",
-    "apaevt_status_metrics",
-    "apaevt_status_user",
-    "apaevt_status_info",
-    "apaevt_dashboard",
-    "apaext_account",
-    "output",
-    "DETAIL",
-    "apaevt_other",
-];
+/// Every event name a monitor receives, as the SDK's log replay lists them, and the names no
+/// monitor type covers there (the dashboard's, the account's, a DETAIL frame's, an unknown).
+fn names() -> Vec<&'static str> {
+    let mut names = event_names(MonitorTypes::all());
+    names.extend(["apaevt_dashboard", "apaext_account", "DETAIL", "apaevt_other"]);
+    names
+}
 
 /// The frame with a space after its opening brace: laid out as no server writes it, so it
 /// takes the general path (the envelope read by the JSON reader), never the fast one.
@@ -51,6 +40,8 @@ fn outcome(decoded: &Result<Frame<RocketRideEvent>, DecodeError>) -> String {
     }
 }
 
+static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
 fuzz_target!(|data: &[u8]| {
     let decoded = decode_frame(data);
     if let Ok(frame) = &decoded {
@@ -64,7 +55,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some((&pick, body)) = data.split_first() {
         if let Ok(body) = std::str::from_utf8(body) {
-            let name = NAMES[pick as usize % NAMES.len()];
+            let names = NAMES.get_or_init(names);
+            let name = names[pick as usize % names.len()];
             if let Ok(event) = decode_event_text(name, body) {
                 assert!(serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok(), "{name} {body:?}");
                 written_as_serde_json_writes(&event);
