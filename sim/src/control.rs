@@ -20,6 +20,7 @@ use crate::faults::FaultSpec;
 use crate::hub::Hub;
 use crate::inject;
 use crate::lifecycle;
+use crate::registry;
 use crate::tasks::{self, LaunchArgs};
 
 /// Most log entries one `GET /_sim/log` returns unless `limit` says otherwise.
@@ -164,11 +165,13 @@ async fn list_tasks(State(hub): State<Arc<Hub>>) -> Json<Value> {
     Json(Value::Array(items))
 }
 
-/// One monitor of `GET /_sim/connections`.
+/// One monitor of `GET /_sim/connections`: the key, its bitmask and the mask's flag names
+/// (as the SDK's `serverSubscriptions()` spells them, so the two views compare directly).
 #[derive(Serialize)]
 struct MonitorView {
     key: String,
     mask: u8,
+    types: Vec<&'static str>,
 }
 
 /// One row of `GET /_sim/connections`.
@@ -195,7 +198,7 @@ async fn connections(State(hub): State<Arc<Hub>>) -> Json<Vec<ConnView>> {
             client_name: c.client_name.clone(),
             client_version: c.client_version.clone(),
             seq: c.seq,
-            monitors: c.monitors.iter().map(|(k, m)| MonitorView { key: k.clone(), mask: *m }).collect(),
+            monitors: c.monitors.iter().map(|(k, m)| MonitorView { key: k.clone(), mask: *m, types: registry::type_names(*m) }).collect(),
         })
         .collect();
     Json(rows)

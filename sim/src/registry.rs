@@ -131,9 +131,14 @@ fn py_bin(v: i64, width: usize) -> String {
     format!("0b{sign} {bits:0width$b}")
 }
 
+/// The flag names of a mask as `rrext_monitor` takes them, in bit order.
+pub fn type_names(mask: u8) -> Vec<&'static str> {
+    NAMES.iter().filter(|(_, b)| mask & b != 0).map(|(n, _)| *n).collect()
+}
+
 /// Lower-case flag names of a mask, in bit order (`rrext_dashboard`, Errata 1).
 pub fn flag_names(mask: u8) -> Vec<String> {
-    NAMES.iter().filter(|(_, b)| mask & b != 0).map(|(n, _)| n.to_ascii_lowercase()).collect()
+    type_names(mask).into_iter().map(str::to_ascii_lowercase).collect()
 }
 
 /// The project key `p.<project>.<source>` (source may be `*`).
@@ -223,5 +228,6 @@ mod tests {
         m.insert("p.b".into(), 8);
         assert_eq!(m.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["*", "p.b"]);
         assert_eq!(flag_names(bit::SUMMARY | bit::TASK), vec!["summary", "task"]);
+        assert_eq!(type_names(0xfe), vec!["DETAIL", "SUMMARY", "OUTPUT", "FLOW", "TASK", "SSE", "DASHBOARD"]);
     }
 }

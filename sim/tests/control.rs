@@ -30,7 +30,7 @@ async fn control_shapes_and_404() {
     let (_, conns) = http(&sim, "GET", "/_sim/connections", None).await;
     assert_eq!(conns[0]["authenticated"], true);
     assert_eq!(conns[0]["clientName"], "test");
-    assert_eq!(conns[0]["monitors"], json!([{"key":"*","mask":160}]));
+    assert_eq!(conns[0]["monitors"], json!([{"key":"*","mask":160,"types":["TASK","DASHBOARD"]}]));
 
     let (status, _) = http(&sim, "POST", "/_sim/terminate", Some(json!({"token": exec["token"]}))).await;
     assert_eq!(status, 200);

@@ -156,9 +156,15 @@ test("the subscription panel adds and removes subscriptions and shows their serv
   // The server holds it too.
   const [conn] = (await sim.control("connections")).filter((c) => c.clientName === "runwatch-dashboard");
   assert.ok(conn.monitors.some((m) => m.key.includes("upload_1")), JSON.stringify(conn.monitors));
-  // It outlives a visit to another tab, and counts what it received meanwhile.
-  await page.click("nav a[href='#/tasks']");
-  await page.waitForSelector("[data-testid=run]");
+  // It outlives a visit to another tab, and counts what it received meanwhile. That tab,
+  // Faults, shows the server's registry by type name and that it is exactly what the SDK
+  // believes it holds, this project key included.
+  await page.click("nav a[href='#/faults']");
+  await page.waitForFunction((k) => document.querySelector("[data-testid=sim-connections]")?.textContent?.includes(k), key);
+  await page.waitForSelector("[data-testid=server-agrees][data-agree=true]");
+  const held = await page.textContent("[data-testid=sim-connections]");
+  assert.match(held, new RegExp(`${key.replaceAll(".", "\\.")} [A-Z, ]*OUTPUT`), held);
+  assert.doesNotMatch(held, /\(\d+\)/, "types by name, not the bitmask");
   await page.click("nav a[href='#/subscriptions']");
   await page.waitForSelector("[data-testid=subscription]");
   await page.getByRole("button", { name: "Unsubscribe" }).click();
@@ -230,6 +236,8 @@ test("every fault from the panel is survived, and the page says how", { timeout:
     if (fault === "duplicate") assert.match(detail, /duplicate\(s\) dropped/, `duplicate: ${detail}`);
     if (fault === "garbage") assert.match(detail, /decode error\(s\)/, `garbage: ${detail}`);
   }
+  // After them all, the server holds exactly the keys and types the SDK believes it does.
+  await page.waitForSelector("[data-testid=server-agrees][data-agree=true]", { timeout: 15_000 });
   await page.screenshot({ path: path.join(SHOTS, "dashboard-faults-1280.png"), fullPage: true });
   // The header says what the SDK went through.
   assert.ok(Number(await page.textContent("[data-testid=reconnects]")) >= 5);
@@ -317,6 +325,8 @@ test("Worker mode, chosen on the connect page: the same dashboard goes live from
     const detail = await p.$eval(entry, (li) => `${li.getAttribute("data-status")}: ${li.querySelector(".detail")?.textContent ?? ""}`);
     assert.match(detail, fault === "kill" ? /^recovered: back live in .* on epoch \d+/ : /^(recovered|survived): .*gap\(s\)/, `${fault} in Worker mode`);
   }
+  // The Worker's view of the server's keys (posted with each batch) is the server's.
+  await p.waitForSelector("[data-testid=server-agrees][data-agree=true]", { timeout: 15_000 });
   assert.equal(await pageSockets(), mainThreadSockets, "Worker mode opened a socket on the page");
   await p.setViewportSize({ width: 390, height: 844 });
   await p.click("nav a[href='#/tasks']");

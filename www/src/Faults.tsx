@@ -70,7 +70,25 @@ function delta(before: ClientStats | null, after: ClientStats | null): string {
   return parts.length ? parts.join(", ") : "no loss";
 }
 
-interface SimConnection { id: number; clientName: string; authenticated: boolean; monitors: Array<{ key: string; mask: number }> }
+/** A registry key and its types, as the simulator and `client.serverSubscriptions()` list them. */
+interface KeyTypes { key: string; types: string[] }
+interface SimConnection { id: number; clientName: string; authenticated: boolean; monitors: KeyTypes[] }
+
+/** Keys and types in one canonical text, so two lists compare whatever their order. */
+const keysText = (rows: KeyTypes[]) => rows.map((r) => `${r.key} ${[...r.types].sort().join(",")}`).sort().join("\n");
+
+/** Whether the server's newest connection of this page holds exactly what the SDK believes
+ * it holds: the SDK's own resubscribe, reassert and unsubscribe bookkeeping checked against
+ * the registry the server really has. */
+function agrees(client: RocketRideClient | null, ours: SimConnection[]): boolean {
+  const live = ours.filter((c) => c.authenticated).at(-1);
+  if (!client || !live) return false;
+  try {
+    return keysText(live.monitors) === keysText(client.serverSubscriptions());
+  } catch {
+    return false; // closed
+  }
+}
 
 interface FaultLog {
   entries: Entry[];
@@ -171,6 +189,7 @@ export function FaultsPage({ client, simulator }: { client: RocketRideClient | n
     );
   }
   const ours = conns.filter((c) => c.clientName === "runwatch-dashboard");
+  const same = agrees(client, ours);
   return (
     <div className="two-col">
       <section className="panel" aria-labelledby="faults-h">
@@ -187,15 +206,20 @@ export function FaultsPage({ client, simulator }: { client: RocketRideClient | n
           ))}
         </ul>
         <h3>The server's view of this page</h3>
-        <p className="hint">From the simulator (<code>/_sim/connections</code>): this dashboard's connections and the monitor keys they hold.</p>
+        <p className="hint">From the simulator (<code>/_sim/connections</code>, every 2 s): this dashboard's connections and the monitor keys they hold.</p>
         <ul className="server-conns" data-testid="sim-connections">
           {ours.map((c) => (
             <li key={c.id}>
-              <strong>#{c.id}</strong> {c.authenticated ? "authenticated" : "not authenticated"} ·{" "}
-              {c.monitors.map((m) => <code key={m.key}>{m.key} ({m.mask})</code>)}
+              <strong>#{c.id}</strong> {c.authenticated ? "authenticated" : "not authenticated"}
+              <ul>{c.monitors.map((m) => <li key={m.key}><code>{m.key}</code> {m.types.join(", ")}</li>)}</ul>
             </li>
           ))}
         </ul>
+        <p data-testid="server-agrees" data-agree={same} className={same ? "agree" : "disagree"}>
+          {same
+            ? "The server holds exactly the keys and types the SDK believes it holds (client.serverSubscriptions())."
+            : "The server's keys differ from what the SDK believes it holds (client.serverSubscriptions()): expected while it reconnects, resubscribes or re-asserts."}
+        </p>
       </section>
       <section className="panel" aria-labelledby="fault-log-h">
         <h2 id="fault-log-h">What happened</h2>
