@@ -1,6 +1,8 @@
 // Types of runwatch/fleet-rlm, generated from the Rust crate by wasm-bindgen into
 // ./dist/fleet/runwatch.d.ts. Only the default export is declared here: wasm-bindgen's init.
 import type wbgInit from "./dist/fleet/runwatch.js";
+// `Symbol.dispose` for the generated classes under any `lib` setting.
+import type {} from "./dispose.js";
 
 export * from "./dist/fleet/runwatch.js";
 

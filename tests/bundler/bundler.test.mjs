@@ -36,14 +36,14 @@ test("npm pack → install → vite build → the bundle initialises in Chromium
   // 1. Pack exactly what would be published.
   const [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", tmp], PKG_DIR));
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "worker.js", "worker-host.js", "worker.d.ts", "react.js", "react.d.ts", "react-shared.js", "react-fleet.js", "react-fleet.d.ts", "fleet-rlm.js", "fleet-rlm.d.ts", "entry.js", "json-args.js", "dist/fleet/runwatch.js", "dist/fleet/runwatch_bg.wasm", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
+  for (const f of ["package.json", "README.md", "index.js", "index.d.ts", "worker.js", "worker-host.js", "worker.d.ts", "react.js", "react.d.ts", "react-shared.js", "react-fleet.js", "react-fleet.d.ts", "fleet-rlm.js", "fleet-rlm.d.ts", "dispose.d.ts", "entry.js", "json-args.js", "dist/fleet/runwatch.js", "dist/fleet/runwatch_bg.wasm", "dist/runwatch.js", "dist/runwatch.d.ts", "dist/runwatch_bg.wasm"]) {
     assert.ok(files.includes(f), `tarball lacks ${f}; it has: ${files.join(", ")}`);
   }
   // wasm-bindgen's snippets: the JavaScript each module imports (its frame reader).
   for (const dir of ["dist/snippets/", "dist/fleet/snippets/"]) {
     assert.ok(files.some((f) => f.startsWith(dir) && f.endsWith(".js")), `tarball lacks ${dir}; it has: ${files.join(", ")}`);
   }
-  const allowed = /^(package\.json|README\.md|(index|worker|react|react-fleet|fleet-rlm)\.(js|d\.ts)|worker-host\.js|react-shared\.js|entry\.js|json-args\.js|dist\/(fleet\/)?([^/]+|snippets\/[^/]+\/(pkg\/)?[^/]+\.js))$/;
+  const allowed = /^(package\.json|README\.md|(index|worker|react|react-fleet|fleet-rlm)\.(js|d\.ts)|worker-host\.js|react-shared\.js|entry\.js|json-args\.js|dispose\.d\.ts|dist\/(fleet\/)?([^/]+|snippets\/[^/]+\/(pkg\/)?[^/]+\.js))$/;
   assert.deepEqual(files.filter((f) => !allowed.test(f)), [], "tarball holds files outside the whitelist");
 
   // 2. A minimal app that depends on the tarball.

@@ -18,6 +18,25 @@ test("tsc --strict accepts a consumer of the runwatch package", () => {
   assert.equal(r.status, 0, `tsc -p tests/types failed:\n${r.stdout}${r.stderr}`);
 });
 
+// wasm-bindgen's classes declare `[Symbol.dispose]()`, a symbol TypeScript's lib declares only
+// in esnext.disposable; pkg/dispose.d.ts declares it for every other lib, the same way, so
+// the two merge. The consumers check under the libs that have it too, and `using` a client
+// (using-consumer.ts) types where `Disposable` exists.
+test("the typings check under every lib setting, and `using` a client types where the lib has Disposable", () => {
+  const base = path.join(REPO_ROOT, "tests", "types");
+  const consumers = JSON.parse(fs.readFileSync(path.join(base, "tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, "")).files;
+  const tsc = path.join(REPO_ROOT, "node_modules", ".bin", "tsc");
+  for (const lib of [["es2022", "esnext.disposable", "dom"], ["esnext", "dom"]]) {
+    const dir = path.join(REPO_ROOT, "target", "types-lib", lib.join("+"));
+    fs.mkdirSync(dir, { recursive: true });
+    const files = [...consumers, "using-consumer.ts"].map((f) => path.join(base, f));
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(base, "tsconfig.json"), compilerOptions: { lib }, files }, null, 2));
+    const r = spawnSync(tsc, ["-p", dir, "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.error, undefined, `could not run tsc: ${r.error}`);
+    assert.equal(r.status, 0, `lib ${lib.join(", ")}:\n${r.stdout}${r.stderr}`);
+  }
+});
+
 // The README's TypeScript snippets, extracted from README.md on every run (so they cannot
 // drift), each compiled as a module against the package with the same strict options. Names
 // the snippets leave to the reader (`getApiKey`, `render`, …) are declared in a prelude.
