@@ -8,7 +8,7 @@
 #     run.sh makes its own venv with the recorder's one dependency
 #   - the npm packages of the JavaScript test/bench/demo tooling (playwright-core,
 #     typescript, vite, binaryen's wasm-opt, and the dashboard's react, react-dom, uplot and
-#     @vitejs/plugin-react), from package-lock.json
+#     @vitejs/plugin-react), from package-lock.json; and TypeScript 5.9 in tests/types/ts5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,15 +76,18 @@ if [ "${npm_major:-0}" -lt 11 ]; then
   step "warning: npm $(npm --version 2>/dev/null) found; npm 11 is known to work (try: npm install -g npm@11)"
 fi
 
-# npm packages: reinstall only when package-lock.json changed since the last install.
-if [ -f package-lock.json ]; then
-  stamp=node_modules/.runwatch-lock-stamp
-  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
-    step "npm packages: up to date"
+# npm packages: reinstall only when a package-lock.json changed since its last install. The
+# root's, and tests/types/ts5's (TypeScript 5.9 beside the root's 7, for the typings tests).
+npm_ci() { # npm_ci <dir>
+  local stamp="$1/node_modules/.runwatch-lock-stamp"
+  if [ -f "$stamp" ] && cmp -s "$1/package-lock.json" "$stamp"; then
+    step "npm packages in $1: up to date"
   else
-    step "installing npm packages (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
-    cp package-lock.json "$stamp"
+    step "installing npm packages in $1 (npm ci)"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$1/package-lock.json" "$stamp"
   fi
-fi
+}
+npm_ci .
+npm_ci tests/types/ts5
 step "done"

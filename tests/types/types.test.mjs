@@ -37,6 +37,26 @@ test("the typings check under every lib setting, and `using` a client types wher
   }
 });
 
+// Apps compile the package's typings with their own TypeScript: also 5.9 (tests/types/ts5,
+// installed by scripts/setup.sh), under each module resolution it has. node10 reads no
+// exports map, so a subpath whose file is named otherwise ("runwatch/react/fleet-rlm" →
+// react-fleet.d.ts) needs package.json's typesVersions.
+test("TypeScript 5.9 checks the consumers and every entry point under node10, node16 and bundler resolution", () => {
+  const base = path.join(REPO_ROOT, "tests", "types");
+  const tsc5 = path.join(base, "ts5", "node_modules", "typescript", "bin", "tsc");
+  assert.ok(fs.existsSync(tsc5), "tests/types/ts5 is not installed; run: bash scripts/setup.sh");
+  const consumers = JSON.parse(fs.readFileSync(path.join(base, "tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, "")).files;
+  for (const [module, moduleResolution] of [["esnext", "node10"], ["node16", "node16"], ["esnext", "bundler"]]) {
+    const dir = path.join(REPO_ROOT, "target", "types-ts5", moduleResolution);
+    fs.mkdirSync(dir, { recursive: true });
+    const files = consumers.map((f) => path.join(base, f));
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(base, "tsconfig.json"), compilerOptions: { module, moduleResolution }, files }, null, 2));
+    const r = spawnSync(process.execPath, [tsc5, "-p", dir, "--pretty", "false"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 180_000 });
+    assert.equal(r.error, undefined, `could not run tsc 5.9: ${r.error}`);
+    assert.equal(r.status, 0, `TypeScript 5.9, moduleResolution ${moduleResolution}:\n${r.stdout}${r.stderr}`);
+  }
+});
+
 // The README's TypeScript snippets, extracted from README.md on every run (so they cannot
 // drift), each compiled as a module against the package with the same strict options. Names
 // the snippets leave to the reader (`getApiKey`, `render`, …) are declared in a prelude.
