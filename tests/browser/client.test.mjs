@@ -270,6 +270,41 @@ test("plain ws:// to a remote host and credentials in the URL are refused", asyn
   assert.match(codes[2], /^invalidOptions: .*urlTypo/);
 });
 
+test("under a Content-Security-Policy, 'wasm-unsafe-eval' in script-src is all the SDK needs; without it init() rejects with a CompileError", async () => {
+  // A strict policy as an app would send it: nothing inline but the import map (by nonce),
+  // scripts and the Worker from the page's own origin, sockets only to the engine.
+  const engine = new URL(sim.url).origin.replace(/^http/, "ws");
+  const policy = (wasm) => `default-src 'self'; script-src 'self' 'nonce-rw'${wasm ? " 'wasm-unsafe-eval'" : ""}; connect-src 'self' ${engine}`;
+  const outcome = async (wasm) => {
+    page = await browser.newPage();
+    const url = new URL(BLANK_PAGE, server.url);
+    url.searchParams.set("csp", policy(wasm));
+    await page.goto(url.href);
+    const result = await page.evaluate(async (url) => {
+      const { default: init, RocketRideClient } = await import("runwatch");
+      try {
+        await init();
+      } catch (e) {
+        return `${e.name}: ${e.message}`;
+      }
+      const client = new RocketRideClient({ url, auth: "sim-key" });
+      const live = await new Promise((resolve) => {
+        client.onState((s) => s.newState === "live" && resolve(true));
+        setTimeout(() => resolve(client.state), 10_000);
+      });
+      client.close();
+      return live === true ? "live" : `not live: ${live}`;
+    }, sim.url);
+    // Nothing else was refused: no CSP report, and in Worker mode no fallback to the page.
+    const refused = page.consoleMessages.filter((m) => /Content Security Policy|Worker mode unavailable/.test(m.text));
+    await page.close();
+    page = undefined;
+    return wasm ? `${result}${refused.map((m) => `; ${m.text}`).join("")}` : result;
+  };
+  assert.equal(await outcome(true), "live");
+  assert.match(await outcome(false), /^CompileError: .*Content Security Polic/);
+});
+
 test("option values of the wrong type are refused with the option's name; arguments are sent as JSON.stringify makes them", async () => {
   const p = await openClient();
   await waitLive(p);

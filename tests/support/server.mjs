@@ -47,12 +47,13 @@ const ENTRY = MODE === "worker" ? "/pkg/worker.js" : "/pkg/index.js";
  * to the package's entry (see MODE), so browser tests import the package by name, as users do:
  *   await page.goto(new URL(BLANK_PAGE, srv.url).href);
  *   await page.evaluate(async () => { const { default: init } = await import("runwatch"); await init(); });
- * Only meaningful when serving the repository root.
+ * Only meaningful when serving the repository root. `?csp=POLICY` sends the page with that
+ * Content-Security-Policy header; its import map carries the nonce "rw" for such a policy.
  */
 export const BLANK_PAGE = "__runwatch/blank.html";
 const BLANK_HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>runwatch test page</title>
-<script type="importmap">{ "imports": { "runwatch": "${ENTRY}", "runwatch/fleet-rlm": "/pkg/fleet-rlm.js" } }</script>
+<script type="importmap" nonce="rw">{ "imports": { "runwatch": "${ENTRY}", "runwatch/fleet-rlm": "/pkg/fleet-rlm.js" } }</script>
 ${MODE === "worker" ? '<script src="/tests/support/worker-probe-page.js"></script>' : ""}
 </head><body></body></html>
 `;
@@ -99,13 +100,17 @@ function serve(base, req, res) {
   };
   if (req.method !== "GET" && req.method !== "HEAD") return send(405, "method not allowed\n", { allow: "GET, HEAD" });
 
-  let rel;
+  let rel, csp;
   try {
-    rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const url = new URL(req.url, "http://x");
+    rel = decodeURIComponent(url.pathname);
+    csp = url.searchParams.get("csp");
   } catch {
     return send(400, "bad path\n");
   }
-  if (rel === "/" + BLANK_PAGE) return send(200, BLANK_HTML, { "content-type": MIME[".html"] });
+  if (rel === "/" + BLANK_PAGE) {
+    return send(200, BLANK_HTML, { "content-type": MIME[".html"], ...(csp ? { "content-security-policy": csp } : {}) });
+  }
   if (MODE === "worker" && rel === WORKER_HOST && !req.url.endsWith("?unprobed")) {
     return send(200, PROBED_WORKER_HOST, { "content-type": MIME[".js"] });
   }
