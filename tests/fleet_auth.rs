@@ -56,6 +56,8 @@ fn urls_the_server_or_the_network_would_abuse_are_refused() {
     assert_eq!(socket_url("ftp://h", &Endpoint::Chat, &token(), false), Err(UrlError::Scheme));
     assert_eq!(socket_url("https://", &Endpoint::Chat, &token(), false), Err(UrlError::NoHost));
     assert_eq!(socket_url("https://h", &Endpoint::Events { session_id: " ".into() }, &token(), false), Err(UrlError::BlankSession));
+    assert_eq!(socket_url("http://localhost:80000", &Endpoint::Chat, &token(), false), Err(UrlError::Port));
+    assert_eq!(socket_url("http://localhost:8000x/base", &Endpoint::Chat, &token(), false), Err(UrlError::Port));
 }
 
 #[test]

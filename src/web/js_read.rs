@@ -69,7 +69,10 @@ pub(crate) fn one_of<T: Copy>(object: &JsValue, key: &str, names: &[&str], value
     given(object, key)
         .map(|v| {
             let at = v.as_string().and_then(|s| names.iter().position(|n| *n == s));
-            at.map(|i| values[i]).ok_or_else(|| wrong(key, &format!("one of \"{}\"", names.join("\", \"")), &v))
+            // A string is not echoed (it could be a credential in the wrong place): it is
+            // "another string" than those, rather than "not a string".
+            let got = if v.is_string() { "another string".to_string() } else { describe(&v) };
+            at.map(|i| values[i]).ok_or_else(|| format!("`{key}` must be one of \"{}\", not {got}", names.join("\", \"")))
         })
         .transpose()
 }

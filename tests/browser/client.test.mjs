@@ -244,7 +244,7 @@ test("an unknown type name, a bare string or a pipe scope with more than SSE thr
   assert.equal(errors[7].message, "a monitor type bitmask must be a whole number from 1 to 255, not the number NaN");
 });
 
-test("plain ws:// to a remote host and credentials in the URL are refused", async () => {
+test("plain ws:// to a remote host, credentials in the URL and URLs no WebSocket takes are refused", async () => {
   page = await browser.newPage();
   await page.goto(new URL(BLANK_PAGE, server.url).href);
   const codes = await page.evaluate(async () => {
@@ -262,12 +262,17 @@ test("plain ws:// to a remote host and credentials in the URL are refused", asyn
       attempt({ url: "ws://192.0.2.1:5565" }),
       attempt({ url: "wss://user:hunter2@192.0.2.1:5565" }),
       attempt({ url: "ws://127.0.0.1:1", urlTypo: true }),
+      // What the browser's WebSocket throws for on every attempt is refused at once.
+      attempt({ url: "ws://127.0.0.1:99999" }),
+      attempt({ url: "ws://127.0.0.1:5565/task/service#live" }),
     ];
   });
   assert.match(codes[0], /^invalidUrl: .*allowInsecure/);
   assert.match(codes[1], /^invalidUrl/);
   assert.doesNotMatch(codes[1], /hunter2/);
   assert.match(codes[2], /^invalidOptions: .*urlTypo/);
+  assert.match(codes[3], /^invalidUrl: the url's port must be a number from 1 to 65535$/);
+  assert.match(codes[4], /^invalidUrl: the url must not have a #fragment/);
 });
 
 test("under a Content-Security-Policy, 'wasm-unsafe-eval' in script-src is all the SDK needs; without it init() rejects with a CompileError", async () => {
@@ -349,7 +354,7 @@ test("option values of the wrong type are refused with the option's name; argume
   });
   assert.match(r.options[0], /^invalidOptions: `heartbeatIntervalMs` must be a whole number from 0 to 4294967295, not the number 1\.5$/);
   assert.match(r.options[1], /^invalidOptions: `maxBatchEvents` must be a whole number .*not the number -1$/);
-  assert.match(r.options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not a string$/);
+  assert.match(r.options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not another string$/);
   assert.match(r.options[3], /^invalidOptions: `reconnect` must be an object, not the number 5$/);
   assert.match(r.options[4], /^invalidOptions: `maxAttempts` must be a whole number/);
   assert.match(r.options[5], /^invalidOptions: `clientName` must be a string, not an array$/);

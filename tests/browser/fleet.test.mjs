@@ -578,7 +578,7 @@ test("option and argument values of the wrong type are refused with their name; 
   const { options, messages, commands, feedback } = r;
   assert.match(options[0], /^invalidOptions: `maxSteps` must be a whole number from 0 to 4294967295, not the number 2\.5$/);
   assert.match(options[1], /^invalidOptions: `chat` must be true or false, not a string$/);
-  assert.match(options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not a string$/);
+  assert.match(options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not another string$/);
   assert.match(options[3], /^invalidOptions: `maxAttempts` must be a whole number/);
   assert.match(options[4], /^invalidOptions: unknown key `maxAttempt` in `reconnect`; expected one of minDelayMs, maxDelayMs, maxAttempts$/);
   assert.match(options[5], /^invalidOptions: `userId` must be a string, not the number 7$/);

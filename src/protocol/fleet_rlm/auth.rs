@@ -9,6 +9,9 @@
 
 use std::fmt;
 
+// The same URL rules as RocketRide's endpoint: which hosts are loopback, what a port may be.
+use crate::protocol::rocketride::url::{host_of, is_loopback, port_is_valid};
+
 /// A secret string whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -76,6 +79,8 @@ pub enum UrlError {
     Insecure(String),
     #[error("the session id must not be blank")]
     BlankSession,
+    #[error("the server url's port must be a number from 1 to 65535")]
+    Port,
 }
 
 /// A socket URL that may carry the credential: `Debug` and `Display` show it redacted.
@@ -128,6 +133,9 @@ pub fn socket_url(base: &str, endpoint: &Endpoint, credential: &Credential, allo
     let host = host_of(authority);
     if host.is_empty() {
         return Err(UrlError::NoHost);
+    }
+    if !port_is_valid(authority) {
+        return Err(UrlError::Port);
     }
     let sends_token = matches!(credential, Credential::AccessToken(_));
     if !secure && sends_token && !allow_insecure && !is_loopback(host) {
@@ -185,18 +193,7 @@ fn split_base(base: &str) -> Result<(bool, &str, &str), UrlError> {
     Ok((secure, authority, path))
 }
 
-/// The host of `host[:port]`, without the brackets of an IPv6 literal.
-fn host_of(authority: &str) -> &str {
-    match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    }
-}
 
-/// Loopback hosts, where plain `ws://` never leaves the machine.
-fn is_loopback(host: &str) -> bool {
-    crate::protocol::rocketride::url::is_loopback(host)
-}
 
 /// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
 fn encode(value: &str) -> String {

@@ -7,6 +7,8 @@
 //!   look like credentials are refused (the engine ignores them anyway, spec §1.2).
 //! - A missing path becomes `/task/service`; a missing port stays missing (the app's URL
 //!   wins; the engine's default port 5565 is documented, not guessed).
+//! - What the browser's `WebSocket` constructor would throw for on every attempt (a port
+//!   out of range, a `#fragment`) is refused here, once, instead of retried for ever.
 
 /// Why an endpoint URL was refused. Messages never echo the query string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +21,10 @@ pub enum UrlError {
     Insecure(String),
     #[error("credentials must not be put in the url (user-info or a credential query parameter); pass them with the `auth` option")]
     CredentialInUrl,
+    #[error("the url's port must be a number from 1 to 65535")]
+    Port,
+    #[error("the url must not have a #fragment: WebSocket URLs take none")]
+    Fragment,
 }
 
 /// Checks and normalises an endpoint URL.
@@ -47,10 +53,16 @@ pub fn normalize(url: &str, allow_insecure: bool) -> Result<String, UrlError> {
     if host.is_empty() {
         return Err(UrlError::NoHost);
     }
+    if !port_is_valid(authority) {
+        return Err(UrlError::Port);
+    }
+    if tail.contains('#') {
+        return Err(UrlError::Fragment);
+    }
     if !secure && !allow_insecure && !is_loopback(host) {
         return Err(UrlError::Insecure(host.to_string()));
     }
-    let tail = if tail.is_empty() || tail.starts_with(['?', '#']) || tail.starts_with("/?") || tail == "/" {
+    let tail = if tail.is_empty() || tail.starts_with('?') || tail.starts_with("/?") || tail == "/" {
         format!("/task/service{}", tail.trim_start_matches('/'))
     } else {
         tail.to_string()
@@ -59,11 +71,34 @@ pub fn normalize(url: &str, allow_insecure: bool) -> Result<String, UrlError> {
 }
 
 /// The host part of `host[:port]`, brackets of an IPv6 literal removed.
-fn host_of(authority: &str) -> &str {
+pub fn host_of(authority: &str) -> &str {
     if let Some(v6) = authority.strip_prefix('[') {
         return v6.split(']').next().unwrap_or("");
     }
     authority.split(':').next().unwrap_or("")
+}
+
+/// Whether the port of `host[:port]` is one a connection can use: none, an empty one (the
+/// scheme's default, as the browser reads `host:`), or digits making 1 to 65535. Anything
+/// else after the host (`[::1]x`, an unclosed `[`) is no valid authority either.
+pub fn port_is_valid(authority: &str) -> bool {
+    let bytes = authority.as_bytes();
+    let host_end = match bytes.first() {
+        Some(b'[') => match bytes.iter().position(|&b| b == b']') {
+            Some(close) => close + 1,
+            None => return false,
+        },
+        _ => bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len()),
+    };
+    match &bytes[host_end..] {
+        [] | [b':'] => true,
+        [b':', port @ ..] => {
+            port.len() <= 5
+                && port.iter().all(u8::is_ascii_digit)
+                && (1..=65535).contains(&port.iter().fold(0u32, |n, &b| n * 10 + u32::from(b - b'0')))
+        }
+        _ => false,
+    }
 }
 
 /// Loopback hosts: `localhost` (and `*.localhost`), 127.0.0.0/8, `::1`.
@@ -111,6 +146,18 @@ mod tests {
         assert_eq!(normalize("wss://engine.example/task/service?auth=secret", false), Err(UrlError::CredentialInUrl));
         assert_eq!(normalize("wss://engine.example/?Token=secret", false), Err(UrlError::CredentialInUrl));
         assert!(normalize("wss://engine.example/task/service?debug=1", false).is_ok());
+    }
+
+    #[test]
+    fn what_every_websocket_constructor_would_throw_for_is_refused_at_once() {
+        for url in ["ws://127.0.0.1:99999", "ws://127.0.0.1:0/x", "ws://127.0.0.1:55a", "ws://[::1]x/y", "ws://localhost:-1", "wss://e.example:123456"] {
+            assert_eq!(normalize(url, false), Err(UrlError::Port), "{url}");
+        }
+        assert_eq!(normalize("ws://127.0.0.1:5565/task/service#live", false), Err(UrlError::Fragment));
+        assert_eq!(normalize("wss://e.example#", false), Err(UrlError::Fragment));
+        assert_eq!(normalize("ws://127.0.0.1:/x", false).unwrap(), "ws://127.0.0.1:/x", "an empty port is the default");
+        assert_eq!(normalize("ws://[::1]:65535", false).unwrap(), "ws://[::1]:65535/task/service");
+        assert_eq!(normalize("wss://e.example:1", false).unwrap(), "wss://e.example:1/task/service");
     }
 
     #[test]
