@@ -4,7 +4,8 @@
 // posts what the page needs to see in one message per batch (about one per animation frame
 // by default). Everything arrives on the page in the order it happened here.
 //
-// Page → Worker: { op, client, ... } (see `handlers` below).
+// Page → Worker: { op: "init", input } first, then arrays of { op, client, ... } (see
+// `handlers` below), each array what the page asked in one task, handled in one go.
 // Worker → page: an array of items, each [kind, client, ...]:
 //   ["state", c, change] ["diag", c, diagnostic] ["events", c, sub, eventsJson]
 //   ["store", c, store, view] ["reply", c, call, ok, value] ["meta", c, meta]
@@ -164,9 +165,13 @@ const handlers = {
     entry.client.close();
     for (const { reject } of entry.creds.values()) reject(new Error("closed"));
     clients.delete(id);
-    // After the close's own state change, so the page sees `closed` before the end.
-    outbox.push(["meta", id, meta(entry.client)], ["closed", id]);
-    schedule(0);
+    // After the close's own state change, so the page sees `closed` before the end: it comes
+    // at once, or, for a client made in the same message, when it starts (on a microtask
+    // queued before this one).
+    queueMicrotask(() => {
+      outbox.push(["meta", id, meta(entry.client)], ["closed", id]);
+      schedule(0);
+    });
   },
 };
 
@@ -187,7 +192,9 @@ function storeView(store, shown) {
   return { version: snap.version, runs, stats: store.stats() };
 }
 
-// Messages are handled in order, and only after `init` has loaded the module.
+// Messages are handled in order, and only after `init` has loaded the module. The requests
+// of one message are handled together, before any client made by them starts (on a
+// microtask), so one closed in the tick it was made never opens a socket.
 let loaded = Promise.resolve();
 self.onmessage = ({ data }) => {
   if (data.op === "init") {
@@ -197,5 +204,13 @@ self.onmessage = ({ data }) => {
     );
     return;
   }
-  loaded = loaded.then(() => handlers[data.op](data)).catch((e) => console.error("runwatch worker:", e));
+  loaded = loaded.then(() => {
+    for (const request of data) {
+      try {
+        handlers[request.op](request);
+      } catch (e) {
+        console.error("runwatch worker:", e);
+      }
+    }
+  });
 };

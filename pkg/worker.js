@@ -107,8 +107,20 @@ function withJsonArgs(args, call) {
   return text === undefined ? Promise.reject(invalidArguments("the arguments are not JSON")) : call(JSON.parse(text));
 }
 
+// What the page asks of the Worker in one task goes as one message, at the end of the task's
+// microtasks: the Worker then handles it all before its clients start, so a client closed
+// in the tick it was made (an effect, its cleanup, the effect again) never opens a socket.
+let outgoing = [];
+
 function post(message) {
-  worker.postMessage(message);
+  if (outgoing.length === 0) queueMicrotask(sendOutgoing);
+  outgoing.push(message);
+}
+
+function sendOutgoing() {
+  const messages = outgoing;
+  outgoing = [];
+  worker.postMessage(messages);
 }
 
 function receive(items) {

@@ -256,12 +256,18 @@ impl Lifecycle {
         }
     }
 
-    /// The app closed the client. Final.
+    /// The app closed the client. Final. A socket the shell has not opened yet (the client
+    /// is closed in the tick it was made, as React StrictMode's effect → cleanup does) is
+    /// never opened, rather than opened to be closed at once.
     pub fn close(&mut self) {
         if self.state.is_final() {
             return;
         }
-        if self.state.has_socket() {
+        // An unpolled Open is always the last action: only `connect` queues one, and
+        // nothing else is queued until the shell takes it.
+        if matches!(self.actions.back(), Some(Action::Open { .. })) {
+            self.actions.pop_back();
+        } else if self.state.has_socket() {
             self.close_socket(1000, "client closed");
         }
         self.timers.clear_all();
@@ -437,6 +443,15 @@ mod tests {
         lc.lost(at(5), LossReason::Closed { code: 1000, reason: String::new() });
         lc.wake(at(6), Wake::Online);
         assert_eq!(lc.state(), ConnState::AuthFailed, "nothing leaves authFailed");
+    }
+
+    #[test]
+    fn a_socket_not_opened_yet_is_never_opened_after_close() {
+        let mut lc = lifecycle();
+        lc.close();
+        assert_eq!(lc.state(), ConnState::Closed);
+        assert_eq!(lc.poll_action(), None, "no Open, and no Close of a socket that never was");
+        assert_eq!(states(&mut lc), [ConnState::Connecting, ConnState::Closed]);
     }
 
     #[test]

@@ -432,6 +432,31 @@ test("after the server dies and restarts, the client reconnects, resubscribes an
   assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
 });
 
+test("a client closed in the tick it was made never opens a socket (an effect, its cleanup, the effect again)", async () => {
+  page = await browser.newPage();
+  await page.goto(new URL(BLANK_PAGE, server.url).href);
+  const { next: since } = await sim.control("_sim/log?since=0&limit=1");
+  const states = await page.evaluate(async (url) => {
+    const { default: init, RocketRideClient } = await import("runwatch");
+    await init();
+    // Each client's socket is told apart in the server's log by its query.
+    const make = (probe) => new RocketRideClient({ url: `${url}?probe=${probe}`, auth: "sim-key" });
+    const states = [];
+    const first = make("closed-at-once");
+    first.onState((s) => states.push(s.newState));
+    first.close();
+    const second = make("kept");
+    await new Promise((resolve) => second.onState((s) => s.newState === "live" && resolve()));
+    second.close();
+    return states;
+  }, sim.url);
+  const log = (await sim.control(`_sim/log?since=${since}&limit=50000`)).entries;
+  const opened = (probe) => log.filter((e) => e.kind === "open" && e.path?.includes(`probe=${probe}`)).length;
+  assert.equal(opened("kept"), 1, "the control: a client that went live is in the server's log");
+  assert.equal(opened("closed-at-once"), 0, "the closed client opened a socket");
+  assert.equal(states.at(-1), "closed");
+});
+
 test("close() removes every timer and closes the socket", async () => {
   page = await browser.newPage();
   await page.goto(new URL(BLANK_PAGE, server.url).href);
