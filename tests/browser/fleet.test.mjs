@@ -622,6 +622,23 @@ test("the dev identity parameters authenticate both sockets; a watch-only client
   assertNoPageErrors(p);
 });
 
+test("a client closed in the tick it was made opens neither socket", async () => {
+  const p = await openClient();
+  await waitLive(p);
+  // The control: the page's sockets are counted (the live client's two).
+  const before = p.sockets.length;
+  assert.equal(before, 2, `sockets: ${p.sockets}`);
+  const state = await p.evaluate(async (token) => {
+    // A string credential: nothing to wait for before the sockets would open.
+    const client = window.fw.make({ auth: token });
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return [client.chatState, client.eventsState];
+  }, token);
+  assert.deepEqual(state, ["closed", "closed"]);
+  assert.equal(p.sockets.length, before, `the closed client opened a socket: ${p.sockets.slice(before)}`);
+});
+
 test("close() closes both sockets and forgets every listener; the stores keep their last snapshot; removers are idempotent", async () => {
   const p = await openClient();
   await waitLive(p);
