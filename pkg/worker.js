@@ -110,17 +110,33 @@ function withJsonArgs(args, call) {
 // What the page asks of the Worker in one task goes as one message, at the end of the task's
 // microtasks: the Worker then handles it all before its clients start, so a client closed
 // in the tick it was made (an effect, its cleanup, the effect again) never opens a socket.
+// Each entry is [message, uncloneable?]: as the posting comes later, a message holding a
+// value the structured clone refuses is left out, and `uncloneable(error)` tells its sender.
 let outgoing = [];
 
-function post(message) {
+function post(message, uncloneable) {
   if (outgoing.length === 0) queueMicrotask(sendOutgoing);
-  outgoing.push(message);
+  outgoing.push([message, uncloneable]);
 }
 
 function sendOutgoing() {
-  const messages = outgoing;
+  const entries = outgoing;
   outgoing = [];
-  worker.postMessage(messages);
+  try {
+    worker.postMessage(entries.map(([message]) => message));
+  } catch {
+    // Rare (an argument such as a function): the others still go, in order.
+    const sendable = [];
+    for (const [message, uncloneable] of entries) {
+      try {
+        structuredClone(message);
+        sendable.push(message);
+      } catch (e) {
+        uncloneable?.(e);
+      }
+    }
+    worker.postMessage(sendable);
+  }
 }
 
 function receive(items) {
@@ -211,12 +227,10 @@ class WorkerClient {
     const call = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#calls.set(call, { resolve, reject });
-      try {
-        post({ op: "call", client: this.#id, call, method, args });
-      } catch (e) { // arguments that cannot be cloned
+      post({ op: "call", client: this.#id, call, method, args }, (e) => {
         this.#calls.delete(call);
         reject(invalidArguments(`invalid arguments: ${e.message}`));
-      }
+      });
     });
   }
 
@@ -250,12 +264,14 @@ class WorkerClient {
   }
 
   async #credential(req) {
+    const failed = (e) => post({ op: "cred", client: this.#id, req, error: { name: e?.name ?? "Error", message: e?.message ?? String(e) } });
+    let value;
     try {
-      const value = await this.#auth();
-      post({ op: "cred", client: this.#id, req, value });
+      value = await this.#auth();
     } catch (e) {
-      post({ op: "cred", client: this.#id, req, error: { name: e?.name ?? "Error", message: e?.message ?? String(e) } });
+      return failed(e);
     }
+    post({ op: "cred", client: this.#id, req, value }, failed);
   }
 
   #closed() {

@@ -112,6 +112,21 @@ test("invalid arguments throw the same RunwatchError synchronously", async () =>
   ]);
 });
 
+test("a request argument the Worker cannot be sent rejects that request alone; the rest of the task's calls go", async () => {
+  const p = await openPage();
+  const r = await p.evaluate(async (url) => {
+    const rw = window.rw;
+    rw.client = new rw.mod.RocketRideClient({ url, auth: "sim-key" });
+    // In one task: a call holding a function (the structured clone refuses it), then a ping.
+    const bad = rw.client.getTaskStatus(() => "token").then(() => "resolved", (e) => `${e.name}:${e.code}: ${e.message}`);
+    const ping = rw.client.ping().then(() => "pong", (e) => `${e.code}`);
+    return { bad: await bad, ping: await ping };
+  }, sim.url);
+  assert.match(r.bad, /^RunwatchRequestError:invalid: invalid arguments: /);
+  assert.equal(r.ping, "pong");
+  assertNoPageErrors(p);
+});
+
 test("a store in the Worker: the page's snapshot keeps the object of every run that did not change", async () => {
   const p = await openPage();
   await p.evaluate((url) => {
