@@ -193,8 +193,6 @@ fn split_base(base: &str) -> Result<(bool, &str, &str), UrlError> {
     Ok((secure, authority, path))
 }
 
-
-
 /// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
 fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -70,27 +70,26 @@ pub fn normalize(url: &str, allow_insecure: bool) -> Result<String, UrlError> {
     Ok(format!("{}://{}{}", if secure { "wss" } else { "ws" }, authority, tail))
 }
 
+/// `host[:port]` as its host (an IPv6 literal without its brackets) and what follows the
+/// host: nothing or `:port` in a well-formed authority. An unclosed `[` leaves a rest that
+/// is no port.
+fn split_authority(authority: &str) -> (&str, &str) {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').unwrap_or((v6, "[")),
+        None => authority.split_at(authority.find(':').unwrap_or(authority.len())),
+    }
+}
+
 /// The host part of `host[:port]`, brackets of an IPv6 literal removed.
 pub fn host_of(authority: &str) -> &str {
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
+    split_authority(authority).0
 }
 
 /// Whether the port of `host[:port]` is one a connection can use: none, an empty one (the
 /// scheme's default, as the browser reads `host:`), or digits making 1 to 65535. Anything
 /// else after the host (`[::1]x`, an unclosed `[`) is no valid authority either.
 pub fn port_is_valid(authority: &str) -> bool {
-    let bytes = authority.as_bytes();
-    let host_end = match bytes.first() {
-        Some(b'[') => match bytes.iter().position(|&b| b == b']') {
-            Some(close) => close + 1,
-            None => return false,
-        },
-        _ => bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len()),
-    };
-    match &bytes[host_end..] {
+    match split_authority(authority).1.as_bytes() {
         [] | [b':'] => true,
         [b':', port @ ..] => {
             port.len() <= 5
