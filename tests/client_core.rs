@@ -362,6 +362,20 @@ fn auth_rejection_is_final_and_surfaces_the_message_but_never_the_credential() {
 }
 
 #[test]
+fn a_blank_credential_is_not_sent_and_the_attempt_is_retried() {
+    // A token not loaded yet (the callback gives "" or "  "): sending it would end the
+    // client in authFailed (the engine refuses it); it counts as a failed attempt instead.
+    let mut h = Harness::new();
+    h.credential = "  ".into();
+    h.open();
+    assert!(!h.sent.iter().any(|r| r["command"] == "auth"), "no auth request: {:?}", h.sent);
+    assert_ne!(h.client.state(), ConnState::AuthFailed);
+    assert!(h.diagnostics().iter().any(|d| matches!(d, Diagnostic::CredentialError { message } if message.contains("empty"))));
+    h.credential = KEY.into();
+    h.run_until(|h| h.client.state() == ConnState::Live);
+}
+
+#[test]
 fn the_credential_and_user_token_never_reach_outputs() {
     let mut h = Harness::new().live();
     h.subscribe(json!({"token":"*"}), &["TASK"]);

@@ -79,13 +79,16 @@
 // WebSocket throws for (a port out of range, a #fragment) are refused when the client is
 // made instead of retried for ever, an option that is not one of its names says "another
 // string", and a client closed in the tick it was made never opens a socket (202.4 →
-// 202.7 KB, fleet-rlm 190.9 → 191.4 KB).
+// 202.7 KB, fleet-rlm 190.9 → 191.4 KB). Raised by 0.1–0.2 KB, on purpose: a blank `auth`
+// and a 0 where a timeout, interval or limit must be positive are refused at `new`, and a
+// blank key from the auth callback is retried instead of sent (202.7 → 202.9 KB, fleet-rlm
+// 191.4 → 191.5 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 202_700, "runwatch/fleet-rlm": 191_400 };
+const BUDGETS = { runwatch: 202_900, "runwatch/fleet-rlm": 191_500 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

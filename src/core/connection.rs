@@ -624,6 +624,9 @@ impl<P: Protocol> Connection<P> {
         if !self.is_current(epoch, now) || self.state() != ConnState::Authenticating {
             return;
         }
+        // A blank credential (a token not loaded yet) is not sent: the engine would refuse it
+        // for good (`authFailed`); as a failed attempt it is retried with backoff instead.
+        let credential = credential.and_then(|c| if c.trim().is_empty() { Err("the auth callback gave an empty credential".to_string()) } else { Ok(c) });
         match credential {
             Ok(credential) => {
                 let (command, args) = self.protocol.auth_request(&credential);

@@ -120,7 +120,7 @@ impl<P: Driven> AppSide<P> {
         };
         let value = match answer {
             Ok(v) => v,
-            Err(e) => return self.provide(epoch, Err(format!("the auth callback threw: {}", thrown_message(&e)))),
+            Err(e) => return self.provide(epoch, Err(format!("the auth callback failed: {}", thrown_message(&e)))),
         };
         if let Some(text) = value.as_string() {
             return self.provide(epoch, Ok(text));
@@ -129,7 +129,7 @@ impl<P: Driven> AppSide<P> {
         wasm_bindgen_futures::spawn_local(async move {
             let result = match JsFuture::from(Promise::resolve(&value)).await {
                 Ok(v) => v.as_string().ok_or_else(|| "the auth callback did not produce a string".to_string()),
-                Err(e) => Err(format!("the auth callback rejected: {}", thrown_message(&e))),
+                Err(e) => Err(format!("the auth callback failed: {}", thrown_message(&e))),
             };
             if let Some(app) = weak.upgrade() {
                 app.provide(epoch, result);

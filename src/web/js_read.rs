@@ -56,10 +56,21 @@ pub(crate) fn boolean(object: &JsValue, key: &str) -> Result<Option<bool>, Strin
 
 /// An optional whole number from 0 to 4294967295.
 pub(crate) fn uint(object: &JsValue, key: &str) -> Result<Option<u32>, String> {
+    whole(object, key, 0.0, "a whole number from 0 to 4294967295")
+}
+
+/// An optional whole number from 1 to 4294967295: a timeout, an interval or a limit that 0
+/// would turn against the client (every connect timed out, every frame oversized, a ping in
+/// every task), refused rather than taken.
+pub(crate) fn positive(object: &JsValue, key: &str) -> Result<Option<u32>, String> {
+    whole(object, key, 1.0, "a whole number from 1 to 4294967295")
+}
+
+fn whole(object: &JsValue, key: &str, min: f64, expected: &str) -> Result<Option<u32>, String> {
     given(object, key)
         .map(|v| match v.as_f64() {
-            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(n as u32),
-            _ => Err(wrong(key, "a whole number from 0 to 4294967295", &v)),
+            Some(n) if n.fract() == 0.0 && (min..=f64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+            _ => Err(wrong(key, expected, &v)),
         })
         .transpose()
 }

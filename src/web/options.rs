@@ -7,7 +7,7 @@ use crate::core::backoff::BackoffConfig;
 use crate::core::time::Duration;
 use crate::core::connection::EngineConfig;
 use super::errors::usage_error;
-use super::js_read::{self, boolean, one_of, required_string, string, uint};
+use super::js_read::{self, boolean, one_of, positive, required_string, string, uint};
 use crate::protocol::rocketride::client::ClientConfig;
 use crate::protocol::rocketride::monitor_types::{MonitorTypes, TypesArg, TypesError};
 use crate::protocol::rocketride::scope::{Scope, ScopeSpec};
@@ -66,6 +66,8 @@ pub struct ClientOptions {
     /// The credential (API key or token), or a function returning it (or a Promise of
     /// it). A function is called for every connection attempt, so tokens can be refreshed.
     /// It is sent only inside the first `auth` request, never in the URL or diagnostics.
+    /// A blank string throws; a function's blank answer (a token not loaded yet) is a
+    /// `credentialError`, asked again on the next attempt.
     #[tsify(type = "string | (() => string | Promise<string>)")]
     pub auth: JsValue,
     /// Allow plain `ws://` to a non-loopback host (the credential then travels unencrypted).
@@ -80,26 +82,26 @@ pub struct ClientOptions {
     pub batch: Option<BatchMode>,
     #[tsify(optional)]
     pub reconnect: Option<ReconnectOptions>,
-    /// Send a ping after this long without any frame (default 20000).
+    /// Send a ping after this long without any frame (default 20000; at least 1).
     #[tsify(optional)]
     pub heartbeat_interval_ms: Option<u32>,
-    /// Declare the socket dead when a ping is unanswered this long (default 10000).
+    /// Declare the socket dead when a ping is unanswered this long (default 10000; at least 1).
     #[tsify(optional)]
     pub heartbeat_timeout_ms: Option<u32>,
-    /// Connect + authenticate + subscribe must finish within this (default 15000).
+    /// Connect + authenticate + subscribe must finish within this (default 15000; at least 1).
     #[tsify(optional)]
     pub connect_timeout_ms: Option<u32>,
-    /// Default timeout of requests (default 30000).
+    /// Default timeout of requests (default 30000; at least 1).
     #[tsify(optional)]
     pub request_timeout_ms: Option<u32>,
     /// How long to wait for a missing frame before reporting a gap (default 150).
     #[tsify(optional)]
     pub reorder_window_ms: Option<u32>,
-    /// Frames larger than this are dropped with an `oversizedFrame` diagnostic (default 8 MiB).
+    /// Frames larger than this are dropped with an `oversizedFrame` diagnostic (default 8 MiB; at least 1).
     #[tsify(optional)]
     pub max_frame_bytes: Option<u32>,
     /// Events buffered per subscription between batches; the oldest are dropped beyond
-    /// this, with an `overflow` diagnostic (default 10000).
+    /// this, with an `overflow` diagnostic (default 10000; at least 1).
     #[tsify(optional)]
     pub max_batch_events: Option<u32>,
 }
@@ -136,13 +138,13 @@ impl ClientOptions {
             client_name: string(o, "clientName")?,
             batch: BatchMode::from_js(o)?,
             reconnect: ReconnectOptions::from_js(o)?,
-            heartbeat_interval_ms: uint(o, "heartbeatIntervalMs")?,
-            heartbeat_timeout_ms: uint(o, "heartbeatTimeoutMs")?,
-            connect_timeout_ms: uint(o, "connectTimeoutMs")?,
-            request_timeout_ms: uint(o, "requestTimeoutMs")?,
+            heartbeat_interval_ms: positive(o, "heartbeatIntervalMs")?,
+            heartbeat_timeout_ms: positive(o, "heartbeatTimeoutMs")?,
+            connect_timeout_ms: positive(o, "connectTimeoutMs")?,
+            request_timeout_ms: positive(o, "requestTimeoutMs")?,
             reorder_window_ms: uint(o, "reorderWindowMs")?,
-            max_frame_bytes: uint(o, "maxFrameBytes")?,
-            max_batch_events: uint(o, "maxBatchEvents")?,
+            max_frame_bytes: positive(o, "maxFrameBytes")?,
+            max_batch_events: positive(o, "maxBatchEvents")?,
         })
     }
 
@@ -231,10 +233,21 @@ pub(crate) fn parse_client_options(options: JsValue) -> Result<(ClientOptions, S
     check_option_names(&options).map_err(|e| usage_error("invalidOptions", &e))?;
     let options = ClientOptions::from_js(&options).map_err(|e| usage_error("invalidOptions", &e))?;
     let url = url::normalize(&options.url, options.allow_insecure.unwrap_or(false)).map_err(|e| usage_error("invalidUrl", &e.to_string()))?;
-    if !(options.auth.is_string() || options.auth.is_function()) {
+    check_token_source(&options.auth)?;
+    Ok((options, url))
+}
+
+/// `auth` as a source of credentials: a function, or a string that is not blank (the engine
+/// refuses an empty key, and RocketRide's then ends the client in `authFailed`). A blank
+/// string a function returns is refused per attempt instead (`credentialError`, retried).
+pub(crate) fn check_token_source(auth: &JsValue) -> Result<(), JsValue> {
+    if !(auth.is_string() || auth.is_function()) {
         return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"));
     }
-    Ok((options, url))
+    if auth.as_string().is_some_and(|t| t.trim().is_empty()) {
+        return Err(usage_error("invalidAuth", "`auth` is an empty string"));
+    }
+    Ok(())
 }
 
 /// A scope argument (`undefined`/`null` means `{ token: "*" }` where `optional`).

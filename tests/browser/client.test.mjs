@@ -336,6 +336,12 @@ test("option values of the wrong type are refused with the option's name; argume
         make({ clientName: "secret-key" === "x" ? 1 : ["a"] }),
         make({ allowInsecure: null, clientName: undefined, batch: "frame", reconnect: { minDelayMs: 10 } }),
         caught(() => new RocketRideClient({ auth: "k" })),
+        make({ maxFrameBytes: 0 }),
+        make({ connectTimeoutMs: 0 }),
+        make({ heartbeatIntervalMs: 0 }),
+        make({ auth: "" }),
+        make({ auth: " " }),
+        make({ reorderWindowMs: 0, reconnect: { minDelayMs: 0, maxDelayMs: 0, maxAttempts: 0 } }),
       ],
       scopes: [caught(() => client.subscribe("proj", ["TASK"], () => {})), caught(() => client.tasks({ projectId: "p", source: "s" }, { maxRuns: 2.5 }))],
       types: caught(() => client.subscribe({ token: "*" }, ["TASK", 3], () => {})),
@@ -352,7 +358,7 @@ test("option values of the wrong type are refused with the option's name; argume
       ],
     };
   });
-  assert.match(r.options[0], /^invalidOptions: `heartbeatIntervalMs` must be a whole number from 0 to 4294967295, not the number 1\.5$/);
+  assert.match(r.options[0], /^invalidOptions: `heartbeatIntervalMs` must be a whole number from 1 to 4294967295, not the number 1\.5$/);
   assert.match(r.options[1], /^invalidOptions: `maxBatchEvents` must be a whole number .*not the number -1$/);
   assert.match(r.options[2], /^invalidOptions: `batch` must be one of "task", "microtask", "frame", not another string$/);
   assert.match(r.options[3], /^invalidOptions: `reconnect` must be an object, not the number 5$/);
@@ -360,6 +366,14 @@ test("option values of the wrong type are refused with the option's name; argume
   assert.match(r.options[5], /^invalidOptions: `clientName` must be a string, not an array$/);
   assert.equal(r.options[6], "ok", "null and undefined are absent; valid values pass");
   assert.match(r.options[7], /^invalidOptions: missing option `url`$/);
+  // 0 would turn these against the client (every frame oversized, every connect timed out,
+  // a ping in every task); where 0 means something (no wait, no retry) it is taken.
+  assert.equal(r.options[8], "invalidOptions: `maxFrameBytes` must be a whole number from 1 to 4294967295, not the number 0");
+  assert.match(r.options[9], /^invalidOptions: `connectTimeoutMs` must be a whole number from 1 /);
+  assert.match(r.options[10], /^invalidOptions: `heartbeatIntervalMs` must be a whole number from 1 /);
+  assert.equal(r.options[11], "invalidAuth: `auth` is an empty string");
+  assert.equal(r.options[12], "invalidAuth: `auth` is an empty string");
+  assert.equal(r.options[13], "ok");
   for (const text of [...r.options, ...r.scopes, r.types]) assert.doesNotMatch(text, /secret-key/);
   assert.match(r.scopes[0], /^invalidScope: a scope must be an object/);
   assert.match(r.scopes[1], /^invalidOptions: `maxRuns` must be a whole number/);
@@ -384,6 +398,36 @@ test("a rejected credential stops reconnecting and surfaces the server's message
   assert.equal(after.stats.reconnects, 0, "no reconnect after an auth rejection");
   const everything = JSON.stringify(await p.evaluate(() => ({ s: window.rw.states, d: window.rw.diags })));
   assert.doesNotMatch(everything, /wrong-key/, "the credential never appears in states or diagnostics");
+});
+
+test("a credential callback that throws, rejects or gives a blank key is reported (credentialError) and asked again on the next attempt", async () => {
+  // A blank key is a token not loaded yet: sent, the engine would refuse it and end the
+  // client in authFailed.
+  const p = await openClient();
+  const r = await p.evaluate(async ({ url, key }) => {
+    const { RocketRideClient } = await import("runwatch");
+    let calls = 0;
+    const diags = [];
+    const answers = [() => { throw new Error("token service down"); }, () => Promise.reject(new Error("expired")), () => "", () => Promise.resolve(" "), () => key];
+    const auth = () => answers[Math.min(calls++, answers.length - 1)]();
+    const client = new RocketRideClient({ url, auth, reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
+    client.onDiagnostic((d) => diags.push(d));
+    const states = [];
+    await new Promise((resolve) => client.onState((s) => { states.push(s.newState); if (s.newState === "live") resolve(); }));
+    client.close();
+    return { calls, diags, states };
+  }, { url: sim.url, key: KEY });
+  assert.equal(r.calls, 5);
+  assert.deepEqual(r.diags.map((d) => d.kind), Array(4).fill("credentialError"));
+  // Thrown or rejected, in either mode (in Worker mode the callback's answer reaches the
+  // module as a promise either way).
+  assert.match(r.diags[0].message, /^the auth callback failed: .*token service down/);
+  assert.match(r.diags[1].message, /^the auth callback failed: .*expired/);
+  assert.match(r.diags[2].message, /empty credential/);
+  assert.match(r.diags[3].message, /empty credential/);
+  assert.ok(!r.states.includes("authFailed"), r.states.join(" → "));
+  assert.doesNotMatch(JSON.stringify(r), new RegExp(KEY));
+  assertNoPageErrors(p);
 });
 
 test("a throwing callback is reported and does not stop delivery", async () => {

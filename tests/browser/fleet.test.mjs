@@ -552,6 +552,10 @@ test("option and argument values of the wrong type are refused with their name; 
       make({ auth: undefined, debugIdentity: { tenantId: "t", userId: 7 } }),
       make({ auth: undefined, debugIdentity: { tenantId: "t" } }),
       make({ sessionId: null, batch: "frame", reconnect: { minDelayMs: 10 }, maxRuns: 3 }),
+      make({ stallAfterMs: 0 }),
+      make({ commandTimeoutMs: 0 }),
+      make({ maxFrameBytes: 0 }),
+      make({ auth: "  " }),
     ];
     const messages = [
       text(await attempt(() => client.send({ content: "hi", trce: false }))),
@@ -584,6 +588,10 @@ test("option and argument values of the wrong type are refused with their name; 
   assert.match(options[5], /^invalidOptions: `userId` must be a string, not the number 7$/);
   assert.match(options[6], /^invalidOptions: missing option `userId`$/);
   assert.equal(options[7], "ok", "null and undefined are absent; valid values pass");
+  assert.equal(options[8], "invalidOptions: `stallAfterMs` must be a whole number from 1 to 4294967295, not the number 0");
+  assert.match(options[9], /^invalidOptions: `commandTimeoutMs` must be a whole number from 1 /);
+  assert.match(options[10], /^invalidOptions: `maxFrameBytes` must be a whole number from 1 /);
+  assert.equal(options[11], "invalidAuth: `auth` is an empty string");
   for (const text of options) assert.doesNotMatch(text, /secret-token/);
   assert.match(messages[0], /^invalidMessage: unknown key `trce` in the message; expected one of content, sessionId, trace,/);
   assert.match(messages[1], /^invalidMessage: `trace` must be true or false, not a string$/);

@@ -132,13 +132,13 @@ impl Http {
 /// The token of one call: `auth` itself, or what its function returns (or resolves to).
 async fn token(source: &JsValue) -> Result<String, String> {
     let value = match source.dyn_ref::<Function>() {
-        Some(f) => f.call0(&JsValue::UNDEFINED).map_err(|e| format!("the auth callback threw: {}", thrown_message(&e)))?,
+        Some(f) => f.call0(&JsValue::UNDEFINED).map_err(|e| format!("the auth callback failed: {}", thrown_message(&e)))?,
         None => source.clone(),
     };
     if let Some(text) = value.as_string() {
         return Ok(text);
     }
-    let value = JsFuture::from(Promise::resolve(&value)).await.map_err(|e| format!("the auth callback rejected: {}", thrown_message(&e)))?;
+    let value = JsFuture::from(Promise::resolve(&value)).await.map_err(|e| format!("the auth callback failed: {}", thrown_message(&e)))?;
     value.as_string().ok_or_else(|| "the auth callback did not produce a string".into())
 }
 

@@ -5,8 +5,8 @@ use tsify::Tsify;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::super::errors::usage_error;
-use super::super::js_read::{self, boolean, required_string, string, uint};
-use super::super::options::{check_nested_names, engine_config, ms, BatchMode, ReconnectOptions, RECONNECT_NAMES};
+use super::super::js_read::{self, boolean, positive, required_string, string, uint};
+use super::super::options::{check_nested_names, check_token_source, engine_config, ms, BatchMode, ReconnectOptions, RECONNECT_NAMES};
 use crate::core::connection::EngineConfig;
 use crate::protocol::fleet_rlm::auth::{socket_url, Credential, DebugIdentity, Endpoint, Secret};
 use crate::protocol::fleet_rlm::chat::ChatConfig;
@@ -66,23 +66,23 @@ pub struct FleetClientOptions {
     /// Reconnect backoff of both sockets.
     #[tsify(optional)]
     pub reconnect: Option<ReconnectOptions>,
-    /// A socket must open within this (default 15000).
+    /// A socket must open within this (default 15000; at least 1).
     #[tsify(optional)]
     pub connect_timeout_ms: Option<u32>,
-    /// Default timeout of commands (default 120000: they run in the sandbox).
+    /// Default timeout of commands (default 120000: they run in the sandbox; at least 1).
     #[tsify(optional)]
     pub command_timeout_ms: Option<u32>,
-    /// Timeout of HTTP calls (default 30000; the connectivity tests take up to 20 s).
+    /// Timeout of HTTP calls (default 30000; the connectivity tests take up to 20 s; at least 1).
     #[tsify(optional)]
     pub http_timeout_ms: Option<u32>,
     /// A turn may run this long with nothing on the events socket before a `stalled`
-    /// diagnostic (default 15000).
+    /// diagnostic (default 15000; at least 1).
     #[tsify(optional)]
     pub stall_after_ms: Option<u32>,
-    /// Frames larger than this are dropped with an `oversizedFrame` diagnostic (default 8 MiB).
+    /// Frames larger than this are dropped with an `oversizedFrame` diagnostic (default 8 MiB; at least 1).
     #[tsify(optional)]
     pub max_frame_bytes: Option<u32>,
-    /// Frames buffered per callback between batches (default 10000).
+    /// Frames buffered per callback between batches (default 10000; at least 1).
     #[tsify(optional)]
     pub max_batch_events: Option<u32>,
     /// Runs kept by the runs store (default 50).
@@ -158,14 +158,11 @@ pub(crate) fn parse_options(options: JsValue) -> Result<Parsed, JsValue> {
             })
         }
         (None, true) => AuthMode::Anonymous,
-        (None, false) if options.auth.is_string() || options.auth.is_function() => AuthMode::Token(options.auth.clone()),
         (None, false) => {
-            return Err(usage_error("invalidAuth", "`auth` must be a string or a function returning one (or a Promise of one)"))
+            check_token_source(&options.auth)?;
+            AuthMode::Token(options.auth.clone())
         }
     };
-    if options.auth.as_string().is_some_and(|t| t.trim().is_empty()) {
-        return Err(usage_error("invalidAuth", "`auth` is an empty string"));
-    }
     let session_id = match &options.session_id {
         Some(s) if s.trim().is_empty() => return Err(usage_error("invalidOptions", "`sessionId` must not be blank")),
         Some(s) => s.clone(),
@@ -194,12 +191,12 @@ impl FleetClientOptions {
             events: boolean(o, "events")?,
             batch: BatchMode::from_js(o)?,
             reconnect: ReconnectOptions::from_js(o)?,
-            connect_timeout_ms: uint(o, "connectTimeoutMs")?,
-            command_timeout_ms: uint(o, "commandTimeoutMs")?,
-            http_timeout_ms: uint(o, "httpTimeoutMs")?,
-            stall_after_ms: uint(o, "stallAfterMs")?,
-            max_frame_bytes: uint(o, "maxFrameBytes")?,
-            max_batch_events: uint(o, "maxBatchEvents")?,
+            connect_timeout_ms: positive(o, "connectTimeoutMs")?,
+            command_timeout_ms: positive(o, "commandTimeoutMs")?,
+            http_timeout_ms: positive(o, "httpTimeoutMs")?,
+            stall_after_ms: positive(o, "stallAfterMs")?,
+            max_frame_bytes: positive(o, "maxFrameBytes")?,
+            max_batch_events: positive(o, "maxBatchEvents")?,
             max_runs: uint(o, "maxRuns")?,
             max_steps: uint(o, "maxSteps")?,
         })
