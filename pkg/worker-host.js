@@ -4,8 +4,9 @@
 // posts what the page needs to see in one message per batch (about one per animation frame
 // by default). Everything arrives on the page in the order it happened here.
 //
-// Page → Worker: { op: "init", input } first, then arrays of { op, client, ... } (see
-// `handlers` below), each array what the page asked in one task, handled in one go.
+// Page → Worker: { op: "init", input } first, then arrays of { op, client, ... } or
+// { op: "page", name } (see `handlers` below), each array what the page asked or saw in one
+// task, handled in one go.
 // Worker → page: an array of items, each [kind, client, ...]:
 //   ["state", c, change] ["diag", c, diagnostic] ["events", c, sub, eventsJson]
 //   ["store", c, store, view] ["reply", c, call, ok, value] ["meta", c, meta]
@@ -157,6 +158,11 @@ const handlers = {
       (value) => send(id, ["reply", id, call, true, value]),
       (e) => send(id, ["reply", id, call, false, plainError(e)]),
     );
+  },
+
+  // A page event (`online`, `visible`, `pagehide`, `pageshow`): every client hears it.
+  page({ name }) {
+    for (const { client } of clients.values()) client.__page(name);
   },
 
   close({ client: id }) {

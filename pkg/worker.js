@@ -73,7 +73,17 @@ async function startWorker(input) {
   }
   w.onmessage = ({ data }) => receive(data);
   w.onerror = null;
+  forwardPageEvents();
   return w;
+}
+
+// A Worker sees nothing of the page's lifecycle: the page tells it, so that its clients
+// reconnect at once when the page is back online, visible or shown from the back/forward
+// cache, and close their sockets cleanly when it is hidden (`pagehide`), as on the main thread.
+function forwardPageEvents() {
+  const tell = (name) => post({ op: "page", name });
+  for (const name of ["online", "pagehide", "pageshow"]) addEventListener(name, () => tell(name));
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") tell("visible"); });
 }
 
 // What the Worker can load the module from: a URL (as a string) or a compiled module; other

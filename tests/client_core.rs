@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use proptest::prelude::*;
 use runwatch::core::backoff::BackoffConfig;
 use runwatch::core::connection::EngineConfig;
-use runwatch::core::lifecycle::{Action, ConnState, LossReason};
+use runwatch::core::lifecycle::{Action, ConnState, LossReason, Wake};
 use runwatch::core::time::{Duration, Instant};
 use runwatch::protocol::rocketride::calls::Call;
 use runwatch::protocol::rocketride::client::{Client, ClientConfig, Intent, LOOKUP_TIMEOUT};
@@ -373,6 +373,27 @@ fn a_blank_credential_is_not_sent_and_the_attempt_is_retried() {
     assert!(h.diagnostics().iter().any(|d| matches!(d, Diagnostic::CredentialError { message } if message.contains("empty"))));
     h.credential = KEY.into();
     h.run_until(|h| h.client.state() == ConnState::Live);
+}
+
+#[test]
+fn a_hidden_page_drops_the_socket_and_resubscribes_with_a_resync_when_shown() {
+    let mut h = Harness::new().live();
+    h.subscribe(json!({"token":"*"}), &["TASK"]);
+    let epoch = h.epoch;
+    h.client.handle_page_hidden(h.now);
+    h.pump();
+    assert_eq!(h.client.state(), ConnState::Backoff);
+    let last = h.outputs.iter().rev().find_map(|o| match o { Output::State(s) => Some(s.clone()), _ => None }).unwrap();
+    assert_eq!(last.reason, Some(LossReason::PageHidden));
+    h.advance(600_000);
+    assert_eq!((h.client.state(), h.epoch), (ConnState::Backoff, epoch), "no attempt until the page is shown");
+    h.client.handle_wake(h.now, Wake::PageShown);
+    h.pump();
+    assert_eq!(h.client.state(), ConnState::Connecting);
+    h.open();
+    assert_eq!(h.client.state(), ConnState::Live);
+    assert!(h.diagnostics().iter().any(|d| matches!(d, Diagnostic::Resync { offline_ms, .. } if *offline_ms >= 600_000)));
+    assert_eq!(h.engine.keys.len(), 1, "the subscription is back on the new connection");
 }
 
 #[test]

@@ -82,13 +82,15 @@
 // 202.7 KB, fleet-rlm 190.9 → 191.4 KB). Raised by 0.1–0.2 KB, on purpose: a blank `auth`
 // and a 0 where a timeout, interval or limit must be positive are refused at `new`, and a
 // blank key from the auth callback is retried instead of sent (202.7 → 202.9 KB, fleet-rlm
-// 191.4 → 191.5 KB).
+// 191.4 → 191.5 KB). Raised by 0.3–0.6 KB, on purpose: `pagehide` closes the socket cleanly
+// and `pageshow` reconnects at once (the back/forward cache), and Worker mode hears the
+// page's lifecycle events through `__page` (202.9 → 203.5 KB, fleet-rlm 191.5 → 191.8 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 202_900, "runwatch/fleet-rlm": 191_500 };
+const BUDGETS = { runwatch: 203_500, "runwatch/fleet-rlm": 191_800 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

@@ -688,6 +688,19 @@ impl<P: Protocol> Connection<P> {
         self.link.pump();
     }
 
+    /// The page is being hidden (`pagehide`: into the back/forward cache, or unloaded): the
+    /// socket is closed cleanly now, where the browser would cut it and report that only
+    /// after a restore, and the client waits for `handle_wake` (`pageshow`) to reconnect.
+    pub fn handle_page_hidden(&mut self, now: Instant) {
+        self.link.now = now;
+        if self.state().has_socket() {
+            self.lose(LossReason::PageHidden);
+        } else {
+            self.link.lifecycle.hold();
+            self.link.pump();
+        }
+    }
+
     /// Feeds the wall clock beside the monotonic one; after a detected sleep the current
     /// socket is checked with an immediate ping.
     pub fn handle_clocks(&mut self, now: Instant, wall_ms: u64) {

@@ -10,6 +10,9 @@
 //!   │                   │  └─rejected─▶ authFailed (final)   │
 //!   └───────────── lost (close, error, timeout) ─────────────┴─▶ backoff ─┘
 //!                       close() from anywhere ─▶ closed (final)
+//!
+//! `pagehide` is a loss too (`PageHidden`), but its backoff has no timer: only a wake
+//! (`pageshow` above all) connects again.
 //! ```
 //!
 //! The lifecycle knows nothing about frames. The protocol tells it what happened
@@ -75,6 +78,9 @@ pub enum LossReason {
     Stale,
     /// The protocol gave up on the connection (the message says why).
     Protocol { message: String },
+    /// The page was hidden for the back/forward cache or unloaded (`pagehide`): the socket
+    /// was closed cleanly, and the client reconnects when the page is shown again.
+    PageHidden,
 }
 
 /// Something that made a reconnect worth trying *now* rather than after the backoff.
@@ -84,6 +90,8 @@ pub enum Wake {
     Online,
     /// The page became visible.
     Visible,
+    /// The page came back from the back/forward cache (`pageshow`).
+    PageShown,
 }
 
 /// What the shell must do to the socket.
@@ -238,15 +246,23 @@ impl Lifecycle {
         if !self.state.has_socket() {
             return;
         }
-        // A socket the shell still holds (timeouts, stale) must be closed; one that
-        // closed by itself needs nothing.
-        if !matches!(reason, LossReason::Closed { .. }) {
-            self.close_socket(4000, "runwatch: connection presumed dead");
+        // A socket the shell still holds (timeouts, stale, a hidden page) must be closed;
+        // one that closed by itself needs nothing.
+        match reason {
+            LossReason::Closed { .. } => {}
+            // WebSocket.close() takes 1000 or 3000–4999: the reason says why.
+            LossReason::PageHidden => self.close_socket(1000, "runwatch: page hidden"),
+            _ => self.close_socket(4000, "runwatch: connection presumed dead"),
         }
         if self.state == ConnState::Live || self.offline_since.is_none() {
             self.offline_since.get_or_insert(now);
         }
         self.timers.clear(Timer::ConnectDeadline);
+        if reason == LossReason::PageHidden {
+            // Frozen or unloaded next: no attempt is spent, and only a wake connects again.
+            self.set_state(ConnState::Backoff, Some(reason));
+            return;
+        }
         match self.backoff.next_delay(&mut self.rng) {
             Some(delay) => {
                 self.timers.set(Timer::Reconnect, now + delay);
@@ -274,8 +290,17 @@ impl Lifecycle {
         self.set_state(ConnState::Closed, None);
     }
 
-    /// The browser came back online or the page became visible: while backing off,
-    /// try again at once. (A live socket is checked by the protocol's heartbeat instead.)
+    /// The page is being hidden (`pagehide`) while the client backs off: the next attempt
+    /// waits for a wake rather than its timer, which could open a socket as the page freezes.
+    pub fn hold(&mut self) {
+        if self.state == ConnState::Backoff {
+            self.timers.clear(Timer::Reconnect);
+        }
+    }
+
+    /// The browser came back online or the page became visible or was shown again: while
+    /// backing off, try again at once. (A live socket is checked by the protocol's
+    /// heartbeat instead.)
     pub fn wake(&mut self, now: Instant, _why: Wake) {
         if self.state == ConnState::Backoff {
             self.connect(now);
@@ -493,6 +518,33 @@ mod tests {
         assert_eq!(lc.state(), ConnState::Connecting);
         lc.lost(at(2), LossReason::ConnectTimeout);
         lc.wake(at(3), Wake::Visible);
+        assert_eq!(lc.state(), ConnState::Connecting);
+    }
+
+    #[test]
+    fn a_hidden_page_closes_its_socket_cleanly_and_waits_for_the_page_to_be_shown() {
+        let cfg = LifecycleConfig { backoff: BackoffConfig { max_attempts: Some(1), ..BackoffConfig::default() }, ..LifecycleConfig::default() };
+        let mut lc = Lifecycle::start(cfg, 1, at(0));
+        to_live(&mut lc, at(0));
+        let _ = lc.poll_action();
+        lc.lost(at(5), LossReason::PageHidden);
+        assert_eq!(lc.state(), ConnState::Backoff);
+        assert_eq!(lc.poll_action(), Some(Action::Close { code: 1000, reason: "runwatch: page hidden".into() }));
+        assert_eq!(lc.poll_timeout(), None, "no timer: a frozen page must not wake into a socket");
+        assert_eq!(lc.attempts(), 0, "no attempt of the retry budget is spent");
+        lc.wake(at(60_000), Wake::PageShown);
+        assert_eq!((lc.state(), lc.poll_action()), (ConnState::Connecting, Some(Action::Open { epoch: 2 })));
+        assert_eq!(to_live(&mut lc, at(60_010)), Some(Duration::from_millis(60_005)), "the hidden time is offline time");
+    }
+
+    #[test]
+    fn a_page_hidden_while_backing_off_waits_for_a_wake_instead_of_its_timer() {
+        let mut lc = lifecycle();
+        lc.lost(at(0), LossReason::ConnectTimeout);
+        assert!(lc.poll_timeout().is_some());
+        lc.hold();
+        assert_eq!(lc.poll_timeout(), None);
+        lc.wake(at(1), Wake::PageShown);
         assert_eq!(lc.state(), ConnState::Connecting);
     }
 

@@ -123,6 +123,13 @@ impl RocketRideClient {
         self.subscribe_as(scope, types, Target::Text(callback))
     }
 
+    /// Worker mode's page events (not public API): what the page saw of its lifecycle
+    /// (`online`, `visible`, `pagehide`, `pageshow`), which a Worker cannot see itself.
+    #[wasm_bindgen(js_name = "__page", skip_typescript)]
+    pub fn page_event(&self, name: &str) {
+        self.app.engine().page_event(name);
+    }
+
     fn subscribe_as(&self, scope: JsValue, types: JsValue, target: Target<RocketRideEvent>) -> Result<Subscription, JsValue> {
         let (scope, types) = parse_subscription(scope, types)?;
         let id = self.app.subscribe(target, |id| Intent::Subscribe { id, scope, types });

@@ -60,6 +60,8 @@ enum Input<P: Driven> {
     Socket { epoch: u32, event: SocketEvent },
     Timer,
     Wake(Wake),
+    /// `pagehide`: the page goes into the back/forward cache, or away.
+    PageHidden,
     /// The app side changed the connection directly ([`EngineSide::with_core`]): drain it.
     Nudge,
 }
@@ -273,6 +275,7 @@ impl<P: Driven> EngineSide<P> {
                 core.handle_clocks(now, js_sys::Date::now() as u64);
                 core.handle_wake(now, why);
             }
+            Input::PageHidden => core.handle_page_hidden(now),
             Input::Nudge => {}
         }
     }
@@ -393,19 +396,36 @@ impl<P: Driven> EngineSide<P> {
         self.inbox.borrow_mut().clear();
     }
 
+    /// A page event by name: `online`, `visible` (the page became visible), `pagehide`,
+    /// `pageshow`; others are ignored. From the engine's own listeners, or in Worker mode
+    /// from the page, which a Worker cannot observe.
+    pub(crate) fn page_event(&self, name: &str) {
+        let input = match name {
+            "online" => Input::Wake(Wake::Online),
+            "visible" => Input::Wake(Wake::Visible),
+            "pagehide" => Input::PageHidden,
+            "pageshow" => Input::Wake(Wake::PageShown),
+            _ => return,
+        };
+        self.browser_input(input);
+    }
+
+    /// Listens to the page's lifecycle. In a Worker there is no page: Worker mode's page
+    /// posts these events (`__page`).
     fn listen(&self) {
         let Some(window) = web_sys::window() else { return };
-        let weak = self.weak.clone();
-        let online = EventListener::new(&window, "online", move |_| wake(&weak, Wake::Online));
-        let mut listeners = vec![online];
-        if let Some(document) = window.document() {
+        let on = |target: &web_sys::EventTarget, event: &'static str, name: &'static str, when: Option<web_sys::Document>| {
             let weak = self.weak.clone();
-            let doc = document.clone();
-            listeners.push(EventListener::new(&document, "visibilitychange", move |_| {
-                if doc.visibility_state() == web_sys::VisibilityState::Visible {
-                    wake(&weak, Wake::Visible);
+            EventListener::new(target, event, move |_| {
+                let shown = when.as_ref().is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+                if let Some(engine) = weak.upgrade().filter(|_| shown) {
+                    engine.page_event(name);
                 }
-            }));
+            })
+        };
+        let mut listeners = vec![on(&window, "online", "online", None), on(&window, "pagehide", "pagehide", None), on(&window, "pageshow", "pageshow", None)];
+        if let Some(document) = window.document() {
+            listeners.push(on(&document, "visibilitychange", "visible", Some(document.clone())));
         }
         *self.listeners.borrow_mut() = listeners;
     }
@@ -417,11 +437,6 @@ impl<P: Driven> SocketSink for EngineSide<P> {
     }
 }
 
-fn wake<P: Driven>(engine: &Weak<EngineSide<P>>, why: Wake) {
-    if let Some(engine) = engine.upgrade() {
-        engine.browser_input(Input::Wake(why));
-    }
-}
 
 /// Monotonic milliseconds (`performance.now()`), from the global scope so it also works
 /// in a Worker.

@@ -15,6 +15,7 @@ useBrowserFixture({
   ready: (f) => ({ server, browser, sim } = f),
   openPage: () => page,
   pageClosed: () => { page = undefined; },
+  bfcache: true,
 });
 
 /** A page with the package loaded and a client recording everything into `window.rw`;
@@ -473,6 +474,59 @@ test("after the server dies and restarts, the client reconnects, resubscribes an
   await p.waitForFunction((epoch) => window.rw.subs.proj.events.some((e) => e.epoch === epoch && e.type === "output"), resync.epoch);
   // Chromium itself logs a retry that reaches the engine while it is down (full jitter lets
   // the first retry come at once); that is the browser's message, not the SDK's.
+  assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
+});
+
+test("a page put in the back/forward cache closes its socket cleanly and is live again as soon as it is shown, with a resync", async () => {
+  // Ten minutes of backoff: only the page being shown can bring the client back within the
+  // test's waits (the browser cuts a socket left open, and reports it only after the restore).
+  const p = await openClient({ clientName: "bfcache-page", reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+  await p.evaluate(() => {
+    window.rw.shown = [];
+    addEventListener("pageshow", (e) => window.rw.shown.push(e.persisted));
+    window.rw.subscribe("all", { token: "*" }, ["TASK"]);
+  });
+  await waitLive(p);
+  const mine = async () => (await sim.control("_sim/connections")).filter((c) => c.clientName === "bfcache-page");
+  assert.equal((await mine()).length, 1);
+  await p.goto(new URL(`${BLANK_PAGE}?elsewhere`, server.url).href);
+  // While the page is cached the server holds nothing for it.
+  for (let i = 0; i < 50 && (await mine()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await mine(), []);
+  await execute("proj-bf", "src_bf");
+  // A restore from the cache fires no `load`.
+  await p.goBack({ waitUntil: "commit" });
+  assert.deepEqual(await p.evaluate(() => window.rw.shown), [true], "the page came back from the cache, not reloaded");
+  await p.waitForFunction(() => window.rw.client.state === "live" && window.rw.diags.some((d) => d.kind === "resync"));
+  const r = await p.evaluate(() => ({ states: window.rw.states, resync: window.rw.diags.find((d) => d.kind === "resync") }));
+  const hidden = r.states.find((s) => s.newState === "backoff");
+  assert.equal(hidden.reason?.kind, "pageHidden", JSON.stringify(r.states));
+  assert.deepEqual(r.resync.resubscribed, ["*"]);
+  assert.ok(r.resync.offlineMs > 0);
+  assert.equal((await mine()).length, 1, "one connection again");
+  assertNoPageErrors(p);
+});
+
+test("back online or visible again, a client waiting out its backoff connects at once", async () => {
+  // Ten minutes of backoff (a retry waits a random time up to that): a retry of its own
+  // would come within the 5 s wait below once in 120 times; both wakes, once in 14,400.
+  const p = await openClient({ reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+  await waitLive(p);
+  for (const wake of ["online", "visible"]) {
+    await sim.kill();
+    await p.waitForFunction(() => window.rw.client.state === "backoff");
+    await sim.restart();
+    const since = await p.evaluate(() => window.rw.states.length);
+    if (wake === "online") {
+      // The browser's own offline → online (Chromium fires `online` on the window).
+      await p.context().setOffline(true);
+      await p.context().setOffline(false);
+    } else {
+      // Headless pages are always visible: the event alone is what a tab brought to the front fires.
+      await p.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+    }
+    await p.waitForFunction((n) => window.rw.states.slice(n).some((s) => s.newState === "live"), since, { timeout: 5_000 });
+  }
   assertNoPageErrors(p, { allowConsole: BROWSER_WS_FAILURE });
 });
 

@@ -38,12 +38,15 @@ const PAGE_TIMEOUT_MS = 15_000;
  * @param {object} [opts]
  * @param {string[]} [opts.args]  extra Chromium flags
  * @param {number} [opts.timeoutMs]  default timeout for page actions and waits
+ * @param {boolean} [opts.bfcache]  keep the back/forward cache on, as browsers ship it
+ *   (Playwright turns it off by default)
  */
-export async function launchBrowser({ args = [], timeoutMs = PAGE_TIMEOUT_MS } = {}) {
+export async function launchBrowser({ args = [], timeoutMs = PAGE_TIMEOUT_MS, bfcache = false } = {}) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [...CHROMIUM_ARGS, ...args],
+    ignoreDefaultArgs: bfcache ? ["--disable-back-forward-cache"] : undefined,
     timeout: LAUNCH_TIMEOUT_MS,
   });
   const contexts = new Set();

@@ -12,13 +12,15 @@ import { startSim } from "./sim.mjs";
  * that page's client (`window.rw.client`) is closed and the page too after each test, and
  * `pageClosed()` tells the file to forget it.
  *
- * @param {{ simArgs: string[], ready: (f: object) => void, openPage?: () => any, pageClosed?: () => void }} o
+ * `bfcache` keeps the browser's back/forward cache on (see launchBrowser).
+ *
+ * @param {{ simArgs: string[], ready: (f: object) => void, openPage?: () => any, pageClosed?: () => void, bfcache?: boolean }} o
  */
-export function useBrowserFixture({ simArgs, ready, openPage, pageClosed }) {
+export function useBrowserFixture({ simArgs, ready, openPage, pageClosed, bfcache = false }) {
   const f = {};
   before(async () => {
     f.server = await startServer();
-    f.browser = await launchBrowser();
+    f.browser = await launchBrowser({ bfcache });
     f.sim = await startSim({ args: simArgs });
     ready(f);
   });

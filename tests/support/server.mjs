@@ -95,7 +95,7 @@ export async function startServer({ root = REPO_ROOT, port = 0, host = "127.0.0.
 
 function serve(base, req, res) {
   const send = (status, body, headers = {}) => {
-    res.writeHead(status, { "cache-control": "no-store", ...headers });
+    res.writeHead(status, { "cache-control": "no-cache", ...headers });
     res.end(req.method === "HEAD" ? undefined : body);
   };
   if (req.method !== "GET" && req.method !== "HEAD") return send(405, "method not allowed\n", { allow: "GET, HEAD" });
@@ -133,7 +133,7 @@ function sendFile(req, res, file, send, statErr, stat) {
   const go = (err, st) => {
     if (err || !st.isFile()) return send(404, "not found\n", { "content-type": "text/plain; charset=utf-8" });
     const type = MIME[path.extname(file).toLowerCase()] ?? "application/octet-stream";
-    res.writeHead(200, { "content-type": type, "content-length": st.size, "cache-control": "no-store" });
+    res.writeHead(200, { "content-type": type, "content-length": st.size, "cache-control": "no-cache" });
     if (req.method === "HEAD") return res.end();
     fs.createReadStream(file).on("error", () => res.destroy()).pipe(res);
   };
