@@ -17,6 +17,7 @@ useBrowserFixture({
   ready: (f) => ({ server, browser, sim } = f),
   openPage: () => page,
   pageClosed: () => { page = undefined; },
+  bfcache: true,
 });
 
 /** The server root and a dev token of acme/ada, fetched once the simulator runs. */
@@ -293,6 +294,29 @@ test("a credential function that fails is reported (credentialError) and asked a
   assert.deepEqual(r.diags.map((d) => `${d.socket}:${d.kind}`), ["events:credentialError", "events:credentialError"]);
   assert.match(r.diags[0].message, /token service down/);
   assert.match(r.diags[1].message, /empty access token/);
+  assertNoPageErrors(p);
+});
+
+test("a page put in the back/forward cache closes both sockets cleanly and has them live again as soon as it is shown", async () => {
+  // Ten minutes of backoff: only the page being shown brings the sockets back within the waits.
+  const p = await openClient({ reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+  await p.evaluate(() => {
+    window.fw.shown = [];
+    addEventListener("pageshow", (e) => window.fw.shown.push(e.persisted));
+  });
+  await waitLive(p);
+  await p.goto(new URL(`${BLANK_PAGE}?elsewhere`, server.url).href);
+  // A restore from the cache fires no `load`.
+  await p.goBack({ waitUntil: "commit" });
+  assert.deepEqual(await p.evaluate(() => window.fw.shown), [true], "the page came back from the cache, not reloaded");
+  await p.waitForFunction(() => {
+    const states = window.fw.states;
+    const hidden = states.findIndex((s) => s.newState === "backoff");
+    return hidden >= 0 && ["chat", "events"].every((socket) => states.slice(hidden).some((s) => s.socket === socket && s.newState === "live"));
+  });
+  const hidden = await p.evaluate(() => window.fw.states.filter((s) => s.newState === "backoff").map((s) => `${s.socket}:${s.reason?.kind}`));
+  assert.deepEqual(hidden.sort(), ["chat:pageHidden", "events:pageHidden"]);
+  await assertTokenNowhere(p);
   assertNoPageErrors(p);
 });
 
