@@ -414,10 +414,11 @@ impl<P: Driven> EngineSide<P> {
     /// posts these events (`__page`).
     fn listen(&self) {
         let Some(window) = web_sys::window() else { return };
-        let on = |target: &web_sys::EventTarget, event: &'static str, name: &'static str, when: Option<web_sys::Document>| {
+        // `visible_in`: the event counts only while that document is visible.
+        let on = |target: &web_sys::EventTarget, event: &'static str, name: &'static str, visible_in: Option<web_sys::Document>| {
             let weak = self.weak.clone();
             EventListener::new(target, event, move |_| {
-                let shown = when.as_ref().is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+                let shown = visible_in.as_ref().is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
                 if let Some(engine) = weak.upgrade().filter(|_| shown) {
                     engine.page_event(name);
                 }
