@@ -4,8 +4,6 @@
 // and the page checks every cycle ends with (no page error, no credential in what the SDK
 // emitted).
 
-import { BLANK_PAGE } from "../support/server.mjs";
-
 /** The longest any wait of a cycle may take. */
 export const SETTLE_TIMEOUT_MS = 15_000;
 /** WebAssembly memory a client may use at most. */
@@ -66,20 +64,6 @@ export async function injectFault(sim, ledger, spec, kind = spec.kind) {
   const { logNext } = await sim.control("_sim/health");
   ledger.noteFault(kind, logNext);
   return sim.control("_sim/faults", spec);
-}
-
-/**
- * The page goes into the back/forward cache (another page is opened in its tab) and is
- * brought back, with the journal noting where in the send log that began (`page_hidden`).
- * Throws if the page was reloaded instead of restored.
- */
-export async function hideAndShow(sim, ledger, page) {
-  const { logNext } = await sim.control("_sim/health");
-  ledger.noteFault("page_hidden", logNext);
-  await page.goto(new URL(`/${BLANK_PAGE}?elsewhere`, page.url()).href);
-  await sleep(100);
-  await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
-  if (!(await page.evaluate(() => window.rw !== undefined))) throw new Error("the page was reloaded, not restored from the back/forward cache");
 }
 
 /** Clears every standing fault. */

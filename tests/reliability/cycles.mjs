@@ -14,7 +14,7 @@ import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { Ledger, desiredKeys, serverKey } from "./ledger.mjs";
 import {
-  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, hideAndShow, sleep, SETTLE_TIMEOUT_MS,
+  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, sleep, SETTLE_TIMEOUT_MS,
   reportTable, mib,
 } from "./common.mjs";
 
@@ -131,7 +131,6 @@ export const FAULTS = [
   { kind: "unknown_response", act: (c) => c.oneShot({ kind: "unknown_response" }) },
   { kind: "lying_seq", act: (c) => c.oneShot({ kind: "lying_seq" }) },
   { kind: "oversized", act: (c) => c.oneShot({ kind: "oversized", bytes: 9 * 1024 * 1024 }) },
-  { kind: "page_hidden", act: (c) => c.pageHidden() },
   { kind: "revoke_key", act: (c) => c.revoke() },
 ];
 
@@ -267,17 +266,6 @@ class Run {
     await this.fault(spec);
     await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, `a reconnect after ${spec.kind}`);
     await this.clear();
-  }
-
-  /**
-   * The page goes into the back/forward cache and comes back while the stream goes on: the
-   * SDK closes its socket on `pagehide` and reconnects on `pageshow` (not a fault of the
-   * simulator's: the journal notes where it began, to explain the connection's lost tail).
-   */
-  async pageHidden() {
-    const before = await this.page.evaluate(() => window.rw.client.stats().reconnects);
-    await hideAndShow(this.sim, this.ledger, this.page);
-    await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, "a reconnect after pageshow");
   }
 
   /** Refuse upgrades for a while and drop the connection: the retries get 503 until it ends. */
@@ -443,7 +431,7 @@ export async function runCycles({ cycles, set = "default", keepGoing = false, on
   if (!spec) throw new Error(`no subscription set ${set} (${Object.keys(SETS)})`);
   const key = `rw-secret-${crypto.randomBytes(6).toString("hex")}`;
   const server = await startServer();
-  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS, bfcache: true });
+  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS });
   const sim = await startSim({ args: ["--api-key", key, "--scenario", "load", "--tasks", "3", "--rate", "120", "--seed", "7"] });
   const t0 = Date.now();
   try {

@@ -14,7 +14,7 @@ import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { FleetLedger } from "./fleet-ledger.mjs";
 import {
-  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, hideAndShow, sleep, SETTLE_TIMEOUT_MS,
+  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, sleep, SETTLE_TIMEOUT_MS,
   reportTable, mib,
 } from "./common.mjs";
 
@@ -65,7 +65,6 @@ export const FLEET_FAULTS = [
   { kind: "hitl_turn", act: (c) => c.plainTurn("#hitl") },
   { kind: "hitl_answered", act: (c) => c.answerHitl() },
   { kind: "command_lost", act: (c) => c.commandLost() },
-  { kind: "page_hidden", act: (c) => c.pageHidden() },
   ...HOSTILE.map(([kind, spec]) => ({ kind, act: (c, pass) => c.hostile({ kind, ...spec }, pass % 2 ? "chat" : "events") })),
   { kind: "auth_expired", act: (c) => c.authExpired() },
 ];
@@ -270,21 +269,6 @@ class FleetRun {
     await this.clear();
   }
 
-  /**
-   * Between turns the page goes into the back/forward cache and comes back: both sockets
-   * close on `pagehide` and are live again on `pageshow`; a turn then runs as usual.
-   */
-  async pageHidden() {
-    const since = await this.page.evaluate(() => window.rw.states.length);
-    await hideAndShow(this.sim, this.ledger, this.page);
-    await this.waitFor(
-      (n) => ["chat", "events"].every((socket) => window.rw.states.slice(n).some((s) => s.socket === socket && s.newState === "live")),
-      since,
-      "both sockets live again after pageshow",
-    );
-    await this.plainTurn("");
-  }
-
   /** The app cancels a long turn. */
   async cancelTurn() {
     const from = await this.sentTurn("#long=300");
@@ -448,7 +432,7 @@ class FleetRun {
  */
 export async function runFleetCycles({ cycles, minutes = Infinity, onProgress, progressEvery = 100 }) {
   const server = await startServer();
-  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS, bfcache: true });
+  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS });
   const sim = await startSim({ args: ["--fleet-auth-required", "--fleet-pace", PACE, "--seed", "11"] });
   const t0 = Date.now();
   try {

@@ -60,11 +60,10 @@ export const INJECTED = new Set([
 ]);
 /**
  * Faults that can cost a connection, so explain its lost tail: the simulator ends it
- * (drop_all, restart, refuse), the browser refuses a frame (invalid UTF-8), the client's
- * credential stops working (auth_expired), or the page was hidden and the client closed it
- * (page_hidden).
+ * (drop_all, restart, refuse), the browser refuses a frame (invalid UTF-8), or the client's
+ * credential stops working (auth_expired).
  */
-export const CONNECTION_FAULTS = new Set(["drop_all", "restart", "refuse", "invalid_utf8", "auth_expired", "page_hidden"]);
+export const CONNECTION_FAULTS = new Set(["drop_all", "restart", "refuse", "invalid_utf8", "auth_expired"]);
 /** A completion's `summary.status` (or `interrupted`) → the run status the store must show. */
 const RUN_STATUS = { completed: "completed", error: "error", cancelled: "cancelled", needs_human_review: "needsHumanReview", interrupted: "interrupted" };
 /** A chat event kind that ends a turn → the turn state it gives. */
