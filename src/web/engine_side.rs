@@ -438,7 +438,6 @@ impl<P: Driven> SocketSink for EngineSide<P> {
     }
 }
 
-
 /// Monotonic milliseconds (`performance.now()`), from the global scope so it also works
 /// in a Worker.
 pub(crate) fn now() -> Instant {

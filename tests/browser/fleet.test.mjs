@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, BLANK_PAGE } from "../support/server.mjs";
-import { assertNoPageErrors, EXACT, rewriteFrames } from "../support/browser.mjs";
+import { assertNoPageErrors, EXACT, rewriteFrames, throughBackForwardCache } from "../support/browser.mjs";
 import { useBrowserFixture } from "../support/fixture.mjs";
 
 let server, browser, sim, base, page, token;
@@ -300,17 +300,8 @@ test("a credential function that fails is reported (credentialError) and asked a
 test("a page put in the back/forward cache closes both sockets cleanly and has them live again as soon as it is shown", async () => {
   // Ten minutes of backoff: only the page being shown brings the sockets back within the waits.
   const p = await openClient({ reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
-  await p.evaluate(() => {
-    window.fw.shown = [];
-    addEventListener("pageshow", (e) => window.fw.shown.push(e.persisted));
-  });
   await waitLive(p);
-  await p.goto(new URL(`${BLANK_PAGE}?elsewhere`, server.url).href);
-  // A restore from the cache fires no `load`.
-  await p.goBack({ waitUntil: "commit" });
-  // Reloaded instead (the cache is the browser's choice), the page says why.
-  const shown = await p.evaluate(() => window.fw?.shown ?? performance.getEntriesByType("navigation")[0]?.notRestoredReasons);
-  assert.deepEqual(shown, [true], `the page came back from the cache, not reloaded: ${JSON.stringify(shown)}`);
+  await throughBackForwardCache(p);
   await p.waitForFunction(() => {
     const states = window.fw.states;
     const hidden = states.findIndex((s) => s.newState === "backoff");

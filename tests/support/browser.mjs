@@ -104,6 +104,23 @@ export function assertNoPageErrors(page, { allowConsole } = {}) {
 }
 
 /**
+ * Puts `page` in the back/forward cache and brings it back: opens another page in its tab
+ * (the same one with `?elsewhere`), awaits `whileHidden()`, and goes back. Throws unless the
+ * page came back from the cache rather than reloaded (the browser's choice), with Chromium's
+ * reasons when it did reload. Needs a browser launched with `bfcache`.
+ * @param {import("playwright-core").Page} page
+ * @param {() => Promise<void>} [whileHidden]
+ */
+export async function throughBackForwardCache(page, whileHidden = async () => {}) {
+  await page.evaluate(() => addEventListener("pageshow", (e) => { window.__restored = e.persisted; }));
+  await page.goto(new URL("?elsewhere", page.url()).href);
+  await whileHidden();
+  await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
+  const restored = await page.evaluate(() => window.__restored ?? performance.getEntriesByType("navigation")[0]?.notRestoredReasons);
+  if (restored !== true) throw new Error(`the page was reloaded, not restored from the back/forward cache: ${JSON.stringify(restored)}`);
+}
+
+/**
  * Counts the WebSockets the page's own script opens (a Worker's are not counted), from
  * before the page's first script runs. Returns a function that reads the count.
  * @param {import("playwright-core").Page} page
