@@ -39,6 +39,7 @@ const B = (window.bench = {
   reason: "",
   frames: 0,
   scanned: 0,
+  calls: 0,
 });
 
 addEventListener("error", (e) => B.errors.push(String(e.message || e.error)));
@@ -93,7 +94,10 @@ function startRaw(url, { copy = null } = {}) {
     ws.onmessage = (e) => {
       copy?.(e.data);
       const m = JSON.parse(e.data);
-      if (m.type === "event") onEvent(m.body?.eventTime ?? m.body?.timestamp);
+      if (m.type === "event") {
+        B.calls += 1;
+        onEvent(m.body?.eventTime ?? m.body?.timestamp);
+      }
       else if (m.type === "response" && m.command === "rrext_monitor") B.states.push({ state: "live", at: now() });
     };
     ws.onclose = () => {
@@ -110,7 +114,10 @@ function startRaw(url, { copy = null } = {}) {
 function startPeer(url) {
   const client = new PeerClient({ url, auth: "sim-key", persist: true });
   client.onState = (state) => B.states.push({ state, at: now() });
-  client.addMonitor({ token: "*" }, ["all"], (msg) => onEvent(msg.body?.eventTime ?? msg.body?.timestamp));
+  client.addMonitor({ token: "*" }, ["all"], (msg) => {
+    B.calls += 1;
+    onEvent(msg.body?.eventTime ?? msg.body?.timestamp);
+  });
   client.connect();
   return client;
 }
@@ -134,6 +141,7 @@ async function startRunwatch(url, options = {}) {
   const client = new runwatch.RocketRideClient({ url, auth: "sim-key", ...options });
   trackStates(client);
   client.subscribe({ token: "*" }, ["ALL"], (events) => {
+    B.calls += 1;
     for (let i = 0; i < events.length; i += 1) {
       const ev = events[i];
       onEvent(ev.eventTime ?? ev.timestamp);
@@ -174,6 +182,7 @@ async function startWorker(url) {
       B.via = found.via;
       trackStates(client);
       client.subscribe({ token: "*" }, ["ALL"], (events) => {
+        B.calls += 1;
         for (let i = 0; i < events.length; i += 1) onEvent(events[i].eventTime ?? events[i].timestamp);
       });
       return client;
@@ -399,6 +408,7 @@ B.snapshot = () => ({
   tNew: B.tNew,
   tFirst: B.tFirst,
   frames: B.frames,
+  calls: B.calls,
   memStart: B.memStart,
   memEnd: B.memEnd,
   longTasks: B.longTasks.length,

@@ -90,6 +90,20 @@ test("a fast stream's events are gathered for a moment into shared batches", asy
   assert.ok(median(sizes) >= 24, `a fast stream's events share batches (median ${median(sizes)}): ${sizes.join(" ")}`);
 });
 
+test("a stream just over the gathering pace stays gathered", async () => {
+  // 5,000 events a second: 32 events in 6.4 ms against the 8 ms from which the SDK gathers,
+  // read in whole milliseconds and jittered by the network and the page. With one threshold
+  // (before 2026-12-07) about one run in thirteen read 8 ms or more and the stream went
+  // quiet for it, each of its 32 events then delivered alone: most batches held one event
+  // (8 a batch on average). Now a gathered stream stays so until a run takes 12 ms. Only
+  // batches whose first frame came at 4 or more a millisecond count (see above).
+  const kept = await batches(5000, { skip: 5000, count: 400, keep: "(b) => b.paced >= 4" });
+  const sizes = kept.map((b) => b.n);
+  const alone = sizes.filter((n) => n === 1).length;
+  assert.ok(median(sizes) >= 12, `a 5,000/s stream's events share batches (median ${median(sizes)}): ${sizes.join(" ")}`);
+  assert.ok(alone <= 0.05 * sizes.length, `few of its events come alone: ${alone} of ${sizes.length} batches`);
+});
+
 test("a quiet stream's events are delivered as they come, in the task they came in", async () => {
   // 2,000 events a second (the rate of the benchmark's latency goal), half the pace from
   // which the SDK gathers. The simulator sends them 4 at once every 2 ms. Gathered, each
