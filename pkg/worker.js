@@ -45,10 +45,19 @@ export function initSync(module) {
   return exports;
 }
 
+// The Worker starts (and loads and compiles its copy of the module) while the page compiles
+// its own: the two run side by side, not one after the other.
 async function start(input) {
-  const exports = await (input === undefined ? mainInit() : mainInit(input));
+  const starting = startWorker(input);
+  let exports;
+  try {
+    exports = await (input === undefined ? mainInit() : mainInit(input));
+  } catch (err) {
+    starting.then((w) => w?.terminate()); // not awaited: the page's failure is the answer
+    throw err;
+  }
   views = main.__initialViews();
-  worker = await startWorker(input);
+  worker = await starting;
   initialized = true;
   return exports;
 }

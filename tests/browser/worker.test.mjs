@@ -161,6 +161,31 @@ test("a store in the Worker: the page's snapshot keeps the object of every run t
   assert.ok(r.events > 0);
 });
 
+test("an init whose module cannot load rejects; the next init starts the Worker", async () => {
+  // The Worker starts while the page compiles its copy of the module; when the page's copy
+  // fails, init() rejects and the Worker goes, and a later init() starts afresh.
+  page = await browser.newPage();
+  const p = page;
+  await p.goto(new URL(BLANK_PAGE, server.url).href);
+  const r = await p.evaluate(async (url) => {
+    const rw = (window.rw = { pageSockets: 0 });
+    const WS = globalThis.WebSocket;
+    globalThis.WebSocket = class extends WS {
+      constructor(...args) { super(...args); rw.pageSockets += 1; }
+    };
+    const mod = await import("/pkg/worker.js");
+    const failed = await mod.default("/pkg/dist/missing.wasm").then(() => "resolved", (e) => String(e?.message ?? e));
+    await mod.default();
+    rw.client = new mod.RocketRideClient({ url, auth: "sim-key" });
+    const t0 = performance.now();
+    while (rw.client.state !== "live" && performance.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    return { failed, state: rw.client.state, pageSockets: rw.pageSockets };
+  }, sim.url);
+  assert.match(r.failed, /404|missing\.wasm|fetch/i);
+  assert.deepEqual({ state: r.state, pageSockets: r.pageSockets }, { state: "live", pageSockets: 0 });
+  assertNoPageErrors(p, { allowConsole: /^Failed to load resource: the server responded with a status of 404/ });
+});
+
 test("without Worker support it runs on the main thread", async () => {
   const p = await openPage(() => { delete globalThis.Worker; });
   const r = await p.evaluate(async (url) => {
