@@ -66,6 +66,27 @@ export async function injectFault(sim, ledger, spec, kind = spec.kind) {
   return sim.control("_sim/faults", spec);
 }
 
+/**
+ * The page leaves and comes back while the stream goes on, with the journal noting where in
+ * the send log that began: another page is opened in its tab and the page is brought back
+ * from the back/forward cache (`page_hidden`), or the page is reloaded (`reload`:
+ * `page_reloaded`). Whether a history navigation restores the page is the browser's choice,
+ * so `page_hidden` may come back reloaded too. Whether the page was restored (its scripts'
+ * state is still there, `window.rw`).
+ */
+export async function leaveAndReturn(sim, ledger, page, { reload = false } = {}) {
+  const { logNext } = await sim.control("_sim/health");
+  ledger.noteFault(reload ? "page_reloaded" : "page_hidden", logNext);
+  if (reload) {
+    await page.reload();
+  } else {
+    await page.goto(new URL("?elsewhere", page.url()).href);
+    await sleep(100);
+    await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
+  }
+  return page.evaluate(() => window.rw !== undefined);
+}
+
 /** Clears every standing fault. */
 export function clearFaults(sim) {
   return sim.control("_sim/faults", undefined, { method: "DELETE" });

@@ -14,7 +14,7 @@ import { launchBrowser } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
 import { Ledger, desiredKeys, serverKey } from "./ledger.mjs";
 import {
-  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, sleep, SETTLE_TIMEOUT_MS,
+  pullLog, assertNoPageErrors, assertNoSecret, assertMemory, waitForPage, injectFault, clearFaults, leaveAndReturn, sleep, SETTLE_TIMEOUT_MS,
   reportTable, mib,
 } from "./common.mjs";
 
@@ -106,9 +106,10 @@ const LOG_LINES = 150;
 
 /**
  * The fault kinds, one per cycle in this order; `revoke_key` ends a round (the client is
- * rejected for good), and the next cycle starts a new client.
- * `act(ctx)` injects the fault and waits for its effect; the cycle then clears faults and
- * settles.
+ * rejected for good), and so does a page that comes back reloaded (`page_reloaded` always,
+ * `page_hidden` when the browser did not keep it): the next cycle starts a new client.
+ * `act(ctx)` injects the fault and waits for its effect (true: the round ended); the cycle
+ * then clears faults and settles.
  */
 export const FAULTS = [
   { kind: "drop", act: (c) => c.standing({ kind: "drop", rate: 0.2 }, 200) },
@@ -131,12 +132,23 @@ export const FAULTS = [
   { kind: "unknown_response", act: (c) => c.oneShot({ kind: "unknown_response" }) },
   { kind: "lying_seq", act: (c) => c.oneShot({ kind: "lying_seq" }) },
   { kind: "oversized", act: (c) => c.oneShot({ kind: "oversized", bytes: 9 * 1024 * 1024 }) },
+  { kind: "page_hidden", act: (c) => c.leave() },
+  { kind: "page_reloaded", act: (c) => c.leave({ reload: true }) },
   { kind: "revoke_key", act: (c) => c.revoke() },
 ];
 
+/** Where a page that leaves keeps what it recorded since the last drain (see `rw.resume`). */
+const SAVED = "rw-saved";
+
 /** Installed in the page before the package loads: records everything the SDK emits. */
-function pageHarness({ url, key, subscriptions, options, MARKER }) {
+function pageHarness({ url, key, subscriptions, options, MARKER, SAVED }) {
   const rw = (window.rw = { attempts: 0, base: 0, urls: [], deliveries: [], diags: [], states: [], errors: [] });
+  // A page that leaves may come back reloaded instead of from the back/forward cache (the
+  // browser's choice), its client gone with it: what it recorded since the last drain and
+  // its socket count wait in sessionStorage for the page that follows (`rw.resume`); a
+  // restored page drops them. Runs before the SDK's own `pagehide`, which closes the socket.
+  addEventListener("pagehide", () => sessionStorage.setItem(SAVED, JSON.stringify({ ...rw.peek(), attempts: rw.lastAttempt() })));
+  addEventListener("pageshow", (e) => { if (e.persisted) sessionStorage.removeItem(SAVED); });
   const WS = window.WebSocket;
   // Number every socket the SDK opens, so the simulator's log ties it to its connection.
   window.WebSocket = class extends WS {
@@ -158,8 +170,12 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
   rw.start = async () => {
     const { default: init, RocketRideClient } = await import("runwatch");
     rw.wasm = await init();
-    rw.base = rw.attempts; // this client's epoch 1 is the next attempt
-    rw.client = new RocketRideClient({ url, auth: () => Promise.resolve(key), ...options });
+    rw.base = rw.lastAttempt(); // this client's epoch 1 is the next attempt
+    // Worker mode: the Worker numbers the sockets, from this base (a reloaded page's new
+    // Worker would start again at 1).
+    const base = new URL(url);
+    if (window.workerProbe) base.searchParams.set("rwBase", String(rw.attempts));
+    rw.client = new RocketRideClient({ url: base.href, auth: () => Promise.resolve(key), ...options });
     rw.client.onState((s) => rw.states.push(withG(s)));
     rw.client.onDiagnostic((d) => rw.diags.push(withG(d)));
     for (const s of subscriptions) {
@@ -173,15 +189,30 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
       });
     }
   };
+  // The last attempt numbered: what the socket wrapper (or the Worker's probe) counted, or
+  // the client's own last attempt, which the page knows even when a probe message did not
+  // reach it (a page's channel is closed while it is hidden).
+  rw.lastAttempt = () => Math.max(rw.attempts, rw.base + (rw.client?.stats().epoch ?? 0));
+  rw.peek = () => ({
+    deliveries: rw.deliveries, diagnostics: rw.diags, states: rw.states, errors: rw.errors,
+    state: rw.client?.state, g: rw.base + (rw.client?.stats().epoch ?? 0),
+    memory: Math.max(rw.wasm?.memory.buffer.byteLength ?? 0, window.workerProbe?.memory ?? 0), urls: rw.urls,
+    stats: rw.client?.stats(), held: rw.client?.serverSubscriptions(),
+  });
   rw.drain = () => {
-    const out = {
-      deliveries: rw.deliveries, diagnostics: rw.diags, states: rw.states, errors: rw.errors,
-      state: rw.client?.state, g: rw.base + (rw.client?.stats().epoch ?? 0),
-      memory: Math.max(rw.wasm?.memory.buffer.byteLength ?? 0, window.workerProbe?.memory ?? 0), urls: rw.urls,
-      stats: rw.client?.stats(), held: rw.client?.serverSubscriptions(),
-    };
+    const out = rw.peek();
     rw.deliveries = []; rw.diags = []; rw.states = []; rw.errors = []; rw.urls = [];
     return out;
+  };
+  // On the page that followed a reload: the records the page before it left, to drain as
+  // that client's last, and its socket count, so attempts stay numbered across pages.
+  rw.resume = () => {
+    const saved = JSON.parse(sessionStorage.getItem(SAVED));
+    sessionStorage.removeItem(SAVED);
+    Object.assign(rw, { deliveries: saved.deliveries, diags: saved.diagnostics, states: saved.states, errors: saved.errors, urls: saved.urls });
+    rw.attempts = saved.attempts;
+    rw.base = saved.g; // with no client, drain's `g` is this: the last attempt of the client that left
+    return saved.memory;
   };
   // Resolves once a marker request was answered on a live connection (retrying across
   // reconnects) and nothing the SDK holds back is still waiting: an event of an unknown
@@ -204,9 +235,11 @@ function pageHarness({ url, key, subscriptions, options, MARKER }) {
 }
 
 class Run {
-  constructor({ sim, page, key, secrets, subscriptions, tokens, skip = [], taskScoped = false }) {
+  constructor({ sim, page, harness, key, secrets, subscriptions, tokens, skip = [], taskScoped = false }) {
     this.sim = sim;
     this.page = page;
+    /** pageHarness's arguments, to install it again on a page that came back reloaded. */
+    this.harness = harness;
     /** The account's API key (revoke_key revokes it). */
     this.key = key;
     /** Credentials that must appear in nothing the SDK emits. */
@@ -224,6 +257,8 @@ class Run {
     this.faults = {};
     this.reconnects = 0;
     this.rounds = 0;
+    /** page_hidden faults that came back reloaded, by Chromium's reasons. */
+    this.reloads = {};
     this.clientLive = false;
     /** The last states and diagnostics, for the error message of a failed check. */
     this.history = [];
@@ -266,6 +301,32 @@ class Run {
     await this.fault(spec);
     await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, `a reconnect after ${spec.kind}`);
     await this.clear();
+  }
+
+  /**
+   * The page leaves while the stream goes on and comes back (see `leaveAndReturn`). Restored
+   * from the back/forward cache, the SDK, which closed its socket on `pagehide`, reconnects on
+   * `pageshow`. Reloaded, the client went with the page: the harness is installed again with
+   * what the page recorded before it left, and the round ends (true).
+   */
+  async leave({ reload = false } = {}) {
+    const before = await this.page.evaluate(() => window.rw.client.stats().reconnects);
+    if (await leaveAndReturn(this.sim, this.ledger, this.page, { reload })) {
+      await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, "a reconnect after pageshow");
+      return false;
+    }
+    if (!reload) {
+      // Chromium says why it did not keep the page (a `NotRestoredReasons` tree).
+      const why = await this.page.evaluate(() => {
+        const reasons = (node) => [...(node?.reasons ?? []).map((r) => r.reason), ...(node?.children ?? []).flatMap(reasons)];
+        return reasons(performance.getEntriesByType("navigation")[0]?.notRestoredReasons).join("+") || "none given";
+      });
+      this.reloads[why] = (this.reloads[why] ?? 0) + 1;
+    }
+    await this.page.evaluate(pageHarness, this.harness);
+    const memory = await this.page.evaluate(() => window.rw.resume());
+    this.maxMemory = Math.max(this.maxMemory, memory);
+    return true;
   }
 
   /** Refuse upgrades for a while and drop the connection: the retries get 503 until it ends. */
@@ -401,19 +462,19 @@ class Run {
     if (n % 5 === 0) {
       await this.sim.control("_sim/execute", { projectId: OTHER_PROJECT, source: `other_${n % 3}`, name: "Other", durationMs: 1500 }).catch(() => {});
     }
-    await fault.act(this);
+    const left = await fault.act(this);
     this.faults[fault.kind] = (this.faults[fault.kind] ?? 0) + 1;
-    const ended = fault.kind === "revoke_key";
+    const ended = fault.kind === "revoke_key" || left === true;
     await this.check(n, fault.kind, { ended });
     if (ended) {
-      await this.page.evaluate(() => window.rw.client.close());
+      await this.page.evaluate(() => window.rw.client?.close());
       this.clientLive = false;
     }
   }
 
   report(cycles, ms) {
     return {
-      cycles, rounds: this.rounds, seconds: Math.round(ms / 1000), faults: this.faults,
+      cycles, rounds: this.rounds, seconds: Math.round(ms / 1000), faults: this.faults, reloads: { ...this.reloads },
       reconnects: this.reconnects, maxMemoryBytes: this.maxMemory, ...this.ledger.figures,
       discards: { ...this.ledger.figures.discards }, failures: this.failures,
     };
@@ -431,7 +492,7 @@ export async function runCycles({ cycles, set = "default", keepGoing = false, on
   if (!spec) throw new Error(`no subscription set ${set} (${Object.keys(SETS)})`);
   const key = `rw-secret-${crypto.randomBytes(6).toString("hex")}`;
   const server = await startServer();
-  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS });
+  const browser = await launchBrowser({ timeoutMs: SETTLE_TIMEOUT_MS, bfcache: true });
   const sim = await startSim({ args: ["--api-key", key, "--scenario", "load", "--tasks", "3", "--rate", "120", "--seed", "7"] });
   const t0 = Date.now();
   try {
@@ -443,9 +504,10 @@ export async function runCycles({ cycles, set = "default", keepGoing = false, on
     const credential = spec.credential === "publicToken" ? load0.publicToken : key;
     const page = await browser.newPage();
     await page.goto(new URL(BLANK_PAGE, server.url).href);
-    await page.evaluate(pageHarness, { url: sim.url, key: credential, subscriptions, options: CLIENT_OPTIONS, MARKER });
+    const harness = { url: sim.url, key: credential, subscriptions, options: CLIENT_OPTIONS, MARKER, SAVED };
+    await page.evaluate(pageHarness, harness);
     const taskScoped = spec.credential === "publicToken";
-    const run = new Run({ sim, page, key, secrets: [key, load0.token, load0.publicToken], subscriptions, tokens, skip: spec.skip, taskScoped });
+    const run = new Run({ sim, page, harness, key, secrets: [key, load0.token, load0.publicToken], subscriptions, tokens, skip: spec.skip, taskScoped });
     run.keepGoing = keepGoing;
     for (let n = 0; n < cycles; n++) {
       await run.cycle(n);
@@ -474,7 +536,8 @@ async function waitForTask(sim, source) {
 export function formatReport(r) {
   const rows = [
     ["cycles run", r.cycles],
-    ["client rounds (one per revoked key)", r.rounds],
+    ["client rounds (one per revoked key or reloaded page)", r.rounds],
+    ["page_hidden faults that came back reloaded, not restored (Chromium's reasons)", Object.entries(r.reloads).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
     ["wall time", `${r.seconds} s`],
     ["reconnects", r.reconnects],
     ["frames sent to subscriptions (decided)", r.framesSent],

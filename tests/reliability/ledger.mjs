@@ -100,10 +100,12 @@ const FRAME_CAUSES = new Set([...WITHHELD, "reordered", ...Object.keys(INJECTED)
  * Faults that can cost a connection, so explain its lost tail: the simulator ends it
  * (drop_all, restart, refuse, revoke_key), stops writing to it (half_open), or sends
  * something after which a client may give it up (a frame the browser refuses, a 9 MiB
- * frame or a 100k-deep one that stalls the heartbeat, a writer slowed down).
+ * frame or a 100k-deep one that stalls the heartbeat, a writer slowed down); or the page
+ * left, and the client closed it (page_hidden, page_reloaded).
  */
 export const CONNECTION_FAULTS = new Set([
   "drop_all", "restart", "refuse", "revoke_key", "half_open", "slow_writer", "invalid_utf8", "oversized", "deep_nesting",
+  "page_hidden", "page_reloaded",
 ]);
 
 /** The mask of a list of type names. */

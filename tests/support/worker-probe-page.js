@@ -15,6 +15,10 @@
     };
   };
   open();
-  addEventListener("pagehide", () => channel.close());
-  addEventListener("pageshow", (e) => { if (e.persisted) open(); });
+  addEventListener("pagehide", () => { channel.close(); channel = undefined; });
+  // Back from the cache: reopened by whichever comes first, the page turning visible (which
+  // may precede `pageshow`, and wakes the SDK's clients at once) or `pageshow`.
+  const reopen = () => { if (!channel) open(); };
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") reopen(); });
+  addEventListener("pageshow", (e) => { if (e.persisted) reopen(); });
 })();

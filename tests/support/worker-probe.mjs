@@ -2,7 +2,9 @@
 // serves it only with RUNWATCH_MODE=worker). It does in the Worker what the browser tests do
 // on the page in main-thread mode: it numbers every socket the SDK opens (`attempt=N` in the
 // URL, so the simulator's log ties a connection to its attempt) and reports the arguments the
-// SDK passed, and the Worker's WebAssembly memory, to the page's worker-probe-page.js.
+// SDK passed, and the Worker's WebAssembly memory, to the page's worker-probe-page.js. A page
+// that came back reloaded (with a new Worker) continues its predecessor's numbering by
+// putting the count so far in the client's URL as `rwBase`.
 import init from "/pkg/index.js";
 
 const channel = new BroadcastChannel("runwatch-worker-probe");
@@ -11,6 +13,7 @@ const WS = self.WebSocket;
 self.WebSocket = class extends WS {
   constructor(...args) {
     const numbered = new URL(args[0]);
+    attempts = Math.max(attempts, Number(numbered.searchParams.get("rwBase") ?? 0));
     numbered.searchParams.set("attempt", String(++attempts));
     super(numbered.href, ...args.slice(1));
     channel.postMessage({ socket: args.map(String), attempt: attempts });
