@@ -173,9 +173,9 @@ function pageHarness({ url, key, subscriptions, options, MARKER, SAVED }) {
     rw.base = rw.lastAttempt(); // this client's epoch 1 is the next attempt
     // Worker mode: the Worker numbers the sockets, from this base (a reloaded page's new
     // Worker would start again at 1).
-    const base = new URL(url);
-    if (window.workerProbe) base.searchParams.set("rwBase", String(rw.attempts));
-    rw.client = new RocketRideClient({ url: base.href, auth: () => Promise.resolve(key), ...options });
+    const clientUrl = new URL(url);
+    if (window.workerProbe) clientUrl.searchParams.set("rwBase", String(rw.base));
+    rw.client = new RocketRideClient({ url: clientUrl.href, auth: () => Promise.resolve(key), ...options });
     rw.client.onState((s) => rw.states.push(withG(s)));
     rw.client.onDiagnostic((d) => rw.diags.push(withG(d)));
     for (const s of subscriptions) {
