@@ -87,6 +87,14 @@ mod tests {
         from_ms + events / per_ms
     }
 
+    /// One whole run whose first event comes at `from_ms` and last `ms` later.
+    fn run_taking(pace: &mut Pace, from_ms: u64, ms: u64) {
+        let last = u64::from(Pace::RUN) - 1;
+        for i in 0..=last {
+            pace.note(|| Instant::from_millis(from_ms + i * ms / last));
+        }
+    }
+
     #[test]
     fn starts_quiet() {
         assert!(!Pace::default().is_fast());
@@ -123,17 +131,13 @@ mod tests {
         let mut t = feed(&mut pace, 0, u64::from(Pace::RUN), 5);
         assert!(pace.is_fast());
         for ms in [8, 9, 11, 6, 8] {
-            for i in 0..u64::from(Pace::RUN) {
-                pace.note(|| Instant::from_millis(t + i * ms / (u64::from(Pace::RUN) - 1)));
-            }
+            run_taking(&mut pace, t, ms);
             t += ms + 1;
             assert!(pace.is_fast(), "a run of {ms} ms");
         }
         // A quiet stream needs a run under 8 ms to turn fast: 9 ms keeps it quiet.
         let mut quiet = Pace::default();
-        for i in 0..u64::from(Pace::RUN) {
-            quiet.note(|| Instant::from_millis(i * 9 / (u64::from(Pace::RUN) - 1)));
-        }
+        run_taking(&mut quiet, 0, 9);
         assert!(!quiet.is_fast());
     }
 
@@ -142,9 +146,7 @@ mod tests {
         let mut pace = Pace::default();
         let t = feed(&mut pace, 0, u64::from(Pace::RUN), 10);
         assert!(pace.is_fast());
-        for i in 0..u64::from(Pace::RUN) {
-            pace.note(|| Instant::from_millis(t + i * 12 / (u64::from(Pace::RUN) - 1)));
-        }
+        run_taking(&mut pace, t, 12);
         assert!(!pace.is_fast());
     }
 

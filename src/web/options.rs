@@ -18,8 +18,9 @@ use crate::protocol::rocketride::url;
 ///   quiet stream arrives a message at a time, at the end of the task the message came in
 ///   (as the SDK finishes with the message: no task or microtask of its own, no wait). A
 ///   fast one (4,000 events a second or more, which is also what a backlog looks like once
-///   the page is free again; it counts as fast until it slows under about 2,700) is gathered for about 4 ms (a quarter of a frame) on a timer
-///   on a visible page, so its events share a batch and its fixed cost; in a hidden page
+///   the page is free again; it counts as fast until it slows under about 2,700) is
+///   gathered for about 4 ms (a quarter of a frame) on a timer on a visible page, so its
+///   events share a batch and its fixed cost; in a hidden page
 ///   or a Worker it waits for a `MessageChannel` task instead (which browsers do not
 ///   throttle), behind the socket messages already queued. Either way, a stream the page
 ///   cannot keep up with is delivered in a few large batches.
