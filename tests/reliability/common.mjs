@@ -4,6 +4,8 @@
 // and the page checks every cycle ends with (no page error, no credential in what the SDK
 // emitted).
 
+import { awayAndBack } from "../support/browser.mjs";
+
 /** The longest any wait of a cycle may take. */
 export const SETTLE_TIMEOUT_MS = 15_000;
 /** WebAssembly memory a client may use at most. */
@@ -68,23 +70,17 @@ export async function injectFault(sim, ledger, spec, kind = spec.kind) {
 
 /**
  * The page leaves and comes back while the stream goes on, with the journal noting where in
- * the send log that began: another page is opened in its tab and the page is brought back
- * from the back/forward cache (`page_hidden`), or the page is reloaded (`reload`:
- * `page_reloaded`). Whether a history navigation restores the page is the browser's choice,
- * so `page_hidden` may come back reloaded too. Whether the page was restored (its scripts'
- * state is still there, `window.rw`).
+ * the send log that began: another page is opened in its tab for 100 ms and the page is
+ * brought back (`page_hidden`: from the back/forward cache, or reloaded when the browser did
+ * not keep it), or the page is reloaded (`reload`: `page_reloaded`). `{ restored, reasons }`
+ * as `awayAndBack` gives them.
  */
 export async function leaveAndReturn(sim, ledger, page, { reload = false } = {}) {
   const { logNext } = await sim.control("_sim/health");
   ledger.noteFault(reload ? "page_reloaded" : "page_hidden", logNext);
-  if (reload) {
-    await page.reload();
-  } else {
-    await page.goto(new URL("?elsewhere", page.url()).href);
-    await sleep(100);
-    await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
-  }
-  return page.evaluate(() => window.rw !== undefined);
+  if (!reload) return awayAndBack(page, () => sleep(100));
+  await page.reload();
+  return { restored: false };
 }
 
 /** Clears every standing fault. */

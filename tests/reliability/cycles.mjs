@@ -192,10 +192,12 @@ function pageHarness({ url, key, subscriptions, options, MARKER, SAVED }) {
   // The last attempt numbered: what the socket wrapper (or the Worker's probe) counted, or
   // the client's own last attempt, which the page knows even when a probe message did not
   // reach it (a page's channel is closed while it is hidden).
-  rw.lastAttempt = () => Math.max(rw.attempts, rw.base + (rw.client?.stats().epoch ?? 0));
+  rw.lastAttempt = () => Math.max(rw.attempts, rw.current());
+  /** The current client's attempt, numbered across clients (0 before the first). */
+  rw.current = () => rw.base + (rw.client?.stats().epoch ?? 0);
   rw.peek = () => ({
     deliveries: rw.deliveries, diagnostics: rw.diags, states: rw.states, errors: rw.errors,
-    state: rw.client?.state, g: rw.base + (rw.client?.stats().epoch ?? 0),
+    state: rw.client?.state, g: rw.current(),
     memory: Math.max(rw.wasm?.memory.buffer.byteLength ?? 0, window.workerProbe?.memory ?? 0), urls: rw.urls,
     stats: rw.client?.stats(), held: rw.client?.serverSubscriptions(),
   });
@@ -225,7 +227,7 @@ function pageHarness({ url, key, subscriptions, options, MARKER, SAVED }) {
         try {
           await rw.client.request(MARKER, {});
           while (rw.client.stats().buffered > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-          return rw.base + rw.client.stats().epoch;
+          return rw.current();
         } catch (e) { rw.errors.push(String(e?.message ?? e)); }
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -311,18 +313,12 @@ class Run {
    */
   async leave({ reload = false } = {}) {
     const before = await this.page.evaluate(() => window.rw.client.stats().reconnects);
-    if (await leaveAndReturn(this.sim, this.ledger, this.page, { reload })) {
+    const { restored, reasons } = await leaveAndReturn(this.sim, this.ledger, this.page, { reload });
+    if (restored) {
       await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, "a reconnect after pageshow");
       return false;
     }
-    if (!reload) {
-      // Chromium says why it did not keep the page (a `NotRestoredReasons` tree).
-      const why = await this.page.evaluate(() => {
-        const reasons = (node) => [...(node?.reasons ?? []).map((r) => r.reason), ...(node?.children ?? []).flatMap(reasons)];
-        return reasons(performance.getEntriesByType("navigation")[0]?.notRestoredReasons).join("+") || "none given";
-      });
-      this.reloads[why] = (this.reloads[why] ?? 0) + 1;
-    }
+    if (!reload) this.reloads[reasons] = (this.reloads[reasons] ?? 0) + 1;
     await this.page.evaluate(pageHarness, this.harness);
     const memory = await this.page.evaluate(() => window.rw.resume());
     this.maxMemory = Math.max(this.maxMemory, memory);
@@ -436,7 +432,7 @@ class Run {
    */
   async assertServerKeys(where, conn, held, g) {
     const conns = await this.sim.control("_sim/connections");
-    const now = await this.page.evaluate(() => ({ g: window.rw.base + window.rw.client.stats().epoch, state: window.rw.client.state }));
+    const now = await this.page.evaluate(() => ({ g: window.rw.current(), state: window.rw.client.state }));
     if (now.g !== g || now.state !== "live") return false;
     const mine = conns.filter((c) => c.authenticated);
     if (mine.length !== 1 || mine[0].id !== conn) {

@@ -104,20 +104,36 @@ export function assertNoPageErrors(page, { allowConsole } = {}) {
 }
 
 /**
- * Puts `page` in the back/forward cache and brings it back: opens another page in its tab
- * (the same one with `?elsewhere`), awaits `whileHidden()`, and goes back. Throws unless the
- * page came back from the cache rather than reloaded (the browser's choice), with Chromium's
- * reasons when it did reload. Needs a browser launched with `bfcache`.
+ * Opens another page in `page`'s tab (the same one with `?elsewhere`), awaits `whileAway()`,
+ * and goes back. Whether the page came back from the back/forward cache or was loaded anew
+ * is the browser's choice: `{ restored }`, and when it was not, Chromium's `reasons` (its
+ * NotRestoredReasons tree, flattened). Needs a browser launched with `bfcache` to restore.
+ * @param {import("playwright-core").Page} page
+ * @param {() => Promise<void>} [whileAway]
+ * @returns {Promise<{ restored: boolean, reasons?: string }>}
+ */
+export async function awayAndBack(page, whileAway = async () => {}) {
+  await page.evaluate(() => { window.__beforeLeaving = true; });
+  await page.goto(new URL("?elsewhere", page.url()).href);
+  await whileAway();
+  await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
+  return page.evaluate(() => {
+    if (window.__beforeLeaving === true) return { restored: true };
+    const flat = (node) => [...(node?.reasons ?? []).map((r) => r.reason), ...(node?.children ?? []).flatMap(flat)];
+    return { restored: false, reasons: flat(performance.getEntriesByType("navigation")[0]?.notRestoredReasons).join("+") || "none given" };
+  });
+}
+
+/**
+ * Puts `page` in the back/forward cache and brings it back (`awayAndBack`, with
+ * `whileHidden()` run while it is away). Throws unless the page came back from the cache,
+ * with Chromium's reasons when it was reloaded instead.
  * @param {import("playwright-core").Page} page
  * @param {() => Promise<void>} [whileHidden]
  */
-export async function throughBackForwardCache(page, whileHidden = async () => {}) {
-  await page.evaluate(() => addEventListener("pageshow", (e) => { window.__restored = e.persisted; }));
-  await page.goto(new URL("?elsewhere", page.url()).href);
-  await whileHidden();
-  await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
-  const restored = await page.evaluate(() => window.__restored ?? performance.getEntriesByType("navigation")[0]?.notRestoredReasons);
-  if (restored !== true) throw new Error(`the page was reloaded, not restored from the back/forward cache: ${JSON.stringify(restored)}`);
+export async function throughBackForwardCache(page, whileHidden) {
+  const { restored, reasons } = await awayAndBack(page, whileHidden);
+  if (!restored) throw new Error(`the page was reloaded, not restored from the back/forward cache: ${reasons}`);
 }
 
 /**
