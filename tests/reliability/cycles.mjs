@@ -436,6 +436,10 @@ class Run {
     if (now.g !== g || now.state !== "live") return false;
     const mine = conns.filter((c) => c.authenticated);
     if (mine.length !== 1 || mine[0].id !== conn) {
+      // The server may have ended the connection a moment before the page hears of it (in
+      // Worker mode, until the Worker's next batch): then the page leaves attempt g within
+      // a heartbeat's time, and the next pass checks the new connection.
+      if (await this.leavesAttempt(g)) return false;
       throw new Error(`${where}: expected one authenticated connection (${conn}), the simulator has ${JSON.stringify(mine.map((c) => c.id))}`);
     }
     const server = Object.fromEntries(mine[0].monitors.map((m) => [m.key, m.mask]));
@@ -449,6 +453,14 @@ class Run {
       throw new Error(`${where}: the SDK believes the server holds ${JSON.stringify(held)}`);
     }
     return true;
+  }
+
+  /** True when the page leaves attempt `g` (or `live`) within a heartbeat's interval and timeout. */
+  async leavesAttempt(g) {
+    const grace = CLIENT_OPTIONS.heartbeatIntervalMs + CLIENT_OPTIONS.heartbeatTimeoutMs + 500;
+    return this.page
+      .waitForFunction((at) => window.rw.current() !== at || window.rw.client.state !== "live", g, { timeout: grace, polling: 20 })
+      .then(() => true, () => false);
   }
 
   async cycle(n) {
