@@ -18,7 +18,7 @@ use wasm_bindgen::JsCast;
 
 use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
-use super::js_read::{self, uint};
+use super::js_read::{self, positive, uint};
 use super::listeners::Listeners;
 use super::app_side::AppSide;
 use super::options::{check_types, parse_scope, parse_types};
@@ -41,7 +41,8 @@ pub struct TaskStoreOptions {
     #[serde(default)]
     #[tsify(optional, type = "MonitorTypesArg")]
     pub types: JsValue,
-    /// Runs kept at most; the runs that ended longest ago are evicted first (default 200).
+    /// Runs kept at most; the runs that ended longest ago are evicted first (default 200;
+    /// at least 1: a store always keeps the run it is on).
     #[tsify(optional)]
     pub max_runs: Option<u32>,
     /// Output lines kept per run (default 200).
@@ -62,7 +63,7 @@ impl TaskStoreOptions {
     fn from_js(o: &JsValue) -> Result<Self, String> {
         Ok(TaskStoreOptions {
             types: js_read::field(o, "types"),
-            max_runs: uint(o, "maxRuns")?,
+            max_runs: positive(o, "maxRuns")?,
             max_output_lines: uint(o, "maxOutputLines")?,
             max_errors: uint(o, "maxErrors")?,
             max_warnings: uint(o, "maxWarnings")?,

@@ -344,7 +344,10 @@ test("option values of the wrong type are refused with the option's name; argume
         make({ auth: " " }),
         make({ reorderWindowMs: 0, reconnect: { minDelayMs: 0, maxDelayMs: 0, maxAttempts: 0 } }),
       ],
-      scopes: [caught(() => client.subscribe("proj", ["TASK"], () => {})), caught(() => client.tasks({ projectId: "p", source: "s" }, { maxRuns: 2.5 }))],
+      scopes: [caught(() => client.subscribe("proj", ["TASK"], () => {})), caught(() => client.tasks({ projectId: "p", source: "s" }, { maxRuns: 2.5 })),
+        // A store keeps the run it is on: 0 runs was taken as 1 without a word.
+        caught(() => client.tasks({ projectId: "p", source: "s" }, { maxRuns: 0 })),
+        caught(() => client.tasks({ projectId: "p", source: "s" }, { maxOutputLines: 0, maxErrors: 0, maxWarnings: 0 }).close())],
       types: caught(() => client.subscribe({ token: "*" }, ["TASK", 3], () => {})),
       requests: [
         await rejection(client.request("rrext_ping", { big: 1n })),
@@ -378,6 +381,8 @@ test("option values of the wrong type are refused with the option's name; argume
   for (const text of [...r.options, ...r.scopes, r.types]) assert.doesNotMatch(text, /secret-key/);
   assert.match(r.scopes[0], /^invalidScope: a scope must be an object/);
   assert.match(r.scopes[1], /^invalidOptions: `maxRuns` must be a whole number/);
+  assert.equal(r.scopes[2], "invalidOptions: `maxRuns` must be a whole number from 1 to 4294967295, not the number 0");
+  assert.equal(r.scopes[3], "ok", "a store may keep no output lines, errors or warnings");
   assert.match(r.types, /^invalidTypes: types must be an array of type names or a bitmask$/);
   assert.match(r.requests[0], /^invalid: the arguments are not JSON: .*BigInt/);
   assert.match(r.requests[1], /^invalid: the arguments are not JSON: .*circular/i);

@@ -573,6 +573,8 @@ test("option and argument values of the wrong type are refused with their name; 
       make({ commandTimeoutMs: 0 }),
       make({ maxFrameBytes: 0 }),
       make({ auth: "  " }),
+      make({ maxRuns: 0 }),
+      make({ maxSteps: 0 }),
     ];
     const messages = [
       text(await attempt(() => client.send({ content: "hi", trce: false }))),
@@ -609,6 +611,9 @@ test("option and argument values of the wrong type are refused with their name; 
   assert.match(options[9], /^invalidOptions: `commandTimeoutMs` must be a whole number from 1 /);
   assert.match(options[10], /^invalidOptions: `maxFrameBytes` must be a whole number from 1 /);
   assert.equal(options[11], "invalidAuth: `auth` is an empty string");
+  // The runs store keeps the run it is on: 0 runs was taken as 1 without a word.
+  assert.equal(options[12], "invalidOptions: `maxRuns` must be a whole number from 1 to 4294967295, not the number 0");
+  assert.equal(options[13], "ok", "a run may keep no steps");
   for (const text of options) assert.doesNotMatch(text, /secret-token/);
   assert.match(messages[0], /^invalidMessage: unknown key `trce` in the message; expected one of content, sessionId, trace,/);
   assert.match(messages[1], /^invalidMessage: `trace` must be true or false, not a string$/);

@@ -85,7 +85,7 @@ pub struct FleetClientOptions {
     /// Frames buffered per callback between batches (default 10000; at least 1).
     #[tsify(optional)]
     pub max_batch_events: Option<u32>,
-    /// Runs kept by the runs store (default 50).
+    /// Runs kept by the runs store (default 50; at least 1: it always keeps the current run).
     #[tsify(optional)]
     pub max_runs: Option<u32>,
     /// Steps kept per run (default 2000).
@@ -197,7 +197,7 @@ impl FleetClientOptions {
             stall_after_ms: positive(o, "stallAfterMs")?,
             max_frame_bytes: positive(o, "maxFrameBytes")?,
             max_batch_events: positive(o, "maxBatchEvents")?,
-            max_runs: uint(o, "maxRuns")?,
+            max_runs: positive(o, "maxRuns")?,
             max_steps: uint(o, "maxSteps")?,
         })
     }
