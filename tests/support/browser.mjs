@@ -106,22 +106,33 @@ export function assertNoPageErrors(page, { allowConsole } = {}) {
 /**
  * Opens another page in `page`'s tab (the same one with `?elsewhere`), awaits `whileAway()`,
  * and goes back. Whether the page came back from the back/forward cache or was loaded anew
- * is the browser's choice: `{ restored }`, and when it was not, Chromium's `reasons` (its
- * NotRestoredReasons tree, flattened). Needs a browser launched with `bfcache` to restore.
+ * is the browser's choice: `{ restored }`, and when it was not, the `reasons`: Chromium's
+ * own, from DevTools' `Page.backForwardCacheNotUsed` (the page's NotRestoredReasons say
+ * "masked" for most of them), else the NotRestoredReasons tree, flattened. Needs a browser
+ * launched with `bfcache` to restore.
  * @param {import("playwright-core").Page} page
  * @param {() => Promise<void>} [whileAway]
  * @returns {Promise<{ restored: boolean, reasons?: string }>}
  */
 export async function awayAndBack(page, whileAway = async () => {}) {
-  await page.evaluate(() => { window.__beforeLeaving = true; });
-  await page.goto(new URL("?elsewhere", page.url()).href);
-  await whileAway();
-  await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
-  return page.evaluate(() => {
-    if (window.__beforeLeaving === true) return { restored: true };
-    const flat = (node) => [...(node?.reasons ?? []).map((r) => r.reason), ...(node?.children ?? []).flatMap(flat)];
-    return { restored: false, reasons: flat(performance.getEntriesByType("navigation")[0]?.notRestoredReasons).join("+") || "none given" };
-  });
+  const cdp = await page.context().newCDPSession(page);
+  const explained = [];
+  cdp.on("Page.backForwardCacheNotUsed", (e) => explained.push(...e.notRestoredExplanations.map((x) => `${x.type}:${x.reason}`)));
+  try {
+    await cdp.send("Page.enable");
+    await page.evaluate(() => { window.__beforeLeaving = true; });
+    await page.goto(new URL("?elsewhere", page.url()).href);
+    await whileAway();
+    await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
+    const { restored, reasons } = await page.evaluate(() => {
+      if (window.__beforeLeaving === true) return { restored: true };
+      const flat = (node) => [...(node?.reasons ?? []).map((r) => r.reason), ...(node?.children ?? []).flatMap(flat)];
+      return { restored: false, reasons: flat(performance.getEntriesByType("navigation")[0]?.notRestoredReasons).join("+") || "none given" };
+    });
+    return restored ? { restored } : { restored, reasons: explained.join("+") || reasons };
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
 }
 
 /**
