@@ -58,6 +58,7 @@ export function keptOpen(Base, onEnd = () => {}) {
       return method.apply(this, args);
     };
   }
+  disposesByFree(Base);
   return new Proxy(Base, {
     construct(target, args, newTarget) {
       const client = Reflect.construct(target, args, newTarget);
@@ -65,4 +66,12 @@ export function keptOpen(Base, onEnd = () => {}) {
       return client;
     },
   });
+}
+
+/**
+ * wasm-bindgen sets `[Symbol.dispose]` to the class's own `free` when its module loads, so a
+ * `using` declaration would skip a `free` wrapped since: point it at the current one.
+ */
+export function disposesByFree(Class) {
+  if (Class && typeof Symbol.dispose === "symbol" && Class.prototype[Symbol.dispose]) Class.prototype[Symbol.dispose] = Class.prototype.free;
 }

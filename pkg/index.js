@@ -6,7 +6,7 @@
 // and `RocketRideClient`, which throws a clear Error when constructed before `init()` and
 // keeps open clients, their subscriptions and task stores reachable (see "Lifetime rule").
 import wbgInit, * as wasm from "./dist/runwatch.js";
-import { entryPoint, keptOpen } from "./entry.js";
+import { entryPoint, keptOpen, disposesByFree } from "./entry.js";
 
 export * from "./dist/runwatch.js";
 
@@ -40,14 +40,34 @@ function holdsResult(Base, name) {
   };
 }
 
+// A subscription ends with its first `unsubscribe()` or `free()`: it is freed then (which
+// unsubscribes), so no garbage collection has to free it later. wasm-bindgen frees a
+// collected wrapper from a FinalizationRegistry callback, and that callback running while
+// the page is in the back/forward cache is script in a frozen page: Chromium evicts the page
+// and Back reloads it. Its `id` stays readable; later calls do nothing.
+function endsOnce(Sub) {
+  const free = Sub?.prototype?.free;
+  if (!free) return;
+  const ended = new WeakSet();
+  Sub.prototype.unsubscribe = Sub.prototype.free = function () {
+    if (ended.has(this)) return;
+    ended.add(this);
+    heldBy.get(this)?.delete(this);
+    const id = this.id;
+    free.call(this);
+    Object.defineProperty(this, "id", { value: id, enumerable: true });
+  };
+  disposesByFree(Sub);
+}
+
 function keptAlive(Base) {
   if (!Base) return Base;
-  for (const [Class, names] of [[wasm.Subscription, ["unsubscribe", "free"]], [wasm.TaskStore, ["close", "free"]]]) {
-    for (const name of names) {
-      const method = Class?.prototype?.[name];
-      if (method) Class.prototype[name] = release(method);
-    }
+  endsOnce(wasm.Subscription);
+  for (const name of ["close", "free"]) {
+    const method = wasm.TaskStore?.prototype?.[name];
+    if (method) wasm.TaskStore.prototype[name] = release(method);
   }
+  disposesByFree(wasm.TaskStore);
   holdsResult(Base, "subscribe");
   holdsResult(Base, "tasks");
   return keptOpen(Base, (client) => heldBy.get(client)?.clear());

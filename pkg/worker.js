@@ -202,7 +202,7 @@ class WorkerClient {
     const sub = this.#nextId++;
     this.#subs.set(sub, callback);
     if (!this.#closing) post({ op: "sub", client: this.#id, sub, scope, types });
-    return new WorkerSubscription(() => {
+    return new WorkerSubscription(sub, () => {
       if (this.#subs.delete(sub) && !this.#closing) post({ op: "unsub", client: this.#id, sub });
     });
   }
@@ -312,8 +312,11 @@ function listen(set, callback) {
 }
 
 class WorkerSubscription {
+  #id;
   #end;
-  constructor(end) { this.#end = end; }
+  constructor(id, end) { this.#id = id; this.#end = end; }
+  /** The subscription's id (unique per client), as on the main thread. */
+  get id() { return this.#id; }
   unsubscribe() { this.#end(); }
   free() { this.#end(); }
   [Symbol.dispose ?? Symbol.for("Symbol.dispose")]() { this.#end(); }

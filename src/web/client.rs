@@ -12,6 +12,7 @@ use super::app_side::{rejected, AppSide};
 use super::dispatch::{to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, random_seed, Driven, EngineSide};
 use super::js_read;
+use super::listeners::Removers;
 use super::options::{parse_client_options, parse_subscription};
 use super::store::TaskStore;
 use crate::core::connection::Connection;
@@ -64,6 +65,7 @@ export type Delivered = RocketRideEvent & { epoch: number; seq?: number; replaye
 #[wasm_bindgen]
 pub struct RocketRideClient {
     app: Rc<AppSide<RocketRide>>,
+    removers: Removers,
 }
 
 /// One subscription; `unsubscribe()` (or `free()`) stops its callback (idempotent).
@@ -98,7 +100,13 @@ impl RocketRideClient {
                 app.dispatch.flush_now();
             }
         }));
-        Ok(RocketRideClient { app })
+        let weak = Rc::downgrade(&app);
+        let removers = Removers::new(move |id| {
+            if let Some(app) = weak.upgrade() {
+                app.dispatch.remove_listener(id);
+            }
+        });
+        Ok(RocketRideClient { app, removers })
     }
 
     /// Subscribes `callback` to events of `scope` with the given types. The callback gets
@@ -255,13 +263,7 @@ impl RocketRideClient {
     /// Adds a listener; the returned remover may be called any number of times.
     fn listen(&self, kind: Kind, callback: Function) -> JsValue {
         let id = self.app.dispatch.add_listener(kind, callback);
-        let weak = Rc::downgrade(&self.app);
-        Closure::<dyn FnMut()>::new(move || {
-            if let Some(app) = weak.upgrade() {
-                app.dispatch.remove_listener(id);
-            }
-        })
-        .into_js_value()
+        self.removers.remover(id)
     }
 
     fn call(&self, call: Call, timeout_ms: Option<u32>) -> Promise {

@@ -13,10 +13,23 @@ use super::errors::usage_error;
 
 type List = Rc<RefCell<Vec<(u32, Function)>>>;
 
-#[derive(Default)]
 pub(crate) struct Listeners {
     list: List,
     next: Cell<u32>,
+    removers: Removers,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        let list = List::default();
+        let weak = Rc::downgrade(&list);
+        let removers = Removers::new(move |id| {
+            if let Some(list) = weak.upgrade() {
+                list.borrow_mut().retain(|(i, _)| *i != id);
+            }
+        });
+        Listeners { list, next: Cell::new(0), removers }
+    }
 }
 
 impl Listeners {
@@ -29,13 +42,7 @@ impl Listeners {
         if accepting {
             self.list.borrow_mut().push((id, listener));
         }
-        let list = Rc::downgrade(&self.list);
-        Ok(Closure::<dyn Fn()>::new(move || {
-            if let Some(list) = list.upgrade() {
-                list.borrow_mut().retain(|(i, _)| *i != id);
-            }
-        })
-        .into_js_value())
+        Ok(self.removers.remover(id))
     }
 
     /// Calls every listener (those added meanwhile wait for the next change); returns what
@@ -47,5 +54,24 @@ impl Listeners {
 
     pub(crate) fn clear(&self) {
         self.list.borrow_mut().clear();
+    }
+}
+
+/// The removers an owner (a client, a store) hands the app: each a bound function over the
+/// owner's one `remove(id)`, not a wasm-bindgen closure of its own. wasm-bindgen frees a
+/// closure the app lets go in a FinalizationRegistry callback; when a garbage collection
+/// runs that callback while the page is in the back/forward cache, it is script in a frozen
+/// page, and Chromium evicts the page (`JavaScriptExecution`): Back then reloads it. A bound
+/// function has nothing to finalize. The owner's `remove` goes with the owner.
+pub(crate) struct Removers(Function);
+
+impl Removers {
+    pub(crate) fn new(remove: impl Fn(u32) + 'static) -> Self {
+        Removers(Closure::<dyn Fn(u32)>::new(remove).into_js_value().unchecked_into())
+    }
+
+    /// A function that removes `id` when called (any number of times).
+    pub(crate) fn remover(&self, id: u32) -> JsValue {
+        self.0.bind1(&JsValue::NULL, &JsValue::from(id)).into()
     }
 }

@@ -506,6 +506,43 @@ test("a page put in the back/forward cache closes its socket cleanly and is live
   assertNoPageErrors(p);
 });
 
+test("what the app lets go of (removers, ended subscriptions, store listeners) does not keep the page out of the back/forward cache", async () => {
+  // wasm-bindgen frees a wrapper or closure the app let go of from a FinalizationRegistry
+  // callback. A garbage collection while the page is in the cache runs that callback there,
+  // and Chromium evicts a page that runs script while cached (JavaScriptExecution): Back
+  // would reload it. So nothing the SDK hands out for a listener or a subscription may need
+  // finalizing once the app is done with it.
+  const p = await openClient({ clientName: "bfcache-garbage" });
+  await waitLive(p);
+  const ended = await p.evaluate(async () => {
+    const c = window.rw.client;
+    window.keptStore = c.tasks({ token: "*" });
+    const ids = [];
+    for (let i = 0; i < 20; i++) {
+      const sub = c.subscribe({ token: "*" }, ["SUMMARY"], () => {});
+      const offs = [c.onState(() => {}), c.onDiagnostic(() => {}), window.keptStore.subscribe(() => {})];
+      await new Promise((r) => setTimeout(r, 5));
+      sub.unsubscribe();
+      sub.unsubscribe(); // idempotent
+      ids.push(sub.id);
+      for (const off of offs) { off(); off(); }
+    }
+    // `using` disposes through the same end: unsubscribing afterwards does nothing.
+    const disposed = c.subscribe({ token: "*" }, ["SUMMARY"], () => {});
+    disposed[Symbol.dispose]();
+    disposed.unsubscribe();
+    return { ids, disposedId: disposed.id };
+  });
+  assert.equal(new Set(ended.ids).size, 20, "each ended subscription keeps its own id");
+  assert.equal(typeof ended.disposedId, "number");
+  const cdp = await p.context().newCDPSession(p);
+  await throughBackForwardCache(p, () => cdp.send("HeapProfiler.collectGarbage"));
+  await cdp.detach();
+  await p.waitForFunction(() => window.rw.client.state === "live");
+  assert.deepEqual((await p.evaluate(() => window.rw.client.serverSubscriptions())).map((s) => s.key).sort(), ["*"]);
+  assertNoPageErrors(p);
+});
+
 test("back online or visible again, a client waiting out its backoff connects at once", async () => {
   // Ten minutes of backoff (a retry waits a random time up to that): a retry of its own
   // would come within the 5 s wait below once in 120 times; both wakes, once in 14,400.
