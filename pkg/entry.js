@@ -68,10 +68,12 @@ export function keptOpen(Base, onEnd = () => {}) {
   });
 }
 
-/**
- * wasm-bindgen sets `[Symbol.dispose]` to the class's own `free` when its module loads, so a
- * `using` declaration would skip a `free` wrapped since: point it at the current one.
- */
+/** `[Symbol.dispose]` is the `free` of when the module loaded: make it the current one. */
 export function disposesByFree(Class) {
   if (Class && typeof Symbol.dispose === "symbol" && Class.prototype[Symbol.dispose]) Class.prototype[Symbol.dispose] = Class.prototype.free;
+}
+
+/** The `RunwatchError` the module throws for a usage error, made in JavaScript. */
+export function runwatchError(code, message) {
+  return Object.assign(new Error(message), { name: "RunwatchError", code });
 }

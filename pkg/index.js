@@ -6,7 +6,7 @@
 // and `RocketRideClient`, which throws a clear Error when constructed before `init()` and
 // keeps open clients, their subscriptions and task stores reachable (see "Lifetime rule").
 import wbgInit, * as wasm from "./dist/runwatch.js";
-import { entryPoint, keptOpen, disposesByFree } from "./entry.js";
+import { entryPoint, keptOpen, disposesByFree, runwatchError } from "./entry.js";
 
 export * from "./dist/runwatch.js";
 
@@ -18,13 +18,6 @@ export const initSync = entry.initSync;
 // do its subscriptions (until `unsubscribe()`/`free()`) and task stores (until
 // `close()`/`free()`): freeing a collected wrapper would unsubscribe or close it.
 const heldBy = new WeakMap(); // Subscription or store → the Set of its client that keeps it reachable
-
-function release(method) {
-  return function (...args) {
-    heldBy.get(this)?.delete(this);
-    return method.apply(this, args);
-  };
-}
 
 /** The method `name` of `Base`, wrapped so what it returns is held by its client. */
 function holdsResult(Base, name) {
@@ -40,34 +33,62 @@ function holdsResult(Base, name) {
   };
 }
 
-// A subscription ends with its first `unsubscribe()` or `free()`: it is freed then (which
-// unsubscribes), so no garbage collection has to free it later. wasm-bindgen frees a
-// collected wrapper from a FinalizationRegistry callback, and that callback running while
-// the page is in the back/forward cache is script in a frozen page: Chromium evicts the page
-// and Back reloads it. Its `id` stays readable; later calls do nothing.
-function endsOnce(Sub) {
-  const free = Sub?.prototype?.free;
-  if (!free) return;
-  const ended = new WeakSet();
-  Sub.prototype.unsubscribe = Sub.prototype.free = function () {
-    if (ended.has(this)) return;
-    ended.add(this);
+// A subscription or task store is freed at its first `unsubscribe()`/`close()`/`free()`,
+// not later by a finalizer, which Chromium, when it runs while the page is in the
+// back/forward cache, takes for script in a frozen page: Back then reloads the page.
+// `keep(it)` saves what stays readable after (`kept`).
+function freedAtEnd(Class, names, keep) {
+  const { free } = Class.prototype;
+  const kept = new WeakMap();
+  const end = function () {
+    if (kept.has(this)) return;
+    kept.set(this, keep(this));
     heldBy.get(this)?.delete(this);
-    const id = this.id;
-    free.call(this);
-    Object.defineProperty(this, "id", { value: id, enumerable: true });
+    free.call(this); // which unsubscribes or closes
   };
-  disposesByFree(Sub);
+  for (const name of names) Class.prototype[name] = end;
+  disposesByFree(Class);
+  return kept;
+}
+
+/** `name`, read from `kept` once `Class` ended. */
+function keptGetter(Class, name, kept, read) {
+  const { get } = Object.getOwnPropertyDescriptor(Class.prototype, name);
+  Object.defineProperty(Class.prototype, name, { get() { return kept.has(this) ? read(kept.get(this)) : get.call(this); }, configurable: true });
+}
+
+// A task store's `getSnapshot` and `subscribe` are made here, over the module's `__snapshot`,
+// `__listen` and `__unlisten`, and outlive it: closed, it answers from its last snapshot.
+// Returns what gives a new store the two.
+function storesEndOnce(Store) {
+  const { stats, __snapshot: snapshot, __listen: listen, __unlisten: unlisten } = Store.prototype;
+  const last = freedAtEnd(Store, ["close", "free"], (store) => ({ snapshot: snapshot.call(store), stats: stats.call(store) }));
+  keptGetter(Store, "closed", last, () => true);
+  Store.prototype.stats = function () {
+    return last.get(this)?.stats ?? stats.call(this);
+  };
+  return (store) => {
+    const getSnapshot = () => last.get(store)?.snapshot ?? snapshot.call(store);
+    const subscribe = (listener) => {
+      if (!last.has(store)) {
+        const id = listen.call(store, listener);
+        return () => { if (!last.has(store)) unlisten.call(store, id); };
+      }
+      if (typeof listener !== "function") throw runwatchError("invalidListener", "subscribe(listener) needs a function");
+      return () => {};
+    };
+    return Object.defineProperties(store, { getSnapshot: { value: getSnapshot, enumerable: true }, subscribe: { value: subscribe, enumerable: true } });
+  };
 }
 
 function keptAlive(Base) {
   if (!Base) return Base;
-  endsOnce(wasm.Subscription);
-  for (const name of ["close", "free"]) {
-    const method = wasm.TaskStore?.prototype?.[name];
-    if (method) wasm.TaskStore.prototype[name] = release(method);
-  }
-  disposesByFree(wasm.TaskStore);
+  keptGetter(wasm.Subscription, "id", freedAtEnd(wasm.Subscription, ["unsubscribe", "free"], (sub) => sub.id), (id) => id);
+  const equip = storesEndOnce(wasm.TaskStore);
+  const tasks = Base.prototype.tasks;
+  Base.prototype.tasks = function (...args) {
+    return equip(tasks.apply(this, args));
+  };
   holdsResult(Base, "subscribe");
   holdsResult(Base, "tasks");
   return keptOpen(Base, (client) => heldBy.get(client)?.clear());

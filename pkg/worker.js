@@ -21,6 +21,7 @@
 // arguments throw the same `RunwatchError`, synchronously, from the same code.
 import mainInit, * as main from "./index.js";
 import { argsText } from "./json-args.js";
+import { runwatchError } from "./entry.js";
 
 export * from "./index.js";
 
@@ -198,7 +199,7 @@ class WorkerClient {
 
   subscribe(scope, types, callback) {
     main.__checkSubscription(scope, types);
-    if (typeof callback !== "function") throw Object.assign(new Error("subscribe(scope, types, callback) needs a function"), { name: "RunwatchError", code: "invalidListener" });
+    if (typeof callback !== "function") throw runwatchError("invalidListener", "subscribe(scope, types, callback) needs a function");
     const sub = this.#nextId++;
     this.#subs.set(sub, callback);
     if (!this.#closing) post({ op: "sub", client: this.#id, sub, scope, types });
@@ -336,7 +337,7 @@ class WorkerTaskStore {
     this.#end = end;
     this.getSnapshot = () => this.#snapshot;
     this.subscribe = (listener) => {
-      if (typeof listener !== "function") throw Object.assign(new Error("subscribe(listener) needs a function"), { name: "RunwatchError", code: "invalidListener" });
+      if (typeof listener !== "function") throw runwatchError("invalidListener", "subscribe(listener) needs a function");
       const entry = () => listener();
       this.#listeners.add(entry);
       return () => { this.#listeners.delete(entry); };

@@ -1,9 +1,9 @@
 //! The listeners of a store's `subscribe(listener)`, in the shape React's
-//! `useSyncExternalStore` expects: each call returns its own remover, which may be called
-//! any number of times. Shared by every protocol's stores.
+//! `useSyncExternalStore` expects: each call gets an id, and its remover (made by the store,
+//! with `Removers`, or by the package entry) removes that id any number of times. Shared by
+//! every protocol's stores.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;
@@ -11,38 +11,30 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::usage_error;
 
-type List = Rc<RefCell<Vec<(u32, Function)>>>;
+type List = RefCell<Vec<(u32, Function)>>;
 
+#[derive(Default)]
 pub(crate) struct Listeners {
     list: List,
     next: Cell<u32>,
-    removers: Removers,
-}
-
-impl Default for Listeners {
-    fn default() -> Self {
-        let list = List::default();
-        let weak = Rc::downgrade(&list);
-        let removers = Removers::new(move |id| {
-            if let Some(list) = weak.upgrade() {
-                list.borrow_mut().retain(|(i, _)| *i != id);
-            }
-        });
-        Listeners { list, next: Cell::new(0), removers }
-    }
 }
 
 impl Listeners {
-    /// Adds `listener` and returns its remover. A store that no longer changes (`accepting`
-    /// false: closed) keeps no listener, but still hands out a working remover.
-    pub(crate) fn add(&self, listener: JsValue, accepting: bool) -> Result<JsValue, JsValue> {
+    /// Adds `listener` and returns its id, for `remove`. A store that no longer changes
+    /// (`accepting` false: closed) keeps no listener, but still takes one.
+    pub(crate) fn listen(&self, listener: JsValue, accepting: bool) -> Result<u32, JsValue> {
         let listener: Function = listener.dyn_into().map_err(|_| usage_error("invalidListener", "subscribe(listener) needs a function"))?;
         let id = self.next.get() + 1;
         self.next.set(id);
         if accepting {
             self.list.borrow_mut().push((id, listener));
         }
-        Ok(self.removers.remover(id))
+        Ok(id)
+    }
+
+    /// Removes listener `id` (any number of times).
+    pub(crate) fn remove(&self, id: u32) {
+        self.list.borrow_mut().retain(|(i, _)| *i != id);
     }
 
     /// Calls every listener (those added meanwhile wait for the next change); returns what

@@ -93,12 +93,35 @@ fn default_types() -> MonitorTypes {
 /// `getSnapshot` and `subscribe` are bound functions: pass them around freely. The store
 /// stays alive while its client is open, until `close()` (or `free()`, or leaving a
 /// `using` block); dropping every reference to it does not stop it.
+///
+/// The package entry makes `getSnapshot` and `subscribe` (pkg/index.js) over `__snapshot`,
+/// `__listen` and `__unlisten`, and frees the store when it is closed: they keep working
+/// from the last snapshot JavaScript holds, and nothing of a closed store is left for a
+/// finalizer (which, run while the page is in the back/forward cache, gets it evicted).
 #[wasm_bindgen]
 pub struct TaskStore {
     inner: Rc<Inner>,
-    get_snapshot: Function,
-    subscribe: Function,
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const TASK_STORE_FUNCTIONS: &str = r#"
+export interface TaskStore {
+    /**
+     * Returns the current snapshot `{ version, runs }`: the same (frozen) object until the
+     * content changes; an unchanged run keeps its object from one snapshot to the next.
+     * A bound function: `useSyncExternalStore(store.subscribe, store.getSnapshot)`. After
+     * `close()` it returns the last snapshot.
+     */
+    readonly getSnapshot: () => TaskSnapshot;
+    /**
+     * Calls `listener` (no arguments) after every delivery batch that changed the store,
+     * at most once per batch (and once when a reconnect marks runs stale). Returns a
+     * function that removes it (safe to call twice). A bound function, like `getSnapshot`.
+     * A listener that throws is reported as a `callbackError` diagnostic.
+     */
+    readonly subscribe: (listener: () => void) => () => void;
+}
+"#;
 
 struct Inner {
     store: RefCell<Core>,
@@ -106,8 +129,27 @@ struct Inner {
     view: RefCell<View>,
     app: Weak<AppSide<RocketRide>>,
     sub: Cell<SubId>,
+    /// This store's key in `OPEN` and its listener's id on the client's diagnostics.
+    key: u32,
     resync_listener: Cell<Option<u32>>,
     closed: Cell<bool>,
+}
+
+thread_local! {
+    /// The open stores by key, for the one diagnostic listener they share.
+    static OPEN: RefCell<Vec<(u32, Weak<Inner>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_KEY: Cell<u32> = const { Cell::new(0) };
+    /// Hands a client's diagnostic to the open store of the bound key. Each store listens
+    /// through a bound function over this one, not a closure of its own, so a closed store
+    /// leaves nothing for a finalizer (see `listeners::Removers`).
+    static ON_DIAGNOSTIC: Function = Closure::<dyn Fn(u32, JsValue)>::new(|key: u32, d: JsValue| {
+        let inner = OPEN.with_borrow(|open| open.iter().find(|(k, _)| *k == key).and_then(|(_, w)| w.upgrade()));
+        if let Some(inner) = inner {
+            inner.on_diagnostic(&d);
+        }
+    })
+    .into_js_value()
+    .unchecked_into();
 }
 
 /// The JS side of the latest snapshot: the object handed out, and each run's object with
@@ -123,53 +165,48 @@ impl TaskStore {
     /// Subscribes a new store to `scope` on the client of `app`.
     pub(crate) fn open(app: &Rc<AppSide<RocketRide>>, scope: Option<JsValue>, options: Option<JsValue>) -> Result<TaskStore, JsValue> {
         let (scope, types, config) = parse_store_args(scope, options)?;
+        let key = NEXT_KEY.with(|k| {
+            k.set(k.get().wrapping_add(1));
+            k.get()
+        });
         let inner = Rc::new(Inner {
             store: RefCell::new(Core::new(config)),
             listeners: Listeners::default(),
             view: RefCell::new(View::default()),
             app: Rc::downgrade(app),
             sub: Cell::new(0),
+            key,
             resync_listener: Cell::new(None),
             closed: Cell::new(false),
         });
         let feed = inner.clone();
         let target = Target::Native(Rc::new(move |batch: &[Arc<Delivered>]| feed.feed(batch)));
         inner.sub.set(app.subscribe(target, |id| Intent::Subscribe { id, scope, types }));
-        let weak = Rc::downgrade(&inner);
-        let on_diagnostic = Closure::<dyn FnMut(JsValue)>::new(move |d: JsValue| {
-            if let Some(inner) = weak.upgrade() {
-                inner.on_diagnostic(&d);
-            }
-        });
-        inner.resync_listener.set(Some(app.dispatch.add_listener(Kind::Diagnostic, on_diagnostic.into_js_value().unchecked_into())));
-
-        let reader = inner.clone();
-        let get_snapshot = Closure::<dyn Fn() -> Result<JsValue, JsValue>>::new(move || reader.snapshot()).into_js_value().unchecked_into();
-        let registrar = inner.clone();
-        let subscribe = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |listener: JsValue| registrar.add_listener(listener))
-            .into_js_value()
-            .unchecked_into();
-        Ok(TaskStore { inner, get_snapshot, subscribe })
+        OPEN.with_borrow_mut(|open| open.push((key, Rc::downgrade(&inner))));
+        let listener: Function = ON_DIAGNOSTIC.with(|f| JsValue::from(f.bind1(&JsValue::NULL, &JsValue::from(key)))).unchecked_into();
+        inner.resync_listener.set(Some(app.dispatch.add_listener(Kind::Diagnostic, listener)));
+        Ok(TaskStore { inner })
     }
 }
 
 #[wasm_bindgen]
 impl TaskStore {
-    /// Returns the current snapshot `{ version, runs }`: the same (frozen) object until the
-    /// content changes; an unchanged run keeps its object from one snapshot to the next.
-    /// A bound function: `useSyncExternalStore(store.subscribe, store.getSnapshot)`.
-    #[wasm_bindgen(getter, js_name = getSnapshot, unchecked_return_type = "() => TaskSnapshot")]
-    pub fn get_snapshot(&self) -> Function {
-        self.get_snapshot.clone()
+    /// The current snapshot (the entry's `getSnapshot`).
+    #[wasm_bindgen(js_name = "__snapshot", skip_typescript)]
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        self.inner.snapshot()
     }
 
-    /// Calls `listener` (no arguments) after every delivery batch that changed the store,
-    /// at most once per batch (and once when a reconnect marks runs stale). Returns a function that removes it (safe to call twice).
-    /// A bound function, like `getSnapshot`. A listener that throws is reported as a
-    /// `callbackError` diagnostic.
-    #[wasm_bindgen(getter, unchecked_return_type = "(listener: () => void) => () => void")]
-    pub fn subscribe(&self) -> Function {
-        self.subscribe.clone()
+    /// Adds a listener; its id, for `__unlisten` (the entry's `subscribe`).
+    #[wasm_bindgen(js_name = "__listen", skip_typescript)]
+    pub fn listen(&self, listener: JsValue) -> Result<u32, JsValue> {
+        self.inner.listeners.listen(listener, !self.inner.closed.get())
+    }
+
+    /// Removes listener `id` (again: nothing).
+    #[wasm_bindgen(js_name = "__unlisten", skip_typescript)]
+    pub fn unlisten(&self, id: u32) {
+        self.inner.listeners.remove(id);
     }
 
     /// Counters: events applied, duplicates ignored, runs created and evicted, lines
@@ -252,10 +289,6 @@ impl Inner {
         self.listeners.notify()
     }
 
-    fn add_listener(&self, listener: JsValue) -> Result<JsValue, JsValue> {
-        self.listeners.add(listener, !self.closed.get())
-    }
-
     /// The JS snapshot of the current version, built only when the version moved.
     fn snapshot(&self) -> Result<JsValue, JsValue> {
         let version = self.store.borrow().version();
@@ -291,6 +324,7 @@ impl Inner {
         if self.closed.replace(true) {
             return;
         }
+        OPEN.with_borrow_mut(|open| open.retain(|(k, _)| *k != self.key));
         self.listeners.clear();
         if let Some(app) = self.app.upgrade() {
             if let Some(id) = self.resync_listener.take() {

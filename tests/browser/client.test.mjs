@@ -506,7 +506,7 @@ test("a page put in the back/forward cache closes its socket cleanly and is live
   assertNoPageErrors(p);
 });
 
-test("what the app lets go of (removers, ended subscriptions, store listeners) does not keep the page out of the back/forward cache", async () => {
+test("what the app lets go of (removers, ended subscriptions, closed stores) does not keep the page out of the back/forward cache", async () => {
   // wasm-bindgen frees a wrapper or closure the app let go of from a FinalizationRegistry
   // callback. A garbage collection while the page is in the cache runs that callback there,
   // and Chromium evicts a page that runs script while cached (JavaScriptExecution): Back
@@ -518,22 +518,41 @@ test("what the app lets go of (removers, ended subscriptions, store listeners) d
     const c = window.rw.client;
     window.keptStore = c.tasks({ token: "*" });
     const ids = [];
+    const closedStores = [];
     for (let i = 0; i < 20; i++) {
       const sub = c.subscribe({ token: "*" }, ["SUMMARY"], () => {});
-      const offs = [c.onState(() => {}), c.onDiagnostic(() => {}), window.keptStore.subscribe(() => {})];
+      const store = c.tasks({ projectId: "p", source: "*" });
+      const offs = [c.onState(() => {}), c.onDiagnostic(() => {}), window.keptStore.subscribe(() => {}), store.subscribe(() => {})];
       await new Promise((r) => setTimeout(r, 5));
       sub.unsubscribe();
       sub.unsubscribe(); // idempotent
       ids.push(sub.id);
+      const { getSnapshot, subscribe } = store;
+      const before = getSnapshot();
+      store.close();
+      store.close(); // idempotent
+      // Closed, it keeps its last snapshot and answers as before, with the same functions.
+      const off = subscribe(() => {});
+      off();
+      closedStores.push(store.closed && getSnapshot() === before && store.getSnapshot === getSnapshot && store.subscribe === subscribe
+        && typeof store.stats().events === "number");
       for (const off of offs) { off(); off(); }
     }
     // `using` disposes through the same end: unsubscribing afterwards does nothing.
     const disposed = c.subscribe({ token: "*" }, ["SUMMARY"], () => {});
     disposed[Symbol.dispose]();
     disposed.unsubscribe();
-    return { ids, disposedId: disposed.id };
+    const disposedStore = c.tasks();
+    disposedStore[Symbol.dispose]();
+    disposedStore.close();
+    let listenerError;
+    try { disposedStore.subscribe(42); } catch (e) { listenerError = `${e.name} ${e.code}`; }
+    return { ids, disposedId: disposed.id, closedStores, disposedStoreClosed: disposedStore.closed, listenerError };
   });
   assert.equal(new Set(ended.ids).size, 20, "each ended subscription keeps its own id");
+  assert.deepEqual(ended.closedStores, Array(20).fill(true), "a closed store answers from its last snapshot");
+  assert.equal(ended.disposedStoreClosed, true);
+  assert.equal(ended.listenerError, "RunwatchError invalidListener");
   assert.equal(typeof ended.disposedId, "number");
   const cdp = await p.context().newCDPSession(p);
   await throughBackForwardCache(p, () => cdp.send("HeapProfiler.collectGarbage"));

@@ -17,7 +17,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::super::app_side::AppSide;
 use super::super::dispatch::to_js_or_throw;
 use super::super::engine_side::Driven;
-use super::super::listeners::Listeners;
+use super::super::listeners::{Listeners, Removers};
 use crate::core::connection::Connection;
 use crate::protocol::fleet_rlm::runs::{Run, RunsSnapshot};
 use crate::protocol::fleet_rlm::turns::{Turn, TurnsSnapshot};
@@ -66,6 +66,7 @@ pub(crate) struct Store<P: Driven, S: Listed> {
     version: fn(&Connection<P>) -> u64,
     snapshot: fn(&mut Connection<P>) -> Arc<S>,
     listeners: Listeners,
+    removers: Removers,
     /// The version the listeners last heard of.
     notified: Cell<u64>,
     view: RefCell<View<S::Item>>,
@@ -82,11 +83,19 @@ struct View<I> {
 
 impl<P: Driven, S: Listed + 'static> Store<P, S> {
     pub(crate) fn new(app: &Rc<AppSide<P>>, version: fn(&Connection<P>) -> u64, snapshot: fn(&mut Connection<P>) -> Arc<S>) -> Rc<Self> {
-        Rc::new(Store {
+        Rc::new_cyclic(|weak: &Weak<Self>| Store {
             app: Rc::downgrade(app),
             version,
             snapshot,
             listeners: Listeners::default(),
+            removers: {
+                let weak = weak.clone();
+                Removers::new(move |id| {
+                    if let Some(store) = weak.upgrade() {
+                        store.listeners.remove(id);
+                    }
+                })
+            },
             notified: Cell::new(0),
             view: RefCell::new(View { version: None, snapshot: JsValue::UNDEFINED, items: HashMap::new() }),
             closed: Cell::new(false),
@@ -135,7 +144,8 @@ impl<P: Driven, S: Listed + 'static> Store<P, S> {
     }
 
     fn add_listener(&self, listener: JsValue) -> Result<JsValue, JsValue> {
-        self.listeners.add(listener, !self.closed.get())
+        let id = self.listeners.listen(listener, !self.closed.get())?;
+        Ok(self.removers.remover(id))
     }
 
     /// The JS snapshot of the current version, built only when the version moved.
