@@ -6,10 +6,10 @@
 use std::cell::{Cell, RefCell};
 
 use js_sys::Function;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::errors::usage_error;
+use super::keyed::{self, Keyed};
 
 type List = RefCell<Vec<(u32, Function)>>;
 
@@ -49,21 +49,21 @@ impl Listeners {
     }
 }
 
-/// The removers an owner (a client, a store) hands the app: each a bound function over the
-/// owner's one `remove(id)`, not a wasm-bindgen closure of its own. wasm-bindgen frees a
-/// closure the app lets go in a FinalizationRegistry callback; when a garbage collection
-/// runs that callback while the page is in the back/forward cache, it is script in a frozen
-/// page, and Chromium evicts the page (`JavaScriptExecution`): Back then reloads it. A bound
-/// function has nothing to finalize. The owner's `remove` goes with the owner.
-pub(crate) struct Removers(Function);
+/// The removers an owner (a client, a store) hands the app: each its owner's one `remove`
+/// function (`keyed`, so with nothing to finalize) with the listener's id bound. Called
+/// after the owner is gone, a remover does nothing.
+pub(crate) struct Removers(Keyed);
 
 impl Removers {
     pub(crate) fn new(remove: impl Fn(u32) + 'static) -> Self {
-        Removers(Closure::<dyn Fn(u32)>::new(remove).into_js_value().unchecked_into())
+        Removers(Keyed::new(move |id| {
+            remove(id.as_f64().unwrap_or_default() as u32);
+            Ok(JsValue::UNDEFINED)
+        }))
     }
 
     /// A function that removes `id` when called (any number of times).
     pub(crate) fn remover(&self, id: u32) -> JsValue {
-        self.0.bind1(&JsValue::NULL, &JsValue::from(id)).into()
+        keyed::bind(self.0.function(), id).into()
     }
 }

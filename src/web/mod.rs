@@ -16,6 +16,7 @@ mod dispatch;
 mod engine_side;
 mod errors;
 mod js_read;
+mod keyed;
 #[cfg(feature = "fleet-rlm")]
 mod fleet;
 mod listeners;

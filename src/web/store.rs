@@ -10,15 +10,15 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use tsify::Tsify;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::dispatch::{to_js_or_throw, Kind, Target};
 use super::errors::usage_error;
 use super::js_read::{self, positive, uint};
+use super::keyed::Keyed;
 use super::listeners::Listeners;
 use super::app_side::AppSide;
 use super::options::{check_types, parse_scope, parse_types};
@@ -129,28 +129,11 @@ struct Inner {
     view: RefCell<View>,
     app: Weak<AppSide<RocketRide>>,
     sub: Cell<SubId>,
-    /// This store's key in `OPEN` and its listener's id on the client's diagnostics.
-    key: u32,
-    resync_listener: Cell<Option<u32>>,
+    /// The function listening to the client's diagnostics (`keyed`), and its listener id.
+    resync_listener: Cell<Option<(Keyed, u32)>>,
     closed: Cell<bool>,
 }
 
-thread_local! {
-    /// The open stores by key, for the one diagnostic listener they share.
-    static OPEN: RefCell<Vec<(u32, Weak<Inner>)>> = const { RefCell::new(Vec::new()) };
-    static NEXT_KEY: Cell<u32> = const { Cell::new(0) };
-    /// Hands a client's diagnostic to the open store of the bound key. Each store listens
-    /// through a bound function over this one, not a closure of its own, so a closed store
-    /// leaves nothing for a finalizer (see `listeners::Removers`).
-    static ON_DIAGNOSTIC: Function = Closure::<dyn Fn(u32, JsValue)>::new(|key: u32, d: JsValue| {
-        let inner = OPEN.with_borrow(|open| open.iter().find(|(k, _)| *k == key).and_then(|(_, w)| w.upgrade()));
-        if let Some(inner) = inner {
-            inner.on_diagnostic(&d);
-        }
-    })
-    .into_js_value()
-    .unchecked_into();
-}
 
 /// The JS side of the latest snapshot: the object handed out, and each run's object with
 /// the run version it shows, so an unchanged run keeps its object.
@@ -165,26 +148,27 @@ impl TaskStore {
     /// Subscribes a new store to `scope` on the client of `app`.
     pub(crate) fn open(app: &Rc<AppSide<RocketRide>>, scope: Option<JsValue>, options: Option<JsValue>) -> Result<TaskStore, JsValue> {
         let (scope, types, config) = parse_store_args(scope, options)?;
-        let key = NEXT_KEY.with(|k| {
-            k.set(k.get().wrapping_add(1));
-            k.get()
-        });
         let inner = Rc::new(Inner {
             store: RefCell::new(Core::new(config)),
             listeners: Listeners::default(),
             view: RefCell::new(View::default()),
             app: Rc::downgrade(app),
             sub: Cell::new(0),
-            key,
             resync_listener: Cell::new(None),
             closed: Cell::new(false),
         });
         let feed = inner.clone();
         let target = Target::Native(Rc::new(move |batch: &[Arc<Delivered>]| feed.feed(batch)));
         inner.sub.set(app.subscribe(target, |id| Intent::Subscribe { id, scope, types }));
-        OPEN.with_borrow_mut(|open| open.push((key, Rc::downgrade(&inner))));
-        let listener: Function = ON_DIAGNOSTIC.with(|f| JsValue::from(f.bind1(&JsValue::NULL, &JsValue::from(key)))).unchecked_into();
-        inner.resync_listener.set(Some(app.dispatch.add_listener(Kind::Diagnostic, listener)));
+        let weak = Rc::downgrade(&inner);
+        let listener = Keyed::new(move |d| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_diagnostic(&d);
+            }
+            Ok(JsValue::UNDEFINED)
+        });
+        let id = app.dispatch.add_listener(Kind::Diagnostic, listener.function().clone());
+        inner.resync_listener.set(Some((listener, id)));
         Ok(TaskStore { inner })
     }
 }
@@ -324,10 +308,11 @@ impl Inner {
         if self.closed.replace(true) {
             return;
         }
-        OPEN.with_borrow_mut(|open| open.retain(|(k, _)| *k != self.key));
         self.listeners.clear();
+        // Dropped, the listener's function does nothing more.
+        let listener = self.resync_listener.take();
         if let Some(app) = self.app.upgrade() {
-            if let Some(id) = self.resync_listener.take() {
+            if let Some((_, id)) = listener {
                 app.dispatch.remove_listener(id);
             }
             let id = self.sub.get();

@@ -301,7 +301,19 @@ test("a page put in the back/forward cache closes both sockets cleanly and has t
   // Ten minutes of backoff: only the page being shown brings the sockets back within the waits.
   const p = await openClient({ reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
   await waitLive(p);
-  await throughBackForwardCache(p);
+  // Listeners added and removed, as components mounting and unmounting do: nothing of them
+  // may be left for a finalizer, which a garbage collection while the page is cached would
+  // run there (Chromium then reloads the page on Back instead of restoring it).
+  await p.evaluate(() => {
+    const c = window.fw.client;
+    for (let i = 0; i < 20; i++) {
+      const offs = [c.onState(() => {}), c.onDiagnostic(() => {}), c.onChat(() => {}), c.onExecution(() => {}), c.turns.subscribe(() => {}), c.runs.subscribe(() => {})];
+      for (const off of offs) { off(); off(); }
+    }
+  });
+  const cdp = await p.context().newCDPSession(p);
+  await throughBackForwardCache(p, () => cdp.send("HeapProfiler.collectGarbage"));
+  await cdp.detach();
   await p.waitForFunction(() => {
     const states = window.fw.states;
     const hidden = states.findIndex((s) => s.newState === "backoff");

@@ -9,7 +9,7 @@ mod http;
 mod options;
 mod stores;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
@@ -26,6 +26,8 @@ use super::app_side::AppSide;
 use super::dispatch::{to_js, to_js_or_throw, Dispatch, Kind, Target};
 use super::engine_side::{now, random_seed, Address, Driven, EngineSide, UrlBuilder};
 use super::errors::usage_error;
+use super::keyed::Keyed;
+use super::listeners::Removers;
 use crate::core::connection::Connection;
 use crate::core::lifecycle::ConnState;
 use crate::core::outputs::SubId;
@@ -132,6 +134,9 @@ pub struct FleetRlmClient {
     inner: Rc<Inner>,
 }
 
+/// What a remover undoes: a listener added to one or both sides.
+type Undo = Box<dyn Fn()>;
+
 struct Inner {
     session_id: String,
     chat: Option<Rc<AppSide<FleetChat>>>,
@@ -144,6 +149,35 @@ struct Inner {
     /// The events side was told a turn runs.
     turn_running: Cell<bool>,
     closed: Cell<bool>,
+    removals: Rc<Removals>,
+    removers: Removers,
+}
+
+/// What each remover handed to the app undoes, by remover id.
+#[derive(Default)]
+struct Removals {
+    undo: RefCell<Vec<(u32, Undo)>>,
+    next: Cell<u32>,
+}
+
+impl Removals {
+    fn add(&self, undo: Undo) -> u32 {
+        let id = self.next.get() + 1;
+        self.next.set(id);
+        self.undo.borrow_mut().push((id, undo));
+        id
+    }
+
+    /// Runs (and forgets) the undo of remover `id`; again, nothing.
+    fn run(&self, id: u32) {
+        let undo = {
+            let mut list = self.undo.borrow_mut();
+            list.iter().position(|(i, _)| *i == id).map(|at| list.swap_remove(at).1)
+        };
+        if let Some(undo) = undo {
+            undo();
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -170,6 +204,13 @@ impl FleetRlmClient {
         let turns = chat.as_ref().map(|app| Store::new(app, ChatClient::turns_version, |c: &mut ChatClient| c.turns()));
         let runs = events.as_ref().map(|app| Store::new(app, EventsClient::runs_version, |c: &mut EventsClient| c.runs()));
         let http = Http { base, auth, timeout_ms: options.http_timeout_ms.unwrap_or(30_000) };
+        let removals = Rc::new(Removals::default());
+        let weak = Rc::downgrade(&removals);
+        let removers = Removers::new(move |id| {
+            if let Some(removals) = weak.upgrade() {
+                removals.run(id);
+            }
+        });
         let inner = Rc::new(Inner {
             turns_js: turns.as_ref().map_or(JsValue::UNDEFINED, Store::js_object),
             runs_js: runs.as_ref().map_or(JsValue::UNDEFINED, Store::js_object),
@@ -181,6 +222,8 @@ impl FleetRlmClient {
             http,
             turn_running: Cell::new(false),
             closed: Cell::new(false),
+            removals,
+            removers,
         });
         inner.wire();
         Ok(FleetRlmClient { inner })
@@ -303,11 +346,11 @@ impl FleetRlmClient {
         let chat = self.inner.chat()?.clone();
         let id = chat.subscribe(Target::Js(callback), ChatIntent::Listen);
         let weak = Rc::downgrade(&chat);
-        Ok(remover(move || {
+        Ok(self.inner.remover(Box::new(move || {
             if let Some(app) = weak.upgrade() {
                 app.unsubscribe(id, ChatIntent::Unlisten(id));
             }
-        }))
+        })))
     }
 
     /// Calls `callback` with every events-socket frame (`execution_started` /
@@ -321,11 +364,11 @@ impl FleetRlmClient {
         let events = self.inner.events()?.clone();
         let id = events.subscribe(Target::Js(callback), EventsIntent::Listen);
         let weak = Rc::downgrade(&events);
-        Ok(remover(move || {
+        Ok(self.inner.remover(Box::new(move || {
             if let Some(app) = weak.upgrade() {
                 app.unsubscribe(id, EventsIntent::Unlisten(id));
             }
-        }))
+        })))
     }
 
     /// Calls `callback` with every state change of either socket, tagged with `socket`.
@@ -481,14 +524,19 @@ impl Inner {
     /// Adds an app listener of `kind` to both sides; each value is tagged with its socket
     /// (and a state change with the error frame that preceded it).
     fn listen(&self, kind: Kind, callback: Function) -> JsValue {
-        let mut ids: Vec<Box<dyn Fn()>> = Vec::new();
+        let mut ids: Vec<Undo> = Vec::new();
         if let Some(chat) = &self.chat {
             ids.push(add_tagged(chat, kind, "chat", callback.clone(), |c: &ChatClient| c.preceding_error().cloned()));
         }
         if let Some(events) = &self.events {
             ids.push(add_tagged(events, kind, "events", callback, |c: &EventsClient| c.preceding_error().cloned()));
         }
-        remover(move || ids.iter().for_each(|remove| remove()))
+        self.remover(Box::new(move || ids.iter().for_each(|remove| remove())))
+    }
+
+    /// A remover for the app that runs `undo` the first time it is called.
+    fn remover(&self, undo: Undo) -> JsValue {
+        self.removers.remover(self.removals.add(undo))
     }
 
     fn close(&self) {
@@ -529,9 +577,9 @@ fn add_tagged<P: Driven>(
     socket: &'static str,
     callback: Function,
     preceding: fn(&Connection<P>) -> Option<crate::protocol::fleet_rlm::errors::ServerError>,
-) -> Box<dyn Fn()> {
+) -> Undo {
     let weak = Rc::downgrade(app);
-    let tagged = Closure::<dyn Fn(JsValue) -> Result<(), JsValue>>::new(move |value: JsValue| {
+    let tagged = Keyed::new(move |value: JsValue| {
         let tagged: JsValue = Object::assign(&Object::new(), value.unchecked_ref()).into();
         let _ = Reflect::set(&tagged, &"socket".into(), &socket.into());
         if kind == Kind::State {
@@ -545,22 +593,18 @@ fn add_tagged<P: Driven>(
                 }
             }
         }
-        callback.call1(&JsValue::UNDEFINED, &tagged).map(|_| ())
-    })
-    .into_js_value()
-    .unchecked_into();
-    let id = app.dispatch.add_listener(kind, tagged);
+        callback.call1(&JsValue::UNDEFINED, &tagged)
+    });
+    let id = app.dispatch.add_listener(kind, tagged.function().clone());
     let weak = Rc::downgrade(app);
+    // Holds `tagged` until the listener is removed (or the client goes): dropped, its
+    // function does nothing more.
     Box::new(move || {
         if let Some(app) = weak.upgrade() {
             app.dispatch.remove_listener(id);
         }
+        let _ = &tagged;
     })
-}
-
-/// A JS function calling `f` (any number of times).
-fn remover(f: impl Fn() + 'static) -> JsValue {
-    Closure::<dyn Fn()>::new(f).into_js_value()
 }
 
 /// The builder of each attempt's URL: the socket's endpoint (the events socket's session),

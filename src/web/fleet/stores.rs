@@ -65,7 +65,7 @@ pub(crate) struct Store<P: Driven, S: Listed> {
     app: Weak<AppSide<P>>,
     version: fn(&Connection<P>) -> u64,
     snapshot: fn(&mut Connection<P>) -> Arc<S>,
-    listeners: Listeners,
+    listeners: Rc<Listeners>,
     removers: Removers,
     /// The version the listeners last heard of.
     notified: Cell<u64>,
@@ -83,19 +83,19 @@ struct View<I> {
 
 impl<P: Driven, S: Listed + 'static> Store<P, S> {
     pub(crate) fn new(app: &Rc<AppSide<P>>, version: fn(&Connection<P>) -> u64, snapshot: fn(&mut Connection<P>) -> Arc<S>) -> Rc<Self> {
-        Rc::new_cyclic(|weak: &Weak<Self>| Store {
+        let listeners = Rc::new(Listeners::default());
+        let weak = Rc::downgrade(&listeners);
+        let removers = Removers::new(move |id| {
+            if let Some(listeners) = weak.upgrade() {
+                listeners.remove(id);
+            }
+        });
+        Rc::new(Store {
             app: Rc::downgrade(app),
             version,
             snapshot,
-            listeners: Listeners::default(),
-            removers: {
-                let weak = weak.clone();
-                Removers::new(move |id| {
-                    if let Some(store) = weak.upgrade() {
-                        store.listeners.remove(id);
-                    }
-                })
-            },
+            listeners,
+            removers,
             notified: Cell::new(0),
             view: RefCell::new(View { version: None, snapshot: JsValue::UNDEFINED, items: HashMap::new() }),
             closed: Cell::new(false),
