@@ -180,7 +180,10 @@ const CLIENTS = {
     const client = new runwatch.RocketRideClient({ url: "ws://127.0.0.1:1/task/service", auth: "sim-key" });
     const store = client.tasks({ token: "*" });
     let seen = 0;
-    store.subscribe(() => {
+    // The glue's store has `__listen` (the package entry makes `subscribe` over it); an older
+    // build's (`--dist`) has `subscribe` itself.
+    const listen = store.__listen ? (f) => store.__listen(f) : store.subscribe;
+    listen(() => {
       const events = store.stats().events;
       count(events - seen);
       seen = events;
