@@ -44,17 +44,13 @@ export function entryPoint(wbgInit, wbgInitSync) {
 // freeing closes, so open clients are held here, strongly, for exactly as long as they are open.
 export const openClients = new Set();
 
-/**
- * `Base` whose instances are held in `openClients` from construction until `close()` or
- * `free()`; `onEnd(client)` runs then too (e.g. to let go of what the client held).
- */
-export function keptOpen(Base, onEnd = () => {}) {
+/** `Base` whose instances are held in `openClients` from construction until `close()` or `free()`. */
+export function keptOpen(Base) {
   if (!Base) return Base;
   for (const name of ["close", "free"]) {
     const method = Base.prototype[name];
     Base.prototype[name] = function (...args) {
       openClients.delete(this);
-      onEnd(this);
       return method.apply(this, args);
     };
   }

@@ -6,7 +6,7 @@
 // and `RocketRideClient`, which throws a clear Error when constructed before `init()` and
 // keeps open clients, their subscriptions and task stores reachable (see "Lifetime rule").
 import wbgInit, * as wasm from "./dist/runwatch.js";
-import { entryPoint, keptOpen, disposesByFree, runwatchError } from "./entry.js";
+import { entryPoint, keptOpen, openClients, disposesByFree, runwatchError } from "./entry.js";
 
 export * from "./dist/runwatch.js";
 
@@ -19,12 +19,19 @@ export const initSync = entry.initSync;
 // `close()`/`free()`): freeing a collected wrapper would unsubscribe or close it.
 const heldBy = new WeakMap(); // Subscription or store → the Set of its client that keeps it reachable
 
-/** The method `name` of `Base`, wrapped so what it returns is held by its client. */
+/**
+ * The method `name` of `Base`, wrapped so what it returns is held by its client; on a client
+ * no longer open it is ended at once (it would never be called or fed).
+ */
 function holdsResult(Base, name) {
   const method = Base.prototype[name];
   if (!method) return;
   Base.prototype[name] = function (...args) {
     const result = method.apply(this, args);
+    if (!openClients.has(this)) {
+      result.free();
+      return result;
+    }
     let held = heldBy.get(this);
     if (!held) heldBy.set(this, (held = new Set()));
     held.add(result);
@@ -81,6 +88,45 @@ function storesEndOnce(Store) {
   };
 }
 
+// Ending a closed client: a wasm-bindgen finalizer that runs while the page is in the
+// back/forward cache evicts the page (Back reloads it), so a closed client is freed here, in
+// the microtask after `close()`, when its close has been delivered (the engine closes at
+// once, after the delivery under way, or at its start, a microtask queued earlier), and
+// after what it handed out. The wrapper then points at a stand-in (the first client to end,
+// kept for good), so later calls behave as on a closed client, except the methods in
+// `kept`, which answer with (a copy of) what they returned at the end: a closed client
+// differs from another in nothing else. Uses wasm-bindgen's `__wbg_ptr` and
+// `__destroy_into_raw()` (free without freeing); its version is pinned.
+function endsAtClose(Client, kept) {
+  const { close, free } = Client.prototype;
+  const ended = new WeakMap(); // client → { name: what it returned at the end }
+  const gone = (client) => ended.has(client) || !client.__wbg_ptr;
+  const endHeld = (client) => { for (const result of [...(heldBy.get(client) ?? [])]) result.free(); };
+  let standIn = 0;
+  const end = (client) => {
+    if (gone(client)) return;
+    endHeld(client);
+    ended.set(client, Object.fromEntries(kept.map((name) => [name, client[name]()])));
+    if (standIn === 0) standIn = client.__destroy_into_raw();
+    else free.call(client);
+    client.__wbg_ptr = standIn;
+  };
+  Client.prototype.close = function () {
+    if (gone(this)) return;
+    close.call(this);
+    queueMicrotask(() => end(this));
+  };
+  Client.prototype.free = function () {
+    if (gone(this)) return;
+    endHeld(this);
+    free.call(this);
+  };
+  for (const name of kept) {
+    const method = Client.prototype[name];
+    Client.prototype[name] = function (...args) { return ended.has(this) ? structuredClone(ended.get(this)[name]) : method.apply(this, args); };
+  }
+}
+
 function keptAlive(Base) {
   if (!Base) return Base;
   keptGetter(wasm.Subscription, "id", freedAtEnd(wasm.Subscription, ["unsubscribe", "free"], (sub) => sub.id), (id) => id);
@@ -91,7 +137,8 @@ function keptAlive(Base) {
   };
   holdsResult(Base, "subscribe");
   holdsResult(Base, "tasks");
-  return keptOpen(Base, (client) => heldBy.get(client)?.clear());
+  endsAtClose(Base, ["stats", "serverSubscriptions"]);
+  return keptOpen(Base);
 }
 
 // Looked up through the namespace so this module still loads while the generated code has no

@@ -177,6 +177,9 @@ function rebuiltError(plain) {
   return Object.assign(new Error(plain.message), plain);
 }
 
+/** What a request of a closed client rejects with, as on the main thread. */
+const closedError = () => rebuiltError({ name: "RunwatchRequestError", code: "closed", message: "the client is closed" });
+
 class WorkerClient {
   #id = nextId++;
   #auth;
@@ -215,7 +218,8 @@ class WorkerClient {
       if (this.#stores.delete(id) && !this.#closing) post({ op: "storeClose", client: this.#id, store: id });
     });
     this.#stores.set(id, store);
-    if (!this.#closing) post({ op: "store", client: this.#id, store: id, scope, options });
+    if (this.#closing) store.close(); // never fed
+    else post({ op: "store", client: this.#id, store: id, scope, options });
     return store;
   }
 
@@ -231,8 +235,9 @@ class WorkerClient {
   terminate(token) { return this.#call("terminate", [token]); }
 
   get state() { return this.#meta.state; }
-  stats() { return this.#meta.stats; }
-  serverSubscriptions() { return this.#meta.serverSubscriptions; }
+  // A new object at each call, as on the main thread: the app may change what it got.
+  stats() { return structuredClone(this.#meta.stats); }
+  serverSubscriptions() { return structuredClone(this.#meta.serverSubscriptions); }
 
   close() {
     if (this.#closing) return;
@@ -244,6 +249,7 @@ class WorkerClient {
   [Symbol.dispose ?? Symbol.for("Symbol.dispose")]() { this.close(); }
 
   #call(method, args) {
+    if (this.#closing) return Promise.reject(closedError()); // as the closed engine refuses it
     const call = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#calls.set(call, { resolve, reject });
@@ -296,8 +302,7 @@ class WorkerClient {
 
   #closed() {
     clients.delete(this.#id);
-    const closed = { name: "RunwatchRequestError", code: "closed", message: "the client was closed" };
-    for (const { reject } of this.#calls.values()) reject(rebuiltError(closed));
+    for (const { reject } of this.#calls.values()) reject(closedError());
     this.#calls.clear();
     this.#stateListeners.clear();
     this.#diagListeners.clear();

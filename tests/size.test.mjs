@@ -93,13 +93,14 @@
 // 192.2 KB; most of it the entry's JavaScript). And for the listeners that were still
 // closures of their own (a store's resync listener, fleet-rlm's listeners and removers),
 // now bound functions over one module-wide function (src/web/keyed.rs) (204.7 → 205.1 KB,
-// fleet-rlm 192.2 → 193.3 KB).
+// fleet-rlm 192.2 → 193.3 KB). And for a closed client, which the entry now frees itself
+// once its close is delivered, pointing the wrapper at one closed stand-in (205.1 → 205.8 KB).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packageSizes, sizeTable, entrySizes, entryTable } from "../bench/size.mjs";
 
 /** gzip bytes each entry point (bench/size.mjs ENTRIES) may download. */
-const BUDGETS = { runwatch: 205_100, "runwatch/fleet-rlm": 193_300 };
+const BUDGETS = { runwatch: 205_800, "runwatch/fleet-rlm": 193_300 };
 
 const sizes = packageSizes();
 console.log(`\n${entryTable(sizes)}\n\n${sizeTable(sizes)}\n`);

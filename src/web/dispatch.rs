@@ -213,6 +213,8 @@ pub(crate) struct Dispatch<E> {
     /// An app callback is running: outputs, flushes and shutdown wait in `later`.
     busy: Cell<bool>,
     later: RefCell<VecDeque<Later<E>>>,
+    /// Shut down: callbacks given after that are not kept (they would never be called).
+    shut: Cell<bool>,
 }
 
 /// Work that waits for the delivery under way.
@@ -247,6 +249,7 @@ impl<E: Serialize> Dispatch<E> {
             channel: RefCell::new(None),
             busy: Cell::new(false),
             later: RefCell::new(VecDeque::new()),
+            shut: Cell::new(false),
         }
     }
 
@@ -262,6 +265,9 @@ impl<E: Serialize> Dispatch<E> {
     }
 
     pub(crate) fn add_subscription(&self, id: SubId, callback: Target<E>) {
+        if self.shut.get() {
+            return;
+        }
         let queue = BoundedQueue::new(self.max_batch, Overflow::DropOldest);
         self.subs.borrow_mut().insert(id, SubEntry { callback, queue });
     }
@@ -273,7 +279,9 @@ impl<E: Serialize> Dispatch<E> {
     pub(crate) fn add_listener(&self, kind: Kind, callback: Function) -> u32 {
         let id = self.next_listener.get();
         self.next_listener.set(id + 1);
-        self.listeners.borrow_mut().push((id, kind, callback));
+        if !self.shut.get() {
+            self.listeners.borrow_mut().push((id, kind, callback));
+        }
         id
     }
 
@@ -343,6 +351,7 @@ impl<E: Serialize> Dispatch<E> {
     }
 
     fn shut_down(&self) {
+        self.shut.set(true);
         self.flush_batches();
         self.subs.borrow_mut().clear();
         self.listeners.borrow_mut().clear();

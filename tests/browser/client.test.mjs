@@ -562,6 +562,86 @@ test("what the app lets go of (removers, ended subscriptions, closed stores) doe
   assertNoPageErrors(p);
 });
 
+test("closed clients, one per view, do not keep the page out of the back/forward cache, and answer as closed", async () => {
+  // A dashboard that makes a client per view (React's useClient on each route) closes one
+  // at every navigation; its wrapper must not wait for a finalizer either (see the test
+  // above). Each view's client ends its own way: closed when live with a request pending,
+  // from inside its own state listener, in the tick it was made, by free(), by `using`.
+  const p = await openClient({ clientName: "bfcache-views" });
+  await waitLive(p);
+  const views = await p.evaluate(async (url) => {
+    const { RocketRideClient } = await import("runwatch");
+    // Callbacks given to an ended client, which it must not keep (it would never call them).
+    window.givenAfterEnd = [];
+    const given = (f) => (window.givenAfterEnd.push(new WeakRef(f)), f);
+    const live = (c) => new Promise((resolve) => c.onState((s) => s.newState === "live" && resolve()));
+    const view = async (how) => {
+      const c = new RocketRideClient({ url, auth: "sim-key" });
+      const states = [];
+      c.onState((s) => states.push(s.newState));
+      const sub = c.subscribe({ token: "*" }, ["SUMMARY"], () => {});
+      const store = c.tasks({ token: "*" });
+      const heldStore = c.tasks({ projectId: "p", source: "*" });
+      let pending;
+      if (how === "from its listener") {
+        pending = c.ping().then(() => "resolved", (e) => e.code);
+        await new Promise((resolve) => c.onState((s) => {
+          if (s.newState === "live") c.close();
+          if (s.newState === "closed") resolve();
+        }));
+      } else {
+        if (how !== "in its tick") await live(c);
+        pending = c.ping().then(() => "resolved", (e) => e.code);
+        if (how === "free") c.free();
+        else if (how === "using") c[Symbol.dispose]();
+        else c.close();
+      }
+      const request = await pending;
+      await Promise.resolve();
+      if (how === "free" || how === "using") return { how, request, states, storeClosed: store.closed, subEnded: (sub.unsubscribe(), typeof sub.id) };
+      const stats = c.stats();
+      // Every call on an ended client behaves as on a closed one.
+      const after = {
+        state: c.state,
+        statsKept: stats.reconnects === c.stats().reconnects && c.stats() !== c.stats(),
+        held: c.serverSubscriptions().map((h) => h.key),
+        request: await Promise.race([c.ping().then(() => "resolved", (e) => `${e.name} ${e.code}`), new Promise((r) => setTimeout(r, 5000, "no answer in 5 s"))]),
+        subscribe: typeof c.subscribe({ token: "*" }, ["TASK"], given(() => {})).id,
+        store: c.tasks().closed,
+        remover: typeof c.onState(given(() => {})),
+      };
+      c.onDiagnostic(given(() => {}));
+      let invalid;
+      try { c.subscribe({ token: "*" }, ["NOPE"], () => {}); } catch (e) { invalid = e.code; }
+      c.close();
+      c.free();
+      c[Symbol.dispose]();
+      return { how, request, states, storeClosed: store.closed && heldStore.closed, snapshot: typeof store.getSnapshot(), subEnded: (sub.unsubscribe(), typeof sub.id), after, invalid };
+    };
+    const results = [];
+    for (const how of ["close", "close", "from its listener", "in its tick", "free", "using", "close"]) results.push(await view(how));
+    return results;
+  }, sim.url);
+  for (const v of views) {
+    // (In Worker mode the page hears of `live` after the Worker, whose ping may be answered by then.)
+    if (v.how === "from its listener" && MODE === "worker") assert.ok(["closed", "resolved"].includes(v.request), v.request);
+    else assert.equal(v.request, "closed", `${v.how}: a request pending at the close rejects with closed`);
+    assert.equal(v.storeClosed, true, `${v.how}: the client's stores end with it`);
+    assert.equal(v.subEnded, "number", v.how);
+    assert.equal(v.states.at(-1), "closed", v.how);
+    if (!v.after) continue;
+    assert.deepEqual(v.after, { state: "closed", statsKept: true, held: v.after.held, request: "RunwatchRequestError closed", subscribe: "number", store: true, remover: "function" }, v.how);
+    assert.equal(v.invalid, "invalidTypes", `${v.how}: arguments are still checked`);
+    assert.equal(v.snapshot, "object", v.how);
+  }
+  const cdp = await p.context().newCDPSession(p);
+  await throughBackForwardCache(p, () => cdp.send("HeapProfiler.collectGarbage"));
+  await cdp.detach();
+  await p.waitForFunction(() => window.rw.client.state === "live");
+  assert.deepEqual(await p.evaluate(() => window.givenAfterEnd.filter((r) => r.deref() !== undefined).length), 0, "callbacks given after the end were let go");
+  assertNoPageErrors(p);
+});
+
 test("back online or visible again, a client waiting out its backoff connects at once", async () => {
   // Ten minutes of backoff (a retry waits a random time up to that): a retry of its own
   // would come within the 5 s wait below once in 120 times; both wakes, once in 14,400.
