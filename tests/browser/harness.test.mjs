@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { startServer, BLANK_PAGE } from "../support/server.mjs";
 import { launchBrowser, assertNoPageErrors } from "../support/browser.mjs";
 import { startSim } from "../support/sim.mjs";
+import { leaveAndReturn } from "../reliability/common.mjs";
 
 let server, browser, sim;
 
@@ -91,4 +92,29 @@ test("a raw browser WebSocket authenticates against runwatch-sim", async () => {
   assert.equal(typeof reply.seq, "number");
   assertNoPageErrors(page);
   await page.close();
+});
+
+test("a page_hidden fault forces a collection while the page is away: a finalizer due then gets the page reloaded, which the cycles fail on", async () => {
+  // The reliability cycles (tests/reliability/cycles.mjs) fail a page_hidden fault that comes
+  // back reloaded for JavaScriptExecution: this is the planted fault that check must see.
+  const cached = await launchBrowser({ bfcache: true });
+  const noJournal = { noteFault() {} };
+  const noSim = { control: async () => ({ logNext: 0 }) };
+  try {
+    const outcome = async (letGo) => {
+      const page = await cached.newPage();
+      await page.goto(new URL(BLANK_PAGE, server.url).href);
+      await page.evaluate((letGo) => {
+        window.registry = new FinalizationRegistry(() => {});
+        if (letGo) window.registry.register({}, "let go");
+      }, letGo);
+      return leaveAndReturn(noSim, noJournal, page);
+    };
+    assert.deepEqual(await outcome(false), { restored: true }, "the control: nothing due, the page is restored");
+    const evicted = await outcome(true);
+    assert.equal(evicted.restored, false);
+    assert.match(evicted.reasons, /JavaScriptExecution/);
+  } finally {
+    await cached.close();
+  }
 });

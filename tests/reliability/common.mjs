@@ -73,12 +73,20 @@ export async function injectFault(sim, ledger, spec, kind = spec.kind) {
  * the send log that began: another page is opened in its tab for 100 ms and the page is
  * brought back (`page_hidden`: from the back/forward cache, or reloaded when the browser did
  * not keep it), or the page is reloaded (`reload`: `page_reloaded`). `{ restored, reasons }`
- * as `awayAndBack` gives them.
+ * as `awayAndBack` gives them. While it is away a garbage collection is forced: a finalizer
+ * due for anything let go of since the last collection then runs script in the cached page,
+ * which Chromium evicts (`JavaScriptExecution`), instead of only when a collection happens
+ * to fall there (harness.test plants one).
  */
 export async function leaveAndReturn(sim, ledger, page, { reload = false } = {}) {
   const { logNext } = await sim.control("_sim/health");
   ledger.noteFault(reload ? "page_reloaded" : "page_hidden", logNext);
-  if (!reload) return awayAndBack(page, () => sleep(100));
+  if (!reload) {
+    return awayAndBack(page, async (cdp) => {
+      await sleep(100);
+      await cdp.send("HeapProfiler.collectGarbage");
+    });
+  }
   await page.reload();
   return { restored: false };
 }

@@ -168,6 +168,9 @@ function pageHarness({ url, key, subscriptions, options, MARKER, SAVED }) {
     return out;
   };
   rw.start = async () => {
+    // The client before (stopped by a revoked key) is closed, as an app that makes a new one
+    // would; its listeners go first, so nothing it says on the way reaches the records.
+    rw.stop?.();
     const { default: init, RocketRideClient } = await import("runwatch");
     rw.wasm = await init();
     rw.base = rw.lastAttempt(); // this client's epoch 1 is the next attempt
@@ -176,8 +179,12 @@ function pageHarness({ url, key, subscriptions, options, MARKER, SAVED }) {
     const clientUrl = new URL(url);
     if (window.workerProbe) clientUrl.searchParams.set("rwBase", String(rw.base));
     rw.client = new RocketRideClient({ url: clientUrl.href, auth: () => Promise.resolve(key), ...options });
-    rw.client.onState((s) => rw.states.push(withG(s)));
-    rw.client.onDiagnostic((d) => rw.diags.push(withG(d)));
+    const client = rw.client;
+    const offs = [client.onState((s) => rw.states.push(withG(s))), client.onDiagnostic((d) => rw.diags.push(withG(d)))];
+    rw.stop = () => {
+      for (const off of offs) off();
+      client.close();
+    };
     for (const s of subscriptions) {
       rw.client.subscribe(s.scope, s.types, (events) => {
         for (const e of events) {
@@ -309,7 +316,9 @@ class Run {
    * The page leaves while the stream goes on and comes back (see `leaveAndReturn`). Restored
    * from the back/forward cache, the SDK, which closed its socket on `pagehide`, reconnects on
    * `pageshow`. Reloaded, the client went with the page: the harness is installed again with
-   * what the page recorded before it left, and the round ends (true).
+   * what the page recorded before it left, and the round ends (true); unless script ran in
+   * the cached page (a finalizer of something the SDK let go of: the forced collection while
+   * away runs it), which fails the cycle.
    */
   async leave({ reload = false } = {}) {
     const before = await this.page.evaluate(() => window.rw.client.stats().reconnects);
@@ -317,6 +326,9 @@ class Run {
     if (restored) {
       await this.waitFor((n) => window.rw.client.stats().reconnects > n && window.rw.client.state === "live", before, "a reconnect after pageshow");
       return false;
+    }
+    if (!reload && /JavaScriptExecution/.test(reasons)) {
+      throw new Error(`script ran in the page while it was in the back/forward cache, so Chromium reloaded it (${reasons}): something the SDK let go of needed a finalizer`);
     }
     if (!reload) this.reloads[reasons] = (this.reloads[reasons] ?? 0) + 1;
     await this.page.evaluate(pageHarness, this.harness);

@@ -104,14 +104,15 @@ export function assertNoPageErrors(page, { allowConsole } = {}) {
 }
 
 /**
- * Opens another page in `page`'s tab (the same one with `?elsewhere`), awaits `whileAway()`,
- * and goes back. Whether the page came back from the back/forward cache or was loaded anew
+ * Opens another page in `page`'s tab (the same one with `?elsewhere`), awaits
+ * `whileAway(cdp)` (a DevTools session of the tab, e.g. to force a garbage collection), and
+ * goes back. Whether the page came back from the back/forward cache or was loaded anew
  * is the browser's choice: `{ restored }`, and when it was not, the `reasons`: Chromium's
  * own, from DevTools' `Page.backForwardCacheNotUsed` (the page's NotRestoredReasons say
  * "masked" for most of them), else the NotRestoredReasons tree, flattened. Needs a browser
  * launched with `bfcache` to restore.
  * @param {import("playwright-core").Page} page
- * @param {() => Promise<void>} [whileAway]
+ * @param {(cdp: import("playwright-core").CDPSession) => Promise<void>} [whileAway]
  * @returns {Promise<{ restored: boolean, reasons?: string }>}
  */
 export async function awayAndBack(page, whileAway = async () => {}) {
@@ -122,7 +123,7 @@ export async function awayAndBack(page, whileAway = async () => {}) {
     await cdp.send("Page.enable");
     await page.evaluate(() => { window.__beforeLeaving = true; });
     await page.goto(new URL("?elsewhere", page.url()).href);
-    await whileAway();
+    await whileAway(cdp);
     await page.goBack({ waitUntil: "commit" }); // a restore from the cache fires no `load`
     const { restored, reasons } = await page.evaluate(() => {
       if (window.__beforeLeaving === true) return { restored: true };
